@@ -1,0 +1,165 @@
+/* ast.h - the plumbc syntax tree: what the front end hands the back ends.
+ *
+ * The front end (lexer.l, parser.y, scope.c, check.c, const_eval.c) builds
+ * and checks this tree; back ends (compiler/back/) only read it.  Every
+ * declaration is an idl_node with a common header (kind, location, name,
+ * parent, siblings, children, annotations); kind-specific data sits in the
+ * same struct, used as documented per field.  Types are idl_type values.
+ * After a successful parse+check every IDL_T_NAMED type has `ref` resolved,
+ * every const has its evaluated value, every enumerator its ordinal, every
+ * union case its evaluated labels, and every member/case its field number.
+ */
+#ifndef PLUMBC_AST_H
+#define PLUMBC_AST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct idl_loc {
+  const char *file; /* interned; lives as long as the tree */
+  int line;         /* 1-based */
+  int col;          /* 1-based, in bytes */
+} idl_loc;
+
+typedef enum idl_kind {
+  IDL_ROOT,       /* the global scope; children = top-level definitions */
+  IDL_MODULE,     /* children = definitions (a reopened module is one more node) */
+  IDL_INTERFACE,  /* children = types, consts, exceptions, ops, attributes */
+  IDL_FORWARD,    /* forward declaration of an interface (ref -> definition) */
+  IDL_STRUCT,     /* children = IDL_MEMBER */
+  IDL_UNION,      /* type = discriminator; children = IDL_CASE */
+  IDL_ENUM,       /* children = IDL_ENUMERATOR */
+  IDL_ENUMERATOR, /* value.u = ordinal */
+  IDL_TYPEDEF,    /* type (+ dims): one node per declarator */
+  IDL_CONST,      /* type, value */
+  IDL_EXCEPTION,  /* children = IDL_MEMBER */
+  IDL_OPERATION,  /* type = return type (IDL_T_VOID for void); children = IDL_PARAM */
+  IDL_ATTRIBUTE,  /* type; flags & IDL_F_READONLY; one node per declarator */
+  IDL_PARAM,      /* type, dir */
+  IDL_MEMBER,     /* type (+ dims); one node per declarator */
+  IDL_CASE,       /* a union branch: type (+ dims), name, labels */
+} idl_kind;
+
+typedef enum idl_tkind {
+  IDL_T_VOID,
+  IDL_T_BOOLEAN,
+  IDL_T_CHAR,
+  IDL_T_WCHAR,
+  IDL_T_OCTET,
+  IDL_T_INT8,
+  IDL_T_UINT8,
+  IDL_T_SHORT,  /* int16 too */
+  IDL_T_USHORT, /* uint16 */
+  IDL_T_LONG,   /* int32 */
+  IDL_T_ULONG,  /* uint32 */
+  IDL_T_LLONG,  /* int64 */
+  IDL_T_ULLONG, /* uint64 */
+  IDL_T_FLOAT,
+  IDL_T_DOUBLE,
+  IDL_T_STRING,   /* bound: 0 = unbounded */
+  IDL_T_WSTRING,  /* mapped to UTF-8 like string */
+  IDL_T_SEQUENCE, /* elem, bound */
+  IDL_T_ANY,
+  IDL_T_OBJECT,   /* the keyword `Object` */
+  IDL_T_NAMED,    /* a scoped name: ref -> STRUCT, UNION, ENUM, TYPEDEF,
+                     INTERFACE or FORWARD (an object reference) */
+} idl_tkind;
+
+typedef struct idl_node idl_node;
+
+typedef struct idl_type {
+  idl_tkind kind;
+  idl_loc loc;
+  uint64_t bound;        /* STRING, WSTRING, SEQUENCE */
+  struct idl_type *elem; /* SEQUENCE */
+  char *name;            /* NAMED: as written, e.g. "::calc::Point" */
+  idl_node *ref;         /* NAMED: resolved declaration */
+} idl_type;
+
+typedef enum idl_vkind {
+  IDL_V_NONE,
+  IDL_V_INT,    /* i (signed integers, and unsigned ones that fit) */
+  IDL_V_UINT,   /* u */
+  IDL_V_FLOAT,  /* f */
+  IDL_V_BOOL,   /* b */
+  IDL_V_CHAR,   /* u (code point) */
+  IDL_V_STRING, /* s */
+  IDL_V_ENUM,   /* e = the IDL_ENUMERATOR, u = its ordinal */
+} idl_vkind;
+
+typedef struct idl_value {
+  idl_vkind kind;
+  int64_t i;
+  uint64_t u;
+  double f;
+  bool b;
+  char *s;
+  idl_node *e;
+} idl_value;
+
+typedef struct idl_annotation {
+  char *name; /* "key", "optional", "id", ... */
+  idl_value value; /* IDL_V_NONE if no argument */
+  idl_loc loc;
+  struct idl_annotation *next;
+} idl_annotation;
+
+enum idl_flags {
+  IDL_F_READONLY = 1u << 0,  /* attribute */
+  IDL_F_ONEWAY = 1u << 1,    /* operation */
+  IDL_F_KEY = 1u << 2,       /* @key member */
+  IDL_F_OPTIONAL = 1u << 3,  /* @optional member */
+  IDL_F_DEFAULT = 1u << 4,   /* union case has `default:` */
+  IDL_F_INCLUDED = 1u << 5,  /* declared in an #included file, not the main one */
+};
+
+typedef enum idl_dir { IDL_IN, IDL_OUT, IDL_INOUT } idl_dir;
+
+struct idl_node {
+  idl_kind kind;
+  idl_loc loc;
+  char *name;             /* identifier; NULL for ROOT */
+  idl_node *parent;       /* enclosing scope (NULL for ROOT) */
+  idl_node *next;         /* next sibling, in declaration order */
+  idl_node *children;     /* first child */
+  idl_node *last_child;
+  idl_annotation *annotations;
+  unsigned flags;         /* enum idl_flags */
+
+  idl_type *type;         /* see idl_kind for who uses it */
+  uint64_t *dims;         /* array dimensions (MEMBER, TYPEDEF, CASE) */
+  size_t ndims;
+  idl_dir dir;            /* PARAM */
+  idl_value value;        /* CONST value; ENUMERATOR ordinal (value.u) */
+  uint32_t field_id;      /* MEMBER / CASE: protobuf field number (>= 1):
+                             @id(n) if given, else position-based (see
+                             docs/IDL-MAPPING.md) */
+
+  idl_value *labels;      /* CASE: evaluated case labels */
+  size_t nlabels;
+
+  idl_node **raises;      /* OPERATION: resolved EXCEPTION nodes */
+  size_t nraises;
+  idl_node **bases;       /* INTERFACE: resolved direct base interfaces */
+  size_t nbases;
+  idl_node *definition;   /* FORWARD: the full INTERFACE, once seen */
+  bool is_local, is_abstract; /* INTERFACE: parsed, rejected by check */
+};
+
+typedef struct idl_tree {
+  idl_node *root;          /* IDL_ROOT */
+  const char *main_file;   /* path given on the command line */
+  const char **includes;   /* files #included directly by the main file,
+                              as written (e.g. "base.idl") */
+  size_t nincludes;
+  void *priv;              /* front end's own (string pool, files) */
+} idl_tree;
+
+/* Full scoped name "::a::b::c" of a declaration (static buffer-free:
+ * returns a malloc'd string the caller frees). */
+char *idl_scoped_name(const idl_node *n);
+/* Follows typedefs (not arrays) to the underlying type. */
+const idl_type *idl_resolve_typedefs(const idl_type *t);
+
+#endif

@@ -1,0 +1,25 @@
+/* front.h - entry points of the plumbc front end (a library the plumbc
+ * driver and the tests both link): parse + check an IDL file or string into
+ * an idl_tree (ast.h), reporting diagnostics through diag.h. */
+#ifndef PLUMBC_FRONT_H
+#define PLUMBC_FRONT_H
+
+#include <stddef.h>
+#include "ast.h"
+
+typedef struct idl_options {
+  const char *const *include_dirs; /* -I directories, searched in order */
+  size_t ninclude_dirs;
+} idl_options;
+
+/* Parses and checks `path`.  Returns the number of errors (0 = success);
+ * diagnostics have been reported.  On success *out holds the tree (free it
+ * with idl_tree_free); on error *out is NULL. */
+int idl_parse_file(const char *path, const idl_options *opts, idl_tree **out);
+/* The same for IDL text in memory; `name` is used as the file name in
+ * diagnostics and for resolving relative #includes. */
+int idl_parse_string(const char *name, const char *text,
+                     const idl_options *opts, idl_tree **out);
+void idl_tree_free(idl_tree *t);
+
+#endif

@@ -1,0 +1,166 @@
+/* arena.c - bump allocator that owns every out value of a call.
+ *
+ * Blocks are chained; allocation bumps a pointer in the current block and
+ * falls back to a new block (at least twice the previous size, or the request
+ * if larger).  reset() keeps the first block so a steady loop of calls does
+ * not touch malloc.  The arena also holds the user exception a call raised
+ * (set by the core, read with plumb_arena_exception) and can act as a
+ * ProtobufCAllocator, whose free() is a no-op.
+ */
+#include <stdalign.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plumb/generated.h"
+#include "arena_internal.h"
+
+#define ARENA_FIRST_BLOCK 1024u
+#define ARENA_ALIGN alignof(max_align_t)
+
+typedef struct arena_block {
+  struct arena_block *next;
+  size_t size; /* usable bytes after the header */
+  size_t used;
+  alignas(max_align_t) unsigned char mem[];
+} arena_block;
+
+struct plumb_arena {
+  arena_block *head; /* current block; older ones follow via next */
+  ProtobufCAllocator pb;
+  void *exc_value;
+  const char *exc_type_id;
+};
+
+static void *
+arena_pb_alloc(void *data, size_t size)
+{
+  return plumb_arena_alloc(data, size);
+}
+
+static void
+arena_pb_free(void *data, void *ptr)
+{
+  (void)data;
+  (void)ptr; /* released with the arena */
+}
+
+static arena_block *
+arena_block_new(size_t size)
+{
+  arena_block *b = malloc(sizeof(*b) + size);
+  if (b == NULL)
+    return NULL;
+  b->next = NULL;
+  b->size = size;
+  b->used = 0;
+  return b;
+}
+
+plumb_arena *
+plumb_arena_new(void)
+{
+  plumb_arena *a = calloc(1, sizeof(*a));
+  if (a == NULL)
+    return NULL;
+  a->pb.alloc = arena_pb_alloc;
+  a->pb.free = arena_pb_free;
+  a->pb.allocator_data = a;
+  return a;
+}
+
+void
+plumb_arena_reset(plumb_arena *a)
+{
+  arena_block *b, *first = NULL;
+
+  if (a == NULL)
+    return;
+  /* Keep the oldest (first) block, free the rest. */
+  for (b = a->head; b != NULL;) {
+    arena_block *next = b->next;
+    if (next == NULL)
+      first = b;
+    else
+      free(b);
+    b = next;
+  }
+  if (first != NULL)
+    first->used = 0;
+  a->head = first;
+  a->exc_value = NULL;
+  a->exc_type_id = NULL;
+}
+
+void
+plumb_arena_free(plumb_arena *a)
+{
+  if (a == NULL)
+    return;
+  for (arena_block *b = a->head; b != NULL;) {
+    arena_block *next = b->next;
+    free(b);
+    b = next;
+  }
+  free(a);
+}
+
+void *
+plumb_arena_alloc(plumb_arena *a, size_t size)
+{
+  arena_block *b;
+  size_t need;
+
+  if (a == NULL)
+    return NULL;
+  if (size == 0)
+    size = 1;
+  if (size > SIZE_MAX / 2 - ARENA_ALIGN)
+    return NULL;
+  need = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+  b = a->head;
+  if (b == NULL || b->size - b->used < need) {
+    size_t bs = b ? b->size * 2 : ARENA_FIRST_BLOCK;
+    if (bs < need)
+      bs = need;
+    arena_block *nb = arena_block_new(bs);
+    if (nb == NULL)
+      return NULL;
+    nb->next = b;
+    a->head = b = nb;
+  }
+  void *p = b->mem + b->used;
+  b->used += need;
+  return p;
+}
+
+char *
+plumb_arena_strdup(plumb_arena *a, const char *s)
+{
+  size_t n = strlen(s) + 1;
+  char *p = plumb_arena_alloc(a, n);
+  if (p != NULL)
+    memcpy(p, s, n);
+  return p;
+}
+
+ProtobufCAllocator *
+plumb_arena_allocator(plumb_arena *a)
+{
+  return a ? &a->pb : NULL;
+}
+
+void *
+plumb_arena_exception(const plumb_arena *a, const char **type_id)
+{
+  if (type_id)
+    *type_id = a ? a->exc_type_id : NULL;
+  return a ? a->exc_value : NULL;
+}
+
+void
+plumb__arena_set_exception(plumb_arena *a, const char *type_id, void *value)
+{
+  a->exc_type_id = type_id;
+  a->exc_value = value;
+}

@@ -1,0 +1,45 @@
+/* plumb/client.h - the client side: a connection to one object on a server.
+ *
+ * A plumb_client is opened on an endpoint string ("tcp://127.0.0.1:9000",
+ * "unix:/tmp/calc.sock", "shm:/calc", ...) and names the object it calls.
+ * Generated stubs (Module_Interface_op) take it as their first argument.
+ * A client is thread-safe: several threads may call through one handle at
+ * once; replies are matched to callers by call id.
+ */
+#ifndef PLUMB_CLIENT_H
+#define PLUMB_CLIENT_H
+
+#include <stdint.h>
+#include "plumb/export.h"
+#include "plumb/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct plumb_client plumb_client;
+
+typedef struct plumb_client_opts {
+  /* Default deadline of every call in milliseconds; 0 = 5000. -1 = none. */
+  int64_t timeout_ms;
+  /* Largest frame sent or accepted; 0 = 16 MiB. */
+  uint32_t max_frame;
+} plumb_client_opts;
+
+/* Connects to endpoint and binds the client to object (NULL or "" = the
+ * server's default object).  opts may be NULL.  On failure *out is NULL. */
+PLUMB_API int plumb_client_open(plumb_client **out, const char *endpoint,
+                                const char *object,
+                                const plumb_client_opts *opts);
+/* Closes the connection; calls still waiting fail with PLUMB_ECLOSED. */
+PLUMB_API void plumb_client_close(plumb_client *c);
+/* Changes the default deadline of later calls (milliseconds, -1 = none). */
+PLUMB_API void plumb_client_set_timeout(plumb_client *c, int64_t timeout_ms);
+/* A readable description of the last transport/protocol error on c (for
+ * messages); never NULL. */
+PLUMB_API const char *plumb_client_last_error(plumb_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

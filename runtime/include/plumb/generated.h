@@ -1,0 +1,139 @@
+/* plumb/generated.h - the contract between plumbc's generated code and libplumb.
+ *
+ * Generated headers include this file.  User code rarely needs anything here
+ * directly except the well-known types plumb_any and plumb_objref.  Nothing in
+ * this header knows about transports.
+ *
+ * Shape of what plumbc emits for interface calc::Calculator:
+ *   - one protobuf-c request message and one reply message per operation
+ *     (in + inout -> request; return "_ret" + out + inout -> reply);
+ *   - `const plumb_interface calc_Calculator_interface`, whose ops[] table
+ *     lists every operation the interface offers, inherited ones included;
+ *   - client stubs that fill the request and call plumb_invoke();
+ *   - a `calc_Calculator_ops` struct of handler pointers that the server
+ *     fills in, and thunks (plumb_thunk) that unpack the request fields, call
+ *     the handler and fill the reply.
+ */
+#ifndef PLUMB_GENERATED_H
+#define PLUMB_GENERATED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "plumb/export.h"
+#include "plumb/status.h"
+#include "plumb/arena.h"
+#include "plumb/client.h"
+#include "plumb/server.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Generated files check this: bump it whenever the contract changes. */
+#define PLUMB_GENERATED_ABI 1
+
+/* A named, protobuf-encoded type: every IDL struct, union and exception has
+ * one (`calc_DivByZero_type`).  type_id is the IDL repository id,
+ * e.g. "IDL:calc/DivByZero:1.0". */
+typedef struct plumb_type_info {
+  const char *type_id;
+  const ProtobufCMessageDescriptor *descriptor;
+} plumb_type_info;
+
+/* Server thunk: request `req` has been unpacked and `rep` initialised (both in
+ * the call's arena).  The thunk calls the user's handler from `impl` (the
+ * generated ops struct) with `ctx`, and fills rep.  Returns PLUMB_OK,
+ * PLUMB_EEXCEPTION after plumb_call_raise(), or another status, which the
+ * client receives as PLUMB_ESERVER. */
+typedef int (*plumb_thunk)(const void *impl, void *ctx, plumb_call *call,
+                           const ProtobufCMessage *req, ProtobufCMessage *rep);
+
+enum { PLUMB_OP_ONEWAY = 1u };
+
+typedef struct plumb_operation {
+  const char *name;      /* IDL name; attributes are "_get_x" / "_set_x" */
+  unsigned flags;        /* PLUMB_OP_* */
+  uint32_t decl_iface;   /* id of the interface that declares the op */
+  uint32_t decl_index;   /* index of the op in its declaring interface */
+  const ProtobufCMessageDescriptor *request;
+  const ProtobufCMessageDescriptor *reply; /* NULL for oneway */
+  const plumb_type_info *const *raises;    /* exceptions it may raise */
+  size_t n_raises;
+  plumb_thunk thunk;
+} plumb_operation;
+
+typedef struct plumb_interface {
+  uint32_t abi;        /* PLUMB_GENERATED_ABI */
+  const char *type_id; /* "IDL:calc/Calculator:1.0" */
+  uint32_t id;         /* plumb_type_hash(type_id), carried in frames */
+  const plumb_operation *ops; /* inherited operations first */
+  size_t n_ops;
+  const struct plumb_interface *const *bases; /* direct bases */
+  size_t n_bases;
+} plumb_interface;
+
+/* 32-bit FNV-1a of a type id; plumbc computes the same value at compile time. */
+PLUMB_API uint32_t plumb_type_hash(const char *type_id);
+
+/* Client side: sends iface->ops[op] with request req and waits for the reply
+ * (not for oneway ops).  On PLUMB_OK *rep points to the unpacked reply,
+ * allocated in arena, or - if arena is NULL - in a per-thread scratch arena
+ * that stays valid until this thread's next call with a NULL arena.  On
+ * PLUMB_EEXCEPTION the exception is stored in arena (plumb_arena_exception). */
+PLUMB_API int plumb_invoke(plumb_client *c, const plumb_interface *iface,
+                           uint32_t op, const ProtobufCMessage *req,
+                           ProtobufCMessage **rep, plumb_arena *arena);
+
+/* Server side: records exception `value` of type `type` as the outcome of the
+ * call and returns PLUMB_EEXCEPTION, so a handler can `return plumb_call_raise(...)`.
+ * The value is packed at once; it need not outlive the call. */
+PLUMB_API int plumb_call_raise(plumb_call *call, const plumb_type_info *type,
+                               const void *value);
+
+/* The arena as a protobuf-c allocator (for unpacking into an arena). */
+PLUMB_API ProtobufCAllocator *plumb_arena_allocator(plumb_arena *a);
+/* The call's arena (what plumb_call_alloc draws from). */
+PLUMB_API plumb_arena *plumb_call_arena(plumb_call *call);
+
+/* ---- well-known types, defined in libplumb ---------------------------- */
+
+/* IDL `any`: a self-describing value, wire-compatible with
+ * google.protobuf.Any (type_url = 1, value = 2).  type_url is
+ * "type.plumb/" + the IDL repository id of the packed type. */
+typedef struct plumb_any {
+  ProtobufCMessage base;
+  char *type_url;
+  ProtobufCBinaryData value;
+} plumb_any;
+PLUMB_API extern const ProtobufCMessageDescriptor plumb_any_descriptor;
+#define PLUMB_ANY_INIT                                                         \
+  { PROTOBUF_C_MESSAGE_INIT(&plumb_any_descriptor), (char *)"", { 0, NULL } }
+
+/* Packs msg (of type `type`) into any; the bytes live in arena. */
+PLUMB_API int plumb_any_pack(plumb_any *any, const plumb_type_info *type,
+                             const void *msg, plumb_arena *arena);
+/* Unpacks any into *msg (allocated in arena) if it holds `type`;
+ * PLUMB_EINTERFACE if it holds another type, PLUMB_EBADBODY if corrupt. */
+PLUMB_API int plumb_any_unpack(const plumb_any *any,
+                               const plumb_type_info *type, void **msg,
+                               plumb_arena *arena);
+
+/* IDL object reference (an interface name or `Object` used as a type):
+ * enough to reach the object - plumb_client_open(endpoint, object). */
+typedef struct plumb_objref {
+  ProtobufCMessage base;
+  char *endpoint; /* "tcp://127.0.0.1:9000" */
+  char *object;   /* object name on that server */
+  char *type_id;  /* "IDL:calc/Calculator:1.0"; "" = unknown/Object */
+} plumb_objref;
+PLUMB_API extern const ProtobufCMessageDescriptor plumb_objref_descriptor;
+#define PLUMB_OBJREF_INIT                                                      \
+  { PROTOBUF_C_MESSAGE_INIT(&plumb_objref_descriptor), (char *)"",            \
+    (char *)"", (char *)"" }
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,11 @@
+/* plumb/plumb.h - umbrella header: include this to use libplumb. */
+#ifndef PLUMB_PLUMB_H
+#define PLUMB_PLUMB_H
+#include "plumb/export.h"
+#include "plumb/status.h"
+#include "plumb/arena.h"
+#include "plumb/client.h"
+#include "plumb/server.h"
+#include "plumb/generated.h"
+#define PLUMB_VERSION "0.1.0"
+#endif

@@ -1,0 +1,65 @@
+/* plumb/server.h - the server side: objects, endpoints and the serving loop.
+ *
+ * A server holds named objects (each implements one generated interface),
+ * listens on one or more endpoints at once (any mix of transports) and runs
+ * until plumb_server_stop() or SIGINT/SIGTERM (plumb_server_run installs the
+ * handlers when asked to).  On stop it closes and unlinks every IPC object it
+ * created.  Threading model: see docs/RUNTIME.md.
+ */
+#ifndef PLUMB_SERVER_H
+#define PLUMB_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "plumb/export.h"
+#include "plumb/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct plumb_server plumb_server;
+typedef struct plumb_call plumb_call; /* one call being served */
+struct plumb_interface;                /* generated, see plumb/generated.h */
+
+typedef struct plumb_server_opts {
+  unsigned workers;   /* worker threads; 0 = number of CPUs */
+  uint32_t max_frame; /* 0 = 16 MiB */
+  unsigned mode;      /* permission bits of created IPC objects; 0 = 0600 */
+} plumb_server_opts;
+
+PLUMB_API int plumb_server_new(plumb_server **out, const plumb_server_opts *o);
+/* Registers impl (a generated Module_Interface_ops struct) as object name.
+ * The first object added is the default object. */
+PLUMB_API int plumb_server_add_object(plumb_server *s, const char *name,
+                                      const struct plumb_interface *iface,
+                                      const void *impl, void *ctx);
+/* Starts listening on endpoint (may be called several times). */
+PLUMB_API int plumb_server_listen(plumb_server *s, const char *endpoint);
+/* Serves until stopped.  If handle_signals, SIGINT and SIGTERM stop it. */
+PLUMB_API int plumb_server_run(plumb_server *s, int handle_signals);
+/* Asks a running server to stop; async-signal-safe and thread-safe. */
+PLUMB_API void plumb_server_stop(plumb_server *s);
+/* Closes all endpoints (unlinking their IPC objects) and frees the server. */
+PLUMB_API void plumb_server_free(plumb_server *s);
+
+/* What a handler may learn about the call it serves. */
+typedef struct plumb_peer {
+  int has_creds; /* 1 if the mechanism reported credentials */
+  pid_t pid;
+  uid_t uid;
+  gid_t gid;
+} plumb_peer;
+
+PLUMB_API const plumb_peer *plumb_call_peer(const plumb_call *call);
+/* Name of the object being called. */
+PLUMB_API const char *plumb_call_object(const plumb_call *call);
+/* Memory that lives until the reply is sent: use it for out values. */
+PLUMB_API void *plumb_call_alloc(plumb_call *call, size_t size);
+PLUMB_API char *plumb_call_strdup(plumb_call *call, const char *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

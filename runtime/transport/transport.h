@@ -1,0 +1,133 @@
+/* transport.h - the plug-in contract every IPC mechanism implements (internal).
+ *
+ * A transport moves whole frames - opaque byte strings - between a client and
+ * a server.  It knows nothing of calls, operations or IDL: the core builds and
+ * parses frames (runtime/core/frame.h).  One `const plumb_transport` table per
+ * mechanism is defined at the bottom of its file and listed in the registry
+ * that meson generates from the `transports` option (registry.c).
+ *
+ * Objects.  A transport allocates its own listener/connection structs, each
+ * beginning with the base struct below (base first, so the core can cast).
+ *
+ * Deadlines.  Every `deadline` is an absolute CLOCK_MONOTONIC time in ns as
+ * returned by plumb__now_ns(); PLUMB_FOREVER (-1) waits without limit and
+ * PLUMB_NOWAIT (0) never blocks (returns PLUMB_EAGAIN instead).
+ *
+ * What the core guarantees: on one connection at most one send() and at most
+ * one recv() run at a time (a send and a recv may run concurrently on two
+ * threads); close() is called exactly once, after every other call on that
+ * connection returned; shutdown() may be called from any thread at any time
+ * before close().
+ *
+ * Ownership: send() never takes ownership of the iovecs; recv() writes into a
+ * plumb_buf the caller owns (growing it with plumb__buf_reserve).  After a
+ * failed listen()/dial() nothing is left to free: *out is NULL.
+ */
+#ifndef PLUMB_TRANSPORT_H
+#define PLUMB_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "plumb/server.h" /* plumb_peer */
+#include "plumb/status.h"
+
+#define PLUMB_FOREVER ((int64_t)-1)
+#define PLUMB_NOWAIT ((int64_t)0)
+#define PLUMB_TRANSPORT_ABI 1
+#define PLUMB_DEFAULT_MAX_FRAME (16u * 1024u * 1024u)
+
+/* A growable byte buffer owned by its user. */
+typedef struct plumb_buf {
+  uint8_t *data;
+  size_t len; /* bytes of the current frame */
+  size_t cap;
+} plumb_buf;
+
+/* Makes room for at least `need` bytes (keeps contents); PLUMB_ENOMEM. */
+int plumb__buf_reserve(plumb_buf *b, size_t need);
+void plumb__buf_free(plumb_buf *b);
+
+/* Monotonic clock in ns, and "now + ms" as a deadline (ms < 0: FOREVER). */
+int64_t plumb__now_ns(void);
+int64_t plumb__deadline_ms(int64_t ms);
+/* Milliseconds left until deadline for poll(): -1 for FOREVER, >= 0 else. */
+int plumb__poll_timeout(int64_t deadline);
+
+/* Options the core passes down when opening an endpoint. */
+typedef struct plumb_tran_opts {
+  uint32_t max_frame; /* largest frame either side may send; never 0 */
+  unsigned mode;      /* permission bits for created IPC objects (0600) */
+} plumb_tran_opts;
+
+typedef struct plumb_transport plumb_transport;
+
+typedef struct plumb_conn {
+  const plumb_transport *ops;
+} plumb_conn;
+
+typedef struct plumb_listener {
+  const plumb_transport *ops;
+} plumb_listener;
+
+struct plumb_transport {
+  unsigned abi_version; /* PLUMB_TRANSPORT_ABI */
+  const char *scheme;   /* "tcp": endpoints "tcp:..." select this table */
+  const char *const *aliases; /* NULL-terminated extra schemes, or NULL */
+
+  /* Server side.  listen() parses `addr` (the endpoint after "scheme:"),
+   * creates the IPC objects (mode from opts) and returns a listener.
+   * Errors: PLUMB_EADDR (bad address), PLUMB_EBUSY (in use), PLUMB_EPERM,
+   * PLUMB_ESYS.  Does not block. */
+  int (*listen)(const char *addr, const plumb_tran_opts *opts,
+                plumb_listener **out);
+  /* A file descriptor that polls readable (EPOLLIN) whenever accept() may
+   * succeed.  Mechanisms without one use an eventfd fed by a waiter thread. */
+  int (*listener_fd)(plumb_listener *l);
+  /* Accepts one pending client.  Never blocks: PLUMB_EAGAIN if none. */
+  int (*accept)(plumb_listener *l, plumb_conn **out);
+  /* Stops listening, removes every IPC object the listener created
+   * (socket files, FIFOs, queues, segments) and frees it.  Connections
+   * already accepted stay usable until closed. */
+  void (*listener_close)(plumb_listener *l);
+
+  /* Client side: connects to a listener at addr before deadline.
+   * Errors: PLUMB_EADDR, PLUMB_ECONNREFUSED, PLUMB_ETIMEDOUT, PLUMB_ESYS. */
+  int (*dial)(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
+              plumb_conn **out);
+
+  /* Sends one whole frame (the concatenation of iov) before deadline.
+   * Frames are delivered whole and in order, or not at all.
+   * Errors: PLUMB_ETOOBIG (over max_frame), PLUMB_ECLOSED, PLUMB_ETIMEDOUT
+   * (then the connection is unusable: a frame may be half sent), PLUMB_ESYS. */
+  int (*send)(plumb_conn *c, const struct iovec *iov, int iovcnt,
+              int64_t deadline);
+  /* Receives one whole frame into buf (buf->len = its length).  With
+   * deadline PLUMB_NOWAIT it returns PLUMB_EAGAIN unless a whole frame is
+   * ready, keeping any partial frame inside the connection.  A frame longer
+   * than max_frame fails with PLUMB_ETOOBIG before anything is allocated.
+   * Errors: PLUMB_EAGAIN, PLUMB_ETIMEDOUT, PLUMB_ECLOSED, PLUMB_ETOOBIG,
+   * PLUMB_EPROTO, PLUMB_ESYS. */
+  int (*recv)(plumb_conn *c, plumb_buf *buf, int64_t deadline);
+  /* A file descriptor that polls readable when recv() may make progress. */
+  int (*conn_fd)(plumb_conn *c);
+  /* Optional (NULL = cannot tell): the peer's pid/uid/gid. */
+  int (*peer)(plumb_conn *c, plumb_peer *out);
+  /* Makes blocked and later send()/recv() fail with PLUMB_ECLOSED and tells
+   * the peer we are gone.  Thread-safe, idempotent, does not free. */
+  void (*shutdown)(plumb_conn *c);
+  /* Releases the connection (and any per-connection IPC objects). */
+  void (*close)(plumb_conn *c);
+};
+
+/* Registry (registry.c, generated list of built-in transports). */
+
+/* The transport for endpoint "scheme:rest"; *rest points after the colon
+ * (and after "//" if present).  NULL if the scheme is unknown or not built in. */
+const plumb_transport *plumb__transport_find(const char *endpoint,
+                                             const char **rest);
+/* Comma-separated names of the built-in transports ("unix, tcp"). */
+const char *plumb__transport_names(void);
+
+#endif
