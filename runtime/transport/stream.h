@@ -1,0 +1,78 @@
+/* stream.h - length-prefixed frames over a byte-stream file descriptor.
+ *
+ * The one framing helper shared by every byte-stream transport (unix, tcp,
+ * pipe, fifo).  On the wire each frame is a 4-byte little-endian length
+ * followed by that many bytes (see docs/PROTOCOL.md, "stream framing").
+ * The helper knows nothing of what a frame contains.
+ *
+ * Usage: a transport embeds a plumb__stream in its connection struct, calls
+ * plumb__stream_init() with its (non-blocking!) read and write descriptors -
+ * the same fd for sockets, two for pipes and FIFOs - and forwards its send()
+ * and recv() members to plumb__stream_send() / plumb__stream_recv(), which
+ * already have transport.h's semantics (deadlines, PLUMB_NOWAIT, limits).
+ *
+ * Receiving reads into an internal buffer, as much as the kernel has, so a
+ * small frame costs one read() and several queued frames cost one read() in
+ * all.  Partial frames are kept between calls, so PLUMB_NOWAIT works.  As a
+ * consequence a whole frame may sit in the buffer while the fd is not
+ * readable: a caller driven by poll/epoll must call recv() until it returns
+ * PLUMB_EAGAIN before waiting again (plumb__stream_buffered() tells).
+ *
+ * Sending writes the length prefix and the caller's iovecs with one writev()
+ * (sendmsg(MSG_NOSIGNAL) on sockets), finishing partial writes by polling
+ * for POLLOUT until the deadline.  On a non-socket write fd SIGPIPE is
+ * blocked around the write and a pending one consumed, so a closed reader
+ * gives PLUMB_ECLOSED, never a signal.
+ *
+ * Threading: one send and one recv may run at the same time on one stream
+ * (send touches only wfd); two sends or two recvs may not.
+ */
+#ifndef PLUMB_STREAM_H
+#define PLUMB_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "transport.h"
+
+/* Bytes of the length prefix in front of every frame. */
+#define PLUMB__STREAM_PREFIX 4u
+/* Most iovecs plumb__stream_send accepts (plus its own prefix). */
+#define PLUMB__STREAM_MAX_IOV 15
+
+typedef struct plumb__stream {
+  int rfd;            /* read side (non-blocking) */
+  int wfd;            /* write side (non-blocking); may equal rfd */
+  int wsock;          /* wfd is a socket: use MSG_NOSIGNAL */
+  uint32_t max_frame; /* largest frame accepted or sent (bytes after prefix) */
+  plumb_buf rx;       /* bytes read, not yet returned: rx.data[off..rx.len) */
+  size_t off;
+} plumb__stream;
+
+/* Prepares s over rfd/wfd (both must be O_NONBLOCK; the stream never closes
+ * them).  max_frame 0 means PLUMB_DEFAULT_MAX_FRAME.  Never fails. */
+void plumb__stream_init(plumb__stream *s, int rfd, int wfd,
+                        uint32_t max_frame);
+/* Frees the receive buffer (not the descriptors). */
+void plumb__stream_free(plumb__stream *s);
+
+/* Sends one frame (the concatenation of iov[0..iovcnt), iovcnt at most
+ * PLUMB__STREAM_MAX_IOV) before deadline.  Errors: PLUMB_ETOOBIG (nothing
+ * sent), PLUMB_EINVAL, PLUMB_ECLOSED, PLUMB_ETIMEDOUT / PLUMB_EAGAIN (with
+ * PLUMB_NOWAIT; if part of the frame went out the stream is unusable),
+ * PLUMB_ESYS. */
+int plumb__stream_send(plumb__stream *s, const struct iovec *iov, int iovcnt,
+                       int64_t deadline);
+
+/* Receives one whole frame into out (out->len = its length; out grows with
+ * plumb__buf_reserve).  A length over max_frame fails with PLUMB_ETOOBIG
+ * before anything is allocated.  Errors: PLUMB_EAGAIN (PLUMB_NOWAIT and no
+ * whole frame yet), PLUMB_ETIMEDOUT, PLUMB_ECLOSED (end of stream; also in
+ * the middle of a frame), PLUMB_ETOOBIG, PLUMB_ENOMEM, PLUMB_ESYS. */
+int plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline);
+
+/* 1 if a whole frame is already buffered (recv will not touch the fd). */
+int plumb__stream_buffered(const plumb__stream *s);
+
+#endif

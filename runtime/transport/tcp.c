@@ -1,0 +1,340 @@
+/* tcp.c - the `tcp` transport: TCP sockets over IPv4 and IPv6.
+ *
+ * Endpoints: `tcp://host:port`, `tcp://[v6addr]:port` (`tcp:host:port` works
+ * too).  Names are resolved with getaddrinfo; a listener binds the first
+ * address that works (SO_REUSEADDR, and IPV6_V6ONLY for IPv6 so `[::1]`
+ * and `127.0.0.1` can coexist); a dialer tries every address until one
+ * connects or the deadline passes.  Port 0 is accepted for listening (the
+ * kernel picks one) although clients then cannot find it by name.  Every
+ * connection has TCP_NODELAY.  Frames use stream.h; no peer credentials.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "stream.h"
+#include "transport.h"
+
+typedef struct tcp_listener {
+  plumb_listener base;
+  int fd;
+  uint32_t max_frame;
+} tcp_listener;
+
+typedef struct tcp_conn {
+  plumb_conn base;
+  int fd;
+  plumb__stream st;
+} tcp_conn;
+
+const plumb_transport plumb__tran_tcp;
+
+/* Splits "host:port" / "[v6]:port" into host and port (copied into the
+ * caller's buffers).  PLUMB_EADDR if malformed. */
+static int
+tcp_split(const char *addr, char *host, size_t hostsz, char *port,
+          size_t portsz)
+{
+  const char *hs, *he, *ps;
+  char *end;
+
+  if (addr == NULL || addr[0] == '\0')
+    return PLUMB_EADDR;
+  if (addr[0] == '[') {
+    hs = addr + 1;
+    if ((he = strchr(hs, ']')) == NULL || he[1] != ':')
+      return PLUMB_EADDR;
+    ps = he + 2;
+  } else {
+    hs = addr;
+    if ((he = strrchr(addr, ':')) == NULL || memchr(addr, ':', (size_t)(he - addr)))
+      return PLUMB_EADDR; /* no port, or a bare IPv6 address */
+    ps = he + 1;
+  }
+  if (he == hs || (size_t)(he - hs) >= hostsz || ps[0] == '\0' ||
+      strlen(ps) >= portsz)
+    return PLUMB_EADDR;
+  long p = strtol(ps, &end, 10);
+  if (*end != '\0' || p < 0 || p > 65535 || ps[0] == '-' || ps[0] == '+')
+    return PLUMB_EADDR;
+  memcpy(host, hs, (size_t)(he - hs));
+  host[he - hs] = '\0';
+  strcpy(port, ps);
+  return PLUMB_OK;
+}
+
+static int
+tcp_resolve(const char *addr, int passive, struct addrinfo **res)
+{
+  char host[256], port[8];
+  struct addrinfo hints;
+  int st;
+
+  if ((st = tcp_split(addr, host, sizeof(host), port, sizeof(port))) !=
+      PLUMB_OK)
+    return st;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+  switch (getaddrinfo(host, port, &hints, res)) {
+  case 0:
+    return PLUMB_OK;
+  case EAI_MEMORY:
+    return PLUMB_ENOMEM;
+  case EAI_SYSTEM:
+    return PLUMB_ESYS;
+  default:
+    return PLUMB_EADDR;
+  }
+}
+
+static int
+tcp_errno_status(int e)
+{
+  switch (e) {
+  case EADDRINUSE:
+    return PLUMB_EBUSY;
+  case EACCES:
+  case EPERM:
+    return PLUMB_EPERM;
+  case ECONNREFUSED:
+  case ENETUNREACH:
+  case EHOSTUNREACH:
+    return PLUMB_ECONNREFUSED;
+  case EADDRNOTAVAIL:
+  case EAFNOSUPPORT:
+    return PLUMB_EADDR;
+  case ETIMEDOUT:
+    return PLUMB_ETIMEDOUT;
+  case ENOMEM:
+  case ENOBUFS:
+    return PLUMB_ENOMEM;
+  default:
+    return PLUMB_ESYS;
+  }
+}
+
+static int
+tcp_listen(const char *addr, const plumb_tran_opts *opts,
+           plumb_listener **out)
+{
+  struct addrinfo *res, *ai;
+  tcp_listener *l;
+  int st, fd = -1, one = 1;
+
+  *out = NULL;
+  if ((st = tcp_resolve(addr, 1, &res)) != PLUMB_OK)
+    return st;
+  st = PLUMB_EADDR;
+  for (ai = res; ai != NULL; ai = ai->ai_next) {
+    fd = socket(ai->ai_family,
+                ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                ai->ai_protocol);
+    if (fd < 0) {
+      st = tcp_errno_status(errno);
+      continue;
+    }
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ai->ai_family == AF_INET6)
+      (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+        listen(fd, SOMAXCONN) == 0)
+      break;
+    st = tcp_errno_status(errno);
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0)
+    return st;
+  if ((l = calloc(1, sizeof(*l))) == NULL) {
+    close(fd);
+    return PLUMB_ENOMEM;
+  }
+  l->base.ops = &plumb__tran_tcp;
+  l->fd = fd;
+  l->max_frame = opts->max_frame;
+  *out = &l->base;
+  return PLUMB_OK;
+}
+
+static int
+tcp_listener_fd(plumb_listener *lb)
+{
+  return ((tcp_listener *)lb)->fd;
+}
+
+static tcp_conn *
+tcp_conn_new(int fd, uint32_t max_frame)
+{
+  int one = 1;
+  tcp_conn *c = calloc(1, sizeof(*c));
+
+  if (c == NULL)
+    return NULL;
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  c->base.ops = &plumb__tran_tcp;
+  c->fd = fd;
+  plumb__stream_init(&c->st, fd, fd, max_frame);
+  return c;
+}
+
+static int
+tcp_accept(plumb_listener *lb, plumb_conn **out)
+{
+  tcp_listener *l = (tcp_listener *)lb;
+  tcp_conn *c;
+  int fd;
+
+  *out = NULL;
+  do
+    fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED)
+      return PLUMB_EAGAIN;
+    return tcp_errno_status(errno);
+  }
+  if ((c = tcp_conn_new(fd, l->max_frame)) == NULL) {
+    close(fd);
+    return PLUMB_ENOMEM;
+  }
+  *out = &c->base;
+  return PLUMB_OK;
+}
+
+static void
+tcp_listener_close(plumb_listener *lb)
+{
+  tcp_listener *l = (tcp_listener *)lb;
+
+  if (l == NULL)
+    return;
+  close(l->fd);
+  free(l);
+}
+
+/* Connects fd to ai before deadline (non-blocking connect + poll). */
+static int
+tcp_connect(int fd, const struct addrinfo *ai, int64_t deadline)
+{
+  struct pollfd p = { .fd = fd, .events = POLLOUT };
+  socklen_t len = sizeof(int);
+  int err = 0, r;
+
+  if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+    return PLUMB_OK;
+  if (errno != EINPROGRESS && errno != EINTR)
+    return tcp_errno_status(errno);
+  for (;;) {
+    r = poll(&p, 1, plumb__poll_timeout(deadline));
+    if (r > 0)
+      break;
+    if (r == 0 && deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
+      return PLUMB_ETIMEDOUT;
+    if (r < 0 && errno != EINTR)
+      return PLUMB_ESYS;
+  }
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+    return PLUMB_ESYS;
+  return err == 0 ? PLUMB_OK : tcp_errno_status(err);
+}
+
+static int
+tcp_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
+         plumb_conn **out)
+{
+  struct addrinfo *res, *ai;
+  tcp_conn *c;
+  int st, fd = -1;
+
+  *out = NULL;
+  if ((st = tcp_resolve(addr, 0, &res)) != PLUMB_OK)
+    return st;
+  st = PLUMB_ECONNREFUSED;
+  for (ai = res; ai != NULL; ai = ai->ai_next) {
+    fd = socket(ai->ai_family,
+                ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                ai->ai_protocol);
+    if (fd < 0) {
+      st = tcp_errno_status(errno);
+      continue;
+    }
+    if ((st = tcp_connect(fd, ai, deadline)) == PLUMB_OK)
+      break;
+    close(fd);
+    fd = -1;
+    if (st == PLUMB_ETIMEDOUT)
+      break;
+  }
+  freeaddrinfo(res);
+  if (fd < 0)
+    return st;
+  if ((c = tcp_conn_new(fd, opts->max_frame)) == NULL) {
+    close(fd);
+    return PLUMB_ENOMEM;
+  }
+  *out = &c->base;
+  return PLUMB_OK;
+}
+
+static int
+tcp_send(plumb_conn *cb, const struct iovec *iov, int iovcnt,
+         int64_t deadline)
+{
+  return plumb__stream_send(&((tcp_conn *)cb)->st, iov, iovcnt, deadline);
+}
+
+static int
+tcp_recv(plumb_conn *cb, plumb_buf *buf, int64_t deadline)
+{
+  return plumb__stream_recv(&((tcp_conn *)cb)->st, buf, deadline);
+}
+
+static int
+tcp_conn_fd(plumb_conn *cb)
+{
+  return ((tcp_conn *)cb)->fd;
+}
+
+static void
+tcp_shutdown(plumb_conn *cb)
+{
+  (void)shutdown(((tcp_conn *)cb)->fd, SHUT_RDWR);
+}
+
+static void
+tcp_close(plumb_conn *cb)
+{
+  tcp_conn *c = (tcp_conn *)cb;
+
+  if (c == NULL)
+    return;
+  close(c->fd);
+  plumb__stream_free(&c->st);
+  free(c);
+}
+
+const plumb_transport plumb__tran_tcp = {
+  .abi_version = PLUMB_TRANSPORT_ABI,
+  .scheme = "tcp",
+  .aliases = NULL,
+  .listen = tcp_listen,
+  .listener_fd = tcp_listener_fd,
+  .accept = tcp_accept,
+  .listener_close = tcp_listener_close,
+  .dial = tcp_dial,
+  .send = tcp_send,
+  .recv = tcp_recv,
+  .conn_fd = tcp_conn_fd,
+  .peer = NULL,
+  .shutdown = tcp_shutdown,
+  .close = tcp_close,
+};
