@@ -1,0 +1,734 @@
+/* tx_test.c - transport-level tests for pipe, fifo, mq and sysvmq.
+ *
+ * One suite per transport (named after its scheme; `tx_test mq` runs one),
+ * every case run against real separate processes made with fork(): an echo
+ * server child (or, for pipe, the child the dial spawns: this same program
+ * run as `tx_test --pipe-server`) and client children.  The cases talk to the
+ * transport tables directly (plumb__transport_find), not through the core.
+ * Each case ends by proving that no IPC object was left behind.  Every wait
+ * is bounded in count and time.  Frame round-trip latency is printed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ptest.h"
+#include "transport.h"
+
+#define TX_BIG (1024u * 1024u)
+#define TX_MAX_FRAME (2u * 1024u * 1024u)
+#define TX_CLIENTS 16
+#define TX_FRAMES 200
+
+static const plumb_transport *T;
+static char tx_scheme[16];
+static char tx_ep[4200];      /* endpoint string */
+static const char *tx_rest;  /* endpoint after "scheme:" */
+static char tx_path[256];    /* object to check: queue name, ftok or fifo path */
+static char tx_self[4096];   /* this program, for pipe:exec= */
+static pid_t tx_server = -1;
+static const plumb_tran_opts tx_opts = { TX_MAX_FRAME, 0600 };
+
+/* ---- helpers ---- */
+
+static int64_t
+ms_left(int64_t deadline)
+{
+  return (deadline - plumb__now_ns()) / 1000000;
+}
+
+static void
+fill(uint8_t *p, size_t n, uint32_t seed)
+{
+  uint32_t x = seed * 2654435761u + 1;
+  for (size_t i = 0; i < n; i++) {
+    x = x * 1103515245u + 12345u;
+    p[i] = (uint8_t)(x >> 16);
+  }
+}
+
+/* Waits for pid with a bound; kills it if it outlives the bound.  Returns
+ * the wait status, or -1. */
+static int
+reap(pid_t pid, int ms)
+{
+  int st;
+  for (int i = 0; i < ms / 5 + 1; i++) {
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid)
+      return st;
+    if (r < 0)
+      return -1;
+    usleep(5000);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &st, 0);
+  return -1;
+}
+
+static int
+tx_is_pipe(void)
+{
+  return strcmp(tx_scheme, "pipe") == 0;
+}
+
+/* ---- the echo server (runs in a child process) ---- */
+
+static volatile sig_atomic_t srv_stop;
+
+static void
+srv_on_term(int sig)
+{
+  (void)sig;
+  srv_stop = 1;
+}
+
+/* Echoes every frame back; a frame "BIG:<n>" is answered with n bytes. */
+static int
+srv_serve_frame(plumb_conn *c, plumb_buf *b)
+{
+  if (b->len > 4 && b->len < 32 && memcmp(b->data, "BIG:", 4) == 0) {
+    char tmp[32];
+    memcpy(tmp, b->data + 4, b->len - 4);
+    tmp[b->len - 4] = '\0';
+    size_t n = strtoul(tmp, NULL, 10);
+    uint8_t *p = calloc(1, n);
+    struct iovec v = { p, n };
+    int rv = T->send(c, &v, 1, plumb__deadline_ms(5000));
+    free(p);
+    return rv;
+  }
+  struct iovec v = { b->data, b->len };
+  return T->send(c, &v, 1, plumb__deadline_ms(5000));
+}
+
+/* Serves conn(s) until SIGTERM or the peer(s) go; at most 120 s. */
+static int
+srv_loop(plumb_listener *l, plumb_conn *only)
+{
+  enum { MAXC = 64 };
+  plumb_conn *conns[MAXC] = { 0 };
+  plumb_buf b = { 0 };
+  int ep = epoll_create1(0), nconn = 0, rc = 0;
+  int64_t end = plumb__deadline_ms(120000);
+  struct epoll_event ev = { .events = EPOLLIN };
+
+  if (l) {
+    ev.data.u32 = MAXC;
+    epoll_ctl(ep, EPOLL_CTL_ADD, T->listener_fd(l), &ev);
+  } else {
+    conns[0] = only;
+    nconn = 1;
+    ev.data.u32 = 0;
+    epoll_ctl(ep, EPOLL_CTL_ADD, T->conn_fd(only), &ev);
+  }
+  while (!srv_stop && plumb__now_ns() < end && (l || nconn > 0)) {
+    struct epoll_event evs[16];
+    int n = epoll_wait(ep, evs, 16, 100);
+    for (int i = 0; i < n; i++) {
+      uint32_t k = evs[i].data.u32;
+      if (k == MAXC) {
+        plumb_conn *c;
+        while (T->accept(l, &c) == PLUMB_OK) {
+          int slot = -1;
+          for (int s = 0; s < MAXC && slot < 0; s++)
+            if (conns[s] == NULL)
+              slot = s;
+          if (slot < 0) {
+            T->close(c);
+            continue;
+          }
+          conns[slot] = c;
+          nconn++;
+          ev.data.u32 = (uint32_t)slot;
+          epoll_ctl(ep, EPOLL_CTL_ADD, T->conn_fd(c), &ev);
+        }
+        continue;
+      }
+      plumb_conn *c = conns[k];
+      if (c == NULL)
+        continue;
+      for (int loops = 0; loops < 10000; loops++) {
+        int rv = T->recv(c, &b, PLUMB_NOWAIT);
+        if (rv == PLUMB_EAGAIN)
+          break;
+        if (rv == PLUMB_OK)
+          rv = srv_serve_frame(c, &b);
+        if (rv != PLUMB_OK) {
+          epoll_ctl(ep, EPOLL_CTL_DEL, T->conn_fd(c), NULL);
+          T->close(c);
+          conns[k] = NULL;
+          nconn--;
+          break;
+        }
+      }
+    }
+  }
+  for (int s = 0; s < MAXC; s++)
+    if (conns[s])
+      T->close(conns[s]);
+  if (l)
+    T->listener_close(l);
+  plumb__buf_free(&b);
+  close(ep);
+  return rc;
+}
+
+/* Forks an echo server listening on tx_ep; waits until it listens. */
+static pid_t
+srv_start(void)
+{
+  int p[2];
+  char ok = 0;
+
+  if (tx_is_pipe())
+    return 0; /* the dial spawns it */
+  if (pipe(p) < 0)
+    return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    plumb_listener *l;
+    close(p[0]);
+    signal(SIGTERM, srv_on_term);
+    int rv = T->listen(tx_rest, &tx_opts, &l);
+    ok = rv == PLUMB_OK ? 'y' : 'n';
+    if (write(p[1], &ok, 1) != 1 || rv != PLUMB_OK) {
+      fprintf(stderr, "listen %s: %s\n", tx_ep, plumb_strerror(rv));
+      _exit(3);
+    }
+    close(p[1]);
+    _exit(srv_loop(l, NULL));
+  }
+  close(p[1]);
+  struct pollfd pf = { .fd = p[0], .events = POLLIN };
+  if (poll(&pf, 1, 5000) != 1 || read(p[0], &ok, 1) != 1 || ok != 'y') {
+    close(p[0]);
+    reap(pid, 1000);
+    return -1;
+  }
+  close(p[0]);
+  tx_server = pid;
+  return pid;
+}
+
+/* Stops the server; CU-asserts a clean exit. */
+static void
+srv_finish(void)
+{
+  if (tx_server <= 0)
+    return;
+  kill(tx_server, SIGTERM);
+  int st = reap(tx_server, 10000);
+  CU_ASSERT(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  tx_server = -1;
+}
+
+/* ---- leftovers ---- */
+
+/* Number of IPC objects of ours still present (0 is the goal). */
+static int
+leftovers(void)
+{
+  int n = 0;
+  if (strcmp(tx_scheme, "mq") == 0) {
+    mqd_t q = mq_open(tx_path, O_RDONLY);
+    if (q != (mqd_t)-1) {
+      mq_close(q);
+      fprintf(stderr, "leftover queue %s\n", tx_path);
+      n++;
+    }
+    DIR *d = opendir("/dev/mqueue"); /* only if mounted */
+    for (struct dirent *e; d && (e = readdir(d));)
+      if (strncmp(e->d_name, tx_path + 1, strlen(tx_path + 1)) == 0) {
+        fprintf(stderr, "leftover queue /%s\n", e->d_name);
+        n++;
+      }
+    if (d)
+      closedir(d);
+  } else if (strcmp(tx_scheme, "sysvmq") == 0) {
+    key_t k = ftok(tx_path, 'P');
+    int id = k == -1 ? -1 : msgget(k, 0);
+    if (id >= 0) {
+      struct msqid_ds ds;
+      if (msgctl(id, IPC_STAT, &ds) == 0) {
+        fprintf(stderr, "leftover sysv queue key 0x%x\n", (unsigned)k);
+        n++;
+      }
+    }
+  } else if (strcmp(tx_scheme, "fifo") == 0) {
+    const char *base = strrchr(tx_path, '/') + 1;
+    DIR *d = opendir("/tmp");
+    for (struct dirent *e; d && (e = readdir(d));)
+      if (strncmp(e->d_name, base, strlen(base)) == 0) {
+        fprintf(stderr, "leftover fifo /tmp/%s\n", e->d_name);
+        n++;
+      }
+    if (d)
+      closedir(d);
+  }
+  return n;
+}
+
+/* ---- client side ---- */
+
+static int
+tx_dial(const plumb_tran_opts *o, plumb_conn **c)
+{
+  return T->dial(tx_rest, o ? o : &tx_opts, plumb__deadline_ms(5000), c);
+}
+
+/* Sends n bytes of pattern seed and checks the echo.  0 if fine. */
+static int
+echo_once(plumb_conn *c, plumb_buf *b, size_t n, uint32_t seed)
+{
+  uint8_t *p = malloc(n ? n : 1);
+  struct iovec v[2] = { { p, n / 2 }, { p + n / 2, n - n / 2 } };
+  int rv;
+
+  fill(p, n, seed);
+  rv = T->send(c, v, 2, plumb__deadline_ms(10000));
+  if (rv == PLUMB_OK)
+    rv = T->recv(c, b, plumb__deadline_ms(10000));
+  if (rv == PLUMB_OK && (b->len != n || memcmp(b->data, p, n) != 0))
+    rv = PLUMB_EPROTO;
+  if (rv != PLUMB_OK)
+    fprintf(stderr, "echo %zu bytes: %s\n", n, plumb_strerror(rv));
+  free(p);
+  return rv;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* ---- cases ---- */
+
+static void
+test_echo_sizes(void)
+{
+  static const size_t sizes[] = { 1, 0, 8192 + 1, 65536 + 3, TX_BIG };
+  enum { ROUNDS = 2000 };
+  plumb_conn *c = NULL;
+  plumb_buf b = { 0 };
+  int64_t *lat = calloc(ROUNDS, sizeof(*lat));
+
+  CU_ASSERT_FATAL(srv_start() >= 0);
+  CU_ASSERT_FATAL(tx_dial(NULL, &c) == PLUMB_OK);
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+    CU_ASSERT(echo_once(c, &b, sizes[i], (uint32_t)i) == PLUMB_OK);
+  /* raw frame round trip, 16 bytes, through the transport alone */
+  uint8_t small[16] = "latency-probe..";
+  struct iovec v = { small, sizeof(small) };
+  int bad = 0;
+  for (int i = 0; i < ROUNDS && !bad; i++) {
+    int64_t t0 = plumb__now_ns();
+    bad = T->send(c, &v, 1, plumb__deadline_ms(5000)) != PLUMB_OK ||
+          T->recv(c, &b, plumb__deadline_ms(5000)) != PLUMB_OK ||
+          b.len != sizeof(small);
+    lat[i] = plumb__now_ns() - t0;
+  }
+  CU_ASSERT(!bad);
+  if (!bad) {
+    qsort(lat, ROUNDS, sizeof(*lat), cmp_i64);
+    printf("\n  LATENCY %s 16-byte frame round trip: median %.1f us, p99 "
+           "%.1f us (%d rounds)\n",
+           tx_scheme, lat[ROUNDS / 2] / 1000.0,
+           lat[ROUNDS * 99 / 100] / 1000.0, ROUNDS);
+  }
+  T->close(c);
+  srv_finish();
+  free(lat);
+  plumb__buf_free(&b);
+  CU_ASSERT(leftovers() == 0);
+}
+
+static int
+client_child(int id)
+{
+  plumb_conn *c;
+  plumb_buf b = { 0 };
+  int rv = tx_dial(NULL, &c);
+  if (rv != PLUMB_OK) {
+    fprintf(stderr, "client %d dial: %s (%s)\n", id, plumb_strerror(rv),
+            strerror(errno));
+    return 1;
+  }
+  for (int i = 0; i < TX_FRAMES && rv == PLUMB_OK; i++) {
+    size_t n = 1 + (size_t)((id * 7919 + i * 104729) % 20000);
+    if (i % 50 == 49)
+      n = 100000 + (size_t)id; /* a few multi-chunk frames */
+    rv = echo_once(c, &b, n, (uint32_t)(id << 16 | i));
+  }
+  T->close(c);
+  plumb__buf_free(&b);
+  return rv == PLUMB_OK ? 0 : 1;
+}
+
+static void
+test_concurrent_clients(void)
+{
+  pid_t kids[TX_CLIENTS];
+  int ok = 0;
+
+  CU_ASSERT_FATAL(srv_start() >= 0);
+  for (int i = 0; i < TX_CLIENTS; i++) {
+    kids[i] = fork();
+    if (kids[i] == 0)
+      _exit(client_child(i));
+  }
+  for (int i = 0; i < TX_CLIENTS; i++) {
+    int st = kids[i] > 0 ? reap(kids[i], 60000) : -1;
+    ok += st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  }
+  CU_ASSERT(ok == TX_CLIENTS);
+  srv_finish();
+  CU_ASSERT(leftovers() == 0);
+}
+
+static void
+test_deadline(void)
+{
+  plumb_conn *c = NULL;
+  plumb_buf b = { 0 };
+
+  CU_ASSERT_FATAL(srv_start() >= 0);
+  CU_ASSERT_FATAL(tx_dial(NULL, &c) == PLUMB_OK);
+  int64_t t0 = plumb__now_ns();
+  CU_ASSERT(T->recv(c, &b, plumb__deadline_ms(150)) == PLUMB_ETIMEDOUT);
+  int64_t el = (plumb__now_ns() - t0) / 1000000;
+  CU_ASSERT(el >= 140 && el < 1000);
+  CU_ASSERT(T->recv(c, &b, PLUMB_NOWAIT) == PLUMB_EAGAIN);
+  CU_ASSERT(echo_once(c, &b, 100, 1) == PLUMB_OK); /* still usable */
+  T->close(c);
+  srv_finish();
+  /* no server: refused, quickly */
+  if (!tx_is_pipe()) {
+    t0 = plumb__now_ns();
+    CU_ASSERT(T->dial(tx_rest, &tx_opts, plumb__deadline_ms(2000), &c) ==
+              PLUMB_ECONNREFUSED);
+    CU_ASSERT(c == NULL);
+    CU_ASSERT((plumb__now_ns() - t0) / 1000000 < 1000);
+  }
+  plumb__buf_free(&b);
+  CU_ASSERT(leftovers() == 0);
+}
+
+static void
+test_server_death(void)
+{
+  plumb_conn *c = NULL;
+  plumb_buf b = { 0 };
+  plumb_peer peer = { 0 };
+  pid_t srv;
+
+  CU_ASSERT_FATAL(srv_start() >= 0);
+  CU_ASSERT_FATAL(tx_dial(NULL, &c) == PLUMB_OK);
+  CU_ASSERT(echo_once(c, &b, 10, 2) == PLUMB_OK);
+  srv = tx_server;
+  if (tx_is_pipe()) {
+    CU_ASSERT_FATAL(T->peer && T->peer(c, &peer) == PLUMB_OK);
+    srv = peer.pid;
+  }
+  CU_ASSERT_FATAL(srv > 0);
+  kill(srv, SIGKILL);
+  if (!tx_is_pipe())
+    reap(srv, 5000); /* the pipe transport reaps its own child */
+  tx_server = -1;
+  int64_t dl = plumb__deadline_ms(3000);
+  int rv = T->recv(c, &b, dl);
+  CU_ASSERT(rv == PLUMB_ECLOSED);
+  CU_ASSERT(ms_left(dl) > 1500); /* noticed, not waited out */
+  if (rv != PLUMB_ECLOSED)
+    fprintf(stderr, "recv after server death: %s\n", plumb_strerror(rv));
+  uint8_t x[8] = { 0 };
+  struct iovec v = { x, sizeof(x) };
+  rv = T->send(c, &v, 1, plumb__deadline_ms(2000));
+  rv = rv == PLUMB_OK ? T->recv(c, &b, plumb__deadline_ms(2000)) : rv;
+  CU_ASSERT(rv == PLUMB_ECLOSED);
+  T->close(c);
+  /* the dead server left its objects: a new listener reclaims them */
+  if (!tx_is_pipe()) {
+    plumb_listener *l = NULL;
+    CU_ASSERT(T->listen(tx_rest, &tx_opts, &l) == PLUMB_OK);
+    if (l)
+      T->listener_close(l);
+  }
+  plumb__buf_free(&b);
+  CU_ASSERT(leftovers() == 0);
+}
+
+static void
+test_client_death(void)
+{
+  plumb_conn *c = NULL;
+  plumb_buf b = { 0 };
+
+  CU_ASSERT_FATAL(srv_start() >= 0);
+  for (int round = 0; round < 2; round++) {
+    pid_t kid = fork();
+    if (kid == 0) {
+      plumb_conn *k;
+      if (tx_dial(NULL, &k) != PLUMB_OK)
+        _exit(1);
+      uint8_t *p = calloc(1, TX_BIG);
+      struct iovec v = { p, round ? TX_BIG : 100 };
+      T->send(k, &v, 1, plumb__deadline_ms(5000));
+      raise(SIGKILL); /* dies with the reply pending */
+      _exit(2);
+    }
+    int st = reap(kid, 10000);
+    CU_ASSERT(st != -1 && WIFSIGNALED(st));
+  }
+  usleep(100000);
+  CU_ASSERT_FATAL(tx_dial(NULL, &c) == PLUMB_OK);
+  CU_ASSERT(echo_once(c, &b, TX_BIG, 3) == PLUMB_OK);
+  CU_ASSERT(echo_once(c, &b, 5, 4) == PLUMB_OK);
+  T->close(c);
+  srv_finish();
+  plumb__buf_free(&b);
+  CU_ASSERT(leftovers() == 0);
+}
+
+static void
+test_nowait_partial(void)
+{
+  plumb_conn *c = NULL;
+  plumb_buf b = { 0 };
+  plumb_peer peer = { 0 };
+  uint8_t *p = malloc(TX_BIG);
+  struct iovec v = { p, TX_BIG };
+  pid_t srv;
+  int eagain = 0, rv = PLUMB_EAGAIN;
+
+  fill(p, TX_BIG, 77);
+  CU_ASSERT_FATAL(srv_start() >= 0);
+  CU_ASSERT_FATAL(tx_dial(NULL, &c) == PLUMB_OK);
+  srv = tx_server;
+  if (tx_is_pipe() && T->peer(c, &peer) == PLUMB_OK)
+    srv = peer.pid;
+  CU_ASSERT(T->recv(c, &b, PLUMB_NOWAIT) == PLUMB_EAGAIN);
+  CU_ASSERT_FATAL(T->send(c, &v, 1, plumb__deadline_ms(10000)) == PLUMB_OK);
+  /* the echo starts arriving; freeze the server half way */
+  struct pollfd pf = { .fd = T->conn_fd(c), .events = POLLIN };
+  CU_ASSERT(poll(&pf, 1, 5000) == 1);
+  kill(srv, SIGSTOP);
+  usleep(20000);
+  for (int i = 0; i < 3 && rv == PLUMB_EAGAIN; i++) {
+    rv = T->recv(c, &b, PLUMB_NOWAIT);
+    eagain += rv == PLUMB_EAGAIN;
+  }
+  kill(srv, SIGCONT);
+  int64_t end = plumb__deadline_ms(10000);
+  while (rv == PLUMB_EAGAIN && plumb__now_ns() < end) {
+    poll(&pf, 1, 100);
+    rv = T->recv(c, &b, PLUMB_NOWAIT);
+  }
+  CU_ASSERT(rv == PLUMB_OK);
+  CU_ASSERT(b.len == TX_BIG && memcmp(b.data, p, TX_BIG) == 0);
+  /* sysvmq's reader thread may have pulled the whole frame in already */
+  if (strcmp(tx_scheme, "sysvmq") != 0)
+    CU_ASSERT(eagain == 3);
+  CU_ASSERT(echo_once(c, &b, 33, 5) == PLUMB_OK);
+  T->close(c);
+  srv_finish();
+  free(p);
+  plumb__buf_free(&b);
+  CU_ASSERT(leftovers() == 0);
+}
+
+static void
+test_max_frame(void)
+{
+  plumb_tran_opts small = { 65536, 0600 };
+  plumb_conn *c = NULL;
+  plumb_buf b = { 0 };
+  uint8_t *p = calloc(1, 65537);
+  struct iovec v = { p, 65537 };
+
+  CU_ASSERT_FATAL(srv_start() >= 0);
+  CU_ASSERT_FATAL(tx_dial(&small, &c) == PLUMB_OK);
+  CU_ASSERT(T->send(c, &v, 1, plumb__deadline_ms(2000)) == PLUMB_ETOOBIG);
+  v.iov_len = 65536;
+  CU_ASSERT(T->send(c, &v, 1, plumb__deadline_ms(5000)) == PLUMB_OK);
+  CU_ASSERT(T->recv(c, &b, plumb__deadline_ms(5000)) == PLUMB_OK);
+  CU_ASSERT(b.len == 65536);
+  /* the server answers 100000 bytes: over our limit, refused unallocated */
+  plumb__buf_free(&b);
+  memcpy(p, "BIG:100000", 10);
+  v.iov_len = 10;
+  CU_ASSERT(T->send(c, &v, 1, plumb__deadline_ms(2000)) == PLUMB_OK);
+  CU_ASSERT(T->recv(c, &b, plumb__deadline_ms(5000)) == PLUMB_ETOOBIG);
+  CU_ASSERT(b.cap < 100000);
+  T->close(c);
+  srv_finish();
+  free(p);
+  plumb__buf_free(&b);
+  CU_ASSERT(leftovers() == 0);
+}
+
+static void *
+blocked_recv(void *arg)
+{
+  plumb_buf b = { 0 };
+  intptr_t rv = T->recv(arg, &b, plumb__deadline_ms(10000));
+  plumb__buf_free(&b);
+  return (void *)rv;
+}
+
+static void
+test_shutdown_wakes(void)
+{
+  plumb_conn *c = NULL;
+  pthread_t th;
+  void *res;
+
+  CU_ASSERT_FATAL(srv_start() >= 0);
+  CU_ASSERT_FATAL(tx_dial(NULL, &c) == PLUMB_OK);
+  CU_ASSERT_FATAL(pthread_create(&th, NULL, blocked_recv, c) == 0);
+  usleep(100000);
+  int64_t t0 = plumb__now_ns();
+  T->shutdown(c);
+  T->shutdown(c); /* idempotent */
+  pthread_join(th, &res);
+  CU_ASSERT((intptr_t)res == PLUMB_ECLOSED);
+  CU_ASSERT((plumb__now_ns() - t0) / 1000000 < 1000);
+  uint8_t x = 1;
+  struct iovec v = { &x, 1 };
+  CU_ASSERT(T->send(c, &v, 1, plumb__deadline_ms(1000)) == PLUMB_ECLOSED);
+  T->close(c);
+  srv_finish();
+  CU_ASSERT(leftovers() == 0);
+}
+
+static void
+test_bad_address(void)
+{
+  static const char *bad[] = { "", "noslash", "/a/b", "/" };
+  plumb_listener *l = (plumb_listener *)1;
+  if (strcmp(tx_scheme, "mq") != 0)
+    return;
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    CU_ASSERT(T->listen(bad[i], &tx_opts, &l) == PLUMB_EADDR);
+    CU_ASSERT(l == NULL);
+  }
+}
+
+static const ptest_case tx_cases[] = {
+  { "echo 1 B, 0 B, 8 KiB+1, 64 KiB+3, 1 MiB; latency", test_echo_sizes },
+  { "16 clients x 200 frames, no cross-talk", test_concurrent_clients },
+  { "deadline expiry and refused dial", test_deadline },
+  { "server killed: client fails fast; stale objects reclaimed",
+    test_server_death },
+  { "client killed mid-call: server serves others", test_client_death },
+  { "PLUMB_NOWAIT keeps a partial frame", test_nowait_partial },
+  { "max_frame enforced on send and receive", test_max_frame },
+  { "shutdown wakes a blocked recv", test_shutdown_wakes },
+  { "malformed addresses", test_bad_address },
+  { NULL, NULL },
+};
+
+/* pipe has one client per server by nature: its client-death case would
+ * kill the server's only peer, so the server is expected to exit. */
+static const ptest_case tx_pipe_cases[] = {
+  { "echo 1 B, 0 B, 8 KiB+1, 64 KiB+3, 1 MiB; latency", test_echo_sizes },
+  { "16 clients (one spawned server each) x 200 frames",
+    test_concurrent_clients },
+  { "deadline expiry", test_deadline },
+  { "server killed: client fails fast, child reaped", test_server_death },
+  { "PLUMB_NOWAIT keeps a partial frame", test_nowait_partial },
+  { "max_frame enforced on send and receive", test_max_frame },
+  { "shutdown wakes a blocked recv", test_shutdown_wakes },
+  { NULL, NULL },
+};
+
+static int
+tx_init(const char *scheme)
+{
+  int pid = (int)getpid();
+  snprintf(tx_scheme, sizeof(tx_scheme), "%s", scheme);
+  if (strcmp(scheme, "mq") == 0) {
+    snprintf(tx_path, sizeof(tx_path), "/plumbtx.%d", pid);
+    snprintf(tx_ep, sizeof(tx_ep), "mq:%s", tx_path);
+  } else if (strcmp(scheme, "sysvmq") == 0) {
+    snprintf(tx_path, sizeof(tx_path), "/tmp/plumbtx-sysv.%d", pid);
+    snprintf(tx_ep, sizeof(tx_ep), "sysvmq:%s", tx_path);
+  } else if (strcmp(scheme, "fifo") == 0) {
+    snprintf(tx_path, sizeof(tx_path), "/tmp/plumbtx-fifo.%d", pid);
+    snprintf(tx_ep, sizeof(tx_ep), "fifo:%s", tx_path);
+  } else {
+    snprintf(tx_ep, sizeof(tx_ep), "pipe:exec=%s --pipe-server", tx_self);
+  }
+  T = plumb__transport_find(tx_ep, &tx_rest);
+  return T == NULL;
+}
+
+static int
+tx_cleanup(void)
+{
+  if (strcmp(tx_scheme, "sysvmq") == 0)
+    unlink(tx_path); /* the ftok file is the user's, not the transport's */
+  return 0;
+}
+
+static int init_mq(void) { return tx_init("mq"); }
+static int init_sysvmq(void) { return tx_init("sysvmq"); }
+static int init_fifo(void) { return tx_init("fifo"); }
+static int init_pipe(void) { return tx_init("pipe"); }
+
+static const ptest_suite suites[] = {
+  { "mq", tx_cases, init_mq, tx_cleanup },
+  { "sysvmq", tx_cases, init_sysvmq, tx_cleanup },
+  { "fifo", tx_cases, init_fifo, tx_cleanup },
+  { "pipe", tx_pipe_cases, init_pipe, tx_cleanup },
+  { NULL, NULL, NULL, NULL },
+};
+
+/* `tx_test --pipe-server`: the child a pipe: dial spawns. */
+static int
+pipe_server_main(void)
+{
+  const plumb_transport *t = plumb__transport_find("pipe:", &tx_rest);
+  plumb_listener *l;
+  plumb_conn *c;
+
+  if (t == NULL)
+    return 4;
+  T = t;
+  signal(SIGTERM, srv_on_term);
+  if (T->listen(tx_rest, &tx_opts, &l) != PLUMB_OK)
+    return 5;
+  struct pollfd pf = { .fd = T->listener_fd(l), .events = POLLIN };
+  if (poll(&pf, 1, 5000) != 1 || T->accept(l, &c) != PLUMB_OK)
+    return 6;
+  T->listener_close(l);
+  return srv_loop(NULL, c);
+}
+
+int
+main(int argc, char **argv)
+{
+  ssize_t n = readlink("/proc/self/exe", tx_self, sizeof(tx_self) - 1);
+  tx_self[n > 0 ? n : 0] = '\0';
+  if (argc > 1 && strcmp(argv[1], "--pipe-server") == 0)
+    return pipe_server_main();
+  setvbuf(stdout, NULL, _IONBF, 0);
+  return ptest_run(suites, argc, argv);
+}
