@@ -1,0 +1,677 @@
+/* server.c - the server side: objects, endpoints, the serving loop and
+ * request dispatch (plumb_server_*, plumb_call_*).
+ *
+ * Model (see docs/RUNTIME.md): one epoll set holds every listener and
+ * connection with EPOLLONESHOT, plus a level-triggered stop eventfd.  N
+ * identical worker threads (the thread in plumb_server_run is one of them)
+ * each wait on it for one event at a time.  The worker that gets a listener
+ * accepts every pending client; the worker that gets a connection receives
+ * every frame it has (until PLUMB_EAGAIN), serves each one in turn - unpack,
+ * run the handler, pack and send the answer - and re-arms it.  So a request
+ * costs one wake-up, different connections are served in parallel, and the
+ * calls of one connection are served one at a time in order.
+ *
+ * A connection whose peer sends something that is not a frame (bad magic,
+ * truncated, over the limit, wrong kind) is logged and dropped; other
+ * clients are not affected.  Requests that are frames but cannot be served
+ * (unknown object or operation, bad body, other version) get an error
+ * answer and the connection stays.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "log.h"
+#include "plumb/generated.h"
+#include "transport.h"
+
+/* How long a worker waits to push an answer into a slow client. */
+#define SRV_SEND_TIMEOUT_MS 5000
+
+enum { SRV_LISTENER = 1, SRV_CONN = 2, SRV_STOP = 3 };
+
+typedef struct srv_object {
+  char *name;
+  size_t name_len;
+  const plumb_interface *iface;
+  const void *impl;
+  void *ctx;
+} srv_object;
+
+typedef struct srv_listener {
+  int kind; /* SRV_LISTENER; first, for epoll data */
+  struct srv_listener *next;
+  const plumb_transport *tr;
+  plumb_listener *l;
+  char *endpoint;
+} srv_listener;
+
+typedef struct srv_conn {
+  int kind; /* SRV_CONN */
+  struct srv_conn *prev, *next;
+  const plumb_transport *tr;
+  plumb_conn *conn;
+  plumb_peer peer;
+  int fd;
+} srv_conn;
+
+struct plumb_server {
+  uint32_t max_frame;
+  unsigned mode;
+  unsigned workers;
+  srv_object *objs;
+  size_t n_objs, cap_objs;
+  srv_listener *listeners;
+  pthread_mutex_t mu; /* guards conns */
+  srv_conn *conns;
+  int epfd;
+  int stop_kind; /* SRV_STOP; its address is the stop fd's epoll data */
+  int stopfd;
+  atomic_int stopping;
+};
+
+struct plumb_call {
+  plumb_server *server;
+  const srv_object *obj;
+  const srv_conn *conn;
+  plumb_arena *arena;
+  const plumb_type_info *exc_type;
+  uint8_t *exc_body;
+  size_t exc_len;
+};
+
+/* Per-worker reusable state. */
+typedef struct srv_worker {
+  plumb_server *s;
+  pthread_t tid;
+  plumb_arena *arena;
+  plumb_buf rx;
+  plumb_buf tx;
+} srv_worker;
+
+/* ---- objects and endpoints ------------------------------------------- */
+
+int
+plumb_server_new(plumb_server **out, const plumb_server_opts *o)
+{
+  plumb_server *s;
+  struct epoll_event ev;
+
+  if (out == NULL)
+    return PLUMB_EINVAL;
+  *out = NULL;
+  if ((s = calloc(1, sizeof(*s))) == NULL)
+    return PLUMB_ENOMEM;
+  s->max_frame = o && o->max_frame ? o->max_frame : PLUMB_DEFAULT_MAX_FRAME;
+  s->mode = o && o->mode ? o->mode : 0600;
+  s->workers = o ? o->workers : 0;
+  if (s->workers == 0) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    s->workers = n < 2 ? 2 : n > 64 ? 64 : (unsigned)n;
+  }
+  s->stop_kind = SRV_STOP;
+  pthread_mutex_init(&s->mu, NULL);
+  if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+    goto fail;
+  if ((s->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+    goto close_ep;
+  ev.events = EPOLLIN; /* level-triggered: wakes every worker */
+  ev.data.ptr = &s->stop_kind;
+  if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->stopfd, &ev) != 0)
+    goto close_stop;
+  *out = s;
+  return PLUMB_OK;
+
+close_stop:
+  close(s->stopfd);
+close_ep:
+  close(s->epfd);
+fail:
+  pthread_mutex_destroy(&s->mu);
+  free(s);
+  return PLUMB_ESYS;
+}
+
+int
+plumb_server_add_object(plumb_server *s, const char *name,
+                        const plumb_interface *iface, const void *impl,
+                        void *ctx)
+{
+  if (s == NULL || name == NULL || iface == NULL)
+    return PLUMB_EINVAL;
+  if (iface->abi != PLUMB_GENERATED_ABI) {
+    plumb__log(PLUMB__LOG_ERROR, "object '%s': interface %s built for "
+               "generated ABI %u, libplumb has %u", name, iface->type_id,
+               iface->abi, PLUMB_GENERATED_ABI);
+    return PLUMB_EVERSION;
+  }
+  if (strlen(name) > PLUMB__FRAME_TEXT_MAX)
+    return PLUMB_EINVAL;
+  for (size_t i = 0; i < s->n_objs; i++)
+    if (strcmp(s->objs[i].name, name) == 0)
+      return PLUMB_EBUSY;
+  if (s->n_objs == s->cap_objs) {
+    size_t cap = s->cap_objs ? s->cap_objs * 2 : 4;
+    srv_object *n = realloc(s->objs, cap * sizeof(*n));
+    if (n == NULL)
+      return PLUMB_ENOMEM;
+    s->objs = n;
+    s->cap_objs = cap;
+  }
+  srv_object *ob = &s->objs[s->n_objs];
+  if ((ob->name = strdup(name)) == NULL)
+    return PLUMB_ENOMEM;
+  ob->name_len = strlen(name);
+  ob->iface = iface;
+  ob->impl = impl;
+  ob->ctx = ctx;
+  s->n_objs++;
+  return PLUMB_OK;
+}
+
+/* Adds item (listener or connection) to the epoll set, one-shot. */
+static int
+srv_arm(plumb_server *s, int fd, void *item, int op)
+{
+  struct epoll_event ev;
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.ptr = item;
+  return epoll_ctl(s->epfd, op, fd, &ev) == 0 ? PLUMB_OK : PLUMB_ESYS;
+}
+
+int
+plumb_server_listen(plumb_server *s, const char *endpoint)
+{
+  const plumb_transport *tr;
+  const char *rest;
+  plumb_tran_opts to;
+  srv_listener *sl;
+  int st;
+
+  if (s == NULL || endpoint == NULL)
+    return PLUMB_EINVAL;
+  if ((tr = plumb__transport_find(endpoint, &rest)) == NULL) {
+    plumb__log(PLUMB__LOG_ERROR, "no transport for endpoint '%s' (built in: "
+               "%s)", endpoint, plumb__transport_names());
+    return strchr(endpoint, ':') ? PLUMB_ENOTRANSPORT : PLUMB_EADDR;
+  }
+  if ((sl = calloc(1, sizeof(*sl))) == NULL)
+    return PLUMB_ENOMEM;
+  sl->kind = SRV_LISTENER;
+  sl->tr = tr;
+  if ((sl->endpoint = strdup(endpoint)) == NULL) {
+    free(sl);
+    return PLUMB_ENOMEM;
+  }
+  to.max_frame = s->max_frame;
+  to.mode = s->mode;
+  if ((st = tr->listen(rest, &to, &sl->l)) != PLUMB_OK) {
+    plumb__log(PLUMB__LOG_ERROR, "listen on %s: %s", endpoint,
+               plumb_strerror(st));
+    goto free_sl;
+  }
+  if ((st = srv_arm(s, tr->listener_fd(sl->l), sl, EPOLL_CTL_ADD)) !=
+      PLUMB_OK)
+    goto close_l;
+  sl->next = s->listeners;
+  s->listeners = sl;
+  plumb__log(PLUMB__LOG_INFO, "listening on %s", endpoint);
+  return PLUMB_OK;
+
+close_l:
+  tr->listener_close(sl->l);
+free_sl:
+  free(sl->endpoint);
+  free(sl);
+  return st;
+}
+
+/* ---- connections --------------------------------------------------- */
+
+static void
+srv_conn_drop(plumb_server *s, srv_conn *sc)
+{
+  (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, sc->fd, NULL);
+  pthread_mutex_lock(&s->mu);
+  if (sc->prev)
+    sc->prev->next = sc->next;
+  else
+    s->conns = sc->next;
+  if (sc->next)
+    sc->next->prev = sc->prev;
+  pthread_mutex_unlock(&s->mu);
+  sc->tr->close(sc->conn);
+  free(sc);
+}
+
+static void
+srv_accept_all(plumb_server *s, srv_listener *sl)
+{
+  for (int i = 0; i < 64; i++) {
+    plumb_conn *conn;
+    int st = sl->tr->accept(sl->l, &conn);
+    if (st == PLUMB_EAGAIN)
+      break;
+    if (st != PLUMB_OK) {
+      plumb__log(PLUMB__LOG_WARN, "accept on %s: %s", sl->endpoint,
+                 plumb_strerror(st));
+      break;
+    }
+    srv_conn *sc = calloc(1, sizeof(*sc));
+    if (sc == NULL) {
+      sl->tr->close(conn);
+      break;
+    }
+    sc->kind = SRV_CONN;
+    sc->tr = sl->tr;
+    sc->conn = conn;
+    sc->fd = sl->tr->conn_fd(conn);
+    if (sl->tr->peer == NULL || sl->tr->peer(conn, &sc->peer) != PLUMB_OK)
+      memset(&sc->peer, 0, sizeof(sc->peer));
+    pthread_mutex_lock(&s->mu);
+    sc->next = s->conns;
+    if (s->conns)
+      s->conns->prev = sc;
+    s->conns = sc;
+    pthread_mutex_unlock(&s->mu);
+    if (srv_arm(s, sc->fd, sc, EPOLL_CTL_ADD) != PLUMB_OK) {
+      plumb__log(PLUMB__LOG_WARN, "epoll: cannot watch a new connection");
+      srv_conn_drop(s, sc);
+    }
+    plumb__log(PLUMB__LOG_DEBUG, "accepted a client on %s (pid %d)",
+               sl->endpoint, (int)sc->peer.pid);
+  }
+  (void)srv_arm(s, sl->tr->listener_fd(sl->l), sl, EPOLL_CTL_MOD);
+}
+
+/* ---- answering ----------------------------------------------------- */
+
+static int
+srv_send(srv_conn *sc, const plumb__frame *req, int kind, int32_t status,
+         const char *text, size_t text_len, const uint8_t *body,
+         size_t body_len)
+{
+  uint8_t hdr[PLUMB__FRAME_HDR];
+  plumb__frame f;
+
+  memset(&f, 0, sizeof(f));
+  f.kind = (uint8_t)kind;
+  f.call_id = req->call_id;
+  f.iface = req->iface;
+  f.op = req->op;
+  f.status = status;
+  f.text_len = (uint16_t)(text_len > PLUMB__FRAME_TEXT_MAX
+                              ? PLUMB__FRAME_TEXT_MAX : text_len);
+  f.body_len = (uint32_t)body_len;
+  plumb__frame_encode(hdr, &f);
+  struct iovec iov[3] = {
+    { hdr, sizeof(hdr) },
+    { (void *)text, f.text_len },
+    { (void *)body, body_len },
+  };
+  return sc->tr->send(sc->conn, iov, 3,
+                      plumb__deadline_ms(SRV_SEND_TIMEOUT_MS));
+}
+
+static int
+srv_send_error(srv_conn *sc, const plumb__frame *req, int status,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Answers req with an ERROR frame (never for oneway requests). */
+static int
+srv_send_error(srv_conn *sc, const plumb__frame *req, int status,
+               const char *fmt, ...)
+{
+  char msg[256];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  plumb__log(PLUMB__LOG_INFO, "call %u: %s", req->call_id, msg);
+  if (req->kind == PLUMB__FRAME_ONEWAY)
+    return PLUMB_OK;
+  return srv_send(sc, req, PLUMB__FRAME_ERROR, status, msg, strlen(msg), NULL,
+                  0);
+}
+
+static const srv_object *
+srv_find_object(plumb_server *s, const char *name, size_t len)
+{
+  if (len == 0)
+    return s->n_objs ? &s->objs[0] : NULL;
+  for (size_t i = 0; i < s->n_objs; i++)
+    if (s->objs[i].name_len == len && memcmp(s->objs[i].name, name, len) == 0)
+      return &s->objs[i];
+  return NULL;
+}
+
+static const plumb_operation *
+srv_find_op(const plumb_interface *iface, uint32_t decl_iface, uint32_t index)
+{
+  for (size_t i = 0; i < iface->n_ops; i++)
+    if (iface->ops[i].decl_iface == decl_iface &&
+        iface->ops[i].decl_index == index)
+      return &iface->ops[i];
+  return NULL;
+}
+
+/* Serves one frame.  Returns PLUMB_OK to keep the connection, or an error
+ * status to drop it (already logged). */
+static int
+srv_serve_frame(srv_worker *w, srv_conn *sc)
+{
+  plumb_server *s = w->s;
+  plumb__frame f;
+  const char *why;
+  int st;
+
+  st = plumb__frame_decode(w->rx.data, w->rx.len, s->max_frame, &f, &why);
+  if (st == PLUMB_EVERSION && (f.kind == PLUMB__FRAME_REQUEST ||
+                               f.kind == PLUMB__FRAME_ONEWAY)) {
+    f.kind = PLUMB__FRAME_REQUEST; /* answer even a oneway: it is useless */
+    st = srv_send_error(sc, &f, PLUMB_EVERSION,
+                        "protocol version %u not supported (server speaks %u)",
+                        f.version, PLUMB__FRAME_VERSION);
+    return st == PLUMB_OK ? PLUMB_OK : st;
+  }
+  if (st != PLUMB_OK) {
+    plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): %s",
+               (int)sc->peer.pid, why);
+    return st;
+  }
+  if (f.kind != PLUMB__FRAME_REQUEST && f.kind != PLUMB__FRAME_ONEWAY) {
+    plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): frame kind %u "
+               "is not a request", (int)sc->peer.pid, f.kind);
+    return PLUMB_EPROTO;
+  }
+  const srv_object *obj = srv_find_object(s, f.text, f.text_len);
+  if (obj == NULL)
+    return srv_send_error(sc, &f, PLUMB_ENOOBJECT, "no object '%.*s'",
+                          (int)f.text_len, f.text);
+  const plumb_operation *op = srv_find_op(obj->iface, f.iface, f.op);
+  if (op == NULL || op->thunk == NULL || op->request == NULL)
+    return srv_send_error(sc, &f, PLUMB_ENOOP,
+                          "object '%s' (%s) has no operation %08x:%u",
+                          obj->name, obj->iface->type_id, f.iface, f.op);
+
+  plumb_arena_reset(w->arena);
+  ProtobufCAllocator *al = plumb_arena_allocator(w->arena);
+  ProtobufCMessage *req =
+      protobuf_c_message_unpack(op->request, al, f.body_len, f.body);
+  if (req == NULL)
+    return srv_send_error(sc, &f, PLUMB_EBADBODY,
+                          "%s: request body could not be decoded", op->name);
+  ProtobufCMessage *rep = NULL;
+  if (op->reply != NULL) {
+    if ((rep = plumb_arena_alloc(w->arena, op->reply->sizeof_message)) ==
+        NULL)
+      return srv_send_error(sc, &f, PLUMB_ESERVER, "out of memory");
+    op->reply->message_init(rep);
+  }
+
+  struct plumb_call call = { .server = s, .obj = obj, .conn = sc,
+                             .arena = w->arena };
+  st = op->thunk(obj->impl, obj->ctx, &call, req, rep);
+  if (f.kind == PLUMB__FRAME_ONEWAY) {
+    if (st != PLUMB_OK)
+      plumb__log(PLUMB__LOG_INFO, "oneway %s failed: %s", op->name,
+                 plumb_strerror(st));
+    return PLUMB_OK;
+  }
+  if (st == PLUMB_OK) {
+    size_t n = rep ? protobuf_c_message_get_packed_size(rep) : 0;
+    if (n + PLUMB__FRAME_HDR > s->max_frame)
+      return srv_send_error(sc, &f, PLUMB_ETOOBIG,
+                            "%s: reply of %zu bytes over the frame limit",
+                            op->name, n);
+    if (plumb__buf_reserve(&w->tx, n ? n : 1) != PLUMB_OK)
+      return srv_send_error(sc, &f, PLUMB_ESERVER, "out of memory");
+    w->tx.len = rep ? protobuf_c_message_pack(rep, w->tx.data) : 0;
+    return srv_send(sc, &f, PLUMB__FRAME_REPLY, 0, NULL, 0, w->tx.data,
+                    w->tx.len);
+  }
+  if (st == PLUMB_EEXCEPTION && call.exc_type != NULL) {
+    const char *tid = call.exc_type->type_id;
+    return srv_send(sc, &f, PLUMB__FRAME_EXCEPTION, 0, tid, strlen(tid),
+                    call.exc_body, call.exc_len);
+  }
+  return srv_send_error(sc, &f, PLUMB_ESERVER, "%s failed: %s", op->name,
+                        plumb_strerror(st));
+}
+
+/* Serves every frame the connection has, then re-arms it (or drops it). */
+static void
+srv_serve_conn(srv_worker *w, srv_conn *sc)
+{
+  plumb_server *s = w->s;
+  int st;
+
+  for (;;) {
+    st = sc->tr->recv(sc->conn, &w->rx, PLUMB_NOWAIT);
+    if (st == PLUMB_EAGAIN)
+      break;
+    if (st != PLUMB_OK) {
+      if (st == PLUMB_ECLOSED)
+        plumb__log(PLUMB__LOG_DEBUG, "client (pid %d) left",
+                   (int)sc->peer.pid);
+      else
+        plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): %s",
+                   (int)sc->peer.pid, plumb_strerror(st));
+      srv_conn_drop(s, sc);
+      return;
+    }
+    if ((st = srv_serve_frame(w, sc)) != PLUMB_OK) {
+      if (st != PLUMB_EPROTO && st != PLUMB_ETOOBIG && st != PLUMB_EVERSION)
+        plumb__log(PLUMB__LOG_INFO, "dropping client (pid %d): %s",
+                   (int)sc->peer.pid, plumb_strerror(st));
+      srv_conn_drop(s, sc);
+      return;
+    }
+  }
+  if (srv_arm(s, sc->fd, sc, EPOLL_CTL_MOD) != PLUMB_OK)
+    srv_conn_drop(s, sc);
+}
+
+/* ---- the loop ------------------------------------------------------ */
+
+static void *
+srv_worker_main(void *arg)
+{
+  srv_worker *w = arg;
+  plumb_server *s = w->s;
+  struct epoll_event ev;
+
+  while (!atomic_load(&s->stopping)) {
+    int n = epoll_wait(s->epfd, &ev, 1, -1);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      plumb__log(PLUMB__LOG_ERROR, "epoll_wait: %s", strerror(errno));
+      break;
+    }
+    if (n == 0)
+      continue;
+    int kind = *(int *)ev.data.ptr;
+    if (kind == SRV_STOP)
+      break;
+    if (kind == SRV_LISTENER)
+      srv_accept_all(s, ev.data.ptr);
+    else
+      srv_serve_conn(w, ev.data.ptr);
+  }
+  return NULL;
+}
+
+static plumb_server *volatile srv_signal_target;
+
+static void
+srv_on_signal(int sig)
+{
+  (void)sig;
+  plumb_server *s = srv_signal_target;
+  if (s != NULL)
+    plumb_server_stop(s);
+}
+
+static void
+srv_close_all(plumb_server *s)
+{
+  while (s->listeners) {
+    srv_listener *sl = s->listeners;
+    s->listeners = sl->next;
+    (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, sl->tr->listener_fd(sl->l), NULL);
+    sl->tr->listener_close(sl->l);
+    free(sl->endpoint);
+    free(sl);
+  }
+  while (s->conns)
+    srv_conn_drop(s, s->conns);
+}
+
+int
+plumb_server_run(plumb_server *s, int handle_signals)
+{
+  struct sigaction sa, old_int, old_term;
+  srv_worker *ws;
+  unsigned started = 0;
+  int st = PLUMB_OK;
+
+  if (s == NULL)
+    return PLUMB_EINVAL;
+  if ((ws = calloc(s->workers, sizeof(*ws))) == NULL)
+    return PLUMB_ENOMEM;
+  for (unsigned i = 0; i < s->workers; i++) {
+    ws[i].s = s;
+    if ((ws[i].arena = plumb_arena_new()) == NULL) {
+      st = PLUMB_ENOMEM;
+      goto free_ws;
+    }
+  }
+  if (handle_signals) {
+    srv_signal_target = s;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = srv_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+  }
+  for (started = 1; started < s->workers; started++)
+    if (pthread_create(&ws[started].tid, NULL, srv_worker_main,
+                       &ws[started]) != 0) {
+      plumb__log(PLUMB__LOG_WARN, "only %u worker threads started", started);
+      break;
+    }
+  plumb__log(PLUMB__LOG_INFO, "serving with %u worker threads", started);
+  srv_worker_main(&ws[0]);
+  atomic_store(&s->stopping, 1);
+  plumb_server_stop(s); /* wakes the others if worker 0 failed */
+  for (unsigned i = 1; i < started; i++)
+    pthread_join(ws[i].tid, NULL);
+  if (handle_signals) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    srv_signal_target = NULL;
+  }
+  srv_close_all(s);
+  { /* Re-arm for a later run (after new plumb_server_listen calls). */
+    uint64_t v;
+    ssize_t r = read(s->stopfd, &v, sizeof(v));
+    (void)r;
+    atomic_store(&s->stopping, 0);
+  }
+  plumb__log(PLUMB__LOG_INFO, "server stopped");
+free_ws:
+  for (unsigned i = 0; i < s->workers; i++) {
+    plumb_arena_free(ws[i].arena);
+    plumb__buf_free(&ws[i].rx);
+    plumb__buf_free(&ws[i].tx);
+  }
+  free(ws);
+  return st;
+}
+
+void
+plumb_server_stop(plumb_server *s)
+{
+  uint64_t one = 1;
+
+  if (s == NULL)
+    return;
+  atomic_store(&s->stopping, 1);
+  ssize_t r = write(s->stopfd, &one, sizeof(one));
+  (void)r;
+}
+
+void
+plumb_server_free(plumb_server *s)
+{
+  if (s == NULL)
+    return;
+  srv_close_all(s);
+  for (size_t i = 0; i < s->n_objs; i++)
+    free(s->objs[i].name);
+  free(s->objs);
+  close(s->stopfd);
+  close(s->epfd);
+  pthread_mutex_destroy(&s->mu);
+  free(s);
+}
+
+/* ---- what handlers see ----------------------------------------------- */
+
+const plumb_peer *
+plumb_call_peer(const plumb_call *call)
+{
+  return &call->conn->peer;
+}
+
+const char *
+plumb_call_object(const plumb_call *call)
+{
+  return call->obj->name;
+}
+
+void *
+plumb_call_alloc(plumb_call *call, size_t size)
+{
+  return plumb_arena_alloc(call->arena, size);
+}
+
+char *
+plumb_call_strdup(plumb_call *call, const char *s)
+{
+  return plumb_arena_strdup(call->arena, s ? s : "");
+}
+
+plumb_arena *
+plumb_call_arena(plumb_call *call)
+{
+  return call->arena;
+}
+
+int
+plumb_call_raise(plumb_call *call, const plumb_type_info *type,
+                 const void *value)
+{
+  if (call == NULL || type == NULL || value == NULL)
+    return PLUMB_EINVAL;
+  const ProtobufCMessage *m = value;
+  size_t n = protobuf_c_message_get_packed_size(m);
+  uint8_t *p = plumb_arena_alloc(call->arena, n ? n : 1);
+  if (p == NULL)
+    return PLUMB_ENOMEM;
+  call->exc_len = protobuf_c_message_pack(m, p);
+  call->exc_body = p;
+  call->exc_type = type;
+  return PLUMB_EEXCEPTION;
+}

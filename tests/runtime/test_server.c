@@ -1,0 +1,124 @@
+/* test_server.c - the server process the runtime end-to-end tests start:
+ * serves test::Echo as object "calc" (the default) and test::Derived as
+ * "derived" on every endpoint given on the command line, until SIGTERM or
+ * SIGINT.  Exit status: 0 after a clean stop, 3 if an endpoint is in use
+ * (the harness then retries another port), 1 on other errors. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "testif.h"
+
+static atomic_int notes;
+
+static int
+srv_add(void *ctx, plumb_call *call, int32_t a, int32_t b, int32_t *ret)
+{
+  (void)ctx;
+  (void)call;
+  *ret = a + b;
+  return PLUMB_OK;
+}
+
+static int
+srv_div(void *ctx, plumb_call *call, int32_t a, int32_t b, int32_t *ret)
+{
+  (void)ctx;
+  if (b == 0) {
+    test_DivByZero e;
+    test_div_by_zero_descriptor.message_init((ProtobufCMessage *)&e);
+    e.msg = (char *)"division by zero";
+    e.num = a;
+    return plumb_call_raise(call, &test_DivByZero_type, &e);
+  }
+  *ret = a / b;
+  return PLUMB_OK;
+}
+
+static int
+srv_echo(void *ctx, plumb_call *call, const char *s, char **ret)
+{
+  (void)ctx;
+  if (strcmp(s, "fail") == 0)
+    return PLUMB_EINVAL; /* reaches the client as PLUMB_ESERVER */
+  *ret = plumb_call_strdup(call, s);
+  return *ret ? PLUMB_OK : PLUMB_ENOMEM;
+}
+
+static int
+srv_note(void *ctx, plumb_call *call, int32_t a, int32_t b)
+{
+  (void)ctx;
+  (void)call;
+  (void)b;
+  atomic_fetch_add(&notes, a);
+  return PLUMB_OK;
+}
+
+static int
+srv_count(void *ctx, plumb_call *call, int32_t *ret)
+{
+  (void)ctx;
+  (void)call;
+  *ret = atomic_load(&notes);
+  return PLUMB_OK;
+}
+
+static int
+srv_nap(void *ctx, plumb_call *call, int32_t ms, int32_t b, int32_t *ret)
+{
+  (void)ctx;
+  (void)call;
+  struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+  nanosleep(&ts, NULL);
+  *ret = b;
+  return PLUMB_OK;
+}
+
+static int
+srv_mul(void *ctx, plumb_call *call, int32_t a, int32_t b, int32_t *ret)
+{
+  (void)ctx;
+  (void)call;
+  *ret = a * b;
+  return PLUMB_OK;
+}
+
+static const test_Echo_ops echo_impl = { srv_add, srv_div, srv_echo, srv_note,
+                                         srv_count, srv_nap, NULL };
+static const test_Echo_ops derived_impl = { srv_add, srv_div, srv_echo,
+                                            srv_note, srv_count, srv_nap,
+                                            srv_mul };
+
+int
+main(int argc, char **argv)
+{
+  plumb_server *s;
+  int st, code = 0;
+
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s ENDPOINT...\n", argv[0]);
+    return 1;
+  }
+  if ((st = plumb_server_new(&s, NULL)) != PLUMB_OK)
+    return 1;
+  if (plumb_server_add_object(s, "calc", &test_Echo_interface, &echo_impl,
+                              NULL) != PLUMB_OK ||
+      plumb_server_add_object(s, "derived", &test_Derived_interface,
+                              &derived_impl, NULL) != PLUMB_OK) {
+    code = 1;
+    goto out;
+  }
+  for (int i = 1; i < argc; i++)
+    if ((st = plumb_server_listen(s, argv[i])) != PLUMB_OK) {
+      code = st == PLUMB_EBUSY ? 3 : 1;
+      goto out;
+    }
+  if (plumb_server_run(s, 1) != PLUMB_OK)
+    code = 1;
+out:
+  plumb_server_free(s);
+  return code;
+}
