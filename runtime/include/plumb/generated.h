@@ -133,6 +133,46 @@ PLUMB_API extern const ProtobufCMessageDescriptor plumb_objref_descriptor;
   { PROTOBUF_C_MESSAGE_INIT(&plumb_objref_descriptor), (char *)"",            \
     (char *)"", (char *)"" }
 
+
+/* ---- any helpers for basic IDL types (runtime/core/wellknown.c) ---------
+ * Basic values travel in an any as one-field wrapper messages (field
+ * `value` = 1): plumb.Boolean, plumb.Long (also char, short, int8/16),
+ * plumb.ULong (octet, wchar, unsigned short, uint8/16), plumb.LongLong,
+ * plumb.ULongLong, plumb.Float, plumb.Double, plumb.String (string and
+ * wstring).  get_* return PLUMB_EINTERFACE if the any holds another type.
+ * Structs, unions and exceptions have generated M_S_to_any/M_S_from_any. */
+PLUMB_API extern const plumb_type_info plumb_boolean_type;
+PLUMB_API extern const plumb_type_info plumb_long_type;
+PLUMB_API extern const plumb_type_info plumb_ulong_type;
+PLUMB_API extern const plumb_type_info plumb_longlong_type;
+PLUMB_API extern const plumb_type_info plumb_ulonglong_type;
+PLUMB_API extern const plumb_type_info plumb_float_type;
+PLUMB_API extern const plumb_type_info plumb_double_type;
+PLUMB_API extern const plumb_type_info plumb_string_type;
+/* 1 if any holds a value of `type`, else 0. */
+PLUMB_API int plumb_any_is(const plumb_any *any, const plumb_type_info *type);
+PLUMB_API int plumb_any_put_boolean(plumb_any *a, int v, plumb_arena *arena);
+PLUMB_API int plumb_any_put_long(plumb_any *a, int32_t v, plumb_arena *arena);
+PLUMB_API int plumb_any_put_ulong(plumb_any *a, uint32_t v, plumb_arena *arena);
+PLUMB_API int plumb_any_put_longlong(plumb_any *a, int64_t v,
+                                     plumb_arena *arena);
+PLUMB_API int plumb_any_put_ulonglong(plumb_any *a, uint64_t v,
+                                      plumb_arena *arena);
+PLUMB_API int plumb_any_put_float(plumb_any *a, float v, plumb_arena *arena);
+PLUMB_API int plumb_any_put_double(plumb_any *a, double v, plumb_arena *arena);
+PLUMB_API int plumb_any_put_string(plumb_any *a, const char *v,
+                                   plumb_arena *arena);
+PLUMB_API int plumb_any_get_boolean(const plumb_any *a, int *v);
+PLUMB_API int plumb_any_get_long(const plumb_any *a, int32_t *v);
+PLUMB_API int plumb_any_get_ulong(const plumb_any *a, uint32_t *v);
+PLUMB_API int plumb_any_get_longlong(const plumb_any *a, int64_t *v);
+PLUMB_API int plumb_any_get_ulonglong(const plumb_any *a, uint64_t *v);
+PLUMB_API int plumb_any_get_float(const plumb_any *a, float *v);
+PLUMB_API int plumb_any_get_double(const plumb_any *a, double *v);
+/* The string lives in arena. */
+PLUMB_API int plumb_any_get_string(const plumb_any *a, char **v,
+                                   plumb_arena *arena);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,156 @@
+/* back.h - shared model of plumbc's back ends (C and .proto generators).
+ *
+ * The back ends read the checked idl_tree (compiler/front/ast.h) through the
+ * small model below: every field of every message is reduced to a "shape"
+ * (base type + repetition), every operation and attribute accessor to a
+ * gop, and names are derived in one place (C names, proto names, repository
+ * ids).  Strings made here live in a pool freed by back_pool_free().  Nothing
+ * here writes files except the gout helpers.
+ */
+#ifndef PLUMBC_BACK_H
+#define PLUMBC_BACK_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ast.h"
+
+#ifndef PLUMBC_VERSION
+#define PLUMBC_VERSION "0.1.0"
+#endif
+
+typedef struct gen_options {
+  const char *outdir; /* "." by default */
+  const char *base;   /* output base name, e.g. "calc" */
+  const char *idl;    /* the IDL file name as shown in banners */
+  bool proto;         /* also write BASE.proto */
+} gen_options;
+
+/* Entry points; return 0 or the number of errors (reported on stderr). */
+int gen_c(const idl_tree *t, const gen_options *o);
+int gen_proto(const idl_tree *t, const gen_options *o);
+
+/* ---- string pool ------------------------------------------------------- */
+char *gstr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *galloc(size_t size); /* zeroed, pooled */
+void back_pool_free(void);
+
+/* ---- output ------------------------------------------------------------- */
+typedef struct gout {
+  FILE *f;
+  char *path;
+  int err;
+} gout;
+int gout_open(gout *o, const gen_options *opt, const char *suffix);
+void gout_printf(gout *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int gout_close(gout *o); /* 0 or -1 (error reported) */
+void back_error(const idl_loc *loc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+extern int back_errors;
+
+/* ---- shapes ------------------------------------------------------------- */
+typedef enum gbase {
+  B_BOOL, B_CHAR, B_WCHAR, B_OCTET, B_INT8, B_UINT8, B_SHORT, B_USHORT,
+  B_LONG, B_ULONG, B_LLONG, B_ULLONG, B_FLOAT, B_DOUBLE,
+  B_STRING, B_WSTRING, B_BYTES, B_MSG, B_ENUM, B_ANY, B_OBJREF
+} gbase;
+
+enum { REP_NONE, REP_SEQ, REP_ARRAY };
+
+typedef struct gshape {
+  gbase base;
+  const idl_node *decl; /* MSG: STRUCT/UNION/EXCEPTION; ENUM: ENUM;
+                           OBJREF: INTERFACE or NULL (Object) */
+  uint64_t bound;       /* STRING/WSTRING/BYTES bound, 0 = none */
+  int rep;              /* REP_* */
+  uint64_t count;       /* REP_ARRAY: number of elements (row-major) */
+  uint64_t seq_bound;   /* REP_SEQ: bound, 0 = none */
+} gshape;
+
+/* Resolves type (+ declarator dims) to a shape; 0 or -1 (error reported). */
+int shape_of(const idl_type *t, const uint64_t *dims, size_t ndims,
+             const idl_loc *loc, gshape *out);
+bool base_is_scalar(gbase b);  /* numbers, bool, chars, enums */
+bool shape_has_ptr(const gshape *s); /* holds pointers (needs an arena) */
+const char *base_field_ctype(const gshape *s); /* element type in a message */
+const char *base_api_ctype(const gshape *s);   /* natural scalar C type */
+const char *base_pbtype(gbase b);      /* PROTOBUF_C_TYPE_... suffix */
+const char *base_proto_type(const gshape *s); /* .proto type name */
+
+/* ---- names -------------------------------------------------------------- */
+const char *cname(const idl_node *n);     /* calc_Calculator_add */
+const char *cident(const char *name);     /* escapes C keywords */
+const char *repo_id(const idl_node *n);   /* IDL:calc/Point:1.0 */
+uint32_t fnv1a(const char *s);
+const char *proto_package(const idl_node *n); /* "calc", "a.b" or "" */
+const char *proto_local(const idl_node *n);   /* name within the package */
+const char *proto_full(const idl_node *n);    /* "calc.Point" */
+void proto_set_tree(const idl_tree *t);
+
+/* ---- messages ----------------------------------------------------------- */
+typedef struct gfield {
+  const char *name;   /* C member name (escaped) */
+  const char *pname;  /* proto field name */
+  uint32_t id;
+  gshape sh;
+  bool optional;      /* LABEL_OPTIONAL (+ has_ for scalars) */
+  bool oneof;         /* union branch inside the oneof */
+  const idl_node *src; /* MEMBER / CASE / PARAM, NULL for _ret/_d/value */
+} gfield;
+
+typedef struct gmsg {
+  const char *cname;  /* C type name */
+  const char *pshort; /* proto short name */
+  const char *pfull;  /* proto full name */
+  const char *pkg;    /* proto package */
+  const idl_node *node; /* STRUCT/UNION/EXCEPTION, or the op's node */
+  gfield *f;
+  size_t nf;
+  bool is_union;
+} gmsg;
+
+typedef struct gparam {
+  const char *name; /* C name (escaped) */
+  const char *pname;
+  idl_dir dir;
+  const idl_type *type;
+  gshape sh;
+  const char *api; /* API type for repeated/bytes shapes: typedef name */
+} gparam;
+
+enum { GOP_OP, GOP_GET, GOP_SET };
+
+typedef struct gop {
+  const idl_node *node;  /* OPERATION or ATTRIBUTE */
+  const idl_node *iface; /* declaring interface */
+  const char *name;      /* "add", "_get_x", "_set_x" */
+  int kind;
+  unsigned decl_index;
+  bool oneway;
+  bool has_ret;
+  gparam ret;            /* valid if has_ret (name "_ret") */
+  gparam *p;
+  size_t np;
+  const char *req, *rep; /* C names of the request / reply messages */
+} gop;
+
+/* Own operations of an interface, in declaration order. */
+gop *iface_own_ops(const idl_node *iface, size_t *n);
+/* Every operation an interface offers: inherited first (bases in order,
+ * depth first, each declaring interface once), then its own. */
+gop **iface_all_ops(const idl_node *iface, size_t *n);
+const idl_node *iface_of(const idl_node *n); /* follows FORWARD */
+
+int msg_of_decl(const idl_node *n, gmsg *m);       /* struct/union/exc */
+int msg_of_request(const gop *op, gmsg *m);
+int msg_of_reply(const gop *op, gmsg *m);
+
+bool node_main(const idl_node *n); /* declared in the main file */
+const char *file_base(const char *path); /* "dir/x.idl" -> "x" */
+const char *c_string_lit(const char *s);  /* "..." with escapes */
+
+#endif

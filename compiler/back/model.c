@@ -1,0 +1,835 @@
+/* model.c - the back ends' view of the tree: names, shapes, operations and
+ * messages (see back.h), plus the string pool and the output helpers shared
+ * by gen_c.c and gen_proto.c.  It decides nothing about layout of generated
+ * files; it only answers "what is this called" and "what does this carry".
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+
+#include "back.h"
+
+/* ---- pool ----------------------------------------------------------------- */
+
+typedef union pool_item {
+  union pool_item *next;
+  max_align_t align; /* keeps what follows aligned for any type */
+} pool_item;
+static pool_item *pool_head;
+
+void *
+galloc(size_t size)
+{
+  pool_item *p = calloc(1, sizeof(pool_item) + size);
+  if (p == NULL) {
+    fprintf(stderr, "plumbc: out of memory\n");
+    exit(1);
+  }
+  p->next = pool_head;
+  pool_head = p;
+  return p + 1;
+}
+
+void
+back_pool_free(void)
+{
+  while (pool_head != NULL) {
+    pool_item *n = pool_head->next;
+    free(pool_head);
+    pool_head = n;
+  }
+}
+
+char *
+gstr(const char *fmt, ...)
+{
+  va_list ap;
+  int n;
+  char *s;
+
+  va_start(ap, fmt);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  s = galloc((size_t)n + 1);
+  va_start(ap, fmt);
+  vsnprintf(s, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return s;
+}
+
+/* ---- diagnostics and output ------------------------------------------------ */
+
+int back_errors;
+
+void
+back_error(const idl_loc *loc, const char *fmt, ...)
+{
+  va_list ap;
+  if (loc != NULL && loc->file != NULL)
+    fprintf(stderr, "%s:%d:%d: ", loc->file, loc->line, loc->col);
+  else
+    fprintf(stderr, "plumbc: ");
+  fprintf(stderr, "error: ");
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  back_errors++;
+}
+
+int
+gout_open(gout *o, const gen_options *opt, const char *suffix)
+{
+  o->path = gstr("%s/%s%s", opt->outdir, opt->base, suffix);
+  o->err = 0;
+  o->f = fopen(o->path, "w");
+  if (o->f == NULL) {
+    fprintf(stderr, "plumbc: cannot write %s: %s\n", o->path, strerror(errno));
+    back_errors++;
+    return -1;
+  }
+  return 0;
+}
+
+void
+gout_printf(gout *o, const char *fmt, ...)
+{
+  va_list ap;
+  if (o->f == NULL)
+    return;
+  va_start(ap, fmt);
+  if (vfprintf(o->f, fmt, ap) < 0)
+    o->err = errno ? errno : EIO;
+  va_end(ap);
+}
+
+int
+gout_close(gout *o)
+{
+  int rc = 0;
+  if (o->f == NULL)
+    return -1;
+  if (fclose(o->f) != 0 && o->err == 0)
+    o->err = errno ? errno : EIO;
+  o->f = NULL;
+  if (o->err) {
+    fprintf(stderr, "plumbc: error writing %s: %s\n", o->path,
+            strerror(o->err));
+    back_errors++;
+    rc = -1;
+  }
+  return rc;
+}
+
+/* ---- names ----------------------------------------------------------------- */
+
+static const char *const c_keywords[] = {
+  "auto", "bool", "break", "case", "char", "const", "continue", "default",
+  "do", "double", "else", "enum", "extern", "false", "float", "for", "goto",
+  "if", "inline", "int", "long", "register", "restrict", "return", "short",
+  "signed", "sizeof", "static", "struct", "switch", "true", "typedef",
+  "union", "unsigned", "void", "volatile", "while", "errno", "assert",
+  "NULL", "offsetof", NULL
+};
+
+const char *
+cident(const char *name)
+{
+  for (size_t i = 0; c_keywords[i] != NULL; i++)
+    if (strcmp(name, c_keywords[i]) == 0)
+      return gstr("_%s", name);
+  if (name[0] == '_') /* reserved by the mapping (_d, _ret, _case...) */
+    return gstr("_%s", name);
+  return name;
+}
+
+static void
+path_of(const idl_node *n, const idl_node **v, size_t *k)
+{
+  size_t m = 0;
+  const idl_node *p;
+  for (p = n; p != NULL && p->kind != IDL_ROOT; p = p->parent)
+    m++;
+  *k = m;
+  for (p = n; p != NULL && p->kind != IDL_ROOT; p = p->parent)
+    v[--m] = p;
+}
+
+#define MAX_DEPTH 64
+
+static const char *
+join_path(const idl_node *n, const char *sep, size_t skip)
+{
+  const idl_node *v[MAX_DEPTH];
+  size_t k, len = 1;
+  char *s;
+  path_of(n, v, &k);
+  for (size_t i = skip; i < k; i++)
+    len += strlen(v[i]->name) + strlen(sep);
+  s = galloc(len);
+  for (size_t i = skip; i < k; i++) {
+    if (i > skip)
+      strcat(s, sep);
+    strcat(s, v[i]->name);
+  }
+  return s;
+}
+
+const char *
+cname(const idl_node *n)
+{
+  return join_path(n, "_", 0);
+}
+
+const char *
+repo_id(const idl_node *n)
+{
+  return gstr("IDL:%s:1.0", join_path(n, "/", 0));
+}
+
+uint32_t
+fnv1a(const char *s)
+{
+  uint32_t h = 2166136261u;
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 16777619u;
+  }
+  return h;
+}
+
+bool
+node_main(const idl_node *n)
+{
+  return (n->flags & IDL_F_INCLUDED) == 0;
+}
+
+const char *
+file_base(const char *path)
+{
+  const char *b = strrchr(path, '/');
+  char *s;
+  size_t len;
+  b = b ? b + 1 : path;
+  len = strlen(b);
+  if (len > 4 && strcmp(b + len - 4, ".idl") == 0)
+    len -= 4;
+  s = galloc(len + 1);
+  memcpy(s, b, len);
+  return s;
+}
+
+const char *
+c_string_lit(const char *s)
+{
+  size_t len = 3;
+  char *r, *p;
+  for (const char *q = s; *q; q++)
+    len += 4;
+  r = p = galloc(len);
+  *p++ = '"';
+  for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
+    if (*q == '"' || *q == '\\') {
+      *p++ = '\\';
+      *p++ = (char)*q;
+    } else if (*q < 0x20 || *q >= 0x7f) {
+      sprintf(p, "\\%03o", *q);
+      p += 4;
+    } else {
+      *p++ = (char)*q;
+    }
+  }
+  *p++ = '"';
+  return r;
+}
+
+/* ---- proto packages ---------------------------------------------------------
+ * The package of a file is the longest chain of modules that encloses every
+ * non-module declaration the file makes at module level ("calc", "a.b", or
+ * "" when the file declares in several unrelated modules). */
+
+static const idl_tree *proto_tree;
+typedef struct pkg_cache {
+  const char *file;
+  size_t depth;  /* number of leading modules in the package */
+  const idl_node *sample; /* a declaration giving the module names */
+} pkg_cache;
+static pkg_cache pkgs[64];
+static size_t npkgs;
+
+void
+proto_set_tree(const idl_tree *t)
+{
+  proto_tree = t;
+  npkgs = 0;
+}
+
+static size_t
+module_depth(const idl_node *n)
+{
+  const idl_node *v[MAX_DEPTH];
+  size_t k, d = 0;
+  path_of(n, v, &k);
+  while (d + 1 < k && v[d]->kind == IDL_MODULE)
+    d++;
+  return d;
+}
+
+static void
+scan_pkg(const idl_node *scope, const char *file, pkg_cache *pc)
+{
+  for (const idl_node *c = scope->children; c != NULL; c = c->next) {
+    if (c->kind == IDL_MODULE) {
+      scan_pkg(c, file, pc);
+      continue;
+    }
+    if (c->loc.file == NULL || strcmp(c->loc.file, file) != 0)
+      continue;
+    {
+      const idl_node *a[MAX_DEPTH], *b[MAX_DEPTH];
+      size_t ka, kb, d = module_depth(c), i = 0;
+      if (pc->sample == NULL) {
+        pc->sample = c;
+        pc->depth = d;
+        continue;
+      }
+      path_of(pc->sample, a, &ka);
+      path_of(c, b, &kb);
+      while (i < pc->depth && i < d && strcmp(a[i]->name, b[i]->name) == 0)
+        i++;
+      pc->depth = i;
+    }
+  }
+}
+
+static const pkg_cache *
+pkg_for(const idl_node *n)
+{
+  const char *file = n->loc.file ? n->loc.file : "";
+  for (size_t i = 0; i < npkgs; i++)
+    if (strcmp(pkgs[i].file, file) == 0)
+      return &pkgs[i];
+  if (npkgs == sizeof pkgs / sizeof pkgs[0])
+    npkgs = 0; /* absurd number of files: recompute */
+  pkgs[npkgs].file = file;
+  pkgs[npkgs].depth = 0;
+  pkgs[npkgs].sample = NULL;
+  if (proto_tree != NULL)
+    scan_pkg(proto_tree->root, file, &pkgs[npkgs]);
+  if (pkgs[npkgs].sample == NULL) {
+    pkgs[npkgs].sample = n;
+    pkgs[npkgs].depth = module_depth(n);
+  }
+  return &pkgs[npkgs++];
+}
+
+/* The top-level declaration (not a module) that encloses n. */
+static const idl_node *
+decl_anchor(const idl_node *n)
+{
+  while (n->parent != NULL && n->parent->kind != IDL_MODULE &&
+         n->parent->kind != IDL_ROOT)
+    n = n->parent;
+  return n;
+}
+
+const char *
+proto_package(const idl_node *n)
+{
+  const pkg_cache *pc = pkg_for(decl_anchor(n));
+  const idl_node *v[MAX_DEPTH];
+  size_t k, len = 1;
+  char *s;
+  path_of(pc->sample, v, &k);
+  for (size_t i = 0; i < pc->depth; i++)
+    len += strlen(v[i]->name) + 1;
+  s = galloc(len);
+  for (size_t i = 0; i < pc->depth; i++) {
+    if (i)
+      strcat(s, ".");
+    strcat(s, v[i]->name);
+  }
+  return s;
+}
+
+const char *
+proto_local(const idl_node *n)
+{
+  const pkg_cache *pc = pkg_for(decl_anchor(n));
+  return join_path(n, "_", pc->depth);
+}
+
+const char *
+proto_full(const idl_node *n)
+{
+  const char *pkg = proto_package(n);
+  return *pkg ? gstr("%s.%s", pkg, proto_local(n)) : proto_local(n);
+}
+
+/* ---- shapes ------------------------------------------------------------------ */
+
+static uint64_t
+dims_product(const uint64_t *dims, size_t n)
+{
+  uint64_t p = 1;
+  for (size_t i = 0; i < n; i++)
+    p *= dims[i];
+  return p;
+}
+
+/* Is t (through typedefs without dims) sequence<octet>'s element octet? */
+static bool
+is_octet(const idl_type *t)
+{
+  while (t->kind == IDL_T_NAMED && t->ref != NULL &&
+         t->ref->kind == IDL_TYPEDEF && t->ref->ndims == 0)
+    t = t->ref->type;
+  return t->kind == IDL_T_OCTET;
+}
+
+int
+shape_of(const idl_type *t, const uint64_t *dims, size_t ndims,
+         const idl_loc *loc, gshape *out)
+{
+  memset(out, 0, sizeof *out);
+  out->rep = ndims ? REP_ARRAY : REP_NONE;
+  out->count = dims_product(dims, ndims);
+  for (;;) {
+    if (t->kind == IDL_T_NAMED && t->ref != NULL &&
+        t->ref->kind == IDL_TYPEDEF) {
+      const idl_node *td = t->ref;
+      if (td->ndims) {
+        if (out->rep == REP_SEQ)
+          goto nested;
+        out->count = (out->rep == REP_ARRAY ? out->count : 1) *
+                     dims_product(td->dims, td->ndims);
+        out->rep = REP_ARRAY;
+      }
+      t = td->type;
+      continue;
+    }
+    if (t->kind == IDL_T_SEQUENCE) {
+      if (is_octet(t->elem)) {
+        out->base = B_BYTES;
+        out->bound = t->bound;
+        return 0;
+      }
+      if (out->rep != REP_NONE)
+        goto nested;
+      out->rep = REP_SEQ;
+      out->seq_bound = t->bound;
+      t = t->elem;
+      continue;
+    }
+    break;
+  }
+  switch (t->kind) {
+  case IDL_T_BOOLEAN: out->base = B_BOOL; break;
+  case IDL_T_CHAR: out->base = B_CHAR; break;
+  case IDL_T_WCHAR: out->base = B_WCHAR; break;
+  case IDL_T_OCTET: out->base = B_OCTET; break;
+  case IDL_T_INT8: out->base = B_INT8; break;
+  case IDL_T_UINT8: out->base = B_UINT8; break;
+  case IDL_T_SHORT: out->base = B_SHORT; break;
+  case IDL_T_USHORT: out->base = B_USHORT; break;
+  case IDL_T_LONG: out->base = B_LONG; break;
+  case IDL_T_ULONG: out->base = B_ULONG; break;
+  case IDL_T_LLONG: out->base = B_LLONG; break;
+  case IDL_T_ULLONG: out->base = B_ULLONG; break;
+  case IDL_T_FLOAT: out->base = B_FLOAT; break;
+  case IDL_T_DOUBLE: out->base = B_DOUBLE; break;
+  case IDL_T_STRING: out->base = B_STRING; out->bound = t->bound; break;
+  case IDL_T_WSTRING: out->base = B_WSTRING; out->bound = t->bound; break;
+  case IDL_T_ANY: out->base = B_ANY; break;
+  case IDL_T_OBJECT: out->base = B_OBJREF; break;
+  case IDL_T_NAMED: {
+    const idl_node *r = t->ref;
+    if (r == NULL)
+      goto bad;
+    switch (r->kind) {
+    case IDL_STRUCT: case IDL_UNION: case IDL_EXCEPTION:
+      out->base = B_MSG; out->decl = r; break;
+    case IDL_ENUM: out->base = B_ENUM; out->decl = r; break;
+    case IDL_INTERFACE: case IDL_FORWARD:
+      out->base = B_OBJREF; out->decl = iface_of(r); break;
+    default:
+      goto bad;
+    }
+    break;
+  }
+  default:
+    goto bad;
+  }
+  return 0;
+nested:
+  back_error(loc, "sequences and arrays of sequences or arrays are not "
+                  "supported by the C mapping; wrap the inner one in a struct");
+  return -1;
+bad:
+  back_error(loc, "type cannot be mapped to C");
+  return -1;
+}
+
+bool
+base_is_scalar(gbase b)
+{
+  return b <= B_DOUBLE || b == B_ENUM;
+}
+
+bool
+shape_has_ptr(const gshape *s)
+{
+  return s->rep != REP_NONE || !base_is_scalar(s->base);
+}
+
+const char *
+base_field_ctype(const gshape *s)
+{
+  switch (s->base) {
+  case B_BOOL: return "protobuf_c_boolean";
+  case B_CHAR: case B_INT8: case B_SHORT: case B_LONG: return "int32_t";
+  case B_WCHAR: case B_OCTET: case B_UINT8: case B_USHORT: case B_ULONG:
+    return "uint32_t";
+  case B_LLONG: return "int64_t";
+  case B_ULLONG: return "uint64_t";
+  case B_FLOAT: return "float";
+  case B_DOUBLE: return "double";
+  case B_STRING: case B_WSTRING: return "char *";
+  case B_BYTES: return "ProtobufCBinaryData";
+  case B_MSG: return gstr("%s *", cname(s->decl));
+  case B_ENUM: return cname(s->decl);
+  case B_ANY: return "plumb_any *";
+  case B_OBJREF: return "plumb_objref *";
+  }
+  return "void";
+}
+
+const char *
+base_api_ctype(const gshape *s)
+{
+  switch (s->base) {
+  case B_BOOL: return "bool";
+  case B_CHAR: return "char";
+  case B_WCHAR: return "uint32_t";
+  case B_OCTET: case B_UINT8: return "uint8_t";
+  case B_INT8: return "int8_t";
+  case B_SHORT: return "int16_t";
+  case B_USHORT: return "uint16_t";
+  case B_LONG: return "int32_t";
+  case B_ULONG: return "uint32_t";
+  case B_LLONG: return "int64_t";
+  case B_ULLONG: return "uint64_t";
+  case B_FLOAT: return "float";
+  case B_DOUBLE: return "double";
+  case B_STRING: case B_WSTRING: return "char *";
+  case B_BYTES: return "ProtobufCBinaryData";
+  case B_MSG: return cname(s->decl);
+  case B_ENUM: return cname(s->decl);
+  case B_ANY: return "plumb_any";
+  case B_OBJREF: return "plumb_objref";
+  }
+  return "void";
+}
+
+const char *
+base_pbtype(gbase b)
+{
+  switch (b) {
+  case B_BOOL: return "BOOL";
+  case B_CHAR: case B_INT8: case B_SHORT: case B_LONG: return "INT32";
+  case B_WCHAR: case B_OCTET: case B_UINT8: case B_USHORT: case B_ULONG:
+    return "UINT32";
+  case B_LLONG: return "INT64";
+  case B_ULLONG: return "UINT64";
+  case B_FLOAT: return "FLOAT";
+  case B_DOUBLE: return "DOUBLE";
+  case B_STRING: case B_WSTRING: return "STRING";
+  case B_BYTES: return "BYTES";
+  case B_ENUM: return "ENUM";
+  case B_MSG: case B_ANY: case B_OBJREF: return "MESSAGE";
+  }
+  return "INT32";
+}
+
+const char *
+base_proto_type(const gshape *s)
+{
+  switch (s->base) {
+  case B_BOOL: return "bool";
+  case B_CHAR: case B_INT8: case B_SHORT: case B_LONG: return "int32";
+  case B_WCHAR: case B_OCTET: case B_UINT8: case B_USHORT: case B_ULONG:
+    return "uint32";
+  case B_LLONG: return "int64";
+  case B_ULLONG: return "uint64";
+  case B_FLOAT: return "float";
+  case B_DOUBLE: return "double";
+  case B_STRING: case B_WSTRING: return "string";
+  case B_BYTES: return "bytes";
+  case B_MSG: case B_ENUM: return gstr(".%s", proto_full(s->decl));
+  case B_ANY: return "google.protobuf.Any";
+  case B_OBJREF: return "plumb.ObjRef";
+  }
+  return "int32";
+}
+
+/* ---- interfaces and operations ------------------------------------------ */
+
+const idl_node *
+iface_of(const idl_node *n)
+{
+  if (n != NULL && n->kind == IDL_FORWARD)
+    return n->definition;
+  return n;
+}
+
+static int
+param_init(gparam *p, const char *name, const char *pname, idl_dir dir,
+           const idl_type *type, const idl_loc *loc, const char *anon)
+{
+  p->name = name;
+  p->pname = pname;
+  p->dir = dir;
+  p->type = type;
+  if (shape_of(type, NULL, 0, loc, &p->sh) != 0)
+    return -1;
+  if (p->sh.rep != REP_NONE || p->sh.base == B_BYTES) {
+    if (type->kind == IDL_T_NAMED && type->ref != NULL &&
+        type->ref->kind == IDL_TYPEDEF)
+      p->api = cname(type->ref);
+    else
+      p->api = anon;
+  }
+  return 0;
+}
+
+gop *
+iface_own_ops(const idl_node *iface, size_t *n)
+{
+  size_t cnt = 0, i = 0;
+  gop *ops;
+  for (const idl_node *c = iface->children; c != NULL; c = c->next) {
+    if (c->kind == IDL_OPERATION)
+      cnt++;
+    else if (c->kind == IDL_ATTRIBUTE)
+      cnt += (c->flags & IDL_F_READONLY) ? 1 : 2;
+  }
+  ops = galloc(sizeof(gop) * (cnt ? cnt : 1));
+  for (const idl_node *c = iface->children; c != NULL; c = c->next) {
+    const char *icn = cname(iface);
+    if (c->kind == IDL_OPERATION) {
+      gop *o = &ops[i];
+      size_t np = 0, k = 0;
+      o->node = c;
+      o->iface = iface;
+      o->name = c->name;
+      o->kind = GOP_OP;
+      o->decl_index = (unsigned)i;
+      o->oneway = (c->flags & IDL_F_ONEWAY) != 0;
+      for (const idl_node *p = c->children; p != NULL; p = p->next)
+        if (p->kind == IDL_PARAM)
+          np++;
+      o->p = galloc(sizeof(gparam) * (np ? np : 1));
+      o->np = np;
+      for (const idl_node *p = c->children; p != NULL; p = p->next)
+        if (p->kind == IDL_PARAM)
+          param_init(&o->p[k++], cident(p->name), p->name, p->dir, p->type,
+                     &p->loc, gstr("%s_%s_%s_seq", icn, c->name, p->name));
+      if (c->type != NULL && c->type->kind != IDL_T_VOID) {
+        o->has_ret = true;
+        param_init(&o->ret, "_ret", "_ret", IDL_OUT, c->type, &c->loc,
+                   gstr("%s_%s_ret_seq", icn, c->name));
+      }
+      i++;
+    } else if (c->kind == IDL_ATTRIBUTE) {
+      gop *o = &ops[i];
+      o->node = c;
+      o->iface = iface;
+      o->name = gstr("_get_%s", c->name);
+      o->kind = GOP_GET;
+      o->decl_index = (unsigned)i;
+      o->has_ret = true;
+      o->p = NULL;
+      o->np = 0;
+      param_init(&o->ret, "_ret", "_ret", IDL_OUT, c->type, &c->loc,
+                 gstr("%s_%s_seq", icn, c->name));
+      i++;
+      if (!(c->flags & IDL_F_READONLY)) {
+        o = &ops[i];
+        o->node = c;
+        o->iface = iface;
+        o->name = gstr("_set_%s", c->name);
+        o->kind = GOP_SET;
+        o->decl_index = (unsigned)i;
+        o->p = galloc(sizeof(gparam));
+        o->np = 1;
+        param_init(&o->p[0], "value", "value", IDL_IN, c->type, &c->loc,
+                   gstr("%s_%s_seq", icn, c->name));
+        i++;
+      }
+    }
+  }
+  for (i = 0; i < cnt; i++) {
+    ops[i].req = gstr("%s_%s__request", cname(iface), ops[i].name);
+    ops[i].rep = gstr("%s_%s__reply", cname(iface), ops[i].name);
+  }
+  *n = cnt;
+  return ops;
+}
+
+typedef struct opvec {
+  gop **v;
+  size_t n, cap;
+  const idl_node **seen;
+  size_t nseen, capseen;
+} opvec;
+
+static void
+collect_ops(const idl_node *iface, opvec *ov)
+{
+  size_t n;
+  gop *own;
+  for (size_t i = 0; i < ov->nseen; i++)
+    if (ov->seen[i] == iface)
+      return;
+  if (ov->nseen == ov->capseen) {
+    const idl_node **s;
+    ov->capseen = ov->capseen ? ov->capseen * 2 : 8;
+    s = galloc(sizeof(*s) * ov->capseen);
+    if (ov->nseen)
+      memcpy(s, ov->seen, sizeof(*s) * ov->nseen);
+    ov->seen = s;
+  }
+  ov->seen[ov->nseen++] = iface;
+  for (size_t b = 0; b < iface->nbases; b++) {
+    const idl_node *base = iface_of(iface->bases[b]);
+    if (base != NULL)
+      collect_ops(base, ov);
+  }
+  own = iface_own_ops(iface, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (ov->n == ov->cap) {
+      gop **v;
+      ov->cap = ov->cap ? ov->cap * 2 : 16;
+      v = galloc(sizeof(*v) * ov->cap);
+      if (ov->n)
+        memcpy(v, ov->v, sizeof(*v) * ov->n);
+      ov->v = v;
+    }
+    ov->v[ov->n++] = &own[i];
+  }
+}
+
+gop **
+iface_all_ops(const idl_node *iface, size_t *n)
+{
+  opvec ov;
+  memset(&ov, 0, sizeof ov);
+  collect_ops(iface, &ov);
+  *n = ov.n;
+  return ov.v;
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+static void
+msg_names(gmsg *m, const char *cn, const idl_node *anchor, const char *local)
+{
+  m->cname = cn;
+  m->pkg = proto_package(anchor);
+  m->pshort = local;
+  m->pfull = *m->pkg ? gstr("%s.%s", m->pkg, local) : local;
+}
+
+int
+msg_of_decl(const idl_node *n, gmsg *m)
+{
+  size_t cnt = 0, i = 0;
+  int rc = 0;
+  memset(m, 0, sizeof *m);
+  msg_names(m, cname(n), n, proto_local(n));
+  m->node = n;
+  m->is_union = n->kind == IDL_UNION;
+  for (const idl_node *c = n->children; c != NULL; c = c->next)
+    cnt++;
+  m->f = galloc(sizeof(gfield) * (cnt + 1));
+  if (m->is_union) {
+    gfield *f = &m->f[i++];
+    f->name = "_d";
+    f->pname = "_d";
+    f->id = 1;
+    rc |= shape_of(n->type, NULL, 0, &n->loc, &f->sh);
+  }
+  for (const idl_node *c = n->children; c != NULL; c = c->next) {
+    gfield *f;
+    if (c->kind != IDL_MEMBER && c->kind != IDL_CASE)
+      continue;
+    f = &m->f[i++];
+    f->name = cident(c->name);
+    f->pname = c->name;
+    f->id = c->field_id;
+    f->src = c;
+    rc |= shape_of(c->type, c->dims, c->ndims, &c->loc, &f->sh);
+    if ((c->flags & IDL_F_OPTIONAL) && f->sh.rep == REP_NONE)
+      f->optional = true;
+    if (c->kind == IDL_CASE) {
+      f->optional = false;
+      f->oneof = f->sh.rep == REP_NONE;
+    }
+  }
+  m->nf = i;
+  return rc ? -1 : 0;
+}
+
+int
+msg_of_request(const gop *op, gmsg *m)
+{
+  uint32_t id = 1;
+  memset(m, 0, sizeof *m);
+  msg_names(m, op->req, op->iface,
+            gstr("%s_%s_Request", proto_local(op->iface), op->name));
+  m->node = op->node;
+  m->f = galloc(sizeof(gfield) * (op->np + 1));
+  for (size_t i = 0; i < op->np; i++) {
+    gfield *f;
+    if (op->p[i].dir == IDL_OUT)
+      continue;
+    f = &m->f[m->nf++];
+    f->name = op->p[i].name;
+    f->pname = op->p[i].pname;
+    f->id = id++;
+    f->sh = op->p[i].sh;
+  }
+  return 0;
+}
+
+int
+msg_of_reply(const gop *op, gmsg *m)
+{
+  uint32_t id = 1;
+  memset(m, 0, sizeof *m);
+  msg_names(m, op->rep, op->iface,
+            gstr("%s_%s_Reply", proto_local(op->iface), op->name));
+  m->node = op->node;
+  m->f = galloc(sizeof(gfield) * (op->np + 2));
+  if (op->has_ret) {
+    gfield *f = &m->f[m->nf++];
+    f->name = "_ret";
+    f->pname = "_ret";
+    f->id = id++;
+    f->sh = op->ret.sh;
+  }
+  for (size_t i = 0; i < op->np; i++) {
+    gfield *f;
+    if (op->p[i].dir == IDL_IN)
+      continue;
+    f = &m->f[m->nf++];
+    f->name = op->p[i].name;
+    f->pname = op->p[i].pname;
+    f->id = id++;
+    f->sh = op->p[i].sh;
+  }
+  return 0;
+}

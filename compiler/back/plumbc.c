@@ -1,0 +1,104 @@
+/* plumbc.c - the IDL compiler's driver: parses options, runs the front end
+ * (parse + check, which reports its own diagnostics) and then the back ends.
+ *
+ *   plumbc [-I DIR]... [-o OUTDIR] [--proto] [--help] [--version] FILE.idl
+ *
+ * Exit status: 0 on success, 1 on any error (bad usage included).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "back.h"
+#include "front.h"
+
+static void
+usage(FILE *f)
+{
+  fprintf(f,
+          "usage: plumbc [-I DIR]... [-o OUTDIR] [--proto] [--help] "
+          "[--version] FILE.idl\n"
+          "\n"
+          "Compiles an OMG IDL file into C for plumb.  For FILE.idl it writes\n"
+          "into OUTDIR (default .): FILE.h, FILE-types.c, FILE-client.c,\n"
+          "FILE-server.c, and with --proto also FILE.proto.\n"
+          "\n"
+          "  -I DIR       add DIR to the #include search path (repeatable)\n"
+          "  -o OUTDIR    directory to write the generated files into\n"
+          "  --proto      also write the equivalent proto3 schema\n"
+          "  --help       show this help\n"
+          "  --version    show the version\n");
+}
+
+int
+main(int argc, char **argv)
+{
+  const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
+  size_t ndirs = 0;
+  const char *input = NULL;
+  gen_options go = { ".", NULL, NULL, false };
+  idl_options io;
+  idl_tree *tree = NULL;
+  int rc = 1;
+
+  if (dirs == NULL)
+    return 1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      free(dirs);
+      return 0;
+    } else if (strcmp(a, "--version") == 0) {
+      printf("plumbc %s\n", PLUMBC_VERSION);
+      free(dirs);
+      return 0;
+    } else if (strcmp(a, "--proto") == 0) {
+      go.proto = true;
+    } else if (strncmp(a, "-I", 2) == 0) {
+      const char *d = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+      if (d == NULL)
+        goto bad_usage;
+      dirs[ndirs++] = d;
+    } else if (strncmp(a, "-o", 2) == 0) {
+      const char *d = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+      if (d == NULL)
+        goto bad_usage;
+      go.outdir = d;
+    } else if (a[0] == '-' && a[1] != '\0') {
+      fprintf(stderr, "plumbc: unknown option '%s'\n", a);
+      goto bad_usage;
+    } else if (input == NULL) {
+      input = a;
+    } else {
+      fprintf(stderr, "plumbc: more than one input file\n");
+      goto bad_usage;
+    }
+  }
+  if (input == NULL) {
+    fprintf(stderr, "plumbc: no input file\n");
+    goto bad_usage;
+  }
+
+  io.include_dirs = dirs;
+  io.ninclude_dirs = ndirs;
+  if (idl_parse_file(input, &io, &tree) != 0 || tree == NULL)
+    goto out;
+  go.base = file_base(input);
+  {
+    const char *slash = strrchr(input, '/');
+    go.idl = slash ? slash + 1 : input;
+  }
+  if (gen_c(tree, &go) == 0 && (!go.proto || gen_proto(tree, &go) == 0))
+    rc = 0;
+out:
+  if (tree != NULL)
+    idl_tree_free(tree);
+  back_pool_free();
+  free(dirs);
+  return rc;
+bad_usage:
+  usage(stderr);
+  free(dirs);
+  return 1;
+}
