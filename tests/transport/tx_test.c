@@ -670,6 +670,9 @@ tx_init(const char *scheme)
   } else if (strcmp(scheme, "sysvmq") == 0) {
     snprintf(tx_path, sizeof(tx_path), "/tmp/plumbtx-sysv.%d", pid);
     snprintf(tx_ep, sizeof(tx_ep), "sysvmq:%s", tx_path);
+    int fd = open(tx_path, O_WRONLY | O_CREAT, 0600); /* the ftok file */
+    if (fd >= 0)
+      close(fd);
   } else if (strcmp(scheme, "fifo") == 0) {
     snprintf(tx_path, sizeof(tx_path), "/tmp/plumbtx-fifo.%d", pid);
     snprintf(tx_ep, sizeof(tx_ep), "fifo:%s", tx_path);
