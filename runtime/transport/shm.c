@@ -1,0 +1,1113 @@
+/* shm.c - the `shm` transport: frames through shared-memory rings with
+ * futex wake-ups.
+ *
+ * Endpoint `shm:/name` (or `shm:/name?ring=BYTES`, a power of two between
+ * 4 KiB and 256 MiB; 256 KiB by default).  The name is one path component
+ * of [A-Za-z0-9._-], at most 64 characters, not starting with '.'.
+ *
+ * Rendezvous.  listen() binds a SOCK_SEQPACKET unix socket in the abstract
+ * namespace under a random name and publishes that name, with its pid, in a
+ * small control segment `/plumb-<name>` (shm_open, mode from the options,
+ * 0600 by default).  Only who may read the control segment learns the
+ * socket's name.  A client reads it, connects and checks SO_PEERCRED against
+ * the pid and owner of the segment; the server (accept) creates the client's
+ * channel - a sealed memfd holding a header page and two SPSC byte rings,
+ * request and reply (shm_ring.h) - and passes it over the socket with
+ * SCM_RIGHTS.  The channel never has a name, so nothing can leak in
+ * /dev/shm; the seals stop a peer from shrinking it under us (SIGBUS).
+ * The socket stays open for the connection's life as its crash detector:
+ * when either process dies the kernel closes it.  A control segment whose
+ * socket refuses connections (its server died) is reclaimed by listen().
+ *
+ * Frames.  Each frame is an 8-byte record header (length, length ^ key)
+ * followed by its bytes; frames longer than the ring are streamed through it
+ * in pieces.  Everything read from shared memory is validated: an impossible
+ * index or record header fails the connection with PLUMB_EPROTO.
+ *
+ * Waiting.  A blocking send()/recv() spins adaptively, then sleeps on the
+ * futex in 100 ms slices, checking the side socket for a dead peer after
+ * each.  conn_fd() switches a connection to "waited" mode: a waiter thread
+ * sleeps on the futex and signals an eventfd; conn_fd returns an epoll fd
+ * holding that eventfd and the side socket, so it polls readable on data and
+ * on peer death.  Servers driven by the core's epoll loop use this mode.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm_ring.h"
+#include "transport.h"
+
+#define SHM_NAME_MAX 64
+#define SHM_CTL_MAGIC 0x706c6d63u  /* "plmc" */
+#define SHM_HELLO_MAGIC 0x706c6d68u /* "plmh" */
+#define SHM_FRAME_KEY 0x5a3cc3a5u
+#define SHM_SLICE_NS (100 * 1000000LL) /* peer-death check while asleep */
+
+/* The control segment /plumb-<name>. */
+typedef struct shm_ctl {
+  uint32_t magic;
+  uint32_t version;
+  int32_t pid;
+  uint32_t ring_size;
+  char sock[108]; /* abstract socket name without the leading NUL */
+} shm_ctl;
+
+/* What accept() sends with the channel fd. */
+typedef struct shm_hello {
+  uint32_t magic;
+  uint32_t version;
+  uint32_t ring_size;
+  uint32_t hdr_size;
+  uint64_t total;
+} shm_hello;
+
+typedef struct shm_addr {
+  char name[SHM_NAME_MAX + 1];
+  uint32_t ring;
+} shm_addr;
+
+typedef struct shm_listener {
+  plumb_listener base;
+  int fd; /* the abstract SOCK_SEQPACKET listening socket */
+  uint32_t ring;
+  uint32_t max_frame;
+  unsigned mode;
+  char seg[8 + SHM_NAME_MAX]; /* "/plumb-<name>" */
+  shm_ctl ctl;
+} shm_listener;
+
+typedef struct shm_conn {
+  plumb_conn base;
+  int side; /* 0 server, 1 client */
+  int sock; /* side channel: crash detector and credentials */
+  uint8_t *map;
+  size_t map_len;
+  plumb__shm_chan *chan;
+  plumb__shm_ring tx, rx;
+  uint32_t max_frame;
+  _Atomic int closed; /* shutdown() was called */
+  int rx_err;         /* sticky receive failure */
+  int tx_err;         /* sticky send failure (half-sent frame, EPROTO) */
+  _Atomic int peer_gone; /* the side socket reported the peer's death */
+  plumb__shm_spin spin_rx, spin_tx, spin_waiter;
+  /* reassembly of the frame being received */
+  uint8_t rhdr[8];
+  uint32_t rhdr_got;
+  uint32_t rlen;
+  uint32_t rgot;
+  plumb_buf part;
+  /* waited mode, set up by the first conn_fd() */
+  pthread_mutex_t fd_lock;
+  _Atomic int waited;
+  int efd;
+  int epfd;
+  pthread_t waiter;
+  _Atomic int waiter_stop;
+  _Atomic int waiter_done;
+} shm_conn;
+
+const plumb_transport plumb__tran_shm;
+
+/* ---- addresses and names ---------------------------------------------- */
+
+static int
+shm_parse(const char *addr, shm_addr *out)
+{
+  const char *p = addr, *q;
+  size_t n;
+
+  if (p == NULL)
+    return PLUMB_EADDR;
+  if (*p == '/')
+    p++;
+  q = strchr(p, '?');
+  n = q ? (size_t)(q - p) : strlen(p);
+  if (n == 0 || n > SHM_NAME_MAX || p[0] == '.')
+    return PLUMB_EADDR;
+  for (size_t i = 0; i < n; i++) {
+    char ch = p[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+          (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+      return PLUMB_EADDR;
+  }
+  memcpy(out->name, p, n);
+  out->name[n] = '\0';
+  out->ring = PLUMB_SHM_RING_DEFAULT;
+  if (q != NULL) {
+    char *end;
+    unsigned long v;
+    if (strncmp(q, "?ring=", 6) != 0 || q[6] < '0' || q[6] > '9')
+      return PLUMB_EADDR;
+    errno = 0;
+    v = strtoul(q + 6, &end, 10);
+    if (errno != 0 || *end != '\0' || v < PLUMB_SHM_RING_MIN ||
+        v > PLUMB_SHM_RING_MAX || (v & (v - 1)) != 0)
+      return PLUMB_EADDR;
+    out->ring = (uint32_t)v;
+  }
+  return PLUMB_OK;
+}
+
+static void
+shm_seg_name(char *dst, size_t len, const char *name)
+{
+  snprintf(dst, len, "/plumb-%s", name);
+}
+
+static socklen_t
+shm_sockaddr(struct sockaddr_un *sa, const char *sock)
+{
+  size_t n = strnlen(sock, sizeof(sa->sun_path) - 1);
+
+  memset(sa, 0, sizeof(*sa));
+  sa->sun_family = AF_UNIX;
+  memcpy(sa->sun_path + 1, sock, n);
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+/* Reads and checks a control segment.  PLUMB_ECONNREFUSED if absent,
+ * PLUMB_EPROTO if malformed (or not yet written), PLUMB_EPERM. */
+static int
+shm_ctl_read(const char *seg, shm_ctl *ctl, uid_t *owner)
+{
+  struct stat st;
+  ssize_t n;
+  int fd = shm_open(seg, O_RDONLY | O_CLOEXEC, 0);
+
+  if (fd < 0)
+    return errno == ENOENT ? PLUMB_ECONNREFUSED
+           : errno == EACCES ? PLUMB_EPERM
+                             : PLUMB_ESYS;
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return PLUMB_ESYS;
+  }
+  n = pread(fd, ctl, sizeof(*ctl), 0);
+  close(fd);
+  if (owner)
+    *owner = st.st_uid;
+  if (n != (ssize_t)sizeof(*ctl) || ctl->magic != SHM_CTL_MAGIC ||
+      ctl->version != PLUMB_SHM_VERSION ||
+      memchr(ctl->sock, '\0', sizeof(ctl->sock)) == NULL || ctl->pid <= 0)
+    return PLUMB_EPROTO;
+  return PLUMB_OK;
+}
+
+/* 1 if the server behind a valid control segment is gone. */
+static int
+shm_ctl_dead(const shm_ctl *ctl)
+{
+  struct sockaddr_un sa;
+  socklen_t len;
+  int fd, r, err;
+
+  if (kill(ctl->pid, 0) != 0 && errno == ESRCH)
+    return 1;
+  fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return 0;
+  len = shm_sockaddr(&sa, ctl->sock);
+  r = connect(fd, (struct sockaddr *)&sa, len);
+  err = errno;
+  close(fd);
+  return r != 0 && (err == ECONNREFUSED || err == ENOENT);
+}
+
+/* Is the existing segment `seg` left over by a dead server? */
+static int
+shm_ctl_stale(const char *seg)
+{
+  shm_ctl ctl;
+  int rc = shm_ctl_read(seg, &ctl, NULL);
+
+  if (rc == PLUMB_EPROTO) {
+    /* Maybe a server between shm_open and write: look again shortly. */
+    struct timespec ts = { 0, 20 * 1000000 };
+    nanosleep(&ts, NULL);
+    rc = shm_ctl_read(seg, &ctl, NULL);
+    if (rc == PLUMB_EPROTO)
+      return 1;
+  }
+  if (rc == PLUMB_ECONNREFUSED)
+    return 1; /* vanished meanwhile: just retry the create */
+  if (rc != PLUMB_OK)
+    return 0;
+  return shm_ctl_dead(&ctl);
+}
+
+/* ---- listener ------------------------------------------------------- */
+
+static int
+shm_ctl_create(shm_listener *l)
+{
+  for (int attempt = 0; attempt < 4; attempt++) {
+    int fd = shm_open(l->seg, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+                      (mode_t)(l->mode & 0777));
+    if (fd >= 0) {
+      shm_ctl c = l->ctl;
+      uint32_t magic = SHM_CTL_MAGIC;
+      int ok;
+      c.magic = 0; /* magic last: readers never see a half-written one */
+      ok = fchmod(fd, (mode_t)(l->mode & 0777)) == 0 &&
+           pwrite(fd, &c, sizeof(c), 0) == (ssize_t)sizeof(c) &&
+           pwrite(fd, &magic, sizeof(magic), 0) == (ssize_t)sizeof(magic);
+      close(fd);
+      if (!ok) {
+        shm_unlink(l->seg);
+        return PLUMB_ESYS;
+      }
+      return PLUMB_OK;
+    }
+    if (errno == EACCES)
+      return PLUMB_EPERM;
+    if (errno == ENAMETOOLONG || errno == EINVAL)
+      return PLUMB_EADDR;
+    if (errno != EEXIST)
+      return PLUMB_ESYS;
+    if (!shm_ctl_stale(l->seg))
+      return PLUMB_EBUSY;
+    shm_unlink(l->seg);
+  }
+  return PLUMB_EBUSY;
+}
+
+static int
+shm_listen(const char *addr, const plumb_tran_opts *opts, plumb_listener **out)
+{
+  shm_addr a;
+  shm_listener *l;
+  struct sockaddr_un sa;
+  socklen_t len;
+  uint64_t nonce;
+  int rc;
+
+  *out = NULL;
+  if ((rc = shm_parse(addr, &a)) != PLUMB_OK)
+    return rc;
+  if ((l = calloc(1, sizeof(*l))) == NULL)
+    return PLUMB_ENOMEM;
+  l->base.ops = &plumb__tran_shm;
+  l->fd = -1;
+  l->ring = a.ring;
+  l->max_frame = opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME;
+  l->mode = opts && opts->mode ? opts->mode : 0600;
+  shm_seg_name(l->seg, sizeof(l->seg), a.name);
+  if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce)) {
+    rc = PLUMB_ESYS;
+    goto free_l;
+  }
+  l->ctl.version = PLUMB_SHM_VERSION;
+  l->ctl.pid = (int32_t)getpid();
+  l->ctl.ring_size = a.ring;
+  snprintf(l->ctl.sock, sizeof(l->ctl.sock), "plumb-shm.%s.%016llx", a.name,
+           (unsigned long long)nonce);
+
+  l->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (l->fd < 0) {
+    rc = PLUMB_ESYS;
+    goto free_l;
+  }
+  len = shm_sockaddr(&sa, l->ctl.sock);
+  if (bind(l->fd, (struct sockaddr *)&sa, len) != 0) {
+    rc = errno == EADDRINUSE ? PLUMB_EBUSY : PLUMB_ESYS;
+    goto close_fd;
+  }
+  if (listen(l->fd, 128) != 0) {
+    rc = PLUMB_ESYS;
+    goto close_fd;
+  }
+  if ((rc = shm_ctl_create(l)) != PLUMB_OK)
+    goto close_fd;
+  *out = &l->base;
+  return PLUMB_OK;
+
+close_fd:
+  close(l->fd);
+free_l:
+  free(l);
+  return rc;
+}
+
+static int
+shm_listener_fd(plumb_listener *pl)
+{
+  return ((shm_listener *)pl)->fd;
+}
+
+static void
+shm_listener_close(plumb_listener *pl)
+{
+  shm_listener *l = (shm_listener *)pl;
+  shm_ctl cur;
+
+  /* Remove the control segment only if it is still ours. */
+  if (shm_ctl_read(l->seg, &cur, NULL) == PLUMB_OK &&
+      strcmp(cur.sock, l->ctl.sock) == 0)
+    shm_unlink(l->seg);
+  close(l->fd);
+  free(l);
+}
+
+/* ---- connections: setup and teardown ---------------------------------- */
+
+static shm_conn *
+shm_conn_new(int side, int sock, uint32_t max_frame)
+{
+  shm_conn *c = calloc(1, sizeof(*c));
+
+  if (c == NULL)
+    return NULL;
+  c->base.ops = &plumb__tran_shm;
+  c->side = side;
+  c->sock = sock;
+  c->max_frame = max_frame;
+  c->efd = c->epfd = -1;
+  pthread_mutex_init(&c->fd_lock, NULL);
+  return c;
+}
+
+/* Points the rings into the mapped channel (header already validated). */
+static void
+shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring)
+{
+  plumb__shm_chan *ch = (plumb__shm_chan *)map;
+  plumb__shm_ring req = { &ch->req, map + PLUMB_SHM_HDR_SIZE, ring, 0 };
+  plumb__shm_ring rep = { &ch->rep, map + PLUMB_SHM_HDR_SIZE + ring, ring, 0 };
+  int me = c->side, peer = 1 - c->side;
+
+  c->map = map;
+  c->map_len = len;
+  c->chan = ch;
+  c->tx = c->side ? req : rep;
+  c->rx = c->side ? rep : req;
+  plumb__shm_spin_init(&c->spin_rx, -1, &ch->cpu[me], &ch->cpu[peer]);
+  plumb__shm_spin_init(&c->spin_tx, -1, &ch->cpu[me], &ch->cpu[peer]);
+  plumb__shm_spin_init(&c->spin_waiter, 0, NULL, NULL);
+}
+
+static void shm_conn_shutdown(plumb_conn *pc);
+
+static void
+shm_conn_close(plumb_conn *pc)
+{
+  shm_conn *c = (shm_conn *)pc;
+
+  shm_conn_shutdown(pc);
+  if (atomic_load(&c->waited)) {
+    /* The waiter sleeps on the peer's tail word: wake it until it sees
+     * the stop flag (a wake racing with its sleep may be lost). */
+    atomic_store(&c->waiter_stop, 1);
+    for (int i = 0; i < 100000 && !atomic_load(&c->waiter_done); i++) {
+      struct timespec ts = { 0, 100000 };
+      plumb__futex_wake(&c->rx.ctl->tail, INT_MAX);
+      nanosleep(&ts, NULL);
+    }
+    pthread_join(c->waiter, NULL);
+    close(c->efd);
+    close(c->epfd);
+  }
+  if (c->map != NULL)
+    munmap(c->map, c->map_len);
+  if (c->sock >= 0)
+    close(c->sock);
+  plumb__buf_free(&c->part);
+  pthread_mutex_destroy(&c->fd_lock);
+  free(c);
+}
+
+static int
+shm_send_hello(int sock, int memfd, const shm_hello *h)
+{
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct iovec iov = { (void *)h, sizeof(*h) };
+  struct msghdr mh;
+  struct cmsghdr *cm;
+
+  memset(&u, 0, sizeof(u));
+  memset(&mh, 0, sizeof(mh));
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = u.buf;
+  mh.msg_controllen = sizeof(u.buf);
+  cm = CMSG_FIRSTHDR(&mh);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
+  return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) ==
+                 (ssize_t)sizeof(*h)
+             ? PLUMB_OK
+             : PLUMB_ESYS;
+}
+
+static int
+shm_accept(plumb_listener *pl, plumb_conn **out)
+{
+  shm_listener *l = (shm_listener *)pl;
+  size_t total = PLUMB_SHM_HDR_SIZE + 2 * (size_t)l->ring;
+  struct ucred cr;
+  socklen_t crlen = sizeof(cr);
+  shm_hello hello;
+  plumb__shm_chan *ch;
+  shm_conn *c;
+  uint8_t *map;
+  int sock, memfd, rc;
+
+  *out = NULL;
+  sock = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (sock < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+        errno == ECONNABORTED)
+      return PLUMB_EAGAIN;
+    return PLUMB_ESYS;
+  }
+  /* Owner-only endpoints take only our own user (or root). */
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0 ||
+      ((l->mode & 077) == 0 && cr.uid != geteuid() && cr.uid != 0)) {
+    close(sock);
+    return PLUMB_EAGAIN;
+  }
+  if ((c = shm_conn_new(0, sock, l->max_frame)) == NULL) {
+    close(sock);
+    return PLUMB_ENOMEM;
+  }
+  memfd = memfd_create("plumb-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (memfd < 0) {
+    rc = PLUMB_ESYS;
+    goto close_conn;
+  }
+  if (ftruncate(memfd, (off_t)total) != 0 ||
+      fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) !=
+          0) {
+    rc = PLUMB_ESYS;
+    goto close_memfd;
+  }
+  map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+  if (map == MAP_FAILED) {
+    rc = PLUMB_ESYS;
+    goto close_memfd;
+  }
+  ch = (plumb__shm_chan *)map; /* fresh memfd pages are zero */
+  ch->magic = PLUMB_SHM_MAGIC;
+  ch->version = PLUMB_SHM_VERSION;
+  ch->ring_size = l->ring;
+  ch->hdr_size = PLUMB_SHM_HDR_SIZE;
+  atomic_store(&ch->cpu[0], -1);
+  atomic_store(&ch->cpu[1], -1);
+  shm_conn_attach(c, map, total, l->ring);
+
+  hello.magic = SHM_HELLO_MAGIC;
+  hello.version = PLUMB_SHM_VERSION;
+  hello.ring_size = l->ring;
+  hello.hdr_size = PLUMB_SHM_HDR_SIZE;
+  hello.total = total;
+  if (shm_send_hello(sock, memfd, &hello) != PLUMB_OK) {
+    /* The client went away before we could answer: not our failure. */
+    rc = PLUMB_EAGAIN;
+    goto close_memfd;
+  }
+  close(memfd);
+  *out = &c->base;
+  return PLUMB_OK;
+
+close_memfd:
+  close(memfd);
+close_conn:
+  shm_conn_close(&c->base);
+  return rc;
+}
+
+/* Receives the hello and the channel fd before deadline. */
+static int
+shm_recv_hello(int sock, int64_t deadline, shm_hello *h, int *memfd)
+{
+  union {
+    char buf[CMSG_SPACE(4 * sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct iovec iov = { h, sizeof(*h) };
+  struct msghdr mh;
+  ssize_t n;
+
+  *memfd = -1;
+  for (;;) {
+    struct pollfd p = { sock, POLLIN, 0 };
+    int r = poll(&p, 1, plumb__poll_timeout(deadline));
+    if (r < 0 && errno != EINTR)
+      return PLUMB_ESYS;
+    if (r > 0)
+      break;
+    if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
+      return PLUMB_ETIMEDOUT;
+  }
+  memset(&mh, 0, sizeof(mh));
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = u.buf;
+  mh.msg_controllen = sizeof(u.buf);
+  n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (n <= 0)
+    return PLUMB_ECONNREFUSED; /* refused by the server (or it died) */
+  for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm != NULL;
+       cm = CMSG_NXTHDR(&mh, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+      continue;
+    size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < nfd; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+      if (*memfd < 0)
+        *memfd = fd;
+      else
+        close(fd);
+    }
+  }
+  if (n != (ssize_t)sizeof(*h) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+      *memfd < 0 || h->magic != SHM_HELLO_MAGIC ||
+      h->version != PLUMB_SHM_VERSION || h->hdr_size != PLUMB_SHM_HDR_SIZE ||
+      h->ring_size < PLUMB_SHM_RING_MIN || h->ring_size > PLUMB_SHM_RING_MAX ||
+      (h->ring_size & (h->ring_size - 1)) != 0 ||
+      h->total != PLUMB_SHM_HDR_SIZE + 2 * (uint64_t)h->ring_size) {
+    if (*memfd >= 0)
+      close(*memfd);
+    *memfd = -1;
+    return PLUMB_EPROTO;
+  }
+  return PLUMB_OK;
+}
+
+static int
+shm_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
+         plumb_conn **out)
+{
+  char seg[8 + SHM_NAME_MAX];
+  struct sockaddr_un sa;
+  struct ucred cr;
+  socklen_t crlen = sizeof(cr), len;
+  struct stat st;
+  shm_addr a;
+  shm_ctl ctl;
+  shm_hello h;
+  shm_conn *c;
+  plumb__shm_chan *ch;
+  uid_t owner;
+  uint8_t *map;
+  int sock, memfd = -1, rc;
+
+  *out = NULL;
+  if ((rc = shm_parse(addr, &a)) != PLUMB_OK)
+    return rc;
+  shm_seg_name(seg, sizeof(seg), a.name);
+  rc = shm_ctl_read(seg, &ctl, &owner);
+  if (rc == PLUMB_EPROTO)
+    rc = PLUMB_ECONNREFUSED;
+  if (rc != PLUMB_OK)
+    return rc;
+
+  sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (sock < 0)
+    return PLUMB_ESYS;
+  len = shm_sockaddr(&sa, ctl.sock);
+  while (connect(sock, (struct sockaddr *)&sa, len) != 0) {
+    struct timespec ts = { 0, 1000000 };
+    if (errno == ECONNREFUSED || errno == ENOENT) {
+      rc = PLUMB_ECONNREFUSED;
+      goto close_sock;
+    }
+    if (errno != EAGAIN && errno != EINTR) {
+      rc = PLUMB_ESYS;
+      goto close_sock;
+    }
+    if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline) {
+      rc = PLUMB_ETIMEDOUT;
+      goto close_sock;
+    }
+    nanosleep(&ts, NULL); /* backlog full: retry */
+  }
+  /* The socket must belong to the process and user of the segment. */
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0 ||
+      cr.pid != ctl.pid || cr.uid != owner) {
+    rc = PLUMB_EPERM;
+    goto close_sock;
+  }
+  if ((rc = shm_recv_hello(sock, deadline, &h, &memfd)) != PLUMB_OK)
+    goto close_sock;
+  if (fstat(memfd, &st) != 0 || (uint64_t)st.st_size != h.total ||
+      (fcntl(memfd, F_GET_SEALS) & F_SEAL_SHRINK) == 0) {
+    rc = PLUMB_EPROTO;
+    goto close_memfd;
+  }
+  map = mmap(NULL, (size_t)h.total, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+             0);
+  if (map == MAP_FAILED) {
+    rc = PLUMB_ESYS;
+    goto close_memfd;
+  }
+  close(memfd);
+  ch = (plumb__shm_chan *)map;
+  if (ch->magic != PLUMB_SHM_MAGIC || ch->version != PLUMB_SHM_VERSION ||
+      ch->ring_size != h.ring_size || ch->hdr_size != PLUMB_SHM_HDR_SIZE) {
+    munmap(map, (size_t)h.total);
+    rc = PLUMB_EPROTO;
+    goto close_sock;
+  }
+  if ((c = shm_conn_new(1, sock,
+                        opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME)) ==
+      NULL) {
+    munmap(map, (size_t)h.total);
+    rc = PLUMB_ENOMEM;
+    goto close_sock;
+  }
+  shm_conn_attach(c, map, (size_t)h.total, h.ring_size);
+  /* Positions start where the server left them (zero). */
+  c->tx.pos = atomic_load(&ch->req.tail);
+  c->rx.pos = atomic_load(&ch->rep.head);
+  *out = &c->base;
+  return PLUMB_OK;
+
+close_memfd:
+  close(memfd);
+close_sock:
+  close(sock);
+  return rc;
+}
+
+/* ---- liveness --------------------------------------------------------- */
+
+/* Polls the side socket: ECLOSED on hang-up, EPROTO if the peer wrote to it
+ * (it never should after the hello). */
+static int
+shm_sock_check(shm_conn *c)
+{
+  struct pollfd p = { c->sock, POLLIN | POLLRDHUP, 0 };
+  char junk[64];
+  ssize_t n;
+
+  if (poll(&p, 1, 0) <= 0)
+    return PLUMB_OK;
+  if (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))
+    return PLUMB_ECLOSED;
+  n = recv(c->sock, junk, sizeof(junk), MSG_DONTWAIT);
+  if (n == 0)
+    return PLUMB_ECLOSED;
+  return n > 0 ? PLUMB_EPROTO : PLUMB_OK;
+}
+
+static int
+shm_conn_dead(void *arg, int deep)
+{
+  shm_conn *c = arg;
+
+  if (atomic_load_explicit(&c->closed, memory_order_relaxed))
+    return PLUMB_ECLOSED;
+  if (atomic_load_explicit(&c->peer_gone, memory_order_relaxed) ||
+      atomic_load_explicit(&c->chan->closed[1 - c->side],
+                           memory_order_acquire))
+    return PLUMB_ECLOSED;
+  if (deep) {
+    int rc = shm_sock_check(c);
+    if (rc == PLUMB_ECLOSED)
+      atomic_store(&c->peer_gone, 1);
+    return rc;
+  }
+  return PLUMB_OK;
+}
+
+/* ---- sending -------------------------------------------------------- */
+
+static int
+shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
+              int64_t deadline)
+{
+  shm_conn *c = (shm_conn *)pc;
+  uint32_t hdr[2], space, head_seen;
+  size_t total = 0, left, off = 0;
+  int src = -1, rc, written = 0;
+
+  for (int i = 0; i < iovcnt; i++) {
+    if (iov[i].iov_len > UINT32_MAX - total)
+      return PLUMB_ETOOBIG;
+    total += iov[i].iov_len;
+  }
+  if (total > c->max_frame)
+    return PLUMB_ETOOBIG;
+  if (atomic_load(&c->closed))
+    return PLUMB_ECLOSED;
+  if (c->tx_err)
+    return c->tx_err;
+  if ((rc = shm_conn_dead(c, 0)) != PLUMB_OK)
+    return rc;
+  hdr[0] = (uint32_t)total;
+  hdr[1] = (uint32_t)total ^ SHM_FRAME_KEY;
+  left = total + sizeof(hdr);
+  if (deadline == PLUMB_NOWAIT) {
+    if ((rc = plumb__shm_ring_writable(&c->tx, &space, &head_seen)) != 0)
+      return c->tx_err = rc;
+    if (space < left)
+      return PLUMB_EAGAIN;
+  }
+  while (left > 0) {
+    size_t n;
+    if ((rc = plumb__shm_ring_writable(&c->tx, &space, &head_seen)) != 0)
+      return c->tx_err = rc;
+    if (space == 0) {
+      rc = plumb__shm_wait(&c->spin_tx, &c->tx.ctl->head, head_seen,
+                           &c->tx.ctl->prod_waiting, deadline, SHM_SLICE_NS,
+                           shm_conn_dead, c);
+      if (rc != PLUMB_OK) {
+        if (written)
+          c->tx_err = rc == PLUMB_ETIMEDOUT ? PLUMB_ECLOSED : rc;
+        return rc;
+      }
+      continue;
+    }
+    n = space < left ? space : left;
+    left -= n;
+    while (n > 0) {
+      const uint8_t *p;
+      size_t avail, k;
+      if (src < 0) {
+        p = (const uint8_t *)hdr + off;
+        avail = sizeof(hdr) - off;
+      } else {
+        p = (const uint8_t *)iov[src].iov_base + off;
+        avail = iov[src].iov_len - off;
+      }
+      if (avail == 0) {
+        src++;
+        off = 0;
+        continue;
+      }
+      k = avail < n ? avail : n;
+      plumb__shm_ring_write(&c->tx, p, k);
+      off += k;
+      n -= k;
+    }
+    plumb__shm_ring_publish_tail(&c->tx);
+    written = 1;
+  }
+  return PLUMB_OK;
+}
+
+/* ---- receiving ------------------------------------------------------ */
+
+/* Moves what the ring holds into the frame being assembled.  PLUMB_OK when
+ * a frame is complete (then handed over in buf), PLUMB_EAGAIN if more is
+ * needed, else a sticky error.  *more: bytes remain in the ring. */
+static int
+shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
+{
+  uint32_t avail, n;
+  int rc = PLUMB_EAGAIN, moved = 0;
+
+  *more = 0;
+  if (c->rx_err)
+    return c->rx_err;
+  if (plumb__shm_ring_readable(&c->rx, &avail, seen) != PLUMB_OK)
+    return c->rx_err = PLUMB_EPROTO;
+  for (;;) {
+    if (c->rhdr_got < sizeof(c->rhdr)) {
+      uint32_t len, chk;
+      if (avail == 0)
+        break;
+      n = (uint32_t)sizeof(c->rhdr) - c->rhdr_got;
+      n = n < avail ? n : avail;
+      plumb__shm_ring_read(&c->rx, c->rhdr + c->rhdr_got, n);
+      c->rhdr_got += n;
+      avail -= n;
+      moved = 1;
+      if (c->rhdr_got < sizeof(c->rhdr))
+        break;
+      memcpy(&len, c->rhdr, 4);
+      memcpy(&chk, c->rhdr + 4, 4);
+      if (chk != (len ^ SHM_FRAME_KEY)) {
+        rc = PLUMB_EPROTO;
+        break;
+      }
+      if (len > c->max_frame) {
+        rc = PLUMB_ETOOBIG;
+        break;
+      }
+      if (plumb__buf_reserve(&c->part, len ? len : 1) != PLUMB_OK) {
+        rc = PLUMB_ENOMEM;
+        break;
+      }
+      c->rlen = len;
+      c->rgot = 0;
+    }
+    if (c->rgot == c->rlen) {
+      /* Hand the assembled buffer over; keep the caller's for reuse. */
+      plumb_buf old = *buf;
+      buf->data = c->part.data;
+      buf->cap = c->part.cap;
+      buf->len = c->rlen;
+      c->part.data = old.data;
+      c->part.cap = old.cap;
+      c->part.len = 0;
+      c->rhdr_got = 0;
+      rc = PLUMB_OK;
+      break;
+    }
+    if (avail == 0)
+      break;
+    n = c->rlen - c->rgot;
+    n = n < avail ? n : avail;
+    plumb__shm_ring_read(&c->rx, c->part.data + c->rgot, n);
+    c->rgot += n;
+    avail -= n;
+    moved = 1;
+  }
+  if (moved)
+    plumb__shm_ring_publish_head(&c->rx);
+  if (rc != PLUMB_OK && rc != PLUMB_EAGAIN)
+    c->rx_err = rc;
+  *more = avail > 0;
+  return rc;
+}
+
+/* The peer is gone: deliver a frame it completed before leaving, if any. */
+static int
+shm_rx_final(shm_conn *c, plumb_buf *buf, int why)
+{
+  uint32_t seen;
+  int more, rc;
+
+  if (why != PLUMB_ECLOSED || atomic_load(&c->closed))
+    return why;
+  rc = shm_rx_pull(c, buf, &more, &seen);
+  return rc == PLUMB_EAGAIN ? PLUMB_ECLOSED : rc;
+}
+
+static void
+shm_signal(shm_conn *c)
+{
+  uint64_t one = 1;
+
+  (void)!write(c->efd, &one, sizeof(one));
+}
+
+/* Waited mode: the waiter thread watches the ring; we wait on the epoll fd.
+ * The eventfd is drained only when no frame is complete, and the ring is
+ * looked at again after draining: a frame published between the first look
+ * and the drain would otherwise leave no trace. */
+static int
+shm_recv_waited(shm_conn *c, plumb_buf *buf, int64_t deadline)
+{
+  for (;;) {
+    uint64_t v;
+    uint32_t seen;
+    int more, sig = 0, rc = shm_rx_pull(c, buf, &more, &seen);
+
+    if (rc == PLUMB_EAGAIN && read(c->efd, &v, sizeof(v)) == sizeof(v)) {
+      sig = 1;
+      rc = shm_rx_pull(c, buf, &more, &seen);
+    }
+    if (rc == PLUMB_OK && more)
+      shm_signal(c); /* another frame is already waiting */
+    if (rc != PLUMB_EAGAIN)
+      return rc;
+    /* Not woken by the waiter: maybe by the socket (peer death). */
+    if ((rc = shm_conn_dead(c, !sig)) != PLUMB_OK)
+      return shm_rx_final(c, buf, rc);
+    if (deadline == PLUMB_NOWAIT)
+      return PLUMB_EAGAIN;
+    if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
+      return PLUMB_ETIMEDOUT;
+    struct pollfd p = { c->epfd, POLLIN, 0 };
+    int t = plumb__poll_timeout(deadline);
+    if (t < 0 || t > SHM_SLICE_NS / 1000000)
+      t = (int)(SHM_SLICE_NS / 1000000);
+    if (poll(&p, 1, t) < 0 && errno != EINTR)
+      return PLUMB_ESYS;
+  }
+}
+
+static int
+shm_conn_recv(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
+{
+  shm_conn *c = (shm_conn *)pc;
+
+  if (atomic_load(&c->closed))
+    return PLUMB_ECLOSED;
+  if (atomic_load_explicit(&c->waited, memory_order_acquire))
+    return shm_recv_waited(c, buf, deadline);
+  for (;;) {
+    uint32_t seen;
+    int more, rc = shm_rx_pull(c, buf, &more, &seen);
+
+    if (rc != PLUMB_EAGAIN)
+      return rc;
+    if ((rc = shm_conn_dead(c, deadline == PLUMB_NOWAIT)) != PLUMB_OK)
+      return shm_rx_final(c, buf, rc);
+    if (deadline == PLUMB_NOWAIT)
+      return PLUMB_EAGAIN;
+    rc = plumb__shm_wait(&c->spin_rx, &c->rx.ctl->tail, seen,
+                         &c->rx.ctl->cons_waiting, deadline, SHM_SLICE_NS,
+                         shm_conn_dead, c);
+    if (rc != PLUMB_OK)
+      return shm_rx_final(c, buf, rc);
+  }
+}
+
+/* ---- waited mode ------------------------------------------------------ */
+
+static int
+shm_waiter_stopped(void *arg, int deep)
+{
+  shm_conn *c = arg;
+
+  (void)deep;
+  return atomic_load(&c->waiter_stop) ? PLUMB_ECLOSED : PLUMB_OK;
+}
+
+/* Sleeps on the futex of the receive ring's tail and rings the eventfd
+ * each time the peer publishes.  It only watches: recv() consumes. */
+static void *
+shm_waiter_main(void *arg)
+{
+  shm_conn *c = arg;
+  uint32_t seen = c->rx.pos; /* data already there: signal at once */
+
+  while (!atomic_load(&c->waiter_stop)) {
+    int rc = plumb__shm_wait(&c->spin_waiter, &c->rx.ctl->tail, seen,
+                             &c->rx.ctl->cons_waiting, PLUMB_FOREVER,
+                             PLUMB_FOREVER, shm_waiter_stopped, c);
+    if (rc != PLUMB_OK)
+      break;
+    seen = atomic_load_explicit(&c->rx.ctl->tail, memory_order_acquire);
+    shm_signal(c);
+  }
+  atomic_store(&c->waiter_done, 1);
+  return NULL;
+}
+
+static int
+shm_waited_start(shm_conn *c)
+{
+  struct epoll_event ev;
+  pthread_attr_t attr;
+  int rc = -1;
+
+  c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  c->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (c->efd < 0 || c->epfd < 0)
+    goto fail;
+  memset(&ev, 0, sizeof(ev));
+  ev.events = EPOLLIN;
+  if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->efd, &ev) != 0)
+    goto fail;
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->sock, &ev) != 0)
+    goto fail;
+  if (pthread_attr_init(&attr) != 0)
+    goto fail;
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  rc = pthread_create(&c->waiter, &attr, shm_waiter_main, c);
+  pthread_attr_destroy(&attr);
+  if (rc != 0)
+    goto fail;
+  atomic_store_explicit(&c->waited, 1, memory_order_release);
+  return c->epfd;
+
+fail:
+  if (c->efd >= 0)
+    close(c->efd);
+  if (c->epfd >= 0)
+    close(c->epfd);
+  c->efd = c->epfd = -1;
+  return -1;
+}
+
+/* The first call starts the waiter thread; it must not race with a
+ * blocking recv() in direct mode. */
+static int
+shm_conn_fd(plumb_conn *pc)
+{
+  shm_conn *c = (shm_conn *)pc;
+  int fd;
+
+  pthread_mutex_lock(&c->fd_lock);
+  fd = atomic_load(&c->waited) ? c->epfd : shm_waited_start(c);
+  pthread_mutex_unlock(&c->fd_lock);
+  return fd;
+}
+
+static int
+shm_conn_peer(plumb_conn *pc, plumb_peer *out)
+{
+  shm_conn *c = (shm_conn *)pc;
+  struct ucred cr;
+  socklen_t len = sizeof(cr);
+
+  memset(out, 0, sizeof(*out));
+  if (getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
+    return PLUMB_ESYS;
+  out->has_creds = 1;
+  out->pid = cr.pid;
+  out->uid = cr.uid;
+  out->gid = cr.gid;
+  return PLUMB_OK;
+}
+
+static void
+shm_conn_shutdown(plumb_conn *pc)
+{
+  shm_conn *c = (shm_conn *)pc;
+
+  if (atomic_exchange(&c->closed, 1) || c->chan == NULL)
+    return;
+  atomic_store(&c->chan->closed[c->side], 1);
+  /* Wake everyone who may sleep on this channel: the peer and ourselves. */
+  plumb__futex_wake(&c->tx.ctl->tail, INT_MAX);
+  plumb__futex_wake(&c->tx.ctl->head, INT_MAX);
+  plumb__futex_wake(&c->rx.ctl->tail, INT_MAX);
+  plumb__futex_wake(&c->rx.ctl->head, INT_MAX);
+  shutdown(c->sock, SHUT_RDWR);
+}
+
+plumb__shm_chan *
+plumb__shm_test_channel(plumb_conn *pc, size_t *len)
+{
+  shm_conn *c = (shm_conn *)pc;
+
+  if (len)
+    *len = c->map_len;
+  return c->chan;
+}
+
+const plumb_transport plumb__tran_shm = {
+  .abi_version = PLUMB_TRANSPORT_ABI,
+  .scheme = "shm",
+  .aliases = NULL,
+  .listen = shm_listen,
+  .listener_fd = shm_listener_fd,
+  .accept = shm_accept,
+  .listener_close = shm_listener_close,
+  .dial = shm_dial,
+  .send = shm_conn_send,
+  .recv = shm_conn_recv,
+  .conn_fd = shm_conn_fd,
+  .peer = shm_conn_peer,
+  .shutdown = shm_conn_shutdown,
+  .close = shm_conn_close,
+};

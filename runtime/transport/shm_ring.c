@@ -1,0 +1,278 @@
+/* shm_ring.c - SPSC byte rings in shared memory, futexes on shared words and
+ * the adaptive spinner of the shm transport (see shm_ring.h).
+ *
+ * Memory ordering: data is copied, then the position is stored (release
+ * semantics, in fact seq_cst); the other side loads the position (acquire)
+ * before touching the data.  Wake-ups use the Dekker pattern: the sleeper
+ * stores its waiting flag and re-reads the word, the publisher stores the
+ * word and reads the flag, both seq_cst, so at least one sees the other and
+ * no wake-up is lost.  A futex syscall is made only when the flag is set.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm_ring.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define shm_cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define shm_cpu_relax() __asm__ __volatile__("yield" ::: "memory")
+#else
+#define shm_cpu_relax() atomic_signal_fence(memory_order_seq_cst)
+#endif
+
+int
+plumb__shm_ring_readable(const plumb__shm_ring *r, uint32_t *avail,
+                         uint32_t *tail_seen)
+{
+  uint32_t tail = atomic_load_explicit(&r->ctl->tail, memory_order_acquire);
+  uint32_t n = tail - r->pos;
+
+  *tail_seen = tail;
+  if (n > r->size) {
+    *avail = 0;
+    return PLUMB_EPROTO;
+  }
+  *avail = n;
+  return PLUMB_OK;
+}
+
+int
+plumb__shm_ring_writable(const plumb__shm_ring *r, uint32_t *space,
+                         uint32_t *head_seen)
+{
+  uint32_t head = atomic_load_explicit(&r->ctl->head, memory_order_acquire);
+  uint32_t used = r->pos - head;
+
+  *head_seen = head;
+  if (used > r->size) {
+    *space = 0;
+    return PLUMB_EPROTO;
+  }
+  *space = r->size - used;
+  return PLUMB_OK;
+}
+
+void
+plumb__shm_ring_read(plumb__shm_ring *r, void *dst, size_t n)
+{
+  uint32_t off = r->pos & (r->size - 1);
+  size_t first = r->size - off;
+
+  if (first > n)
+    first = n;
+  memcpy(dst, r->data + off, first);
+  if (n > first)
+    memcpy((uint8_t *)dst + first, r->data, n - first);
+  r->pos += (uint32_t)n;
+}
+
+void
+plumb__shm_ring_write(plumb__shm_ring *r, const void *src, size_t n)
+{
+  uint32_t off = r->pos & (r->size - 1);
+  size_t first = r->size - off;
+
+  if (first > n)
+    first = n;
+  memcpy(r->data + off, src, first);
+  if (n > first)
+    memcpy(r->data, (const uint8_t *)src + first, n - first);
+  r->pos += (uint32_t)n;
+}
+
+void
+plumb__shm_ring_publish_head(plumb__shm_ring *r)
+{
+  atomic_store_explicit(&r->ctl->head, r->pos, memory_order_seq_cst);
+  if (atomic_load_explicit(&r->ctl->prod_waiting, memory_order_seq_cst))
+    plumb__futex_wake(&r->ctl->head, 1);
+}
+
+void
+plumb__shm_ring_publish_tail(plumb__shm_ring *r)
+{
+  atomic_store_explicit(&r->ctl->tail, r->pos, memory_order_seq_cst);
+  if (atomic_load_explicit(&r->ctl->cons_waiting, memory_order_seq_cst))
+    plumb__futex_wake(&r->ctl->tail, 1);
+}
+
+/* Futexes.  FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC timeout,
+ * which is exactly plumb's deadline.  No FUTEX_PRIVATE_FLAG: the words live
+ * in memory shared between processes. */
+
+int
+plumb__futex_wait(_Atomic uint32_t *w, uint32_t expect, int64_t deadline)
+{
+  struct timespec ts, *tp = NULL;
+
+  if (deadline != PLUMB_FOREVER) {
+    if (deadline < 0)
+      deadline = 0;
+    ts.tv_sec = (time_t)(deadline / 1000000000);
+    ts.tv_nsec = (long)(deadline % 1000000000);
+    tp = &ts;
+  }
+  if (syscall(SYS_futex, (void *)w, FUTEX_WAIT_BITSET, expect, tp, NULL,
+              FUTEX_BITSET_MATCH_ANY) == 0)
+    return PLUMB_OK;
+  switch (errno) {
+  case EAGAIN:
+  case EINTR:
+    return PLUMB_OK;
+  case ETIMEDOUT:
+    return PLUMB_ETIMEDOUT;
+  default:
+    return PLUMB_ESYS;
+  }
+}
+
+void
+plumb__futex_wake(_Atomic uint32_t *w, int n)
+{
+  (void)syscall(SYS_futex, (void *)w, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+/* The spinner. */
+
+static int
+spin_single_cpu(void)
+{
+  cpu_set_t set;
+
+  if (sched_getaffinity(0, sizeof(set), &set) != 0)
+    return sysconf(_SC_NPROCESSORS_ONLN) <= 1;
+  return CPU_COUNT(&set) <= 1;
+}
+
+void
+plumb__shm_spin_init(plumb__shm_spin *sp, int64_t max_us,
+                     _Atomic int32_t *my_cpu, const _Atomic int32_t *peer_cpu)
+{
+  if (max_us < 0) {
+    const char *e = getenv("PLUMB_SHM_SPIN_US");
+    max_us = 20;
+    if (e != NULL && *e != '\0') {
+      char *end;
+      long v = strtol(e, &end, 10);
+      if (*end == '\0' && v >= 0 && v <= 100000)
+        max_us = v;
+    }
+  }
+  memset(sp, 0, sizeof(*sp));
+  sp->max_ns = spin_single_cpu() ? 0 : max_us * 1000;
+  sp->budget_ns = sp->max_ns;
+  sp->my_cpu = my_cpu;
+  sp->peer_cpu = peer_cpu;
+}
+
+/* Decides after a wait how long the next one should spin. */
+static void
+spin_adapt(plumb__shm_spin *sp, int64_t waited, int won)
+{
+  if (sp->max_ns == 0)
+    return;
+  if (won) {
+    /* Spinning paid: keep room for twice this wait. */
+    int64_t want = 2 * waited;
+    if (want > sp->budget_ns)
+      sp->budget_ns = want < sp->max_ns ? want : sp->max_ns;
+  } else if (waited < sp->max_ns) {
+    /* A slightly longer spin would have caught it. */
+    int64_t want = waited + waited / 2;
+    if (want < 2 * sp->budget_ns)
+      want = 2 * sp->budget_ns;
+    sp->budget_ns = want < sp->max_ns ? want : sp->max_ns;
+  } else {
+    /* Long waits (idle peer): spinning does not pay, back off. */
+    sp->budget_ns /= 2;
+    if (sp->budget_ns < 500)
+      sp->budget_ns = 0;
+  }
+}
+
+/* Spinning is pointless (harmful) when the peer last ran on our CPU. */
+static int
+spin_allowed(plumb__shm_spin *sp)
+{
+  if (sp->max_ns == 0)
+    return 0;
+  if (sp->my_cpu != NULL && sp->peer_cpu != NULL) {
+    int cpu = sched_getcpu();
+    atomic_store_explicit(sp->my_cpu, cpu, memory_order_relaxed);
+    if (cpu >= 0 &&
+        atomic_load_explicit(sp->peer_cpu, memory_order_relaxed) == cpu)
+      return 0;
+  }
+  return sp->budget_ns > 0;
+}
+
+int
+plumb__shm_wait(plumb__shm_spin *sp, _Atomic uint32_t *word, uint32_t seen,
+                _Atomic uint32_t *waiting, int64_t deadline, int64_t slice_ns,
+                plumb__shm_dead_fn dead, void *arg)
+{
+  int64_t t0 = plumb__now_ns(), now = t0;
+  int rc = PLUMB_OK;
+
+  if (spin_allowed(sp)) {
+    for (;;) {
+      for (int i = 0; i < 32; i++) {
+        if (atomic_load_explicit(word, memory_order_acquire) != seen) {
+          sp->spins_won++;
+          spin_adapt(sp, plumb__now_ns() - t0, 1);
+          return PLUMB_OK;
+        }
+        shm_cpu_relax();
+      }
+      now = plumb__now_ns();
+      if (now - t0 >= sp->budget_ns)
+        break;
+      if (deadline != PLUMB_FOREVER && now >= deadline)
+        return PLUMB_ETIMEDOUT;
+    }
+    sp->spins_lost++;
+  }
+
+  for (;;) {
+    int64_t until;
+
+    if ((rc = dead(arg, 0)) != PLUMB_OK)
+      break;
+    atomic_store_explicit(waiting, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(word, memory_order_seq_cst) != seen)
+      break;
+    now = plumb__now_ns();
+    if (deadline != PLUMB_FOREVER && now >= deadline) {
+      rc = PLUMB_ETIMEDOUT;
+      break;
+    }
+    until = deadline;
+    if (slice_ns != PLUMB_FOREVER &&
+        (deadline == PLUMB_FOREVER || deadline - now > slice_ns))
+      until = now + slice_ns;
+    sp->sleeps++;
+    rc = plumb__futex_wait(word, seen, until);
+    if (atomic_load_explicit(word, memory_order_acquire) != seen) {
+      rc = PLUMB_OK;
+      break;
+    }
+    if (rc == PLUMB_ESYS)
+      break;
+    if (rc == PLUMB_ETIMEDOUT) {
+      if ((rc = dead(arg, 1)) != PLUMB_OK)
+        break;
+    }
+  }
+  atomic_store_explicit(waiting, 0, memory_order_relaxed);
+  if (rc == PLUMB_OK)
+    spin_adapt(sp, plumb__now_ns() - t0, 0);
+  return rc;
+}

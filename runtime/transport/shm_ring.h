@@ -1,0 +1,120 @@
+/* shm_ring.h - the building blocks of the shm transport: the layout of a
+ * per-client channel segment, single-producer/single-consumer byte rings with
+ * C11 atomics, futex wake-ups on shared words and the adaptive spinner.
+ *
+ * Nothing here knows about listeners, sockets or frames; shm.c builds the
+ * transport from these pieces.  Every index read from shared memory is
+ * treated as untrusted: the ring functions report a corrupt ring instead of
+ * trusting it.
+ */
+#ifndef PLUMB_SHM_RING_H
+#define PLUMB_SHM_RING_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "transport.h"
+
+#define PLUMB_SHM_MAGIC 0x706c6d73u   /* "plms": channel header */
+#define PLUMB_SHM_VERSION 1u
+#define PLUMB_SHM_HDR_SIZE 4096u      /* header page before the ring data */
+#define PLUMB_SHM_RING_DEFAULT (256u * 1024u)
+#define PLUMB_SHM_RING_MIN 4096u
+#define PLUMB_SHM_RING_MAX (256u * 1024u * 1024u)
+
+/* One ring's shared control words.  Positions are byte counts modulo 2^32
+ * (the ring size is a power of two <= 2^28, so differences stay exact).
+ * The producer owns `tail`, the consumer owns `head`; each sets its
+ * `*_waiting` flag before sleeping on the other's word, so the other side
+ * issues FUTEX_WAKE only when someone may be asleep. */
+typedef struct plumb__shm_ring_ctl {
+  _Alignas(64) _Atomic uint32_t tail; /* written by the producer */
+  _Atomic uint32_t cons_waiting;      /* consumer sleeps on tail */
+  _Alignas(64) _Atomic uint32_t head; /* written by the consumer */
+  _Atomic uint32_t prod_waiting;      /* producer sleeps on head */
+} plumb__shm_ring_ctl;
+
+/* The header page of a channel segment (server = side 0, client = side 1).
+ * The request ring's data follows at PLUMB_SHM_HDR_SIZE, the reply ring's
+ * at PLUMB_SHM_HDR_SIZE + ring_size. */
+typedef struct plumb__shm_chan {
+  uint32_t magic;
+  uint32_t version;
+  uint32_t ring_size;
+  uint32_t hdr_size;
+  _Atomic uint32_t closed[2]; /* set by a side's shutdown() */
+  _Atomic int32_t cpu[2];     /* CPU each side last ran on (spin heuristic) */
+  plumb__shm_ring_ctl req;    /* client -> server */
+  plumb__shm_ring_ctl rep;    /* server -> client */
+} plumb__shm_chan;
+
+/* A process-private view of one ring.  `pos` is this side's own position
+ * (tail for a producer, head for a consumer), never re-read from shm. */
+typedef struct plumb__shm_ring {
+  plumb__shm_ring_ctl *ctl;
+  uint8_t *data;
+  uint32_t size; /* power of two */
+  uint32_t pos;
+} plumb__shm_ring;
+
+/* Bytes the consumer may read now (*avail); PLUMB_EPROTO if the peer's
+ * tail is impossible.  *tail_seen receives the tail value observed. */
+int plumb__shm_ring_readable(const plumb__shm_ring *r, uint32_t *avail,
+                             uint32_t *tail_seen);
+/* Bytes the producer may write now (*space); PLUMB_EPROTO if the peer's
+ * head is impossible.  *head_seen receives the head value observed. */
+int plumb__shm_ring_writable(const plumb__shm_ring *r, uint32_t *space,
+                             uint32_t *head_seen);
+/* Copy n bytes out of / into the ring at pos and advance pos (no publish).
+ * The caller has checked n against readable/writable. */
+void plumb__shm_ring_read(plumb__shm_ring *r, void *dst, size_t n);
+void plumb__shm_ring_write(plumb__shm_ring *r, const void *src, size_t n);
+/* Make pos visible to the peer and wake it if it sleeps. */
+void plumb__shm_ring_publish_head(plumb__shm_ring *r);
+void plumb__shm_ring_publish_tail(plumb__shm_ring *r);
+
+/* Futexes on shared (non-private) words.  wait: sleeps while *w == expect,
+ * until the absolute CLOCK_MONOTONIC deadline (PLUMB_FOREVER: none).
+ * Returns PLUMB_OK (woken, value changed, or interrupted), PLUMB_ETIMEDOUT
+ * or PLUMB_ESYS. */
+int plumb__futex_wait(_Atomic uint32_t *w, uint32_t expect, int64_t deadline);
+void plumb__futex_wake(_Atomic uint32_t *w, int n);
+
+/* Adaptive spin-then-sleep.  budget_ns is how long the next wait spins
+ * before sleeping; it grows when a spin (or a slightly longer one) would
+ * have caught the event and shrinks when waits are long.  No spinning when
+ * max_ns is 0, when this process may use a single CPU, or when the peer last
+ * ran on the CPU we are on (spinning would steal its time slice). */
+typedef struct plumb__shm_spin {
+  int64_t budget_ns;
+  int64_t max_ns;
+  _Atomic int32_t *my_cpu;         /* where we publish our CPU, or NULL */
+  const _Atomic int32_t *peer_cpu; /* where the peer publishes its CPU */
+  uint64_t spins_won, spins_lost, sleeps;
+} plumb__shm_spin;
+
+/* Initialises a spinner; max_us < 0 takes PLUMB_SHM_SPIN_US from the
+ * environment (default 20 us).  */
+void plumb__shm_spin_init(plumb__shm_spin *sp, int64_t max_us,
+                          _Atomic int32_t *my_cpu,
+                          const _Atomic int32_t *peer_cpu);
+
+/* Asked while waiting: non-zero (a status) ends the wait.  `deep` is set
+ * after a sleep slice expired: the callback may then make system calls
+ * (e.g. poll the side channel for a dead peer). */
+typedef int (*plumb__shm_dead_fn)(void *arg, int deep);
+
+/* Waits until *word != seen.  Spins per `sp`, then sets *waiting and sleeps
+ * on the futex in slices of slice_ns (PLUMB_FOREVER: one unbounded sleep),
+ * calling dead() before every sleep and deep after every expired slice.
+ * Returns PLUMB_OK, PLUMB_ETIMEDOUT, PLUMB_ESYS or dead()'s status. */
+int plumb__shm_wait(plumb__shm_spin *sp, _Atomic uint32_t *word,
+                    uint32_t seen, _Atomic uint32_t *waiting,
+                    int64_t deadline, int64_t slice_ns,
+                    plumb__shm_dead_fn dead, void *arg);
+
+/* For tests only: the channel header of a shm connection and its size. */
+plumb__shm_chan *plumb__shm_test_channel(plumb_conn *c, size_t *len);
+
+#endif
