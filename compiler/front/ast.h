@@ -131,10 +131,21 @@ struct idl_node {
   uint64_t *dims;         /* array dimensions (MEMBER, TYPEDEF, CASE) */
   size_t ndims;
   idl_dir dir;            /* PARAM */
-  idl_value value;        /* CONST value; ENUMERATOR ordinal (value.u) */
-  uint32_t field_id;      /* MEMBER / CASE: protobuf field number (>= 1):
-                             @id(n) if given, else position-based (see
-                             docs/IDL-MAPPING.md) */
+  idl_value value;        /* CONST value; ENUMERATOR ordinal (value.u,
+                             kind IDL_V_ENUM, value.e = the enumerator).
+                             Integer values: kind IDL_V_INT for signed
+                             target types, IDL_V_UINT for unsigned ones;
+                             both i and u hold the value (cast). */
+  uint32_t field_id;      /* MEMBER / CASE: protobuf field number (>= 1).
+                             Rule: @id(n) if given; otherwise the 1-based
+                             position among the struct's/exception's
+                             members in declaration order (nested type
+                             declarations do not count).  For a union the
+                             discriminator is field 1 and the cases are
+                             numbered from 2 in declaration order (case k
+                             -> k + 1), again unless @id(n) is given.
+                             Duplicates, ids > 2^29-1 and the reserved
+                             19000..19999 are errors. */
 
   idl_value *labels;      /* CASE: evaluated case labels */
   size_t nlabels;
@@ -157,7 +168,8 @@ typedef struct idl_tree {
 } idl_tree;
 
 /* Full scoped name "::a::b::c" of a declaration (static buffer-free:
- * returns a malloc'd string the caller frees). */
+ * returns a malloc'd string the caller frees).  Enumerators belong to the
+ * enum's enclosing scope (OMG rule): "::m::RED", not "::m::Color::RED". */
 char *idl_scoped_name(const idl_node *n);
 /* Follows typedefs (not arrays) to the underlying type. */
 const idl_type *idl_resolve_typedefs(const idl_type *t);

@@ -1,0 +1,116 @@
+/* front.c - the front end's entry points (front.h): read the main file,
+ * run the scanner/preprocessor and parser, then the semantic checks, and
+ * hand the checked tree to the caller or free it.  The checks only run when
+ * scanning and parsing reported no error, so a syntax error is never
+ * followed by a cascade of "undefined type" errors.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "front_int.h"
+
+typedef struct front_priv {
+  pfile *files;
+} front_priv;
+
+void
+idl_tree_free(idl_tree *t)
+{
+  front_priv *p;
+  if (t == NULL)
+    return;
+  node_free(t->root);
+  for (size_t i = 0; i < t->nincludes; i++)
+    free((char *)t->includes[i]);
+  free(t->includes);
+  p = t->priv;
+  if (p != NULL) {
+    pfile *f = p->files;
+    while (f != NULL) {
+      pfile *next = f->next;
+      diag_unregister_source(f->name);
+      free(f->name);
+      free(f->text);
+      free(f);
+      f = next;
+    }
+    free(p);
+  }
+  free(t);
+}
+
+static int
+front_run(pstate *ps, pfile *main, idl_tree **out)
+{
+  unsigned before = diag_error_count();
+  idl_tree *t = xcalloc(1, sizeof *t);
+  front_priv *priv = xcalloc(1, sizeof *priv);
+  idl_loc loc = {main->name, 1, 1};
+  int rc;
+  int errors;
+
+  t->priv = priv;
+  t->main_file = main->name;
+  ps->tree = t;
+  ps->main_file = main->name;
+  t->root = node_new(ps, IDL_ROOT, NULL, loc);
+  if (lex_init(ps, main) != 0) {
+    diag_error(NULL, "cannot initialise the scanner");
+  } else {
+    rc = front_yyparse_run(ps);
+    if (rc != 0 && diag_error_count() == before)
+      diag_error(NULL, "parser ran out of memory");
+  }
+  lex_destroy(ps);
+  pp_free(ps);
+  t->includes = ps->includes;
+  t->nincludes = ps->nincludes;
+  priv->files = ps->files;
+  ps->files = NULL;
+  if (diag_error_count() == before)
+    check_tree(ps, t);
+  errors = (int)(diag_error_count() - before);
+  if (errors > 0) {
+    idl_tree_free(t);
+    t = NULL;
+  }
+  if (out != NULL)
+    *out = t;
+  else
+    idl_tree_free(t);
+  return errors;
+}
+
+int
+idl_parse_file(const char *path, const idl_options *opts, idl_tree **out)
+{
+  pstate ps;
+  pfile *main;
+
+  if (out != NULL)
+    *out = NULL;
+  memset(&ps, 0, sizeof ps);
+  ps.opts = opts;
+  errno = 0;
+  main = pp_read_file(&ps, path, NULL);
+  if (main == NULL) {
+    diag_error(NULL, "cannot open '%s': %s", path,
+               strerror(errno ? errno : ENOENT));
+    return 1;
+  }
+  return front_run(&ps, main, out);
+}
+
+int
+idl_parse_string(const char *name, const char *text, const idl_options *opts,
+                 idl_tree **out)
+{
+  pstate ps;
+  if (out != NULL)
+    *out = NULL;
+  memset(&ps, 0, sizeof ps);
+  ps.opts = opts;
+  return front_run(&ps, pp_add_text(&ps, name, text), out);
+}

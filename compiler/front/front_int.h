@@ -1,0 +1,241 @@
+/* front_int.h - internals shared by the front end's own files (lexer,
+ * parser, preprocessor, scopes, checks).  Nothing here is for back ends.
+ *
+ * The front end allocates every idl_node as an fnode, every idl_type as an
+ * ftype and every idl_annotation as an fanno: the public struct comes first,
+ * followed by what only the front end needs (unevaluated expressions, names
+ * as written, the scoped name).  FNODE()/FTYPE() get back to them.
+ */
+#ifndef PLUMBC_FRONT_INT_H
+#define PLUMBC_FRONT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ast.h"
+#include "front.h"
+
+/* Wide enough for every IDL integer intermediate (-2^64 .. 2^64). */
+__extension__ typedef __int128 xint;
+
+/* --- constant expressions, as parsed ----------------------------------- */
+
+typedef enum xkind {
+  X_INT,    /* u */
+  X_FLOAT,  /* f */
+  X_CHAR,   /* u = code point; wide */
+  X_STRING, /* s; wide */
+  X_BOOL,   /* b */
+  X_NAME,   /* s = scoped name as written */
+  X_UNARY,  /* op in "-+~", a */
+  X_BINARY, /* op: one of | ^ & + - * / % or 'L' (<<), 'R' (>>); a, bx */
+} xkind;
+
+typedef struct expr {
+  xkind k;
+  idl_loc loc;
+  int op;
+  uint64_t u;
+  double f;
+  bool b;
+  bool wide;
+  char *s;
+  struct expr *a, *bx;
+} expr;
+
+expr *expr_new(xkind k, idl_loc loc);
+expr *expr_clone(const expr *x);
+void expr_free(expr *x);
+
+/* --- front-end views of the public tree --------------------------------- */
+
+typedef struct fnode {
+  idl_node n;
+  char *sname;       /* "::a::b", set when declared (check) */
+  expr *value_x;     /* CONST: the expression */
+  expr **dim_x;      /* MEMBER / TYPEDEF / CASE: dimensions as written */
+  size_t ndim_x;
+  expr **label_x;    /* CASE: labels as written (default is a flag) */
+  size_t nlabel_x;
+  idl_type **names;  /* INTERFACE: bases, OPERATION: raises (NAMED types) */
+  size_t nnames;
+  idl_loc kw_loc;    /* INTERFACE: location of `local` / `abstract` */
+  bool declared;     /* entered into the symbol table */
+  bool bad;          /* CONST: evaluation failed (no cascades) */
+  bool done;         /* CONST: value is known */
+} fnode;
+
+typedef struct ftype {
+  idl_type t;
+  expr *bound_x; /* STRING / WSTRING / SEQUENCE bound as written */
+  bool bad;      /* unsupported type, already reported */
+} ftype;
+
+typedef struct fanno {
+  idl_annotation a;
+  expr *x; /* first positional argument, if any */
+} fanno;
+
+#define FNODE(n) ((fnode *)(n))
+#define FTYPE(t) ((ftype *)(t))
+#define FANNO(a) ((fanno *)(a))
+
+/* --- parser helper lists ------------------------------------------------- */
+
+typedef struct nlist {
+  idl_node *first, *last;
+} nlist;
+
+typedef struct decl {
+  char *name;
+  idl_loc loc;
+  expr **dims;
+  size_t ndims;
+  struct decl *next;
+} decl;
+
+typedef struct xlist {
+  expr **v;
+  size_t n;
+  bool has_default;
+  idl_loc default_loc;
+} xlist;
+
+typedef struct tlist {
+  idl_type **v;
+  size_t n;
+} tlist;
+
+/* --- the parse state ------------------------------------------------------ */
+
+typedef struct pfile {
+  char *name; /* interned: idl_loc.file points here */
+  char *text;
+  size_t len;
+  struct pfile *next;
+} pfile;
+
+typedef struct pcond {
+  bool parent_active; /* were we active when the #if started */
+  bool taking;        /* is the current branch active */
+  bool taken;         /* has some branch been active */
+  bool seen_else;
+  idl_loc loc;
+} pcond;
+
+typedef struct pmacro {
+  char *name;
+  char *value;
+  struct pmacro *next;
+} pmacro;
+
+typedef struct pincl {
+  pfile *file;
+  void *buf; /* YY_BUFFER_STATE of the includer */
+  int line, col;
+  size_t nconds; /* conditional depth when the file was entered */
+} pincl;
+
+#define PS_MAX_INCLUDE_DEPTH 64
+
+typedef struct pstate {
+  const idl_options *opts;
+  idl_tree *tree;
+  pfile *files;          /* every file read; owned (moves to the tree) */
+  const char *main_file; /* interned */
+  void *scanner;
+
+  /* current position of the scanner */
+  pfile *cur;
+  int line, col;
+  pincl incl[PS_MAX_INCLUDE_DEPTH];
+  int nincl;
+
+  pcond *conds;
+  size_t nconds, capconds;
+  pmacro *macros;
+  idl_loc comment_loc;
+
+  char last_tok[96]; /* text of the last token, for syntax errors */
+  const char **includes;
+  size_t nincludes, capincludes;
+  unsigned syntax_errors;
+} pstate;
+
+/* ast.c */
+idl_node *node_new(pstate *ps, idl_kind k, char *name, idl_loc loc);
+void node_add_child(idl_node *parent, idl_node *child);
+void node_add_children(idl_node *parent, idl_node *first);
+void node_free(idl_node *n);
+void node_list_free(idl_node *first);
+idl_type *type_new(idl_tkind k, idl_loc loc);
+idl_type *type_clone(const idl_type *t);
+void type_free(idl_type *t);
+void anno_free(idl_annotation *a);
+idl_annotation *anno_clone(const idl_annotation *a);
+void decl_free(decl *d);
+void xlist_free(xlist *l);
+void tlist_free(tlist *l);
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+const char *idl_tkind_name(idl_tkind k);
+const char *idl_kind_name(idl_kind k);
+
+/* pp.c: preprocessor directives (called by the scanner) */
+void pp_directive(pstate *ps, const char *text, idl_loc loc);
+bool pp_active(const pstate *ps);
+void pp_end_of_file(pstate *ps); /* unterminated conditionals of cur file */
+pfile *pp_read_file(pstate *ps, const char *path, const idl_loc *where);
+pfile *pp_add_text(pstate *ps, const char *name, const char *text);
+void pp_free(pstate *ps);
+
+/* lexer.l */
+int lex_init(pstate *ps, pfile *main);
+void lex_destroy(pstate *ps);
+void lex_push_file(pstate *ps, pfile *f);
+
+/* parser.y */
+int front_yyparse_run(pstate *ps);
+
+/* scope.c */
+typedef struct symtab symtab;
+symtab *symtab_new(void); /* names fold case */
+symtab *symtab_new_fold(bool fold_case);
+void symtab_free(symtab *st);
+/* Enters n under scoped name `sname`; returns the earlier declaration with
+ * the same name ignoring case, or NULL (then n was entered). */
+idl_node *symtab_insert(symtab *st, const char *sname, idl_node *n);
+void symtab_replace(symtab *st, const char *sname, idl_node *n);
+idl_node *symtab_get(symtab *st, const char *sname, bool *case_differs);
+/* Resolves `name` (as written: "a::b", "::a::b") seen inside `scope`.
+ * For type lookups members, params and cases are skipped.  On failure
+ * returns NULL; *case_hit receives a declaration matching only ignoring
+ * case, if any. */
+idl_node *scope_lookup(symtab *st, const idl_node *scope, const char *name,
+                       idl_node **case_hit);
+const char *scope_name_of(const idl_node *n); /* sname or "" for root */
+
+/* const_eval.c */
+typedef struct check_ctx check_ctx;
+/* Evaluates x for a value of type t (resolved through typedefs) inside
+ * scope; fills *out.  Returns false (error reported) on failure. */
+bool const_eval(check_ctx *cx, const expr *x, const idl_type *t,
+                const idl_node *scope, idl_value *out);
+/* Evaluates a positive integer (bounds, dimensions, @id); `what` names it
+ * in the error ("array dimension"). */
+bool const_eval_positive(check_ctx *cx, const expr *x, const idl_node *scope,
+                         const char *what, uint64_t *out);
+/* Lookup used by const_eval (check.c). */
+idl_node *check_lookup(check_ctx *cx, const idl_node *scope,
+                       const char *name, const idl_loc *loc,
+                       const char *what);
+void value_free(idl_value *v);
+char *value_to_string(const idl_value *v);
+
+/* check.c */
+int check_tree(pstate *ps, idl_tree *t);
+
+#endif

@@ -1,0 +1,515 @@
+/* pp.c - plumbc's built-in preprocessor (no system cpp is run).
+ *
+ * Handles, line by line as the scanner meets them:
+ *   #include "file" / <file>   quoted form: including file's directory first,
+ *                              then the -I directories; angle form: -I only
+ *   #define NAME [value], #undef NAME
+ *   #ifdef / #ifndef / #if / #elif / #else / #endif, where #if and #elif
+ *       understand defined(X), defined X, !, &&, ||, parentheses, integer
+ *       literals and object-like macros whose value is an integer
+ *   #pragma (ignored with a note), #error, #warning, #line (ignored)
+ * Deliberate limits: macros are never expanded in IDL text (they exist for
+ * include guards and conditionals), no function-like macros, no
+ * line continuations in directives.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "front_int.h"
+
+/* --- files ----------------------------------------------------------------- */
+
+static pfile *
+pp_new_file(pstate *ps, const char *name, char *text, size_t len)
+{
+  pfile *f = xcalloc(1, sizeof *f);
+  f->name = xstrdup(name);
+  f->text = text;
+  f->len = len;
+  f->next = ps->files;
+  ps->files = f;
+  diag_register_source(f->name, f->text, f->len);
+  return f;
+}
+
+pfile *
+pp_add_text(pstate *ps, const char *name, const char *text)
+{
+  size_t len = strlen(text);
+  char *copy = xmalloc(len + 1);
+  memcpy(copy, text, len + 1);
+  return pp_new_file(ps, name, copy, len);
+}
+
+/* Reads `path`; NULL if it cannot be opened (errno set).  A file read
+ * before is shared. */
+pfile *
+pp_read_file(pstate *ps, const char *path, const idl_loc *where)
+{
+  FILE *fp;
+  char *buf = NULL;
+  size_t len = 0, cap = 0, n;
+
+  for (pfile *f = ps->files; f != NULL; f = f->next)
+    if (strcmp(f->name, path) == 0)
+      return f;
+  fp = fopen(path, "rb");
+  if (fp == NULL)
+    return NULL;
+  do {
+    if (cap - len < 65536) {
+      cap = cap ? cap * 2 : 65536 * 2;
+      buf = xrealloc(buf, cap + 1);
+    }
+    n = fread(buf + len, 1, cap - len, fp);
+    len += n;
+  } while (n > 0);
+  if (ferror(fp)) {
+    diag_error(where, "cannot read '%s': %s", path, strerror(errno));
+    fclose(fp);
+    free(buf);
+    errno = EIO;
+    return NULL;
+  }
+  fclose(fp);
+  if (buf == NULL)
+    buf = xmalloc(1);
+  buf[len] = '\0';
+  return pp_new_file(ps, path, buf, len);
+}
+
+/* --- conditionals and macros ------------------------------------------------- */
+
+bool
+pp_active(const pstate *ps)
+{
+  return ps->nconds == 0 || ps->conds[ps->nconds - 1].taking;
+}
+
+static pmacro *
+pp_find_macro(const pstate *ps, const char *name, size_t len)
+{
+  for (pmacro *m = ps->macros; m != NULL; m = m->next)
+    if (strlen(m->name) == len && memcmp(m->name, name, len) == 0)
+      return m;
+  return NULL;
+}
+
+static void
+pp_push_cond(pstate *ps, bool value, idl_loc loc)
+{
+  pcond *c;
+  bool parent = pp_active(ps);
+  if (ps->nconds == ps->capconds) {
+    ps->capconds = ps->capconds ? 2 * ps->capconds : 16;
+    ps->conds = xrealloc(ps->conds, ps->capconds * sizeof *ps->conds);
+  }
+  c = &ps->conds[ps->nconds++];
+  c->parent_active = parent;
+  c->taking = c->parent_active && value;
+  c->taken = c->taking;
+  c->seen_else = false;
+  c->loc = loc;
+}
+
+/* Depth of conditionals that belong to files enclosing the current one. */
+static size_t
+pp_cond_base(const pstate *ps)
+{
+  return ps->nincl > 0 ? ps->incl[ps->nincl - 1].nconds : 0;
+}
+
+void
+pp_end_of_file(pstate *ps)
+{
+  size_t base = pp_cond_base(ps);
+  while (ps->nconds > base) {
+    ps->nconds--;
+    diag_error(&ps->conds[ps->nconds].loc,
+               "unterminated conditional directive");
+  }
+}
+
+void
+pp_free(pstate *ps)
+{
+  pmacro *m = ps->macros;
+  while (m != NULL) {
+    pmacro *next = m->next;
+    free(m->name);
+    free(m->value);
+    free(m);
+    m = next;
+  }
+  ps->macros = NULL;
+  free(ps->conds);
+  ps->conds = NULL;
+  ps->nconds = ps->capconds = 0;
+}
+
+/* --- #if expressions ------------------------------------------------------------ */
+
+typedef struct ppx {
+  pstate *ps;
+  const char *p;
+  bool bad;
+} ppx;
+
+static void
+ppx_ws(ppx *x)
+{
+  while (*x->p == ' ' || *x->p == '\t' || *x->p == '\r')
+    x->p++;
+}
+
+static long long ppx_or(ppx *x);
+
+static long long
+ppx_primary(ppx *x)
+{
+  ppx_ws(x);
+  if (*x->p == '!') {
+    x->p++;
+    return !ppx_primary(x);
+  }
+  if (*x->p == '(') {
+    long long v;
+    x->p++;
+    v = ppx_or(x);
+    ppx_ws(x);
+    if (*x->p == ')')
+      x->p++;
+    else
+      x->bad = true;
+    return v;
+  }
+  if (isdigit((unsigned char)*x->p)) {
+    char *end;
+    long long v = strtoll(x->p, &end, 0);
+    x->p = end;
+    while (*x->p == 'u' || *x->p == 'U' || *x->p == 'l' || *x->p == 'L')
+      x->p++;
+    return v;
+  }
+  if (isalpha((unsigned char)*x->p) || *x->p == '_') {
+    const char *s = x->p;
+    size_t n;
+    pmacro *m;
+    while (isalnum((unsigned char)*x->p) || *x->p == '_')
+      x->p++;
+    n = (size_t)(x->p - s);
+    if (n == 7 && memcmp(s, "defined", 7) == 0) {
+      bool paren;
+      ppx_ws(x);
+      paren = *x->p == '(';
+      if (paren)
+        x->p++;
+      ppx_ws(x);
+      s = x->p;
+      while (isalnum((unsigned char)*x->p) || *x->p == '_')
+        x->p++;
+      n = (size_t)(x->p - s);
+      if (n == 0)
+        x->bad = true;
+      ppx_ws(x);
+      if (paren) {
+        if (*x->p == ')')
+          x->p++;
+        else
+          x->bad = true;
+      }
+      return pp_find_macro(x->ps, s, n) != NULL;
+    }
+    m = pp_find_macro(x->ps, s, n);
+    return m != NULL && m->value != NULL ? strtoll(m->value, NULL, 0) : 0;
+  }
+  x->bad = true;
+  return 0;
+}
+
+static long long
+ppx_and(ppx *x)
+{
+  long long v = ppx_primary(x);
+  for (;;) {
+    ppx_ws(x);
+    if (x->p[0] == '&' && x->p[1] == '&') {
+      long long r;
+      x->p += 2;
+      r = ppx_primary(x);
+      v = v && r;
+    } else {
+      return v;
+    }
+  }
+}
+
+static long long
+ppx_or(ppx *x)
+{
+  long long v = ppx_and(x);
+  for (;;) {
+    ppx_ws(x);
+    if (x->p[0] == '|' && x->p[1] == '|') {
+      long long r;
+      x->p += 2;
+      r = ppx_and(x);
+      v = v || r;
+    } else {
+      return v;
+    }
+  }
+}
+
+static bool
+pp_eval(pstate *ps, const char *p, idl_loc loc)
+{
+  ppx x = {ps, p, false};
+  long long v = ppx_or(&x);
+  ppx_ws(&x);
+  if (*x.p != '\0' && !(x.p[0] == '/' && (x.p[1] == '/' || x.p[1] == '*')))
+    x.bad = true;
+  if (x.bad) {
+    diag_error(&loc, "unsupported #if expression '%s'", p);
+    return false;
+  }
+  return v != 0;
+}
+
+/* --- directives -------------------------------------------------------------------- */
+
+static const char *
+skip_ws(const char *p)
+{
+  while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\f' || *p == '\v')
+    p++;
+  return p;
+}
+
+/* Reads an identifier at p into buf; returns the position after it. */
+static const char *
+read_ident(const char *p, char *buf, size_t size)
+{
+  size_t n = 0;
+  p = skip_ws(p);
+  while ((isalnum((unsigned char)*p) || *p == '_') && n + 1 < size)
+    buf[n++] = *p++;
+  buf[n] = '\0';
+  return p;
+}
+
+static char *
+path_join(const char *dir, const char *name)
+{
+  size_t dl = strlen(dir), nl = strlen(name);
+  char *s;
+  if (dl == 0 || strcmp(dir, ".") == 0 || name[0] == '/')
+    return xstrdup(name);
+  s = xmalloc(dl + nl + 2);
+  memcpy(s, dir, dl);
+  s[dl] = '/';
+  memcpy(s + dl + 1, name, nl + 1);
+  return s;
+}
+
+static char *
+dir_of(const char *file)
+{
+  const char *slash = strrchr(file, '/');
+  char *d;
+  if (slash == NULL)
+    return xstrdup(".");
+  if (slash == file)
+    return xstrdup("/");
+  d = xmalloc((size_t)(slash - file) + 1);
+  memcpy(d, file, (size_t)(slash - file));
+  d[slash - file] = '\0';
+  return d;
+}
+
+static void
+pp_include(pstate *ps, const char *p, idl_loc loc)
+{
+  char close;
+  const char *end;
+  char *name, *dir;
+  pfile *f = NULL;
+
+  p = skip_ws(p);
+  if (*p == '"')
+    close = '"';
+  else if (*p == '<')
+    close = '>';
+  else {
+    diag_error(&loc, "#include expects \"FILE\" or <FILE>");
+    return;
+  }
+  end = strchr(p + 1, close);
+  if (end == NULL || end == p + 1) {
+    diag_error(&loc, "#include expects \"FILE\" or <FILE>");
+    return;
+  }
+  name = xmalloc((size_t)(end - p));
+  memcpy(name, p + 1, (size_t)(end - p - 1));
+  name[end - p - 1] = '\0';
+
+  if (ps->nincl >= PS_MAX_INCLUDE_DEPTH) {
+    diag_error(&loc, "#include nested too deeply (more than %d levels)",
+               PS_MAX_INCLUDE_DEPTH);
+    free(name);
+    return;
+  }
+  if (close == '"' || name[0] == '/') {
+    char *path;
+    dir = dir_of(ps->cur->name);
+    path = path_join(dir, name);
+    errno = 0;
+    f = pp_read_file(ps, path, &loc);
+    free(path);
+    free(dir);
+  }
+  for (size_t i = 0; f == NULL && name[0] != '/' && ps->opts != NULL &&
+                     i < ps->opts->ninclude_dirs;
+       i++) {
+    char *path = path_join(ps->opts->include_dirs[i], name);
+    f = pp_read_file(ps, path, &loc);
+    free(path);
+  }
+  if (f == NULL) {
+    diag_error(&loc, "include file '%s' not found", name);
+    free(name);
+    return;
+  }
+  if (ps->nincl == 0) { /* a direct include of the main file */
+    if (ps->nincludes == ps->capincludes) {
+      ps->capincludes = ps->capincludes ? 2 * ps->capincludes : 8;
+      ps->includes =
+          xrealloc(ps->includes, ps->capincludes * sizeof *ps->includes);
+    }
+    ps->includes[ps->nincludes++] = name;
+  } else {
+    free(name);
+  }
+  lex_push_file(ps, f);
+}
+
+static void
+pp_define(pstate *ps, const char *p, idl_loc loc)
+{
+  char name[256];
+  pmacro *m;
+  const char *v;
+  size_t n;
+
+  p = read_ident(p, name, sizeof name);
+  if (name[0] == '\0' || isdigit((unsigned char)name[0])) {
+    diag_error(&loc, "#define expects a macro name");
+    return;
+  }
+  if (*p == '(') {
+    diag_error(&loc, "function-like macros are not supported");
+    return;
+  }
+  v = skip_ws(p);
+  n = strlen(v);
+  while (n > 0 && isspace((unsigned char)v[n - 1]))
+    n--;
+  m = pp_find_macro(ps, name, strlen(name));
+  if (m == NULL) {
+    m = xcalloc(1, sizeof *m);
+    m->name = xstrdup(name);
+    m->next = ps->macros;
+    ps->macros = m;
+  }
+  free(m->value);
+  m->value = xmalloc(n + 1);
+  memcpy(m->value, v, n);
+  m->value[n] = '\0';
+}
+
+static void
+pp_undef(pstate *ps, const char *p)
+{
+  char name[256];
+  read_ident(p, name, sizeof name);
+  for (pmacro **mp = &ps->macros; *mp != NULL; mp = &(*mp)->next) {
+    if (strcmp((*mp)->name, name) == 0) {
+      pmacro *m = *mp;
+      *mp = m->next;
+      free(m->name);
+      free(m->value);
+      free(m);
+      return;
+    }
+  }
+}
+
+void
+pp_directive(pstate *ps, const char *text, idl_loc loc)
+{
+  char dir[32];
+  const char *p = read_ident(text, dir, sizeof dir);
+  bool active = pp_active(ps);
+  pcond *c = ps->nconds > pp_cond_base(ps) ? &ps->conds[ps->nconds - 1] : NULL;
+
+  if (strcmp(dir, "ifdef") == 0 || strcmp(dir, "ifndef") == 0) {
+    char name[256];
+    bool def;
+    read_ident(p, name, sizeof name);
+    if (name[0] == '\0' && active)
+      diag_error(&loc, "#%s expects a macro name", dir);
+    def = pp_find_macro(ps, name, strlen(name)) != NULL;
+    pp_push_cond(ps, dir[2] == 'd' ? def : !def, loc);
+  } else if (strcmp(dir, "if") == 0) {
+    pp_push_cond(ps, active ? pp_eval(ps, p, loc) : false, loc);
+  } else if (strcmp(dir, "elif") == 0) {
+    if (c == NULL || c->seen_else) {
+      diag_error(&loc, c ? "#elif after #else" : "#elif without #if");
+      return;
+    }
+    if (c->parent_active && !c->taken && pp_eval(ps, p, loc)) {
+      c->taking = true;
+      c->taken = true;
+    } else {
+      c->taking = false;
+    }
+  } else if (strcmp(dir, "else") == 0) {
+    if (c == NULL || c->seen_else) {
+      diag_error(&loc, c ? "#else after #else" : "#else without #if");
+      return;
+    }
+    c->seen_else = true;
+    c->taking = c->parent_active && !c->taken;
+    c->taken = true;
+  } else if (strcmp(dir, "endif") == 0) {
+    if (c == NULL) {
+      diag_error(&loc, "#endif without #if");
+      return;
+    }
+    ps->nconds--;
+  } else if (!active) {
+    return; /* everything else is ignored in a skipped branch */
+  } else if (strcmp(dir, "include") == 0) {
+    pp_include(ps, p, loc);
+  } else if (strcmp(dir, "define") == 0) {
+    pp_define(ps, p, loc);
+  } else if (strcmp(dir, "undef") == 0) {
+    pp_undef(ps, p);
+  } else if (strcmp(dir, "pragma") == 0) {
+    char what[64];
+    read_ident(p, what, sizeof what);
+    diag_note(&loc, "#pragma %s ignored", what);
+  } else if (strcmp(dir, "error") == 0) {
+    diag_error(&loc, "#error %s", skip_ws(p));
+  } else if (strcmp(dir, "warning") == 0) {
+    diag_warning(&loc, "#warning %s", skip_ws(p));
+  } else if (strcmp(dir, "line") == 0 || dir[0] == '\0') {
+    /* #line markers and the null directive are accepted and ignored */
+  } else {
+    diag_error(&loc, "unknown preprocessor directive '#%s'", dir);
+  }
+}
