@@ -574,7 +574,7 @@ static void
 collect_inherited(check_ctx *cx, const idl_node *derived, const idl_node *i,
                   symtab *st, int depth)
 {
-  if (depth > 64)
+  if (depth > 1000)
     return;
   for (size_t k = 0; k < i->nbases; k++)
     collect_inherited(cx, derived, i->bases[k], st, depth + 1);

@@ -183,7 +183,7 @@ lookup_in(symtab *st, const idl_node *scope, const char *id,
   }
   if (n != NULL && visible(n))
     return n;
-  if (scope != NULL && scope->kind == IDL_INTERFACE && depth < 64) {
+  if (scope != NULL && scope->kind == IDL_INTERFACE && depth < 1000) {
     for (size_t i = 0; i < scope->nbases; i++) {
       n = lookup_in(st, scope->bases[i], id, case_hit, depth + 1);
       if (n != NULL)
