@@ -89,6 +89,7 @@ uint32_t fnv1a(const char *s);
 const char *proto_package(const idl_node *n); /* "calc", "a.b" or "" */
 const char *proto_local(const idl_node *n);   /* name within the package */
 const char *proto_full(const idl_node *n);    /* "calc.Point" */
+const char *proto_enumerator(const idl_node *e); /* "RED" */
 void proto_set_tree(const idl_tree *t);
 
 /* ---- messages ----------------------------------------------------------- */

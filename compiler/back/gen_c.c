@@ -376,7 +376,7 @@ t_enum_desc(const idl_node *n)
   t("\n/* enum %s */\n", proto_full(n));
   t("static const ProtobufCEnumValue %s__values[%zu] = {\n", cn, cnt);
   for (i = 0; i < cnt; i++)
-    t("  { \"%s\", \"%s\", %" PRIu64 " },\n", proto_local(v[i]), cname(v[i]),
+    t("  { \"%s\", \"%s\", %" PRIu64 " },\n", proto_enumerator(v[i]), cname(v[i]),
       v[i]->value.u);
   t("};\n");
   t("static const ProtobufCEnumValueIndex %s__by_name[%zu] = {\n", cn, cnt);
@@ -384,7 +384,7 @@ t_enum_desc(const idl_node *n)
     size_t k = 0;
     while (v[k] != byname[i])
       k++;
-    t("  { \"%s\", %zu },\n", proto_local(byname[i]), k);
+    t("  { \"%s\", %zu },\n", proto_enumerator(byname[i]), k);
   }
   t("};\n");
   t("static const ProtobufCIntRange %s__ranges[] = {\n", cn);

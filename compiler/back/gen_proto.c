@@ -68,7 +68,7 @@ p_enum(const idl_node *n)
   p("\nenum %s {\n", proto_local(n));
   for (const idl_node *e = n->children; e != NULL; e = e->next)
     if (e->kind == IDL_ENUMERATOR)
-      p("  %s = %" PRIu64 ";\n", proto_local(e), e->value.u);
+      p("  %s = %" PRIu64 ";\n", proto_enumerator(e), e->value.u);
   p("}\n");
 }
 

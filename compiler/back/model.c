@@ -362,6 +362,18 @@ proto_local(const idl_node *n)
   return join_path(n, "_", pc->depth);
 }
 
+/* Enumerators live in the scope enclosing their enum, in IDL as in proto3:
+ * module-level enum Color { RED } gives RED, one inside interface I gives
+ * I_RED. */
+const char *
+proto_enumerator(const idl_node *e)
+{
+  const idl_node *en = e->parent;
+  const char *pl = proto_local(en);
+  size_t k = strlen(pl) - strlen(en->name);
+  return gstr("%.*s%s", (int)k, pl, e->name);
+}
+
 const char *
 proto_full(const idl_node *n)
 {

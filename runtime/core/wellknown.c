@@ -38,11 +38,18 @@ static const ProtobufCFieldDescriptor any_fields[2] = {
 static const unsigned any_fields_by_name[2] = { 0, 1 };
 static const ProtobufCIntRange any_ranges[2] = { { 1, 0 }, { 0, 2 } };
 
+/* Not PLUMB_ANY_INIT: unpack may free a previous string unless it is the
+ * field's default_value, so unpacked messages must start from that. */
 static void
 any_init(ProtobufCMessage *m)
 {
-  static const plumb_any init = PLUMB_ANY_INIT;
-  *(plumb_any *)m = init;
+  plumb_any *a = (plumb_any *)m;
+  a->base.descriptor = &plumb_any_descriptor;
+  a->base.n_unknown_fields = 0;
+  a->base.unknown_fields = NULL;
+  a->type_url = (char *)protobuf_c_empty_string;
+  a->value.len = 0;
+  a->value.data = NULL;
 }
 
 const ProtobufCMessageDescriptor plumb_any_descriptor = {
