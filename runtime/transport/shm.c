@@ -806,6 +806,9 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
     plumb__shm_ring_publish_tail(&c->tx);
     written = 1;
   }
+  /* Where we run, for the peer's spin-or-sleep choice. */
+  atomic_store_explicit(&c->chan->cpu[c->side], sched_getcpu(),
+                        memory_order_relaxed);
   return PLUMB_OK;
 }
 

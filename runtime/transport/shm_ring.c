@@ -142,14 +142,13 @@ plumb__futex_wake(_Atomic uint32_t *w, int n)
 
 /* The spinner. */
 
+/* A machine with one CPU never gains from spinning.  (A process pinned to
+ * one CPU may still spin: its peer can run elsewhere; the per-wait CPU
+ * comparison catches the case where it does not.) */
 static int
 spin_single_cpu(void)
 {
-  cpu_set_t set;
-
-  if (sched_getaffinity(0, sizeof(set), &set) != 0)
-    return sysconf(_SC_NPROCESSORS_ONLN) <= 1;
-  return CPU_COUNT(&set) <= 1;
+  return sysconf(_SC_NPROCESSORS_ONLN) <= 1;
 }
 
 void
