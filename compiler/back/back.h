@@ -153,5 +153,7 @@ int msg_of_reply(const gop *op, gmsg *m);
 bool node_main(const idl_node *n); /* declared in the main file */
 const char *file_base(const char *path); /* "dir/x.idl" -> "x" */
 const char *c_string_lit(const char *s);  /* "..." with escapes */
+/* true if includes[i] repeats an earlier entry (same base name). */
+bool include_seen(const idl_tree *t, size_t i);
 
 #endif

@@ -226,10 +226,13 @@ gen_proto(const idl_tree *tree, const gen_options *o)
   if (uses_objref)
     p("import \"plumb.proto\";\n");
   for (size_t i = 0; i < tree->nincludes; i++)
-    p("import \"%s.proto\";\n", file_base(tree->includes[i]));
+    if (!include_seen(tree, i))
+      p("import \"%s.proto\";\n", file_base(tree->includes[i]));
   walk(tree->root);
   gout_close(&P);
-  if (uses_objref)
+  if (back_errors != before)
+    remove(P.path);
+  else if (uses_objref)
     write_plumb_proto(o);
   return back_errors - before;
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 
 #include "back.h"
+#include "diag.h"
 
 /* ---- pool ----------------------------------------------------------------- */
 
@@ -68,15 +69,9 @@ void
 back_error(const idl_loc *loc, const char *fmt, ...)
 {
   va_list ap;
-  if (loc != NULL && loc->file != NULL)
-    fprintf(stderr, "%s:%d:%d: ", loc->file, loc->line, loc->col);
-  else
-    fprintf(stderr, "plumbc: ");
-  fprintf(stderr, "error: ");
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  va_start(ap, fmt); /* same format (and caret line) as the front end */
+  diag_vreport(DIAG_ERROR, loc, fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
   back_errors++;
 }
 
@@ -844,4 +839,13 @@ msg_of_reply(const gop *op, gmsg *m)
     f->sh = op->p[i].sh;
   }
   return 0;
+}
+
+bool
+include_seen(const idl_tree *t, size_t i)
+{
+  for (size_t k = 0; k < i; k++)
+    if (strcmp(file_base(t->includes[k]), file_base(t->includes[i])) == 0)
+      return true;
+  return false;
 }
