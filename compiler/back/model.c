@@ -48,16 +48,19 @@ char *
 gstr(const char *fmt, ...)
 {
   va_list ap;
+  char *tmp = NULL, *s;
   int n;
-  char *s;
 
   va_start(ap, fmt);
-  n = vsnprintf(NULL, 0, fmt, ap);
+  n = vasprintf(&tmp, fmt, ap);
   va_end(ap);
+  if (n < 0) {
+    fprintf(stderr, "plumbc: out of memory\n");
+    exit(1);
+  }
   s = galloc((size_t)n + 1);
-  va_start(ap, fmt);
-  vsnprintf(s, (size_t)n + 1, fmt, ap);
-  va_end(ap);
+  memcpy(s, tmp, (size_t)n + 1);
+  free(tmp);
   return s;
 }
 
