@@ -903,33 +903,21 @@ t_thunk(const idl_node *iface, const gop *op)
     if (!any_out)
       t("  (void)_rep;\n");
   }
-  {
-    bool decl_block = false;
-    for (size_t i = 0; i < op->np; i++)
-      if (op->p[i].dir != IDL_IN || op->p[i].sh.rep != REP_NONE ||
-          op->p[i].sh.base == B_BYTES || op->p[i].sh.base == B_MSG ||
-          op->p[i].sh.base == B_ANY || op->p[i].sh.base == B_OBJREF)
-        decl_block = true;
-    if (decl_block || op->has_ret)
-      t("  {\n");
-    for (size_t i = 0; i < op->np; i++)
-      t_thunk_local(&op->p[i]);
-    if (op->has_ret)
-      t_thunk_local(&op->ret);
-    for (size_t i = 0; i < op->np; i++)
-      args = gstr("%s, %s", args, t_thunk_arg(&op->p[i]));
-    if (op->has_ret)
-      args = gstr("%s, %s", args, t_thunk_arg(&op->ret));
-    t("  _rc = _ops->%s(_ctx, _call%s);\n  if (_rc != PLUMB_OK)\n    return _rc;\n",
-      op->name, args);
-    if (op->has_ret)
-      t_thunk_store(&op->ret);
-    for (size_t i = 0; i < op->np; i++)
-      if (op->p[i].dir != IDL_IN)
-        t_thunk_store(&op->p[i]);
-    if (decl_block || op->has_ret)
-      t("  }\n");
-  }
+  for (size_t i = 0; i < op->np; i++)
+    t_thunk_local(&op->p[i]);
+  if (op->has_ret)
+    t_thunk_local(&op->ret);
+  for (size_t i = 0; i < op->np; i++)
+    args = gstr("%s, %s", args, t_thunk_arg(&op->p[i]));
+  if (op->has_ret)
+    args = gstr("%s, %s", args, t_thunk_arg(&op->ret));
+  t("  _rc = _ops->%s(_ctx, _call%s);\n  if (_rc != PLUMB_OK)\n    return _rc;\n",
+    op->name, args);
+  if (op->has_ret)
+    t_thunk_store(&op->ret);
+  for (size_t i = 0; i < op->np; i++)
+    if (op->p[i].dir != IDL_IN)
+      t_thunk_store(&op->p[i]);
   if (!op->oneway)
     t("  if (%s_validate(_rep) != PLUMB_OK)\n    return PLUMB_ESERVER;\n",
       op->rep);
