@@ -812,6 +812,25 @@ static const bad_case bad_cases[] = {
     "  eventtype Tick { long t; };\n"
     "};\n",
     2, 3, "'eventtype' is not supported", 1},
+  {"getraises_unsupported",
+    "exception E {};\n"
+    "interface I {\n"
+    "  attribute long a getraises(E);\n"
+    "  long g();\n"
+    "};\n",
+    3, 20, "'getraises' is not supported", 1},
+  {"context_unsupported",
+    "interface I { void f() context(\"x\"); };\n",
+    1, 24, "'context' is not supported", 1},
+  {"home_unsupported",
+    "module m {\n"
+    "  home H manages C { factory make(); };\n"
+    "  struct S { long a; };\n"
+    "};\n",
+    2, 3, "'home' is not supported", 1},
+  {"abstract_valuetype_unsupported",
+    "abstract valuetype V { };\n",
+    1, 1, "'valuetype' is not supported", 1},
   {"local_interface",
     "local interface L { };\n",
     1, 1, "local interfaces are not supported", 1},
