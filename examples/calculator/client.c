@@ -1,9 +1,10 @@
 /* client.c - calls the calculator service like local functions.
  *
- *   calc-client ENDPOINT [A B]
+ *   calc-client [ENDPOINT [A B]]
  *
- * ENDPOINT may also come from $PLUMB_ENDPOINT.  Prints one line per call and
- * exits non-zero if any result is wrong. */
+ * Without ENDPOINT (or with "-") the endpoint configured for service "calc"
+ * is used (see plumb/config.h).  Prints one line per call and exits non-zero
+ * if any result is wrong. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 int
 main(int argc, char **argv)
 {
-  const char *ep = argc > 1 ? argv[1] : getenv("PLUMB_ENDPOINT");
+  const char *ep = argc > 1 && strcmp(argv[1], "-") != 0 ? argv[1] : NULL;
   int32_t a = argc > 3 ? atoi(argv[2]) : 2, b = argc > 3 ? atoi(argv[3]) : 3;
   plumb_client *c;
   plumb_arena *arena;
@@ -23,11 +24,9 @@ main(int argc, char **argv)
   double q = 0;
   int rc, bad = 0;
 
-  if (ep == NULL)
-    ep = "unix:/tmp/plumb-calc.sock";
-  if ((rc = plumb_client_open(&c, ep, "calc", NULL)) != PLUMB_OK) {
-    fprintf(stderr, "calc-client: cannot reach %s: %s\n", ep,
-            plumb_strerror(rc));
+  if ((rc = plumb_client_open_service(&c, "calc", ep, "calc")) != PLUMB_OK) {
+    fprintf(stderr, "calc-client: cannot reach %s: %s\n",
+            ep ? ep : "service calc", plumb_strerror(rc));
     return 1;
   }
   arena = plumb_arena_new();

@@ -1,7 +1,9 @@
 /* server.c - the calculator service: implements calc::Calculator and serves
- * it on every endpoint given on the command line (or $PLUMB_ENDPOINT).
+ * it on every endpoint given on the command line, or else on the endpoint
+ * configured for service "calc" (PLUMB_CALC_ENDPOINT, PLUMB_ENDPOINT,
+ * plumb.conf, then the default: see plumb/config.h).
  *
- *   calc-server tcp://127.0.0.1:9000 unix:/tmp/calc.sock ...
+ *   calc-server [tcp://127.0.0.1:9000 unix:/tmp/calc.sock ...]
  *
  * Stops cleanly on SIGINT/SIGTERM, removing the IPC objects it created. */
 #include <stdatomic.h>
@@ -101,11 +103,10 @@ main(int argc, char **argv)
   }
   rc = plumb_server_add_object(srv, "calc", &calc_Calculator_interface,
                                &calc_impl, &state);
-  const char *env = getenv("PLUMB_ENDPOINT");
   for (int i = 1; rc == PLUMB_OK && i < argc; i++)
-    rc = plumb_server_listen(srv, argv[i]);
+    rc = plumb_server_listen_service(srv, "calc", argv[i]);
   if (rc == PLUMB_OK && argc < 2)
-    rc = plumb_server_listen(srv, env ? env : "unix:/tmp/plumb-calc.sock");
+    rc = plumb_server_listen_service(srv, "calc", NULL);
   if (rc == PLUMB_OK) {
     fprintf(stderr, "calc-server: serving (pid %d)\n", (int)getpid());
     rc = plumb_server_run(srv, 1);

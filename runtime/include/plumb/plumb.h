@@ -7,5 +7,6 @@
 #include "plumb/client.h"
 #include "plumb/server.h"
 #include "plumb/generated.h"
+#include "plumb/config.h"
 #define PLUMB_VERSION "0.1.0"
 #endif

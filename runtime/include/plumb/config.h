@@ -1,0 +1,76 @@
+/* plumb/config.h - choosing a service's endpoint and options by configuration.
+ *
+ * A program names a service ("calc"); plumb_config_resolve() finds its
+ * endpoint in this order (the first that is set wins):
+ *   1. an explicit endpoint given in code or on the command line;
+ *   2. the environment: PLUMB_<SERVICE>_ENDPOINT (service upper-cased, other
+ *      characters than letters and digits turned into '_'), then PLUMB_ENDPOINT;
+ *   3. the config file: $PLUMB_CONFIG (which must exist if set), else
+ *      ./plumb.conf, else /etc/plumb/plumb.conf - key `endpoint` of section
+ *      [service], else of section [defaults];
+ *   4. the built-in default unix:$XDG_RUNTIME_DIR/plumb-<service>.sock, or
+ *      unix:/tmp/plumb-<service>.sock without XDG_RUNTIME_DIR.
+ * Every other option comes from [service], else [defaults], else its
+ * built-in default.  The file format and every key are in docs/CONFIG.md.
+ */
+#ifndef PLUMB_CONFIG_H
+#define PLUMB_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "plumb/client.h"
+#include "plumb/export.h"
+#include "plumb/server.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum plumb_config_source {
+  PLUMB_SRC_DEFAULT,  /* built-in default */
+  PLUMB_SRC_EXPLICIT, /* given by the program */
+  PLUMB_SRC_ENV,      /* an environment variable */
+  PLUMB_SRC_FILE,     /* the config file */
+} plumb_config_source;
+
+typedef struct plumb_config {
+  char endpoint[512];
+  plumb_config_source endpoint_source;
+  char file[512];       /* config file read ("" if none) */
+  int64_t timeout_ms;   /* call deadline; -1 = none (default 5000) */
+  uint32_t max_frame;   /* bytes (default 16 MiB) */
+  unsigned mode;        /* permission bits of created IPC objects (0600) */
+  gid_t group;          /* group of created IPC objects; (gid_t)-1 = none */
+  uint32_t shm_ring_size; /* bytes per shm ring; 0 = transport default */
+  uint32_t mq_msgsize;  /* POSIX mq message size; 0 = transport default */
+  int32_t spin_us;      /* shm spin budget in µs; -1 = transport default */
+} plumb_config;
+
+/* Resolves service's configuration into *out.  On a bad value returns
+ * PLUMB_ECONFIG (or PLUMB_ENOTRANSPORT for an endpoint whose transport is not
+ * built in) with a message naming file, line, key and what is allowed in
+ * err (if errlen > 0). */
+PLUMB_API int plumb_config_resolve(const char *service, const char *endpoint,
+                                   plumb_config *out, char *err,
+                                   size_t errlen);
+
+/* Opens a client of `service` (see plumb_config_resolve for `endpoint`),
+ * bound to `object`, with the configured deadline and frame limit.  Errors
+ * are also logged with their reason. */
+PLUMB_API int plumb_client_open_service(plumb_client **out,
+                                        const char *service,
+                                        const char *endpoint,
+                                        const char *object);
+
+/* Listens for `service` on its configured endpoint, with the configured
+ * permissions and frame limit. */
+PLUMB_API int plumb_server_listen_service(plumb_server *s,
+                                          const char *service,
+                                          const char *endpoint);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

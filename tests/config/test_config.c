@@ -1,0 +1,331 @@
+/* test_config.c - configuration: the endpoint resolution order, every kind
+ * of bad value with its exact message, and the calculator example's
+ * unchanged binaries moved between transports by plumb.conf or one
+ * environment variable alone. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <plumb/plumb.h>
+
+#include "proc.h"
+#include "ptest.h"
+
+static char dir[64];  /* private working directory of the run */
+static char conf[128]; /* $dir/plumb.conf */
+
+static void
+write_conf(const char *text)
+{
+  FILE *f = fopen(conf, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void
+clear_env(void)
+{
+  unsetenv("PLUMB_CONFIG");
+  unsetenv("PLUMB_ENDPOINT");
+  unsetenv("PLUMB_CALC_ENDPOINT");
+  unsetenv("PLUMB_MY_SVC_2_ENDPOINT");
+  unsetenv("XDG_RUNTIME_DIR");
+  unlink(conf);
+}
+
+static int
+suite_init(void)
+{
+  snprintf(dir, sizeof dir, "/tmp/plumb-config-XXXXXX");
+  if (mkdtemp(dir) == NULL || chdir(dir) != 0)
+    return -1;
+  snprintf(conf, sizeof conf, "%s/plumb.conf", dir);
+  return 0;
+}
+
+static int
+suite_cleanup(void)
+{
+  clear_env();
+  if (chdir("/") != 0)
+    return -1;
+  return rmdir(dir);
+}
+
+static int
+resolve(const char *service, const char *explicit_ep, plumb_config *c,
+        char *err, size_t n)
+{
+  return plumb_config_resolve(service, explicit_ep, c, err, n);
+}
+
+/* ---- resolution order --------------------------------------------------- */
+
+static void
+test_order(void)
+{
+  plumb_config c;
+  char err[512];
+
+  clear_env();
+  /* 4: built-in default */
+  CU_ASSERT_EQUAL(resolve("calc", NULL, &c, err, sizeof err), PLUMB_OK);
+  CU_ASSERT_STRING_EQUAL(c.endpoint, "unix:/tmp/plumb-calc.sock");
+  CU_ASSERT_EQUAL(c.endpoint_source, PLUMB_SRC_DEFAULT);
+  CU_ASSERT_EQUAL(c.timeout_ms, 5000);
+  CU_ASSERT_EQUAL(c.mode, 0600);
+  setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);
+  CU_ASSERT_EQUAL(resolve("calc", NULL, &c, err, sizeof err), PLUMB_OK);
+  CU_ASSERT_STRING_EQUAL(c.endpoint, "unix:/run/user/4242/plumb-calc.sock");
+
+  /* 3: ./plumb.conf, [defaults] then [service] */
+  write_conf("[defaults]\nendpoint = tcp://127.0.0.1:7001\ntimeout_ms = 900\n"
+             "[other]\nendpoint = tcp://127.0.0.1:7002\n");
+  CU_ASSERT_EQUAL(resolve("calc", NULL, &c, err, sizeof err), PLUMB_OK);
+  CU_ASSERT_STRING_EQUAL(c.endpoint, "tcp://127.0.0.1:7001");
+  CU_ASSERT_EQUAL(c.endpoint_source, PLUMB_SRC_FILE);
+  CU_ASSERT_EQUAL(c.timeout_ms, 900);
+  CU_ASSERT_STRING_EQUAL(c.file, "plumb.conf");
+  write_conf("[defaults]\nendpoint = tcp://127.0.0.1:7001\ntimeout_ms = 900\n"
+             "[calc]\nendpoint = unix:/tmp/from-file.sock\n"
+             "max_frame = 2M\nmode = 0660\nshm_ring_size = 64K\n"
+             "mq_msgsize = 4096\nspin_us = 15\ngroup = 0\n");
+  CU_ASSERT_EQUAL(resolve("calc", NULL, &c, err, sizeof err), PLUMB_OK);
+  CU_ASSERT_STRING_EQUAL(c.endpoint, "unix:/tmp/from-file.sock");
+  CU_ASSERT_EQUAL(c.timeout_ms, 900); /* inherited from [defaults] */
+  CU_ASSERT_EQUAL(c.max_frame, 2u * 1024 * 1024);
+  CU_ASSERT_EQUAL(c.mode, 0660);
+  CU_ASSERT_EQUAL(c.shm_ring_size, 65536u);
+  CU_ASSERT_EQUAL(c.mq_msgsize, 4096u);
+  CU_ASSERT_EQUAL(c.spin_us, 15);
+  CU_ASSERT_EQUAL(c.group, 0);
+
+  /* $PLUMB_CONFIG beats ./plumb.conf */
+  char other[160];
+  snprintf(other, sizeof other, "%s/other.conf", dir);
+  FILE *f = fopen(other, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  fputs("[calc]\nendpoint = tcp://[::1]:7003\n", f);
+  fclose(f);
+  setenv("PLUMB_CONFIG", other, 1);
+  CU_ASSERT_EQUAL(resolve("calc", NULL, &c, err, sizeof err), PLUMB_OK);
+  CU_ASSERT_STRING_EQUAL(c.endpoint, "tcp://[::1]:7003");
+  unsetenv("PLUMB_CONFIG");
+  unlink(other);
+
+  /* 2: environment beats the file; the service variable beats the global */
+  setenv("PLUMB_ENDPOINT", "tcp://127.0.0.1:7004", 1);
+  CU_ASSERT_EQUAL(resolve("calc", NULL, &c, err, sizeof err), PLUMB_OK);
+  CU_ASSERT_STRING_EQUAL(c.endpoint, "tcp://127.0.0.1:7004");
+  CU_ASSERT_EQUAL(c.endpoint_source, PLUMB_SRC_ENV);
+  CU_ASSERT_EQUAL(c.timeout_ms, 900); /* other keys still from the file */
+  setenv("PLUMB_CALC_ENDPOINT", "unix:/tmp/from-env.sock", 1);
+  CU_ASSERT_EQUAL(resolve("calc", NULL, &c, err, sizeof err), PLUMB_OK);
+  CU_ASSERT_STRING_EQUAL(c.endpoint, "unix:/tmp/from-env.sock");
+
+  /* 1: explicit beats everything */
+  CU_ASSERT_EQUAL(resolve("calc", "unix:/tmp/explicit.sock", &c, err,
+                          sizeof err), PLUMB_OK);
+  CU_ASSERT_STRING_EQUAL(c.endpoint, "unix:/tmp/explicit.sock");
+  CU_ASSERT_EQUAL(c.endpoint_source, PLUMB_SRC_EXPLICIT);
+
+  /* service names with other characters map to '_' in variable names */
+  setenv("PLUMB_MY_SVC_2_ENDPOINT", "tcp://127.0.0.1:7005", 1);
+  CU_ASSERT_EQUAL(resolve("my-svc.2", NULL, &c, err, sizeof err), PLUMB_OK);
+  CU_ASSERT_STRING_EQUAL(c.endpoint, "tcp://127.0.0.1:7005");
+  clear_env();
+}
+
+/* ---- bad values: exact messages ------------------------------------------ */
+
+typedef struct bad_case {
+  const char *text;
+  int status;
+  const char *message;
+} bad_case;
+
+static const bad_case bad_cases[] = {
+  { "[calc]\ntimeout_ms = abc\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] timeout_ms = 'abc': expected milliseconds from 1 to "
+    "86400000, or -1 for none" },
+  { "[defaults]\ntimeout_ms = 0\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [defaults] timeout_ms = '0': expected milliseconds from 1 "
+    "to 86400000, or -1 for none" },
+  { "[calc]\n\nmax_frame = 12Q\n", PLUMB_ECONFIG,
+    "plumb.conf:3: [calc] max_frame = '12Q': expected a size from 1K to 1G "
+    "(suffixes K, M, G)" },
+  { "[calc]\nmax_frame = 2G\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] max_frame = '2G': expected a size from 1K to 1G "
+    "(suffixes K, M, G)" },
+  { "[calc]\nmode = 644\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] mode = '644': expected octal permission bits such "
+    "as 0600 or 0660 (owner read+write required)" },
+  { "[calc]\nmode = 0400\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] mode = '0400': expected octal permission bits such "
+    "as 0600 or 0660 (owner read+write required)" },
+  { "[calc]\ngroup = no-such-group-plumb\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] group = 'no-such-group-plumb': expected an existing "
+    "group name or numeric gid" },
+  { "[calc]\nshm_ring_size = 5000\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] shm_ring_size = '5000': expected a power of two "
+    "from 4K to 256M" },
+  { "[calc]\nmq_msgsize = 10\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] mq_msgsize = '10': expected a message size from "
+    "128 to 16M bytes (the system limit is /proc/sys/fs/mqueue/msgsize_max)" },
+  { "[calc]\nspin_us = -3\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] spin_us = '-3': expected microseconds from 0 to "
+    "100000" },
+  { "[calc]\ncolour = blue\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] unknown key 'colour' (allowed: endpoint, "
+    "timeout_ms, max_frame, mode, group, shm_ring_size, mq_msgsize, "
+    "spin_us)" },
+  { "endpoint = unix:/tmp/x\n", PLUMB_ECONFIG,
+    "plumb.conf:1: key 'endpoint' outside any section: put it under "
+    "[defaults] or [<service>]" },
+  { "[calc]\nthis line is wrong\n", PLUMB_ECONFIG,
+    "plumb.conf:2: syntax error: expected [section] or key = value" },
+  { "[calc]\nendpoint = carrier-pigeon:/coop\n", PLUMB_ENOTRANSPORT,
+    "plumb.conf:2: [calc] endpoint = 'carrier-pigeon:/coop': unknown "
+    "transport" },
+  { "[calc]\nendpoint = /tmp/no-scheme\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] endpoint = '/tmp/no-scheme': expected "
+    "scheme:address, e.g. unix:/tmp/x.sock" },
+  { NULL, 0, NULL },
+};
+
+static void
+test_bad_values(void)
+{
+  plumb_config c;
+  char err[512];
+
+  clear_env();
+  for (const bad_case *b = bad_cases; b->text; b++) {
+    write_conf(b->text);
+    int rc = resolve("calc", NULL, &c, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, b->status);
+    CU_ASSERT_STRING_EQUAL(err, b->message);
+    if (rc != b->status || strcmp(err, b->message) != 0)
+      printf("\n    case %s\n    got %d '%s'\n", b->text, rc, err);
+  }
+  /* a bad value in another service's section does not concern calc, but an
+   * unknown key does anywhere */
+  write_conf("[other]\ntimeout_ms = 25\n[calc]\ntimeout_ms = 30\n");
+  CU_ASSERT_EQUAL(resolve("calc", NULL, &c, err, sizeof err), PLUMB_OK);
+  CU_ASSERT_EQUAL(c.timeout_ms, 30);
+  clear_env();
+
+  /* PLUMB_CONFIG naming a missing file */
+  setenv("PLUMB_CONFIG", "/nonexistent/plumb.conf", 1);
+  CU_ASSERT_EQUAL(resolve("calc", NULL, &c, err, sizeof err), PLUMB_ECONFIG);
+  CU_ASSERT_STRING_EQUAL(err, "/nonexistent/plumb.conf: cannot read the "
+                              "config file named by PLUMB_CONFIG: No such "
+                              "file or directory");
+  unsetenv("PLUMB_CONFIG");
+
+  /* an unknown scheme in the environment names the built-in transports */
+  setenv("PLUMB_CALC_ENDPOINT", "smoke:/signals", 1);
+  CU_ASSERT_EQUAL(resolve("calc", NULL, &c, err, sizeof err),
+                  PLUMB_ENOTRANSPORT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "environment PLUMB_CALC_ENDPOINT: "
+                                     "endpoint 'smoke:/signals': transport "
+                                     "not built in (available: unix, tcp"));
+  clear_env();
+  CU_ASSERT_EQUAL(resolve("", NULL, &c, err, sizeof err), PLUMB_EINVAL);
+}
+
+/* ---- the same binaries moved by configuration alone ---------------------- */
+
+static const char *
+endpoint_for(const char *t, char *buf, size_t n)
+{
+  int pid = (int)getpid();
+  if (strcmp(t, "unix") == 0)
+    snprintf(buf, n, "unix:/tmp/plumb-cfgtest-%d.sock", pid);
+  else if (strcmp(t, "tcp") == 0)
+    snprintf(buf, n, "tcp://127.0.0.1:%d", 30000 + pid % 20000);
+  else if (strcmp(t, "fifo") == 0)
+    snprintf(buf, n, "fifo:/tmp/plumb-cfgtest-%d", pid);
+  else if (strcmp(t, "sysvmq") == 0)
+    snprintf(buf, n, "sysvmq:/tmp/plumb-cfgtest-%d.key", pid);
+  else if (strcmp(t, "mq") == 0 || strcmp(t, "shm") == 0)
+    snprintf(buf, n, "%s:/plumb-cfgtest-%d", t, pid);
+  else
+    return NULL; /* pipe: the client spawns its server; see conformance */
+  return buf;
+}
+
+static int
+run_pair(void)
+{
+  char *sargv[] = { (char *)CALC_SERVER, NULL };
+  char *cargv[] = { (char *)CALC_CLIENT, NULL };
+  pid_t s = ptest_spawn(sargv, "/dev/null");
+  int rc = -1;
+  long long end = ptest_now_ms() + 5000;
+  while (ptest_now_ms() < end) {
+    pid_t c = ptest_spawn(cargv, "/dev/null");
+    rc = ptest_stop(c, 0, 10000);
+    if (rc == 0)
+      break;
+    usleep(50000);
+  }
+  if (ptest_stop(s, SIGTERM, 5000) != 0)
+    rc = -2;
+  return rc;
+}
+
+static void
+test_same_binaries(void)
+{
+  char ep[256], text[400];
+  const char *all[] = { "unix", "tcp", "fifo", "mq", "sysvmq", "shm", NULL };
+  int moved = 0;
+
+  clear_env();
+  for (int i = 0; all[i]; i++) {
+    plumb_config c;
+    if (endpoint_for(all[i], ep, sizeof ep) == NULL ||
+        plumb_config_resolve("calc", ep, &c, NULL, 0) != PLUMB_OK)
+      continue; /* not built into this libplumb */
+    /* by plumb.conf alone */
+    snprintf(text, sizeof text, "[calc]\nendpoint = %s\n", ep);
+    write_conf(text);
+    int rc = run_pair();
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc != 0)
+      printf("\n    %s via plumb.conf: %d", all[i], rc);
+    unlink(conf);
+    /* by one environment variable alone */
+    setenv("PLUMB_CALC_ENDPOINT", ep, 1);
+    rc = run_pair();
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc != 0)
+      printf("\n    %s via PLUMB_CALC_ENDPOINT: %d", all[i], rc);
+    unsetenv("PLUMB_CALC_ENDPOINT");
+    moved++;
+  }
+  CU_ASSERT(moved >= 2);
+}
+
+static const ptest_case cases[] = {
+  { "resolution_order", test_order },
+  { "bad_values", test_bad_values },
+  { "same_binaries_any_transport", test_same_binaries },
+  { NULL, NULL },
+};
+
+int
+main(int argc, char **argv)
+{
+  static const ptest_suite suites[] = {
+    { "config", cases, suite_init, suite_cleanup },
+    { NULL, NULL, NULL, NULL },
+  };
+  return ptest_run(suites, argc, argv);
+}
