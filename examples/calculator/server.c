@@ -97,6 +97,9 @@ main(int argc, char **argv)
   plumb_server *srv;
   int rc;
 
+  /* Show why connections are dropped unless PLUMB_LOG says otherwise. */
+  if (getenv("PLUMB_LOG") == NULL)
+    plumb_log_set_level(PLUMB_LOG_WARN);
   if ((rc = plumb_server_new(&srv, NULL)) != PLUMB_OK) {
     fprintf(stderr, "calc-server: %s\n", plumb_strerror(rc));
     return 1;

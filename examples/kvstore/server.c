@@ -336,6 +336,8 @@ main(int argc, char **argv)
   const char *env = getenv("PLUMB_ENDPOINT");
   int rc;
 
+  if (getenv("PLUMB_LOG") == NULL)
+    plumb_log_set_level(PLUMB_LOG_WARN);
   store.name = strdup("kvstore");
   if (store.name == NULL || (rc = plumb_server_new(&srv, NULL)) != PLUMB_OK) {
     fprintf(stderr, "kv-server: out of memory\n");

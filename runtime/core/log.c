@@ -1,16 +1,24 @@
-/* log.c - plumb__log: one line per message to stderr, "plumb[pid] level: ...",
- * with the threshold read once from PLUMB_LOG. */
+/* log.c - plumb__log: one line per message, by default to stderr as
+ * "plumb[pid] level: ...", with the threshold read once from PLUMB_LOG (off
+ * when unset) unless the program set it; a program may install a handler
+ * (plumb/log.h). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "plumb/log.h"
 #include "log.h"
 
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-static int log_level = PLUMB__LOG_WARN;
+static atomic_int log_level = PLUMB_LOG_OFF;
+static int log_level_set;                 /* set by the program: env ignored */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static plumb_log_fn log_fn;               /* guarded by log_mu */
+static void *log_arg;
 
 static void
 log_init(void)
@@ -19,7 +27,7 @@ log_init(void)
                                        "debug", "trace" };
   const char *e = getenv("PLUMB_LOG");
 
-  if (e == NULL)
+  if (e == NULL || log_level_set)
     return;
   for (int i = 0; i < 6; i++)
     if (strcmp(e, names[i]) == 0)
@@ -49,6 +57,31 @@ plumb__log(int level, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
   va_end(ap);
-  strcat(line, "\n");
-  fputs(line, stderr);
+  pthread_mutex_lock(&log_mu);
+  if (log_fn != NULL) {
+    log_fn(log_arg, level, line + n);
+  } else {
+    strcat(line, "\n");
+    fputs(line, stderr);
+  }
+  pthread_mutex_unlock(&log_mu);
+}
+
+void
+plumb_log_set_level(int level)
+{
+  pthread_once(&log_once, log_init);
+  log_level_set = 1;
+  log_level = level < PLUMB_LOG_OFF     ? PLUMB_LOG_OFF
+              : level > PLUMB_LOG_TRACE ? PLUMB_LOG_TRACE
+                                        : level;
+}
+
+void
+plumb_log_set_handler(plumb_log_fn fn, void *arg)
+{
+  pthread_mutex_lock(&log_mu);
+  log_fn = fn;
+  log_arg = arg;
+  pthread_mutex_unlock(&log_mu);
 }

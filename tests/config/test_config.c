@@ -313,7 +313,42 @@ test_same_binaries(void)
   CU_ASSERT(moved >= 2);
 }
 
+/* ---- logging ------------------------------------------------------------ */
+
+static int log_calls, log_last_level;
+static char log_last[256];
+
+static void
+log_capture(void *arg, int level, const char *msg)
+{
+  (void)arg;
+  log_calls++;
+  log_last_level = level;
+  snprintf(log_last, sizeof log_last, "%s", msg);
+}
+
+static void
+test_log_handler(void)
+{
+  plumb_client *c = NULL;
+  plumb_log_set_handler(log_capture, NULL);
+  plumb_log_set_level(PLUMB_LOG_OFF);
+  CU_ASSERT_EQUAL(plumb_client_open(&c, "warp:/drive", NULL, NULL),
+                  PLUMB_ENOTRANSPORT);
+  CU_ASSERT_EQUAL(log_calls, 0); /* off: nothing */
+  plumb_log_set_level(PLUMB_LOG_WARN);
+  CU_ASSERT_EQUAL(plumb_client_open(&c, "warp:/drive", NULL, NULL),
+                  PLUMB_ENOTRANSPORT);
+  CU_ASSERT_EQUAL(log_calls, 1);
+  CU_ASSERT(log_last_level <= PLUMB_LOG_WARN);
+  CU_ASSERT_PTR_NOT_NULL(strstr(log_last, "warp"));
+  CU_ASSERT_PTR_NULL(c);
+  plumb_log_set_handler(NULL, NULL);
+  plumb_log_set_level(PLUMB_LOG_OFF);
+}
+
 static const ptest_case cases[] = {
+  { "log_handler", test_log_handler },
   { "resolution_order", test_order },
   { "bad_values", test_bad_values },
   { "same_binaries_any_transport", test_same_binaries },

@@ -8,5 +8,6 @@
 #include "plumb/server.h"
 #include "plumb/generated.h"
 #include "plumb/config.h"
+#include "plumb/log.h"
 #define PLUMB_VERSION "0.1.0"
 #endif
