@@ -590,7 +590,8 @@ raw_request(uint8_t *out, uint32_t iface, uint32_t op, const uint8_t *body,
   plumb__frame_encode(out, &f);
   out[4] = (uint8_t)version;
   memcpy(out + PLUMB__FRAME_HDR, "calc", 4);
-  memcpy(out + PLUMB__FRAME_HDR + 4, body, body_len);
+  if (body_len)
+    memcpy(out + PLUMB__FRAME_HDR + 4, body, body_len);
   return PLUMB__FRAME_HDR + 4 + body_len;
 }
 
