@@ -26,10 +26,12 @@
  *
  * Waiting.  A blocking send()/recv() spins adaptively, then sleeps on the
  * futex in 100 ms slices, checking the side socket for a dead peer after
- * each.  conn_fd() switches a connection to "waited" mode: a waiter thread
- * sleeps on the futex and signals an eventfd; conn_fd returns an epoll fd
- * holding that eventfd and the side socket, so it polls readable on data and
- * on peer death.  Servers driven by the core's epoll loop use this mode.
+ * each ("direct" mode: no thread, no fd).  conn_fd() switches the receive
+ * side to "waited" mode for event loops: conn_fd is an epoll set of the
+ * side socket and a private eventfd.  Before recv() reports EAGAIN it arms
+ * a flag in the ring; the producer's next publish then sends one doorbell
+ * byte over the side socket instead of a FUTEX_WAKE, waking the loop with
+ * a single kernel wake-up.  Peer death makes the same socket readable.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -106,7 +108,7 @@ typedef struct shm_conn {
   int rx_err;         /* sticky receive failure */
   int tx_err;         /* sticky send failure (half-sent frame, EPROTO) */
   _Atomic int peer_gone; /* the side socket reported the peer's death */
-  plumb__shm_spin spin_rx, spin_tx, spin_waiter;
+  plumb__shm_spin spin_rx, spin_tx;
   /* reassembly of the frame being received */
   uint8_t rhdr[8];
   uint32_t rhdr_got;
@@ -116,11 +118,9 @@ typedef struct shm_conn {
   /* waited mode, set up by the first conn_fd() */
   pthread_mutex_t fd_lock;
   _Atomic int waited;
-  int efd;
-  int epfd;
-  pthread_t waiter;
-  _Atomic int waiter_stop;
-  _Atomic int waiter_done;
+  int efd;  /* private eventfd for self-signals */
+  int epfd; /* conn_fd(): epoll set of sock and efd */
+  _Atomic int efd_pending;
 } shm_conn;
 
 const plumb_transport plumb__tran_shm;
@@ -388,8 +388,10 @@ static void
 shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring)
 {
   plumb__shm_chan *ch = (plumb__shm_chan *)map;
-  plumb__shm_ring req = { &ch->req, map + PLUMB_SHM_HDR_SIZE, ring, 0 };
-  plumb__shm_ring rep = { &ch->rep, map + PLUMB_SHM_HDR_SIZE + ring, ring, 0 };
+  plumb__shm_ring req = { &ch->req, map + PLUMB_SHM_HDR_SIZE, ring, 0,
+                           c->sock };
+  plumb__shm_ring rep = { &ch->rep, map + PLUMB_SHM_HDR_SIZE + ring, ring, 0,
+                           c->sock };
   int me = c->side, peer = 1 - c->side;
 
   c->map = map;
@@ -399,7 +401,6 @@ shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring)
   c->rx = c->side ? rep : req;
   plumb__shm_spin_init(&c->spin_rx, -1, &ch->cpu[me], &ch->cpu[peer]);
   plumb__shm_spin_init(&c->spin_tx, -1, &ch->cpu[me], &ch->cpu[peer]);
-  plumb__shm_spin_init(&c->spin_waiter, 0, NULL, NULL);
 }
 
 static void shm_conn_shutdown(plumb_conn *pc);
@@ -410,19 +411,10 @@ shm_conn_close(plumb_conn *pc)
   shm_conn *c = (shm_conn *)pc;
 
   shm_conn_shutdown(pc);
-  if (atomic_load(&c->waited)) {
-    /* The waiter sleeps on the peer's tail word: wake it until it sees
-     * the stop flag (a wake racing with its sleep may be lost). */
-    atomic_store(&c->waiter_stop, 1);
-    for (int i = 0; i < 100000 && !atomic_load(&c->waiter_done); i++) {
-      struct timespec ts = { 0, 100000 };
-      plumb__futex_wake(&c->rx.ctl->tail, INT_MAX);
-      nanosleep(&ts, NULL);
-    }
-    pthread_join(c->waiter, NULL);
+  if (c->efd >= 0)
     close(c->efd);
+  if (c->epfd >= 0)
     close(c->epfd);
-  }
   if (c->map != NULL)
     munmap(c->map, c->map_len);
   if (c->sock >= 0)
@@ -694,23 +686,34 @@ close_sock:
 
 /* ---- liveness --------------------------------------------------------- */
 
-/* Polls the side socket: ECLOSED on hang-up, EPROTO if the peer wrote to it
- * (it never should after the hello). */
+/* Drains the side socket: doorbell messages ("b") are counted in *rung,
+ * ECLOSED on hang-up, EPROTO for anything else.  Never blocks. */
+static int
+shm_sock_drain(shm_conn *c, int *rung)
+{
+  char m[16];
+
+  *rung = 0;
+  for (int i = 0; i < 16; i++) {
+    ssize_t n = recv(c->sock, m, sizeof(m), MSG_DONTWAIT);
+    if (n == 0)
+      return PLUMB_ECLOSED;
+    if (n < 0)
+      return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+                 ? PLUMB_OK
+                 : PLUMB_ECLOSED;
+    if (n != 1 || m[0] != 'b')
+      return PLUMB_EPROTO;
+    (*rung)++;
+  }
+  return PLUMB_OK;
+}
+
 static int
 shm_sock_check(shm_conn *c)
 {
-  struct pollfd p = { c->sock, POLLIN | POLLRDHUP, 0 };
-  char junk[64];
-  ssize_t n;
-
-  if (poll(&p, 1, 0) <= 0)
-    return PLUMB_OK;
-  if (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))
-    return PLUMB_ECLOSED;
-  n = recv(c->sock, junk, sizeof(junk), MSG_DONTWAIT);
-  if (n == 0)
-    return PLUMB_ECLOSED;
-  return n > 0 ? PLUMB_EPROTO : PLUMB_OK;
+  int rung;
+  return shm_sock_drain(c, &rung);
 }
 
 static int
@@ -906,41 +909,50 @@ shm_signal(shm_conn *c)
 {
   uint64_t one = 1;
 
+  atomic_store(&c->efd_pending, 1);
   (void)!write(c->efd, &one, sizeof(one));
 }
 
-/* Waited mode: the waiter thread watches the ring; we wait on the epoll fd.
- * The eventfd is drained only when no frame is complete, and the ring is
- * looked at again after draining: a frame published between the first look
- * and the drain would otherwise leave no trace. */
+/* Waited mode: the core polls conn_fd() (sock + efd).  Before reporting
+ * EAGAIN we drain the doorbells, arm the bell (the producer's next publish
+ * sends one doorbell message on the side socket) and look at the ring once
+ * more, so a frame published meanwhile is never missed.  A frame returned
+ * does not drain anything: the fd stays readable until a call finds the
+ * ring empty, so frames already queued are not forgotten. */
 static int
 shm_recv_waited(shm_conn *c, plumb_buf *buf, int64_t deadline)
 {
   for (;;) {
-    uint64_t v;
     uint32_t seen;
-    int more, sig = 0, rc = shm_rx_pull(c, buf, &more, &seen);
+    int more, rung, rc = shm_rx_pull(c, buf, &more, &seen);
 
-    if (rc == PLUMB_EAGAIN && read(c->efd, &v, sizeof(v)) == sizeof(v)) {
-      sig = 1;
-      rc = shm_rx_pull(c, buf, &more, &seen);
-    }
-    if (rc == PLUMB_OK && more)
-      shm_signal(c); /* another frame is already waiting */
     if (rc != PLUMB_EAGAIN)
       return rc;
-    /* Not woken by the waiter: maybe by the socket (peer death). */
-    if ((rc = shm_conn_dead(c, !sig)) != PLUMB_OK)
+    if (atomic_exchange(&c->efd_pending, 0)) {
+      uint64_t v;
+      (void)!read(c->efd, &v, sizeof(v));
+    }
+    rc = shm_sock_drain(c, &rung);
+    if (rc == PLUMB_ECLOSED)
+      atomic_store(&c->peer_gone, 1);
+    else if (rc == PLUMB_EPROTO)
+      c->rx_err = rc;
+    atomic_store_explicit(&c->rx.ctl->cons_waiting, PLUMB_SHM_WAIT_BELL,
+                          memory_order_seq_cst);
+    if (rc == PLUMB_OK)
+      rc = shm_rx_pull(c, buf, &more, &seen);
+    if (rc != PLUMB_EAGAIN && rc != PLUMB_OK)
+      return shm_rx_final(c, buf, rc);
+    if (rc == PLUMB_OK)
+      return rc;
+    if ((rc = shm_conn_dead(c, 0)) != PLUMB_OK)
       return shm_rx_final(c, buf, rc);
     if (deadline == PLUMB_NOWAIT)
       return PLUMB_EAGAIN;
     if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
       return PLUMB_ETIMEDOUT;
     struct pollfd p = { c->epfd, POLLIN, 0 };
-    int t = plumb__poll_timeout(deadline);
-    if (t < 0 || t > SHM_SLICE_NS / 1000000)
-      t = (int)(SHM_SLICE_NS / 1000000);
-    if (poll(&p, 1, t) < 0 && errno != EINTR)
+    if (poll(&p, 1, plumb__poll_timeout(deadline)) < 0 && errno != EINTR)
       return PLUMB_ESYS;
   }
 }
@@ -975,41 +987,10 @@ shm_conn_recv(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
 /* ---- waited mode ------------------------------------------------------ */
 
 static int
-shm_waiter_stopped(void *arg, int deep)
-{
-  shm_conn *c = arg;
-
-  (void)deep;
-  return atomic_load(&c->waiter_stop) ? PLUMB_ECLOSED : PLUMB_OK;
-}
-
-/* Sleeps on the futex of the receive ring's tail and rings the eventfd
- * each time the peer publishes.  It only watches: recv() consumes. */
-static void *
-shm_waiter_main(void *arg)
-{
-  shm_conn *c = arg;
-  uint32_t seen = c->rx.pos; /* data already there: signal at once */
-
-  while (!atomic_load(&c->waiter_stop)) {
-    int rc = plumb__shm_wait(&c->spin_waiter, &c->rx.ctl->tail, seen,
-                             &c->rx.ctl->cons_waiting, PLUMB_FOREVER,
-                             PLUMB_FOREVER, shm_waiter_stopped, c);
-    if (rc != PLUMB_OK)
-      break;
-    seen = atomic_load_explicit(&c->rx.ctl->tail, memory_order_acquire);
-    shm_signal(c);
-  }
-  atomic_store(&c->waiter_done, 1);
-  return NULL;
-}
-
-static int
 shm_waited_start(shm_conn *c)
 {
   struct epoll_event ev;
-  pthread_attr_t attr;
-  int rc = -1;
+  uint32_t avail, seen;
 
   c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   c->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1022,13 +1003,12 @@ shm_waited_start(shm_conn *c)
   ev.events = EPOLLIN | EPOLLRDHUP;
   if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->sock, &ev) != 0)
     goto fail;
-  if (pthread_attr_init(&attr) != 0)
-    goto fail;
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  rc = pthread_create(&c->waiter, &attr, shm_waiter_main, c);
-  pthread_attr_destroy(&attr);
-  if (rc != 0)
-    goto fail;
+  /* Arm the bell; if bytes are already there, make the fd readable now. */
+  atomic_store_explicit(&c->rx.ctl->cons_waiting, PLUMB_SHM_WAIT_BELL,
+                        memory_order_seq_cst);
+  if (plumb__shm_ring_readable(&c->rx, &avail, &seen) != PLUMB_OK ||
+      avail > 0 || c->rhdr_got > 0)
+    shm_signal(c);
   atomic_store_explicit(&c->waited, 1, memory_order_release);
   return c->epfd;
 
@@ -1041,8 +1021,10 @@ fail:
   return -1;
 }
 
-/* The first call starts the waiter thread; it must not race with a
- * blocking recv() in direct mode. */
+/* Switches the connection to waited mode (first call) and returns an fd
+ * that polls readable when recv() may make progress: the side socket
+ * (doorbells, peer death) and a private eventfd, in one epoll set.  Must
+ * not race with a blocking recv() in direct mode. */
 static int
 shm_conn_fd(plumb_conn *pc)
 {
@@ -1096,6 +1078,12 @@ plumb__shm_test_channel(plumb_conn *pc, size_t *len)
   if (len)
     *len = c->map_len;
   return c->chan;
+}
+
+plumb__shm_ring *
+plumb__shm_test_tx_ring(plumb_conn *pc)
+{
+  return &((shm_conn *)pc)->tx;
 }
 
 const plumb_transport plumb__tran_shm = {

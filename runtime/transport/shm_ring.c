@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,9 +100,17 @@ plumb__shm_ring_publish_head(plumb__shm_ring *r)
 void
 plumb__shm_ring_publish_tail(plumb__shm_ring *r)
 {
+  uint32_t w;
+
   atomic_store_explicit(&r->ctl->tail, r->pos, memory_order_seq_cst);
-  if (atomic_load_explicit(&r->ctl->cons_waiting, memory_order_seq_cst))
+  w = atomic_load_explicit(&r->ctl->cons_waiting, memory_order_seq_cst);
+  if (w == PLUMB_SHM_WAIT_FUTEX) {
     plumb__futex_wake(&r->ctl->tail, 1);
+  } else if (w == PLUMB_SHM_WAIT_BELL && r->bell >= 0 &&
+             atomic_exchange(&r->ctl->cons_waiting, 0) ==
+                 PLUMB_SHM_WAIT_BELL) {
+    (void)send(r->bell, "b", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
 }
 
 /* Futexes.  FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC timeout,
@@ -245,7 +254,8 @@ plumb__shm_wait(plumb__shm_spin *sp, _Atomic uint32_t *word, uint32_t seen,
 
     if ((rc = dead(arg, 0)) != PLUMB_OK)
       break;
-    atomic_store_explicit(waiting, 1, memory_order_seq_cst);
+    atomic_store_explicit(waiting, PLUMB_SHM_WAIT_FUTEX,
+                          memory_order_seq_cst);
     if (atomic_load_explicit(word, memory_order_seq_cst) != seen)
       break;
     now = plumb__now_ns();

@@ -56,7 +56,12 @@ typedef struct plumb__shm_ring {
   uint8_t *data;
   uint32_t size; /* power of two */
   uint32_t pos;
+  int bell; /* producer: socket to ring when the consumer armed its bell */
 } plumb__shm_ring;
+
+/* Values of a ring's cons_waiting / prod_waiting flag. */
+#define PLUMB_SHM_WAIT_FUTEX 1u /* sleeping in FUTEX_WAIT on the word */
+#define PLUMB_SHM_WAIT_BELL 2u  /* in the core's epoll: ring `bell` once */
 
 /* Bytes the consumer may read now (*avail); PLUMB_EPROTO if the peer's
  * tail is impossible.  *tail_seen receives the tail value observed. */
@@ -70,7 +75,9 @@ int plumb__shm_ring_writable(const plumb__shm_ring *r, uint32_t *space,
  * The caller has checked n against readable/writable. */
 void plumb__shm_ring_read(plumb__shm_ring *r, void *dst, size_t n);
 void plumb__shm_ring_write(plumb__shm_ring *r, const void *src, size_t n);
-/* Make pos visible to the peer and wake it if it sleeps. */
+/* Make pos visible to the peer and wake it if it sleeps: FUTEX_WAKE for a
+ * futex sleeper, one doorbell message on `bell` for an armed consumer (the
+ * flag is cleared by the producer, so one message per arming). */
 void plumb__shm_ring_publish_head(plumb__shm_ring *r);
 void plumb__shm_ring_publish_tail(plumb__shm_ring *r);
 
@@ -114,7 +121,9 @@ int plumb__shm_wait(plumb__shm_spin *sp, _Atomic uint32_t *word,
                     int64_t deadline, int64_t slice_ns,
                     plumb__shm_dead_fn dead, void *arg);
 
-/* For tests only: the channel header of a shm connection and its size. */
+/* For tests only: the channel header of a shm connection and its size, and
+ * its private view of the ring it produces into (to play a hostile peer). */
 plumb__shm_chan *plumb__shm_test_channel(plumb_conn *c, size_t *len);
+plumb__shm_ring *plumb__shm_test_tx_ring(plumb_conn *c);
 
 #endif

@@ -695,39 +695,35 @@ test_client_killed(void)
   CU_ASSERT_EQUAL(leftovers(), 0);
 }
 
-/* Scribbles into the client's request ring: 0 an impossible tail, 1 a
- * record header that fails its check, 2 a length over max_frame, 3 bytes on
- * the side socket... the last is not reachable from here, so 3 tears the
- * header's positions apart instead. */
+/* Plays a hostile producer on the client's request ring, publishing (and
+ * ringing the server) like a real one: 0 an impossible tail, 1 a record
+ * header that fails its check, 2 a length over max_frame, 3 a tail that
+ * moves backwards. */
 static void
 scribble(plumb_conn *c, int how)
 {
-  plumb__shm_chan *ch = plumb__shm_test_channel(c, NULL);
-  uint8_t *data = (uint8_t *)ch + PLUMB_SHM_HDR_SIZE;
-  uint32_t tail = atomic_load(&ch->req.tail);
-  uint32_t size = ch->ring_size, w[2];
+  plumb__shm_ring *r = plumb__shm_test_tx_ring(c);
+  uint32_t w[2];
 
   switch (how) {
   case 0:
-    atomic_store(&ch->req.tail, tail + 3 * size);
+    r->pos += 3 * r->size;
     break;
   case 1:
     w[0] = 100;
     w[1] = 12345;
-    memcpy(data + (tail & (size - 1)), w, 8);
-    atomic_store(&ch->req.tail, tail + 8);
+    plumb__shm_ring_write(r, w, sizeof(w));
     break;
   case 2:
     w[0] = 0xfffffff0u;
     w[1] = w[0] ^ 0x5a3cc3a5u;
-    memcpy(data + (tail & (size - 1)), w, 8);
-    atomic_store(&ch->req.tail, tail + 8);
+    plumb__shm_ring_write(r, w, sizeof(w));
     break;
   default:
-    atomic_store(&ch->req.tail, tail - 1);
+    r->pos -= 1;
     break;
   }
-  plumb__futex_wake(&ch->req.tail, 8);
+  plumb__shm_ring_publish_tail(r);
 }
 
 static void
