@@ -1208,6 +1208,26 @@ test_include_error_location(void)
 }
 
 static void
+test_include_recursion(void)
+{
+  idl_tree *t = NULL;
+  int errors;
+  ncaps = 0;
+  diag_set_sink(capture, NULL);
+  errors = idl_parse_string("t.idl", "#include <self_include.idl>\n", &opts,
+                            &t);
+  diag_set_sink(NULL, NULL);
+  CU_ASSERT_EQUAL(errors, 1);
+  CU_ASSERT_PTR_NULL(t);
+  CU_ASSERT_EQUAL_FATAL(ncaps, 1);
+  CU_ASSERT_STRING_EQUAL(caps[0].file, IDL_DIR "/include/self_include.idl");
+  CU_ASSERT_EQUAL(caps[0].line, 3);
+  CU_ASSERT_EQUAL(caps[0].col, 1);
+  CU_ASSERT_STRING_EQUAL(caps[0].msg,
+                         "#include nested too deeply (more than 64 levels)");
+}
+
+static void
 test_big_file(void)
 {
   const char *path = getenv("PLUMB_BIG_IDL");
@@ -1275,6 +1295,7 @@ static const ptest_case file_cases[] = {
   {"includes", test_includes},
   {"include_search_order", test_include_search_order},
   {"include_error_location", test_include_error_location},
+  {"include_recursion", test_include_recursion},
   {"big_file", test_big_file},
   {NULL, NULL},
 };
