@@ -275,6 +275,12 @@ leftovers(void)
         n++;
       }
     }
+  } else if (tx_is_pipe()) {
+    int st;
+    if (waitpid(-1, &st, WNOHANG) != -1 || errno != ECHILD) {
+      fprintf(stderr, "a child process is left (zombie or running)\n");
+      n++;
+    }
   } else if (strcmp(tx_scheme, "fifo") == 0) {
     const char *base = strrchr(tx_path, '/') + 1;
     DIR *d = opendir("/tmp");
@@ -434,6 +440,16 @@ test_deadline(void)
               PLUMB_ECONNREFUSED);
     CU_ASSERT(c == NULL);
     CU_ASSERT((plumb__now_ns() - t0) / 1000000 < 1000);
+  } else {
+    /* no such program, or one that is not a pipe server */
+    CU_ASSERT(T->dial("exec=/nonexistent/server", &tx_opts,
+                      plumb__deadline_ms(2000), &c) == PLUMB_ECONNREFUSED);
+    CU_ASSERT(T->dial("exec=/bin/true", &tx_opts, plumb__deadline_ms(2000),
+                      &c) == PLUMB_ECONNREFUSED);
+    CU_ASSERT(T->dial("exec=", &tx_opts, plumb__deadline_ms(2000), &c) ==
+              PLUMB_EADDR);
+    CU_ASSERT(T->dial("nonsense", &tx_opts, plumb__deadline_ms(2000), &c) ==
+              PLUMB_EADDR);
   }
   plumb__buf_free(&b);
   CU_ASSERT(leftovers() == 0);
@@ -667,7 +683,7 @@ static const ptest_case tx_pipe_cases[] = {
   { "echo 1 B, 0 B, 8 KiB+1, 64 KiB+3, 1 MiB; latency", test_echo_sizes },
   { "16 clients (one spawned server each) x 200 frames",
     test_concurrent_clients },
-  { "deadline expiry", test_deadline },
+  { "deadline expiry; bad programs refused and reaped", test_deadline },
   { "server killed: client fails fast, child reaped", test_server_death },
   { "PLUMB_NOWAIT keeps a partial frame", test_nowait_partial },
   { "max_frame enforced on send and receive", test_max_frame },
