@@ -288,6 +288,30 @@ cfg_read_file(cfg_parse *p, plumb_config *cfg)
 }
 
 int
+plumb_endpoint_check(const char *endpoint, char *err, size_t errlen)
+{
+  const char *colon = endpoint ? strchr(endpoint, ':') : NULL;
+  char e[1];
+
+  if (err == NULL || errlen == 0)
+    err = e, errlen = sizeof e;
+  err[0] = '\0';
+  if (colon == NULL || colon == endpoint) {
+    snprintf(err, errlen, "endpoint '%s' has no transport: expected "
+             "scheme:address, e.g. unix:/tmp/x.sock (available: %s)",
+             endpoint ? endpoint : "", plumb__transport_names());
+    return PLUMB_EADDR;
+  }
+  if (plumb__transport_find(endpoint, NULL) == NULL) {
+    snprintf(err, errlen, "transport '%.*s' is not built into this libplumb "
+             "(available: %s)", (int)(colon - endpoint), endpoint,
+             plumb__transport_names());
+    return PLUMB_ENOTRANSPORT;
+  }
+  return PLUMB_OK;
+}
+
+int
 plumb_config_resolve(const char *service, const char *endpoint,
                      plumb_config *cfg, char *err, size_t errlen)
 {
@@ -342,17 +366,15 @@ plumb_config_resolve(const char *service, const char *endpoint,
     snprintf(cfg->endpoint, sizeof cfg->endpoint, "unix:%s/plumb-%s.sock",
              dir && dir[0] == '/' ? dir : "/tmp", service);
   }
-  if (plumb__transport_find(cfg->endpoint, NULL) == NULL) {
+  char why[400];
+  int rc = plumb_endpoint_check(cfg->endpoint, why, sizeof why);
+  if (rc != PLUMB_OK) {
     if (err && errlen)
-      snprintf(err, errlen,
-               "%s%s: endpoint '%s': %s (available: %s)",
+      snprintf(err, errlen, "%s%s: %s",
                cfg->endpoint_source == PLUMB_SRC_ENV ? "environment " : "",
-               cfg->endpoint_source == PLUMB_SRC_ENV ? name : "explicit",
-               cfg->endpoint,
-               strchr(cfg->endpoint, ':') ? "transport not built in"
-                                          : "expected scheme:address",
-               plumb__transport_names());
-    return strchr(cfg->endpoint, ':') ? PLUMB_ENOTRANSPORT : PLUMB_EADDR;
+               cfg->endpoint_source == PLUMB_SRC_ENV ? name : "endpoint",
+               why);
+    return rc;
   }
   return PLUMB_OK;
 }

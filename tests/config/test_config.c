@@ -233,8 +233,11 @@ test_bad_values(void)
   CU_ASSERT_EQUAL(resolve("calc", NULL, &c, err, sizeof err),
                   PLUMB_ENOTRANSPORT);
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "environment PLUMB_CALC_ENDPOINT: "
-                                     "endpoint 'smoke:/signals': transport "
-                                     "not built in (available: unix, tcp"));
+                                     "transport 'smoke' is not built into "
+                                     "this libplumb (available: unix, tcp"));
+  CU_ASSERT_EQUAL(resolve("calc", "nocolon", &c, err, sizeof err), PLUMB_EADDR);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "endpoint: endpoint 'nocolon' has no "
+                                     "transport: expected scheme:address"));
   clear_env();
   CU_ASSERT_EQUAL(resolve("", NULL, &c, err, sizeof err), PLUMB_EINVAL);
 }

@@ -56,6 +56,13 @@ PLUMB_API int plumb_config_resolve(const char *service, const char *endpoint,
                                    plumb_config *out, char *err,
                                    size_t errlen);
 
+/* Checks that endpoint names a transport built into this libplumb.
+ * Returns PLUMB_OK, PLUMB_EADDR (no "scheme:") or PLUMB_ENOTRANSPORT, with
+ * e.g. "transport 'mq' is not built into this libplumb (available: unix,
+ * tcp, shm)" in err. */
+PLUMB_API int plumb_endpoint_check(const char *endpoint, char *err,
+                                   size_t errlen);
+
 /* Opens a client of `service` (see plumb_config_resolve for `endpoint`),
  * bound to `object`, with the configured deadline and frame limit.  Errors
  * are also logged with their reason. */

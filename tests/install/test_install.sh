@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# test_install.sh SRC_ROOT - plumb as a dependency of another project.
+# Builds plumb with only the unix transport, installs it into a temporary
+# prefix, builds examples/consumer against it with dependency('plumb') and
+# the installed plumbc, runs its server and clients, and checks link-time
+# transport selection: the statically linked client carries the unix
+# transport and no code of any other, and an endpoint of another transport is
+# refused with a message naming what is available.
+set -euo pipefail
+src=$(cd "$1" && pwd)
+work=$(mktemp -d /tmp/plumb-install.XXXXXX)
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+pass=0
+ok() { echo "ok: $*"; pass=$((pass + 1)); }
+
+meson setup "$work/build" "$src" --prefix="$work/prefix" -Dtests=false \
+  -Dtransports=unix -Dbuildtype=release -Db_sanitize=none >/dev/null
+ninja -C "$work/build" install >/dev/null
+pc=$(find "$work/prefix" -name plumb.pc | head -1)
+[ -n "$pc" ] || fail "plumb.pc not installed"
+[ -x "$work/prefix/bin/plumbc" ] || fail "plumbc not installed"
+[ -f "$work/prefix/include/plumb/plumb.h" ] || fail "headers not installed"
+ls "$(dirname "$(dirname "$pc")")"/libplumb.a >/dev/null || fail "no libplumb.a"
+ok "installed: plumbc, headers, libplumb.so + libplumb.a, plumb.pc"
+export PKG_CONFIG_PATH=$(dirname "$pc")
+export LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")")
+[ "$(pkg-config --variable=plumbc plumb)" = "$work/prefix/bin/plumbc" ] ||
+  fail "pkg-config plumbc variable"
+[ "$(pkg-config --variable=transports plumb)" = "unix" ] ||
+  fail "pkg-config transports variable"
+ok "pkg-config --variable=plumbc plumb"
+
+meson setup "$work/consumer" "$src/examples/consumer" >/dev/null
+ninja -C "$work/consumer" >/dev/null
+ok "downstream project built with dependency('plumb') and the installed plumbc"
+
+ep="unix:$work/hello.sock"
+"$work/consumer/hello-server" "$ep" 2>"$work/server.log" &
+pid=$!
+for _ in $(seq 1 100); do
+  [ -S "$work/hello.sock" ] && break
+  sleep 0.05
+done
+out=$("$work/consumer/hello-client" "$ep" world) || fail "shared client: $out"
+[ "$out" = "hello, world" ] || fail "got '$out'"
+out=$("$work/consumer/hello-client-static" "$ep" plumbers) ||
+  fail "static client: $out"
+[ "$out" = "hello, plumbers" ] || fail "got '$out'"
+rc=0
+out=$("$work/consumer/hello-client-static" "$ep" rude) || rc=$?
+[ $rc -eq 3 ] && [ "$out" = "raised rude" ] || fail "exception: rc=$rc '$out'"
+ok "shared and static clients call the server; user exception arrives"
+
+syms=$(nm "$work/consumer/hello-client-static")
+echo "$syms" | grep -q ' plumb__tran_unix$' || fail "unix transport missing"
+if echo "$syms" | grep -E 'plumb__tran_(tcp|pipe|fifo|mq|sysvmq|shm)$|(tcp|fifo|sysvmq|shm)_(conn|listen|dial)'; then
+  fail "the static client carries code of other transports"
+fi
+ok "static client carries the unix transport and no other (nm)"
+
+rc=0
+out=$("$work/consumer/hello-client" tcp://127.0.0.1:9 x 2>&1) || rc=$?
+[ $rc -ne 0 ] || fail "tcp endpoint accepted"
+echo "$out" | grep -qF "transport 'tcp' is not built into this libplumb (available: unix)" ||
+  fail "message: $out"
+ok "tcp endpoint refused: $out"
+
+kill -TERM "$pid"
+wait "$pid" || fail "server exit status $?"
+pid=""
+[ ! -e "$work/hello.sock" ] || fail "socket file left behind"
+ok "server stopped cleanly and removed its socket"
+echo "$pass passed, 0 failed"
