@@ -17,7 +17,8 @@
  *       they can for SEC seconds (or COUNT calls each); prints calls/s summed.
  * rss:  COUNT null calls bounded by SEC; VmRSS of this process and of the
  *       server (SERVER_PID) after a warm-up and at the end, and the net
- *       number of heap blocks still allocated by the client.
+ *       number of heap blocks still allocated by the client; SIGUSR1 to
+ *       the server at both points makes it print its allocation count.
  * One output line of key=value pairs per run; exit status 0 on success.
  * Every loop is bounded by count and time.
  */
@@ -272,6 +273,8 @@ run_rss(const opts *o)
   long c0 = bench_status_kb(0, "VmRSS");
   long s0 = o->server > 0 ? bench_status_kb(o->server, "VmRSS") : -1;
   long long h0 = (long long)(bench_allocs() - bench_frees());
+  if (o->server > 0) /* the server prints its allocation count */
+    kill(o->server, SIGUSR1);
   int64_t t0 = bench_now_ns(), end = t0 + (int64_t)(o->secs * 1e9);
   for (n = 0; n < o->count; n++) {
     if (bench_Bench_null(c, NULL) != PLUMB_OK) {
@@ -285,6 +288,10 @@ run_rss(const opts *o)
   long long h1 = (long long)(bench_allocs() - bench_frees());
   long c1 = bench_status_kb(0, "VmRSS");
   long s1 = o->server > 0 ? bench_status_kb(o->server, "VmRSS") : -1;
+  if (o->server > 0) {
+    kill(o->server, SIGUSR1);
+    usleep(100000);
+  }
   plumb_client_close(c);
   printf("rss calls=%ld secs=%.1f client_rss0_kb=%ld client_rss1_kb=%ld "
          "server_rss0_kb=%ld server_rss1_kb=%ld client_heap_blocks_delta=%lld "
