@@ -48,6 +48,7 @@ enum { SV_HELLO = 1, SV_ACK, SV_NAK, SV_FIRST, SV_MORE, SV_BYE, SV_BEACON };
 #define SV_ID_BASE 16L  /* client ids (= their reply mtype) start here */
 #define SV_HDR 16       /* kind, pad[3], u32 aux, u64 client id */
 #define SV_MIN_CHUNK 256
+#define SV_KEYFILE_MARK "plumb sysvmq key file\n"
 
 /* One received message, header stripped. */
 typedef struct sv_msg {
@@ -222,6 +223,22 @@ sv_parse(const char *addr, key_t *key, const char **path)
     return PLUMB_EADDR;
   *path = addr;
   return PLUMB_OK;
+}
+
+/* 1 if path is a key file a plumb server created (it holds our marker). */
+static int
+sv_is_our_keyfile(const char *path)
+{
+  char buf[sizeof(SV_KEYFILE_MARK)];
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+  ssize_t n;
+
+  if (fd < 0)
+    return 0;
+  n = read(fd, buf, sizeof(buf));
+  close(fd);
+  return n == (ssize_t)sizeof(SV_KEYFILE_MARK) - 1 &&
+         memcmp(buf, SV_KEYFILE_MARK, (size_t)n) == 0;
 }
 
 /* The pid in the queue's beacon, 0 if there is none, -1 if MSG_COPY is not
@@ -794,13 +811,22 @@ sv_listen(const char *addr, const plumb_tran_opts *opts,
   h->refs = 1;
   h->listening = 1;
   if (path) {
+    /* A key file we create carries a marker, so the file a killed server
+     * left is recognised (and removed) by the next one. */
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd >= 0) {
+      ssize_t w = write(fd, SV_KEYFILE_MARK, sizeof(SV_KEYFILE_MARK) - 1);
       close(fd);
       h->made_path = strdup(path);
+      if (w != (ssize_t)sizeof(SV_KEYFILE_MARK) - 1) {
+        rv = PLUMB_ESYS;
+        goto fail;
+      }
     } else if (errno != EEXIST) {
       rv = errno == EACCES ? PLUMB_EPERM : PLUMB_EADDR;
       goto fail;
+    } else if (sv_is_our_keyfile(path)) {
+      h->made_path = strdup(path);
     }
     if ((key = ftok(path, 'P')) == -1) {
       rv = PLUMB_EADDR;
@@ -967,8 +993,10 @@ sv_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   if ((qid = msgget(key, 0)) < 0)
     return sv_errno_status(errno);
   pid_t srv = sv_beacon_pid(qid);
+  if (srv > 0 && !sv_pid_alive(srv))
+    msgctl(qid, IPC_RMID, NULL); /* a queue left by a dead server */
   if (srv == 0 || (srv > 0 && !sv_pid_alive(srv)))
-    return PLUMB_ECONNREFUSED; /* a queue left by a dead server */
+    return PLUMB_ECONNREFUSED;
   c = sv_conn_new(qid, sv_chunk_size(qid),
                   opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME);
   if (c == NULL)
@@ -1068,6 +1096,11 @@ sv_close(plumb_conn *pc)
     pthread_join(c->thr, NULL);
   }
   sv_purge(c->qid, (long)c->id);
+  /* A killed server cannot remove its queue: its last client does (the
+   * queue id is never reused for a new server's queue, so this is safe). */
+  struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
+  if (sv_beacon_pid(c->qid) == c->peer_pid && poll(&p, 1, 0) == 1)
+    msgctl(c->qid, IPC_RMID, NULL);
   sv_conn_free(c);
 }
 
