@@ -634,7 +634,7 @@ leftover_exists(const char *sep)
     struct dirent *e;
     int found = 0;
     while (d && (e = readdir(d)) != NULL)
-      found |= strstr(e->d_name, ipc_name) != NULL;
+      found |= strstr(e->d_name, rest + 1) != NULL;
     if (d)
       closedir(d);
     return found;
@@ -660,6 +660,15 @@ test_no_leftovers(void)
   while (d && (e = readdir(d)) != NULL)
     if (strstr(e->d_name, ipc_name) && !strstr(e->d_name, ".log")) {
       fprintf(stderr, "leftover: /tmp/%s\n", e->d_name);
+      stray++;
+    }
+  if (d)
+    closedir(d);
+  /* shared-memory segments of this run */
+  d = opendir("/dev/shm");
+  while (d && (e = readdir(d)) != NULL)
+    if (strstr(e->d_name, ipc_name)) {
+      fprintf(stderr, "leftover: /dev/shm/%s\n", e->d_name);
       stray++;
     }
   if (d)
