@@ -33,10 +33,18 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# The transports built in: $PLUMB_TRANSPORTS if set, else the option's
+# default from meson_options.txt (passed explicitly, so a reconfigure never
+# keeps an older choice).
+tr_opt=${PLUMB_TRANSPORTS:-$(meson introspect --buildoptions meson.build | python3 -c '
+import json, sys
+print(",".join(next(o["value"] for o in json.load(sys.stdin)
+                    if o["name"] == "transports")))')}
+setup=(--buildtype=release -Dtests=false "-Dtransports=$tr_opt")
 if [ -f "$BUILD/build.ninja" ]; then
-  meson setup --reconfigure "$BUILD" --buildtype=release -Dtests=false >/dev/null
+  meson setup --reconfigure "$BUILD" "${setup[@]}" >/dev/null
 else
-  meson setup "$BUILD" --buildtype=release -Dtests=false >/dev/null
+  meson setup "$BUILD" "${setup[@]}" >/dev/null
 fi
 ninja -C "$BUILD" >/dev/null
 
