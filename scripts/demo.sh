@@ -26,7 +26,7 @@ rm -rf "$gen"
 server="$BUILD/examples/calc-server"
 client="$BUILD/examples/calc-client"
 built=$(meson introspect --buildoptions "$BUILD" |
-  python3 -c 'import json,sys; print(" ".join(o["value"] for o in json.load(sys.stdin) if o["name"]=="transports"))')
+  python3 -c 'import json,sys; print(" ".join(v for o in json.load(sys.stdin) if o["name"]=="transports" for v in o["value"]))')
 tag="plumb-demo-$$"
 port=$((20000 + $$ % 20000))
 failed=0
@@ -48,9 +48,10 @@ run_one() { # name server-endpoint client-endpoint
     wait "$spid" 2>/dev/null || rc=1
   fi
   if [ $rc -eq 0 ]; then
-    printf '%-7s %-34s ok    %s\n' "$name" "$cep" "$(echo "$out" | head -1)"
+    printf '%-7s %-50s ok   %s\n' "$name" "$cep" \
+      "$(echo "$out" | grep -v '^calc-server' | sed 's/  *\[success\]//' | paste -sd';' | sed 's/;/; /g')"
   else
-    printf '%-7s %-34s FAIL\n' "$name" "$cep"
+    printf '%-7s %-50s FAIL\n' "$name" "$cep"
     echo "$out" | sed 's/^/        /'
     sed 's/^/        server: /' "/tmp/$tag.log" 2>/dev/null || true
     failed=1
