@@ -283,12 +283,13 @@ srv_accept_all(plumb_server *s, srv_listener *sl)
       s->conns->prev = sc;
     s->conns = sc;
     pthread_mutex_unlock(&s->mu);
+    plumb__log(PLUMB__LOG_DEBUG, "accepted a client on %s (pid %d)",
+               sl->endpoint, (int)sc->peer.pid);
+    /* Once armed, another worker may serve and even free sc: hands off. */
     if (srv_arm(s, sc->fd, sc, EPOLL_CTL_ADD) != PLUMB_OK) {
       plumb__log(PLUMB__LOG_WARN, "epoll: cannot watch a new connection");
       srv_conn_drop(s, sc);
     }
-    plumb__log(PLUMB__LOG_DEBUG, "accepted a client on %s (pid %d)",
-               sl->endpoint, (int)sc->peer.pid);
   }
   (void)srv_arm(s, sl->tr->listener_fd(sl->l), sl, EPOLL_CTL_MOD);
 }

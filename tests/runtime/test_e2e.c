@@ -72,14 +72,28 @@ spawn_server(const char *const *eps, int n, const char *ep, int *code)
 {
   pid_t pid = fork();
   if (pid == 0) {
-    const char *argv[8] = { TEST_SERVER_PATH };
+    /* PLUMB_TEST_VALGRIND=1 runs the server under valgrind (leaks and
+     * errors make it exit 9, which the suite cleanup reports). */
+    const char *argv[16] = { TEST_SERVER_PATH };
+    int k = 0;
+    if (getenv("PLUMB_TEST_VALGRIND")) {
+      argv[k++] = "valgrind";
+      argv[k++] = "-q";
+      argv[k++] = "--leak-check=full";
+      argv[k++] = "--errors-for-leak-kinds=definite,indirect,possible";
+      argv[k++] = "--error-exitcode=9";
+      argv[k++] = TEST_SERVER_PATH;
+    } else {
+      k = 1;
+    }
     for (int i = 0; i < n && i < 6; i++)
-      argv[i + 1] = eps[i];
-    execv(TEST_SERVER_PATH, (char *const *)argv);
+      argv[k++] = eps[i];
+    argv[k] = NULL;
+    execvp(argv[0], (char *const *)argv);
     _exit(127);
   }
   *code = 0;
-  for (int64_t end = now_ms() + 5000; now_ms() < end; sleep_ms(5)) {
+  for (int64_t end = now_ms() + 20000; now_ms() < end; sleep_ms(5)) {
     int ws;
     if (waitpid(pid, &ws, WNOHANG) == pid) {
       *code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128;
@@ -105,7 +119,7 @@ stop_server(pid_t pid)
   if (pid <= 0)
     return -1;
   kill(pid, SIGTERM);
-  int ws = wait_pid(pid, 5000);
+  int ws = wait_pid(pid, 20000);
   if (ws == -1) {
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -193,7 +207,8 @@ test_values(void)
   CU_ASSERT_EQUAL(r, 999993);
   CU_ASSERT_EQUAL(test_Echo_div(c, 17, 5, &r, a), PLUMB_OK);
   CU_ASSERT_EQUAL(r, 3);
-  CU_ASSERT_EQUAL(test_Echo_echo(c, "hello, plumb", &s, &pid, a), PLUMB_OK);
+  CU_ASSERT_EQUAL_FATAL(test_Echo_echo(c, "hello, plumb", &s, &pid, a),
+                        PLUMB_OK);
   CU_ASSERT_STRING_EQUAL(s, "hello, plumb");
   /* SO_PEERCRED on unix; tcp has no credentials. */
   CU_ASSERT_EQUAL(pid, g_unix ? (int32_t)getpid() : -1);
@@ -458,6 +473,8 @@ test_server_gone(void)
   CU_ASSERT_EQUAL(test_Echo_add(c, 1, 2, &r), PLUMB_OK);
   /* A hung server: the deadline ends the call. */
   kill(pid, SIGSTOP);
+  int ws;
+  CU_ASSERT_EQUAL(waitpid(pid, &ws, WUNTRACED), pid); /* really stopped */
   int64_t t0 = now_ms();
   CU_ASSERT_EQUAL(test_Echo_add(c, 1, 2, &r), PLUMB_ETIMEDOUT);
   CU_ASSERT(now_ms() - t0 < 1500);
