@@ -709,11 +709,18 @@ shm_sock_drain(shm_conn *c, int *rung)
   return PLUMB_OK;
 }
 
+/* Has the peer hung up?  Looks without reading, so doorbells queued for a
+ * waited-mode recv() in another thread are not consumed. */
 static int
 shm_sock_check(shm_conn *c)
 {
-  int rung;
-  return shm_sock_drain(c, &rung);
+  struct pollfd p = { c->sock, POLLRDHUP, 0 };
+
+  if (poll(&p, 1, 0) <= 0)
+    return PLUMB_OK;
+  return p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)
+             ? PLUMB_ECLOSED
+             : PLUMB_OK;
 }
 
 static int
