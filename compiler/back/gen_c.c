@@ -972,6 +972,8 @@ gen_interface(const idl_node *iface)
   for (size_t i = 0; i < nall; i++)
     h("  int (*%s)(void *_ctx, plumb_call *_call%s);\n", all[i]->name,
       param_list(all[i]));
+  if (nall == 0)
+    h("  void *_reserved; /* the interface has no operations */\n");
   h("} %s_ops;\n", icn);
   h("extern const plumb_interface %s_interface;\n", icn);
   h("int %s__serve(plumb_server *server, const char *name,\n"
