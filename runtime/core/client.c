@@ -61,6 +61,8 @@ struct plumb_client {
 /* ---- per-thread state ------------------------------------------------ */
 
 typedef struct client_tls {
+  plumb_client *next_c; /* plumb_client_next_timeout: for this client... */
+  int64_t next_ms;      /* ...the next call's timeout */
   plumb_arena *scratch;
   plumb_buf tx;
   plumb_buf rx;
@@ -209,7 +211,14 @@ client_wait(plumb_client *c, client_call *call, int64_t deadline)
       c->reader_active = 0;
       if (st == PLUMB_OK)
         client_deliver(c);
-      else if (st == PLUMB_ETIMEDOUT) {
+      else if (st == PLUMB_EAGAIN) {
+        /* Only a deadline in the past can give this: a timeout. */
+        if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline &&
+            !call->done) {
+          call->done = 1;
+          call->status = PLUMB_ETIMEDOUT;
+        }
+      } else if (st == PLUMB_ETIMEDOUT) {
         if (!call->done) {
           call->done = 1;
           call->status = PLUMB_ETIMEDOUT;
@@ -325,6 +334,16 @@ plumb_client_set_timeout(plumb_client *c, int64_t timeout_ms)
     c->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
 }
 
+void
+plumb_client_next_timeout(plumb_client *c, int64_t timeout_ms)
+{
+  client_tls *t = tls_get();
+  if (t != NULL && c != NULL) {
+    t->next_c = c;
+    t->next_ms = timeout_ms < 0 ? -1 : timeout_ms;
+  }
+}
+
 const char *
 plumb_client_last_error(plumb_client *c)
 {
@@ -349,6 +368,10 @@ client_finish(plumb_client *c, const plumb_operation *o, client_call *call,
     pthread_mutex_unlock(&c->mu);
     return st;
   }
+  if (plumb__log_enabled(PLUMB__LOG_TRACE))
+    plumb__log(PLUMB__LOG_TRACE, "client: recv kind=%u id=%u iface=%08x "
+               "op=%u status=%d text=%u body=%u", f.kind, f.call_id, f.iface,
+               f.op, (int)f.status, f.text_len, f.body_len);
   switch (f.kind) {
   case PLUMB__FRAME_REPLY: {
     if (o->reply == NULL)
@@ -425,7 +448,13 @@ plumb_invoke(plumb_client *c, const plumb_interface *iface, uint32_t op,
     arena = t->scratch;
     plumb_arena_reset(arena);
   }
-  int64_t deadline = plumb__deadline_ms(c->timeout_ms);
+  int64_t deadline;
+  if (t->next_c == c) {
+    deadline = plumb__deadline_ms(t->next_ms);
+    t->next_c = NULL;
+  } else {
+    deadline = plumb__deadline_ms(c->timeout_ms);
+  }
 
   /* Body. */
   size = req ? protobuf_c_message_get_packed_size(req) : 0;
@@ -469,6 +498,10 @@ plumb_invoke(plumb_client *c, const plumb_interface *iface, uint32_t op,
     { c->object, c->object_len },
     { t->tx.data, t->tx.len },
   };
+  if (plumb__log_enabled(PLUMB__LOG_TRACE))
+    plumb__log(PLUMB__LOG_TRACE, "client: send %s id=%u iface=%08x op=%u "
+               "object='%s' body=%u (%s)", oneway ? "oneway" : "request",
+               f.call_id, f.iface, f.op, c->object, f.body_len, o->name);
   pthread_mutex_lock(&c->send_mu);
   st = c->tr->send(c->conn, iov, 3, deadline);
   pthread_mutex_unlock(&c->send_mu);

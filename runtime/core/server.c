@@ -314,6 +314,10 @@ srv_send(srv_conn *sc, const plumb__frame *req, int kind, int32_t status,
                               ? PLUMB__FRAME_TEXT_MAX : text_len);
   f.body_len = (uint32_t)body_len;
   plumb__frame_encode(hdr, &f);
+  if (plumb__log_enabled(PLUMB__LOG_TRACE))
+    plumb__log(PLUMB__LOG_TRACE, "server: send kind=%u id=%u status=%d "
+               "text=%u body=%u", f.kind, f.call_id, (int)f.status,
+               f.text_len, f.body_len);
   struct iovec iov[3] = {
     { hdr, sizeof(hdr) },
     { (void *)text, f.text_len },
@@ -390,6 +394,10 @@ srv_serve_frame(srv_worker *w, srv_conn *sc)
                (int)sc->peer.pid, why);
     return st;
   }
+  if (plumb__log_enabled(PLUMB__LOG_TRACE))
+    plumb__log(PLUMB__LOG_TRACE, "server: recv kind=%u id=%u iface=%08x "
+               "op=%u object='%.*s' body=%u", f.kind, f.call_id, f.iface, f.op,
+               (int)f.text_len, f.text, f.body_len);
   if (f.kind != PLUMB__FRAME_REQUEST && f.kind != PLUMB__FRAME_ONEWAY) {
     plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): frame kind %u "
                "is not a request", (int)sc->peer.pid, f.kind);

@@ -26,8 +26,15 @@ plumb__stream_init(plumb__stream *s, int rfd, int wfd, uint32_t max_frame)
   memset(s, 0, sizeof(*s));
   s->rfd = rfd;
   s->wfd = wfd;
+  s->wake_fd = -1;
   s->wsock = fstat(wfd, &st) == 0 && S_ISSOCK(st.st_mode);
   s->max_frame = max_frame ? max_frame : PLUMB_DEFAULT_MAX_FRAME;
+}
+
+void
+plumb__stream_set_wake(plumb__stream *s, int wake_fd)
+{
+  s->wake_fd = wake_fd;
 }
 
 void
@@ -44,11 +51,14 @@ stream_get_le32(const uint8_t *p)
          (uint32_t)p[3] << 24;
 }
 
-/* Waits until fd polls for events or the deadline passes. */
+/* Waits until fd polls for events or the deadline passes (or the wake fd
+ * says the stream was shut down). */
 static int
-stream_wait(int fd, short events, int64_t deadline)
+stream_wait(const plumb__stream *s, int fd, short events, int64_t deadline)
 {
-  struct pollfd p = { .fd = fd, .events = events };
+  struct pollfd p[2] = { { .fd = fd, .events = events },
+                         { .fd = s->wake_fd, .events = POLLIN } };
+  nfds_t n = s->wake_fd >= 0 ? 2 : 1;
   int r;
 
   if (deadline == PLUMB_NOWAIT)
@@ -57,7 +67,9 @@ stream_wait(int fd, short events, int64_t deadline)
     int ms = plumb__poll_timeout(deadline);
     if (ms == 0 && deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
       return PLUMB_ETIMEDOUT;
-    r = poll(&p, 1, ms);
+    r = poll(p, n, ms);
+    if (r > 0 && n == 2 && p[1].revents != 0)
+      return PLUMB_ECLOSED;
     if (r > 0)
       return PLUMB_OK; /* readable, writable, HUP or ERR: the I/O tells */
     if (r == 0) {
@@ -148,7 +160,7 @@ plumb__stream_send(plumb__stream *s, const struct iovec *iov, int iovcnt,
       return PLUMB_OK;
     cur->iov_base = (uint8_t *)cur->iov_base + done;
     cur->iov_len -= done;
-    if ((st = stream_wait(s->wfd, POLLOUT, deadline)) != PLUMB_OK) {
+    if ((st = stream_wait(s, s->wfd, POLLOUT, deadline)) != PLUMB_OK) {
       if (st == PLUMB_EAGAIN && !first)
         st = PLUMB_ETIMEDOUT; /* half sent: stream unusable */
       return st;
@@ -217,7 +229,7 @@ plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline)
     /* Blocking receivers wait first (one poll + one read per frame);
      * PLUMB_NOWAIT receivers read at once. */
     if (deadline != PLUMB_NOWAIT && s->rx.len == 0 &&
-        (st = stream_wait(s->rfd, POLLIN, deadline)) != PLUMB_OK)
+        (st = stream_wait(s, s->rfd, POLLIN, deadline)) != PLUMB_OK)
       return st;
     ssize_t r = read(s->rfd, s->rx.data + s->rx.len, s->rx.cap - s->rx.len);
     if (r > 0) {
@@ -232,7 +244,7 @@ plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline)
       return PLUMB_ECLOSED;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return PLUMB_ESYS;
-    if ((st = stream_wait(s->rfd, POLLIN, deadline)) != PLUMB_OK)
+    if ((st = stream_wait(s, s->rfd, POLLIN, deadline)) != PLUMB_OK)
       return st;
   }
 }

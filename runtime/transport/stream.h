@@ -44,6 +44,7 @@
 typedef struct plumb__stream {
   int rfd;            /* read side (non-blocking) */
   int wfd;            /* write side (non-blocking); may equal rfd */
+  int wake_fd;        /* -1, or polled with every wait: readable = shut down */
   int wsock;          /* wfd is a socket: use MSG_NOSIGNAL */
   uint32_t max_frame; /* largest frame accepted or sent (bytes after prefix) */
   plumb_buf rx;       /* bytes read, not yet returned: rx.data[off..rx.len) */
@@ -54,6 +55,11 @@ typedef struct plumb__stream {
  * them).  max_frame 0 means PLUMB_DEFAULT_MAX_FRAME.  Never fails. */
 void plumb__stream_init(plumb__stream *s, int rfd, int wfd,
                         uint32_t max_frame);
+/* Optional: every blocking wait of send and recv also polls wake_fd (e.g.
+ * an eventfd a transport's shutdown() writes) and fails with PLUMB_ECLOSED
+ * once it is readable.  Sockets do not need it (shutdown(2) wakes poll);
+ * pipes and FIFOs do.  -1 (the default) turns it off. */
+void plumb__stream_set_wake(plumb__stream *s, int wake_fd);
 /* Frees the receive buffer (not the descriptors). */
 void plumb__stream_free(plumb__stream *s);
 

@@ -326,6 +326,13 @@ test_deadline(void)
   plumb_client_set_timeout(c, 2000);
   CU_ASSERT_EQUAL(test_Echo_nap(c, 0, 77, &r), PLUMB_OK);
   CU_ASSERT_EQUAL(r, 77);
+  /* A per-call deadline applies to the next call of this thread only. */
+  plumb_client_next_timeout(c, 50);
+  t0 = now_ms();
+  CU_ASSERT_EQUAL(test_Echo_nap(c, 300, 1, &r), PLUMB_ETIMEDOUT);
+  CU_ASSERT(now_ms() - t0 < 250);
+  CU_ASSERT_EQUAL(test_Echo_nap(c, 100, 78, &r), PLUMB_OK);
+  CU_ASSERT_EQUAL(r, 78);
   plumb_client_close(c);
 }
 

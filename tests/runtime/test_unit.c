@@ -270,6 +270,27 @@ test_stream_limits(void)
 }
 
 static void
+test_stream_wake(void)
+{
+  plumb_buf out = { 0 };
+  int ev[2];
+
+  stream_pair(0);
+  CU_ASSERT_EQUAL_FATAL(pipe2(ev, O_NONBLOCK), 0);
+  plumb__stream_set_wake(&rx_st, ev[0]);
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, plumb__deadline_ms(20)),
+                  PLUMB_ETIMEDOUT);
+  CU_ASSERT_EQUAL(write(ev[1], "x", 1), 1);
+  int64_t t0 = plumb__now_ns();
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, PLUMB_FOREVER),
+                  PLUMB_ECLOSED);
+  CU_ASSERT(plumb__now_ns() - t0 < 1000000000);
+  close(ev[0]);
+  close(ev[1]);
+  stream_unpair();
+}
+
+static void
 test_stream_large(void)
 {
   /* A 4 MiB frame with a reader that is not reading yet: the sender must
@@ -469,6 +490,7 @@ static const ptest_case stream_cases[] = {
   { "frames, batching, NOWAIT, deadline", test_stream_basic },
   { "partial frames, end of stream", test_stream_partial },
   { "limits and closed peers", test_stream_limits },
+  { "wake fd ends a blocked wait", test_stream_wake },
   { "4 MiB frame", test_stream_large },
   { NULL, NULL },
 };

@@ -35,6 +35,10 @@ PLUMB_API int plumb_client_open(plumb_client **out, const char *endpoint,
 PLUMB_API void plumb_client_close(plumb_client *c);
 /* Changes the default deadline of later calls (milliseconds, -1 = none). */
 PLUMB_API void plumb_client_set_timeout(plumb_client *c, int64_t timeout_ms);
+/* Sets the deadline of the calling thread's next call through c only
+ * (milliseconds, -1 = none); calls after it use the default again.  This is
+ * the per-call deadline: generated stubs need no extra argument. */
+PLUMB_API void plumb_client_next_timeout(plumb_client *c, int64_t timeout_ms);
 /* A readable description of the last transport/protocol error on c (for
  * messages); never NULL. */
 PLUMB_API const char *plumb_client_last_error(plumb_client *c);
