@@ -248,6 +248,10 @@ mq_conn_setup(mq_conn *c, uint32_t max_frame)
     return PLUMB_ESYS;
   if (ra.mq_msgsize < 16 || wa.mq_msgsize < 16)
     return PLUMB_EPROTO;
+  /* Our lock on the queue we read says "still connected" to a sender
+   * blocked on it (mq_send_msg); it goes with our descriptor. */
+  if (flock((int)c->rq, LOCK_EX | LOCK_NB) < 0)
+    return PLUMB_ESYS;
   c->rsize = (size_t)ra.mq_msgsize;
   c->wsize = (size_t)wa.mq_msgsize;
   c->rmsg = malloc(c->rsize);
@@ -593,11 +597,20 @@ mq_send_msg(mq_conn *c, size_t len, int64_t deadline)
       return PLUMB_ESYS;
     if (deadline == PLUMB_NOWAIT)
       return PLUMB_EAGAIN;
-    int r = mq_wait((int)c->wq, POLLOUT, c->pidfd, c->wakefd, deadline);
-    if (r == 0)
-      return PLUMB_ETIMEDOUT;
+    /* Wait in slices: a peer that closed the connection but lives on is
+     * seen by its lock on the queue being gone. */
+    int64_t slice = plumb__now_ns() + MQ_LIVE_SLICE_NS;
+    int64_t until = deadline == PLUMB_FOREVER || deadline > slice ? slice
+                                                                 : deadline;
+    int r = mq_wait((int)c->wq, POLLOUT, c->pidfd, c->wakefd, until);
     if (r < 0)
       return r;
+    if (r == 0 && until == deadline)
+      return PLUMB_ETIMEDOUT;
+    if (r == 0 && flock((int)c->wq, LOCK_SH | LOCK_NB) == 0) {
+      flock((int)c->wq, LOCK_UN);
+      return PLUMB_ECLOSED;
+    }
   }
 }
 

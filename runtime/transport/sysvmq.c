@@ -263,12 +263,19 @@ sv_beacon_pid(int qid)
  * backing off while the queue is full.  Watches pidfd and *shut. */
 static int
 sv_send_msg(int qid, void *buf, size_t textlen, int pidfd, atomic_int *shut,
-            int64_t deadline)
+            sv_inbox *in, int64_t deadline)
 {
   long backoff_us = 20;
   for (;;) {
     if (shut && atomic_load(shut))
       return PLUMB_ECLOSED;
+    if (in) { /* the peer said BYE (or the queue went): stop sending */
+      pthread_mutex_lock(&in->mu);
+      int gone = in->closed;
+      pthread_mutex_unlock(&in->mu);
+      if (gone)
+        return PLUMB_ECLOSED;
+    }
     if (msgsnd(qid, buf, textlen, IPC_NOWAIT) == 0)
       return PLUMB_OK;
     if (errno == EINTR)
@@ -309,7 +316,7 @@ sv_send_ctl(int qid, long to, uint8_t kind, uint32_t aux, uint64_t id,
   sv_put64(m.text + 8, id);
   if (n)
     memcpy(m.text + SV_HDR, extra, n);
-  return sv_send_msg(qid, &m, SV_HDR + n, -1, NULL, deadline);
+  return sv_send_msg(qid, &m, SV_HDR + n, -1, NULL, NULL, deadline);
 }
 
 /* Drops every message waiting for mtype t (bounded). */
@@ -556,7 +563,7 @@ sv_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
         off = 0;
       }
     }
-    int rv = sv_send_msg(c->qid, c->wmsg, used, c->pidfd, &c->shut,
+    int rv = sv_send_msg(c->qid, c->wmsg, used, c->pidfd, &c->shut, &c->in,
                          deadline);
     if (rv != PLUMB_OK) {
       if (!first) {

@@ -6,7 +6,8 @@
  * run as `tx_test --pipe-server`) and client children.  The cases talk to the
  * transport tables directly (plumb__transport_find), not through the core.
  * Each case ends by proving that no IPC object was left behind.  Every wait
- * is bounded in count and time.  Frame round-trip latency is printed.
+ * is bounded in count and time.  Frame round-trip latency is printed;
+ * TX_DEBUG=1 also prints phase timings and slow child reaps.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -68,8 +69,11 @@ static int
 reap(pid_t pid, int ms)
 {
   int st;
+  int64_t t0 = plumb__now_ns();
   for (int i = 0; i < ms / 5 + 1; i++) {
     pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid && getenv("TX_DEBUG") && plumb__now_ns() - t0 > 200000000)
+      printf("\n  reap took %.1f ms", (plumb__now_ns() - t0) / 1e6);
     if (r == pid)
       return st;
     if (r < 0)
@@ -344,10 +348,17 @@ test_echo_sizes(void)
   plumb_buf b = { 0 };
   int64_t *lat = calloc(ROUNDS, sizeof(*lat));
 
+  int64_t tx_t0 = plumb__now_ns();
   CU_ASSERT_FATAL(srv_start() >= 0);
   CU_ASSERT_FATAL(tx_dial(NULL, &c) == PLUMB_OK);
-  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+  if (getenv("TX_DEBUG"))
+    printf("\n  phase: dialled at %.1f ms", (plumb__now_ns() - tx_t0) / 1e6);
+  for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    int64_t t0 = plumb__now_ns();
     CU_ASSERT(echo_once(c, &b, sizes[i], (uint32_t)i) == PLUMB_OK);
+    if (sizes[i] == TX_BIG)
+      printf("\n  1 MiB echo: %.2f ms", (plumb__now_ns() - t0) / 1e6);
+  }
   /* raw frame round trip, 16 bytes, through the transport alone */
   uint8_t small[16] = "latency-probe..";
   struct iovec v = { small, sizeof(small) };
@@ -360,6 +371,8 @@ test_echo_sizes(void)
     lat[i] = plumb__now_ns() - t0;
   }
   CU_ASSERT(!bad);
+  if (getenv("TX_DEBUG"))
+    printf("\n  phase: latency loop done at %.1f ms", (plumb__now_ns() - tx_t0) / 1e6);
   if (!bad) {
     qsort(lat, ROUNDS, sizeof(*lat), cmp_i64);
     printf("\n  LATENCY %s 16-byte frame round trip: median %.1f us, p99 "
