@@ -666,14 +666,112 @@ test_shutdown_wakes(void)
 static void
 test_bad_address(void)
 {
-  static const char *bad[] = { "", "noslash", "/a/b", "/" };
+  static const char *bad_mq[] = { "", "noslash", "/a/b", "/", "/sp ace" };
+  static const char *bad_sysv[] = { "", "key=", "key=0", "key=zz",
+                                    "key=0x1ffffffff" };
+  static const char *bad_fifo[] = { "", "/tmp/" };
+  const char *const *bad = NULL;
+  size_t n = 0;
   plumb_listener *l = (plumb_listener *)1;
-  if (strcmp(tx_scheme, "mq") != 0)
-    return;
-  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+  plumb_conn *c = (plumb_conn *)1;
+
+  if (strcmp(tx_scheme, "mq") == 0)
+    bad = bad_mq, n = sizeof(bad_mq) / sizeof(bad_mq[0]);
+  else if (strcmp(tx_scheme, "sysvmq") == 0)
+    bad = bad_sysv, n = sizeof(bad_sysv) / sizeof(bad_sysv[0]);
+  else if (strcmp(tx_scheme, "fifo") == 0)
+    bad = bad_fifo, n = sizeof(bad_fifo) / sizeof(bad_fifo[0]);
+  for (size_t i = 0; i < n; i++) {
     CU_ASSERT(T->listen(bad[i], &tx_opts, &l) == PLUMB_EADDR);
     CU_ASSERT(l == NULL);
+    CU_ASSERT(T->dial(bad[i], &tx_opts, plumb__deadline_ms(500), &c) ==
+              PLUMB_EADDR);
+    CU_ASSERT(c == NULL);
   }
+}
+
+/* A second server on a live endpoint is refused; the first keeps it. */
+static void
+test_busy(void)
+{
+  plumb_listener *l = (plumb_listener *)1;
+  plumb_conn *c = NULL;
+  plumb_buf b = { 0 };
+
+  CU_ASSERT_FATAL(srv_start() >= 0);
+  CU_ASSERT(T->listen(tx_rest, &tx_opts, &l) == PLUMB_EBUSY);
+  CU_ASSERT(l == NULL);
+  CU_ASSERT_FATAL(tx_dial(NULL, &c) == PLUMB_OK);
+  CU_ASSERT(echo_once(c, &b, 1000, 9) == PLUMB_OK);
+  T->close(c);
+  srv_finish();
+  plumb__buf_free(&b);
+  CU_ASSERT(leftovers() == 0);
+}
+
+static const char *dial_rest;
+
+static void *
+dial_thread(void *arg)
+{
+  intptr_t rv = T->dial(dial_rest, &tx_opts, plumb__deadline_ms(2000), arg);
+  return (void *)rv;
+}
+
+/* sysvmq:key=N endpoints, and a key file the server creates and removes. */
+static void
+test_sysv_key_forms(void)
+{
+  char ep[64], path[128];
+  plumb_listener *l = NULL;
+  plumb_conn *c = NULL, *s = NULL;
+  plumb_buf b = { 0 };
+  const char *rest;
+
+  if (strcmp(tx_scheme, "sysvmq") != 0)
+    return;
+  key_t key = (key_t)(0x504c0000 | (getpid() & 0xffff));
+  snprintf(ep, sizeof(ep), "sysvmq:key=0x%x", (unsigned)key);
+  CU_ASSERT_FATAL(plumb__transport_find(ep, &rest) == T);
+  CU_ASSERT_FATAL(T->listen(rest, &tx_opts, &l) == PLUMB_OK);
+  CU_ASSERT(msgget(key, 0) >= 0);
+  /* dial waits for accept's ACK: dial from a thread */
+  pthread_t th;
+  dial_rest = rest;
+  CU_ASSERT_FATAL(pthread_create(&th, NULL, dial_thread, &c) == 0);
+  struct pollfd pf = { .fd = T->listener_fd(l), .events = POLLIN };
+  CU_ASSERT(poll(&pf, 1, 2000) == 1);
+  CU_ASSERT(T->accept(l, &s) == PLUMB_OK);
+  void *rv;
+  pthread_join(th, &rv);
+  CU_ASSERT((intptr_t)rv == PLUMB_OK);
+  if (c && s) {
+    uint8_t x[3] = { 1, 2, 3 };
+    struct iovec v = { x, 3 };
+    CU_ASSERT(T->send(c, &v, 1, plumb__deadline_ms(2000)) == PLUMB_OK);
+    CU_ASSERT(T->recv(s, &b, plumb__deadline_ms(2000)) == PLUMB_OK);
+    CU_ASSERT(b.len == 3 && memcmp(b.data, x, 3) == 0);
+    /* the listener goes first: the connection stays usable */
+    T->listener_close(l);
+    l = NULL;
+    CU_ASSERT(T->send(s, &v, 1, plumb__deadline_ms(2000)) == PLUMB_OK);
+    CU_ASSERT(T->recv(c, &b, plumb__deadline_ms(2000)) == PLUMB_OK);
+    T->close(s);
+    CU_ASSERT(T->recv(c, &b, plumb__deadline_ms(2000)) == PLUMB_ECLOSED);
+  }
+  if (c)
+    T->close(c);
+  if (l)
+    T->listener_close(l);
+  CU_ASSERT(msgget(key, 0) < 0 && errno == ENOENT); /* removed */
+  /* a key file that does not exist yet is created, then removed */
+  snprintf(path, sizeof(path), "/tmp/plumbtx-sysv-made.%d", (int)getpid());
+  CU_ASSERT(T->listen(path, &tx_opts, &l) == PLUMB_OK);
+  CU_ASSERT(access(path, F_OK) == 0);
+  if (l)
+    T->listener_close(l);
+  CU_ASSERT(access(path, F_OK) != 0);
+  plumb__buf_free(&b);
 }
 
 static const ptest_case tx_cases[] = {
@@ -687,6 +785,9 @@ static const ptest_case tx_cases[] = {
   { "max_frame enforced on send and receive", test_max_frame },
   { "shutdown wakes a blocked recv", test_shutdown_wakes },
   { "malformed addresses", test_bad_address },
+  { "a live endpoint is not taken over", test_busy },
+  { "sysvmq: key=N, created key file, listener closed first",
+    test_sysv_key_forms },
   { NULL, NULL },
 };
 
