@@ -259,14 +259,37 @@ run_tput(const opts *o)
   return 0;
 }
 
-static int
-run_rss(const opts *o)
+/* The first child of this process (pipe: the server the transport
+ * spawned), from /proc/self/task/TID/children; 0 if none. */
+static pid_t
+first_child(void)
 {
+  char path[64];
+  long pid = 0;
+  snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+  FILE *f = fopen(path, "r");
+  if (f != NULL) {
+    if (fscanf(f, "%ld", &pid) != 1)
+      pid = 0;
+    fclose(f);
+  }
+  return (pid_t)pid;
+}
+
+static int
+run_rss(const opts *in)
+{
+  opts oc = *in, *o = &oc;
   bench_pin(o->cpu);
   plumb_client *c = open_client(o->ep);
   if (c == NULL)
     return 1;
+  if (o->server <= 0) /* pipe: the spawned server is our child */
+    o->server = first_child();
   long warm = 10000, n = 0;
+  if (o->server > 0) /* first stats print: its stdio buffers, stack */
+    kill(o->server, SIGUSR1);
+  (void)bench_status_kb(0, "VmRSS"); /* the same for ours */
   for (long i = 0; i < warm; i++)
     if (bench_Bench_null(c, NULL) != PLUMB_OK)
       return 1;

@@ -288,13 +288,13 @@ def bench_transport(b, a, t, res, rep):
                 log(f"  {t} tput p{procs} failed ({err.strip()[-300:]})")
 
 
-def bench_rss(b, a, t, res):
-    """RSS before/after a.rss_calls null calls on transport t (cross)."""
+def bench_rss(b, a, t, res, calls, secs):
+    """RSS before/after `calls` null calls (bounded by secs) on transport t
+    (cross placement)."""
     with Server(b, t, SERVER_CPU[CROSS]) as srv:
         cmd = [b["client"], "rss", srv.cep, "-c", str(CLIENT_CPU),
-               "-n", str(a.rss_calls), "-t", str(a.rss_secs),
-               "-P", str(srv.pid())]
-        rc, out, err = run(cmd, timeout=60 + a.rss_secs, env=srv.client_env())
+               "-n", str(calls), "-t", str(secs), "-P", str(srv.pid())]
+        rc, out, err = run(cmd, timeout=60 + secs, env=srv.client_env())
         if srv.proc is not None:  # server-side allocations per call
             time.sleep(0.1)
     rows = [kv(l) for l in out.splitlines() if l.startswith("rss")]
@@ -306,11 +306,13 @@ def bench_rss(b, a, t, res):
     for k in ("calls", "secs", "client_rss0_kb", "client_rss1_kb",
               "server_rss0_kb", "server_rss1_kb", "client_heap_blocks_delta"):
         res.add("rss", t, CROSS, "null", k, r.get(k))
-    usr1 = [s for s in srv.stats if s.get("when") == "usr1"]
-    if len(usr1) >= 2 and usr1[-1]["calls"] > usr1[0]["calls"]:
+    usr1 = [s for s in srv.stats if s.get("when") == "usr1"] + \
+        [kv(l) for l in err.splitlines()  # pipe: the server is our child's
+         if l.startswith("server-stats when=usr1")]
+    if len(usr1) >= 2 and usr1[-1]["calls"] > usr1[-2]["calls"]:
         res.add("rss", t, CROSS, "null", "server_allocs_per_call",
-                (usr1[-1]["allocs"] - usr1[0]["allocs"]) /
-                (usr1[-1]["calls"] - usr1[0]["calls"]))
+                (usr1[-1]["allocs"] - usr1[-2]["allocs"]) /
+                (usr1[-1]["calls"] - usr1[-2]["calls"]))
 
 
 def bench_marshal(b, res, repeats):
@@ -463,9 +465,21 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
              "add use the per-thread scratch arena (arena = NULL), echo "
              "one arena reset per call.\n")
     L.append("| transport | allocs/call null | add | echo 4 KiB | echo 64 KiB |"
+             " server allocs/call null |"
              " client peak RSS KiB (null) | client peak RSS KiB (1 MiB echo) |"
-             " server peak RSS KiB |")
-    L.append("|---|---|---|---|---|---|---|---|")
+             " server peak RSS KiB | RSS growth client / server KiB "
+             "(null calls made) |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    def growth(t):
+        g = [M("rss", t, CROSS, "null", k) for k in
+             ("client_rss0_kb", "client_rss1_kb", "server_rss0_kb",
+              "server_rss1_kb", "calls")]
+        if g[0] is None or g[1] is None:
+            return "—"
+        sv = f"{g[3] - g[2]:+.0f}" if g[2] is not None and g[2] >= 0 and \
+            g[3] is not None and g[3] >= 0 else "—"
+        return f"{g[1] - g[0]:+.0f} / {sv} ({fmt(g[4], 0)})"
+
     for t in transports:
         srv = res.s.get(("cost", t, CROSS, "server", "server_vmhwm_kb"), []) + \
             res.s.get(("cost", t, CROSS, "echo1024k", "server_vmhwm_kb"), [])
@@ -475,9 +489,10 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
             fmt(M("lat", t, CROSS, "add", "allocs_per_call"), 3),
             fmt(M("lat", t, CROSS, "echo4k", "allocs_per_call"), 3),
             fmt(M("lat", t, CROSS, "echo64k", "allocs_per_call"), 3),
+            fmt(M("rss", t, CROSS, "null", "server_allocs_per_call"), 3),
             fmt(M("cost", t, CROSS, "null", "client_vmhwm_kb"), 0),
             fmt(M("cost", t, CROSS, "echo1024k", "client_vmhwm_kb"), 0),
-            fmt(max(srv) if srv else None, 0)]) + " |")
+            fmt(max(srv) if srv else None, 0), growth(t)]) + " |")
     if rss_t:
         g = lambda k: M("rss", rss_t, CROSS, "null", k)
         calls, secs = g("calls"), g("secs")
@@ -561,6 +576,7 @@ def main():
     ap.add_argument("--count", type=int, default=20000)
     ap.add_argument("--rss-calls", type=int, default=1000000)
     ap.add_argument("--rss-secs", type=float, default=40)
+    ap.add_argument("--rss-secs-each", type=float, default=5)
     ap.add_argument("--idl-lines", type=int, default=20000)
     ap.add_argument("--commit", default="?")
     args = ap.parse_args()
@@ -596,7 +612,10 @@ def main():
     if cands:
         fastest = min(cands)[1]
         log(f"bench: RSS over {args.rss_calls} calls on {fastest}")
-        bench_rss(b, args, fastest, res)
+        bench_rss(b, args, fastest, res, args.rss_calls, args.rss_secs)
+    for t in transports:  # every other transport: a shorter, bounded run
+        if t != fastest:
+            bench_rss(b, args, t, res, args.rss_calls, args.rss_secs_each)
     bench_marshal(b, res, args.repeats)
     bench_plumbc(b, args, res, args.repeats,
                  os.path.join(here, "..", "scripts", "gen_big_idl.py"))

@@ -22,10 +22,11 @@ if ! command -v gnuplot >/dev/null 2>&1; then
 fi
 
 BUILD=${PLUMB_BENCH_BUILD:-build-bench}
-repeats=3 secs=0.5 count=20000 rss_calls=1000000 rss_secs=40 transports=""
+repeats=3 secs=0.5 count=20000 rss_calls=1000000 rss_secs=40 rss_each=5
+transports=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) repeats=1 secs=0.25 count=5000 rss_calls=100000 rss_secs=10 ;;
+    --quick) repeats=1 secs=0.25 count=5000 rss_calls=100000 rss_secs=10 rss_each=2 ;;
     --repeats) repeats=$2; shift ;;
     --transports) transports=$2; shift ;;
     *) echo "usage: $0 [--quick] [--repeats N] [--transports a,b]" >&2; exit 2 ;;
@@ -69,4 +70,5 @@ fi
 exec python3 bench/run_bench.py --build "$BUILD" --out bench/results \
   --transports "$transports" --repeats "$repeats" --secs "$secs" \
   --count "$count" --rss-calls "$rss_calls" --rss-secs "$rss_secs" \
+  --rss-secs-each "$rss_each" \
   --commit "$commit"
