@@ -2,7 +2,7 @@
  * (the transport table, no RPC layer), to set against raw_shm_futex run in
  * the same session.
  *
- *   shm_frame_bench [-n COUNT] [-t SECONDS] [-c same|cross|all]
+ *   shm_frame_bench [-n COUNT] [-t SECONDS] [-c same|cross|all] [-r RING]
  *
  * For each placement (client and server pinned on different CPUs, or on one
  * CPU) and each server model it measures a 16-byte request / 8-byte reply:
@@ -24,6 +24,7 @@
 #include "transport.h"
 
 static const plumb_transport *T;
+static const char *ring_query = ""; /* "?ring=N" from -r */
 
 static void
 pin(int cpu)
@@ -89,7 +90,7 @@ static int
 run(const char *model, int waited, int same, size_t size, size_t reply,
     long count, double seconds)
 {
-  char ep[64];
+  char ep[96];
   const char *rest;
   plumb_tran_opts o = { 4u * 1024u * 1024u, 0600 };
   plumb_conn *c;
@@ -102,7 +103,7 @@ run(const char *model, int waited, int same, size_t size, size_t reply,
   char ch;
   pid_t pid;
 
-  snprintf(ep, sizeof(ep), "shm:/bench-%d", (int)getpid());
+  snprintf(ep, sizeof(ep), "shm:/bench-%d%s", (int)getpid(), ring_query);
   plumb__transport_find(ep, &rest);
   if (out == NULL || lat == NULL || pipe(p) != 0)
     return 1;
@@ -163,17 +164,19 @@ run(const char *model, int waited, int same, size_t size, size_t reply,
   return done > 0 ? 0 : 1;
 }
 
-/* Single-core memcpy bandwidth on 1 MiB blocks (the echo's yardstick). */
+/* Single-core memcpy bandwidth: 1 MiB blocks (cache-resident, the echo's
+ * yardstick) and 64 MiB blocks (memory-bound). */
 static void
-memcpy_bw(void)
+memcpy_bw(size_t n, int reps)
 {
-  size_t n = 1024 * 1024;
   uint8_t *a = malloc(n), *b = malloc(n);
   int64_t t0;
-  int reps = 2000;
 
-  if (a == NULL || b == NULL)
+  if (a == NULL || b == NULL) {
+    free(a);
+    free(b);
     return;
+  }
   memset(a, 1, n);
   memset(b, 2, n);
   pin(0);
@@ -182,7 +185,7 @@ memcpy_bw(void)
     memcpy(i & 1 ? a : b, i & 1 ? b : a, n);
     __asm__ __volatile__("" ::: "memory");
   }
-  printf("memcpy size=1048576 MBps=%.1f\n",
+  printf("memcpy size=%zu MBps=%.1f\n", n,
          (double)n * reps / ((plumb__now_ns() - t0) / 1e9) / 1e6);
   free(a);
   free(b);
@@ -196,8 +199,14 @@ main(int argc, char **argv)
   int places = 3, opt, rc = 0;
   const char *rest;
 
-  while ((opt = getopt(argc, argv, "n:t:c:")) != -1) {
+  static char rq[32];
+
+  while ((opt = getopt(argc, argv, "n:t:c:r:")) != -1) {
     switch (opt) {
+    case 'r':
+      snprintf(rq, sizeof(rq), "?ring=%s", optarg);
+      ring_query = rq;
+      break;
     case 'n': count = atol(optarg); break;
     case 't': seconds = atof(optarg); break;
     case 'c':
@@ -206,8 +215,8 @@ main(int argc, char **argv)
                                              : 3;
       break;
     default:
-      fprintf(stderr, "usage: %s [-n COUNT] [-t SEC] [-c same|cross|all]\n",
-              argv[0]);
+      fprintf(stderr, "usage: %s [-n COUNT] [-t SEC] [-c same|cross|all] "
+                      "[-r RING]\n", argv[0]);
       return 2;
     }
   }
@@ -224,6 +233,7 @@ main(int argc, char **argv)
     rc |= run("direct", 0, same, 65536, 0, count / 10 + 1, seconds);
     rc |= run("direct", 0, same, 1048576, 0, count / 100 + 1, seconds);
   }
-  memcpy_bw();
+  memcpy_bw(1024 * 1024, 2000);
+  memcpy_bw(64 * 1024 * 1024, 20);
   return rc;
 }

@@ -791,7 +791,11 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
       }
       continue;
     }
+    /* Publish in quarter-ring pieces so the consumer copies out while we
+     * copy in (big frames stream instead of alternating). */
     n = space < left ? space : left;
+    if (n > c->tx.size / 4)
+      n = c->tx.size / 4;
     left -= n;
     while (n > 0) {
       const uint8_t *p;
@@ -881,14 +885,24 @@ shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
       rc = PLUMB_OK;
       break;
     }
-    if (avail == 0)
-      break;
+    if (avail == 0) {
+      /* Mid-frame: the producer may have published more meanwhile. */
+      if (plumb__shm_ring_readable(&c->rx, &avail, seen) != PLUMB_OK) {
+        rc = PLUMB_EPROTO;
+        break;
+      }
+      if (avail == 0)
+        break;
+    }
     n = c->rlen - c->rgot;
     n = n < avail ? n : avail;
+    if (n > c->rx.size / 4)
+      n = c->rx.size / 4;
     plumb__shm_ring_read(&c->rx, c->part.data + c->rgot, n);
     c->rgot += n;
     avail -= n;
-    moved = 1;
+    plumb__shm_ring_publish_head(&c->rx); /* free the space at once */
+    moved = 0;
   }
   if (moved)
     plumb__shm_ring_publish_head(&c->rx);
