@@ -467,7 +467,7 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
     L.append("| transport | allocs/call null | add | echo 4 KiB | echo 64 KiB |"
              " server allocs/call null |"
              " client peak RSS KiB (null) | client peak RSS KiB (1 MiB echo) |"
-             " server peak RSS KiB | RSS growth client / server KiB "
+             " server peak RSS KiB | RssAnon growth client / server KiB "
              "(null calls made) |")
     L.append("|---|---|---|---|---|---|---|---|---|---|")
     def growth(t):
@@ -498,7 +498,8 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
         calls, secs = g("calls"), g("secs")
         c0, c1, s0, s1 = (g("client_rss0_kb"), g("client_rss1_kb"),
                           g("server_rss0_kb"), g("server_rss1_kb"))
-        L.append(f"\n**RSS over {fmt(calls, 0)} null calls** on {rss_t} "
+        L.append(f"\n**Anonymous RSS (RssAnon: heap + stacks) over "
+                 f"{fmt(calls, 0)} null calls** on {rss_t} "
                  f"(the fastest transport, cross, {fmt(secs, 1)} s, after "
                  "10,000 warm-up calls; target: flat): client "
                  f"{fmt(c0, 0)} → {fmt(c1, 0)} KiB "
