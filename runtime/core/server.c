@@ -71,7 +71,7 @@ struct plumb_server {
   srv_object *objs;
   size_t n_objs, cap_objs;
   srv_listener *listeners;
-  pthread_mutex_t mu; /* guards conns */
+  pthread_mutex_t mu; /* guards conns and listeners */
   srv_conn *conns;
   int epfd;
   int stop_kind; /* SRV_STOP; its address is the stop fd's epoll data */
@@ -222,8 +222,10 @@ plumb_server_listen(plumb_server *s, const char *endpoint)
   if ((st = srv_arm(s, tr->listener_fd(sl->l), sl, EPOLL_CTL_ADD)) !=
       PLUMB_OK)
     goto close_l;
+  pthread_mutex_lock(&s->mu);
   sl->next = s->listeners;
   s->listeners = sl;
+  pthread_mutex_unlock(&s->mu);
   plumb__log(PLUMB__LOG_INFO, "listening on %s", endpoint);
   return PLUMB_OK;
 
@@ -535,9 +537,14 @@ srv_on_signal(int sig)
 static void
 srv_close_all(plumb_server *s)
 {
-  while (s->listeners) {
+  for (;;) {
+    pthread_mutex_lock(&s->mu);
     srv_listener *sl = s->listeners;
-    s->listeners = sl->next;
+    if (sl != NULL)
+      s->listeners = sl->next;
+    pthread_mutex_unlock(&s->mu);
+    if (sl == NULL)
+      break;
     (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, sl->tr->listener_fd(sl->l), NULL);
     sl->tr->listener_close(sl->l);
     free(sl->endpoint);
@@ -570,6 +577,7 @@ plumb_server_run(plumb_server *s, int handle_signals)
     srv_signal_target = s;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = srv_on_signal;
+    sa.sa_flags = SA_RESTART; /* spare the program's other threads EINTR */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);

@@ -519,6 +519,44 @@ test_sigterm_cleanup(void)
   plumb_client_close(c);
 }
 
+/* One server on unix, tcp and (when the box has it) tcp over IPv6 at once:
+ * the same objects answer on every endpoint. */
+static void
+test_multi_endpoint(void)
+{
+  char u[128], t4[64], t6[64];
+  int base = 40000 + (int)(getpid() * 13 % 15000) + (g_unix ? 0 : 500);
+  pid_t pid = -1;
+  int n = 0;
+
+  snprintf(u, sizeof(u), "unix:/tmp/plumb-rt-%d-m.sock", (int)getpid());
+  for (int i = 0; i < 10 && pid < 0; i++) {
+    int code;
+    snprintf(t4, sizeof(t4), "tcp://127.0.0.1:%d", base + i * 17);
+    snprintf(t6, sizeof(t6), "tcp://[::1]:%d", base + i * 17 + 1);
+    const char *eps[] = { u, t4, t6 };
+    n = 3;
+    pid = spawn_server(eps, n, t4, &code);
+    if (pid < 0 && code == 1) { /* no IPv6 here */
+      n = 2;
+      pid = spawn_server(eps, n, t4, &code);
+    }
+  }
+  CU_ASSERT_FATAL(pid > 0);
+  const char *eps[] = { u, t4, t6 };
+  for (int i = 0; i < n; i++) {
+    plumb_client *c;
+    int32_t r = 0;
+    CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, eps[i], "derived", NULL),
+                          PLUMB_OK);
+    CU_ASSERT_EQUAL(test_Derived_mul(c, i + 2, 10, &r), PLUMB_OK);
+    CU_ASSERT_EQUAL(r, (i + 2) * 10);
+    plumb_client_close(c);
+  }
+  CU_ASSERT_EQUAL(stop_server(pid), 0);
+  CU_ASSERT_NOT_EQUAL(access(u + 5, F_OK), 0);
+}
+
 /* ---- malformed frames through a raw socket ---------------------------- */
 
 static int
@@ -748,6 +786,7 @@ static const ptest_case cases[] = {
   { "malformed requests answered", test_malformed_answered },
   { "server gone", test_server_gone },
   { "SIGTERM cleans up", test_sigterm_cleanup },
+  { "unix + tcp + tcp6 endpoints at once", test_multi_endpoint },
   { NULL, NULL },
 };
 
