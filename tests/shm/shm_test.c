@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -337,14 +338,26 @@ test_listen_busy(void)
   plumb_tran_opts o = opts_max(PLUMB_DEFAULT_MAX_FRAME);
   plumb_listener *a = NULL, *b = NULL;
   const char *rest;
-  char ep[128];
+  char ep[128], path[160];
+  struct stat st;
+  mode_t old;
 
   mkep(ep, sizeof(ep), "busy", NULL);
   plumb__transport_find(ep, &rest);
   CU_ASSERT_EQUAL_FATAL(T->listen(rest, &o, &a), PLUMB_OK);
   CU_ASSERT_EQUAL(leftovers(), 1); /* the control segment */
+  snprintf(path, sizeof(path), "/dev/shm/plumb-%s-busy", prefix);
+  CU_ASSERT(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
   CU_ASSERT_EQUAL(T->listen(rest, &o, &b), PLUMB_EBUSY);
   CU_ASSERT_PTR_NULL(b);
+  T->listener_close(a);
+  CU_ASSERT_EQUAL(leftovers(), 0);
+  /* The mode comes from the options, whatever the umask. */
+  o.mode = 0640;
+  old = umask(077);
+  CU_ASSERT_EQUAL_FATAL(T->listen(rest, &o, &a), PLUMB_OK);
+  umask(old);
+  CU_ASSERT(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
   T->listener_close(a);
   CU_ASSERT_EQUAL(leftovers(), 0);
 }
