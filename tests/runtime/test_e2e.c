@@ -317,21 +317,24 @@ test_deadline(void)
   plumb_client *c = open_client("calc");
   int32_t r = 0;
 
+  /* Bounds are loose: CI boxes are loaded (and sanitizers are slow); the
+   * status alone proves the deadline, the bound that it did not wait for
+   * the 600 ms handler. */
   plumb_client_set_timeout(c, 100);
   int64_t t0 = now_ms();
-  CU_ASSERT_EQUAL(test_Echo_nap(c, 400, 1, &r), PLUMB_ETIMEDOUT);
+  CU_ASSERT_EQUAL(test_Echo_nap(c, 600, 1, &r), PLUMB_ETIMEDOUT);
   int64_t dt = now_ms() - t0;
-  CU_ASSERT(dt >= 90 && dt < 350);
+  CU_ASSERT(dt >= 90 && dt < 550);
   /* The late reply is dropped; the next call gets its own answer. */
-  plumb_client_set_timeout(c, 2000);
+  plumb_client_set_timeout(c, 5000);
   CU_ASSERT_EQUAL(test_Echo_nap(c, 0, 77, &r), PLUMB_OK);
   CU_ASSERT_EQUAL(r, 77);
   /* A per-call deadline applies to the next call of this thread only. */
   plumb_client_next_timeout(c, 50);
   t0 = now_ms();
-  CU_ASSERT_EQUAL(test_Echo_nap(c, 300, 1, &r), PLUMB_ETIMEDOUT);
-  CU_ASSERT(now_ms() - t0 < 250);
-  CU_ASSERT_EQUAL(test_Echo_nap(c, 100, 78, &r), PLUMB_OK);
+  CU_ASSERT_EQUAL(test_Echo_nap(c, 600, 1, &r), PLUMB_ETIMEDOUT);
+  CU_ASSERT(now_ms() - t0 < 550);
+  CU_ASSERT_EQUAL(test_Echo_nap(c, 0, 78, &r), PLUMB_OK);
   CU_ASSERT_EQUAL(r, 78);
   plumb_client_close(c);
 }
@@ -484,7 +487,7 @@ test_server_gone(void)
   CU_ASSERT_EQUAL(waitpid(pid, &ws, WUNTRACED), pid); /* really stopped */
   int64_t t0 = now_ms();
   CU_ASSERT_EQUAL(test_Echo_add(c, 1, 2, &r), PLUMB_ETIMEDOUT);
-  CU_ASSERT(now_ms() - t0 < 1500);
+  CU_ASSERT(now_ms() - t0 < 2500);
   kill(pid, SIGCONT);
   /* A dead server: an error at once, never a hang. */
   kill(pid, SIGKILL);
@@ -492,7 +495,7 @@ test_server_gone(void)
   t0 = now_ms();
   int st = test_Echo_add(c, 1, 2, &r);
   CU_ASSERT(st == PLUMB_ECLOSED);
-  CU_ASSERT(now_ms() - t0 < 1500);
+  CU_ASSERT(now_ms() - t0 < 900); /* at once, not at the 1 s deadline */
   CU_ASSERT_EQUAL(test_Echo_add(c, 1, 2, &r), PLUMB_ECLOSED);
   plumb_client_close(c);
   if (g_unix)
