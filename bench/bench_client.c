@@ -2,15 +2,16 @@
  * running bench-server through the generated stubs.
  *
  *   bench-client lat  ENDPOINT null|add|echo [-s SIZE] [-n COUNT] [-t SEC]
- *                     [-c CPU]
+ *                     [-c CPU] [-P SERVER_PID]
  *   bench-client tput ENDPOINT -p PROCS [-n COUNT] [-t SEC]
  *   bench-client rss  ENDPOINT [-n COUNT] [-t SEC] [-c CPU] [-P SERVER_PID]
  *
  * lat:  one client, pinned to CPU if given; warm-up, then up to COUNT calls
  *       within SEC seconds, each timed; prints median and p99 round trip in
  *       µs, MB/s (request + reply bytes, as raw_pingpong counts them), heap
- *       allocations per call during the timed calls (alloc_count.c) and the
- *       client's peak RSS (VmHWM).  null and add use the per-thread scratch
+ *       allocations per call during the timed calls (alloc_count.c), the
+ *       client's peak RSS (VmHWM) and CPU time per call of the client and
+ *       of the server (SERVER_PID, or our child for pipe; /proc ticks).  null and add use the per-thread scratch
  *       arena (arena NULL, the documented steady path); echo reuses one arena,
  *       reset before each call.
  * tput: PROCS client processes (one connection each) call null() as fast as
@@ -107,6 +108,23 @@ op_kind(const char *op)
          : strcmp(op, "echo") == 0 ? 2 : -1;
 }
 
+/* The first child of this process (pipe: the server the transport
+ * spawned), from /proc/self/task/TID/children; 0 if none. */
+static pid_t
+first_child(void)
+{
+  char path[64];
+  long pid = 0;
+  snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+  FILE *f = fopen(path, "r");
+  if (f != NULL) {
+    if (fscanf(f, "%ld", &pid) != 1)
+      pid = 0;
+    fclose(f);
+  }
+  return (pid_t)pid;
+}
+
 static int
 run_lat(const opts *o)
 {
@@ -137,6 +155,8 @@ run_lat(const opts *o)
     if (bench_now_ns() > t_warm)
       break;
   }
+  pid_t srv = o->server > 0 ? o->server : first_child();
+  int64_t cc0 = bench_cpu_us(0), sc0 = srv > 0 ? bench_cpu_us(srv) : -1;
   int64_t t0 = bench_now_ns(), t_end = t0 + (int64_t)(o->secs * 1e9);
   unsigned long long a0 = bench_allocs(), a1;
   for (long i = 0; i < o->count && !bad; i++) {
@@ -152,6 +172,7 @@ run_lat(const opts *o)
   }
   int64_t total = bench_now_ns() - t0;
   a1 = bench_allocs();
+  int64_t cc1 = bench_cpu_us(0), sc1 = srv > 0 ? bench_cpu_us(srv) : -1;
   plumb_arena_free(arena);
   plumb_client_close(c);
   if (bad || done == 0) {
@@ -161,12 +182,14 @@ run_lat(const opts *o)
   bench_sort_i64(lat, (size_t)done);
   size_t bytes = kind == 0 ? 0 : kind == 1 ? 8 : 2 * o->size;
   printf("plumb op=%s size=%zu cpu=%d n=%ld median_us=%.2f p99_us=%.2f "
-         "MBps=%.1f calls_per_s=%.0f allocs_per_call=%.3f vmhwm_kb=%ld\n",
+         "MBps=%.1f calls_per_s=%.0f allocs_per_call=%.3f vmhwm_kb=%ld "
+         "client_cpu_us=%.2f server_cpu_us=%.2f\n",
          o->op, o->size, o->cpu, done, lat[done / 2] / 1e3,
          lat[(done * 99) / 100] / 1e3,
          (double)bytes * (double)done / (total / 1e9) / 1e6,
          (double)done / (total / 1e9), (double)(a1 - a0) / (double)done,
-         bench_status_kb(0, "VmHWM"));
+         bench_status_kb(0, "VmHWM"), (double)(cc1 - cc0) / (double)done,
+         sc0 >= 0 && sc1 >= 0 ? (double)(sc1 - sc0) / (double)done : -1.0);
   free(lat);
   free(payload);
   return 0;
@@ -258,23 +281,6 @@ run_tput(const opts *o)
   }
   printf("tput procs=%d calls=%lld calls_per_s=%.0f\n", nk, calls, rate);
   return 0;
-}
-
-/* The first child of this process (pipe: the server the transport
- * spawned), from /proc/self/task/TID/children; 0 if none. */
-static pid_t
-first_child(void)
-{
-  char path[64];
-  long pid = 0;
-  snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
-  FILE *f = fopen(path, "r");
-  if (f != NULL) {
-    if (fscanf(f, "%ld", &pid) != 1)
-      pid = 0;
-    fclose(f);
-  }
-  return (pid_t)pid;
 }
 
 static int

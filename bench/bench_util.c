@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench_util.h"
 
@@ -69,4 +71,33 @@ bench_status_kb(pid_t pid, const char *field)
     }
   fclose(f);
   return kb;
+}
+
+int64_t
+bench_cpu_us(pid_t pid)
+{
+  if (pid == 0) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+      return -1;
+    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+           ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+  }
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  /* Fields after the command name "(...)": state is field 3; utime and
+   * stime are fields 14 and 15. */
+  char *p = strrchr(buf, ')');
+  unsigned long long ut = 0, st = 0;
+  if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                                 "%*u %llu %llu", &ut, &st) != 2)
+    return -1;
+  long hz = sysconf(_SC_CLK_TCK);
+  return (int64_t)((ut + st) * 1000000ULL / (unsigned long long)hz);
 }

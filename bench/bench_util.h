@@ -20,4 +20,9 @@ void bench_sort_i64(int64_t *v, size_t n);
  * -1 if unreadable. */
 long bench_status_kb(pid_t pid, const char *field);
 
+/* CPU time (user + system, every thread) of process pid from
+ * /proc/PID/stat in µs (clock-tick resolution); pid 0 = self, from
+ * getrusage (µs resolution).  -1 if unreadable. */
+int64_t bench_cpu_us(pid_t pid);
+
 #endif

@@ -6,6 +6,8 @@
  *
  *   raw_pingpong MECH [-n COUNT] [-t SECONDS] [-s SIZE] [-e] [-c same|cross]
  *
+ * Also prints the CPU time (user + system) per round trip of the client
+ * (getrusage) and of the server process (/proc/PID/stat, clock ticks).
  * Runs are bounded by COUNT round trips and SECONDS, whichever comes first.
  * POSIX and SysV queues carry at most 8192 bytes a message here, so larger
  * payloads are sent in 8 KiB pieces, as a transport would.
@@ -23,6 +25,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -291,6 +294,34 @@ static const mech mechs[] = {
   { "tcp", tcp_setup, fd_send, fd_recv, NULL },
 };
 
+/* CPU time of process pid (0 = self) in µs; -1 if unreadable. */
+static int64_t
+cpu_us(pid_t pid)
+{
+  if (pid == 0) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+      return -1;
+    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+           ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+  }
+  char path[64], b[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return -1;
+  size_t n = fread(b, 1, sizeof b - 1, f);
+  fclose(f);
+  b[n] = '\0';
+  char *p = strrchr(b, ')');
+  unsigned long long ut = 0, st = 0;
+  if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                                 "%*u %llu %llu", &ut, &st) != 2)
+    return -1;
+  return (int64_t)((ut + st) * 1000000ULL /
+                   (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
 static void
 pin(int cpu)
 {
@@ -382,6 +413,7 @@ main(int argc, char **argv)
     if (now_ns() > t_warm)
       break;
   }
+  int64_t cc0 = cpu_us(0), sc0 = cpu_us(pid);
   int64_t t0 = now_ns(), t_end = t0 + (int64_t)(seconds * 1e9);
   for (long i = 0; i < count; i++) {
     int64_t a = now_ns();
@@ -393,6 +425,7 @@ main(int argc, char **argv)
       break;
   }
   int64_t total = now_ns() - t0;
+  int64_t cc1 = cpu_us(0), sc1 = cpu_us(pid);
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
   if (m->cleanup)
@@ -405,10 +438,11 @@ main(int argc, char **argv)
   double med = lat[done / 2] / 1e3, p99 = lat[(done * 99) / 100] / 1e3;
   double mbs = (double)(size + reply) * done / (total / 1e9) / 1e6;
   printf("%s size=%zu reply=%zu placement=%s n=%ld median_us=%.2f "
-         "p99_us=%.2f MBps=%.1f\n",
+         "p99_us=%.2f MBps=%.1f client_cpu_us=%.2f server_cpu_us=%.2f\n",
          m->name, size, reply,
          ccpu < 0 ? "any" : (scpu == ccpu ? "same" : "cross"), done, med, p99,
-         mbs);
+         mbs, (double)(cc1 - cc0) / (double)done,
+         sc0 >= 0 && sc1 >= 0 ? (double)(sc1 - sc0) / (double)done : -1.0);
   free(buf);
   free(lat);
   return 0;

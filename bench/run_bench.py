@@ -204,7 +204,7 @@ def raw_run(b, t, place, size=16, echo=False, secs=0.5, count=20000):
 
 def plumb_lat(b, srv, op, size=0, secs=0.5, count=20000):
     cmd = [b["client"], "lat", srv.cep, op, "-c", str(CLIENT_CPU),
-           "-n", str(count), "-t", str(secs)]
+           "-n", str(count), "-t", str(secs), "-P", str(srv.pid())]
     if size:
         cmd += ["-s", str(size)]
     rc, out, err = run(cmd, timeout=30 + 3 * secs, env=srv.client_env())
@@ -256,6 +256,16 @@ def bench_transport(b, a, t, res, rep):
                         if l.startswith("server-stats"):
                             res.add("cost", t, place, case, "server_vmhwm_kb",
                                     kv(l).get("vmhwm_kb"))
+                for who, src in (("raw_", raw), ("", p)):
+                    if src and src.get("server_cpu_us", -1) >= 0 and \
+                            "client_cpu_us" in src:
+                        res.add("cpu", t, place, case, who + "cpu_us",
+                                src["client_cpu_us"] + src["server_cpu_us"])
+                if raw and p and raw.get("server_cpu_us", -1) >= 0 and \
+                        p.get("server_cpu_us", -1) >= 0:
+                    res.add("cpu", t, place, case, "ratio",
+                            (p["client_cpu_us"] + p["server_cpu_us"]) /
+                            (raw["client_cpu_us"] + raw["server_cpu_us"]))
                 if raw and p:
                     res.add("lat", t, place, case, "ratio",
                             p["median_us"] / raw["median_us"])
@@ -436,6 +446,19 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
                     fmt(M("lat", t, pl, "null", "ratio"))]
         row += [fmt(M("lat", t, CROSS, "add", "median_us")),
                 fmt(M("lat", t, SAME, "add", "median_us"))]
+        L.append("| " + " | ".join(row) + " |")
+    L.append("\nCPU time per null call, client + server process (user + "
+             "system µs; server from /proc clock ticks), over the same timed calls; "
+             "less sensitive than latency to what else the machine runs:\n")
+    L.append("| transport | raw cross | plumb cross | ratio | raw same | "
+             "plumb same | ratio |")
+    L.append("|---|---|---|---|---|---|---|")
+    for t in transports:
+        row = [t]
+        for pl in (CROSS, SAME):
+            row += [fmt(M("cpu", t, pl, "null", "raw_cpu_us")),
+                    fmt(M("cpu", t, pl, "null", "cpu_us")),
+                    fmt(M("cpu", t, pl, "null", "ratio"))]
         L.append("| " + " | ".join(row) + " |")
     L.append("\n## Payload echoes (cross): MB/s, request + reply bytes\n")
     L.append("| transport | " + " | ".join(
