@@ -744,6 +744,41 @@ iface_all_ops(const idl_node *iface, size_t *n)
 
 /* ---- messages ------------------------------------------------------------ */
 
+/* protoc rejects two fields whose JSON names match ignoring case: that is,
+ * names equal once underscores are dropped and letters lowered.  A
+ * reserved field (_d, _ret) that would clash with a user field gets a
+ * numbered proto name (_d_1, ...); its C name stays. */
+static bool
+json_clash(const char *a, const char *b)
+{
+  for (;;) {
+    while (*a == '_')
+      a++;
+    while (*b == '_')
+      b++;
+    if (*a == '\0' || *b == '\0')
+      return *a == *b;
+    if ((*a | 0x20) != (*b | 0x20))
+      return false;
+    a++, b++;
+  }
+}
+
+static void
+dedupe_reserved(gmsg *m, size_t reserved)
+{
+  const char *base = m->f[reserved].pname;
+  for (unsigned k = 1;; k++) {
+    bool clash = false;
+    for (size_t i = 0; i < m->nf; i++)
+      if (i != reserved && json_clash(m->f[reserved].pname, m->f[i].pname))
+        clash = true;
+    if (!clash)
+      return;
+    m->f[reserved].pname = gstr("%s_%u", base, k);
+  }
+}
+
 static void
 msg_names(gmsg *m, const char *cn, const idl_node *anchor, const char *local)
 {
@@ -790,6 +825,8 @@ msg_of_decl(const idl_node *n, gmsg *m)
     }
   }
   m->nf = i;
+  if (m->is_union)
+    dedupe_reserved(m, 0);
   return rc ? -1 : 0;
 }
 
@@ -841,6 +878,8 @@ msg_of_reply(const gop *op, gmsg *m)
     f->id = id++;
     f->sh = op->p[i].sh;
   }
+  if (op->has_ret)
+    dedupe_reserved(m, 0);
   return 0;
 }
 
