@@ -393,6 +393,58 @@ test_threads(void)
   plumb_client_close(c);
 }
 
+/* Callers that time out (and so give up the reader role mid-stream) mixed
+ * with callers that must get every answer right. */
+static void *
+thr_timeouts(void *p)
+{
+  thr_arg *t = p;
+  for (int i = 0; i < 40; i++) {
+    int32_t r;
+    plumb_client_next_timeout(t->c, 1);
+    int st = test_Echo_nap(t->c, 3, i, &r);
+    if (st != PLUMB_ETIMEDOUT && !(st == PLUMB_OK && r == i))
+      t->bad++;
+  }
+  return NULL;
+}
+
+static void *
+thr_adds(void *p)
+{
+  thr_arg *t = p;
+  for (int i = 0; i < 300; i++) {
+    int32_t r = -1;
+    if (test_Echo_add(t->c, t->id * 1000, i, &r) != PLUMB_OK ||
+        r != t->id * 1000 + i)
+      t->bad++;
+  }
+  return NULL;
+}
+
+static void
+test_threads_timeouts(void)
+{
+  plumb_client *c = open_client("calc");
+  pthread_t th[4];
+  thr_arg args[4];
+
+  for (int i = 0; i < 4; i++) {
+    args[i] = (thr_arg){ c, i + 1, 0 };
+    pthread_create(&th[i], NULL, i % 2 ? thr_timeouts : thr_adds, &args[i]);
+  }
+  int bad = 0;
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    bad += args[i].bad;
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  int32_t r = 0;
+  CU_ASSERT_EQUAL(test_Echo_add(c, 1, 1, &r), PLUMB_OK);
+  CU_ASSERT_EQUAL(r, 2);
+  plumb_client_close(c);
+}
+
 #define PROCS 32
 
 static void
@@ -783,6 +835,7 @@ static const ptest_case cases[] = {
   { "interface inheritance", test_inheritance },
   { "deadline", test_deadline },
   { "8 threads x 1000 calls, one client", test_threads },
+  { "threads timing out among threads waiting", test_threads_timeouts },
   { "32 processes x 1000 calls", test_processes },
   { "client dies mid-call", test_client_dies },
   { "malformed frames dropped", test_malformed_drop },
