@@ -56,10 +56,13 @@ extern int back_errors;
 typedef enum gbase {
   B_BOOL, B_CHAR, B_WCHAR, B_OCTET, B_INT8, B_UINT8, B_SHORT, B_USHORT,
   B_LONG, B_ULONG, B_LLONG, B_ULLONG, B_FLOAT, B_DOUBLE,
-  B_STRING, B_WSTRING, B_BYTES, B_MSG, B_ENUM, B_ANY, B_OBJREF
+  B_STRING, B_WSTRING, B_BYTES, B_MSG, B_ENUM, B_ANY, B_OBJREF,
+  B_WRAP /* element that is itself a sequence/array: a one-field message */
 } gbase;
 
 enum { REP_NONE, REP_SEQ, REP_ARRAY };
+
+typedef struct gmsg gmsg_fwd;
 
 typedef struct gshape {
   gbase base;
@@ -69,11 +72,31 @@ typedef struct gshape {
   int rep;              /* REP_* */
   uint64_t count;       /* REP_ARRAY: number of elements (row-major) */
   uint64_t seq_bound;   /* REP_SEQ: bound, 0 = none */
+  /* B_WRAP: the wrapper message (C name, proto package, proto local name),
+   * its element type, and whether the declaration being shaped owns it
+   * (emits it) or a typedef elsewhere does. */
+  const char *wrap, *wrap_pkg, *wrap_plocal;
+  const idl_type *elem_type;
+  bool wrap_owned;
+  idl_loc loc;
 } gshape;
+
+/* Who names wrapper messages of anonymous nested sequences: C name and
+ * proto package / local name prefixes of the member, parameter or typedef
+ * being shaped (NULL: nesting is an error). */
+typedef struct gowner {
+  const char *c, *pkg, *plocal;
+} gowner;
 
 /* Resolves type (+ declarator dims) to a shape; 0 or -1 (error reported). */
 int shape_of(const idl_type *t, const uint64_t *dims, size_t ndims,
              const idl_loc *loc, gshape *out);
+int shape_of_owned(const idl_type *t, const uint64_t *dims, size_t ndims,
+                   const idl_loc *loc, const gowner *owner, gshape *out);
+/* The one-field message (field `v` = 1) behind a B_WRAP shape. */
+int msg_of_wrap(const gshape *s, gmsg_fwd *m);
+/* Calls fn, innermost first, for every wrapper message s owns. */
+void for_owned_wraps(const gshape *s, void (*fn)(const gmsg_fwd *m));
 bool base_is_scalar(gbase b);  /* numbers, bool, chars, enums */
 bool shape_has_ptr(const gshape *s); /* holds pointers (needs an arena) */
 const char *base_field_ctype(const gshape *s); /* element type in a message */

@@ -139,13 +139,20 @@ h_seq_struct(const char *name, const gshape *sh)
     h("#define %s_LENGTH %" PRIu64 "\n", name, sh->count);
 }
 
+static void emit_wrap_msg(const gmsg *m);
+
 static void
 h_typedef(const idl_node *n)
 {
   gshape sh;
+  gowner ow;
   const char *cn = cname(n);
-  if (shape_of(n->type, n->dims, n->ndims, &n->loc, &sh) != 0)
+  ow.c = cn;
+  ow.pkg = proto_package(n);
+  ow.plocal = proto_local(n);
+  if (shape_of_owned(n->type, n->dims, n->ndims, &n->loc, &ow, &sh) != 0)
     return;
+  for_owned_wraps(&sh, emit_wrap_msg);
   h("\n/* typedef %s (%s) */\n", n->name,
     loc_str(n));
   if (sh.rep != REP_NONE || sh.base == B_BYTES)
@@ -294,6 +301,7 @@ t_field_desc(const gmsg *m, const gfield *f)
   case B_MSG: case B_ENUM:
     desc = gstr("&%s__descriptor", cname(f->sh.decl));
     break;
+  case B_WRAP: desc = gstr("&%s__descriptor", f->sh.wrap); break;
   case B_ANY: desc = "&plumb_any_descriptor"; break;
   case B_OBJREF: desc = "&plumb_objref_descriptor"; break;
   case B_STRING: case B_WSTRING:
@@ -470,6 +478,10 @@ t_check_elem(const gshape *sh, const char *e, const char *ind, bool in_rep)
     t("%sif (%s_validate(%s) != PLUMB_OK)\n%s  return PLUMB_EBADBODY;\n", ind,
       cname(sh->decl), e, ind);
     break;
+  case B_WRAP:
+    t("%sif (%s == NULL || %s_validate(%s) != PLUMB_OK)\n"
+      "%s  return PLUMB_EBADBODY;\n", ind, e, sh->wrap, e, ind);
+    break;
   case B_ANY: case B_OBJREF:
     if (in_rep)
       t("%sif (%s == NULL)\n%s  return PLUMB_EBADBODY;\n", ind, e, ind);
@@ -486,7 +498,7 @@ elem_needs_check(const gshape *sh)
   case B_CHAR: case B_INT8: case B_SHORT: case B_OCTET: case B_UINT8:
   case B_USHORT: case B_WCHAR: case B_ENUM: case B_MSG: return true;
   case B_STRING: case B_WSTRING: case B_BYTES: return true;
-  case B_ANY: case B_OBJREF: return true;
+  case B_ANY: case B_OBJREF: case B_WRAP: return true;
   default: return false;
   }
 }
@@ -597,12 +609,26 @@ t_user_helpers(const gmsg *m, const idl_node *n)
     cn, cn, cn, cn);
 }
 
+/* A wrapper message: one element of a sequence/array of sequences. */
+static void
+emit_wrap_msg(const gmsg *m)
+{
+  h("\n/* element wrapper (a sequence inside a sequence) */\n");
+  h("typedef struct %s %s;\n", m->cname, m->cname);
+  h("extern const ProtobufCMessageDescriptor %s__descriptor;\n", m->cname);
+  h_msg(m, false);
+  t_msg_desc(m);
+  t_validate(m);
+}
+
 static void
 gen_user_msg(const idl_node *n)
 {
   gmsg m;
   if (msg_of_decl(n, &m) != 0)
     return;
+  for (size_t i = 0; i < m.nf; i++)
+    for_owned_wraps(&m.f[i].sh, emit_wrap_msg);
   h("\n/* %s %s (%s) */\n",
     n->kind == IDL_STRUCT ? "struct"
                           : n->kind == IDL_UNION ? "union" : "exception",
@@ -940,10 +966,14 @@ gen_interface(const idl_node *iface)
   /* request/reply messages of the operations this interface declares */
   for (size_t i = 0; i < nown; i++) {
     gmsg rq, rp;
-    for (size_t k = 0; k < own[i].np; k++)
+    for (size_t k = 0; k < own[i].np; k++) {
+      for_owned_wraps(&own[i].p[k].sh, emit_wrap_msg);
       h_anon_seq(&own[i].p[k]);
-    if (own[i].has_ret)
+    }
+    if (own[i].has_ret) {
+      for_owned_wraps(&own[i].ret.sh, emit_wrap_msg);
       h_anon_seq(&own[i].ret);
+    }
     msg_of_request(&own[i], &rq);
     msg_of_reply(&own[i], &rp);
     h("typedef struct %s %s;\n", rq.cname, rq.cname);

@@ -22,6 +22,11 @@ scan_uses(const gshape *s)
     uses_any = true;
   if (s->base == B_OBJREF)
     uses_objref = true;
+  if (s->base == B_WRAP) {
+    gmsg m;
+    if (msg_of_wrap(s, &m) == 0)
+      scan_uses(&m.f[0].sh);
+  }
 }
 
 static void
@@ -79,6 +84,10 @@ p_interface(const idl_node *iface)
   gop *ops = iface_own_ops(iface, &n);
   for (size_t i = 0; i < n; i++) {
     gmsg rq, rp;
+    for (size_t k = 0; k < ops[i].np; k++)
+      for_owned_wraps(&ops[i].p[k].sh, p_msg);
+    if (ops[i].has_ret)
+      for_owned_wraps(&ops[i].ret.sh, p_msg);
     msg_of_request(&ops[i], &rq);
     msg_of_reply(&ops[i], &rp);
     p_msg(&rq);
@@ -150,10 +159,23 @@ walk(const idl_node *scope)
     case IDL_ENUM:
       p_enum(c);
       break;
+    case IDL_TYPEDEF: {
+      gshape sh;
+      gowner ow;
+      ow.c = cname(c);
+      ow.pkg = proto_package(c);
+      ow.plocal = proto_local(c);
+      if (shape_of_owned(c->type, c->dims, c->ndims, &c->loc, &ow, &sh) == 0)
+        for_owned_wraps(&sh, p_msg);
+      break;
+    }
     case IDL_STRUCT: case IDL_UNION: case IDL_EXCEPTION: {
       gmsg m;
-      if (msg_of_decl(c, &m) == 0)
+      if (msg_of_decl(c, &m) == 0) {
+        for (size_t i = 0; i < m.nf; i++)
+          for_owned_wraps(&m.f[i].sh, p_msg);
         p_msg(&m);
+      }
       break;
     }
     case IDL_INTERFACE:

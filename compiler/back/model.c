@@ -404,7 +404,19 @@ int
 shape_of(const idl_type *t, const uint64_t *dims, size_t ndims,
          const idl_loc *loc, gshape *out)
 {
+  return shape_of_owned(t, dims, ndims, loc, NULL, out);
+}
+
+int
+shape_of_owned(const idl_type *t, const uint64_t *dims, size_t ndims,
+               const idl_loc *loc, const gowner *owner, gshape *out)
+{
+  const idl_node *last_td = NULL, *rep_td = NULL;
+  const idl_type *elem_start = t;
+
   memset(out, 0, sizeof *out);
+  if (loc != NULL)
+    out->loc = *loc;
   out->rep = ndims ? REP_ARRAY : REP_NONE;
   out->count = dims_product(dims, ndims);
   for (;;) {
@@ -414,9 +426,14 @@ shape_of(const idl_type *t, const uint64_t *dims, size_t ndims,
       if (td->ndims) {
         if (out->rep == REP_SEQ)
           goto nested;
+        if (out->rep == REP_NONE)
+          rep_td = td;
         out->count = (out->rep == REP_ARRAY ? out->count : 1) *
                      dims_product(td->dims, td->ndims);
         out->rep = REP_ARRAY;
+        elem_start = td->type;
+      } else if (out->rep == REP_NONE) {
+        last_td = td;
       }
       t = td->type;
       continue;
@@ -429,9 +446,11 @@ shape_of(const idl_type *t, const uint64_t *dims, size_t ndims,
       }
       if (out->rep != REP_NONE)
         goto nested;
+      rep_td = last_td;
       out->rep = REP_SEQ;
       out->seq_bound = t->bound;
       t = t->elem;
+      elem_start = t;
       continue;
     }
     break;
@@ -475,9 +494,28 @@ shape_of(const idl_type *t, const uint64_t *dims, size_t ndims,
   }
   return 0;
 nested:
-  back_error(loc, "sequences and arrays of sequences or arrays are not "
-                  "supported by the C mapping; wrap the inner one in a struct");
-  return -1;
+  /* The element is itself repeated: carry each element in a one-field
+   * message named after the typedef that declares the outer repetition,
+   * or after the member/parameter being shaped. */
+  out->base = B_WRAP;
+  out->elem_type = elem_start;
+  if (rep_td != NULL) {
+    out->wrap = gstr("%s__item", cname(rep_td));
+    out->wrap_pkg = proto_package(rep_td);
+    out->wrap_plocal = gstr("%s_Item", proto_local(rep_td));
+    out->wrap_owned = owner != NULL && owner->c != NULL &&
+                      strcmp(owner->c, cname(rep_td)) == 0;
+  } else if (owner != NULL) {
+    out->wrap = gstr("%s__item", owner->c);
+    out->wrap_pkg = owner->pkg;
+    out->wrap_plocal = gstr("%s_Item", owner->plocal);
+    out->wrap_owned = true;
+  } else {
+    back_error(loc, "sequences and arrays of sequences or arrays are not "
+                    "supported here");
+    return -1;
+  }
+  return 0;
 bad:
   back_error(loc, "type cannot be mapped to C");
   return -1;
@@ -513,6 +551,7 @@ base_field_ctype(const gshape *s)
   case B_ENUM: return cname(s->decl);
   case B_ANY: return "plumb_any *";
   case B_OBJREF: return "plumb_objref *";
+  case B_WRAP: return gstr("%s *", s->wrap);
   }
   return "void";
 }
@@ -540,6 +579,7 @@ base_api_ctype(const gshape *s)
   case B_ENUM: return cname(s->decl);
   case B_ANY: return "plumb_any";
   case B_OBJREF: return "plumb_objref";
+  case B_WRAP: return s->wrap;
   }
   return "void";
 }
@@ -559,7 +599,7 @@ base_pbtype(gbase b)
   case B_STRING: case B_WSTRING: return "STRING";
   case B_BYTES: return "BYTES";
   case B_ENUM: return "ENUM";
-  case B_MSG: case B_ANY: case B_OBJREF: return "MESSAGE";
+  case B_MSG: case B_ANY: case B_OBJREF: case B_WRAP: return "MESSAGE";
   }
   return "INT32";
 }
@@ -581,6 +621,9 @@ base_proto_type(const gshape *s)
   case B_MSG: case B_ENUM: return gstr(".%s", proto_full(s->decl));
   case B_ANY: return "google.protobuf.Any";
   case B_OBJREF: return "plumb.ObjRef";
+  case B_WRAP:
+    return *s->wrap_pkg ? gstr(".%s.%s", s->wrap_pkg, s->wrap_plocal)
+                        : gstr(".%s", s->wrap_plocal);
   }
   return "int32";
 }
@@ -597,13 +640,18 @@ iface_of(const idl_node *n)
 
 static int
 param_init(gparam *p, const char *name, const char *pname, idl_dir dir,
-           const idl_type *type, const idl_loc *loc, const char *anon)
+           const idl_type *type, const idl_loc *loc, const char *anon,
+           const idl_node *iface, const char *opname)
 {
+  gowner ow;
   p->name = name;
   p->pname = pname;
   p->dir = dir;
   p->type = type;
-  if (shape_of(type, NULL, 0, loc, &p->sh) != 0)
+  ow.c = gstr("%s_%s_%s", cname(iface), opname, pname);
+  ow.pkg = proto_package(iface);
+  ow.plocal = gstr("%s_%s_%s", proto_local(iface), opname, pname);
+  if (shape_of_owned(type, NULL, 0, loc, &ow, &p->sh) != 0)
     return -1;
   if (p->sh.rep != REP_NONE || p->sh.base == B_BYTES) {
     if (type->kind == IDL_T_NAMED && type->ref != NULL &&
@@ -646,11 +694,12 @@ iface_own_ops(const idl_node *iface, size_t *n)
       for (const idl_node *p = c->children; p != NULL; p = p->next)
         if (p->kind == IDL_PARAM)
           param_init(&o->p[k++], cident(p->name), p->name, p->dir, p->type,
-                     &p->loc, gstr("%s_%s_%s_seq", icn, c->name, p->name));
+                     &p->loc, gstr("%s_%s_%s_seq", icn, c->name, p->name),
+                     iface, c->name);
       if (c->type != NULL && c->type->kind != IDL_T_VOID) {
         o->has_ret = true;
         param_init(&o->ret, "_ret", "_ret", IDL_OUT, c->type, &c->loc,
-                   gstr("%s_%s_ret_seq", icn, c->name));
+                   gstr("%s_%s_ret_seq", icn, c->name), iface, c->name);
       }
       i++;
     } else if (c->kind == IDL_ATTRIBUTE) {
@@ -664,7 +713,7 @@ iface_own_ops(const idl_node *iface, size_t *n)
       o->p = NULL;
       o->np = 0;
       param_init(&o->ret, "_ret", "_ret", IDL_OUT, c->type, &c->loc,
-                 gstr("%s_%s_seq", icn, c->name));
+                 gstr("%s_%s_seq", icn, c->name), iface, o->name);
       i++;
       if (!(c->flags & IDL_F_READONLY)) {
         o = &ops[i];
@@ -676,7 +725,7 @@ iface_own_ops(const idl_node *iface, size_t *n)
         o->p = galloc(sizeof(gparam));
         o->np = 1;
         param_init(&o->p[0], "value", "value", IDL_IN, c->type, &c->loc,
-                   gstr("%s_%s_seq", icn, c->name));
+                   gstr("%s_%s_seq", icn, c->name), iface, o->name);
         i++;
       }
     }
@@ -816,7 +865,13 @@ msg_of_decl(const idl_node *n, gmsg *m)
     f->pname = c->name;
     f->id = c->field_id;
     f->src = c;
-    rc |= shape_of(c->type, c->dims, c->ndims, &c->loc, &f->sh);
+    {
+      gowner ow;
+      ow.c = gstr("%s_%s", m->cname, c->name);
+      ow.pkg = m->pkg;
+      ow.plocal = gstr("%s_%s", m->pshort, c->name);
+      rc |= shape_of_owned(c->type, c->dims, c->ndims, &c->loc, &ow, &f->sh);
+    }
     if ((c->flags & IDL_F_OPTIONAL) && f->sh.rep == REP_NONE)
       f->optional = true;
     if (c->kind == IDL_CASE) {
@@ -890,4 +945,36 @@ include_seen(const idl_tree *t, size_t i)
     if (strcmp(file_base(t->includes[k]), file_base(t->includes[i])) == 0)
       return true;
   return false;
+}
+
+int
+msg_of_wrap(const gshape *s, gmsg *m)
+{
+  gowner ow;
+  memset(m, 0, sizeof *m);
+  m->cname = s->wrap;
+  m->pkg = s->wrap_pkg;
+  m->pshort = s->wrap_plocal;
+  m->pfull = *m->pkg ? gstr("%s.%s", m->pkg, m->pshort) : m->pshort;
+  m->f = galloc(sizeof(gfield));
+  m->nf = 1;
+  m->f[0].name = "v";
+  m->f[0].pname = "v";
+  m->f[0].id = 1;
+  ow.c = gstr("%s_v", s->wrap);
+  ow.pkg = s->wrap_pkg;
+  ow.plocal = gstr("%s_v", s->wrap_plocal);
+  return shape_of_owned(s->elem_type, NULL, 0, &s->loc, &ow, &m->f[0].sh);
+}
+
+void
+for_owned_wraps(const gshape *s, void (*fn)(const gmsg *m))
+{
+  gmsg m;
+  if (s->base != B_WRAP || !s->wrap_owned)
+    return;
+  if (msg_of_wrap(s, &m) != 0)
+    return;
+  for_owned_wraps(&m.f[0].sh, fn);
+  fn(&m);
 }

@@ -127,6 +127,30 @@ fill_all(rt_All *v, rt_Shape *shape, rt_Num *num, plumb_any *any,
   v->name = (char *)"bob";
   v->blob.len = 2;
   v->blob.data = (uint8_t *)"zz";
+  {
+    static int32_t row0[] = { 1, 2 }, row1[] = { 3 };
+    static char *nm[] = { (char *)"x", (char *)"y" };
+    static rt_LongGrid__item gi[2];
+    static rt_LongGrid__item *gp[2];
+    static rt_All_names__item ni;
+    static rt_All_names__item *np[1];
+    rt_LongGrid__item_init(&gi[0]);
+    gi[0].n_v = 2;
+    gi[0].v = row0;
+    rt_LongGrid__item_init(&gi[1]);
+    gi[1].n_v = 1;
+    gi[1].v = row1;
+    gp[0] = &gi[0];
+    gp[1] = &gi[1];
+    v->n_grid = 2;
+    v->grid = gp;
+    rt_All_names__item_init(&ni);
+    ni.n_v = 2;
+    ni.v = nm;
+    np[0] = &ni;
+    v->n_names = 1;
+    v->names = np;
+  }
   v->has_opt = 1;
   v->opt = 0; /* an optional zero must survive */
   v->far = 7;
@@ -204,6 +228,14 @@ check_all(const rt_All *r)
   CU_ASSERT_EQUAL(r->money, 99);
   CU_ASSERT_STRING_EQUAL(r->name, "bob");
   CU_ASSERT_EQUAL(r->blob.len, 2);
+  CU_ASSERT_EQUAL_FATAL(r->n_grid, 2);
+  CU_ASSERT_EQUAL_FATAL(r->grid[0]->n_v, 2);
+  CU_ASSERT_EQUAL(r->grid[0]->v[1], 2);
+  CU_ASSERT_EQUAL_FATAL(r->grid[1]->n_v, 1);
+  CU_ASSERT_EQUAL(r->grid[1]->v[0], 3);
+  CU_ASSERT_EQUAL_FATAL(r->n_names, 1);
+  CU_ASSERT_EQUAL_FATAL(r->names[0]->n_v, 2);
+  CU_ASSERT_STRING_EQUAL(r->names[0]->v[1], "y");
   CU_ASSERT_EQUAL(r->has_opt, 1);
   CU_ASSERT_EQUAL(r->opt, 0);
   CU_ASSERT_EQUAL(r->far, 7);
@@ -496,6 +528,7 @@ test_bounds_all(void)
   REJECT(g_all.u8 = 256);
   REJECT(g_all.wc = 0x110000);
   REJECT(g_all.pts[0] = NULL);
+  REJECT(g_all.grid[1] = NULL);
   REJECT(g_shape.label = (char *)"toolong");       /* branch string<4> */
   REJECT(g_shape._case = rt_Shape_case_side);      /* _d says label */
   REJECT(g_shape._d = (rt_Color)9);
@@ -613,7 +646,7 @@ test_table(void)
   CU_ASSERT_EQUAL(i->abi, PLUMB_GENERATED_ABI);
   CU_ASSERT_STRING_EQUAL(i->type_id, "IDL:rt/Store:1.0");
   CU_ASSERT_EQUAL(i->id, store);
-  CU_ASSERT_EQUAL_FATAL(i->n_ops, 3 + 12);
+  CU_ASSERT_EQUAL_FATAL(i->n_ops, 3 + 13);
   CU_ASSERT_EQUAL_FATAL(i->n_bases, 1);
   CU_ASSERT_PTR_EQUAL(i->bases[0], &rt_Base_interface);
   CU_ASSERT_STRING_EQUAL(i->ops[0].name, "ping");
@@ -631,7 +664,8 @@ test_table(void)
   CU_ASSERT_STRING_EQUAL(i->ops[12].name, "note");
   CU_ASSERT_EQUAL(i->ops[12].flags, PLUMB_OP_ONEWAY);
   CU_ASSERT_PTR_NULL(i->ops[12].reply);
-  CU_ASSERT_STRING_EQUAL(i->ops[14].name, "_get_count");
+  CU_ASSERT_STRING_EQUAL(i->ops[14].name, "transpose");
+  CU_ASSERT_STRING_EQUAL(i->ops[15].name, "_get_count");
   CU_ASSERT_PTR_EQUAL(i->ops[3].request, &rt_Store_mirror__request__descriptor);
   CU_ASSERT_PTR_EQUAL(rt_Base_interface.ops[0].thunk != NULL, 1);
 }
@@ -797,7 +831,22 @@ h_narrow(void *ctx, plumb_call *call, uint16_t x, char c, bool b,
   return PLUMB_OK;
 }
 
+static int
+h_transpose(void *ctx, plumb_call *call, const rt_LongGrid *g,
+            rt_LongGrid *_ret)
+{
+  rt_LongGrid__item **rows;
+  (void)ctx;
+  rows = plumb_call_alloc(call, sizeof *rows * (g->_length + 1));
+  for (size_t i = 0; i < g->_length; i++)
+    rows[i] = g->_buffer[g->_length - 1 - i];
+  _ret->_length = g->_length;
+  _ret->_buffer = rows;
+  return PLUMB_OK;
+}
+
 static const rt_Store_ops store_ops = {
+  .transpose = h_transpose,
   .ping = h_ping,
   ._get_title = h_get_title,
   ._set_title = h_set_title,
@@ -946,6 +995,22 @@ test_rpc_all(void)
   rc = rt_Store__get_count(c, &u32, NULL);
   CU_ASSERT(rc == PLUMB_ENOOP || rc == PLUMB_ESERVER);
 
+  {
+    int32_t a0[] = { 1, 2 }, a1[] = { 3 };
+    rt_LongGrid__item r0 = rt_LongGrid__item_INIT, r1 = rt_LongGrid__item_INIT;
+    rt_LongGrid__item *rows[2] = { &r0, &r1 };
+    rt_LongGrid g = { 2, rows }, gr;
+    r0.n_v = 2;
+    r0.v = a0;
+    r1.n_v = 1;
+    r1.v = a1;
+    CU_ASSERT_EQUAL(rt_Store_transpose(c, &g, &gr, a), PLUMB_OK);
+    CU_ASSERT_EQUAL_FATAL(gr._length, 2);
+    CU_ASSERT_EQUAL_FATAL(gr._buffer[0]->n_v, 1);
+    CU_ASSERT_EQUAL(gr._buffer[0]->v[0], 3);
+    CU_ASSERT_EQUAL(gr._buffer[1]->v[1], 2);
+  }
+
   CU_ASSERT_EQUAL(rt_Store_note(c, "hi", NULL), PLUMB_OK);
   /* a later two-way call on the same connection is served after it */
   CU_ASSERT_EQUAL(rt_Store_ping(c, 0, &i32, NULL), PLUMB_OK);
@@ -1015,7 +1080,9 @@ static const char *const expected_lines[] = {
   "num {\n  _d: 3\n  real: 0.5\n}\n", "color: BLUE\n",
   "type_url: \"type.plumb/IDL:plumb/Long:1.0\"\n",
   "  endpoint: \"unix:/tmp/x.sock\"\n", "  type_id: \"IDL:rt/Peer:1.0\"\n",
-  "money: 99\n", "name: \"bob\"\n", "blob: \"zz\"\n", "opt: 0\n",
+  "money: 99\n", "name: \"bob\"\n",
+  "grid {\n  v: 1\n  v: 2\n}\ngrid {\n  v: 3\n}\n",
+  "names {\n  v: \"x\"\n  v: \"y\"\n}\n", "blob: \"zz\"\n", "opt: 0\n",
   "far: 7\n", NULL
 };
 
@@ -1060,7 +1127,8 @@ test_interop_encode(void)
       "mat: [0,0,0,0,0,7] parr { x: 1 } parr { y: 2 } p { x: -1 } "
       "shape { _d: RED center { x: 3 } } num { _d: 1 small: 9 } "
       "color: GREEN obj { endpoint: \"e\" object: \"o\" } "
-      "name: \"n\" opt: 0 far: 100";
+      "name: \"n\" grid { v: [4, 5] } grid { } names { v: \"q\" } "
+      "opt: 0 far: 100";
   size_t outlen = 0;
   char *bytes = run_protoc("encode", "rt.All", in, strlen(in), &outlen);
   rt_All *r;
@@ -1102,6 +1170,12 @@ test_interop_encode(void)
   CU_ASSERT_EQUAL(r->color, rt_Color_GREEN);
   CU_ASSERT_STRING_EQUAL(r->obj->endpoint, "e");
   CU_ASSERT_STRING_EQUAL(r->name, "n");
+  CU_ASSERT_EQUAL_FATAL(r->n_grid, 2);
+  CU_ASSERT_EQUAL_FATAL(r->grid[0]->n_v, 2);
+  CU_ASSERT_EQUAL(r->grid[0]->v[1], 5);
+  CU_ASSERT_EQUAL(r->grid[1]->n_v, 0);
+  CU_ASSERT_EQUAL_FATAL(r->n_names, 1);
+  CU_ASSERT_STRING_EQUAL(r->names[0]->v[0], "q");
   CU_ASSERT_EQUAL(r->has_opt, 1);
   CU_ASSERT_EQUAL(r->far, 100);
   protobuf_c_message_free_unpacked(&r->base, NULL);
