@@ -53,6 +53,7 @@ typedef struct srv_listener {
   const plumb_transport *tr;
   plumb_listener *l;
   char *endpoint;
+  pthread_mutex_t mu; /* held while accepting (see srv_conn.mu) */
 } srv_listener;
 
 typedef struct srv_conn {
@@ -62,6 +63,10 @@ typedef struct srv_conn {
   plumb_conn *conn;
   plumb_peer peer;
   int fd;
+  /* Held by the worker serving the connection.  EPOLLONESHOT already makes
+   * that worker the only one; the (uncontended) lock states the hand-off
+   * between workers in C11 terms, which the kernel's epoll does not. */
+  pthread_mutex_t mu;
 } srv_conn;
 
 struct plumb_server {
@@ -207,10 +212,11 @@ plumb_server_listen(plumb_server *s, const char *endpoint)
   if ((sl = calloc(1, sizeof(*sl))) == NULL)
     return PLUMB_ENOMEM;
   sl->kind = SRV_LISTENER;
+  pthread_mutex_init(&sl->mu, NULL);
   sl->tr = tr;
   if ((sl->endpoint = strdup(endpoint)) == NULL) {
-    free(sl);
-    return PLUMB_ENOMEM;
+    st = PLUMB_ENOMEM;
+    goto free_sl;
   }
   to.max_frame = s->max_frame;
   to.mode = s->mode;
@@ -232,6 +238,7 @@ plumb_server_listen(plumb_server *s, const char *endpoint)
 close_l:
   tr->listener_close(sl->l);
 free_sl:
+  pthread_mutex_destroy(&sl->mu);
   free(sl->endpoint);
   free(sl);
   return st;
@@ -252,12 +259,14 @@ srv_conn_drop(plumb_server *s, srv_conn *sc)
     sc->next->prev = sc->prev;
   pthread_mutex_unlock(&s->mu);
   sc->tr->close(sc->conn);
+  pthread_mutex_destroy(&sc->mu);
   free(sc);
 }
 
 static void
 srv_accept_all(plumb_server *s, srv_listener *sl)
 {
+  pthread_mutex_lock(&sl->mu);
   for (int i = 0; i < 64; i++) {
     plumb_conn *conn;
     int st = sl->tr->accept(sl->l, &conn);
@@ -273,6 +282,8 @@ srv_accept_all(plumb_server *s, srv_listener *sl)
       sl->tr->close(conn);
       break;
     }
+    pthread_mutex_init(&sc->mu, NULL);
+    pthread_mutex_lock(&sc->mu); /* published to the next worker on unlock */
     sc->kind = SRV_CONN;
     sc->tr = sl->tr;
     sc->conn = conn;
@@ -287,13 +298,17 @@ srv_accept_all(plumb_server *s, srv_listener *sl)
     pthread_mutex_unlock(&s->mu);
     plumb__log(PLUMB__LOG_DEBUG, "accepted a client on %s (pid %d)",
                sl->endpoint, (int)sc->peer.pid);
+    int fd = sc->fd;
+    pthread_mutex_unlock(&sc->mu);
     /* Once armed, another worker may serve and even free sc: hands off. */
-    if (srv_arm(s, sc->fd, sc, EPOLL_CTL_ADD) != PLUMB_OK) {
+    if (srv_arm(s, fd, sc, EPOLL_CTL_ADD) != PLUMB_OK) {
       plumb__log(PLUMB__LOG_WARN, "epoll: cannot watch a new connection");
       srv_conn_drop(s, sc);
     }
   }
-  (void)srv_arm(s, sl->tr->listener_fd(sl->l), sl, EPOLL_CTL_MOD);
+  int fd = sl->tr->listener_fd(sl->l);
+  pthread_mutex_unlock(&sl->mu);
+  (void)srv_arm(s, fd, sl, EPOLL_CTL_MOD);
 }
 
 /* ---- answering ----------------------------------------------------- */
@@ -467,6 +482,7 @@ srv_serve_conn(srv_worker *w, srv_conn *sc)
   plumb_server *s = w->s;
   int st;
 
+  pthread_mutex_lock(&sc->mu);
   for (;;) {
     st = sc->tr->recv(sc->conn, &w->rx, PLUMB_NOWAIT);
     if (st == PLUMB_EAGAIN)
@@ -478,19 +494,26 @@ srv_serve_conn(srv_worker *w, srv_conn *sc)
       else
         plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): %s",
                    (int)sc->peer.pid, plumb_strerror(st));
-      srv_conn_drop(s, sc);
-      return;
+      goto drop;
     }
     if ((st = srv_serve_frame(w, sc)) != PLUMB_OK) {
       if (st != PLUMB_EPROTO && st != PLUMB_ETOOBIG && st != PLUMB_EVERSION)
         plumb__log(PLUMB__LOG_INFO, "dropping client (pid %d): %s",
                    (int)sc->peer.pid, plumb_strerror(st));
-      srv_conn_drop(s, sc);
-      return;
+      goto drop;
     }
   }
-  if (srv_arm(s, sc->fd, sc, EPOLL_CTL_MOD) != PLUMB_OK)
-    srv_conn_drop(s, sc);
+  int fd = sc->fd;
+  pthread_mutex_unlock(&sc->mu);
+  /* Once re-armed another worker may take sc: hands off.  (ThreadSanitizer
+   * cannot see that EPOLL_CTL_MOD orders this epoll_ctl before the next
+   * worker's epoll_wait, and reports that pair as a race; it is not.) */
+  if (srv_arm(s, fd, sc, EPOLL_CTL_MOD) == PLUMB_OK)
+    return;
+  pthread_mutex_lock(&sc->mu);
+drop:
+  pthread_mutex_unlock(&sc->mu);
+  srv_conn_drop(s, sc);
 }
 
 /* ---- the loop ------------------------------------------------------ */
@@ -547,6 +570,7 @@ srv_close_all(plumb_server *s)
       break;
     (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, sl->tr->listener_fd(sl->l), NULL);
     sl->tr->listener_close(sl->l);
+    pthread_mutex_destroy(&sl->mu);
     free(sl->endpoint);
     free(sl);
   }
