@@ -158,6 +158,9 @@ run(const char *model, int waited, int same, size_t size, size_t reply,
            (double)(size + back) * (double)done / (total / 1e9) / 1e6);
     fflush(stdout);
   }
+  if (done == 0)
+    fprintf(stderr, "shm-frame server=%s size=%zu: no samples (time ran out "
+                    "during warm-up)\n", model, size);
   plumb__buf_free(&in);
   free(out);
   free(lat);

@@ -108,6 +108,7 @@ typedef struct shm_conn {
   int tx_err;         /* sticky send failure (half-sent frame, EPROTO) */
   _Atomic int peer_gone; /* the side socket reported the peer's death */
   plumb__shm_spin spin_rx, spin_tx;
+  plumb__shm_spin spin_poll; /* waited mode: spin before reporting EAGAIN */
   /* reassembly of the frame being received */
   uint8_t rhdr[8];
   uint32_t rhdr_got;
@@ -399,8 +400,12 @@ shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring)
   c->chan = ch;
   c->tx = c->side ? req : rep;
   c->rx = c->side ? rep : req;
-  plumb__shm_spin_init(&c->spin_rx, -1, &ch->cpu[me], &ch->cpu[peer]);
-  plumb__shm_spin_init(&c->spin_tx, -1, &ch->cpu[me], &ch->cpu[peer]);
+  plumb__shm_spin_init(&c->spin_rx, 20, "PLUMB_SHM_SPIN_US", &ch->cpu[me],
+                       &ch->cpu[peer]);
+  plumb__shm_spin_init(&c->spin_tx, 20, "PLUMB_SHM_SPIN_US", &ch->cpu[me],
+                       &ch->cpu[peer]);
+  plumb__shm_spin_init(&c->spin_poll, 0, "PLUMB_SHM_POLL_US", &ch->cpu[me],
+                       &ch->cpu[peer]);
 }
 
 static void shm_conn_shutdown(plumb_conn *pc);
@@ -947,6 +952,11 @@ shm_recv_waited(shm_conn *c, plumb_buf *buf, int64_t deadline)
     uint32_t seen;
     int more, rung, rc = shm_rx_pull(c, buf, &more, &seen);
 
+    /* Optional busy poll (PLUMB_SHM_POLL_US): a request that follows
+     * within the adaptive budget costs no system call at all. */
+    if (rc == PLUMB_EAGAIN && plumb__shm_poll(&c->spin_poll,
+                                              &c->rx.ctl->tail, seen))
+      rc = shm_rx_pull(c, buf, &more, &seen);
     if (rc != PLUMB_EAGAIN)
       return rc;
     if (atomic_exchange(&c->efd_pending, 0)) {

@@ -161,12 +161,11 @@ spin_single_cpu(void)
 }
 
 void
-plumb__shm_spin_init(plumb__shm_spin *sp, int64_t max_us,
+plumb__shm_spin_init(plumb__shm_spin *sp, int64_t max_us, const char *env,
                      _Atomic int32_t *my_cpu, const _Atomic int32_t *peer_cpu)
 {
-  if (max_us < 0) {
-    const char *e = getenv("PLUMB_SHM_SPIN_US");
-    max_us = 20;
+  if (env != NULL) {
+    const char *e = getenv(env);
     if (e != NULL && *e != '\0') {
       char *end;
       long v = strtol(e, &end, 10);
@@ -220,6 +219,49 @@ spin_allowed(plumb__shm_spin *sp)
       return 0;
   }
   return sp->budget_ns > 0;
+}
+
+int
+plumb__shm_poll(plumb__shm_spin *sp, _Atomic uint32_t *word, uint32_t seen)
+{
+  int64_t budget, t0, now;
+
+  if (sp->max_ns == 0)
+    return 0;
+  budget = sp->budget_ns;
+  if (budget == 0) {
+    /* Spinning stopped paying: try again now and then. */
+    if ((++sp->probe & 63) != 0)
+      return 0;
+    budget = sp->max_ns / 4;
+  }
+  if (sp->my_cpu != NULL && sp->peer_cpu != NULL) {
+    int cpu = sched_getcpu();
+    atomic_store_explicit(sp->my_cpu, cpu, memory_order_relaxed);
+    if (cpu >= 0 &&
+        atomic_load_explicit(sp->peer_cpu, memory_order_relaxed) == cpu)
+      return 0;
+  }
+  t0 = plumb__now_ns();
+  for (;;) {
+    for (int i = 0; i < 32; i++) {
+      if (atomic_load_explicit(word, memory_order_acquire) != seen) {
+        int64_t want = 2 * (plumb__now_ns() - t0);
+        sp->spins_won++;
+        if (want < budget)
+          want = budget;
+        sp->budget_ns = want < sp->max_ns ? want : sp->max_ns;
+        return 1;
+      }
+      shm_cpu_relax();
+    }
+    now = plumb__now_ns();
+    if (now - t0 >= budget)
+      break;
+  }
+  sp->spins_lost++;
+  sp->budget_ns = budget / 2 < 500 ? 0 : budget / 2;
+  return 0;
 }
 
 int

@@ -99,13 +99,19 @@ typedef struct plumb__shm_spin {
   _Atomic int32_t *my_cpu;         /* where we publish our CPU, or NULL */
   const _Atomic int32_t *peer_cpu; /* where the peer publishes its CPU */
   uint64_t spins_won, spins_lost, sleeps;
+  uint32_t probe;
 } plumb__shm_spin;
 
-/* Initialises a spinner; max_us < 0 takes PLUMB_SHM_SPIN_US from the
- * environment (default 20 us).  */
+/* Initialises a spinner spinning at most max_us microseconds, or what
+ * environment variable env (if not NULL) says. */
 void plumb__shm_spin_init(plumb__shm_spin *sp, int64_t max_us,
-                          _Atomic int32_t *my_cpu,
+                          const char *env, _Atomic int32_t *my_cpu,
                           const _Atomic int32_t *peer_cpu);
+
+/* Spin only (no sleep): 1 if *word != seen within the adaptive budget.  A
+ * budget that decayed to 0 is probed again every 64 calls. */
+int plumb__shm_poll(plumb__shm_spin *sp, _Atomic uint32_t *word,
+                    uint32_t seen);
 
 /* Asked while waiting: non-zero (a status) ends the wait.  `deep` is set
  * after a sleep slice expired: the callback may then make system calls
