@@ -130,7 +130,9 @@ static const char *const c_keywords[] = {
   "if", "inline", "int", "long", "register", "restrict", "return", "short",
   "signed", "sizeof", "static", "struct", "switch", "true", "typedef",
   "union", "unsigned", "void", "volatile", "while", "errno", "assert",
-  "NULL", "offsetof", NULL
+  "NULL", "offsetof",
+  "base", /* every message struct starts with ProtobufCMessage base */
+  NULL
 };
 
 const char *
@@ -882,6 +884,24 @@ msg_of_decl(const idl_node *n, gmsg *m)
   m->nf = i;
   if (m->is_union)
     dedupe_reserved(m, 0);
+  /* n_x / has_x companions must not collide with another member */
+  for (size_t a = 0; a < m->nf; a++) {
+    const gfield *fa = &m->f[a];
+    const char *comp = NULL;
+    if (fa->sh.rep != REP_NONE)
+      comp = gstr("n_%s", fa->name);
+    else if (fa->optional && (base_is_scalar(fa->sh.base) || fa->sh.base == B_BYTES))
+      comp = gstr("has_%s", fa->name);
+    if (comp == NULL)
+      continue;
+    for (size_t b = 0; b < m->nf; b++)
+      if (strcmp(m->f[b].name, comp) == 0) {
+        back_error(m->f[b].src ? &m->f[b].src->loc : &n->loc,
+                   "member '%s' collides with the C field '%s' generated for "
+                   "'%s'; rename one of them", m->f[b].pname, comp, fa->pname);
+        rc = -1;
+      }
+  }
   return rc ? -1 : 0;
 }
 

@@ -5,9 +5,11 @@
  *
  * Exit status: 0 on success, 1 on any error (bad usage included).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "back.h"
 #include "front.h"
@@ -28,6 +30,32 @@ usage(FILE *f)
           "  --proto      also write the equivalent proto3 schema\n"
           "  --help       show this help\n"
           "  --version    show the version\n");
+}
+
+/* mkdir -p: creates dir and its missing parents; 0 or -1 (reported). */
+static int
+make_dirs(const char *dir)
+{
+  char *p = strdup(dir), *q;
+  int rc = 0;
+  if (p == NULL)
+    return -1;
+  for (q = p + 1;; q++) {
+    if (*q == '/' || *q == '\0') {
+      char c = *q;
+      *q = '\0';
+      if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "plumbc: cannot create %s: %s\n", p, strerror(errno));
+        rc = -1;
+        break;
+      }
+      *q = c;
+      if (c == '\0')
+        break;
+    }
+  }
+  free(p);
+  return rc;
 }
 
 int
@@ -89,6 +117,8 @@ main(int argc, char **argv)
     const char *slash = strrchr(input, '/');
     go.idl = slash ? slash + 1 : input;
   }
+  if (make_dirs(go.outdir) != 0)
+    goto out;
   if (gen_c(tree, &go) == 0 && (!go.proto || gen_proto(tree, &go) == 0))
     rc = 0;
 out:
