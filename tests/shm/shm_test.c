@@ -32,7 +32,7 @@
 #define BIG_FRAME (64u * MIB)
 #define RING_SMALL 65536u
 
-enum { SRV_ECHO, SRV_SILENT };
+enum { SRV_ECHO, SRV_SILENT, SRV_DEAF }; /* DEAF: accepts, never reads */
 
 static const plumb_transport *T;
 static char prefix[32]; /* "pt<pid>": every endpoint of this process */
@@ -116,7 +116,7 @@ typedef struct srv_slot {
 static void
 srv_drop(int ep, srv_slot *s)
 {
-  epoll_ctl(ep, EPOLL_CTL_DEL, T->conn_fd(s->c), NULL);
+  epoll_ctl(ep, EPOLL_CTL_DEL, T->conn_fd(s->c), NULL); /* may fail: DEAF */
   T->close(s->c);
   plumb__buf_free(&s->buf);
   s->c = NULL;
@@ -169,6 +169,8 @@ srv_main(const char *epname, int mode, uint32_t max_frame, int ready_fd)
             continue;
           }
           slots[k].c = c;
+          if (mode == SRV_DEAF)
+            continue;
           ev.events = EPOLLIN;
           ev.data.ptr = &slots[k];
           if (epoll_ctl(ep, EPOLL_CTL_ADD, T->conn_fd(c), &ev) != 0)
@@ -453,6 +455,36 @@ test_deadline(void)
   CU_ASSERT_EQUAL(T->recv(c, &in, PLUMB_NOWAIT), PLUMB_EAGAIN);
   /* The connection stays usable after a receive timeout. */
   CU_ASSERT_EQUAL(T->send(c, &iov, 1, plumb__deadline_ms(1000)), PLUMB_OK);
+  T->close(c);
+  CU_ASSERT_EQUAL(srv_stop_wait(srv), 0);
+  CU_ASSERT_EQUAL(leftovers(), 0);
+}
+
+/* A send that cannot finish before its deadline: ETIMEDOUT, and the
+ * half-sent connection is unusable afterwards. */
+static void
+test_send_deadline(void)
+{
+  uint8_t out[3000];
+  struct iovec iov = { out, sizeof(out) };
+  plumb_conn *c;
+  char ep[128];
+  int64_t t0;
+  pid_t srv;
+
+  memset(out, 7, sizeof(out));
+  mkep(ep, sizeof(ep), "deaf", "?ring=4096");
+  srv = srv_start(ep, SRV_DEAF, PLUMB_DEFAULT_MAX_FRAME);
+  CU_ASSERT_FATAL(srv > 0);
+  CU_ASSERT_EQUAL_FATAL(dial(ep, PLUMB_DEFAULT_MAX_FRAME, &c), PLUMB_OK);
+  CU_ASSERT_EQUAL(T->send(c, &iov, 1, PLUMB_NOWAIT), PLUMB_OK);
+  CU_ASSERT_EQUAL(T->send(c, &iov, 1, PLUMB_NOWAIT), PLUMB_EAGAIN);
+  t0 = plumb__now_ns();
+  CU_ASSERT_EQUAL(T->send(c, &iov, 1, plumb__deadline_ms(200)),
+                  PLUMB_ETIMEDOUT);
+  CU_ASSERT(ms_since(t0) >= 190 && ms_since(t0) < 3000);
+  CU_ASSERT_EQUAL(T->send(c, &iov, 1, plumb__deadline_ms(200)),
+                  PLUMB_ECLOSED);
   T->close(c);
   CU_ASSERT_EQUAL(srv_stop_wait(srv), 0);
   CU_ASSERT_EQUAL(leftovers(), 0);
@@ -791,6 +823,7 @@ static const ptest_case basic_cases[] = {
   { "listen_busy", test_listen_busy },
   { "peer_and_nowait", test_peer_and_nowait },
   { "deadline", test_deadline },
+  { "send_deadline", test_send_deadline },
   { "shutdown", test_shutdown },
   { NULL, NULL },
 };
