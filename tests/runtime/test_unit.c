@@ -21,6 +21,11 @@
 #include "stream.h"
 #include "transport.h"
 
+static void stream_pair(uint32_t max);
+static void stream_unpair(void);
+static int sp[2];
+static plumb__stream rx_st, tx_st;
+
 /* ---- frame codec ---------------------------------------------------- */
 
 static size_t
@@ -69,6 +74,34 @@ test_frame_roundtrip(void)
   n = make_frame(buf, PLUMB__FRAME_REPLY, "", NULL, 0);
   CU_ASSERT_EQUAL(n, PLUMB__FRAME_HDR);
   CU_ASSERT_EQUAL(plumb__frame_decode(buf, n, 1024, &f, NULL), PLUMB_OK);
+}
+
+/* The worked example of docs/PROTOCOL.md section 3, byte for byte. */
+static void
+test_frame_doc_example(void)
+{
+  static const uint8_t doc[] = {
+    0x28, 0x00, 0x00, 0x00, 0x50, 0x4c, 0x4d, 0x42, 0x01, 0x01, 0x00, 0x00,
+    0x07, 0x00, 0x00, 0x00, 0x01, 0x00, 0x5c, 0x1e, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00,
+    0x63, 0x61, 0x6c, 0x63, 0x08, 0x02, 0x10, 0x03,
+  };
+  uint8_t hdr[PLUMB__FRAME_HDR];
+  plumb__frame f = { .kind = PLUMB__FRAME_REQUEST, .call_id = 7,
+                     .iface = 0x1e5c0001u, .op = 0, .text_len = 4,
+                     .body_len = 4 };
+  plumb_buf out = { 0 };
+
+  plumb__frame_encode(hdr, &f);
+  stream_pair(0);
+  struct iovec iov[3] = { { hdr, sizeof(hdr) }, { (void *)"calc", 4 },
+                          { (void *)"\x08\x02\x10\x03", 4 } };
+  CU_ASSERT_EQUAL(plumb__stream_send(&tx_st, iov, 3, PLUMB_FOREVER), PLUMB_OK);
+  uint8_t wire[64];
+  CU_ASSERT_EQUAL(read(sp[0], wire, sizeof(wire)), (ssize_t)sizeof(doc));
+  CU_ASSERT(memcmp(wire, doc, sizeof(doc)) == 0);
+  plumb__buf_free(&out);
+  stream_unpair();
 }
 
 static void
@@ -137,9 +170,6 @@ test_frame_malformed(void)
 }
 
 /* ---- stream framing --------------------------------------------------- */
-
-static int sp[2];
-static plumb__stream rx_st, tx_st;
 
 static void
 stream_pair(uint32_t max)
@@ -484,6 +514,7 @@ test_tcp_listen(void)
 static const ptest_case frame_cases[] = {
   { "encode/decode round trip", test_frame_roundtrip },
   { "malformed frames", test_frame_malformed },
+  { "PROTOCOL.md example", test_frame_doc_example },
   { NULL, NULL },
 };
 static const ptest_case stream_cases[] = {
