@@ -29,6 +29,9 @@
 #include "plumb/generated.h"
 #include "transport.h"
 
+/* Per-thread buffers larger than this are released after the call. */
+#define CLIENT_BUF_KEEP (1u << 20)
+
 typedef struct client_call {
   struct client_call *next;
   uint32_t id;
@@ -528,5 +531,10 @@ plumb_invoke(plumb_client *c, const plumb_interface *iface, uint32_t op,
   if (st == PLUMB_OK && !oneway)
     st = client_finish(c, o, &call, rep, arena);
   t->rx = call.buf;
+  /* Do not keep a huge frame's buffers around for the thread's lifetime. */
+  if (t->rx.cap > CLIENT_BUF_KEEP)
+    plumb__buf_free(&t->rx);
+  if (t->tx.cap > CLIENT_BUF_KEEP)
+    plumb__buf_free(&t->tx);
   return st;
 }

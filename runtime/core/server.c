@@ -36,6 +36,8 @@
 
 /* How long a worker waits to push an answer into a slow client. */
 #define SRV_SEND_TIMEOUT_MS 5000
+/* Worker buffers larger than this are released after use. */
+#define SRV_BUF_KEEP (1u << 20)
 
 enum { SRV_LISTENER = 1, SRV_CONN = 2, SRV_STOP = 3 };
 
@@ -503,6 +505,11 @@ srv_serve_conn(srv_worker *w, srv_conn *sc)
       goto drop;
     }
   }
+  /* Do not keep a huge frame's buffers around once it is served. */
+  if (w->rx.cap > SRV_BUF_KEEP)
+    plumb__buf_free(&w->rx);
+  if (w->tx.cap > SRV_BUF_KEEP)
+    plumb__buf_free(&w->tx);
   int fd = sc->fd;
   pthread_mutex_unlock(&sc->mu);
   /* Once re-armed another worker may take sc: hands off.  (ThreadSanitizer
