@@ -5,7 +5,15 @@
  * median and p99 round trip in microseconds and MB/s for echoes.
  *
  *   raw_pingpong MECH [-n COUNT] [-t SECONDS] [-s SIZE] [-e] [-c same|cross]
+ *                [-x | -X MASK]
  *
+ * -x (pipe, fifo, unix, tcp; up to 16 KiB): the same ping-pong with plumb's
+ * system-call pattern - the client polls before each read, the server waits
+ * in epoll (EPOLLONESHOT), reads until EAGAIN, answers and re-arms with
+ * epoll_ctl, and on pipes/FIFOs both block SIGPIPE around each write - to
+ * tell the cost of those calls from everything else plumb does.  -X MASK
+ * adds them one at a time: 1 = client poll, 2 = server epoll loop,
+ * 4 = SIGPIPE masks (-x = -X 7).
  * Also prints the CPU time (user + system) per round trip of the client
  * (getrusage) and of the server process (/proc/PID/stat, clock ticks).
  * Runs are bounded by COUNT round trips and SECONDS, whichever comes first.
@@ -17,6 +25,7 @@
 #include <mqueue.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -24,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/epoll.h>
 #include <sys/msg.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -285,6 +295,72 @@ sysv_cleanup(void)
     msgctl(sysv_id, IPC_RMID, NULL);
 }
 
+/* ---- -x: plumb's system-call pattern on stream descriptors ----------- */
+
+#define MIMIC_RCAP 16384
+
+static int mimic_sigmask; /* pipe, fifo: SIGPIPE blocked around writes */
+static int mimic_poll;    /* client polls before reading */
+
+static int
+mimic_send(chan *c, const char *buf, size_t n)
+{
+  sigset_t set, old;
+  int r;
+  if (mimic_sigmask) {
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &set, &old);
+  }
+  r = fd_send(c, buf, n);
+  if (mimic_sigmask)
+    sigprocmask(SIG_SETMASK, &old, NULL);
+  return r;
+}
+
+static int
+mimic_client_recv(chan *c, char *buf, size_t n)
+{
+  struct pollfd p = { .fd = c->rfd, .events = POLLIN };
+  if (mimic_poll && poll(&p, 1, 10000) <= 0)
+    return -1;
+  return fd_recv(c, buf, n);
+}
+
+/* The server: epoll_wait, read until EAGAIN answering each whole request,
+ * epoll_ctl(MOD) - as runtime/core/server.c srv_serve_conn does. */
+static void
+mimic_server(chan *sv, size_t size, size_t reply)
+{
+  static char rbuf[MIMIC_RCAP], wbuf[MIMIC_RCAP];
+  struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
+  int ep = epoll_create1(0);
+  size_t have = 0;
+
+  ev.data.fd = sv->rfd;
+  fcntl(sv->rfd, F_SETFL, fcntl(sv->rfd, F_GETFL) | O_NONBLOCK);
+  if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, sv->rfd, &ev) < 0)
+    _exit(1);
+  for (;;) {
+    if (epoll_wait(ep, &ev, 1, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      _exit(1);
+    }
+    ssize_t k;
+    while ((k = read(sv->rfd, rbuf, sizeof rbuf)) > 0) {
+      for (have += (size_t)k; have >= size; have -= size)
+        if (mimic_send(sv, wbuf, reply) < 0)
+          _exit(0);
+    }
+    if (k == 0 || (errno != EAGAIN && errno != EINTR))
+      _exit(0);
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    if (epoll_ctl(ep, EPOLL_CTL_MOD, sv->rfd, &ev) < 0)
+      _exit(1);
+  }
+}
+
 static const mech mechs[] = {
   { "pipe", pipe_setup, fd_send, fd_recv, NULL },
   { "fifo", fifo_setup, fd_send, fd_recv, fifo_cleanup },
@@ -347,7 +423,7 @@ main(int argc, char **argv)
   long count = 20000;
   double seconds = 5;
   size_t size = 16, reply = 8;
-  int echo = 0, ccpu = -1, scpu = -1, opt;
+  int echo = 0, ccpu = -1, scpu = -1, opt, mimic = 0;
 
   if (argc < 2) {
     fprintf(stderr, "usage: %s MECH [-n COUNT] [-t SEC] [-s SIZE] [-e] "
@@ -362,8 +438,10 @@ main(int argc, char **argv)
     return 2;
   }
   optind = 2;
-  while ((opt = getopt(argc, argv, "n:t:s:ec:")) != -1) {
+  while ((opt = getopt(argc, argv, "n:t:s:ec:xX:")) != -1) {
     switch (opt) {
+    case 'x': mimic = 7; break;
+    case 'X': mimic = atoi(optarg) & 7; break;
     case 'n': count = atol(optarg); break;
     case 't': seconds = atof(optarg); break;
     case 's': size = (size_t)atol(optarg); break;
@@ -379,6 +457,19 @@ main(int argc, char **argv)
     reply = size;
   if (count < 1 || size < 1)
     return 2;
+  if (mimic) {
+    if (m->send != fd_send || size > MIMIC_RCAP || reply > MIMIC_RCAP) {
+      fprintf(stderr, "-x: stream mechanisms and sizes up to %d only\n",
+              MIMIC_RCAP);
+      return 2;
+    }
+    mimic_sigmask = (mimic & 4) && (strcmp(m->name, "pipe") == 0 ||
+                                    strcmp(m->name, "fifo") == 0);
+    mimic_poll = mimic & 1;
+  }
+  int (*c_send)(chan *, const char *, size_t) = mimic ? mimic_send : m->send;
+  int (*s_send)(chan *, const char *, size_t) = mimic ? mimic_send : m->send;
+  int (*c_recv)(chan *, char *, size_t) = mimic ? mimic_client_recv : m->recv;
 
   chan cl = { -1, -1, (mqd_t)-1, (mqd_t)-1, -1, 0, 0 }, sv = cl;
   if (m->setup(&cl, &sv) < 0) {
@@ -397,8 +488,10 @@ main(int argc, char **argv)
     die("fork");
   if (pid == 0) {
     pin(scpu);
+    if (mimic & 2)
+      mimic_server(&sv, size, reply);
     for (;;) {
-      if (m->recv(&sv, buf, size) < 0 || m->send(&sv, buf, reply) < 0)
+      if (m->recv(&sv, buf, size) < 0 || s_send(&sv, buf, reply) < 0)
         _exit(0);
     }
   }
@@ -408,7 +501,7 @@ main(int argc, char **argv)
   long done = 0, warm = count / 10 < 1000 ? count / 10 : 1000;
   int64_t t_warm = now_ns() + (int64_t)(seconds * 0.2e9);
   for (long i = 0; i < warm; i++) {
-    if (m->send(&cl, buf, size) < 0 || m->recv(&cl, buf, reply) < 0)
+    if (c_send(&cl, buf, size) < 0 || c_recv(&cl, buf, reply) < 0)
       die("round trip");
     if (now_ns() > t_warm)
       break;
@@ -417,7 +510,7 @@ main(int argc, char **argv)
   int64_t t0 = now_ns(), t_end = t0 + (int64_t)(seconds * 1e9);
   for (long i = 0; i < count; i++) {
     int64_t a = now_ns();
-    if (m->send(&cl, buf, size) < 0 || m->recv(&cl, buf, reply) < 0)
+    if (c_send(&cl, buf, size) < 0 || c_recv(&cl, buf, reply) < 0)
       die("round trip");
     int64_t b = now_ns();
     lat[done++] = b - a;
@@ -437,9 +530,12 @@ main(int argc, char **argv)
   qsort(lat, (size_t)done, sizeof lat[0], cmp_i64);
   double med = lat[done / 2] / 1e3, p99 = lat[(done * 99) / 100] / 1e3;
   double mbs = (double)(size + reply) * done / (total / 1e9) / 1e6;
-  printf("%s size=%zu reply=%zu placement=%s n=%ld median_us=%.2f "
+  char tag[8] = "";
+  if (mimic)
+    snprintf(tag, sizeof tag, mimic == 7 ? "-x" : "-X%d", mimic);
+  printf("%s%s size=%zu reply=%zu placement=%s n=%ld median_us=%.2f "
          "p99_us=%.2f MBps=%.1f client_cpu_us=%.2f server_cpu_us=%.2f\n",
-         m->name, size, reply,
+         m->name, tag, size, reply,
          ccpu < 0 ? "any" : (scpu == ccpu ? "same" : "cross"), done, med, p99,
          mbs, (double)(cc1 - cc0) / (double)done,
          sc0 >= 0 && sc1 >= 0 ? (double)(sc1 - sc0) / (double)done : -1.0);

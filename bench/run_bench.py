@@ -173,7 +173,11 @@ class Results:
         return len(self.s.get((section, t, place, case, metric), []))
 
 
-def raw_cmd(b, t, place, size=16, echo=False, secs=0.5, count=20000):
+STREAMS = ("pipe", "fifo", "unix", "tcp")  # raw_pingpong -x applies
+
+
+def raw_cmd(b, t, place, size=16, echo=False, secs=0.5, count=20000,
+            mimic=False):
     if t == "shm":
         return [b["raw_shm"], "-m", "all", "-c", place, "-n", str(count),
                 "-t", str(secs)]
@@ -181,13 +185,16 @@ def raw_cmd(b, t, place, size=16, echo=False, secs=0.5, count=20000):
            "-c", place]
     if echo:
         cmd.append("-e")
+    if mimic:
+        cmd.append("-x")
     return cmd
 
 
-def raw_run(b, t, place, size=16, echo=False, secs=0.5, count=20000):
+def raw_run(b, t, place, size=16, echo=False, secs=0.5, count=20000,
+            mimic=False):
     """Median/p99/MBps of the raw floor; for shm the best of futex and
     spin-then-futex for this placement (the floor a transport can reach)."""
-    rc, out, err = run(raw_cmd(b, t, place, size, echo, secs, count),
+    rc, out, err = run(raw_cmd(b, t, place, size, echo, secs, count, mimic),
                        timeout=30 + 3 * secs)
     rows = []
     for l in out.splitlines():
@@ -237,6 +244,15 @@ def bench_transport(b, a, t, res, rep):
                     raw = raw_run(b, t, place, size, True, secs, count)
                 p, err = plumb_lat(b, srv, op, size, secs, count)
                 case = op if size == 0 else f"echo{size // 1024}k"
+                if op == "null" and t in STREAMS:
+                    # The raw floor with plumb's system-call pattern.
+                    rx = raw_run(b, t, place, 16, False, secs, count, True)
+                    if rx:
+                        res.add("lat", t, place, case, "rawx_median_us",
+                                rx["median_us"])
+                        if p:
+                            res.add("lat", t, place, case, "rawx_ratio",
+                                    p["median_us"] / rx["median_us"])
                 if raw:
                     res.add("lat", t, place, case, "raw_median_us",
                             raw["median_us"])
@@ -437,8 +453,9 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
              "Latencies in µs.\n")
     L.append("## Null call latency: plumb vs raw (target: ratio ≤ 1.25)\n")
     L.append("| transport | raw cross | plumb cross | p99 | ratio | "
-             "raw same | plumb same | p99 | ratio | add cross | add same |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+             "raw same | plumb same | p99 | ratio | add cross | add same | "
+             "raw with plumb's syscalls cross / same |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for t in transports:
         row = [t]
         for pl in (CROSS, SAME):
@@ -447,8 +464,16 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
                     fmt(M("lat", t, pl, "null", "p99_us")),
                     fmt(M("lat", t, pl, "null", "ratio"))]
         row += [fmt(M("lat", t, CROSS, "add", "median_us")),
-                fmt(M("lat", t, SAME, "add", "median_us"))]
+                fmt(M("lat", t, SAME, "add", "median_us")),
+                (fmt(M("lat", t, CROSS, "null", "rawx_median_us")) + " / " +
+                 fmt(M("lat", t, SAME, "null", "rawx_median_us")))
+                if t in STREAMS else "—"]
         L.append("| " + " | ".join(row) + " |")
+    L.append("\nLast column: `raw_pingpong -x`, the raw ping-pong doing "
+             "the system calls plumb makes on a stream (client poll before "
+             "read; server epoll_wait, read until EAGAIN, epoll_ctl re-arm; "
+             "SIGPIPE masked around writes on pipes and FIFOs) - see "
+             "ANALYSIS.md.\n")
     L.append("\nCPU time per null call, client + server process (user + "
              "system µs; server from /proc clock ticks), over the same timed calls; "
              "less sensitive than latency to what else the machine runs:\n")
