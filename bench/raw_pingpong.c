@@ -330,7 +330,7 @@ mimic_client_recv(chan *c, char *buf, size_t n)
 /* The server: epoll_wait, read until EAGAIN answering each whole request,
  * epoll_ctl(MOD) - as runtime/core/server.c srv_serve_conn does. */
 static void
-mimic_server(chan *sv, size_t size, size_t reply)
+mimic_server(chan *sv, size_t size, size_t reply, long max_rounds)
 {
   static char rbuf[MIMIC_RCAP], wbuf[MIMIC_RCAP];
   struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
@@ -341,7 +341,7 @@ mimic_server(chan *sv, size_t size, size_t reply)
   fcntl(sv->rfd, F_SETFL, fcntl(sv->rfd, F_GETFL) | O_NONBLOCK);
   if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, sv->rfd, &ev) < 0)
     _exit(1);
-  for (;;) {
+  for (long round = 0; round < max_rounds; round++) {
     if (epoll_wait(ep, &ev, 1, -1) < 0) {
       if (errno == EINTR)
         continue;
@@ -359,6 +359,7 @@ mimic_server(chan *sv, size_t size, size_t reply)
     if (epoll_ctl(ep, EPOLL_CTL_MOD, sv->rfd, &ev) < 0)
       _exit(1);
   }
+  _exit(0);
 }
 
 static const mech mechs[] = {
@@ -487,13 +488,18 @@ main(int argc, char **argv)
   if (pid < 0)
     die("fork");
   if (pid == 0) {
+    /* Bounded: never more round trips than the client makes, and never
+     * longer than the run (the parent SIGKILLs it; alarm if it died). */
+    long max_rounds = count + 1000 + 16;
+    alarm((unsigned)seconds + 60);
     pin(scpu);
     if (mimic & 2)
-      mimic_server(&sv, size, reply);
-    for (;;) {
+      mimic_server(&sv, size, reply, max_rounds);
+    for (long i = 0; i < max_rounds; i++) {
       if (m->recv(&sv, buf, size) < 0 || s_send(&sv, buf, reply) < 0)
         _exit(0);
     }
+    _exit(0);
   }
   pin(ccpu);
   /* Warm-up: at most 1000 round trips (a tenth of COUNT) or a fifth of
