@@ -88,6 +88,7 @@ typedef struct sv_conn {
   sv_inbox in;
   atomic_int shut;
   int bye_sent;
+  atomic_int peer_bye; /* the peer said BYE: it reads nothing more */
   int wbroken;
   int peer_dead;
   uint8_t *wmsg;     /* long mtype + text */
@@ -259,11 +260,32 @@ sv_beacon_pid(int qid)
   return (pid_t)sv_get32(m.text + 4);
 }
 
+static void sv_purge(int qid, long t);
+
+/* The queue is shared: messages for a client that died or said BYE would
+ * fill it for everyone until the core gets round to closing that
+ * connection.  A server whose send is blocked drops them itself. */
+static void
+hub_unclog(sv_hub *h)
+{
+  pthread_mutex_lock(&h->mu);
+  for (sv_conn *c = h->conns; c; c = c->next) {
+    struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
+    pthread_mutex_lock(&c->in.mu);
+    int closed = c->in.closed;
+    pthread_mutex_unlock(&c->in.mu);
+    if (closed || poll(&p, 1, 0) == 1)
+      sv_purge(h->qid, (long)c->id);
+  }
+  pthread_mutex_unlock(&h->mu);
+}
+
 /* Sends one prepared message (buf = long mtype + text) without blocking,
- * backing off while the queue is full.  Watches pidfd and *shut. */
+ * backing off while the queue is full.  Watches pidfd, *shut, the inbox's
+ * BYE, and (server side) unclogs the queue of dead clients' messages. */
 static int
 sv_send_msg(int qid, void *buf, size_t textlen, int pidfd, atomic_int *shut,
-            sv_inbox *in, int64_t deadline)
+            sv_inbox *in, sv_hub *hub, int64_t deadline)
 {
   long backoff_us = 20;
   for (;;) {
@@ -297,6 +319,8 @@ sv_send_msg(int qid, void *buf, size_t textlen, int pidfd, atomic_int *shut,
     int r = ppoll(&p, 1, &ts, NULL);
     if (r > 0)
       return PLUMB_ECLOSED; /* the peer died */
+    if (hub && backoff_us >= 320)
+      hub_unclog(hub);
     if (backoff_us < 2000)
       backoff_us *= 2;
   }
@@ -316,7 +340,7 @@ sv_send_ctl(int qid, long to, uint8_t kind, uint32_t aux, uint64_t id,
   sv_put64(m.text + 8, id);
   if (n)
     memcpy(m.text + SV_HDR, extra, n);
-  return sv_send_msg(qid, &m, SV_HDR + n, -1, NULL, NULL, deadline);
+  return sv_send_msg(qid, &m, SV_HDR + n, -1, NULL, NULL, NULL, deadline);
 }
 
 /* Drops every message waiting for mtype t (bounded). */
@@ -564,7 +588,7 @@ sv_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
       }
     }
     int rv = sv_send_msg(c->qid, c->wmsg, used, c->pidfd, &c->shut, &c->in,
-                         deadline);
+                         c->hub, deadline);
     if (rv != PLUMB_OK) {
       if (!first) {
         c->wbroken = 1;
@@ -687,7 +711,9 @@ sv_peer(plumb_conn *pc, plumb_peer *out)
 static void
 sv_say_bye(sv_conn *c)
 {
-  if (!c->bye_sent && !c->wbroken) {
+  /* A BYE to a peer that already left would sit in the shared queue for
+   * ever, so none is sent then. */
+  if (!c->bye_sent && !c->wbroken && !atomic_load(&c->peer_bye)) {
     c->bye_sent = 1;
     (void)sv_send_ctl(c->qid, c->wtype, SV_BYE, 0, c->id, NULL, 0,
                       PLUMB_NOWAIT);
@@ -707,6 +733,7 @@ sv_shutdown(plumb_conn *pc)
 /* ---- server side ---- */
 
 static void hub_unref(sv_hub *h);
+static void sv_close(plumb_conn *pc);
 
 static void *
 hub_main(void *arg)
@@ -735,6 +762,7 @@ hub_main(void *arg)
       while (c && c->id != m->id)
         c = c->next;
       if (c && m->kind == SV_BYE) {
+        atomic_store(&c->peer_bye, 1);
         sv_inbox_close(&c->in, PLUMB_ECLOSED);
       } else if (c) {
         sv_inbox_put(&c->in, m);
@@ -913,21 +941,27 @@ sv_accept(plumb_listener *pl, plumb_conn **out)
     c->peer_pid = (pid_t)sv_get32(m->data);
     free(m);
     int rv = sv_conn_watch(c);
-    if (rv == PLUMB_OK)
-      rv = sv_send_ctl(h->qid, c->wtype, SV_ACK, (uint32_t)getpid(), c->id,
-                       NULL, 0, plumb__deadline_ms(50));
     if (rv != PLUMB_OK) {
       sv_conn_free(c);
       if (rv == PLUMB_ENOMEM)
         return rv;
       continue;
     }
+    /* Registered before the ACK goes out: the client's first request may
+     * reach the waiter thread right after it. */
     pthread_mutex_lock(&h->mu);
     c->hub = h;
     c->next = h->conns;
     h->conns = c;
     h->refs++;
     pthread_mutex_unlock(&h->mu);
+    rv = sv_send_ctl(h->qid, c->wtype, SV_ACK, (uint32_t)getpid(), c->id,
+                     NULL, 0, plumb__deadline_ms(50));
+    if (rv != PLUMB_OK) {
+      atomic_store(&c->peer_bye, 1); /* no BYE to a client that never knew */
+      sv_close(&c->base);
+      continue;
+    }
     *out = &c->base;
     return PLUMB_OK;
   }
@@ -971,6 +1005,7 @@ client_main(void *arg)
       break; /* EIDRM/EINVAL: the server removed the queue */
     }
     if (m->kind == SV_BYE) {
+      atomic_store(&c->peer_bye, 1);
       free(m);
       break;
     }

@@ -174,6 +174,9 @@ srv_loop(plumb_listener *l, plumb_conn *only)
         if (rv == PLUMB_OK)
           rv = srv_serve_frame(c, &b);
         if (rv != PLUMB_OK) {
+          if (rv != PLUMB_ECLOSED && getenv("TX_DEBUG"))
+            fprintf(stderr, "server: dropping a client: %s\n",
+                    plumb_strerror(rv));
           epoll_ctl(ep, EPOLL_CTL_DEL, T->conn_fd(c), NULL);
           T->close(c);
           conns[k] = NULL;
@@ -709,6 +712,42 @@ test_busy(void)
   CU_ASSERT(leftovers() == 0);
 }
 
+/* sysvmq: many connections come and go; only the beacon stays queued. */
+static void
+test_sysv_no_residue(void)
+{
+  plumb_buf b = { 0 };
+  struct msqid_ds ds;
+
+  if (strcmp(tx_scheme, "sysvmq") != 0)
+    return;
+  CU_ASSERT_FATAL(srv_start() >= 0);
+  for (int i = 0; i < 60; i++) {
+    plumb_conn *c = NULL;
+    if (tx_dial(NULL, &c) != PLUMB_OK) {
+      CU_FAIL("dial");
+      break;
+    }
+    CU_ASSERT(echo_once(c, &b, (size_t)(1 + i * 300), (uint32_t)i) ==
+              PLUMB_OK);
+    if (i % 3 == 0)
+      T->shutdown(c);
+    T->close(c);
+  }
+  int id = msgget(ftok(tx_path, 'P'), 0);
+  int qnum = -1;
+  for (int i = 0; i < 100 && qnum != 1; i++) { /* BYEs in flight */
+    usleep(10000);
+    qnum = id >= 0 && msgctl(id, IPC_STAT, &ds) == 0 ? (int)ds.msg_qnum : -1;
+  }
+  CU_ASSERT(qnum == 1);
+  if (qnum != 1)
+    fprintf(stderr, "queue holds %d messages\n", qnum);
+  srv_finish();
+  plumb__buf_free(&b);
+  CU_ASSERT(leftovers() == 0);
+}
+
 static const char *dial_rest;
 
 static void *
@@ -788,6 +827,8 @@ static const ptest_case tx_cases[] = {
   { "a live endpoint is not taken over", test_busy },
   { "sysvmq: key=N, created key file, listener closed first",
     test_sysv_key_forms },
+  { "sysvmq: 60 connections leave nothing in the queue",
+    test_sysv_no_residue },
   { NULL, NULL },
 };
 
