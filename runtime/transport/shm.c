@@ -750,13 +750,28 @@ shm_conn_dead(void *arg, int deep)
 
 /* ---- sending -------------------------------------------------------- */
 
+/* How much to copy between two publishes of a big frame.  With the peer on
+ * another CPU, quarter-ring pieces let it copy out while we copy in; with
+ * the peer on our CPU every publish may wake it and preempt us, so the
+ * whole free space goes at once. */
+static uint32_t
+shm_piece(shm_conn *c, const plumb__shm_ring *r)
+{
+  int cpu = sched_getcpu();
+
+  if (cpu >= 0 && atomic_load_explicit(&c->chan->cpu[1 - c->side],
+                                       memory_order_relaxed) == cpu)
+    return r->size;
+  return r->size / 4;
+}
+
 static int
 shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
               int64_t deadline)
 {
   shm_conn *c = (shm_conn *)pc;
   uint32_t hdr[2], space, head_seen;
-  size_t total = 0, left, off = 0;
+  size_t total = 0, left, off = 0, piece;
   int src = -1, rc, written = 0;
 
   for (int i = 0; i < iovcnt; i++) {
@@ -775,6 +790,7 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
   hdr[0] = (uint32_t)total;
   hdr[1] = (uint32_t)total ^ SHM_FRAME_KEY;
   left = total + sizeof(hdr);
+  piece = shm_piece(c, &c->tx);
   if (deadline == PLUMB_NOWAIT) {
     if ((rc = plumb__shm_ring_writable(&c->tx, &space, &head_seen)) != 0)
       return c->tx_err = rc;
@@ -796,11 +812,9 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
       }
       continue;
     }
-    /* Publish in quarter-ring pieces so the consumer copies out while we
-     * copy in (big frames stream instead of alternating). */
     n = space < left ? space : left;
-    if (n > c->tx.size / 4)
-      n = c->tx.size / 4;
+    if (n > piece)
+      n = piece;
     left -= n;
     while (n > 0) {
       const uint8_t *p;
@@ -839,7 +853,7 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
 static int
 shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
 {
-  uint32_t avail, n;
+  uint32_t avail, n, piece = 0;
   int rc = PLUMB_EAGAIN, moved = 0;
 
   *more = 0;
@@ -901,8 +915,10 @@ shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
     }
     n = c->rlen - c->rgot;
     n = n < avail ? n : avail;
-    if (n > c->rx.size / 4)
-      n = c->rx.size / 4;
+    if (piece == 0)
+      piece = shm_piece(c, &c->rx);
+    if (n > piece)
+      n = piece;
     plumb__shm_ring_read(&c->rx, c->part.data + c->rgot, n);
     c->rgot += n;
     avail -= n;
