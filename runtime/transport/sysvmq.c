@@ -97,6 +97,7 @@ typedef struct sv_conn {
   int in_frame;
   pthread_t thr;     /* client side waiter */
   int thr_on;
+  void *rbuf;        /* the waiter's receive buffer */
 } sv_conn;
 
 struct sv_hub {
@@ -108,6 +109,7 @@ struct sv_hub {
   unsigned mode;
   pthread_t thr;
   int thr_on;
+  void *rbuf;        /* the waiter's receive buffer */
   pthread_mutex_t mu;
   int refs;          /* the listener + accepted connections */
   int listening;
@@ -549,6 +551,7 @@ sv_conn_free(sv_conn *c)
   sv_inbox_fini(&c->in);
   plumb__buf_free(&c->part);
   free(c->wmsg);
+  free(c->rbuf);
   free(c);
 }
 
@@ -740,7 +743,8 @@ hub_main(void *arg)
 {
   sv_hub *h = arg;
   size_t cap = sizeof(long) + h->chunk;
-  void *buf = malloc(cap + 64);
+  void *buf = h->rbuf = malloc(cap + 64); /* freed by hub_destroy: the
+                                             thread may be cancelled */
   int old;
 
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
@@ -784,7 +788,6 @@ hub_main(void *arg)
                         PLUMB_NOWAIT);
     free(m);
   }
-  free(buf);
   pthread_mutex_lock(&h->mu);
   for (sv_conn *c = h->conns; c; c = c->next)
     sv_inbox_close(&c->in, PLUMB_ECLOSED);
@@ -808,6 +811,7 @@ hub_destroy(sv_hub *h)
   }
   sv_inbox_fini(&h->hellos);
   pthread_mutex_destroy(&h->mu);
+  free(h->rbuf);
   free(h);
 }
 
@@ -993,7 +997,9 @@ client_main(void *arg)
 {
   sv_conn *c = arg;
   size_t cap = c->chunk + 64;
-  void *buf = malloc(sizeof(long) + cap);
+  void *buf = c->rbuf = malloc(sizeof(long) + cap); /* freed by sv_close:
+                                                       the thread may be
+                                                       cancelled */
   int old;
 
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
@@ -1011,7 +1017,6 @@ client_main(void *arg)
     }
     sv_inbox_put(&c->in, m);
   }
-  free(buf);
   sv_inbox_close(&c->in, PLUMB_ECLOSED);
   return NULL;
 }
