@@ -10,8 +10,9 @@
  *       within SEC seconds, each timed; prints median and p99 round trip in
  *       µs, MB/s (request + reply bytes, as raw_pingpong counts them), heap
  *       allocations per call during the timed calls (alloc_count.c), the
- *       client's peak RSS (VmHWM) and CPU time per call of the client and
- *       of the server (SERVER_PID, or our child for pipe; /proc ticks).  null and add use the per-thread scratch
+ *       client's peak RSS (VmHWM), and CPU time (/proc ticks) and minor
+ *       page faults per call of the client and of the server (SERVER_PID,
+ *       or our child for pipe).  null and add use the per-thread scratch
  *       arena (arena NULL, the documented steady path); echo reuses one arena,
  *       reset before each call.
  * tput: PROCS client processes (one connection each) call null() as fast as
@@ -157,6 +158,7 @@ run_lat(const opts *o)
   }
   pid_t srv = o->server > 0 ? o->server : first_child();
   int64_t cc0 = bench_cpu_us(0), sc0 = srv > 0 ? bench_cpu_us(srv) : -1;
+  long long cf0 = bench_minflt(0), sf0 = srv > 0 ? bench_minflt(srv) : -1;
   int64_t t0 = bench_now_ns(), t_end = t0 + (int64_t)(o->secs * 1e9);
   unsigned long long a0 = bench_allocs(), a1;
   for (long i = 0; i < o->count && !bad; i++) {
@@ -173,6 +175,7 @@ run_lat(const opts *o)
   int64_t total = bench_now_ns() - t0;
   a1 = bench_allocs();
   int64_t cc1 = bench_cpu_us(0), sc1 = srv > 0 ? bench_cpu_us(srv) : -1;
+  long long cf1 = bench_minflt(0), sf1 = srv > 0 ? bench_minflt(srv) : -1;
   plumb_arena_free(arena);
   plumb_client_close(c);
   if (bad || done == 0) {
@@ -183,13 +186,16 @@ run_lat(const opts *o)
   size_t bytes = kind == 0 ? 0 : kind == 1 ? 8 : 2 * o->size;
   printf("plumb op=%s size=%zu cpu=%d n=%ld median_us=%.2f p99_us=%.2f "
          "MBps=%.1f calls_per_s=%.0f allocs_per_call=%.3f vmhwm_kb=%ld "
-         "client_cpu_us=%.2f server_cpu_us=%.2f\n",
+         "client_cpu_us=%.2f server_cpu_us=%.2f client_faults=%.2f "
+         "server_faults=%.2f\n",
          o->op, o->size, o->cpu, done, lat[done / 2] / 1e3,
          lat[(done * 99) / 100] / 1e3,
          (double)bytes * (double)done / (total / 1e9) / 1e6,
          (double)done / (total / 1e9), (double)(a1 - a0) / (double)done,
          bench_status_kb(0, "VmHWM"), (double)(cc1 - cc0) / (double)done,
-         sc0 >= 0 && sc1 >= 0 ? (double)(sc1 - sc0) / (double)done : -1.0);
+         sc0 >= 0 && sc1 >= 0 ? (double)(sc1 - sc0) / (double)done : -1.0,
+         (double)(cf1 - cf0) / (double)done,
+         sf0 >= 0 && sf1 >= 0 ? (double)(sf1 - sf0) / (double)done : -1.0);
   free(lat);
   free(payload);
   return 0;

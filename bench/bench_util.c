@@ -73,6 +73,29 @@ bench_status_kb(pid_t pid, const char *field)
   return kb;
 }
 
+/* Fields 10 (minflt), 14 (utime) and 15 (stime) of /proc/PID/stat. */
+static int
+proc_stat(pid_t pid, unsigned long long *minflt, unsigned long long *ticks)
+{
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  /* After the command name "(...)" comes field 3, the state. */
+  char *p = strrchr(buf, ')');
+  unsigned long long mf = 0, ut = 0, st = 0;
+  if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %*u "
+                                 "%*u %llu %llu", &mf, &ut, &st) != 3)
+    return -1;
+  *minflt = mf;
+  *ticks = ut + st;
+  return 0;
+}
+
 int64_t
 bench_cpu_us(pid_t pid)
 {
@@ -83,21 +106,20 @@ bench_cpu_us(pid_t pid)
     return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
            ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
   }
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  FILE *f = fopen(path, "r");
-  if (f == NULL)
+  unsigned long long mf, ticks;
+  if (proc_stat(pid, &mf, &ticks) != 0)
     return -1;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  /* Fields after the command name "(...)": state is field 3; utime and
-   * stime are fields 14 and 15. */
-  char *p = strrchr(buf, ')');
-  unsigned long long ut = 0, st = 0;
-  if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-                                 "%*u %llu %llu", &ut, &st) != 2)
-    return -1;
-  long hz = sysconf(_SC_CLK_TCK);
-  return (int64_t)((ut + st) * 1000000ULL / (unsigned long long)hz);
+  return (int64_t)(ticks * 1000000ULL /
+                   (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+long long
+bench_minflt(pid_t pid)
+{
+  if (pid == 0) {
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (long long)ru.ru_minflt : -1;
+  }
+  unsigned long long mf, ticks;
+  return proc_stat(pid, &mf, &ticks) == 0 ? (long long)mf : -1;
 }

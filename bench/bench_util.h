@@ -24,5 +24,7 @@ long bench_status_kb(pid_t pid, const char *field);
  * /proc/PID/stat in µs (clock-tick resolution); pid 0 = self, from
  * getrusage (µs resolution).  -1 if unreadable. */
 int64_t bench_cpu_us(pid_t pid);
+/* Minor page faults of process pid so far (0 = self); -1 if unreadable. */
+long long bench_minflt(pid_t pid);
 
 #endif

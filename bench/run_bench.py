@@ -270,6 +270,9 @@ def bench_transport(b, a, t, res, rep):
                             p["vmhwm_kb"])
                     if size:
                         res.add("lat", t, place, case, "MBps", p["MBps"])
+                    for k in ("client_faults", "server_faults"):
+                        if p.get(k, -1) >= 0:
+                            res.add("lat", t, place, case, k, p[k])
                     for l in err.splitlines():  # pipe: the spawned server
                         if l.startswith("server-stats"):
                             res.add("cost", t, place, case, "server_vmhwm_kb",
@@ -490,8 +493,8 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
     L.append("\n## Payload echoes (cross): MB/s, request + reply bytes\n")
     L.append("| transport | " + " | ".join(
         f"{s // 1024} KiB plumb | raw | ratio" for s in ECHO_SIZES) +
-        " | 1 MiB median µs |")
-    L.append("|---|" + "---|---|---|" * len(ECHO_SIZES) + "---|")
+        " | 1 MiB median µs | 1 MiB page faults per call, client / server |")
+    L.append("|---|" + "---|---|---|" * len(ECHO_SIZES) + "---|---|")
     for t in transports:
         row = [t]
         for s in ECHO_SIZES:
@@ -500,6 +503,9 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
                     fmt(M("lat", t, CROSS, c, "raw_MBps"), 0),
                     fmt(M("lat", t, CROSS, c, "MBps_ratio"))]
         row.append(fmt(M("lat", t, CROSS, "echo1024k", "median_us"), 0))
+        row.append(fmt(M("lat", t, CROSS, "echo1024k", "client_faults"), 0) +
+                   " / " +
+                   fmt(M("lat", t, CROSS, "echo1024k", "server_faults"), 0))
         L.append("| " + " | ".join(row) + " |")
     L.append("\n## Throughput: null calls/s, N client processes (unpinned)\n")
     L.append("| transport | " + " | ".join(f"{p} client{'s' if p > 1 else ''}"
