@@ -386,6 +386,9 @@ def bench_plumbc(b, a, res, repeats, gen_script):
                 log(f"  plumbc failed rc={rc}: {err.strip()[-300:]}")
                 continue
             res.add("plumbc", "-", "-", "big", "seconds", wall)
+            res.add("plumbc", "-", "-", "big", "output_mb",
+                    sum(os.path.getsize(os.path.join(outdir, f))
+                        for f in os.listdir(outdir)) / 1e6)
             res.add("plumbc", "-", "-", "big", "maxrss_kb", float(m.group(2)))
             log(f"  plumbc {lines} lines: {wall:.2f} s, {m.group(2)} KiB")
 
@@ -583,7 +586,9 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
     L.append(f"plumbc on a {fmt(M('plumbc', '-', '-', 'big', 'lines'), 0)}-line "
              "IDL file (`scripts/gen_big_idl.py`): "
              f"{fmt(M('plumbc', '-', '-', 'big', 'seconds'), 2)} s wall, "
-             f"{fmt(M('plumbc', '-', '-', 'big', 'maxrss_kb'), 0)} KiB peak RSS.")
+             f"{fmt(M('plumbc', '-', '-', 'big', 'maxrss_kb'), 0)} KiB peak RSS "
+             f"(GNU time), {fmt(M('plumbc', '-', '-', 'big', 'output_mb'), 1)} MB "
+             "of C written.")
     L.append("\n![latency per transport, plumb vs raw](latency.png)\n")
     L.append("Where a target is missed and why: [ANALYSIS.md](ANALYSIS.md).")
     with open(os.path.join(a.out, "latest.md"), "w") as f:
