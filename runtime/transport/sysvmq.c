@@ -12,12 +12,17 @@
  * server confirms in the HELLO/ACK handshake.  Frames are split to fit
  * msgmax and half the queue's byte limit, and reassembled by the receiver.
  *
- * SysV queues cannot be polled, so a waiter thread blocks in msgrcv(): one
- * per listener (it reads mtype 1 and demultiplexes by client id into the
- * connections' inboxes) and one per client connection.  Each inbox has an
- * eventfd; conn_fd() is an epoll set of that eventfd and a pidfd on the peer,
- * so a dead peer is seen at once.  The queue is removed (IPC_RMID) when the
- * listener and every connection it accepted are closed.
+ * SysV queues cannot be polled, so the listener has a waiter thread that
+ * blocks in msgrcv() on mtype 1 and sorts messages by client id into the
+ * connections' inboxes, each with an eventfd; a server connection's conn_fd()
+ * is an epoll set of that eventfd and a pidfd on the peer, so a dead peer is
+ * seen at once.  A client connection receives "directly": recv() itself
+ * blocks in msgrcv() (one wake-up per reply), and a watchdog thread turns its
+ * deadline (timerfd), shutdown() and the server's death (pidfd) into a WAKE
+ * message to its own mtype.  If a client's conn_fd() is asked for, it
+ * switches for good to a waiter thread and inbox like the server's.  The
+ * queue is removed (IPC_RMID) when the listener and every connection it
+ * accepted are closed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,12 +40,16 @@
 #include <sys/msg.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "transport.h"
 
-enum { SV_HELLO = 1, SV_ACK, SV_NAK, SV_FIRST, SV_MORE, SV_BYE, SV_BEACON };
+enum {
+  SV_HELLO = 1, SV_ACK, SV_NAK, SV_FIRST, SV_MORE, SV_BYE, SV_BEACON,
+  SV_WAKE /* a client's watchdog to its own blocked msgrcv() */
+};
 
 #define SV_VERSION 1u
 #define SV_T_SERVER 1L  /* client -> server */
@@ -95,9 +104,17 @@ typedef struct sv_conn {
   plumb_buf part;    /* reassembly */
   size_t want, skip;
   int in_frame;
-  pthread_t thr;     /* client side waiter */
+  pthread_t thr;     /* client side waiter (conn_fd() users only) */
   int thr_on;
-  void *rbuf;        /* the waiter's receive buffer */
+  void *rbuf;        /* receive buffer (long mtype + text) */
+  /* Client "direct" mode: recv() blocks in msgrcv() itself (one wake-up
+   * per reply); a watchdog thread turns deadlines (timerfd), shutdown
+   * (wakefd) and the server's death (pidfd) into a WAKE message. */
+  int direct;
+  int tfd, wakefd;
+  atomic_int waiting; /* a recv() is (about to be) blocked in msgrcv() */
+  pthread_t wd;
+  int wd_on;
 } sv_conn;
 
 struct sv_hub {
@@ -506,7 +523,7 @@ sv_conn_new(int qid, size_t chunk, uint32_t max_frame)
     return NULL;
   c->base.ops = &plumb__tran_sysvmq;
   c->qid = qid;
-  c->pidfd = c->epfd = -1;
+  c->pidfd = c->epfd = c->tfd = c->wakefd = -1;
   c->in.evfd = -1;
   c->chunk = chunk;
   c->max_frame = max_frame ? max_frame : PLUMB_DEFAULT_MAX_FRAME;
@@ -548,6 +565,10 @@ sv_conn_free(sv_conn *c)
     close(c->pidfd);
   if (c->epfd >= 0)
     close(c->epfd);
+  if (c->tfd >= 0)
+    close(c->tfd);
+  if (c->wakefd >= 0)
+    close(c->wakefd);
   sv_inbox_fini(&c->in);
   plumb__buf_free(&c->part);
   free(c->wmsg);
@@ -607,40 +628,162 @@ sv_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
 
 /* Adds one data message to the frame being rebuilt: 1 = frame complete. */
 static int
-sv_take(sv_conn *c, const sv_msg *m)
+sv_take(sv_conn *c, uint8_t kind, uint32_t aux, const uint8_t *data,
+        size_t n)
 {
-  switch (m->kind) {
+  switch (kind) {
   case SV_FIRST:
     if (c->in_frame)
       return PLUMB_EPROTO;
     c->skip = 0;
-    c->want = m->aux;
+    c->want = aux;
     if (c->want > c->max_frame) {
-      c->skip = c->want - m->n;
+      c->skip = c->want - n;
       return PLUMB_ETOOBIG;
     }
-    if (m->n > c->want)
+    if (n > c->want)
       return PLUMB_EPROTO;
     if (plumb__buf_reserve(&c->part, c->want ? c->want : 1) != PLUMB_OK)
       return PLUMB_ENOMEM;
-    memcpy(c->part.data, m->data, m->n);
-    c->part.len = m->n;
+    memcpy(c->part.data, data, n);
+    c->part.len = n;
     c->in_frame = 1;
     break;
   case SV_MORE:
     if (c->skip) {
-      c->skip = m->n >= c->skip ? 0 : c->skip - m->n;
+      c->skip = n >= c->skip ? 0 : c->skip - n;
       return 0;
     }
-    if (!c->in_frame || c->part.len + m->n > c->want)
+    if (!c->in_frame || c->part.len + n > c->want)
       return PLUMB_EPROTO;
-    memcpy(c->part.data + c->part.len, m->data, m->n);
-    c->part.len += m->n;
+    memcpy(c->part.data + c->part.len, data, n);
+    c->part.len += n;
     break;
   default:
-    return 0; /* stray control message */
+    return 0; /* stray control message (WAKE, ...) */
   }
   return c->part.len == c->want;
+}
+
+/* Hands the rebuilt frame to the caller (buffers swap, no copy). */
+static void
+sv_deliver(sv_conn *c, plumb_buf *buf)
+{
+  plumb_buf t = *buf;
+  *buf = c->part;
+  c->part = t;
+  c->part.len = 0;
+  c->in_frame = 0;
+}
+
+/* Direct-mode receive (clients): reads our mtype in this thread. */
+static int
+sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
+{
+  size_t cap = c->chunk + 64;
+  const uint8_t *text = (const uint8_t *)c->rbuf + sizeof(long);
+
+  for (;;) {
+    if (atomic_load(&c->shut))
+      return PLUMB_ECLOSED;
+    ssize_t n = msgrcv(c->qid, c->rbuf, cap, (long)c->id,
+                       IPC_NOWAIT | MSG_NOERROR);
+    if (n < 0 && errno == ENOMSG) {
+      if (atomic_load(&c->peer_bye) || c->peer_dead)
+        return PLUMB_ECLOSED;
+      if (deadline == PLUMB_NOWAIT)
+        return PLUMB_EAGAIN;
+      if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
+        return PLUMB_ETIMEDOUT;
+      /* Block: announce it, arm the deadline, re-check, then sleep in
+       * msgrcv until a reply or the watchdog's WAKE. */
+      atomic_store(&c->waiting, 1);
+      if (deadline != PLUMB_FOREVER) {
+        struct itimerspec its = { { 0, 0 },
+                                  { deadline / 1000000000,
+                                    deadline % 1000000000 } };
+        timerfd_settime(c->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+      }
+      struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
+      if (atomic_load(&c->shut) || poll(&p, 1, 0) == 1) {
+        atomic_store(&c->waiting, 0);
+        if (!atomic_load(&c->shut)) {
+          c->peer_dead = 1; /* drain what it sent, then fail */
+          continue;
+        }
+        return PLUMB_ECLOSED;
+      }
+      n = msgrcv(c->qid, c->rbuf, cap, (long)c->id, MSG_NOERROR);
+      atomic_store(&c->waiting, 0);
+    }
+    if (n < 0) {
+      if (errno == EINTR || errno == ENOMSG)
+        continue;
+      if (errno == EIDRM || errno == EINVAL)
+        return PLUMB_ECLOSED; /* the server removed the queue */
+      return PLUMB_ESYS;
+    }
+    if (n < SV_HDR)
+      continue;
+    if (text[0] == SV_WAKE)
+      continue; /* the loop re-checks why */
+    if (text[0] == SV_BYE) {
+      atomic_store(&c->peer_bye, 1);
+      continue;
+    }
+    int r = sv_take(c, text[0], sv_get32(text + 4), text + SV_HDR,
+                    (size_t)n - SV_HDR);
+    if (r < 0)
+      return r;
+    if (r == 1) {
+      sv_deliver(c, buf);
+      return PLUMB_OK;
+    }
+  }
+}
+
+/* Sends WAKE to our own mtype so a blocked msgrcv() returns. */
+static void
+sv_wake_self(sv_conn *c)
+{
+  for (int i = 0; i < 50 && atomic_load(&c->waiting); i++) {
+    if (sv_send_ctl(c->qid, (long)c->id, SV_WAKE, 0, c->id, NULL, 0,
+                    PLUMB_NOWAIT) != PLUMB_EAGAIN)
+      return;
+    usleep(2000); /* queue full: the server drains it */
+  }
+}
+
+static void *
+watchdog_main(void *arg)
+{
+  sv_conn *c = arg;
+  struct pollfd p[3] = {
+    { .fd = c->wakefd, .events = POLLIN },
+    { .fd = c->tfd, .events = POLLIN },
+    { .fd = c->pidfd, .events = POLLIN },
+  };
+
+  for (;;) {
+    if (poll(p, 3, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    if (p[1].revents) {
+      uint64_t x;
+      if (read(c->tfd, &x, sizeof(x)) < 0) {
+        /* spurious: nothing to clear */
+      }
+    }
+    if (p[2].revents)
+      p[2].fd = -1; /* the server died: report once */
+    if (p[0].revents || p[1].revents || p[2].revents)
+      sv_wake_self(c);
+    if (p[0].revents)
+      break; /* shutdown or close */
+  }
+  return NULL;
 }
 
 static int
@@ -648,22 +791,20 @@ sv_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
 {
   sv_conn *c = (sv_conn *)pc;
 
+  if (c->direct)
+    return sv_recv_direct(c, buf, deadline);
   for (;;) {
     int closed, status;
     if (atomic_load(&c->shut))
       return PLUMB_ECLOSED;
     sv_msg *m = sv_inbox_get(&c->in, &closed, &status);
     if (m) {
-      int r = sv_take(c, m);
+      int r = sv_take(c, m->kind, m->aux, m->data, m->n);
       free(m);
       if (r < 0)
         return r;
       if (r == 1) {
-        plumb_buf t = *buf;
-        *buf = c->part;
-        c->part = t;
-        c->part.len = 0;
-        c->in_frame = 0;
+        sv_deliver(c, buf);
         return PLUMB_OK;
       }
       continue;
@@ -687,10 +828,21 @@ sv_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
   }
 }
 
+static void *client_main(void *arg);
+
+/* An event loop wants a pollable fd: a client leaves direct mode for good
+ * and a waiter thread feeds the inbox behind epfd from now on. */
 static int
 sv_conn_fd(plumb_conn *pc)
 {
-  return ((sv_conn *)pc)->epfd;
+  sv_conn *c = (sv_conn *)pc;
+  if (c->direct) {
+    if (pthread_create(&c->thr, NULL, client_main, c) != 0)
+      return -1;
+    c->thr_on = 1;
+    c->direct = 0;
+  }
+  return c->epfd;
 }
 
 static int
@@ -727,10 +879,15 @@ static void
 sv_shutdown(plumb_conn *pc)
 {
   sv_conn *c = (sv_conn *)pc;
+  uint64_t one = 1;
+
   if (atomic_exchange(&c->shut, 1))
     return;
   sv_say_bye(c);
   sv_inbox_close(&c->in, PLUMB_ECLOSED);
+  if (c->wakefd >= 0 && write(c->wakefd, &one, sizeof(one)) < 0) {
+    /* cannot overflow with one write */
+  }
 }
 
 /* ---- server side ---- */
@@ -997,9 +1154,7 @@ client_main(void *arg)
 {
   sv_conn *c = arg;
   size_t cap = c->chunk + 64;
-  void *buf = c->rbuf = malloc(sizeof(long) + cap); /* freed by sv_close:
-                                                       the thread may be
-                                                       cancelled */
+  void *buf = c->rbuf; /* owned by the connection: we may be cancelled */
   int old;
 
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
@@ -1095,11 +1250,16 @@ sv_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   }
   if ((rv = sv_conn_watch(c)) != PLUMB_OK)
     goto bye;
-  if (pthread_create(&c->thr, NULL, client_main, c) != 0) {
-    rv = PLUMB_ESYS;
+  c->rbuf = malloc(sizeof(long) + c->chunk + 64);
+  c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  c->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (c->rbuf == NULL || c->tfd < 0 || c->wakefd < 0 ||
+      pthread_create(&c->wd, NULL, watchdog_main, c) != 0) {
+    rv = c->rbuf == NULL ? PLUMB_ENOMEM : PLUMB_ESYS;
     goto bye;
   }
-  c->thr_on = 1;
+  c->wd_on = 1;
+  c->direct = 1;
   *out = &c->base;
   return PLUMB_OK;
 bye:
@@ -1138,6 +1298,13 @@ sv_close(plumb_conn *pc)
     return;
   }
   sv_say_bye(c);
+  if (c->wd_on) {
+    uint64_t one = 1;
+    if (write(c->wakefd, &one, sizeof(one)) < 0) {
+      /* cannot overflow with one write */
+    }
+    pthread_join(c->wd, NULL);
+  }
   if (c->thr_on) {
     pthread_cancel(c->thr);
     pthread_join(c->thr, NULL);
