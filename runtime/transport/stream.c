@@ -2,6 +2,7 @@
  * stream.h for the contract).  Shared by unix, tcp, pipe and fifo; it does
  * not open, close or poll anything beyond the descriptors it is given. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,17 +18,23 @@
 /* Receive buffer kept between frames; larger ones are released when idle. */
 #define STREAM_RX_MIN (16u * 1024u)
 #define STREAM_RX_KEEP (256u * 1024u)
+/* Longest single blocking recv() on a blocking socket (ms). */
+#define STREAM_RCVTIMEO_SLICE 100
 
 void
 plumb__stream_init(plumb__stream *s, int rfd, int wfd, uint32_t max_frame)
 {
   struct stat st;
+  int fl;
 
   memset(s, 0, sizeof(*s));
   s->rfd = rfd;
   s->wfd = wfd;
   s->wake_fd = -1;
   s->wsock = fstat(wfd, &st) == 0 && S_ISSOCK(st.st_mode);
+  s->rblock = fstat(rfd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+              (fl = fcntl(rfd, F_GETFL)) >= 0 && !(fl & O_NONBLOCK);
+  s->rcvtimeo_ms = -1;
   s->max_frame = max_frame ? max_frame : PLUMB_DEFAULT_MAX_FRAME;
 }
 
@@ -207,6 +214,49 @@ stream_take(plumb__stream *s, plumb_buf *out, size_t *need)
   return PLUMB_OK;
 }
 
+/* Bounds the next blocking recv() on a blocking socket so that it returns
+ * by the deadline; a setsockopt only when the bound must change. */
+static int
+stream_set_rcvtimeo(plumb__stream *s, int64_t deadline)
+{
+  int want = STREAM_RCVTIMEO_SLICE;
+
+  if (deadline != PLUMB_FOREVER) {
+    int64_t left = deadline - plumb__now_ns();
+    if (left <= 0)
+      return PLUMB_ETIMEDOUT;
+    if (left < (int64_t)STREAM_RCVTIMEO_SLICE * 1000000)
+      want = (int)((left + 999999) / 1000000);
+  }
+  if (s->rcvtimeo_ms >= 1 && s->rcvtimeo_ms <= want &&
+      !(want == STREAM_RCVTIMEO_SLICE && s->rcvtimeo_ms != want))
+    return PLUMB_OK;
+  struct timeval tv = { want / 1000, (want % 1000) * 1000 };
+  if (setsockopt(s->rfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+    return PLUMB_ESYS;
+  s->rcvtimeo_ms = want;
+  return PLUMB_OK;
+}
+
+/* One receive into the buffer's free space: recv() on a blocking socket
+ * (MSG_DONTWAIT for PLUMB_NOWAIT, else bounded by SO_RCVTIMEO), read()
+ * otherwise.  Returns the byte count, or -1 with errno (EAGAIN after a
+ * SO_RCVTIMEO slice as well), or -2 with *st set. */
+static ssize_t
+stream_read(plumb__stream *s, int64_t deadline, int *st)
+{
+  void *p = s->rx.data + s->rx.len;
+  size_t n = s->rx.cap - s->rx.len;
+
+  if (!s->rblock)
+    return read(s->rfd, p, n);
+  if (deadline == PLUMB_NOWAIT)
+    return recv(s->rfd, p, n, MSG_DONTWAIT);
+  if ((*st = stream_set_rcvtimeo(s, deadline)) != PLUMB_OK)
+    return -2;
+  return recv(s->rfd, p, n, 0);
+}
+
 int
 plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline)
 {
@@ -226,12 +276,16 @@ plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline)
     if (plumb__buf_reserve(&s->rx, need < STREAM_RX_MIN ? STREAM_RX_MIN
                                                         : need) != PLUMB_OK)
       return PLUMB_ENOMEM;
-    /* Blocking receivers wait first (one poll + one read per frame);
-     * PLUMB_NOWAIT receivers read at once. */
-    if (deadline != PLUMB_NOWAIT && s->rx.len == 0 &&
+    /* Blocking receivers on non-blocking fds wait first (one poll + one
+     * read per frame); PLUMB_NOWAIT receivers and blocking sockets read at
+     * once. */
+    int direct = s->rblock && s->wake_fd < 0;
+    if (!direct && deadline != PLUMB_NOWAIT && s->rx.len == 0 &&
         (st = stream_wait(s, s->rfd, POLLIN, deadline)) != PLUMB_OK)
       return st;
-    ssize_t r = read(s->rfd, s->rx.data + s->rx.len, s->rx.cap - s->rx.len);
+    ssize_t r = stream_read(s, direct ? deadline : PLUMB_NOWAIT, &st);
+    if (r == -2)
+      return st;
     if (r > 0) {
       s->rx.len += (size_t)r;
       continue;
@@ -244,6 +298,10 @@ plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline)
       return PLUMB_ECLOSED;
     if (errno != EAGAIN && errno != EWOULDBLOCK)
       return PLUMB_ESYS;
+    if (deadline == PLUMB_NOWAIT)
+      return PLUMB_EAGAIN;
+    if (direct)
+      continue; /* a SO_RCVTIMEO slice ended: re-check the deadline */
     if ((st = stream_wait(s, s->rfd, POLLIN, deadline)) != PLUMB_OK)
       return st;
   }

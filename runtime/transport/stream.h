@@ -11,6 +11,13 @@
  * and recv() members to plumb__stream_send() / plumb__stream_recv(), which
  * already have transport.h's semantics (deadlines, PLUMB_NOWAIT, limits).
  *
+ * One exception to "non-blocking": a *socket* may be left in blocking mode.
+ * The helper then never blocks where it must not (MSG_DONTWAIT for sends and
+ * PLUMB_NOWAIT receives), and a receive with a deadline is a single blocking
+ * recv() bounded by SO_RCVTIMEO (slices of at most 100 ms, re-checked
+ * against the deadline) instead of poll() + read(): one system call less
+ * per frame.  unix and tcp connections use this mode.
+ *
  * Receiving reads into an internal buffer, as much as the kernel has, so a
  * small frame costs one read() and several queued frames cost one read() in
  * all.  Partial frames are kept between calls, so PLUMB_NOWAIT works.  As a
@@ -46,6 +53,8 @@ typedef struct plumb__stream {
   int wfd;            /* write side (non-blocking); may equal rfd */
   int wake_fd;        /* -1, or polled with every wait: readable = shut down */
   int wsock;          /* wfd is a socket: use MSG_NOSIGNAL */
+  int rblock;         /* rfd is a blocking socket (see above) */
+  int rcvtimeo_ms;    /* rfd's SO_RCVTIMEO as last set; -1 = unknown */
   uint32_t max_frame; /* largest frame accepted or sent (bytes after prefix) */
   plumb_buf rx;       /* bytes read, not yet returned: rx.data[off..rx.len) */
   size_t off;

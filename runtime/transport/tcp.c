@@ -9,6 +9,7 @@
  * connection has TCP_NODELAY.  Frames use stream.h; no peer credentials.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -171,6 +172,17 @@ tcp_listener_fd(plumb_listener *lb)
   return ((tcp_listener *)lb)->fd;
 }
 
+/* Connections are blocking sockets: the stream helper then receives with
+ * one blocking recv() per frame and uses MSG_DONTWAIT where it must not
+ * block (stream.h). */
+static int
+tcp_set_blocking(int fd)
+{
+  int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? PLUMB_OK
+                                                               : PLUMB_ESYS;
+}
+
 static tcp_conn *
 tcp_conn_new(int fd, uint32_t max_frame)
 {
@@ -195,7 +207,7 @@ tcp_accept(plumb_listener *lb, plumb_conn **out)
 
   *out = NULL;
   do
-    fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC); /* blocking: stream.h */
   while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED)
@@ -277,6 +289,10 @@ tcp_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   freeaddrinfo(res);
   if (fd < 0)
     return st;
+  if (tcp_set_blocking(fd) != PLUMB_OK) {
+    close(fd);
+    return PLUMB_ESYS;
+  }
   if ((c = tcp_conn_new(fd, opts->max_frame)) == NULL) {
     close(fd);
     return PLUMB_ENOMEM;

@@ -179,6 +179,17 @@ unix_listener_fd(plumb_listener *lb)
   return ((unix_listener *)lb)->fd;
 }
 
+/* Connections are blocking sockets: the stream helper then receives with
+ * one blocking recv() per frame and uses MSG_DONTWAIT where it must not
+ * block (stream.h). */
+static int
+unix_set_blocking(int fd)
+{
+  int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? PLUMB_OK
+                                                               : PLUMB_ESYS;
+}
+
 static unix_conn *
 unix_conn_new(int fd, uint32_t max_frame)
 {
@@ -200,7 +211,7 @@ unix_accept(plumb_listener *lb, plumb_conn **out)
 
   *out = NULL;
   do
-    fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC); /* blocking: stream.h */
   while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED)
@@ -262,6 +273,8 @@ unix_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
     }
     (void)poll(NULL, 0, 1);
   }
+  if ((st = unix_set_blocking(fd)) != PLUMB_OK)
+    goto close_fd;
   if ((c = unix_conn_new(fd, opts->max_frame)) == NULL) {
     st = PLUMB_ENOMEM;
     goto close_fd;

@@ -320,6 +320,62 @@ test_stream_wake(void)
   stream_unpair();
 }
 
+/* A blocking socket read side: recv() bounded by SO_RCVTIMEO. */
+static void
+test_stream_blocking_socket(void)
+{
+  plumb_buf out = { 0 };
+  struct iovec iov = { (void *)"hello", 5 };
+
+  stream_pair(0);
+  fcntl(sp[0], F_SETFL, 0); /* blocking */
+  plumb__stream_free(&rx_st);
+  plumb__stream_init(&rx_st, sp[0], sp[0], 0);
+  CU_ASSERT(rx_st.rblock);
+  /* PLUMB_NOWAIT never blocks. */
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, PLUMB_NOWAIT),
+                  PLUMB_EAGAIN);
+  /* A deadline shorter than a slice, and one spanning several slices. */
+  int64_t t0 = plumb__now_ns();
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, plumb__deadline_ms(30)),
+                  PLUMB_ETIMEDOUT);
+  int64_t dt = plumb__now_ns() - t0;
+  CU_ASSERT(dt >= 29000000 && dt < 500000000);
+  t0 = plumb__now_ns();
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, plumb__deadline_ms(250)),
+                  PLUMB_ETIMEDOUT);
+  dt = plumb__now_ns() - t0;
+  CU_ASSERT(dt >= 249000000 && dt < 900000000);
+  /* Frames, whole and byte by byte. */
+  CU_ASSERT_EQUAL(plumb__stream_send(&tx_st, &iov, 1, PLUMB_FOREVER),
+                  PLUMB_OK);
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, PLUMB_FOREVER), PLUMB_OK);
+  CU_ASSERT(out.len == 5 && memcmp(out.data, "hello", 5) == 0);
+  uint8_t wire[9] = { 5, 0, 0, 0, 'w', 'o', 'r', 'l', 'd' };
+  for (size_t i = 0; i < sizeof(wire); i++) {
+    CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, PLUMB_NOWAIT),
+                    PLUMB_EAGAIN);
+    CU_ASSERT_EQUAL(write(sp[1], wire + i, 1), 1);
+  }
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, plumb__deadline_ms(1000)),
+                  PLUMB_OK);
+  CU_ASSERT(out.len == 5 && memcmp(out.data, "world", 5) == 0);
+  /* shutdown() from another thread ends a blocked recv. */
+  pid_t kid = fork();
+  if (kid == 0) {
+    usleep(50000);
+    shutdown(sp[0], SHUT_RDWR);
+    _exit(0);
+  }
+  t0 = plumb__now_ns();
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, PLUMB_FOREVER),
+                  PLUMB_ECLOSED);
+  CU_ASSERT(plumb__now_ns() - t0 < 2000000000);
+  waitpid(kid, NULL, 0);
+  plumb__buf_free(&out);
+  stream_unpair();
+}
+
 static void
 test_stream_large(void)
 {
@@ -522,6 +578,7 @@ static const ptest_case stream_cases[] = {
   { "partial frames, end of stream", test_stream_partial },
   { "limits and closed peers", test_stream_limits },
   { "wake fd ends a blocked wait", test_stream_wake },
+  { "blocking socket read side", test_stream_blocking_socket },
   { "4 MiB frame", test_stream_large },
   { NULL, NULL },
 };
