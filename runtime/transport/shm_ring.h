@@ -91,8 +91,8 @@ void plumb__futex_wake(_Atomic uint32_t *w, int n);
 /* Adaptive spin-then-sleep.  budget_ns is how long the next wait spins
  * before sleeping; it grows when a spin (or a slightly longer one) would
  * have caught the event and shrinks when waits are long.  No spinning when
- * max_ns is 0, when this process may use a single CPU, or when the peer last
- * ran on the CPU we are on (spinning would steal its time slice). */
+ * max_ns is 0, on a machine with a single CPU, or when the peer last ran on
+ * the CPU we are on (spinning would steal its time slice). */
 typedef struct plumb__shm_spin {
   int64_t budget_ns;
   int64_t max_ns;
