@@ -295,6 +295,28 @@ test_unknown(void)
 }
 
 static void
+test_frame_limit(void)
+{
+  plumb_client *c;
+  plumb_client_opts o = { 0, 1024 };
+  plumb_arena *a = plumb_arena_new();
+  char big[1001], *s;
+  int32_t r;
+
+  memset(big, 'x', 1000);
+  big[1000] = '\0';
+  CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, g_ep, "calc", &o), PLUMB_OK);
+  /* Over the client's own limit: refused before anything is sent. */
+  CU_ASSERT_EQUAL(test_Echo_echo(c, big, &s, NULL, a), PLUMB_ETOOBIG);
+  big[900] = '\0';
+  CU_ASSERT_EQUAL(test_Echo_echo(c, big, &s, NULL, a), PLUMB_OK);
+  CU_ASSERT_EQUAL(strlen(s), 900);
+  CU_ASSERT_EQUAL(test_Echo_add(c, 1, 2, &r), PLUMB_OK);
+  plumb_client_close(c);
+  plumb_arena_free(a);
+}
+
+static void
 test_inheritance(void)
 {
   plumb_client *c = open_client("derived");
@@ -833,6 +855,7 @@ static const ptest_case cases[] = {
   { "oneway", test_oneway },
   { "unknown object and op", test_unknown },
   { "interface inheritance", test_inheritance },
+  { "frame size limit", test_frame_limit },
   { "deadline", test_deadline },
   { "8 threads x 1000 calls, one client", test_threads },
   { "threads timing out among threads waiting", test_threads_timeouts },
