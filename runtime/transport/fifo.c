@@ -48,6 +48,8 @@ typedef struct fifo_conn {
   plumb_conn base;
   int rfd, wfd;
   int wakefd;    /* eventfd written by shutdown() */
+  int rz;        /* client: write end of the rendezvous FIFO, and its */
+  char *rzpath;  /* path, to remove it if its server dies */
   pid_t peer_pid;
   atomic_int shut;
   plumb__stream st;
@@ -123,7 +125,7 @@ fifo_conn_new(void)
   if (c == NULL)
     return NULL;
   c->base.ops = &plumb__tran_fifo;
-  c->rfd = c->wfd = -1;
+  c->rfd = c->wfd = c->rz = -1;
   c->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (c->wakefd < 0) {
     free(c);
@@ -139,6 +141,9 @@ fifo_conn_free(fifo_conn *c)
     close(c->rfd);
   if (c->wfd >= 0)
     close(c->wfd);
+  if (c->rz >= 0)
+    close(c->rz);
+  free(c->rzpath);
   close(c->wakefd);
   plumb__stream_free(&c->st);
   free(c);
@@ -238,9 +243,26 @@ fifo_shutdown(plumb_conn *pc)
   fifo_cut(c->rfd, 0);
 }
 
+/* A killed server cannot remove its rendezvous FIFO: its clients do, on
+ * close, if nobody reads it any more and the path is still that FIFO. */
+static void
+fifo_reclaim_dead_server(fifo_conn *c)
+{
+  struct pollfd p = { .fd = c->rz, .events = 0 };
+  struct stat a, b;
+
+  if (c->rz < 0 || c->rzpath == NULL || poll(&p, 1, 0) != 1 ||
+      !(p.revents & POLLERR)) /* POLLERR on a write end: no reader */
+    return;
+  if (lstat(c->rzpath, &a) == 0 && fstat(c->rz, &b) == 0 &&
+      a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+    unlink(c->rzpath);
+}
+
 static void
 fifo_close(plumb_conn *pc)
 {
+  fifo_reclaim_dead_server((fifo_conn *)pc);
   fifo_conn_free((fifo_conn *)pc);
 }
 
@@ -548,7 +570,8 @@ fifo_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   c->peer_pid = (pid_t)fifo_get32(ack.data + 8);
   plumb__buf_free(&ack);
   close(hold);
-  close(rz);
+  c->rz = rz;
+  c->rzpath = strdup(addr); /* NULL only costs the clean-up on close */
   unlink(c2s);
   unlink(s2c);
   *out = &c->base;

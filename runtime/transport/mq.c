@@ -55,6 +55,8 @@ typedef struct mq_listener {
 typedef struct mq_conn {
   plumb_conn base;
   mqd_t rq, wq;     /* receive and send queues */
+  mqd_t sq;         /* client: the server's well-known queue, and its */
+  char *sname;      /* name, to remove it if the server dies on us */
   int pidfd;        /* the peer process */
   int wakefd;       /* eventfd written by shutdown() */
   int epfd;         /* conn_fd(): rq + pidfd + wakefd */
@@ -211,6 +213,9 @@ mq_conn_free(mq_conn *c)
     mq_close(c->rq);
   if (c->wq != (mqd_t)-1)
     mq_close(c->wq);
+  if (c->sq != (mqd_t)-1)
+    mq_close(c->sq);
+  free(c->sname);
   if (c->pidfd >= 0)
     close(c->pidfd);
   if (c->wakefd >= 0)
@@ -230,7 +235,7 @@ mq_conn_new(void)
   if (c == NULL)
     return NULL;
   c->base.ops = &plumb__tran_mq;
-  c->rq = c->wq = (mqd_t)-1;
+  c->rq = c->wq = c->sq = (mqd_t)-1;
   c->pidfd = c->wakefd = c->epfd = -1;
   return c;
 }
@@ -560,7 +565,8 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   }
   mq_unlink(cname);
   mq_unlink(sname);
-  mq_close(sq);
+  c->sq = sq;
+  c->sname = strdup(addr); /* NULL only costs the clean-up below */
   c->pidfd = mq_pidfd_open(c->peer_pid);
   if (c->pidfd < 0) {
     mq_conn_free(c);
@@ -789,6 +795,27 @@ mq_shutdown(plumb_conn *pc)
   }
 }
 
+/* A killed server cannot unlink its queue: its clients do, on close, if
+ * no server holds it and the name is still that queue. */
+static void
+mq_reclaim_dead_server(mq_conn *c)
+{
+  struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
+  struct stat a, b;
+  mqd_t cur;
+
+  if (c->sq == (mqd_t)-1 || c->sname == NULL || poll(&p, 1, 0) != 1 ||
+      mq_server_alive(c->sq))
+    return;
+  cur = mq_open(c->sname, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (cur == (mqd_t)-1)
+    return;
+  if (fstat((int)cur, &a) == 0 && fstat((int)c->sq, &b) == 0 &&
+      a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+    mq_unlink(c->sname);
+  mq_close(cur);
+}
+
 static void
 mq_close_conn(plumb_conn *pc)
 {
@@ -805,6 +832,7 @@ mq_close_conn(plumb_conn *pc)
       (void)mq_send(c->wq, (const char *)&bye, 1, 0);
     }
   }
+  mq_reclaim_dead_server(c);
   mq_conn_free(c);
 }
 

@@ -504,7 +504,10 @@ test_server_death(void)
   rv = rv == PLUMB_OK ? T->recv(c, &b, plumb__deadline_ms(2000)) : rv;
   CU_ASSERT(rv == PLUMB_ECLOSED);
   T->close(c);
-  /* the dead server left its objects: a new listener reclaims them */
+  /* its last client removed what the dead server left */
+  CU_ASSERT(leftovers() == 0);
+  /* and a new listener reclaims anything left (here: a crashed client's
+   * FIFO pair) */
   if (!tx_is_pipe()) {
     plumb_listener *l = NULL;
     if (strcmp(tx_scheme, "fifo") == 0) {
