@@ -803,7 +803,8 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
       return c->tx_err = rc;
     if (space == 0) {
       rc = plumb__shm_wait(&c->spin_tx, &c->tx.ctl->head, head_seen,
-                           &c->tx.ctl->prod_waiting, deadline, SHM_SLICE_NS,
+                           &c->tx.ctl->prod_waiting, &c->tx.ctl->head_wake_ns,
+                           deadline, SHM_SLICE_NS,
                            shm_conn_dead, c);
       if (rc != PLUMB_OK) {
         if (written)
@@ -1024,8 +1025,8 @@ shm_conn_recv(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
     if (deadline == PLUMB_NOWAIT)
       return PLUMB_EAGAIN;
     rc = plumb__shm_wait(&c->spin_rx, &c->rx.ctl->tail, seen,
-                         &c->rx.ctl->cons_waiting, deadline, SHM_SLICE_NS,
-                         shm_conn_dead, c);
+                         &c->rx.ctl->cons_waiting, &c->rx.ctl->tail_wake_ns,
+                         deadline, SHM_SLICE_NS, shm_conn_dead, c);
     if (rc != PLUMB_OK)
       return shm_rx_final(c, buf, rc);
   }

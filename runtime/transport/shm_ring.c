@@ -93,8 +93,11 @@ void
 plumb__shm_ring_publish_head(plumb__shm_ring *r)
 {
   atomic_store_explicit(&r->ctl->head, r->pos, memory_order_seq_cst);
-  if (atomic_load_explicit(&r->ctl->prod_waiting, memory_order_seq_cst))
+  if (atomic_load_explicit(&r->ctl->prod_waiting, memory_order_seq_cst)) {
+    atomic_store_explicit(&r->ctl->head_wake_ns, plumb__now_ns(),
+                          memory_order_relaxed);
     plumb__futex_wake(&r->ctl->head, 1);
+  }
 }
 
 void
@@ -105,6 +108,8 @@ plumb__shm_ring_publish_tail(plumb__shm_ring *r)
   atomic_store_explicit(&r->ctl->tail, r->pos, memory_order_seq_cst);
   w = atomic_load_explicit(&r->ctl->cons_waiting, memory_order_seq_cst);
   if (w == PLUMB_SHM_WAIT_FUTEX) {
+    atomic_store_explicit(&r->ctl->tail_wake_ns, plumb__now_ns(),
+                          memory_order_relaxed);
     plumb__futex_wake(&r->ctl->tail, 1);
   } else if (w == PLUMB_SHM_WAIT_BELL && r->bell >= 0 &&
              atomic_exchange(&r->ctl->cons_waiting, 0) ==
@@ -266,8 +271,9 @@ plumb__shm_poll(plumb__shm_spin *sp, _Atomic uint32_t *word, uint32_t seen)
 
 int
 plumb__shm_wait(plumb__shm_spin *sp, _Atomic uint32_t *word, uint32_t seen,
-                _Atomic uint32_t *waiting, int64_t deadline, int64_t slice_ns,
-                plumb__shm_dead_fn dead, void *arg)
+                _Atomic uint32_t *waiting, const _Atomic int64_t *wake_ns,
+                int64_t deadline, int64_t slice_ns, plumb__shm_dead_fn dead,
+                void *arg)
 {
   int64_t t0 = plumb__now_ns(), now = t0;
   int rc = PLUMB_OK;
@@ -323,7 +329,16 @@ plumb__shm_wait(plumb__shm_spin *sp, _Atomic uint32_t *word, uint32_t seen,
     }
   }
   atomic_store_explicit(waiting, 0, memory_order_relaxed);
-  if (rc == PLUMB_OK)
-    spin_adapt(sp, plumb__now_ns() - t0, 0);
+  if (rc == PLUMB_OK) {
+    int64_t waited = plumb__now_ns() - t0;
+    /* The peer's stamp says when the event really came (untrusted: it
+     * only steers the spin budget, within [0, waited]). */
+    if (wake_ns != NULL) {
+      int64_t w = atomic_load_explicit(wake_ns, memory_order_relaxed) - t0;
+      if (w >= 0 && w < waited)
+        waited = w;
+    }
+    spin_adapt(sp, waited, 0);
+  }
   return rc;
 }

@@ -31,8 +31,10 @@
 typedef struct plumb__shm_ring_ctl {
   _Alignas(64) _Atomic uint32_t tail; /* written by the producer */
   _Atomic uint32_t cons_waiting;      /* consumer sleeps on tail */
+  _Atomic int64_t tail_wake_ns;       /* when the producer woke it */
   _Alignas(64) _Atomic uint32_t head; /* written by the consumer */
   _Atomic uint32_t prod_waiting;      /* producer sleeps on head */
+  _Atomic int64_t head_wake_ns;       /* when the consumer woke it */
 } plumb__shm_ring_ctl;
 
 /* The header page of a channel segment (server = side 0, client = side 1).
@@ -121,11 +123,14 @@ typedef int (*plumb__shm_dead_fn)(void *arg, int deep);
 /* Waits until *word != seen.  Spins per `sp`, then sets *waiting and sleeps
  * on the futex in slices of slice_ns (PLUMB_FOREVER: one unbounded sleep),
  * calling dead() before every sleep and deep after every expired slice.
+ * wake_ns (may be NULL) is where the waker stamps the time of its
+ * FUTEX_WAKE: after a sleep, the spin budget adapts to when the event
+ * happened, not to when the scheduler got round to running us.
  * Returns PLUMB_OK, PLUMB_ETIMEDOUT, PLUMB_ESYS or dead()'s status. */
 int plumb__shm_wait(plumb__shm_spin *sp, _Atomic uint32_t *word,
                     uint32_t seen, _Atomic uint32_t *waiting,
-                    int64_t deadline, int64_t slice_ns,
-                    plumb__shm_dead_fn dead, void *arg);
+                    const _Atomic int64_t *wake_ns, int64_t deadline,
+                    int64_t slice_ns, plumb__shm_dead_fn dead, void *arg);
 
 /* For tests only: the channel header of a shm connection and its size, and
  * its private view of the ring it produces into (to play a hostile peer). */
