@@ -3,8 +3,8 @@
  * Client side `pipe:exec=PROGRAM [ARG...]` spawns PROGRAM (searched in PATH
  * when it has no '/'; arguments split at blanks, no quoting) with one pipe
  * on its stdin and another on its stdout, waits for the server's ACK frame,
- * and reaps the child when the connection closes (SIGTERM, then SIGKILL if
- * it lingers: no zombies).  Server side `pipe:` or `pipe:stdio` serves the
+ * and reaps the child when the connection closes (after 100 ms SIGTERM,
+ * after 3 s more SIGKILL: no zombies).  Server side `pipe:` or `pipe:stdio` serves the
  * parent over stdin/stdout: the listener yields exactly one connection.  The
  * server moves the pipes off fds 0 and 1 (stdin becomes /dev/null, stdout a
  * copy of stderr), so a stray printf cannot corrupt the frame stream.
@@ -32,7 +32,8 @@ extern char **environ;
 
 #define PIPE_ACK "plumbpa1" /* + u32 pid */
 #define PIPE_MAX_ARGS 64
-#define PIPE_REAP_MS 2000   /* grace for the child to exit after EOF */
+#define PIPE_EXIT_MS 100    /* grace for the child to exit on EOF alone */
+#define PIPE_TERM_MS 3000   /* then for a clean stop after SIGTERM */
 
 typedef struct pipe_conn {
   plumb_conn base;
@@ -95,14 +96,16 @@ static void
 pipe_reap(pid_t pid)
 {
   int st;
-  for (int i = 0; i < PIPE_REAP_MS; i += 2) {
+  /* A spawned server exists only for us: once our ends are closed it may
+   * exit by itself; if it serves on, SIGTERM asks for a clean stop. */
+  for (int i = 0; i < PIPE_EXIT_MS; i += 2) {
     pid_t r = waitpid(pid, &st, WNOHANG);
     if (r == pid || (r < 0 && errno != EINTR))
       return; /* reaped, or someone else reaps our children */
     usleep(2000);
   }
   kill(pid, SIGTERM);
-  for (int i = 0; i < 500; i += 2) {
+  for (int i = 0; i < PIPE_TERM_MS; i += 2) {
     if (waitpid(pid, &st, WNOHANG) != 0)
       return;
     usleep(2000);
