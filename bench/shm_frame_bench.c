@@ -92,7 +92,7 @@ run(const char *model, int waited, int same, size_t size, size_t reply,
 {
   char ep[96];
   const char *rest;
-  plumb_tran_opts o = { 4u * 1024u * 1024u, 0600 };
+  plumb_tran_opts o = { .max_frame = 4u * 1024u * 1024u, .mode = 0600 };
   plumb_conn *c;
   plumb_buf in = { 0 };
   uint8_t *out = calloc(1, size);

@@ -26,6 +26,8 @@
 #include "arena_internal.h"
 #include "frame.h"
 #include "log.h"
+#include "open_opts.h"
+#include "plumb/config.h"
 #include "plumb/generated.h"
 #include "transport.h"
 
@@ -253,10 +255,20 @@ int
 plumb_client_open(plumb_client **out, const char *endpoint, const char *object,
                   const plumb_client_opts *opts)
 {
+  plumb_tran_opts to = { 0 };
+  to.mode = 0600;
+  return plumb__client_open_opts(out, endpoint, object, opts, &to);
+}
+
+int
+plumb__client_open_opts(plumb_client **out, const char *endpoint,
+                        const char *object, const plumb_client_opts *opts,
+                        const plumb_tran_opts *topts)
+{
   plumb_client *c;
   const char *rest;
   pthread_condattr_t ca;
-  plumb_tran_opts to;
+  plumb_tran_opts to = *topts;
   int st;
 
   if (out == NULL)
@@ -270,9 +282,10 @@ plumb_client_open(plumb_client **out, const char *endpoint, const char *object,
     return PLUMB_EINVAL;
   const plumb_transport *tr = plumb__transport_find(endpoint, &rest);
   if (tr == NULL) {
-    plumb__log(PLUMB__LOG_WARN, "no transport for endpoint '%s' (built in: "
-               "%s)", endpoint, plumb__transport_names());
-    return strchr(endpoint, ':') ? PLUMB_ENOTRANSPORT : PLUMB_EADDR;
+    char why[320];
+    st = plumb_endpoint_check(endpoint, why, sizeof(why));
+    plumb__log(PLUMB__LOG_WARN, "client: %s", why);
+    return st;
   }
   if ((c = calloc(1, sizeof(*c))) == NULL)
     return PLUMB_ENOMEM;
@@ -286,7 +299,8 @@ plumb_client_open(plumb_client **out, const char *endpoint, const char *object,
     goto free_c;
   }
   to.max_frame = c->max_frame;
-  to.mode = 0600;
+  if (to.mode == 0)
+    to.mode = 0600;
   st = tr->dial(rest, &to, plumb__deadline_ms(c->timeout_ms), &c->conn);
   if (st != PLUMB_OK) {
     plumb__log(PLUMB__LOG_DEBUG, "client: dial %s: %s", endpoint,

@@ -16,6 +16,7 @@
 
 #include "plumb/config.h"
 #include "log.h"
+#include "open_opts.h"
 #include "transport.h"
 
 #define CONFIG_MAX_TIMEOUT_MS 86400000LL /* one day */
@@ -379,6 +380,21 @@ plumb_config_resolve(const char *service, const char *endpoint,
   return PLUMB_OK;
 }
 
+/* The transport options a resolved configuration asks for. */
+static void
+config_tran_opts(const plumb_config *cfg, plumb_tran_opts *to)
+{
+  memset(to, 0, sizeof(*to));
+  to->max_frame = cfg->max_frame;
+  to->mode = cfg->mode;
+  to->has_group = cfg->group != (gid_t)-1;
+  to->group = cfg->group;
+  to->shm_ring_size = cfg->shm_ring_size;
+  to->mq_msgsize = cfg->mq_msgsize;
+  to->has_spin = cfg->spin_us >= 0;
+  to->spin_us = cfg->spin_us >= 0 ? (uint32_t)cfg->spin_us : 0;
+}
+
 int
 plumb_client_open_service(plumb_client **out, const char *service,
                           const char *endpoint, const char *object)
@@ -396,7 +412,9 @@ plumb_client_open_service(plumb_client **out, const char *service,
   }
   plumb_client_opts o = { .timeout_ms = cfg.timeout_ms,
                           .max_frame = cfg.max_frame };
-  return plumb_client_open(out, cfg.endpoint, object, &o);
+  plumb_tran_opts to;
+  config_tran_opts(&cfg, &to);
+  return plumb__client_open_opts(out, cfg.endpoint, object, &o, &to);
 }
 
 int
@@ -412,5 +430,7 @@ plumb_server_listen_service(plumb_server *s, const char *service,
     plumb__log(PLUMB__LOG_ERROR, "%s", err);
     return rc;
   }
-  return plumb_server_listen(s, cfg.endpoint);
+  plumb_tran_opts to;
+  config_tran_opts(&cfg, &to);
+  return plumb__server_listen_opts(s, cfg.endpoint, &to);
 }

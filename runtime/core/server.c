@@ -31,6 +31,8 @@
 
 #include "frame.h"
 #include "log.h"
+#include "open_opts.h"
+#include "plumb/config.h"
 #include "plumb/generated.h"
 #include "transport.h"
 
@@ -198,18 +200,31 @@ srv_arm(plumb_server *s, int fd, void *item, int op)
 int
 plumb_server_listen(plumb_server *s, const char *endpoint)
 {
+  plumb_tran_opts to = { 0 };
+  if (s == NULL)
+    return PLUMB_EINVAL;
+  to.max_frame = s->max_frame;
+  to.mode = s->mode;
+  return plumb__server_listen_opts(s, endpoint, &to);
+}
+
+int
+plumb__server_listen_opts(plumb_server *s, const char *endpoint,
+                          const plumb_tran_opts *topts)
+{
   const plumb_transport *tr;
   const char *rest;
-  plumb_tran_opts to;
+  plumb_tran_opts to = *topts;
   srv_listener *sl;
   int st;
 
   if (s == NULL || endpoint == NULL)
     return PLUMB_EINVAL;
   if ((tr = plumb__transport_find(endpoint, &rest)) == NULL) {
-    plumb__log(PLUMB__LOG_ERROR, "no transport for endpoint '%s' (built in: "
-               "%s)", endpoint, plumb__transport_names());
-    return strchr(endpoint, ':') ? PLUMB_ENOTRANSPORT : PLUMB_EADDR;
+    char why[320];
+    st = plumb_endpoint_check(endpoint, why, sizeof(why));
+    plumb__log(PLUMB__LOG_ERROR, "listen: %s", why);
+    return st;
   }
   if ((sl = calloc(1, sizeof(*sl))) == NULL)
     return PLUMB_ENOMEM;
@@ -220,8 +235,6 @@ plumb_server_listen(plumb_server *s, const char *endpoint)
     st = PLUMB_ENOMEM;
     goto free_sl;
   }
-  to.max_frame = s->max_frame;
-  to.mode = s->mode;
   if ((st = tr->listen(rest, &to, &sl->l)) != PLUMB_OK) {
     plumb__log(PLUMB__LOG_ERROR, "listen on %s: %s", endpoint,
                plumb_strerror(st));
@@ -473,8 +486,9 @@ srv_serve_frame(srv_worker *w, srv_conn *sc)
     return srv_send(sc, &f, PLUMB__FRAME_EXCEPTION, 0, tid, strlen(tid),
                     call.exc_body, call.exc_len);
   }
-  return srv_send_error(sc, &f, PLUMB_ESERVER, "%s failed: %s", op->name,
-                        plumb_strerror(st));
+  /* ENOOP: the object leaves this operation unimplemented (NULL handler). */
+  return srv_send_error(sc, &f, st == PLUMB_ENOOP ? PLUMB_ENOOP : PLUMB_ESERVER,
+                        "%s failed: %s", op->name, plumb_strerror(st));
 }
 
 /* Serves every frame the connection has, then re-arms it (or drops it). */

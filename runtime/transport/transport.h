@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "plumb/server.h" /* plumb_peer */
@@ -55,10 +56,19 @@ int64_t plumb__deadline_ms(int64_t ms);
 /* Milliseconds left until deadline for poll(): -1 for FOREVER, >= 0 else. */
 int plumb__poll_timeout(int64_t deadline);
 
-/* Options the core passes down when opening an endpoint. */
+/* Options the core passes down when opening an endpoint.  Everything after
+ * `mode` is optional: a zero-initialised field means "the transport's
+ * default", so `{ max_frame, 0600 }` is a complete value.  A transport that
+ * has no use for a knob ignores it (docs/CONFIG.md lists who honours what). */
 typedef struct plumb_tran_opts {
   uint32_t max_frame; /* largest frame either side may send; never 0 */
   unsigned mode;      /* permission bits for created IPC objects (0600) */
+  int has_group;      /* 1: give created IPC objects group `group` */
+  gid_t group;
+  uint32_t shm_ring_size; /* bytes per shm ring (power of two); 0 = default */
+  uint32_t mq_msgsize;    /* POSIX mq message size; 0 = default */
+  int has_spin;           /* 1: shm spin budget is spin_us */
+  uint32_t spin_us;
 } plumb_tran_opts;
 
 typedef struct plumb_transport plumb_transport;

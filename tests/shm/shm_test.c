@@ -91,7 +91,7 @@ fill(uint8_t *p, size_t n, uint32_t seed)
 static plumb_tran_opts
 opts_max(uint32_t max_frame)
 {
-  plumb_tran_opts o = { max_frame, 0600 };
+  plumb_tran_opts o = { .max_frame = max_frame, .mode = 0600 };
   return o;
 }
 

@@ -43,7 +43,8 @@ static const char *tx_rest;  /* endpoint after "scheme:" */
 static char tx_path[256];    /* object to check: queue name, ftok or fifo path */
 static char tx_self[4096];   /* this program, for pipe:exec= */
 static pid_t tx_server = -1;
-static const plumb_tran_opts tx_opts = { TX_MAX_FRAME, 0600 };
+static const plumb_tran_opts tx_opts = { .max_frame = TX_MAX_FRAME,
+                                         .mode = 0600 };
 
 /* ---- helpers ---- */
 
@@ -608,7 +609,7 @@ test_nowait_partial(void)
 static void
 test_max_frame(void)
 {
-  plumb_tran_opts small = { 65536, 0600 };
+  plumb_tran_opts small = { .max_frame = 65536, .mode = 0600 };
   plumb_conn *c = NULL;
   plumb_buf b = { 0 };
   uint8_t *p = calloc(1, 65537);
