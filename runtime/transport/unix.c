@@ -147,6 +147,7 @@ unix_listen(const char *addr, const plumb_tran_opts *opts,
     }
     /* Nobody can connect before listen(), so chmod here has no race. */
     if (chmod(l->path, opts->mode ? opts->mode : 0600) != 0 ||
+        (opts->has_group && chown(l->path, (uid_t)-1, opts->group) != 0) ||
         stat(l->path, &sb) != 0) {
       st = unix_errno_status(errno);
       goto unlink_path;
