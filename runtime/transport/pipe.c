@@ -42,6 +42,7 @@ typedef struct pipe_conn {
   pid_t child;     /* client side: the spawned server, else 0 */
   pid_t peer_pid;
   atomic_int shut;
+  atomic_int sending; /* a send() may be blocked on a full pipe */
   plumb__stream st;
 } pipe_conn;
 
@@ -133,9 +134,12 @@ pipe_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
           int64_t deadline)
 {
   pipe_conn *c = (pipe_conn *)pc;
-  if (atomic_load(&c->shut))
-    return PLUMB_ECLOSED;
-  return plumb__stream_send(&c->st, iov, iovcnt, deadline);
+  atomic_store(&c->sending, 1);
+  int rv = atomic_load(&c->shut)
+               ? PLUMB_ECLOSED
+               : plumb__stream_send(&c->st, iov, iovcnt, deadline);
+  atomic_store(&c->sending, 0);
+  return rv;
 }
 
 /* stream recv, but a blocking wait also watches the shutdown eventfd. */
@@ -218,8 +222,26 @@ pipe_shutdown(plumb_conn *pc)
   if (write(c->wakefd, &one, sizeof(one)) < 0) {
     /* cannot overflow with a single write */
   }
+  /* A send blocked on the full pipe polls the pipe itself, not our fd:
+   * keep a read end of that pipe, cut ours, and drain it until the sender
+   * wakes (its next write hits the cut end: PLUMB_ECLOSED).  The frame it
+   * was sending is lost anyway; shutdown() is an abort. */
+  char self[40];
+  int old = -1;
+  if (atomic_load(&c->sending)) {
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", c->wfd);
+    old = open(self, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  }
   pipe_cut(c->wfd, 1);
   pipe_cut(c->rfd, 0);
+  for (int i = 0; old >= 0 && i < 500 && atomic_load(&c->sending); i++) {
+    char sink[4096];
+    while (read(old, sink, sizeof(sink)) > 0)
+      ;
+    usleep(1000);
+  }
+  if (old >= 0)
+    close(old);
 }
 
 static void

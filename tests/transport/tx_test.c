@@ -670,6 +670,49 @@ test_shutdown_wakes(void)
   CU_ASSERT(leftovers() == 0);
 }
 
+static void *
+blocked_send(void *arg)
+{
+  size_t n = TX_MAX_FRAME;
+  uint8_t *p = calloc(1, n);
+  struct iovec v = { p, n };
+  intptr_t rv = T->send(arg, &v, 1, plumb__deadline_ms(10000));
+  free(p);
+  return (void *)rv;
+}
+
+/* A send blocked on a peer that does not read is woken by shutdown(). */
+static void
+test_shutdown_wakes_send(void)
+{
+  plumb_conn *c = NULL;
+  plumb_peer peer = { 0 };
+  pthread_t th;
+  void *res;
+  pid_t srv;
+
+  CU_ASSERT_FATAL(srv_start() >= 0);
+  CU_ASSERT_FATAL(tx_dial(NULL, &c) == PLUMB_OK);
+  srv = tx_server;
+  if (tx_is_pipe() && T->peer(c, &peer) == PLUMB_OK)
+    srv = peer.pid;
+  CU_ASSERT_FATAL(srv > 0);
+  kill(srv, SIGSTOP); /* it reads nothing: the 2 MiB frame must block */
+  CU_ASSERT_FATAL(pthread_create(&th, NULL, blocked_send, c) == 0);
+  usleep(200000);
+  int64_t t0 = plumb__now_ns();
+  T->shutdown(c);
+  pthread_join(th, &res);
+  CU_ASSERT((intptr_t)res == PLUMB_ECLOSED);
+  if ((intptr_t)res != PLUMB_ECLOSED)
+    fprintf(stderr, "blocked send: %s\n", plumb_strerror((int)(intptr_t)res));
+  CU_ASSERT((plumb__now_ns() - t0) / 1000000 < 1000);
+  kill(srv, SIGCONT);
+  T->close(c);
+  srv_finish();
+  CU_ASSERT(leftovers() == 0);
+}
+
 static void
 test_bad_address(void)
 {
@@ -827,6 +870,7 @@ static const ptest_case tx_cases[] = {
   { "PLUMB_NOWAIT keeps a partial frame", test_nowait_partial },
   { "max_frame enforced on send and receive", test_max_frame },
   { "shutdown wakes a blocked recv", test_shutdown_wakes },
+  { "shutdown wakes a blocked send", test_shutdown_wakes_send },
   { "malformed addresses", test_bad_address },
   { "a live endpoint is not taken over", test_busy },
   { "sysvmq: key=N, created key file, listener closed first",
@@ -847,6 +891,7 @@ static const ptest_case tx_pipe_cases[] = {
   { "PLUMB_NOWAIT keeps a partial frame", test_nowait_partial },
   { "max_frame enforced on send and receive", test_max_frame },
   { "shutdown wakes a blocked recv", test_shutdown_wakes },
+  { "shutdown wakes a blocked send", test_shutdown_wakes_send },
   { NULL, NULL },
 };
 
