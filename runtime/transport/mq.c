@@ -67,6 +67,7 @@ typedef struct mq_conn {
   atomic_int shut;
   int wbroken;      /* a frame was half sent */
   int peer_gone;    /* BYE seen or the pidfd fired */
+  int delivered;    /* the last recv() returned a frame */
   /* reassembly of the frame being received */
   plumb_buf part;
   size_t want;      /* its length */
@@ -714,11 +715,21 @@ static int
 mq_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
 {
   mq_conn *c = (mq_conn *)pc;
+  /* A blocking caller usually waits for an answer not sent yet: poll
+   * first (poll + receive, not receive + poll + receive). */
+  int wait_first = deadline != PLUMB_NOWAIT && !c->peer_gone;
 
   for (;;) {
+    ssize_t n;
     if (atomic_load(&c->shut))
       return PLUMB_ECLOSED;
-    ssize_t n = mq_receive(c->rq, (char *)c->rmsg, c->rsize, NULL);
+    if (wait_first) {
+      wait_first = 0;
+      n = -1;
+      errno = EAGAIN;
+    } else {
+      n = mq_receive(c->rq, (char *)c->rmsg, c->rsize, NULL);
+    }
     if (n >= 0) {
       int r = mq_take(c, c->rmsg, (size_t)n);
       if (r < 0)
@@ -729,6 +740,7 @@ mq_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
         c->part = t;
         c->part.len = 0;
         c->in_frame = 0;
+        c->delivered = 1;
         return PLUMB_OK;
       }
       continue;
@@ -739,6 +751,13 @@ mq_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
       return PLUMB_ESYS;
     if (c->peer_gone)
       return PLUMB_ECLOSED;
+    if (deadline == PLUMB_NOWAIT && c->delivered) {
+      /* An event loop draining us after a frame: the pidfd and wakefd are
+       * in conn_fd's set, so a death or shutdown wakes it again anyway. */
+      c->delivered = 0;
+      return PLUMB_EAGAIN;
+    }
+    c->delivered = 0;
     int r = mq_wait((int)c->rq, POLLIN, c->pidfd, c->wakefd,
                     deadline == PLUMB_NOWAIT ? PLUMB_NOWAIT : deadline);
     if (r == 0)
