@@ -948,8 +948,10 @@ hub_main(void *arg)
   pthread_mutex_lock(&h->mu);
   for (sv_conn *c = h->conns; c; c = c->next)
     sv_inbox_close(&c->in, PLUMB_ECLOSED);
-  sv_inbox_close(&h->hellos, PLUMB_ECLOSED);
   pthread_mutex_unlock(&h->mu);
+  /* The hellos inbox is left open and quiet: a listener whose queue was
+   * removed under it (ipcrm) just accepts nobody, instead of waking an
+   * event loop for ever with an error. */
   return NULL;
 }
 
@@ -1086,7 +1088,7 @@ sv_accept(plumb_listener *pl, plumb_conn **out)
     int closed, status;
     sv_msg *m = sv_inbox_get(&h->hellos, &closed, &status);
     if (m == NULL)
-      return closed ? PLUMB_ECLOSED : PLUMB_EAGAIN;
+      return PLUMB_EAGAIN;
     if (m->kind != SV_HELLO || m->n < 4 || m->aux != SV_VERSION ||
         m->id < (uint64_t)SV_ID_BASE || m->id > LONG_MAX) {
       free(m);

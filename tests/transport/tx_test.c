@@ -860,6 +860,51 @@ test_sysv_key_forms(void)
   plumb__buf_free(&b);
 }
 
+/* sysvmq: the queue removed under a live server and client (ipcrm). */
+static void
+test_sysv_removed(void)
+{
+  char ep[64];
+  plumb_listener *l = NULL;
+  plumb_conn *c = NULL, *s = NULL;
+  plumb_buf b = { 0 };
+  const char *rest;
+  pthread_t th;
+  void *rv;
+
+  if (strcmp(tx_scheme, "sysvmq") != 0)
+    return;
+  key_t key = (key_t)(0x504d0000 | (getpid() & 0xffff));
+  snprintf(ep, sizeof(ep), "sysvmq:key=%d", (int)key);
+  CU_ASSERT_FATAL(plumb__transport_find(ep, &rest) == T);
+  CU_ASSERT_FATAL(T->listen(rest, &tx_opts, &l) == PLUMB_OK);
+  dial_rest = rest;
+  CU_ASSERT_FATAL(pthread_create(&th, NULL, dial_thread, &c) == 0);
+  struct pollfd pf = { .fd = T->listener_fd(l), .events = POLLIN };
+  CU_ASSERT(poll(&pf, 1, 2000) == 1);
+  CU_ASSERT(T->accept(l, &s) == PLUMB_OK);
+  pthread_join(th, &rv);
+  CU_ASSERT_FATAL((intptr_t)rv == PLUMB_OK && s != NULL);
+  CU_ASSERT(msgctl(msgget(key, 0), IPC_RMID, NULL) == 0);
+  int64_t t0 = plumb__now_ns();
+  CU_ASSERT(T->recv(c, &b, plumb__deadline_ms(3000)) == PLUMB_ECLOSED);
+  CU_ASSERT(T->recv(s, &b, plumb__deadline_ms(3000)) == PLUMB_ECLOSED);
+  CU_ASSERT((plumb__now_ns() - t0) / 1000000 < 1000);
+  uint8_t x = 7;
+  struct iovec v = { &x, 1 };
+  CU_ASSERT(T->send(c, &v, 1, plumb__deadline_ms(1000)) == PLUMB_ECLOSED);
+  /* the listener goes quiet rather than failing for ever */
+  plumb_conn *none = NULL;
+  CU_ASSERT(T->accept(l, &none) == PLUMB_EAGAIN);
+  CU_ASSERT(none == NULL);
+  pf.revents = 0;
+  CU_ASSERT(poll(&pf, 1, 50) == 0);
+  T->close(c);
+  T->close(s);
+  T->listener_close(l);
+  plumb__buf_free(&b);
+}
+
 static const ptest_case tx_cases[] = {
   { "echo 1 B, 0 B, 8 KiB+1, 64 KiB+3, 1 MiB; latency", test_echo_sizes },
   { "16 clients x 200 frames, no cross-talk", test_concurrent_clients },
@@ -877,6 +922,8 @@ static const ptest_case tx_cases[] = {
     test_sysv_key_forms },
   { "sysvmq: 60 connections leave nothing in the queue",
     test_sysv_no_residue },
+  { "sysvmq: queue removed under a live server and client",
+    test_sysv_removed },
   { NULL, NULL },
 };
 
