@@ -8,6 +8,8 @@
  * parent over stdin/stdout: the listener yields exactly one connection.  The
  * server moves the pipes off fds 0 and 1 (stdin becomes /dev/null, stdout a
  * copy of stderr), so a stray printf cannot corrupt the frame stream.
+ * When the parent's end closes (it exited, crashed or closed us) the server
+ * process gets SIGTERM, so no orphan serves on (`pipe:keep` opts out).
  * One client per pipe pair, by nature.  Frames use the shared stream
  * framing (stream.h); a vanished peer shows as end of file: PLUMB_ECLOSED.
  */
@@ -43,6 +45,7 @@ typedef struct pipe_conn {
   pid_t peer_pid;
   atomic_int shut;
   atomic_int sending; /* a send() may be blocked on a full pipe */
+  int stop_on_eof;    /* server: SIGTERM ourselves when the parent goes */
   plumb__stream st;
 } pipe_conn;
 
@@ -129,6 +132,20 @@ pipe_conn_free(pipe_conn *c)
   free(c);
 }
 
+/* A `pipe:` server exists for its parent alone: once the parent's end is
+ * gone no client can ever come, so the process is asked to stop cleanly
+ * (the same SIGTERM a plumb server stops on).  Not after our own
+ * shutdown(), and not with `pipe:keep`. */
+static int
+pipe_peer_gone(pipe_conn *c, int rv)
+{
+  if (rv == PLUMB_ECLOSED && c->stop_on_eof && !atomic_load(&c->shut)) {
+    c->stop_on_eof = 0;
+    kill(getpid(), SIGTERM);
+  }
+  return rv;
+}
+
 static int
 pipe_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
           int64_t deadline)
@@ -139,7 +156,7 @@ pipe_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
                ? PLUMB_ECLOSED
                : plumb__stream_send(&c->st, iov, iovcnt, deadline);
   atomic_store(&c->sending, 0);
-  return rv;
+  return pipe_peer_gone(c, rv);
 }
 
 /* stream recv, but a blocking wait also watches the shutdown eventfd. */
@@ -152,7 +169,7 @@ pipe_recv(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
     if (atomic_load(&c->shut))
       return PLUMB_ECLOSED;
     if (deadline == PLUMB_NOWAIT || plumb__stream_buffered(&c->st))
-      return plumb__stream_recv(&c->st, buf, PLUMB_NOWAIT);
+      return pipe_peer_gone(c, plumb__stream_recv(&c->st, buf, PLUMB_NOWAIT));
     struct pollfd p[2] = { { .fd = c->rfd, .events = POLLIN },
                            { .fd = c->wakefd, .events = POLLIN } };
     int r = poll(p, 2, plumb__poll_timeout(deadline));
@@ -170,7 +187,7 @@ pipe_recv(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
       return PLUMB_ECLOSED;
     r = plumb__stream_recv(&c->st, buf, PLUMB_NOWAIT);
     if (r != PLUMB_EAGAIN)
-      return r;
+      return pipe_peer_gone(c, r);
   }
 }
 
@@ -262,7 +279,10 @@ pipe_listen(const char *addr, const plumb_tran_opts *opts,
   int devnull;
 
   *out = NULL;
-  if (addr == NULL || (addr[0] != '\0' && strcmp(addr, "stdio") != 0))
+  int keep = addr && (strcmp(addr, "keep") == 0 ||
+                      strcmp(addr, "stdio,keep") == 0);
+  if (addr == NULL ||
+      (addr[0] != '\0' && strcmp(addr, "stdio") != 0 && !keep))
     return PLUMB_EADDR;
   /* stdin and stdout must be pipes (or sockets), never a terminal. */
   if (fstat(0, &s0) < 0 || fstat(1, &s1) < 0 ||
@@ -298,6 +318,7 @@ pipe_listen(const char *addr, const plumb_tran_opts *opts,
   close(devnull);
   dup2(2, 1);
   c->peer_pid = getppid();
+  c->stop_on_eof = !keep;
   plumb__stream_init(&c->st, c->rfd, c->wfd, l->max_frame);
   l->conn = c;
   *out = &l->base;

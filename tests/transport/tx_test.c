@@ -927,6 +927,62 @@ static const ptest_case tx_cases[] = {
   { NULL, NULL },
 };
 
+/* 1 while pid runs (a zombie has finished running). */
+static int
+pid_running(pid_t pid)
+{
+  char path[64], st[256];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return 0;
+  size_t n = fread(st, 1, sizeof(st) - 1, f);
+  fclose(f);
+  st[n] = '\0';
+  const char *close_paren = strrchr(st, ')');
+  return close_paren && close_paren[1] == ' ' && close_paren[2] != 'Z' &&
+         close_paren[2] != 'X';
+}
+
+/* pipe: a spawned server whose client (parent) is killed stops by itself. */
+static void
+test_pipe_orphan(void)
+{
+  int p[2];
+  pid_t srv = 0;
+
+  CU_ASSERT_FATAL(pipe(p) == 0);
+  pid_t kid = fork();
+  if (kid == 0) {
+    plumb_conn *c;
+    plumb_peer peer = { 0 };
+    close(p[0]);
+    if (tx_dial(NULL, &c) != PLUMB_OK || T->peer(c, &peer) != PLUMB_OK)
+      _exit(1);
+    if (write(p[1], &peer.pid, sizeof(peer.pid)) != sizeof(peer.pid))
+      _exit(1);
+    raise(SIGKILL); /* no close: the server just sees its pipes go */
+    _exit(2);
+  }
+  close(p[1]);
+  struct pollfd pf = { .fd = p[0], .events = POLLIN };
+  CU_ASSERT(poll(&pf, 1, 5000) == 1 &&
+            read(p[0], &srv, sizeof(srv)) == sizeof(srv));
+  close(p[0]);
+  int st = reap(kid, 5000);
+  CU_ASSERT(st != -1 && WIFSIGNALED(st));
+  CU_ASSERT_FATAL(srv > 0);
+  int running = 1;
+  for (int i = 0; i < 300 && running; i++) {
+    running = pid_running(srv);
+    if (running)
+      usleep(10000);
+  }
+  CU_ASSERT(!running);
+  if (running)
+    kill(srv, SIGKILL);
+}
+
 /* pipe has one client per server by nature: its client-death case would
  * kill the server's only peer, so the server is expected to exit. */
 static const ptest_case tx_pipe_cases[] = {
@@ -939,6 +995,7 @@ static const ptest_case tx_pipe_cases[] = {
   { "max_frame enforced on send and receive", test_max_frame },
   { "shutdown wakes a blocked recv", test_shutdown_wakes },
   { "shutdown wakes a blocked send", test_shutdown_wakes_send },
+  { "client killed: its spawned server stops", test_pipe_orphan },
   { NULL, NULL },
 };
 
