@@ -370,7 +370,9 @@ fifo_listen(const char *addr, const plumb_tran_opts *opts,
     unlink(addr);
   }
   fd = open(addr, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0 || fstat(fd, &st) < 0) {
+  if (fd < 0 || fchmod(fd, (mode_t)mode) < 0 || /* not umasked */
+      fstat(fd, &st) < 0 ||
+      (opts && opts->has_group && fchown(fd, (uid_t)-1, opts->group) < 0)) {
     int rv = fifo_errno_status(errno);
     if (fd >= 0)
       close(fd);
@@ -526,7 +528,11 @@ fifo_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   c->rfd = open(s2c, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   hold = open(c2s, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   c->wfd = hold < 0 ? -1 : open(c2s, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (c->rfd < 0 || c->wfd < 0) {
+  if (c->rfd < 0 || c->wfd < 0 || fchmod(c->rfd, (mode_t)mode) < 0 ||
+      fchmod(c->wfd, (mode_t)mode) < 0 ||
+      (opts && opts->has_group &&
+       (fchown(c->rfd, (uid_t)-1, opts->group) < 0 ||
+        fchown(c->wfd, (uid_t)-1, opts->group) < 0))) {
     rv = fifo_errno_status(errno);
     goto fail;
   }

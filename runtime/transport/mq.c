@@ -159,23 +159,40 @@ mq_sysctl(const char *path, long dflt)
 /* Creates a per-client queue, shrinking it until RLIMIT_MSGQUEUE and the
  * /proc/sys/fs/mqueue limits accept it. */
 static mqd_t
-mq_create_pair_queue(const char *name, int flags, unsigned mode)
+mq_create_pair_queue(const char *name, int flags, const plumb_tran_opts *o)
 {
-  static const long ladder[][2] = { /* msgsize, maxmsg */
-    { 8192, 2 }, { 4096, 2 }, { 2048, 2 }, { 1024, 2 }, { 512, 1 },
-  };
+  unsigned mode = o && o->mode ? o->mode : 0600;
   long smax = mq_sysctl("/proc/sys/fs/mqueue/msgsize_max", 8192);
   long mmax = mq_sysctl("/proc/sys/fs/mqueue/msg_max", 10);
+  long size = o && o->mq_msgsize ? (long)o->mq_msgsize : 8192;
   mqd_t q = (mqd_t)-1;
 
-  for (size_t i = 0; i < sizeof(ladder) / sizeof(ladder[0]); i++) {
+  if (size > smax)
+    size = smax;
+  if (size < 128)
+    size = 128;
+  /* 2 messages of `size` (mq_msgsize option, 8192 by default), halving
+   * down to 512 bytes, then a single 512-byte message. */
+  for (int last = 0; !last; size /= 2) {
     struct mq_attr a = { 0 };
-    a.mq_msgsize = ladder[i][0] < smax ? ladder[i][0] : smax;
-    a.mq_maxmsg = ladder[i][1] < mmax ? ladder[i][1] : mmax;
+    last = size <= 512;
+    a.mq_msgsize = size;
+    a.mq_maxmsg = last ? 1 : (2 < mmax ? 2 : mmax);
     q = mq_open(name, flags | O_CREAT | O_EXCL | O_NONBLOCK | O_CLOEXEC,
                 (mode_t)mode, &a);
-    if (q != (mqd_t)-1 || (errno != EMFILE && errno != ENOMEM &&
-                           errno != EINVAL && errno != ENOSPC))
+    if (q != (mqd_t)-1) {
+      /* exactly `mode`, whatever the umask */
+      if (fchmod((int)q, (mode_t)mode) < 0 ||
+          (o && o->has_group && fchown((int)q, (uid_t)-1, o->group) < 0)) {
+        mq_close(q);
+        mq_unlink(name);
+        errno = EPERM;
+        return (mqd_t)-1;
+      }
+      return q;
+    }
+    if (errno != EMFILE && errno != ENOMEM && errno != EINVAL &&
+        errno != ENOSPC)
       return q;
   }
   return q;
@@ -321,6 +338,13 @@ mq_listen(const char *addr, const plumb_tran_opts *opts, plumb_listener **out)
     mq_unlink(addr);
     return PLUMB_EBUSY;
   }
+  if (fchmod((int)q, (mode_t)mode) < 0 || /* exactly `mode`, not umasked */
+      (opts && opts->has_group &&
+       fchown((int)q, (uid_t)-1, opts->group) < 0)) {
+    mq_close(q);
+    mq_unlink(addr);
+    return PLUMB_EPERM;
+  }
   l = calloc(1, sizeof(*l));
   if (l == NULL) {
     mq_close(q);
@@ -456,7 +480,6 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
 {
   static atomic_uint counter;
   char cname[MQ_NAME_MAX + 32], sname[MQ_NAME_MAX + 32];
-  unsigned mode = opts && opts->mode ? opts->mode : 0600;
   uint32_t ctr = atomic_fetch_add(&counter, 1);
   uint8_t hello[13];
   mq_conn *c = NULL;
@@ -481,12 +504,12 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   mq_pair_name(sname, sizeof(sname), addr, (uint32_t)getpid(), ctr, 's');
   mq_unlink(cname); /* leftovers of an earlier process with our pid */
   mq_unlink(sname);
-  c->wq = mq_create_pair_queue(cname, O_WRONLY, mode);
+  c->wq = mq_create_pair_queue(cname, O_WRONLY, opts);
   if (c->wq == (mqd_t)-1) {
     rv = mq_errno_status(errno);
     goto unlink;
   }
-  c->rq = mq_create_pair_queue(sname, O_RDONLY, mode);
+  c->rq = mq_create_pair_queue(sname, O_RDONLY, opts);
   if (c->rq == (mqd_t)-1) {
     rv = mq_errno_status(errno);
     goto unlink;

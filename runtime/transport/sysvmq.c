@@ -1014,6 +1014,8 @@ sv_listen(const char *addr, const plumb_tran_opts *opts,
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd >= 0) {
       ssize_t w = write(fd, SV_KEYFILE_MARK, sizeof(SV_KEYFILE_MARK) - 1);
+      if (opts && opts->has_group && fchown(fd, (uid_t)-1, opts->group) < 0)
+        w = -1;
       close(fd);
       h->made_path = strdup(path);
       if (w != (ssize_t)sizeof(SV_KEYFILE_MARK) - 1) {
@@ -1052,6 +1054,18 @@ sv_listen(const char *addr, const plumb_tran_opts *opts,
       goto fail;
     }
     msgctl(old, IPC_RMID, NULL); /* stale: its server died */
+  }
+  if (opts && opts->has_group) {
+    struct msqid_ds ds;
+    if (msgctl(h->qid, IPC_STAT, &ds) < 0) {
+      rv = PLUMB_ESYS;
+      goto fail;
+    }
+    ds.msg_perm.gid = opts->group;
+    if (msgctl(h->qid, IPC_SET, &ds) < 0) {
+      rv = PLUMB_EPERM;
+      goto fail;
+    }
   }
   h->chunk = sv_chunk_size(h->qid);
   rv = sv_send_ctl(h->qid, SV_T_BEACON, SV_BEACON, (uint32_t)getpid(), 0,

@@ -45,6 +45,7 @@ static char tx_self[4096];   /* this program, for pipe:exec= */
 static pid_t tx_server = -1;
 static const plumb_tran_opts tx_opts = { .max_frame = TX_MAX_FRAME,
                                          .mode = 0600 };
+static const plumb_tran_opts *tx_srv_opts = &tx_opts; /* srv_start's */
 
 /* ---- helpers ---- */
 
@@ -218,7 +219,7 @@ srv_start(void)
     plumb_listener *l;
     close(p[0]);
     signal(SIGTERM, srv_on_term);
-    int rv = T->listen(tx_rest, &tx_opts, &l);
+    int rv = T->listen(tx_rest, tx_srv_opts, &l);
     ok = rv == PLUMB_OK ? 'y' : 'n';
     if (write(p[1], &ok, 1) != 1 || rv != PLUMB_OK) {
       fprintf(stderr, "listen %s: %s\n", tx_ep, plumb_strerror(rv));
@@ -795,6 +796,55 @@ test_sysv_no_residue(void)
   CU_ASSERT(leftovers() == 0);
 }
 
+/* The group and mode options reach the objects a server creates. */
+static void
+test_group_option(void)
+{
+  plumb_tran_opts o = tx_opts;
+  plumb_conn *c = NULL;
+  plumb_buf b = { 0 };
+  struct stat st;
+  gid_t want = geteuid() == 0 ? (gid_t)4242 : getegid();
+  gid_t got = (gid_t)-1;
+  unsigned perm = 0;
+
+  if (tx_is_pipe())
+    return;
+  o.has_group = 1;
+  o.group = want;
+  o.mode = 0660;
+  tx_srv_opts = &o;
+  int started = srv_start() >= 0;
+  tx_srv_opts = &tx_opts;
+  CU_ASSERT_FATAL(started);
+  if (strcmp(tx_scheme, "mq") == 0) {
+    mqd_t q = mq_open(tx_path, O_WRONLY | O_NONBLOCK);
+    if (q != (mqd_t)-1 && fstat((int)q, &st) == 0)
+      got = st.st_gid, perm = st.st_mode & 0777;
+    if (q != (mqd_t)-1)
+      mq_close(q);
+  } else if (strcmp(tx_scheme, "fifo") == 0) {
+    if (stat(tx_path, &st) == 0)
+      got = st.st_gid, perm = st.st_mode & 0777;
+  } else {
+    struct msqid_ds ds;
+    int id = msgget(ftok(tx_path, 'P'), 0);
+    if (id >= 0 && msgctl(id, IPC_STAT, &ds) == 0)
+      got = ds.msg_perm.gid, perm = ds.msg_perm.mode & 0777;
+  }
+  CU_ASSERT(got == want);
+  CU_ASSERT(perm == 0660);
+  o.mode = 0600; /* a client with a group of its own */
+  CU_ASSERT(T->dial(tx_rest, &o, plumb__deadline_ms(3000), &c) == PLUMB_OK);
+  if (c) {
+    CU_ASSERT(echo_once(c, &b, 5000, 11) == PLUMB_OK);
+    T->close(c);
+  }
+  srv_finish();
+  plumb__buf_free(&b);
+  CU_ASSERT(leftovers() == 0);
+}
+
 static const char *dial_rest;
 
 static void *
@@ -918,6 +968,7 @@ static const ptest_case tx_cases[] = {
   { "shutdown wakes a blocked send", test_shutdown_wakes_send },
   { "malformed addresses", test_bad_address },
   { "a live endpoint is not taken over", test_busy },
+  { "mode and group options reach created objects", test_group_option },
   { "sysvmq: key=N, created key file, listener closed first",
     test_sysv_key_forms },
   { "sysvmq: 60 connections leave nothing in the queue",
