@@ -52,7 +52,6 @@ typedef struct fifo_conn {
   char *rzpath;  /* path, to remove it if its server dies */
   pid_t peer_pid;
   atomic_int shut;
-  atomic_int sending; /* a send() may be blocked on a full pipe */
   plumb__stream st;
 } fifo_conn;
 
@@ -155,44 +154,21 @@ fifo_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
           int64_t deadline)
 {
   fifo_conn *c = (fifo_conn *)pc;
-  atomic_store(&c->sending, 1);
-  int rv = atomic_load(&c->shut)
-               ? PLUMB_ECLOSED
-               : plumb__stream_send(&c->st, iov, iovcnt, deadline);
-  atomic_store(&c->sending, 0);
-  return rv;
+
+  if (atomic_load(&c->shut))
+    return PLUMB_ECLOSED;
+  return plumb__stream_send(&c->st, iov, iovcnt, deadline);
 }
 
-/* stream recv, but a blocking wait also watches the shutdown eventfd. */
+/* The stream's waits also poll the shutdown eventfd (set_wake). */
 static int
 fifo_recv(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
 {
   fifo_conn *c = (fifo_conn *)pc;
 
-  for (;;) {
-    if (atomic_load(&c->shut))
-      return PLUMB_ECLOSED;
-    if (deadline == PLUMB_NOWAIT || plumb__stream_buffered(&c->st))
-      return plumb__stream_recv(&c->st, buf, PLUMB_NOWAIT);
-    struct pollfd p[2] = { { .fd = c->rfd, .events = POLLIN },
-                           { .fd = c->wakefd, .events = POLLIN } };
-    int r = poll(p, 2, plumb__poll_timeout(deadline));
-    if (r < 0) {
-      if (errno == EINTR)
-        continue;
-      return PLUMB_ESYS;
-    }
-    if (r == 0) {
-      if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
-        return PLUMB_ETIMEDOUT;
-      continue;
-    }
-    if (p[1].revents)
-      return PLUMB_ECLOSED;
-    r = plumb__stream_recv(&c->st, buf, PLUMB_NOWAIT);
-    if (r != PLUMB_EAGAIN)
-      return r;
-  }
+  if (atomic_load(&c->shut))
+    return PLUMB_ECLOSED;
+  return plumb__stream_recv(&c->st, buf, deadline);
 }
 
 static int
@@ -243,26 +219,10 @@ fifo_shutdown(plumb_conn *pc)
   if (write(c->wakefd, &one, sizeof(one)) < 0) {
     /* cannot overflow with a single write */
   }
-  /* A send blocked on the full pipe polls the pipe itself, not our fd:
-   * keep a read end of that pipe, cut ours, and drain it until the sender
-   * wakes (its next write hits the cut end: PLUMB_ECLOSED).  The frame it
-   * was sending is lost anyway; shutdown() is an abort. */
-  char self[40];
-  int old = -1;
-  if (atomic_load(&c->sending)) {
-    snprintf(self, sizeof(self), "/proc/self/fd/%d", c->wfd);
-    old = open(self, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  }
+  /* The eventfd ends our blocked send/recv (stream waits poll it); the
+   * cut ends tell the peer: end of file, and EPIPE on its writes. */
   fifo_cut(c->wfd, 1);
   fifo_cut(c->rfd, 0);
-  for (int i = 0; old >= 0 && i < 500 && atomic_load(&c->sending); i++) {
-    char sink[4096];
-    while (read(old, sink, sizeof(sink)) > 0)
-      ;
-    usleep(1000);
-  }
-  if (old >= 0)
-    close(old);
 }
 
 /* A killed server cannot remove its rendezvous FIFO: its clients do, on
@@ -434,6 +394,7 @@ fifo_accept_hello(fifo_listener *l, const uint8_t *h, fifo_conn **out)
     goto fail;
   }
   plumb__stream_init(&c->st, c->rfd, c->wfd, l->max_frame);
+  plumb__stream_set_wake(&c->st, c->wakefd);
   memcpy(ack, FIFO_ACK, 8);
   fifo_put32(ack + 8, (uint32_t)getpid());
   if ((rv = plumb__stream_send(&c->st, &v, 1, PLUMB_NOWAIT)) != PLUMB_OK)
@@ -538,6 +499,7 @@ fifo_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   }
   plumb__stream_init(&c->st, c->rfd, c->wfd,
                      opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME);
+  plumb__stream_set_wake(&c->st, c->wakefd);
   memcpy(hello, FIFO_MAGIC, 8);
   fifo_put32(hello + 8, (uint32_t)getpid());
   fifo_put32(hello + 12, ctr);

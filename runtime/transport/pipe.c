@@ -44,7 +44,6 @@ typedef struct pipe_conn {
   pid_t child;     /* client side: the spawned server, else 0 */
   pid_t peer_pid;
   atomic_int shut;
-  atomic_int sending; /* a send() may be blocked on a full pipe */
   int stop_on_eof;    /* server: SIGTERM ourselves when the parent goes */
   plumb__stream st;
 } pipe_conn;
@@ -151,44 +150,21 @@ pipe_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
           int64_t deadline)
 {
   pipe_conn *c = (pipe_conn *)pc;
-  atomic_store(&c->sending, 1);
   int rv = atomic_load(&c->shut)
                ? PLUMB_ECLOSED
                : plumb__stream_send(&c->st, iov, iovcnt, deadline);
-  atomic_store(&c->sending, 0);
   return pipe_peer_gone(c, rv);
 }
 
-/* stream recv, but a blocking wait also watches the shutdown eventfd. */
+/* The stream's waits also poll the shutdown eventfd (set_wake). */
 static int
 pipe_recv(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
 {
   pipe_conn *c = (pipe_conn *)pc;
 
-  for (;;) {
-    if (atomic_load(&c->shut))
-      return PLUMB_ECLOSED;
-    if (deadline == PLUMB_NOWAIT || plumb__stream_buffered(&c->st))
-      return pipe_peer_gone(c, plumb__stream_recv(&c->st, buf, PLUMB_NOWAIT));
-    struct pollfd p[2] = { { .fd = c->rfd, .events = POLLIN },
-                           { .fd = c->wakefd, .events = POLLIN } };
-    int r = poll(p, 2, plumb__poll_timeout(deadline));
-    if (r < 0) {
-      if (errno == EINTR)
-        continue;
-      return PLUMB_ESYS;
-    }
-    if (r == 0) {
-      if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
-        return PLUMB_ETIMEDOUT;
-      continue;
-    }
-    if (p[1].revents)
-      return PLUMB_ECLOSED;
-    r = plumb__stream_recv(&c->st, buf, PLUMB_NOWAIT);
-    if (r != PLUMB_EAGAIN)
-      return pipe_peer_gone(c, r);
-  }
+  if (atomic_load(&c->shut))
+    return PLUMB_ECLOSED;
+  return pipe_peer_gone(c, plumb__stream_recv(&c->st, buf, deadline));
 }
 
 static int
@@ -239,26 +215,10 @@ pipe_shutdown(plumb_conn *pc)
   if (write(c->wakefd, &one, sizeof(one)) < 0) {
     /* cannot overflow with a single write */
   }
-  /* A send blocked on the full pipe polls the pipe itself, not our fd:
-   * keep a read end of that pipe, cut ours, and drain it until the sender
-   * wakes (its next write hits the cut end: PLUMB_ECLOSED).  The frame it
-   * was sending is lost anyway; shutdown() is an abort. */
-  char self[40];
-  int old = -1;
-  if (atomic_load(&c->sending)) {
-    snprintf(self, sizeof(self), "/proc/self/fd/%d", c->wfd);
-    old = open(self, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  }
+  /* The eventfd ends our blocked send/recv (stream waits poll it); the
+   * cut ends tell the peer: end of file, and EPIPE on its writes. */
   pipe_cut(c->wfd, 1);
   pipe_cut(c->rfd, 0);
-  for (int i = 0; old >= 0 && i < 500 && atomic_load(&c->sending); i++) {
-    char sink[4096];
-    while (read(old, sink, sizeof(sink)) > 0)
-      ;
-    usleep(1000);
-  }
-  if (old >= 0)
-    close(old);
 }
 
 static void
@@ -320,6 +280,7 @@ pipe_listen(const char *addr, const plumb_tran_opts *opts,
   c->peer_pid = getppid();
   c->stop_on_eof = !keep;
   plumb__stream_init(&c->st, c->rfd, c->wfd, l->max_frame);
+  plumb__stream_set_wake(&c->st, c->wakefd);
   l->conn = c;
   *out = &l->base;
   return PLUMB_OK;
@@ -432,6 +393,7 @@ pipe_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   c->peer_pid = c->child;
   plumb__stream_init(&c->st, c->rfd, c->wfd,
                      opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME);
+  plumb__stream_set_wake(&c->st, c->wakefd);
   /* A real pipe server greets us; end of file means it was not one. */
   rv = plumb__stream_recv(&c->st, &ack, deadline);
   if (rv == PLUMB_OK && (ack.len != 12 || memcmp(ack.data, PIPE_ACK, 8) ||
