@@ -1,9 +1,12 @@
 /* shm.c - the `shm` transport: frames through shared-memory rings with
  * futex wake-ups.
  *
- * Endpoint `shm:/name` (or `shm:/name?ring=BYTES`, a power of two between
- * 4 KiB and 256 MiB; 256 KiB by default).  The name is one path component
- * of [A-Za-z0-9._-], at most 64 characters, not starting with '.'.
+ * Endpoint `shm:/name[?ring=BYTES][&spin=US][&poll=US]`: ring is the size
+ * of each ring (a power of two between 4 KiB and 256 MiB; 256 KiB by
+ * default, the server's choice), spin and poll cap this side's spinning
+ * (else PLUMB_SHM_SPIN_US / PLUMB_SHM_POLL_US, else 20 and 0).  The name is
+ * one path component of [A-Za-z0-9._-], at most 64 characters, not
+ * starting with '.'.
  *
  * Rendezvous.  listen() binds a SOCK_SEQPACKET unix socket in the abstract
  * namespace under a random name and publishes that name, with its pid, in a
@@ -82,6 +85,8 @@ typedef struct shm_hello {
 typedef struct shm_addr {
   char name[SHM_NAME_MAX + 1];
   uint32_t ring;
+  int spin_us; /* -1: PLUMB_SHM_SPIN_US or the default */
+  int poll_us; /* -1: PLUMB_SHM_POLL_US or the default */
 } shm_addr;
 
 typedef struct shm_listener {
@@ -90,6 +95,7 @@ typedef struct shm_listener {
   uint32_t ring;
   uint32_t max_frame;
   unsigned mode;
+  int spin_us, poll_us; /* from the endpoint, -1 if not given */
   char seg[8 + SHM_NAME_MAX]; /* "/plumb-<name>" */
   shm_ctl ctl;
 } shm_listener;
@@ -150,17 +156,33 @@ shm_parse(const char *addr, shm_addr *out)
   memcpy(out->name, p, n);
   out->name[n] = '\0';
   out->ring = PLUMB_SHM_RING_DEFAULT;
-  if (q != NULL) {
+  out->spin_us = out->poll_us = -1;
+  /* Options: ?key=N[&key=N...] with key ring, spin or poll. */
+  for (const char *o = q; o != NULL && *o != '\0';) {
     char *end;
     unsigned long v;
-    if (strncmp(q, "?ring=", 6) != 0 || q[6] < '0' || q[6] > '9')
+    size_t k;
+    o++; /* past '?' or '&' */
+    k = strcspn(o, "=");
+    if (o[k] != '=' || o[k + 1] < '0' || o[k + 1] > '9')
       return PLUMB_EADDR;
     errno = 0;
-    v = strtoul(q + 6, &end, 10);
-    if (errno != 0 || *end != '\0' || v < PLUMB_SHM_RING_MIN ||
-        v > PLUMB_SHM_RING_MAX || (v & (v - 1)) != 0)
+    v = strtoul(o + k + 1, &end, 10);
+    if (errno != 0 || (*end != '\0' && *end != '&'))
       return PLUMB_EADDR;
-    out->ring = (uint32_t)v;
+    if (k == 4 && strncmp(o, "ring", 4) == 0) {
+      if (v < PLUMB_SHM_RING_MIN || v > PLUMB_SHM_RING_MAX ||
+          (v & (v - 1)) != 0)
+        return PLUMB_EADDR;
+      out->ring = (uint32_t)v;
+    } else if (k == 4 && strncmp(o, "spin", 4) == 0 && v <= 100000) {
+      out->spin_us = (int)v;
+    } else if (k == 4 && strncmp(o, "poll", 4) == 0 && v <= 100000) {
+      out->poll_us = (int)v;
+    } else {
+      return PLUMB_EADDR;
+    }
+    o = *end == '&' ? end : NULL;
   }
   return PLUMB_OK;
 }
@@ -307,6 +329,8 @@ shm_listen(const char *addr, const plumb_tran_opts *opts, plumb_listener **out)
   l->base.ops = &plumb__tran_shm;
   l->fd = -1;
   l->ring = a.ring;
+  l->spin_us = a.spin_us;
+  l->poll_us = a.poll_us;
   l->max_frame = opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME;
   l->mode = opts && opts->mode ? opts->mode : 0600;
   shm_seg_name(l->seg, sizeof(l->seg), a.name);
@@ -386,7 +410,8 @@ shm_conn_new(int side, int sock, uint32_t max_frame)
 
 /* Points the rings into the mapped channel (header already validated). */
 static void
-shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring)
+shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring,
+                int spin_us, int poll_us)
 {
   plumb__shm_chan *ch = (plumb__shm_chan *)map;
   plumb__shm_ring req = { &ch->req, map + PLUMB_SHM_HDR_SIZE, ring, 0,
@@ -400,11 +425,16 @@ shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring)
   c->chan = ch;
   c->tx = c->side ? req : rep;
   c->rx = c->side ? rep : req;
-  plumb__shm_spin_init(&c->spin_rx, 20, "PLUMB_SHM_SPIN_US", &ch->cpu[me],
+  /* An endpoint option beats the environment, which beats the default. */
+  const char *spin_env = spin_us < 0 ? "PLUMB_SHM_SPIN_US" : NULL;
+  const char *poll_env = poll_us < 0 ? "PLUMB_SHM_POLL_US" : NULL;
+  spin_us = spin_us < 0 ? 20 : spin_us;
+  poll_us = poll_us < 0 ? 0 : poll_us;
+  plumb__shm_spin_init(&c->spin_rx, spin_us, spin_env, &ch->cpu[me],
                        &ch->cpu[peer]);
-  plumb__shm_spin_init(&c->spin_tx, 20, "PLUMB_SHM_SPIN_US", &ch->cpu[me],
+  plumb__shm_spin_init(&c->spin_tx, spin_us, spin_env, &ch->cpu[me],
                        &ch->cpu[peer]);
-  plumb__shm_spin_init(&c->spin_poll, 0, "PLUMB_SHM_POLL_US", &ch->cpu[me],
+  plumb__shm_spin_init(&c->spin_poll, poll_us, poll_env, &ch->cpu[me],
                        &ch->cpu[peer]);
 }
 
@@ -511,7 +541,7 @@ shm_accept(plumb_listener *pl, plumb_conn **out)
   ch->hdr_size = PLUMB_SHM_HDR_SIZE;
   atomic_store(&ch->cpu[0], -1);
   atomic_store(&ch->cpu[1], -1);
-  shm_conn_attach(c, map, total, l->ring);
+  shm_conn_attach(c, map, total, l->ring, l->spin_us, l->poll_us);
 
   hello.magic = SHM_HELLO_MAGIC;
   hello.version = PLUMB_SHM_VERSION;
@@ -675,7 +705,8 @@ shm_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
     rc = PLUMB_ENOMEM;
     goto close_sock;
   }
-  shm_conn_attach(c, map, (size_t)h.total, h.ring_size);
+  shm_conn_attach(c, map, (size_t)h.total, h.ring_size, a.spin_us,
+                  a.poll_us);
   /* Positions start where the server left them (zero). */
   c->tx.pos = atomic_load(&ch->req.tail);
   c->rx.pos = atomic_load(&ch->rep.head);

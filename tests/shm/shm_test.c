@@ -306,12 +306,28 @@ echo_once(plumb_conn *c, uint8_t *out, plumb_buf *in, size_t n, uint32_t seed)
 
 /* ---- basic ------------------------------------------------------------ */
 
+typedef struct dial_job {
+  const char *rest;
+  plumb_conn *c;
+  int rc;
+} dial_job;
+
+static void *
+dial_thread(void *arg)
+{
+  dial_job *j = arg;
+  plumb_tran_opts o = opts_max(PLUMB_DEFAULT_MAX_FRAME);
+  j->rc = T->dial(j->rest, &o, plumb__deadline_ms(5000), &j->c);
+  return NULL;
+}
+
 static void
 test_addresses(void)
 {
   static const char *bad[] = {
     "", "/", "/a/b", "/.hidden", "/a b", "/x?ring=1000", "/x?ring=1024",
-    "/x?ring=", "/x?size=4096", "/x?ring=536870912",
+    "/x?ring=", "/x?size=4096", "/x?ring=536870912", "/x?ring=4096&",
+    "/x?spin=", "/x?spin=1&bogus=2", "/x?poll=100001", "/x?ring=4096?spin=1",
     "/0123456789012345678901234567890123456789012345678901234567890123456789",
   };
   plumb_tran_opts o = opts_max(PLUMB_DEFAULT_MAX_FRAME);
@@ -331,7 +347,33 @@ test_addresses(void)
   }
   mkep(ep, sizeof(ep), "nobody", NULL);
   CU_ASSERT_EQUAL(dial(ep, PLUMB_DEFAULT_MAX_FRAME, &c), PLUMB_ECONNREFUSED);
+  /* Options in any order; the listener and a client both take them. */
+  mkep(ep, sizeof(ep), "opts", "?spin=0&ring=8192&poll=5");
+  plumb__transport_find(ep, &rest);
+  CU_ASSERT_EQUAL_FATAL(T->listen(rest, &o, &l), PLUMB_OK);
+  {
+    plumb_conn *sc = NULL;
+    dial_job job = { rest, NULL, -1 };
+    pthread_t th;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, dial_thread, &job), 0);
+    for (int i = 0; i < 2000 && T->accept(l, &sc) == PLUMB_EAGAIN; i++)
+      sleep_ms(1);
+    pthread_join(th, NULL);
+    CU_ASSERT_EQUAL(job.rc, PLUMB_OK);
+    c = job.c;
+    CU_ASSERT_PTR_NOT_NULL(sc);
+    if (sc != NULL) {
+      size_t len;
+      CU_ASSERT_EQUAL(plumb__shm_test_channel(sc, &len)->ring_size, 8192);
+      CU_ASSERT_EQUAL(len, PLUMB_SHM_HDR_SIZE + 2 * 8192);
+      T->close(sc);
+    }
+  }
+  if (c != NULL)
+    T->close(c);
+  T->listener_close(l);
   CU_ASSERT_EQUAL(leftovers(), 0);
+  (void)o;
 }
 
 static void
