@@ -667,7 +667,8 @@ mq_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
     while (used < c->wsize && k < iovcnt) {
       size_t avail = iov[k].iov_len - off;
       size_t n = c->wsize - used < avail ? c->wsize - used : avail;
-      memcpy(c->wmsg + used, (const uint8_t *)iov[k].iov_base + off, n);
+      if (n > 0) /* an empty iovec may have a NULL base */
+        memcpy(c->wmsg + used, (const uint8_t *)iov[k].iov_base + off, n);
       used += n;
       off += n;
       sent += n;

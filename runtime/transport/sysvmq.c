@@ -602,7 +602,8 @@ sv_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
     while (used < c->chunk && k < iovcnt) {
       size_t avail = iov[k].iov_len - off;
       size_t n = c->chunk - used < avail ? c->chunk - used : avail;
-      memcpy(text + used, (const uint8_t *)iov[k].iov_base + off, n);
+      if (n > 0) /* an empty iovec may have a NULL base */
+        memcpy(text + used, (const uint8_t *)iov[k].iov_base + off, n);
       used += n;
       off += n;
       sent += n;
