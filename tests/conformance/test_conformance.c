@@ -155,6 +155,20 @@ suite_init(void)
   return ok ? 0 : -1;
 }
 
+/* Prints a server's log (sanitizer reports, reasons) when it failed. */
+static void
+dump_log(const char *path)
+{
+  char line[512];
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return;
+  printf("\n---- %s ----\n", path);
+  while (fgets(line, sizeof line, f))
+    fputs(line, stdout);
+  fclose(f);
+}
+
 static int
 suite_cleanup(void)
 {
@@ -163,6 +177,10 @@ suite_cleanup(void)
     rc = -1;
   if (kv_pid > 0 && ptest_stop(kv_pid, SIGTERM, 5000) != 0)
     rc = -1;
+  if (CU_get_number_of_failures() > 0 || rc != 0) {
+    dump_log(calc_log);
+    dump_log(kv_log);
+  }
   unlink(calc_log);
   unlink(kv_log);
   return rc;
