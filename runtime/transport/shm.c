@@ -96,6 +96,8 @@ typedef struct shm_listener {
   uint32_t max_frame;
   unsigned mode;
   int spin_us, poll_us; /* from the endpoint, -1 if not given */
+  int has_group;        /* chown the control segment to group */
+  gid_t group;
   char seg[8 + SHM_NAME_MAX]; /* "/plumb-<name>" */
   shm_ctl ctl;
 } shm_listener;
@@ -155,7 +157,7 @@ shm_parse(const char *addr, shm_addr *out)
   }
   memcpy(out->name, p, n);
   out->name[n] = '\0';
-  out->ring = PLUMB_SHM_RING_DEFAULT;
+  out->ring = 0; /* not given: shm_apply_opts decides */
   out->spin_us = out->poll_us = -1;
   /* Options: ?key=N[&key=N...] with key ring, spin or poll. */
   for (const char *o = q; o != NULL && *o != '\0';) {
@@ -183,6 +185,27 @@ shm_parse(const char *addr, shm_addr *out)
       return PLUMB_EADDR;
     }
     o = *end == '&' ? end : NULL;
+  }
+  return PLUMB_OK;
+}
+
+/* Fills what the endpoint left open from the core's options (plumb.conf's
+ * shm_ring_size and spin_us): the endpoint wins, then the options, then
+ * the environment (for spin) and the defaults. */
+static int
+shm_apply_opts(shm_addr *a, const plumb_tran_opts *opts)
+{
+  if (a->ring == 0) {
+    uint32_t r = opts ? opts->shm_ring_size : 0;
+    if (r != 0 && (r < PLUMB_SHM_RING_MIN || r > PLUMB_SHM_RING_MAX ||
+                   (r & (r - 1)) != 0))
+      return PLUMB_EINVAL;
+    a->ring = r ? r : PLUMB_SHM_RING_DEFAULT;
+  }
+  if (a->spin_us < 0 && opts && opts->has_spin) {
+    if (opts->spin_us > 100000)
+      return PLUMB_EINVAL;
+    a->spin_us = (int)opts->spin_us;
   }
   return PLUMB_OK;
 }
@@ -288,13 +311,15 @@ shm_ctl_create(shm_listener *l)
       uint32_t magic = SHM_CTL_MAGIC;
       int ok;
       c.magic = 0; /* magic last: readers never see a half-written one */
-      ok = fchmod(fd, (mode_t)(l->mode & 0777)) == 0 &&
+      ok = (!l->has_group || fchown(fd, (uid_t)-1, l->group) == 0) &&
+           fchmod(fd, (mode_t)(l->mode & 0777)) == 0 &&
            pwrite(fd, &c, sizeof(c), 0) == (ssize_t)sizeof(c) &&
            pwrite(fd, &magic, sizeof(magic), 0) == (ssize_t)sizeof(magic);
       close(fd);
       if (!ok) {
+        int err = errno;
         shm_unlink(l->seg);
-        return PLUMB_ESYS;
+        return err == EPERM ? PLUMB_EPERM : PLUMB_ESYS;
       }
       return PLUMB_OK;
     }
@@ -322,7 +347,8 @@ shm_listen(const char *addr, const plumb_tran_opts *opts, plumb_listener **out)
   int rc;
 
   *out = NULL;
-  if ((rc = shm_parse(addr, &a)) != PLUMB_OK)
+  if ((rc = shm_parse(addr, &a)) != PLUMB_OK ||
+      (rc = shm_apply_opts(&a, opts)) != PLUMB_OK)
     return rc;
   if ((l = calloc(1, sizeof(*l))) == NULL)
     return PLUMB_ENOMEM;
@@ -333,6 +359,8 @@ shm_listen(const char *addr, const plumb_tran_opts *opts, plumb_listener **out)
   l->poll_us = a.poll_us;
   l->max_frame = opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME;
   l->mode = opts && opts->mode ? opts->mode : 0600;
+  l->has_group = opts && opts->has_group;
+  l->group = l->has_group ? opts->group : 0;
   shm_seg_name(l->seg, sizeof(l->seg), a.name);
   if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce)) {
     rc = PLUMB_ESYS;
@@ -642,7 +670,8 @@ shm_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   int sock, memfd = -1, rc;
 
   *out = NULL;
-  if ((rc = shm_parse(addr, &a)) != PLUMB_OK)
+  if ((rc = shm_parse(addr, &a)) != PLUMB_OK ||
+      (rc = shm_apply_opts(&a, opts)) != PLUMB_OK)
     return rc;
   shm_seg_name(seg, sizeof(seg), a.name);
   rc = shm_ctl_read(seg, &ctl, &owner);

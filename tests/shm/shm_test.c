@@ -348,7 +348,8 @@ test_addresses(void)
   mkep(ep, sizeof(ep), "nobody", NULL);
   CU_ASSERT_EQUAL(dial(ep, PLUMB_DEFAULT_MAX_FRAME, &c), PLUMB_ECONNREFUSED);
   /* Options in any order; the listener and a client both take them. */
-  mkep(ep, sizeof(ep), "opts", "?spin=0&ring=8192&poll=5");
+  mkep(ep, sizeof(ep), "opts", "?spin=0&poll=5");
+  o.shm_ring_size = 8192; /* the endpoint says nothing: the options decide */
   plumb__transport_find(ep, &rest);
   CU_ASSERT_EQUAL_FATAL(T->listen(rest, &o, &l), PLUMB_OK);
   {
@@ -395,6 +396,20 @@ test_listen_busy(void)
   CU_ASSERT_EQUAL(T->listen(rest, &o, &b), PLUMB_EBUSY);
   CU_ASSERT_PTR_NULL(b);
   T->listener_close(a);
+  CU_ASSERT_EQUAL(leftovers(), 0);
+  /* Group from the options (our own gid: always allowed). */
+  o.has_group = 1;
+  o.group = getgid();
+  o.mode = 0660;
+  CU_ASSERT_EQUAL_FATAL(T->listen(rest, &o, &a), PLUMB_OK);
+  CU_ASSERT(stat(path, &st) == 0 && st.st_gid == getgid() &&
+            (st.st_mode & 0777) == 0660);
+  T->listener_close(a);
+  o.has_group = 0;
+  /* Ring size from the options; an invalid one is refused. */
+  o.shm_ring_size = 1000;
+  CU_ASSERT_EQUAL(T->listen(rest, &o, &a), PLUMB_EINVAL);
+  o.shm_ring_size = 0;
   CU_ASSERT_EQUAL(leftovers(), 0);
   /* The mode comes from the options, whatever the umask. */
   o.mode = 0640;
