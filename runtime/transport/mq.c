@@ -21,7 +21,6 @@
 #include <limits.h>
 #include <mqueue.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +29,9 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "transport.h"
 
 /* Message kinds (first byte of every message). */
@@ -77,22 +76,6 @@ typedef struct mq_conn {
 
 const plumb_transport plumb__tran_mq;
 
-static void
-mq_put32(uint8_t *p, uint32_t v)
-{
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-  p[2] = (uint8_t)(v >> 16);
-  p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t
-mq_get32(const uint8_t *p)
-{
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
-
 /* "/name": one leading slash, then [A-Za-z0-9._-], at most MQ_NAME_MAX. */
 static int
 mq_valid_name(const char *addr)
@@ -135,12 +118,6 @@ mq_errno_status(int e)
   default:
     return PLUMB_ESYS;
   }
-}
-
-static int
-mq_pidfd_open(pid_t pid)
-{
-  return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
 static long
@@ -377,10 +354,10 @@ mq_accept_hello(mq_listener *l, const uint8_t *m, ssize_t n, mq_conn **out)
   mq_conn *c;
   int rv;
 
-  if (n < 13 || m[0] != MQ_HELLO || mq_get32(m + 1) != MQ_VERSION)
+  if (n < 13 || m[0] != MQ_HELLO || plumb__get_le32(m + 1) != MQ_VERSION)
     return PLUMB_EPROTO;
-  pid = mq_get32(m + 5);
-  ctr = mq_get32(m + 9);
+  pid = plumb__get_le32(m + 5);
+  ctr = plumb__get_le32(m + 9);
   if (pid == 0 || pid > INT_MAX)
     return PLUMB_EPROTO;
   mq_pair_name(cname, sizeof(cname), l->name, pid, ctr, 'c');
@@ -396,7 +373,7 @@ mq_accept_hello(mq_listener *l, const uint8_t *m, ssize_t n, mq_conn **out)
     rv = PLUMB_ECLOSED;
     goto fail;
   }
-  c->pidfd = mq_pidfd_open(c->peer_pid);
+  c->pidfd = plumb__pidfd_open(c->peer_pid);
   if (c->pidfd < 0) {
     rv = PLUMB_ECLOSED;
     goto fail;
@@ -404,7 +381,7 @@ mq_accept_hello(mq_listener *l, const uint8_t *m, ssize_t n, mq_conn **out)
   if ((rv = mq_conn_setup(c, l->max_frame)) != PLUMB_OK)
     goto fail;
   ack[0] = MQ_ACK;
-  mq_put32(ack + 1, (uint32_t)getpid());
+  plumb__put_le32(ack + 1, (uint32_t)getpid());
   if (mq_send(c->wq, (const char *)ack, 5, 0) < 0) {
     rv = PLUMB_ECLOSED;
     goto fail;
@@ -517,9 +494,9 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
 
   /* Hello on the well-known queue, then the server's ACK on ours. */
   hello[0] = MQ_HELLO;
-  mq_put32(hello + 1, MQ_VERSION);
-  mq_put32(hello + 5, (uint32_t)getpid());
-  mq_put32(hello + 9, ctr);
+  plumb__put_le32(hello + 1, MQ_VERSION);
+  plumb__put_le32(hello + 5, (uint32_t)getpid());
+  plumb__put_le32(hello + 9, ctr);
   for (;;) {
     if (mq_send(sq, (const char *)hello, sizeof(hello), 0) == 0)
       break;
@@ -584,14 +561,14 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
       free(buf);
       goto unlink;
     }
-    c->peer_pid = (pid_t)mq_get32(buf + 1);
+    c->peer_pid = (pid_t)plumb__get_le32(buf + 1);
     free(buf);
   }
   mq_unlink(cname);
   mq_unlink(sname);
   c->sq = sq;
   c->sname = strdup(addr); /* NULL only costs the clean-up below */
-  c->pidfd = mq_pidfd_open(c->peer_pid);
+  c->pidfd = plumb__pidfd_open(c->peer_pid);
   if (c->pidfd < 0) {
     mq_conn_free(c);
     return PLUMB_ECONNREFUSED;
@@ -662,7 +639,7 @@ mq_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
     size_t hdr = first ? MQ_FIRST_HDR : 1, used = hdr;
     c->wmsg[0] = first ? MQ_FIRST : MQ_MORE;
     if (first)
-      mq_put32(c->wmsg + 1, (uint32_t)total);
+      plumb__put_le32(c->wmsg + 1, (uint32_t)total);
     /* gather the next chunk from the iovecs */
     while (used < c->wsize && k < iovcnt) {
       size_t avail = iov[k].iov_len - off;
@@ -702,7 +679,7 @@ mq_take(mq_conn *c, const uint8_t *m, size_t n)
     if (n < MQ_FIRST_HDR || c->in_frame)
       return PLUMB_EPROTO;
     c->skip = 0;
-    c->want = mq_get32(m + 1);
+    c->want = plumb__get_le32(m + 1);
     if (c->want > c->max_frame) {
       /* discard the rest of it, keep the connection */
       c->skip = c->want - (n - MQ_FIRST_HDR);

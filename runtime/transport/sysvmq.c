@@ -29,7 +29,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,12 +37,11 @@
 #include <sys/eventfd.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "transport.h"
 
 enum {
@@ -139,20 +137,6 @@ const plumb_transport plumb__tran_sysvmq;
 /* ---- small helpers ---- */
 
 static void
-sv_put32(uint8_t *p, uint32_t v)
-{
-  for (int i = 0; i < 4; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t
-sv_get32(const uint8_t *p)
-{
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
-
-static void
 sv_put64(uint8_t *p, uint64_t v)
 {
   for (int i = 0; i < 8; i++)
@@ -166,18 +150,6 @@ sv_get64(const uint8_t *p)
   for (int i = 7; i >= 0; i--)
     v = v << 8 | p[i];
   return v;
-}
-
-static int
-sv_pidfd_open(pid_t pid)
-{
-  return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-static int
-sv_pid_alive(pid_t pid)
-{
-  return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
 static long
@@ -276,7 +248,7 @@ sv_beacon_pid(int qid)
     return errno == ENOSYS ? -1 : 0;
   if (m.mtype != SV_T_BEACON || n < SV_HDR || m.text[0] != SV_BEACON)
     return 0;
-  return (pid_t)sv_get32(m.text + 4);
+  return (pid_t)plumb__get_le32(m.text + 4);
 }
 
 static void sv_purge(int qid, long t);
@@ -355,7 +327,7 @@ sv_send_ctl(int qid, long to, uint8_t kind, uint32_t aux, uint64_t id,
     uint8_t text[SV_HDR + 16];
   } m = { .mtype = to };
   m.text[0] = kind;
-  sv_put32(m.text + 4, aux);
+  plumb__put_le32(m.text + 4, aux);
   sv_put64(m.text + 8, id);
   if (n)
     memcpy(m.text + SV_HDR, extra, n);
@@ -506,7 +478,7 @@ sv_receive(int qid, long t, void *buf, size_t cap)
   }
   m->next = NULL;
   m->kind = text[0];
-  m->aux = sv_get32(text + 4);
+  m->aux = plumb__get_le32(text + 4);
   m->id = sv_get64(text + 8);
   m->n = (size_t)n - SV_HDR;
   memcpy(m->data, text + SV_HDR, m->n);
@@ -543,7 +515,7 @@ sv_conn_watch(sv_conn *c)
 {
   struct epoll_event ev = { .events = EPOLLIN };
 
-  c->pidfd = sv_pidfd_open(c->peer_pid);
+  c->pidfd = plumb__pidfd_open(c->peer_pid);
   if (c->pidfd < 0)
     return PLUMB_ECLOSED;
   c->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -597,7 +569,7 @@ sv_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
     size_t used = SV_HDR;
     memset(text, 0, SV_HDR);
     text[0] = first ? SV_FIRST : SV_MORE;
-    sv_put32(text + 4, (uint32_t)total);
+    plumb__put_le32(text + 4, (uint32_t)total);
     sv_put64(text + 8, c->id);
     while (used < c->chunk && k < iovcnt) {
       size_t avail = iov[k].iov_len - off;
@@ -732,7 +704,7 @@ sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
       atomic_store(&c->peer_bye, 1);
       continue;
     }
-    int r = sv_take(c, text[0], sv_get32(text + 4), text + SV_HDR,
+    int r = sv_take(c, text[0], plumb__get_le32(text + 4), text + SV_HDR,
                     (size_t)n - SV_HDR);
     if (r < 0)
       return r;
@@ -849,19 +821,7 @@ sv_conn_fd(plumb_conn *pc)
 static int
 sv_peer(plumb_conn *pc, plumb_peer *out)
 {
-  sv_conn *c = (sv_conn *)pc;
-  char path[32];
-  struct stat st;
-
-  memset(out, 0, sizeof(*out));
-  out->pid = c->peer_pid;
-  snprintf(path, sizeof(path), "/proc/%d", (int)c->peer_pid);
-  if (stat(path, &st) == 0) {
-    out->uid = st.st_uid;
-    out->gid = st.st_gid;
-    out->has_creds = 1;
-  }
-  return PLUMB_OK;
+  return plumb__peer_from_pid(((sv_conn *)pc)->peer_pid, out);
 }
 
 static void
@@ -1050,7 +1010,7 @@ sv_listen(const char *addr, const plumb_tran_opts *opts,
       goto fail;
     }
     pid_t owner = sv_beacon_pid(old);
-    if (owner != 0 && (owner == -1 || sv_pid_alive(owner))) {
+    if (owner != 0 && (owner == -1 || plumb__pid_alive(owner))) {
       rv = PLUMB_EBUSY;
       goto fail;
     }
@@ -1116,7 +1076,7 @@ sv_accept(plumb_listener *pl, plumb_conn **out)
     }
     c->id = m->id;
     c->wtype = (long)m->id;
-    c->peer_pid = (pid_t)sv_get32(m->data);
+    c->peer_pid = (pid_t)plumb__get_le32(m->data);
     free(m);
     int rv = sv_conn_watch(c);
     if (rv != PLUMB_OK) {
@@ -1212,9 +1172,9 @@ sv_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   if ((qid = msgget(key, 0)) < 0)
     return sv_errno_status(errno);
   pid_t srv = sv_beacon_pid(qid);
-  if (srv > 0 && !sv_pid_alive(srv))
+  if (srv > 0 && !plumb__pid_alive(srv))
     msgctl(qid, IPC_RMID, NULL); /* a queue left by a dead server */
-  if (srv == 0 || (srv > 0 && !sv_pid_alive(srv)))
+  if (srv == 0 || (srv > 0 && !plumb__pid_alive(srv)))
     return PLUMB_ECONNREFUSED;
   c = sv_conn_new(qid, sv_chunk_size(qid),
                   opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME);
@@ -1224,7 +1184,7 @@ sv_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
           ((uint64_t)getpid() << 20 | (atomic_fetch_add(&counter, 1) & 0xfffff));
   c->wtype = SV_T_SERVER;
   sv_purge(qid, (long)c->id); /* leftovers for an earlier owner of our pid */
-  sv_put32(pidb, (uint32_t)getpid());
+  plumb__put_le32(pidb, (uint32_t)getpid());
   rv = sv_send_ctl(qid, SV_T_SERVER, SV_HELLO, SV_VERSION, c->id, pidb, 4,
                    deadline);
   if (rv != PLUMB_OK)
@@ -1240,7 +1200,7 @@ sv_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
       ssize_t n = msgrcv(qid, &m, sizeof(m.text), (long)c->id,
                          IPC_NOWAIT | MSG_NOERROR);
       if (n >= SV_HDR && m.text[0] == SV_ACK) {
-        c->peer_pid = (pid_t)sv_get32(m.text + 4);
+        c->peer_pid = (pid_t)plumb__get_le32(m.text + 4);
         break;
       }
       if (n >= 1 && m.text[0] == SV_NAK) {
@@ -1256,7 +1216,7 @@ sv_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
         rv = PLUMB_ETIMEDOUT;
         goto bye;
       }
-      if (srv > 0 && !sv_pid_alive(srv)) {
+      if (srv > 0 && !plumb__pid_alive(srv)) {
         rv = PLUMB_ECONNREFUSED;
         goto fail;
       }
