@@ -17,15 +17,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "stream.h"
 #include "transport.h"
 
@@ -45,31 +44,12 @@ typedef struct fifo_listener {
 } fifo_listener;
 
 typedef struct fifo_conn {
-  plumb_conn base;
-  int rfd, wfd;
-  int wakefd;    /* eventfd written by shutdown() */
+  plumb__fdconn fc; /* first: the stream connection (stream.h) */
   int rz;        /* client: write end of the rendezvous FIFO, and its */
   char *rzpath;  /* path, to remove it if its server dies */
-  pid_t peer_pid;
-  atomic_int shut;
-  plumb__stream st;
 } fifo_conn;
 
 const plumb_transport plumb__tran_fifo;
-
-static void
-fifo_put32(uint8_t *p, uint32_t v)
-{
-  for (int i = 0; i < 4; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t
-fifo_get32(const uint8_t *p)
-{
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
 
 static int
 fifo_valid_path(const char *addr)
@@ -110,12 +90,6 @@ fifo_errno_status(int e)
   }
 }
 
-static int
-fifo_pid_alive(pid_t pid)
-{
-  return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
-}
-
 /* ---- connections ---- */
 
 static fifo_conn *
@@ -124,10 +98,8 @@ fifo_conn_new(void)
   fifo_conn *c = calloc(1, sizeof(*c));
   if (c == NULL)
     return NULL;
-  c->base.ops = &plumb__tran_fifo;
-  c->rfd = c->wfd = c->rz = -1;
-  c->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (c->wakefd < 0) {
+  c->rz = -1;
+  if (plumb__fdconn_init_pipes(&c->fc, &plumb__tran_fifo) != PLUMB_OK) {
     free(c);
     return NULL;
   }
@@ -137,92 +109,11 @@ fifo_conn_new(void)
 static void
 fifo_conn_free(fifo_conn *c)
 {
-  if (c->rfd >= 0)
-    close(c->rfd);
-  if (c->wfd >= 0)
-    close(c->wfd);
+  plumb__fdconn_fini(&c->fc);
   if (c->rz >= 0)
     close(c->rz);
   free(c->rzpath);
-  close(c->wakefd);
-  plumb__stream_free(&c->st);
   free(c);
-}
-
-static int
-fifo_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
-          int64_t deadline)
-{
-  fifo_conn *c = (fifo_conn *)pc;
-
-  if (atomic_load(&c->shut))
-    return PLUMB_ECLOSED;
-  return plumb__stream_send(&c->st, iov, iovcnt, deadline);
-}
-
-/* The stream's waits also poll the shutdown eventfd (set_wake). */
-static int
-fifo_recv(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
-{
-  fifo_conn *c = (fifo_conn *)pc;
-
-  if (atomic_load(&c->shut))
-    return PLUMB_ECLOSED;
-  return plumb__stream_recv(&c->st, buf, deadline);
-}
-
-static int
-fifo_conn_fd(plumb_conn *pc)
-{
-  return ((fifo_conn *)pc)->rfd;
-}
-
-static int
-fifo_peer(plumb_conn *pc, plumb_peer *out)
-{
-  fifo_conn *c = (fifo_conn *)pc;
-  char path[32];
-  struct stat st;
-
-  memset(out, 0, sizeof(*out));
-  out->pid = c->peer_pid;
-  snprintf(path, sizeof(path), "/proc/%d", (int)c->peer_pid);
-  if (stat(path, &st) == 0) {
-    out->uid = st.st_uid;
-    out->gid = st.st_gid;
-    out->has_creds = 1;
-  }
-  return PLUMB_OK;
-}
-
-/* Swaps fd for a pipe end whose other end is closed: the peer sees end of
- * file / EPIPE at once, and our own I/O on it fails the same way. */
-static void
-fifo_cut(int fd, int write_end)
-{
-  int p[2];
-  if (fd < 0 || pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
-    return;
-  close(p[write_end ? 0 : 1]);
-  dup3(p[write_end ? 1 : 0], fd, O_CLOEXEC);
-  close(p[write_end ? 1 : 0]);
-}
-
-static void
-fifo_shutdown(plumb_conn *pc)
-{
-  fifo_conn *c = (fifo_conn *)pc;
-  uint64_t one = 1;
-
-  if (atomic_exchange(&c->shut, 1))
-    return;
-  if (write(c->wakefd, &one, sizeof(one)) < 0) {
-    /* cannot overflow with a single write */
-  }
-  /* The eventfd ends our blocked send/recv (stream waits poll it); the
-   * cut ends tell the peer: end of file, and EPIPE on its writes. */
-  fifo_cut(c->wfd, 1);
-  fifo_cut(c->rfd, 0);
 }
 
 /* A killed server cannot remove its rendezvous FIFO: its clients do, on
@@ -285,7 +176,7 @@ fifo_sweep(const char *path)
           e->d_name[bl + (size_t)used] != '\0' ||
           (strcmp(kind, "c2s") != 0 && strcmp(kind, "s2c") != 0))
         continue;
-      if (fifo_pid_alive((pid_t)pid))
+      if (plumb__pid_alive((pid_t)pid))
         continue;
       char full[PATH_MAX];
       if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, e->d_name) <
@@ -376,28 +267,28 @@ fifo_accept_hello(fifo_listener *l, const uint8_t *h, fifo_conn **out)
 
   if (memcmp(h, FIFO_MAGIC, 8) != 0)
     return PLUMB_EPROTO;
-  pid = fifo_get32(h + 8);
-  ctr = fifo_get32(h + 12);
+  pid = plumb__get_le32(h + 8);
+  ctr = plumb__get_le32(h + 12);
   if (pid == 0 || pid > INT_MAX)
     return PLUMB_EPROTO;
   fifo_pair_name(c2s, sizeof(c2s), l->path, pid, ctr, "c2s");
   fifo_pair_name(s2c, sizeof(s2c), l->path, pid, ctr, "s2c");
   if ((c = fifo_conn_new()) == NULL)
     return PLUMB_ENOMEM;
-  c->peer_pid = (pid_t)pid;
+  c->fc.peer_pid = (pid_t)pid;
   /* Both ends are held by the client already, so neither open blocks nor
    * sees end of file. */
-  c->rfd = open(c2s, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  c->wfd = c->rfd < 0 ? -1 : open(s2c, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (c->rfd < 0 || c->wfd < 0) {
+  c->fc.rfd = open(c2s, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  c->fc.wfd =
+      c->fc.rfd < 0 ? -1 : open(s2c, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (c->fc.rfd < 0 || c->fc.wfd < 0) {
     rv = PLUMB_ECLOSED;
     goto fail;
   }
-  plumb__stream_init(&c->st, c->rfd, c->wfd, l->max_frame);
-  plumb__stream_set_wake(&c->st, c->wakefd);
+  plumb__fdconn_start(&c->fc, l->max_frame);
   memcpy(ack, FIFO_ACK, 8);
-  fifo_put32(ack + 8, (uint32_t)getpid());
-  if ((rv = plumb__stream_send(&c->st, &v, 1, PLUMB_NOWAIT)) != PLUMB_OK)
+  plumb__put_le32(ack + 8, (uint32_t)getpid());
+  if ((rv = plumb__stream_send(&c->fc.st, &v, 1, PLUMB_NOWAIT)) != PLUMB_OK)
     goto fail;
   *out = c;
   return PLUMB_OK;
@@ -430,7 +321,7 @@ fifo_accept(plumb_listener *pl, plumb_conn **out)
     int rv = fifo_accept_hello(l, l->buf + l->off, &c);
     l->off += FIFO_HELLO_SIZE;
     if (rv == PLUMB_OK) {
-      *out = &c->base;
+      *out = &c->fc.base;
       return PLUMB_OK;
     }
     if (rv == PLUMB_ENOMEM)
@@ -486,23 +377,21 @@ fifo_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   }
   /* s2c: we read.  c2s: we write, holding a read end of our own until the
    * server has opened it, so neither side ever sees a premature EOF. */
-  c->rfd = open(s2c, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  c->fc.rfd = open(s2c, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   hold = open(c2s, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  c->wfd = hold < 0 ? -1 : open(c2s, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (c->rfd < 0 || c->wfd < 0 || fchmod(c->rfd, (mode_t)mode) < 0 ||
-      fchmod(c->wfd, (mode_t)mode) < 0 ||
+  c->fc.wfd = hold < 0 ? -1 : open(c2s, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (c->fc.rfd < 0 || c->fc.wfd < 0 || fchmod(c->fc.rfd, (mode_t)mode) < 0 ||
+      fchmod(c->fc.wfd, (mode_t)mode) < 0 ||
       (opts && opts->has_group &&
-       (fchown(c->rfd, (uid_t)-1, opts->group) < 0 ||
-        fchown(c->wfd, (uid_t)-1, opts->group) < 0))) {
+       (fchown(c->fc.rfd, (uid_t)-1, opts->group) < 0 ||
+        fchown(c->fc.wfd, (uid_t)-1, opts->group) < 0))) {
     rv = fifo_errno_status(errno);
     goto fail;
   }
-  plumb__stream_init(&c->st, c->rfd, c->wfd,
-                     opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME);
-  plumb__stream_set_wake(&c->st, c->wakefd);
+  plumb__fdconn_start(&c->fc, opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME);
   memcpy(hello, FIFO_MAGIC, 8);
-  fifo_put32(hello + 8, (uint32_t)getpid());
-  fifo_put32(hello + 12, ctr);
+  plumb__put_le32(hello + 8, (uint32_t)getpid());
+  plumb__put_le32(hello + 12, ctr);
   for (;;) { /* atomic: whole or nothing (EAGAIN while the FIFO is full) */
     ssize_t w = write(rz, hello, sizeof(hello));
     if (w == (ssize_t)sizeof(hello))
@@ -526,7 +415,7 @@ fifo_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   /* The ACK frame.  read() would report EOF while s2c has no writer yet,
    * but poll() reports no HUP before its first writer: poll first. */
   for (;;) {
-    struct pollfd p[2] = { { .fd = c->rfd, .events = POLLIN },
+    struct pollfd p[2] = { { .fd = c->fc.rfd, .events = POLLIN },
                            { .fd = rz, .events = 0 } };
     int r = poll(p, 2, deadline == PLUMB_FOREVER ? 50
                        : plumb__poll_timeout(deadline) < 50
@@ -541,7 +430,7 @@ fifo_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
       break;
     }
     if (p[0].revents) {
-      rv = plumb__stream_recv(&c->st, &ack, PLUMB_NOWAIT);
+      rv = plumb__stream_recv(&c->fc.st, &ack, PLUMB_NOWAIT);
       if (rv != PLUMB_EAGAIN)
         break;
     }
@@ -557,14 +446,14 @@ fifo_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
       rv = PLUMB_ECONNREFUSED;
     goto fail;
   }
-  c->peer_pid = (pid_t)fifo_get32(ack.data + 8);
+  c->fc.peer_pid = (pid_t)plumb__get_le32(ack.data + 8);
   plumb__buf_free(&ack);
   close(hold);
   c->rz = rz;
   c->rzpath = strdup(addr); /* NULL only costs the clean-up on close */
   unlink(c2s);
   unlink(s2c);
-  *out = &c->base;
+  *out = &c->fc.base;
   return PLUMB_OK;
 fail:
   plumb__buf_free(&ack);
@@ -586,10 +475,10 @@ const plumb_transport plumb__tran_fifo = {
   .accept = fifo_accept,
   .listener_close = fifo_listener_close,
   .dial = fifo_dial,
-  .send = fifo_send,
-  .recv = fifo_recv,
-  .conn_fd = fifo_conn_fd,
-  .peer = fifo_peer,
-  .shutdown = fifo_shutdown,
+  .send = plumb__fdconn_send,
+  .recv = plumb__fdconn_recv,
+  .conn_fd = plumb__fdconn_fd,
+  .peer = plumb__fdconn_peer,
+  .shutdown = plumb__fdconn_shutdown,
   .close = fifo_close,
 };

@@ -18,7 +18,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -26,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "stream.h"
 #include "transport.h"
 
@@ -37,14 +37,9 @@ extern char **environ;
 #define PIPE_TERM_MS 3000   /* then for a clean stop after SIGTERM */
 
 typedef struct pipe_conn {
-  plumb_conn base;
-  int rfd, wfd;
-  int wakefd;
+  plumb__fdconn fc; /* first: the stream connection (stream.h) */
   pid_t child;     /* client side: the spawned server, else 0 */
-  pid_t peer_pid;
-  atomic_int shut;
   int stop_on_eof;    /* server: SIGTERM ourselves when the parent goes */
-  plumb__stream st;
 } pipe_conn;
 
 typedef struct pipe_listener {
@@ -55,20 +50,6 @@ typedef struct pipe_listener {
 } pipe_listener;
 
 const plumb_transport plumb__tran_pipe;
-
-static void
-pipe_put32(uint8_t *p, uint32_t v)
-{
-  for (int i = 0; i < 4; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t
-pipe_get32(const uint8_t *p)
-{
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
 
 static int
 pipe_nonblock(int fd)
@@ -83,10 +64,7 @@ pipe_conn_new(void)
   pipe_conn *c = calloc(1, sizeof(*c));
   if (c == NULL)
     return NULL;
-  c->base.ops = &plumb__tran_pipe;
-  c->rfd = c->wfd = -1;
-  c->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (c->wakefd < 0) {
+  if (plumb__fdconn_init_pipes(&c->fc, &plumb__tran_pipe) != PLUMB_OK) {
     free(c);
     return NULL;
   }
@@ -119,12 +97,7 @@ pipe_reap(pid_t pid)
 static void
 pipe_conn_free(pipe_conn *c)
 {
-  if (c->rfd >= 0)
-    close(c->rfd);
-  if (c->wfd >= 0)
-    close(c->wfd);
-  close(c->wakefd);
-  plumb__stream_free(&c->st);
+  plumb__fdconn_fini(&c->fc);
   if (c->child > 0)
     pipe_reap(c->child); /* our end is closed: it sees EOF and exits */
   free(c);
@@ -137,7 +110,7 @@ pipe_conn_free(pipe_conn *c)
 static int
 pipe_peer_gone(pipe_conn *c, int rv)
 {
-  if (rv == PLUMB_ECLOSED && c->stop_on_eof && !atomic_load(&c->shut)) {
+  if (rv == PLUMB_ECLOSED && c->stop_on_eof && !atomic_load(&c->fc.shut)) {
     c->stop_on_eof = 0;
     kill(getpid(), SIGTERM);
   }
@@ -148,76 +121,14 @@ static int
 pipe_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
           int64_t deadline)
 {
-  pipe_conn *c = (pipe_conn *)pc;
-  int rv = atomic_load(&c->shut)
-               ? PLUMB_ECLOSED
-               : plumb__stream_send(&c->st, iov, iovcnt, deadline);
-  return pipe_peer_gone(c, rv);
+  return pipe_peer_gone((pipe_conn *)pc,
+                        plumb__fdconn_send(pc, iov, iovcnt, deadline));
 }
 
-/* The stream's waits also poll the shutdown eventfd (set_wake). */
 static int
 pipe_recv(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
 {
-  pipe_conn *c = (pipe_conn *)pc;
-
-  if (atomic_load(&c->shut))
-    return PLUMB_ECLOSED;
-  return pipe_peer_gone(c, plumb__stream_recv(&c->st, buf, deadline));
-}
-
-static int
-pipe_conn_fd(plumb_conn *pc)
-{
-  return ((pipe_conn *)pc)->rfd;
-}
-
-static int
-pipe_peer(plumb_conn *pc, plumb_peer *out)
-{
-  pipe_conn *c = (pipe_conn *)pc;
-  char path[32];
-  struct stat st;
-
-  memset(out, 0, sizeof(*out));
-  out->pid = c->peer_pid;
-  snprintf(path, sizeof(path), "/proc/%d", (int)c->peer_pid);
-  if (c->peer_pid > 0 && stat(path, &st) == 0) {
-    out->uid = st.st_uid;
-    out->gid = st.st_gid;
-    out->has_creds = 1;
-  }
-  return PLUMB_OK;
-}
-
-/* Swaps fd for a pipe end whose other end is closed, so the peer sees EOF
- * (or EPIPE) at once while fd stays a valid descriptor. */
-static void
-pipe_cut(int fd, int write_end)
-{
-  int p[2];
-  if (fd < 0 || pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
-    return;
-  close(p[write_end ? 0 : 1]);
-  dup3(p[write_end ? 1 : 0], fd, O_CLOEXEC);
-  close(p[write_end ? 1 : 0]);
-}
-
-static void
-pipe_shutdown(plumb_conn *pc)
-{
-  pipe_conn *c = (pipe_conn *)pc;
-  uint64_t one = 1;
-
-  if (atomic_exchange(&c->shut, 1))
-    return;
-  if (write(c->wakefd, &one, sizeof(one)) < 0) {
-    /* cannot overflow with a single write */
-  }
-  /* The eventfd ends our blocked send/recv (stream waits poll it); the
-   * cut ends tell the peer: end of file, and EPIPE on its writes. */
-  pipe_cut(c->wfd, 1);
-  pipe_cut(c->rfd, 0);
+  return pipe_peer_gone((pipe_conn *)pc, plumb__fdconn_recv(pc, buf, deadline));
 }
 
 static void
@@ -258,11 +169,11 @@ pipe_listen(const char *addr, const plumb_tran_opts *opts,
   l->max_frame = opts && opts->max_frame ? opts->max_frame
                                          : PLUMB_DEFAULT_MAX_FRAME;
   l->evfd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
-  c->rfd = fcntl(0, F_DUPFD_CLOEXEC, 3);
-  c->wfd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+  c->fc.rfd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+  c->fc.wfd = fcntl(1, F_DUPFD_CLOEXEC, 3);
   devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (l->evfd < 0 || c->rfd < 0 || c->wfd < 0 || devnull < 0 ||
-      pipe_nonblock(c->rfd) < 0 || pipe_nonblock(c->wfd) < 0) {
+  if (l->evfd < 0 || c->fc.rfd < 0 || c->fc.wfd < 0 || devnull < 0 ||
+      pipe_nonblock(c->fc.rfd) < 0 || pipe_nonblock(c->fc.wfd) < 0) {
     if (devnull >= 0)
       close(devnull);
     if (l->evfd >= 0)
@@ -276,10 +187,9 @@ pipe_listen(const char *addr, const plumb_tran_opts *opts,
   dup2(devnull, 0);
   close(devnull);
   dup2(2, 1);
-  c->peer_pid = getppid();
+  c->fc.peer_pid = getppid();
   c->stop_on_eof = !keep;
-  plumb__stream_init(&c->st, c->rfd, c->wfd, l->max_frame);
-  plumb__stream_set_wake(&c->st, c->wakefd);
+  plumb__fdconn_start(&c->fc, l->max_frame);
   l->conn = c;
   *out = &l->base;
   return PLUMB_OK;
@@ -304,9 +214,9 @@ pipe_accept(plumb_listener *pl, plumb_conn **out)
   if (l->conn == NULL)
     return PLUMB_EAGAIN;
   memcpy(ack, PIPE_ACK, 8);
-  pipe_put32(ack + 8, (uint32_t)getpid());
+  plumb__put_le32(ack + 8, (uint32_t)getpid());
   /* the pipe is empty: this never blocks */
-  rv = plumb__stream_send(&l->conn->st, &v, 1, plumb__deadline_ms(1000));
+  rv = plumb__stream_send(&l->conn->fc.st, &v, 1, plumb__deadline_ms(1000));
   if (read(l->evfd, &x, sizeof(x)) < 0) {
     /* already drained */
   }
@@ -315,7 +225,7 @@ pipe_accept(plumb_listener *pl, plumb_conn **out)
     l->conn = NULL;
     return rv;
   }
-  *out = &l->conn->base;
+  *out = &l->conn->fc.base;
   l->conn = NULL;
   return PLUMB_OK;
 }
@@ -382,21 +292,19 @@ pipe_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   close(in[0]);
   close(outp[1]);
   in[0] = outp[1] = -1;
-  c->wfd = in[1];
-  c->rfd = outp[0];
+  c->fc.wfd = in[1];
+  c->fc.rfd = outp[0];
   in[1] = outp[0] = -1;
-  if (pipe_nonblock(c->rfd) < 0 || pipe_nonblock(c->wfd) < 0) {
+  if (pipe_nonblock(c->fc.rfd) < 0 || pipe_nonblock(c->fc.wfd) < 0) {
     rv = PLUMB_ESYS;
     goto fail;
   }
-  c->peer_pid = c->child;
-  plumb__stream_init(&c->st, c->rfd, c->wfd,
-                     opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME);
-  plumb__stream_set_wake(&c->st, c->wakefd);
+  c->fc.peer_pid = c->child;
+  plumb__fdconn_start(&c->fc, opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME);
   /* A real pipe server greets us; end of file means it was not one. */
-  rv = plumb__stream_recv(&c->st, &ack, deadline);
+  rv = plumb__stream_recv(&c->fc.st, &ack, deadline);
   if (rv == PLUMB_OK && (ack.len != 12 || memcmp(ack.data, PIPE_ACK, 8) ||
-                         pipe_get32(ack.data + 8) != (uint32_t)c->child))
+                         plumb__get_le32(ack.data + 8) != (uint32_t)c->child))
     rv = PLUMB_EPROTO;
   if (rv == PLUMB_ECLOSED)
     rv = PLUMB_ECONNREFUSED;
@@ -404,7 +312,7 @@ pipe_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   if (rv != PLUMB_OK)
     goto fail;
   free(cmd);
-  *out = &c->base;
+  *out = &c->fc.base;
   return PLUMB_OK;
 fail:
   for (int i = 0; i < 2; i++) {
@@ -431,8 +339,8 @@ const plumb_transport plumb__tran_pipe = {
   .dial = pipe_dial,
   .send = pipe_send,
   .recv = pipe_recv,
-  .conn_fd = pipe_conn_fd,
-  .peer = pipe_peer,
-  .shutdown = pipe_shutdown,
+  .conn_fd = plumb__fdconn_fd,
+  .peer = plumb__fdconn_peer,
+  .shutdown = plumb__fdconn_shutdown,
   .close = pipe_close,
 };

@@ -1,18 +1,23 @@
-/* stream.c - length-prefixed frames over byte-stream descriptors (see
- * stream.h for the contract).  Shared by unix, tcp, pipe and fifo; it does
- * not open, close or poll anything beyond the descriptors it is given. */
+/* stream.c - length-prefixed frames over byte-stream descriptors, and the
+ * connection built on them (see stream.h for the contract).  Shared by
+ * unix, tcp, pipe and fifo; it opens nothing: the transports make the
+ * descriptors, the connection only accepts, shuts down and closes them. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "stream.h"
 
 /* Receive buffer kept between frames; larger ones are released when idle. */
@@ -49,13 +54,6 @@ plumb__stream_free(plumb__stream *s)
 {
   plumb__buf_free(&s->rx);
   s->off = 0;
-}
-
-static uint32_t
-stream_get_le32(const uint8_t *p)
-{
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
 }
 
 /* Waits until fd polls for events or the deadline passes (or the wake fd
@@ -132,10 +130,7 @@ plumb__stream_send(plumb__stream *s, const struct iovec *iov, int iovcnt,
     total += iov[i].iov_len;
   if (total > s->max_frame)
     return PLUMB_ETOOBIG;
-  prefix[0] = (uint8_t)total;
-  prefix[1] = (uint8_t)(total >> 8);
-  prefix[2] = (uint8_t)(total >> 16);
-  prefix[3] = (uint8_t)(total >> 24);
+  plumb__put_le32(prefix, (uint32_t)total);
   v[n].iov_base = prefix;
   v[n++].iov_len = sizeof(prefix);
   for (int i = 0; i < iovcnt; i++)
@@ -181,7 +176,7 @@ plumb__stream_buffered(const plumb__stream *s)
   size_t have = s->rx.len - s->off;
   if (have < PLUMB__STREAM_PREFIX)
     return 0;
-  uint32_t n = stream_get_le32(s->rx.data + s->off);
+  uint32_t n = plumb__get_le32(s->rx.data + s->off);
   return n <= s->max_frame && have - PLUMB__STREAM_PREFIX >= n;
 }
 
@@ -195,7 +190,7 @@ stream_take(plumb__stream *s, plumb_buf *out, size_t *need)
   *need = PLUMB__STREAM_PREFIX;
   if (have < PLUMB__STREAM_PREFIX)
     return PLUMB_EAGAIN;
-  uint32_t n = stream_get_le32(s->rx.data + s->off);
+  uint32_t n = plumb__get_le32(s->rx.data + s->off);
   if (n > s->max_frame)
     return PLUMB_ETOOBIG;
   *need = PLUMB__STREAM_PREFIX + (size_t)n;
@@ -305,4 +300,174 @@ plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline)
     if ((st = stream_wait(s, s->rfd, POLLIN, deadline)) != PLUMB_OK)
       return st;
   }
+}
+
+/* ---- the connection (plumb__fdconn) ---- */
+
+int
+plumb__fdconn_init_pipes(plumb__fdconn *c, const plumb_transport *ops)
+{
+  c->base.ops = ops;
+  c->rfd = c->wfd = -1;
+  c->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  return c->wakefd < 0 ? PLUMB_ESYS : PLUMB_OK;
+}
+
+void
+plumb__fdconn_start(plumb__fdconn *c, uint32_t max_frame)
+{
+  plumb__stream_init(&c->st, c->rfd, c->wfd, max_frame);
+  plumb__stream_set_wake(&c->st, c->wakefd);
+}
+
+void
+plumb__fdconn_fini(plumb__fdconn *c)
+{
+  if (c->rfd >= 0)
+    close(c->rfd);
+  if (c->wfd >= 0 && c->wfd != c->rfd)
+    close(c->wfd);
+  if (c->wakefd >= 0)
+    close(c->wakefd);
+  plumb__stream_free(&c->st);
+}
+
+/* A connection over socket fd, which it owns from now on (closed on
+ * failure). */
+static int
+fdconn_socket(const plumb_transport *ops, int fd, uint32_t max_frame,
+              int tcp_nodelay, plumb_conn **out)
+{
+  plumb__fdconn *c = calloc(1, sizeof(*c));
+  int one = 1;
+
+  if (c == NULL) {
+    close(fd);
+    return PLUMB_ENOMEM;
+  }
+  if (tcp_nodelay)
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  c->base.ops = ops;
+  c->rfd = c->wfd = fd;
+  c->wakefd = -1;
+  plumb__stream_init(&c->st, fd, fd, max_frame);
+  *out = &c->base;
+  return PLUMB_OK;
+}
+
+int
+plumb__fdconn_dialed(const plumb_transport *ops, int fd, uint32_t max_frame,
+                     int tcp_nodelay, plumb_conn **out)
+{
+  int fl = fcntl(fd, F_GETFL);
+
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    close(fd);
+    return PLUMB_ESYS;
+  }
+  return fdconn_socket(ops, fd, max_frame, tcp_nodelay, out);
+}
+
+int
+plumb__socklistener_fd(plumb_listener *pl)
+{
+  return ((plumb__socklistener *)pl)->fd;
+}
+
+int
+plumb__socklistener_accept(plumb_listener *pl, plumb_conn **out)
+{
+  plumb__socklistener *l = (plumb__socklistener *)pl;
+  int fd;
+
+  *out = NULL;
+  do
+    fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC); /* blocking: stream.h */
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED)
+      return PLUMB_EAGAIN;
+    return l->errno_status(errno);
+  }
+  return fdconn_socket(l->base.ops, fd, l->max_frame, l->tcp_nodelay, out);
+}
+
+/* `shut` is only ever set on pipes and FIFOs; a shut-down socket fails by
+ * itself. */
+int
+plumb__fdconn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
+                   int64_t deadline)
+{
+  plumb__fdconn *c = (plumb__fdconn *)pc;
+
+  if (atomic_load(&c->shut))
+    return PLUMB_ECLOSED;
+  return plumb__stream_send(&c->st, iov, iovcnt, deadline);
+}
+
+/* The stream's waits also poll the shutdown eventfd (set_wake). */
+int
+plumb__fdconn_recv(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
+{
+  plumb__fdconn *c = (plumb__fdconn *)pc;
+
+  if (atomic_load(&c->shut))
+    return PLUMB_ECLOSED;
+  return plumb__stream_recv(&c->st, buf, deadline);
+}
+
+int
+plumb__fdconn_fd(plumb_conn *pc)
+{
+  return ((plumb__fdconn *)pc)->rfd;
+}
+
+int
+plumb__fdconn_peer(plumb_conn *pc, plumb_peer *out)
+{
+  return plumb__peer_from_pid(((plumb__fdconn *)pc)->peer_pid, out);
+}
+
+/* Swaps fd for a pipe end whose other end is closed: the peer sees end of
+ * file / EPIPE at once, and our own I/O on it fails the same way, while fd
+ * stays a valid descriptor. */
+static void
+fdconn_cut(int fd, int write_end)
+{
+  int p[2];
+  if (fd < 0 || pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+    return;
+  close(p[write_end ? 0 : 1]);
+  dup3(p[write_end ? 1 : 0], fd, O_CLOEXEC);
+  close(p[write_end ? 1 : 0]);
+}
+
+void
+plumb__fdconn_shutdown(plumb_conn *pc)
+{
+  plumb__fdconn *c = (plumb__fdconn *)pc;
+  uint64_t one = 1;
+
+  if (c->wakefd < 0) { /* a socket: shutdown(2) wakes poll, tells the peer */
+    (void)shutdown(c->rfd, SHUT_RDWR);
+    return;
+  }
+  if (atomic_exchange(&c->shut, 1))
+    return;
+  if (write(c->wakefd, &one, sizeof(one)) < 0) {
+    /* cannot overflow with a single write */
+  }
+  /* The eventfd ends our blocked send/recv (stream waits poll it); the
+   * cut ends tell the peer: end of file, and EPIPE on its writes. */
+  fdconn_cut(c->wfd, 1);
+  fdconn_cut(c->rfd, 0);
+}
+
+void
+plumb__fdconn_close(plumb_conn *pc)
+{
+  if (pc == NULL)
+    return;
+  plumb__fdconn_fini((plumb__fdconn *)pc);
+  free(pc);
 }

@@ -33,12 +33,18 @@
  *
  * Threading: one send and one recv may run at the same time on one stream
  * (send touches only wfd); two sends or two recvs may not.
+ *
+ * plumb__fdconn, below, is the whole connection those four transports
+ * share: a stream over one socket (unix, tcp) or two pipe ends with a
+ * shutdown eventfd (pipe, fifo), usable directly as transport.h members.
  */
 #ifndef PLUMB_STREAM_H
 #define PLUMB_STREAM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "transport.h"
@@ -89,5 +95,59 @@ int plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline);
 
 /* 1 if a whole frame is already buffered (recv will not touch the fd). */
 int plumb__stream_buffered(const plumb__stream *s);
+
+/* A connection over a stream (base first: a transport may embed it first
+ * in its own struct).  Sockets: rfd == wfd, no wakefd; shutdown() is
+ * shutdown(2).  Pipes and FIFOs: two fds and a wake eventfd; shutdown()
+ * sets `shut`, writes the eventfd and swaps both fds for ends whose other
+ * end is closed, so the peer sees end of file (and EPIPE) at once. */
+typedef struct plumb__fdconn {
+  plumb_conn base;
+  int rfd, wfd;
+  int wakefd;      /* -1 on sockets */
+  pid_t peer_pid;  /* pipes and FIFOs: for peer(), from the handshake */
+  atomic_int shut; /* pipes and FIFOs: shutdown() was called */
+  plumb__stream st;
+} plumb__fdconn;
+
+/* Pipes and FIFOs: ops, no fds yet (-1) and a new wake eventfd.  On
+ * failure (PLUMB_ESYS) there is nothing to fini. */
+int plumb__fdconn_init_pipes(plumb__fdconn *c, const plumb_transport *ops);
+/* Pipes and FIFOs, once rfd and wfd are open (O_NONBLOCK): the stream.
+ * max_frame 0 means PLUMB_DEFAULT_MAX_FRAME. */
+void plumb__fdconn_start(plumb__fdconn *c, uint32_t max_frame);
+/* Closes the descriptors and frees the stream's buffer (not c itself). */
+void plumb__fdconn_fini(plumb__fdconn *c);
+
+/* Sockets, client side: a connection over connected non-blocking fd,
+ * made blocking (see above), which it owns from now on (closed on
+ * failure); tcp_nodelay sets TCP_NODELAY.  PLUMB_ESYS, PLUMB_ENOMEM. */
+int plumb__fdconn_dialed(const plumb_transport *ops, int fd,
+                         uint32_t max_frame, int tcp_nodelay,
+                         plumb_conn **out);
+
+/* Sockets, server side: a listener that begins with this (listen() fills
+ * it in) uses the two members below as its listener_fd and accept. */
+typedef struct plumb__socklistener {
+  plumb_listener base;
+  int fd;                   /* listening, O_NONBLOCK */
+  uint32_t max_frame;       /* of accepted connections */
+  int tcp_nodelay;          /* set TCP_NODELAY on them */
+  int (*errno_status)(int); /* accept(2)'s errno as a PLUMB_ status */
+} plumb__socklistener;
+
+int plumb__socklistener_fd(plumb_listener *l);
+/* One pending client as a blocking plumb__fdconn; PLUMB_EAGAIN if none. */
+int plumb__socklistener_accept(plumb_listener *l, plumb_conn **out);
+
+/* transport.h members for any plumb__fdconn.  peer() reports peer_pid
+ * with credentials from /proc; close() is fini + free, for sockets. */
+int plumb__fdconn_send(plumb_conn *c, const struct iovec *iov, int iovcnt,
+                       int64_t deadline);
+int plumb__fdconn_recv(plumb_conn *c, plumb_buf *buf, int64_t deadline);
+int plumb__fdconn_fd(plumb_conn *c);
+int plumb__fdconn_peer(plumb_conn *c, plumb_peer *out);
+void plumb__fdconn_shutdown(plumb_conn *c);
+void plumb__fdconn_close(plumb_conn *c);
 
 #endif

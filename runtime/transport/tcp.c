@@ -9,10 +9,8 @@
  * connection has TCP_NODELAY.  Frames use stream.h; no peer credentials.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,18 +19,6 @@
 
 #include "stream.h"
 #include "transport.h"
-
-typedef struct tcp_listener {
-  plumb_listener base;
-  int fd;
-  uint32_t max_frame;
-} tcp_listener;
-
-typedef struct tcp_conn {
-  plumb_conn base;
-  int fd;
-  plumb__stream st;
-} tcp_conn;
 
 const plumb_transport plumb__tran_tcp;
 
@@ -127,7 +113,7 @@ tcp_listen(const char *addr, const plumb_tran_opts *opts,
            plumb_listener **out)
 {
   struct addrinfo *res, *ai;
-  tcp_listener *l;
+  plumb__socklistener *l;
   int st, fd = -1, one = 1;
 
   *out = NULL;
@@ -162,70 +148,16 @@ tcp_listen(const char *addr, const plumb_tran_opts *opts,
   l->base.ops = &plumb__tran_tcp;
   l->fd = fd;
   l->max_frame = opts->max_frame;
+  l->tcp_nodelay = 1; /* connections are blocking sockets (stream.h) */
+  l->errno_status = tcp_errno_status;
   *out = &l->base;
-  return PLUMB_OK;
-}
-
-static int
-tcp_listener_fd(plumb_listener *lb)
-{
-  return ((tcp_listener *)lb)->fd;
-}
-
-/* Connections are blocking sockets: the stream helper then receives with
- * one blocking recv() per frame and uses MSG_DONTWAIT where it must not
- * block (stream.h). */
-static int
-tcp_set_blocking(int fd)
-{
-  int fl = fcntl(fd, F_GETFL);
-  return fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? PLUMB_OK
-                                                               : PLUMB_ESYS;
-}
-
-static tcp_conn *
-tcp_conn_new(int fd, uint32_t max_frame)
-{
-  int one = 1;
-  tcp_conn *c = calloc(1, sizeof(*c));
-
-  if (c == NULL)
-    return NULL;
-  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  c->base.ops = &plumb__tran_tcp;
-  c->fd = fd;
-  plumb__stream_init(&c->st, fd, fd, max_frame);
-  return c;
-}
-
-static int
-tcp_accept(plumb_listener *lb, plumb_conn **out)
-{
-  tcp_listener *l = (tcp_listener *)lb;
-  tcp_conn *c;
-  int fd;
-
-  *out = NULL;
-  do
-    fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC); /* blocking: stream.h */
-  while (fd < 0 && errno == EINTR);
-  if (fd < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED)
-      return PLUMB_EAGAIN;
-    return tcp_errno_status(errno);
-  }
-  if ((c = tcp_conn_new(fd, l->max_frame)) == NULL) {
-    close(fd);
-    return PLUMB_ENOMEM;
-  }
-  *out = &c->base;
   return PLUMB_OK;
 }
 
 static void
 tcp_listener_close(plumb_listener *lb)
 {
-  tcp_listener *l = (tcp_listener *)lb;
+  plumb__socklistener *l = (plumb__socklistener *)lb;
 
   if (l == NULL)
     return;
@@ -264,7 +196,6 @@ tcp_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
          plumb_conn **out)
 {
   struct addrinfo *res, *ai;
-  tcp_conn *c;
   int st, fd = -1;
 
   *out = NULL;
@@ -289,53 +220,7 @@ tcp_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   freeaddrinfo(res);
   if (fd < 0)
     return st;
-  if (tcp_set_blocking(fd) != PLUMB_OK) {
-    close(fd);
-    return PLUMB_ESYS;
-  }
-  if ((c = tcp_conn_new(fd, opts->max_frame)) == NULL) {
-    close(fd);
-    return PLUMB_ENOMEM;
-  }
-  *out = &c->base;
-  return PLUMB_OK;
-}
-
-static int
-tcp_send(plumb_conn *cb, const struct iovec *iov, int iovcnt,
-         int64_t deadline)
-{
-  return plumb__stream_send(&((tcp_conn *)cb)->st, iov, iovcnt, deadline);
-}
-
-static int
-tcp_recv(plumb_conn *cb, plumb_buf *buf, int64_t deadline)
-{
-  return plumb__stream_recv(&((tcp_conn *)cb)->st, buf, deadline);
-}
-
-static int
-tcp_conn_fd(plumb_conn *cb)
-{
-  return ((tcp_conn *)cb)->fd;
-}
-
-static void
-tcp_shutdown(plumb_conn *cb)
-{
-  (void)shutdown(((tcp_conn *)cb)->fd, SHUT_RDWR);
-}
-
-static void
-tcp_close(plumb_conn *cb)
-{
-  tcp_conn *c = (tcp_conn *)cb;
-
-  if (c == NULL)
-    return;
-  close(c->fd);
-  plumb__stream_free(&c->st);
-  free(c);
+  return plumb__fdconn_dialed(&plumb__tran_tcp, fd, opts->max_frame, 1, out);
 }
 
 const plumb_transport plumb__tran_tcp = {
@@ -343,14 +228,14 @@ const plumb_transport plumb__tran_tcp = {
   .scheme = "tcp",
   .aliases = NULL,
   .listen = tcp_listen,
-  .listener_fd = tcp_listener_fd,
-  .accept = tcp_accept,
+  .listener_fd = plumb__socklistener_fd,
+  .accept = plumb__socklistener_accept,
   .listener_close = tcp_listener_close,
   .dial = tcp_dial,
-  .send = tcp_send,
-  .recv = tcp_recv,
-  .conn_fd = tcp_conn_fd,
+  .send = plumb__fdconn_send,
+  .recv = plumb__fdconn_recv,
+  .conn_fd = plumb__fdconn_fd,
   .peer = NULL,
-  .shutdown = tcp_shutdown,
-  .close = tcp_close,
+  .shutdown = plumb__fdconn_shutdown,
+  .close = plumb__fdconn_close,
 };

@@ -9,7 +9,6 @@
  * credentials come from SO_PEERCRED.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -23,19 +22,11 @@
 #include "transport.h"
 
 typedef struct unix_listener {
-  plumb_listener base;
-  int fd;
-  uint32_t max_frame;
+  plumb__socklistener sl; /* first: fd, accept (stream.h) */
   char *path; /* socket file to unlink, NULL for abstract */
   dev_t dev;
   ino_t ino;
 } unix_listener;
-
-typedef struct unix_conn {
-  plumb_conn base;
-  int fd;
-  plumb__stream st;
-} unix_conn;
 
 const plumb_transport plumb__tran_unix;
 
@@ -117,8 +108,9 @@ unix_listen(const char *addr, const plumb_tran_opts *opts,
     return st;
   if ((l = calloc(1, sizeof(*l))) == NULL)
     return PLUMB_ENOMEM;
-  l->base.ops = &plumb__tran_unix;
-  l->max_frame = opts->max_frame;
+  l->sl.base.ops = &plumb__tran_unix;
+  l->sl.max_frame = opts->max_frame;
+  l->sl.errno_status = unix_errno_status;
   fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     st = unix_errno_status(errno);
@@ -159,8 +151,8 @@ unix_listen(const char *addr, const plumb_tran_opts *opts,
     st = unix_errno_status(errno);
     goto unlink_path;
   }
-  l->fd = fd;
-  *out = &l->base;
+  l->sl.fd = fd;
+  *out = &l->sl.base;
   return PLUMB_OK;
 
 unlink_path:
@@ -172,59 +164,6 @@ close_fd:
 free_l:
   free(l);
   return st;
-}
-
-static int
-unix_listener_fd(plumb_listener *lb)
-{
-  return ((unix_listener *)lb)->fd;
-}
-
-/* Connections are blocking sockets: the stream helper then receives with
- * one blocking recv() per frame and uses MSG_DONTWAIT where it must not
- * block (stream.h). */
-static int
-unix_set_blocking(int fd)
-{
-  int fl = fcntl(fd, F_GETFL);
-  return fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? PLUMB_OK
-                                                               : PLUMB_ESYS;
-}
-
-static unix_conn *
-unix_conn_new(int fd, uint32_t max_frame)
-{
-  unix_conn *c = calloc(1, sizeof(*c));
-  if (c == NULL)
-    return NULL;
-  c->base.ops = &plumb__tran_unix;
-  c->fd = fd;
-  plumb__stream_init(&c->st, fd, fd, max_frame);
-  return c;
-}
-
-static int
-unix_accept(plumb_listener *lb, plumb_conn **out)
-{
-  unix_listener *l = (unix_listener *)lb;
-  unix_conn *c;
-  int fd;
-
-  *out = NULL;
-  do
-    fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC); /* blocking: stream.h */
-  while (fd < 0 && errno == EINTR);
-  if (fd < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED)
-      return PLUMB_EAGAIN;
-    return unix_errno_status(errno);
-  }
-  if ((c = unix_conn_new(fd, l->max_frame)) == NULL) {
-    close(fd);
-    return PLUMB_ENOMEM;
-  }
-  *out = &c->base;
-  return PLUMB_OK;
 }
 
 static void
@@ -239,7 +178,7 @@ unix_listener_close(plumb_listener *lb)
   if (l->path && stat(l->path, &sb) == 0 && sb.st_dev == l->dev &&
       sb.st_ino == l->ino)
     (void)unlink(l->path);
-  close(l->fd);
+  close(l->sl.fd);
   free(l->path);
   free(l);
 }
@@ -250,7 +189,6 @@ unix_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
 {
   struct sockaddr_un sa;
   socklen_t len;
-  unix_conn *c;
   int st, fd;
 
   *out = NULL;
@@ -274,37 +212,11 @@ unix_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
     }
     (void)poll(NULL, 0, 1);
   }
-  if ((st = unix_set_blocking(fd)) != PLUMB_OK)
-    goto close_fd;
-  if ((c = unix_conn_new(fd, opts->max_frame)) == NULL) {
-    st = PLUMB_ENOMEM;
-    goto close_fd;
-  }
-  *out = &c->base;
-  return PLUMB_OK;
+  return plumb__fdconn_dialed(&plumb__tran_unix, fd, opts->max_frame, 0, out);
 
 close_fd:
   close(fd);
   return st;
-}
-
-static int
-unix_send(plumb_conn *cb, const struct iovec *iov, int iovcnt,
-          int64_t deadline)
-{
-  return plumb__stream_send(&((unix_conn *)cb)->st, iov, iovcnt, deadline);
-}
-
-static int
-unix_recv(plumb_conn *cb, plumb_buf *buf, int64_t deadline)
-{
-  return plumb__stream_recv(&((unix_conn *)cb)->st, buf, deadline);
-}
-
-static int
-unix_conn_fd(plumb_conn *cb)
-{
-  return ((unix_conn *)cb)->fd;
 }
 
 static int
@@ -314,8 +226,8 @@ unix_peer(plumb_conn *cb, plumb_peer *out)
   socklen_t len = sizeof(cr);
 
   memset(out, 0, sizeof(*out));
-  if (getsockopt(((unix_conn *)cb)->fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) !=
-      0)
+  if (getsockopt(((plumb__fdconn *)cb)->rfd, SOL_SOCKET, SO_PEERCRED, &cr,
+                 &len) != 0)
     return PLUMB_ESYS;
   out->has_creds = 1;
   out->pid = cr.pid;
@@ -324,37 +236,19 @@ unix_peer(plumb_conn *cb, plumb_peer *out)
   return PLUMB_OK;
 }
 
-static void
-unix_shutdown(plumb_conn *cb)
-{
-  (void)shutdown(((unix_conn *)cb)->fd, SHUT_RDWR);
-}
-
-static void
-unix_close(plumb_conn *cb)
-{
-  unix_conn *c = (unix_conn *)cb;
-
-  if (c == NULL)
-    return;
-  close(c->fd);
-  plumb__stream_free(&c->st);
-  free(c);
-}
-
 const plumb_transport plumb__tran_unix = {
   .abi_version = PLUMB_TRANSPORT_ABI,
   .scheme = "unix",
   .aliases = NULL,
   .listen = unix_listen,
-  .listener_fd = unix_listener_fd,
-  .accept = unix_accept,
+  .listener_fd = plumb__socklistener_fd,
+  .accept = plumb__socklistener_accept,
   .listener_close = unix_listener_close,
   .dial = unix_dial,
-  .send = unix_send,
-  .recv = unix_recv,
-  .conn_fd = unix_conn_fd,
+  .send = plumb__fdconn_send,
+  .recv = plumb__fdconn_recv,
+  .conn_fd = plumb__fdconn_fd,
   .peer = unix_peer,
-  .shutdown = unix_shutdown,
-  .close = unix_close,
+  .shutdown = plumb__fdconn_shutdown,
+  .close = plumb__fdconn_close,
 };
