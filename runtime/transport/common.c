@@ -1,5 +1,6 @@
 /* common.c - pieces several transports share (see common.h): the peer
- * process's credentials, liveness and pidfd. */
+ * process's credentials, liveness and pidfd, /proc/sys limits, and frames
+ * split into messages. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,4 +38,85 @@ int
 plumb__pidfd_open(pid_t pid)
 {
   return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+long
+plumb__read_long(const char *path, long dflt)
+{
+  FILE *f = fopen(path, "re");
+  long v = dflt;
+  if (f) {
+    if (fscanf(f, "%ld", &v) != 1)
+      v = dflt;
+    fclose(f);
+  }
+  return v;
+}
+
+size_t
+plumb__iov_gather(const struct iovec *iov, int iovcnt, int *k, size_t *off,
+                  uint8_t *dst, size_t room)
+{
+  size_t done = 0;
+
+  while (done < room && *k < iovcnt) {
+    size_t avail = iov[*k].iov_len - *off;
+    size_t n = room - done < avail ? room - done : avail;
+    if (n > 0) /* an empty iovec may have a NULL base */
+      memcpy(dst + done, (const uint8_t *)iov[*k].iov_base + *off, n);
+    done += n;
+    *off += n;
+    if (*off == iov[*k].iov_len) {
+      (*k)++;
+      *off = 0;
+    }
+  }
+  return done;
+}
+
+int
+plumb__reasm_first(plumb__reasm *r, size_t want, uint32_t max_frame,
+                   const uint8_t *data, size_t n)
+{
+  if (r->in_frame)
+    return PLUMB_EPROTO;
+  r->skip = 0;
+  r->want = want;
+  if (want > max_frame) {
+    /* discard the rest of it, keep the connection */
+    r->skip = want - n;
+    return PLUMB_ETOOBIG;
+  }
+  if (n > want)
+    return PLUMB_EPROTO;
+  if (plumb__buf_reserve(&r->part, want ? want : 1) != PLUMB_OK)
+    return PLUMB_ENOMEM;
+  memcpy(r->part.data, data, n);
+  r->part.len = n;
+  r->in_frame = 1;
+  return r->part.len == r->want;
+}
+
+int
+plumb__reasm_more(plumb__reasm *r, const uint8_t *data, size_t n)
+{
+  if (r->skip) {
+    r->skip = n >= r->skip ? 0 : r->skip - n;
+    return 0;
+  }
+  if (!r->in_frame || r->part.len + n > r->want)
+    return PLUMB_EPROTO;
+  memcpy(r->part.data + r->part.len, data, n);
+  r->part.len += n;
+  return r->part.len == r->want;
+}
+
+void
+plumb__reasm_take(plumb__reasm *r, plumb_buf *buf)
+{
+  plumb_buf t = *buf;
+  *buf = r->part;
+  r->part = t;
+  r->part.len = 0;
+  r->in_frame = 0;
 }

@@ -67,11 +67,7 @@ typedef struct mq_conn {
   int wbroken;      /* a frame was half sent */
   int peer_gone;    /* BYE seen or the pidfd fired */
   int delivered;    /* the last recv() returned a frame */
-  /* reassembly of the frame being received */
-  plumb_buf part;
-  size_t want;      /* its length */
-  int in_frame;
-  size_t skip;      /* bytes of an oversized frame still to discard */
+  plumb__reasm rx;  /* the frame being received */
 } mq_conn;
 
 const plumb_transport plumb__tran_mq;
@@ -120,27 +116,14 @@ mq_errno_status(int e)
   }
 }
 
-static long
-mq_sysctl(const char *path, long dflt)
-{
-  FILE *f = fopen(path, "re");
-  long v = dflt;
-  if (f) {
-    if (fscanf(f, "%ld", &v) != 1)
-      v = dflt;
-    fclose(f);
-  }
-  return v;
-}
-
 /* Creates a per-client queue, shrinking it until RLIMIT_MSGQUEUE and the
  * /proc/sys/fs/mqueue limits accept it. */
 static mqd_t
 mq_create_pair_queue(const char *name, int flags, const plumb_tran_opts *o)
 {
   unsigned mode = o && o->mode ? o->mode : 0600;
-  long smax = mq_sysctl("/proc/sys/fs/mqueue/msgsize_max", 8192);
-  long mmax = mq_sysctl("/proc/sys/fs/mqueue/msg_max", 10);
+  long smax = plumb__read_long("/proc/sys/fs/mqueue/msgsize_max", 8192);
+  long mmax = plumb__read_long("/proc/sys/fs/mqueue/msg_max", 10);
   long size = o && o->mq_msgsize ? (long)o->mq_msgsize : 8192;
   mqd_t q = (mqd_t)-1;
 
@@ -219,7 +202,7 @@ mq_conn_free(mq_conn *c)
     close(c->epfd);
   free(c->rmsg);
   free(c->wmsg);
-  plumb__buf_free(&c->part);
+  plumb__buf_free(&c->rx.part);
   free(c);
 }
 
@@ -641,19 +624,10 @@ mq_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
     if (first)
       plumb__put_le32(c->wmsg + 1, (uint32_t)total);
     /* gather the next chunk from the iovecs */
-    while (used < c->wsize && k < iovcnt) {
-      size_t avail = iov[k].iov_len - off;
-      size_t n = c->wsize - used < avail ? c->wsize - used : avail;
-      if (n > 0) /* an empty iovec may have a NULL base */
-        memcpy(c->wmsg + used, (const uint8_t *)iov[k].iov_base + off, n);
-      used += n;
-      off += n;
-      sent += n;
-      if (off == iov[k].iov_len) {
-        k++;
-        off = 0;
-      }
-    }
+    size_t n = plumb__iov_gather(iov, iovcnt, &k, &off, c->wmsg + used,
+                                 c->wsize - used);
+    used += n;
+    sent += n;
     int rv = mq_send_msg(c, used, deadline);
     if (rv != PLUMB_OK) {
       if (!first)
@@ -668,7 +642,7 @@ mq_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
 }
 
 /* Consumes one received message into the reassembly state.  Returns 1 when a
- * whole frame is ready in c->part, 0 to go on, or an error. */
+ * whole frame is ready in c->rx, 0 to go on, or an error. */
 static int
 mq_take(mq_conn *c, const uint8_t *m, size_t n)
 {
@@ -676,40 +650,18 @@ mq_take(mq_conn *c, const uint8_t *m, size_t n)
     return PLUMB_EPROTO;
   switch (m[0]) {
   case MQ_FIRST:
-    if (n < MQ_FIRST_HDR || c->in_frame)
+    if (n < MQ_FIRST_HDR)
       return PLUMB_EPROTO;
-    c->skip = 0;
-    c->want = plumb__get_le32(m + 1);
-    if (c->want > c->max_frame) {
-      /* discard the rest of it, keep the connection */
-      c->skip = c->want - (n - MQ_FIRST_HDR);
-      return PLUMB_ETOOBIG;
-    }
-    if (n - MQ_FIRST_HDR > c->want)
-      return PLUMB_EPROTO;
-    if (plumb__buf_reserve(&c->part, c->want ? c->want : 1) != PLUMB_OK)
-      return PLUMB_ENOMEM;
-    memcpy(c->part.data, m + MQ_FIRST_HDR, n - MQ_FIRST_HDR);
-    c->part.len = n - MQ_FIRST_HDR;
-    c->in_frame = 1;
-    break;
+    return plumb__reasm_first(&c->rx, plumb__get_le32(m + 1), c->max_frame,
+                              m + MQ_FIRST_HDR, n - MQ_FIRST_HDR);
   case MQ_MORE:
-    if (c->skip) {
-      c->skip = n - 1 >= c->skip ? 0 : c->skip - (n - 1);
-      return 0;
-    }
-    if (!c->in_frame || c->part.len + (n - 1) > c->want)
-      return PLUMB_EPROTO;
-    memcpy(c->part.data + c->part.len, m + 1, n - 1);
-    c->part.len += n - 1;
-    break;
+    return plumb__reasm_more(&c->rx, m + 1, n - 1);
   case MQ_BYE:
     c->peer_gone = 1;
     return 0;
   default:
     return PLUMB_EPROTO;
   }
-  return c->in_frame && c->part.len == c->want;
 }
 
 static int
@@ -736,11 +688,7 @@ mq_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
       if (r < 0)
         return r;
       if (r == 1) {
-        plumb_buf t = *buf;
-        *buf = c->part;
-        c->part = t;
-        c->part.len = 0;
-        c->in_frame = 0;
+        plumb__reasm_take(&c->rx, buf);
         c->delivered = 1;
         return PLUMB_OK;
       }

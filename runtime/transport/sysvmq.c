@@ -99,9 +99,7 @@ typedef struct sv_conn {
   int wbroken;
   int peer_dead;
   uint8_t *wmsg;     /* long mtype + text */
-  plumb_buf part;    /* reassembly */
-  size_t want, skip;
-  int in_frame;
+  plumb__reasm rx;   /* the frame being received */
   pthread_t thr;     /* client side waiter (conn_fd() users only) */
   int thr_on;
   void *rbuf;        /* receive buffer (long mtype + text) */
@@ -152,26 +150,13 @@ sv_get64(const uint8_t *p)
   return v;
 }
 
-static long
-sv_msgmax(void)
-{
-  long v = 8192;
-  FILE *f = fopen("/proc/sys/kernel/msgmax", "re");
-  if (f) {
-    if (fscanf(f, "%ld", &v) != 1)
-      v = 8192;
-    fclose(f);
-  }
-  return v;
-}
-
 /* Largest message text: at most msgmax, and two must fit in the queue next
  * to the beacon so a sender and a receiver can overlap. */
 static size_t
 sv_chunk_size(int qid)
 {
   struct msqid_ds ds;
-  size_t c = (size_t)sv_msgmax();
+  size_t c = (size_t)plumb__read_long("/proc/sys/kernel/msgmax", 8192);
   if (msgctl(qid, IPC_STAT, &ds) == 0 && (ds.msg_qbytes - 64) / 2 < c)
     c = (ds.msg_qbytes - 64) / 2;
   return c < SV_MIN_CHUNK ? SV_MIN_CHUNK : c;
@@ -542,7 +527,7 @@ sv_conn_free(sv_conn *c)
   if (c->wakefd >= 0)
     close(c->wakefd);
   sv_inbox_fini(&c->in);
-  plumb__buf_free(&c->part);
+  plumb__buf_free(&c->rx.part);
   free(c->wmsg);
   free(c->rbuf);
   free(c);
@@ -571,19 +556,10 @@ sv_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
     text[0] = first ? SV_FIRST : SV_MORE;
     plumb__put_le32(text + 4, (uint32_t)total);
     sv_put64(text + 8, c->id);
-    while (used < c->chunk && k < iovcnt) {
-      size_t avail = iov[k].iov_len - off;
-      size_t n = c->chunk - used < avail ? c->chunk - used : avail;
-      if (n > 0) /* an empty iovec may have a NULL base */
-        memcpy(text + used, (const uint8_t *)iov[k].iov_base + off, n);
-      used += n;
-      off += n;
-      sent += n;
-      if (off == iov[k].iov_len) {
-        k++;
-        off = 0;
-      }
-    }
+    size_t n = plumb__iov_gather(iov, iovcnt, &k, &off, text + used,
+                                 c->chunk - used);
+    used += n;
+    sent += n;
     int rv = sv_send_msg(c->qid, c->wmsg, used, c->pidfd, &c->shut, &c->in,
                          c->hub, deadline);
     if (rv != PLUMB_OK) {
@@ -606,47 +582,12 @@ sv_take(sv_conn *c, uint8_t kind, uint32_t aux, const uint8_t *data,
 {
   switch (kind) {
   case SV_FIRST:
-    if (c->in_frame)
-      return PLUMB_EPROTO;
-    c->skip = 0;
-    c->want = aux;
-    if (c->want > c->max_frame) {
-      c->skip = c->want - n;
-      return PLUMB_ETOOBIG;
-    }
-    if (n > c->want)
-      return PLUMB_EPROTO;
-    if (plumb__buf_reserve(&c->part, c->want ? c->want : 1) != PLUMB_OK)
-      return PLUMB_ENOMEM;
-    memcpy(c->part.data, data, n);
-    c->part.len = n;
-    c->in_frame = 1;
-    break;
+    return plumb__reasm_first(&c->rx, aux, c->max_frame, data, n);
   case SV_MORE:
-    if (c->skip) {
-      c->skip = n >= c->skip ? 0 : c->skip - n;
-      return 0;
-    }
-    if (!c->in_frame || c->part.len + n > c->want)
-      return PLUMB_EPROTO;
-    memcpy(c->part.data + c->part.len, data, n);
-    c->part.len += n;
-    break;
+    return plumb__reasm_more(&c->rx, data, n);
   default:
     return 0; /* stray control message (WAKE, ...) */
   }
-  return c->part.len == c->want;
-}
-
-/* Hands the rebuilt frame to the caller (buffers swap, no copy). */
-static void
-sv_deliver(sv_conn *c, plumb_buf *buf)
-{
-  plumb_buf t = *buf;
-  *buf = c->part;
-  c->part = t;
-  c->part.len = 0;
-  c->in_frame = 0;
 }
 
 /* Direct-mode receive (clients): reads our mtype in this thread. */
@@ -709,7 +650,7 @@ sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
     if (r < 0)
       return r;
     if (r == 1) {
-      sv_deliver(c, buf);
+      plumb__reasm_take(&c->rx, buf);
       return PLUMB_OK;
     }
   }
@@ -777,7 +718,7 @@ sv_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
       if (r < 0)
         return r;
       if (r == 1) {
-        sv_deliver(c, buf);
+        plumb__reasm_take(&c->rx, buf);
         return PLUMB_OK;
       }
       continue;
