@@ -1052,6 +1052,7 @@ run_protoc(const char *mode, const char *type, const void *in, size_t inlen,
   if (system(cmd) != 0) {
     fprintf(stderr, "failed: %s\n", cmd);
     unlink(inpath);
+    unlink(outpath);
     return NULL;
   }
   f = fopen(outpath, "rb");
