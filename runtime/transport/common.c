@@ -1,10 +1,11 @@
 /* common.c - pieces several transports share (see common.h): the peer
- * process's credentials, liveness and pidfd, /proc/sys limits, and frames
- * split into messages. */
+ * process's credentials, liveness and pidfd, /proc/sys limits, epoll sets,
+ * and frames split into messages. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -53,25 +54,71 @@ plumb__read_long(const char *path, long dflt)
   return v;
 }
 
+int
+plumb__epoll_set(const int *fds, int n)
+{
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+
+  for (int i = 0; ep >= 0 && i < n; i++) {
+    struct epoll_event ev = { .events = EPOLLIN, .data.fd = fds[i] };
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0) {
+      close(ep);
+      ep = -1;
+    }
+  }
+  return ep;
+}
+
+int
+plumb__split_begin(plumb__split *sp, const struct iovec *iov, int iovcnt,
+                   uint32_t max_frame)
+{
+  memset(sp, 0, sizeof(*sp));
+  sp->iov = iov;
+  sp->iovcnt = iovcnt;
+  for (int i = 0; i < iovcnt; i++)
+    sp->total += iov[i].iov_len;
+  return sp->total > max_frame ? PLUMB_ETOOBIG : PLUMB_OK;
+}
+
+int
+plumb__split_more(const plumb__split *sp)
+{
+  return sp->msgs == 0 || sp->sent < sp->total;
+}
+
 size_t
-plumb__iov_gather(const struct iovec *iov, int iovcnt, int *k, size_t *off,
-                  uint8_t *dst, size_t room)
+plumb__split_fill(plumb__split *sp, uint8_t *dst, size_t room)
 {
   size_t done = 0;
 
-  while (done < room && *k < iovcnt) {
-    size_t avail = iov[*k].iov_len - *off;
+  while (done < room && sp->k < sp->iovcnt) {
+    const struct iovec *v = &sp->iov[sp->k];
+    size_t avail = v->iov_len - sp->off;
     size_t n = room - done < avail ? room - done : avail;
     if (n > 0) /* an empty iovec may have a NULL base */
-      memcpy(dst + done, (const uint8_t *)iov[*k].iov_base + *off, n);
+      memcpy(dst + done, (const uint8_t *)v->iov_base + sp->off, n);
     done += n;
-    *off += n;
-    if (*off == iov[*k].iov_len) {
-      (*k)++;
-      *off = 0;
+    sp->off += n;
+    if (sp->off == v->iov_len) {
+      sp->k++;
+      sp->off = 0;
     }
   }
+  sp->sent += done;
+  sp->msgs++;
   return done;
+}
+
+int
+plumb__split_failed(const plumb__split *sp, int rv, int *wbroken)
+{
+  if (sp->msgs > 1) {
+    *wbroken = 1;
+    if (rv == PLUMB_EAGAIN)
+      rv = PLUMB_ETIMEDOUT;
+  }
+  return rv;
 }
 
 int

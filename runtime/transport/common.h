@@ -42,12 +42,35 @@ int plumb__pidfd_open(pid_t pid);
  * dflt if it cannot be read. */
 long plumb__read_long(const char *path, long dflt);
 
-/* Frames split into messages.  The sender fills each message with the next
- * bytes of the frame: plumb__iov_gather copies at most `room` of them from
- * iov[*k] at offset *off on into dst, advances (*k, *off) and returns how
- * many it copied.  The receiver rebuilds the frame in a plumb__reasm. */
-size_t plumb__iov_gather(const struct iovec *iov, int iovcnt, int *k,
-                         size_t *off, uint8_t *dst, size_t room);
+/* A new epoll set in which each of fds[0..n) polls EPOLLIN (data.fd = the
+ * fd): the conn_fd() of a connection with several things to watch.  -1
+ * with nothing left open on failure. */
+int plumb__epoll_set(const int *fds, int n);
+
+/* Frames split into messages.  The sender walks the frame with a
+ * plumb__split: while plumb__split_more(), it writes a message's header
+ * (the first one's when msgs is 0), lets plumb__split_fill() append the
+ * frame's next bytes and sends it.  At least one message goes, even for
+ * an empty frame.  The receiver rebuilds the frame in a plumb__reasm. */
+typedef struct plumb__split {
+  const struct iovec *iov;
+  int iovcnt, k;      /* the next bytes are iov[k] from off on */
+  size_t off;
+  size_t total, sent; /* frame length, bytes in messages so far */
+  unsigned msgs;      /* messages filled so far */
+} plumb__split;
+
+/* Starts on frame iov; PLUMB_ETOOBIG if it is longer than max_frame. */
+int plumb__split_begin(plumb__split *sp, const struct iovec *iov, int iovcnt,
+                       uint32_t max_frame);
+/* 1 while a message is to be sent. */
+int plumb__split_more(const plumb__split *sp);
+/* Copies the next bytes of the frame, at most room, to dst; their count. */
+size_t plumb__split_fill(plumb__split *sp, uint8_t *dst, size_t room);
+/* rv, the failed send's error, to return: once a message went out the
+ * peer holds half a frame, so *wbroken is set and PLUMB_EAGAIN becomes
+ * PLUMB_ETIMEDOUT. */
+int plumb__split_failed(const plumb__split *sp, int rv, int *wbroken);
 
 typedef struct plumb__reasm {
   plumb_buf part; /* the frame being rebuilt (freed with plumb__buf_free) */

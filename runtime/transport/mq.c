@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -224,7 +223,6 @@ static int
 mq_conn_setup(mq_conn *c, uint32_t max_frame)
 {
   struct mq_attr ra, wa;
-  struct epoll_event ev = { .events = EPOLLIN };
 
   c->max_frame = max_frame ? max_frame : PLUMB_DEFAULT_MAX_FRAME;
   if (mq_getattr(c->rq, &ra) < 0 || mq_getattr(c->wq, &wa) < 0)
@@ -242,19 +240,10 @@ mq_conn_setup(mq_conn *c, uint32_t max_frame)
   if (c->rmsg == NULL || c->wmsg == NULL)
     return PLUMB_ENOMEM;
   c->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  c->epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (c->wakefd < 0 || c->epfd < 0)
+  if (c->wakefd < 0)
     return PLUMB_ESYS;
-  ev.data.fd = (int)c->rq;
-  if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, (int)c->rq, &ev) < 0)
-    return PLUMB_ESYS;
-  ev.data.fd = c->pidfd;
-  if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->pidfd, &ev) < 0)
-    return PLUMB_ESYS;
-  ev.data.fd = c->wakefd;
-  if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->wakefd, &ev) < 0)
-    return PLUMB_ESYS;
-  return PLUMB_OK;
+  c->epfd = plumb__epoll_set((int[]){ (int)c->rq, c->pidfd, c->wakefd }, 3);
+  return c->epfd < 0 ? PLUMB_ESYS : PLUMB_OK;
 }
 
 /* ---- server side ---- */
@@ -609,34 +598,21 @@ mq_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
               int64_t deadline)
 {
   mq_conn *c = (mq_conn *)pc;
-  size_t total = 0, off = 0, sent = 0;
-  int k = 0, first = 1;
+  plumb__split sp;
+  int rv;
 
   if (atomic_load(&c->shut) || c->wbroken)
     return PLUMB_ECLOSED;
-  for (int i = 0; i < iovcnt; i++)
-    total += iov[i].iov_len;
-  if (total > c->max_frame)
-    return PLUMB_ETOOBIG;
-  while (first || sent < total) {
-    size_t hdr = first ? MQ_FIRST_HDR : 1, used = hdr;
-    c->wmsg[0] = first ? MQ_FIRST : MQ_MORE;
-    if (first)
-      plumb__put_le32(c->wmsg + 1, (uint32_t)total);
-    /* gather the next chunk from the iovecs */
-    size_t n = plumb__iov_gather(iov, iovcnt, &k, &off, c->wmsg + used,
-                                 c->wsize - used);
-    used += n;
-    sent += n;
-    int rv = mq_send_msg(c, used, deadline);
-    if (rv != PLUMB_OK) {
-      if (!first)
-        c->wbroken = 1;
-      if (!first && rv == PLUMB_EAGAIN)
-        rv = PLUMB_ETIMEDOUT;
-      return rv;
-    }
-    first = 0;
+  if ((rv = plumb__split_begin(&sp, iov, iovcnt, c->max_frame)) != PLUMB_OK)
+    return rv;
+  while (plumb__split_more(&sp)) {
+    size_t used = sp.msgs == 0 ? MQ_FIRST_HDR : 1;
+    c->wmsg[0] = sp.msgs == 0 ? MQ_FIRST : MQ_MORE;
+    if (sp.msgs == 0)
+      plumb__put_le32(c->wmsg + 1, (uint32_t)sp.total);
+    used += plumb__split_fill(&sp, c->wmsg + used, c->wsize - used);
+    if ((rv = mq_send_msg(c, used, deadline)) != PLUMB_OK)
+      return plumb__split_failed(&sp, rv, &c->wbroken);
   }
   return PLUMB_OK;
 }

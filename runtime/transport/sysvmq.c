@@ -33,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -498,21 +497,11 @@ sv_conn_new(int qid, size_t chunk, uint32_t max_frame)
 static int
 sv_conn_watch(sv_conn *c)
 {
-  struct epoll_event ev = { .events = EPOLLIN };
-
   c->pidfd = plumb__pidfd_open(c->peer_pid);
   if (c->pidfd < 0)
     return PLUMB_ECLOSED;
-  c->epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (c->epfd < 0)
-    return PLUMB_ESYS;
-  ev.data.fd = c->in.evfd;
-  if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->in.evfd, &ev) < 0)
-    return PLUMB_ESYS;
-  ev.data.fd = c->pidfd;
-  if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->pidfd, &ev) < 0)
-    return PLUMB_ESYS;
-  return PLUMB_OK;
+  c->epfd = plumb__epoll_set((int[]){ c->in.evfd, c->pidfd }, 2);
+  return c->epfd < 0 ? PLUMB_ESYS : PLUMB_OK;
 }
 
 static void
@@ -538,39 +527,27 @@ sv_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
               int64_t deadline)
 {
   sv_conn *c = (sv_conn *)pc;
-  size_t total = 0, sent = 0, off = 0;
-  int k = 0, first = 1;
   uint8_t *text = c->wmsg + sizeof(long);
   long mtype = c->wtype;
+  plumb__split sp;
+  int rv;
 
   if (atomic_load(&c->shut) || c->wbroken)
     return PLUMB_ECLOSED;
-  for (int i = 0; i < iovcnt; i++)
-    total += iov[i].iov_len;
-  if (total > c->max_frame)
-    return PLUMB_ETOOBIG;
+  if ((rv = plumb__split_begin(&sp, iov, iovcnt, c->max_frame)) != PLUMB_OK)
+    return rv;
   memcpy(c->wmsg, &mtype, sizeof(long));
-  while (first || sent < total) {
-    size_t used = SV_HDR;
+  while (plumb__split_more(&sp)) {
     memset(text, 0, SV_HDR);
-    text[0] = first ? SV_FIRST : SV_MORE;
-    plumb__put_le32(text + 4, (uint32_t)total);
+    text[0] = sp.msgs == 0 ? SV_FIRST : SV_MORE;
+    plumb__put_le32(text + 4, (uint32_t)sp.total);
     sv_put64(text + 8, c->id);
-    size_t n = plumb__iov_gather(iov, iovcnt, &k, &off, text + used,
-                                 c->chunk - used);
-    used += n;
-    sent += n;
-    int rv = sv_send_msg(c->qid, c->wmsg, used, c->pidfd, &c->shut, &c->in,
-                         c->hub, deadline);
-    if (rv != PLUMB_OK) {
-      if (!first) {
-        c->wbroken = 1;
-        if (rv == PLUMB_EAGAIN)
-          rv = PLUMB_ETIMEDOUT;
-      }
-      return rv;
-    }
-    first = 0;
+    size_t used = SV_HDR + plumb__split_fill(&sp, text + SV_HDR,
+                                             c->chunk - SV_HDR);
+    rv = sv_send_msg(c->qid, c->wmsg, used, c->pidfd, &c->shut, &c->in,
+                     c->hub, deadline);
+    if (rv != PLUMB_OK)
+      return plumb__split_failed(&sp, rv, &c->wbroken);
   }
   return PLUMB_OK;
 }
