@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,7 +252,7 @@ endpoint_for(const char *t, char *buf, size_t n)
   if (strcmp(t, "unix") == 0)
     snprintf(buf, n, "unix:/tmp/plumb-cfgtest-%d.sock", pid);
   else if (strcmp(t, "tcp") == 0)
-    snprintf(buf, n, "tcp://127.0.0.1:%d", 30000 + pid % 20000);
+    snprintf(buf, n, "tcp://127.0.0.1:%d", ptest_free_port(AF_INET, 9));
   else if (strcmp(t, "fifo") == 0)
     snprintf(buf, n, "fifo:/tmp/plumb-cfgtest-%d", pid);
   else if (strcmp(t, "sysvmq") == 0)

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -83,11 +84,9 @@ make_endpoints(const char *tag, char *sep, char *cep, size_t n,
   if (strcmp(scheme, "unix") == 0) {
     snprintf(sep, n, "unix:/tmp/%s.sock", base);
   } else if (strcmp(scheme, "tcp") == 0) {
-    snprintf(sep, n, "tcp://127.0.0.1:%d",
-             20000 + (int)(getpid() % 20000) * 8 % 40000 + off);
+    snprintf(sep, n, "tcp://127.0.0.1:%d", ptest_free_port(AF_INET, off));
   } else if (strcmp(scheme, "tcp6") == 0) {
-    snprintf(sep, n, "tcp://[::1]:%d",
-             20000 + (int)(getpid() % 20000) * 8 % 40000 + 3 + off);
+    snprintf(sep, n, "tcp://[::1]:%d", ptest_free_port(AF_INET6, off));
   } else if (strcmp(scheme, "fifo") == 0) {
     snprintf(sep, n, "fifo:/tmp/%s", base);
   } else if (strcmp(scheme, "mq") == 0 || strcmp(scheme, "shm") == 0) {
@@ -132,6 +131,8 @@ start_server(const char *path, const char *ep, const char *log)
   return ptest_spawn(argv, log);
 }
 
+static void dump_log(const char *path);
+
 static int
 suite_init(void)
 {
@@ -152,6 +153,16 @@ suite_init(void)
   int ok = a && b;
   plumb_client_close(a);
   plumb_client_close(b);
+  if (!ok) {
+    /* CUnit skips cleanup when init fails: stop the servers here. */
+    ptest_stop(calc_pid, SIGTERM, 5000);
+    ptest_stop(kv_pid, SIGTERM, 5000);
+    calc_pid = kv_pid = -1;
+    dump_log(calc_log);
+    dump_log(kv_log);
+    unlink(calc_log);
+    unlink(kv_log);
+  }
   return ok ? 0 : -1;
 }
 

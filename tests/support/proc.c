@@ -1,5 +1,8 @@
 /* proc.c - bounded spawning and stopping of test server processes. */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,4 +92,32 @@ ptest_file_contains(const char *path, const char *needle)
   fclose(f);
   buf[n] = '\0';
   return strstr(buf, needle) != NULL;
+}
+
+int
+ptest_free_port(int family, int salt)
+{
+  for (int i = 0; i < 200; i++) {
+    int port = 20000 + (int)(((unsigned)getpid() * 37u + (unsigned)salt * 101u +
+                              (unsigned)i * 7u) % 12000u);
+    int fd = socket(family, SOCK_STREAM, 0), one = 1, ok;
+    if (fd < 0)
+      return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (family == AF_INET6) {
+      struct sockaddr_in6 a = { .sin6_family = AF_INET6,
+                                .sin6_port = htons((uint16_t)port),
+                                .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+      ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    } else {
+      struct sockaddr_in a = { .sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port) };
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    }
+    close(fd);
+    if (ok)
+      return port;
+  }
+  return -1;
 }

@@ -19,4 +19,9 @@ long long ptest_now_ms(void);
 /* 1 if file `path` contains `needle` (read at most 1 MiB). */
 int ptest_file_contains(const char *path, const char *needle);
 
+/* A loopback TCP port (below the ephemeral range) that can be bound right
+ * now, for AF_INET or AF_INET6; `salt` spreads the servers of one test
+ * process apart.  Returns -1 if none of the candidates is free. */
+int ptest_free_port(int family, int salt);
+
 #endif
