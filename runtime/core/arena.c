@@ -2,8 +2,8 @@
  *
  * Blocks are chained; allocation bumps a pointer in the current block and
  * falls back to a new block (at least twice the previous size, or the request
- * if larger).  reset() keeps the first block so a steady loop of calls does
- * not touch malloc.  The arena also holds the user exception a call raised
+ * if larger).  reset() keeps the largest block (up to 8 MiB) so a steady
+ * loop of calls does not touch malloc.  The arena also holds the user exception a call raised
  * (set by the core, read with plumb_arena_exception) and can act as a
  * ProtobufCAllocator, whose free() is a no-op.
  */
@@ -16,6 +16,7 @@
 #include "arena_internal.h"
 
 #define ARENA_FIRST_BLOCK 1024u
+#define ARENA_KEEP_MAX (8u * 1024u * 1024u) /* kept across resets */
 #define ARENA_ALIGN alignof(max_align_t)
 
 typedef struct arena_block {
@@ -72,22 +73,27 @@ plumb_arena_new(void)
 void
 plumb_arena_reset(plumb_arena *a)
 {
-  arena_block *b, *first = NULL;
+  arena_block *b, *keep = NULL;
 
   if (a == NULL)
     return;
-  /* Keep the oldest (first) block, free the rest. */
+  /* Keep the largest block up to ARENA_KEEP_MAX, free the rest: a steady
+   * loop of calls, small or large, then reuses one block without malloc
+   * (and, for large replies, without fresh page faults). */
+  for (b = a->head; b != NULL; b = b->next)
+    if (b->size <= ARENA_KEEP_MAX && (keep == NULL || b->size > keep->size))
+      keep = b;
   for (b = a->head; b != NULL;) {
     arena_block *next = b->next;
-    if (next == NULL)
-      first = b;
-    else
+    if (b != keep)
       free(b);
     b = next;
   }
-  if (first != NULL)
-    first->used = 0;
-  a->head = first;
+  if (keep != NULL) {
+    keep->used = 0;
+    keep->next = NULL;
+  }
+  a->head = keep;
   a->exc_value = NULL;
   a->exc_type_id = NULL;
 }

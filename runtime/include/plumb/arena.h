@@ -23,7 +23,8 @@ PLUMB_API plumb_arena *plumb_arena_new(void);
 /* Releases everything allocated from the arena and the arena itself. */
 PLUMB_API void plumb_arena_free(plumb_arena *a);
 /* Releases everything allocated from the arena; the arena stays usable and
- * keeps its first block, so a steady loop of calls does not touch malloc. */
+ * keeps its largest block (up to 8 MiB), so a steady loop of calls does not
+ * touch malloc. */
 PLUMB_API void plumb_arena_reset(plumb_arena *a);
 /* size bytes aligned for any type; NULL on out of memory. */
 PLUMB_API void *plumb_arena_alloc(plumb_arena *a, size_t size);
