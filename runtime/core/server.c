@@ -38,8 +38,8 @@
 
 /* How long a worker waits to push an answer into a slow client. */
 #define SRV_SEND_TIMEOUT_MS 5000
-/* Worker buffers larger than this are released after use. */
-#define SRV_BUF_KEEP (1u << 20)
+/* Worker buffers larger than this are released after use (per worker). */
+#define SRV_BUF_KEEP (4u << 20)
 
 enum { SRV_LISTENER = 1, SRV_CONN = 2, SRV_STOP = 3 };
 

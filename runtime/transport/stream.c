@@ -22,7 +22,7 @@
 
 /* Receive buffer kept between frames; larger ones are released when idle. */
 #define STREAM_RX_MIN (16u * 1024u)
-#define STREAM_RX_KEEP (256u * 1024u)
+#define STREAM_RX_KEEP (2u * 1024u * 1024u) /* a 1 MiB frame stays cheap */
 /* Longest single blocking recv() on a blocking socket (ms). */
 #define STREAM_RCVTIMEO_SLICE 100
 
