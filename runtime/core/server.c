@@ -626,6 +626,16 @@ plumb_server_run(plumb_server *s, int handle_signals)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    /* A server never wants SIGPIPE (writes report EPIPE); unless the
+     * program installed its own handler, ignore it for good, which also
+     * spares every pipe write the masking of SIGPIPE. */
+    struct sigaction pa;
+    if (sigaction(SIGPIPE, NULL, &pa) == 0 &&
+        !(pa.sa_flags & SA_SIGINFO) &&
+        (pa.sa_handler == SIG_DFL || pa.sa_handler == SIG_IGN)) {
+      signal(SIGPIPE, SIG_IGN);
+      plumb__set_sigpipe_ignored();
+    }
   }
   for (started = 1; started < s->workers; started++)
     if (pthread_create(&ws[started].tid, NULL, srv_worker_main,

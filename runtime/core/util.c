@@ -1,7 +1,9 @@
 /* util.c - small helpers shared by the core and the transports: growable
- * frame buffers and the monotonic clock used for every deadline. */
+ * frame buffers, the monotonic clock used for every deadline, and whether
+ * SIGPIPE is known to be ignored. */
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -59,4 +61,18 @@ plumb__poll_timeout(int64_t deadline)
     return 0;
   int64_t ms = (left + 999999) / 1000000;
   return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static atomic_int util_sigpipe_ignored;
+
+int
+plumb__sigpipe_ignored(void)
+{
+  return atomic_load_explicit(&util_sigpipe_ignored, memory_order_relaxed);
+}
+
+void
+plumb__set_sigpipe_ignored(void)
+{
+  atomic_store(&util_sigpipe_ignored, 1);
 }

@@ -56,6 +56,11 @@ int64_t plumb__deadline_ms(int64_t ms);
 /* Milliseconds left until deadline for poll(): -1 for FOREVER, >= 0 else. */
 int plumb__poll_timeout(int64_t deadline);
 
+/* Non-zero once SIGPIPE is ignored process-wide (plumb_server_run with
+ * handle_signals sets it): writes to pipes may then skip masking SIGPIPE. */
+int plumb__sigpipe_ignored(void);
+void plumb__set_sigpipe_ignored(void);
+
 /* Options the core passes down when opening an endpoint.  Everything after
  * `mode` is optional: a zero-initialised field means "the transport's
  * default", so `{ max_frame, 0600 }` is a complete value.  A transport that

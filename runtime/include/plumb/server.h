@@ -37,7 +37,9 @@ PLUMB_API int plumb_server_add_object(plumb_server *s, const char *name,
                                       const void *impl, void *ctx);
 /* Starts listening on endpoint (may be called several times). */
 PLUMB_API int plumb_server_listen(plumb_server *s, const char *endpoint);
-/* Serves until stopped.  If handle_signals, SIGINT and SIGTERM stop it. */
+/* Serves until stopped.  If handle_signals, SIGINT and SIGTERM stop it, and
+ * SIGPIPE is set to be ignored for the process (unless the program has its
+ * own handler): plumb's writes report a vanished peer as an error instead. */
 PLUMB_API int plumb_server_run(plumb_server *s, int handle_signals);
 /* Asks a running server to stop; async-signal-safe and thread-safe. */
 PLUMB_API void plumb_server_stop(plumb_server *s);
