@@ -610,24 +610,23 @@ const char *
 base_proto_type(const gshape *s)
 {
   switch (s->base) {
-  case B_BOOL: return "bool";
-  case B_CHAR: case B_INT8: case B_SHORT: case B_LONG: return "int32";
-  case B_WCHAR: case B_OCTET: case B_UINT8: case B_USHORT: case B_ULONG:
-    return "uint32";
-  case B_LLONG: return "int64";
-  case B_ULLONG: return "uint64";
-  case B_FLOAT: return "float";
-  case B_DOUBLE: return "double";
-  case B_STRING: case B_WSTRING: return "string";
-  case B_BYTES: return "bytes";
   case B_MSG: case B_ENUM: return gstr(".%s", proto_full(s->decl));
   case B_ANY: return "google.protobuf.Any";
   case B_OBJREF: return "plumb.ObjRef";
   case B_WRAP:
     return *s->wrap_pkg ? gstr(".%s.%s", s->wrap_pkg, s->wrap_plocal)
                         : gstr(".%s", s->wrap_plocal);
+  default: {
+    /* Scalars: the .proto keyword is protobuf-c's type name in lower case
+     * (INT32 -> int32, BYTES -> bytes), so the two mappings cannot drift. */
+    const char *pb = base_pbtype(s->base);
+    char *kw = gstr("%s", pb);
+    for (char *c = kw; *c; c++)
+      if (*c >= 'A' && *c <= 'Z')
+        *c = (char)(*c - 'A' + 'a');
+    return kw;
   }
-  return "int32";
+  }
 }
 
 /* ---- interfaces and operations ------------------------------------------ */
