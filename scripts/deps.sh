@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-# deps.sh - installs the Debian packages plumb needs, only those missing.
-# Sourced by scripts/test.sh and scripts/demo.sh; safe to run on its own.
+# deps.sh - the one list of Debian packages plumb needs, and the function
+# that installs those missing.  Sourced by scripts/test.sh and scripts/demo.sh
+# (and so by CI); safe to run on its own.
+#
+# Installs with --no-install-recommends, so every package the build, the tests
+# and the demo use is named here explicitly - nothing may rely on a Recommends
+# (gcc only *recommends* libc6-dev, protobuf-compiler only *recommends*
+# libprotobuf-dev, which holds google/protobuf/*.proto).  Known to work on
+# Debian 12 (bookworm), checked from a minbase chroot by scripts/fresh-debian.sh.
 set -euo pipefail
 
-PLUMB_PACKAGES=(meson ninja-build gcc pkg-config flex bison libprotobuf-c-dev
-  libcunit1-dev protobuf-compiler libinih-dev valgrind python3)
+PLUMB_PACKAGES=(
+  # build
+  meson ninja-build gcc libc6-dev pkgconf flex bison
+  libprotobuf-c-dev libinih-dev
+  # tests
+  libcunit1-dev protobuf-compiler libprotobuf-dev valgrind python3
+  clang libclang-rt-14-dev # libFuzzer harnesses (tests/fuzz)
+  passwd                   # useradd/userdel for the second-user hostile tests
+)
 
 plumb_install_deps() {
   local missing=()

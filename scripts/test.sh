@@ -3,22 +3,28 @@
 #   scripts/test.sh            normal build (build/) + AddressSanitizer/UBSan
 #                              build (build-asan/), both run by meson test
 #   PLUMB_TEST_ASAN=0 ...      skip the sanitizer pass
+# A build folder that fails to set up or compile stops the script at once
+# with one line naming the folder and the step (the log is above it).
 # Exit status is non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 plumb_install_deps
 
+die() { echo "test.sh: $*" >&2; exit 1; }
+
 run_suite() { # $1 = build dir, rest = meson setup options
   local dir=$1; shift
   if [ -d "$dir" ] && [ -f "$dir/build.ninja" ]; then
-    meson setup --reconfigure "$dir" "$@" >/dev/null
+    meson setup --reconfigure "$dir" "$@" >/dev/null ||
+      die "$dir: meson setup --reconfigure failed (see above); stopping"
   else
     rm -rf "$dir"
-    meson setup "$dir" "$@"
+    meson setup "$dir" "$@" || die "$dir: meson setup failed (see above); stopping"
   fi
-  ninja -C "$dir"
-  meson test -C "$dir" --print-errorlogs -v --num-processes 2 --timeout-multiplier "${PLUMB_TIMEOUT_MULT:-1}"
+  ninja -C "$dir" || die "$dir: compile failed (see above); stopping"
+  meson test -C "$dir" --print-errorlogs -v --num-processes 2 \
+    --timeout-multiplier "${PLUMB_TIMEOUT_MULT:-1}"
 }
 
 status=0
