@@ -118,6 +118,30 @@ struct plumb_transport {
    * (then the connection is unusable: a frame may be half sent), PLUMB_ESYS. */
   int (*send)(plumb_conn *c, const struct iovec *iov, int iovcnt,
               int64_t deadline);
+  /* Server side: the server never waits for a peer (docs/RUNTIME.md,
+   * "flow control").  These three let the core queue what a slow peer does
+   * not read yet, per connection, instead of blocking a worker.
+   *
+   * try_send() offers one whole frame and never blocks:
+   *   PLUMB_OK      the frame was taken - sent, or partly sent with the
+   *                 unsent rest kept inside the connection (at most one such
+   *                 tail per connection; flush() pushes it out).  The iovecs
+   *                 are not referenced after the call.
+   *   PLUMB_EAGAIN  nothing was taken (the peer is not reading, or a tail is
+   *                 still pending): the core keeps the frame and offers it
+   *                 again when write_wait() says so.
+   *   PLUMB_ETOOBIG, PLUMB_ECLOSED, PLUMB_ESYS as for send().
+   * flush() pushes out a kept tail, never blocking: PLUMB_OK once none is
+   * left, PLUMB_EAGAIN while some is, PLUMB_ECLOSED, PLUMB_ESYS.
+   * write_wait() says what to poll to learn when try_send()/flush() may make
+   * progress: *fd and *events (EPOLLOUT, or EPOLLIN for a doorbell-style
+   * fd).  A mechanism with no such fd returns PLUMB_ENOTSUP and the core
+   * retries it on a timer with a bounded, growing interval.
+   * try_send() and flush() run under the same rule as send(): at most one
+   * at a time per connection, concurrently with one recv(). */
+  int (*try_send)(plumb_conn *c, const struct iovec *iov, int iovcnt);
+  int (*flush)(plumb_conn *c);
+  int (*write_wait)(plumb_conn *c, int *fd, uint32_t *events);
   /* Receives one whole frame into buf (buf->len = its length).  With
    * deadline PLUMB_NOWAIT it returns PLUMB_EAGAIN unless a whole frame is
    * ready, keeping any partial frame inside the connection.  A frame longer
