@@ -29,6 +29,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "call.h"
 #include "frame.h"
 #include "log.h"
 #include "open_opts.h"
@@ -86,16 +87,6 @@ struct plumb_server {
   int stop_kind; /* SRV_STOP; its address is the stop fd's epoll data */
   int stopfd;
   atomic_int stopping;
-};
-
-struct plumb_call {
-  plumb_server *server;
-  const srv_object *obj;
-  const srv_conn *conn;
-  plumb_arena *arena;
-  const plumb_type_info *exc_type;
-  uint8_t *exc_body;
-  size_t exc_len;
 };
 
 /* Per-worker reusable state. */
@@ -486,6 +477,8 @@ srv_serve_frame(srv_worker *w, srv_conn *sc)
     return srv_send(sc, &f, PLUMB__FRAME_EXCEPTION, 0, tid, strlen(tid),
                     call.exc_body, call.exc_len);
   }
+  if (call.fail_status != 0 && call.fail_status == st)
+    return srv_send_error(sc, &f, st, "%s: %s", op->name, call.fail_msg);
   /* ENOOP: the object leaves this operation unimplemented (NULL handler). */
   return srv_send_error(sc, &f, st == PLUMB_ENOOP ? PLUMB_ENOOP : PLUMB_ESERVER,
                         "%s failed: %s", op->name, plumb_strerror(st));

@@ -60,6 +60,13 @@ PLUMB_API const char *plumb_call_object(const plumb_call *call);
 /* Memory that lives until the reply is sent: use it for out values. */
 PLUMB_API void *plumb_call_alloc(plumb_call *call, size_t size);
 PLUMB_API char *plumb_call_strdup(plumb_call *call, const char *s);
+/* Ends the call with `status` (a negative PLUMB_E* code) and a message for
+ * the client (printf format, at most 255 bytes): return its result from the
+ * handler, e.g. `return plumb_call_fail(call, PLUMB_EBADBODY, "field 'key':
+ * empty");`.  Generated thunks use it to name the field that failed
+ * validation.  Returns status. */
+PLUMB_API int plumb_call_fail(plumb_call *call, int status, const char *fmt,
+                              ...) __attribute__((format(printf, 3, 4)));
 
 #ifdef __cplusplus
 }

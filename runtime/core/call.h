@@ -1,0 +1,34 @@
+/* call.h - struct plumb_call, one call being served (internal).
+ *
+ * Shared by the server loop (server.c), which fills it in for each request,
+ * and by the plumb_call_* functions handlers and generated thunks use
+ * (server.c, call_fail.c).  Lives on the serving worker's stack; everything
+ * it points to lives until the reply is sent.
+ */
+#ifndef PLUMB_CALL_H
+#define PLUMB_CALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plumb/generated.h"
+
+#define PLUMB__CALL_FAIL_MAX 256 /* bytes of a failure message, with NUL */
+
+struct srv_object;
+struct srv_conn;
+
+struct plumb_call {
+  plumb_server *server;
+  const struct srv_object *obj;
+  const struct srv_conn *conn;
+  plumb_arena *arena;
+  const plumb_type_info *exc_type;
+  uint8_t *exc_body;
+  size_t exc_len;
+  /* plumb_call_fail(): the status and message the client is to get */
+  int fail_status;
+  char fail_msg[PLUMB__CALL_FAIL_MAX];
+};
+
+#endif
