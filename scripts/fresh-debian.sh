@@ -30,8 +30,10 @@ mkdir -p "$BASE/run"
 
 if [ ! -x "$P/bin/bash" ]; then
   if ! command -v debootstrap >/dev/null; then
-    apt-get update -qq </dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap </dev/null
+    echo "fresh-debian: installing debootstrap on this machine"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } \
+      </dev/null >"$BASE/debootstrap-install.log" 2>&1 ||
+      { echo "fresh-debian: cannot install debootstrap, see $BASE/debootstrap-install.log"; exit 1; }
   fi
   mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
   [ -n "$mirror" ] || mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null)

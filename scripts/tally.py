@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """tally.py [ROOT] - prints "N passed, N failed[, N skipped]" counted from
-meson's results (build/ and build-asan/ testlog.json under ROOT, default the
+meson's results (build/, build-asan/ and build-fuzz/ testlog.json under ROOT, default the
 current folder).  Used by .ci/run and scripts/fresh-debian.sh."""
 import json
 import os
@@ -8,7 +8,7 @@ import sys
 
 root = sys.argv[1] if len(sys.argv) > 1 else "."
 passed = failed = skipped = 0
-for d in ("build", "build-asan"):
+for d in ("build", "build-asan", "build-fuzz"):
     p = os.path.join(root, d, "meson-logs", "testlog.json")
     if not os.path.exists(p):
         continue

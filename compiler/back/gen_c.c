@@ -1167,7 +1167,7 @@ gen_c(const idl_tree *tree, const gen_options *o)
          "and interface tables.");
   t("#include <stddef.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n", b);
   t("/* Number of code points in UTF-8 text (wstring bounds). */\n"
-    "static inline size_t\nplumb__utf8_len(const char *s)\n{\n"
+    "static inline __attribute__((unused)) size_t\nplumb__utf8_len(const char *s)\n{\n"
     "  size_t n = 0;\n  for (; *s; s++)\n"
     "    n += ((unsigned char)*s & 0xC0u) != 0x80u;\n  return n;\n}\n");
   banner(&CL, gstr("%s-client.c", b),

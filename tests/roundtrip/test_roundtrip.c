@@ -667,7 +667,7 @@ test_table(void)
   CU_ASSERT_STRING_EQUAL(i->ops[14].name, "transpose");
   CU_ASSERT_STRING_EQUAL(i->ops[15].name, "_get_count");
   CU_ASSERT_PTR_EQUAL(i->ops[3].request, &rt_Store_mirror__request__descriptor);
-  CU_ASSERT_PTR_EQUAL(rt_Base_interface.ops[0].thunk != NULL, 1);
+  CU_ASSERT(rt_Base_interface.ops[0].thunk != NULL);
 }
 
 static const ptest_case table_cases[] = {
