@@ -2,8 +2,10 @@
  * (parse + check, which reports its own diagnostics) and then the back ends.
  *
  *   plumbc [-I DIR]... [-o OUTDIR] [--proto] [--help] [--version] FILE.idl
+ *   plumbc --check-compat [--strict] [-I DIR]... OLD.idl NEW.idl
  *
- * Exit status: 0 on success, 1 on any error (bad usage included).
+ * Exit status: 0 on success, 1 on any error (bad usage included).  With
+ * --check-compat (compat.c): 0 compatible, 1 breaking, 2 usage/parse error.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "back.h"
+#include "compat.h"
 #include "front.h"
 
 static void
@@ -28,6 +31,10 @@ usage(FILE *f)
           "  -I DIR       add DIR to the #include search path (repeatable)\n"
           "  -o OUTDIR    directory to write the generated files into\n"
           "  --proto      also write the equivalent proto3 schema\n"
+          "  --check-compat OLD.idl NEW.idl\n"
+          "               report breaking, source-only and safe changes\n"
+          "               (exit 0: compatible, 1: breaking, 2: error)\n"
+          "  --strict     with --check-compat: source-only changes fail too\n"
           "  --help       show this help\n"
           "  --version    show the version\n");
 }
@@ -68,6 +75,8 @@ main(int argc, char **argv)
   idl_options io;
   idl_tree *tree = NULL;
   int rc = 1;
+  const char *input2 = NULL; /* --check-compat: NEW.idl */
+  bool compat = false, strict = false;
 
   if (dirs == NULL)
     return 1;
@@ -83,6 +92,10 @@ main(int argc, char **argv)
       return 0;
     } else if (strcmp(a, "--proto") == 0) {
       go.proto = true;
+    } else if (strcmp(a, "--check-compat") == 0) {
+      compat = true;
+    } else if (strcmp(a, "--strict") == 0) {
+      strict = true;
     } else if (strncmp(a, "-I", 2) == 0) {
       const char *d = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
       if (d == NULL)
@@ -98,6 +111,8 @@ main(int argc, char **argv)
       goto bad_usage;
     } else if (input == NULL) {
       input = a;
+    } else if (input2 == NULL) {
+      input2 = a;
     } else {
       fprintf(stderr, "plumbc: more than one input file\n");
       goto bad_usage;
@@ -106,6 +121,21 @@ main(int argc, char **argv)
   if (input == NULL) {
     fprintf(stderr, "plumbc: no input file\n");
     goto bad_usage;
+  }
+  if (compat || strict || input2 != NULL) {
+    compat_options co = { dirs, ndirs, strict, stdout };
+    if (!compat || input2 == NULL) {
+      fprintf(stderr, compat ? "plumbc: --check-compat needs OLD.idl and "
+                               "NEW.idl\n"
+                             : input2 ? "plumbc: more than one input file\n"
+                                      : "plumbc: --strict needs "
+                                        "--check-compat\n");
+      goto bad_usage;
+    }
+    rc = compat_check(input, input2, &co);
+    back_pool_free();
+    free(dirs);
+    return rc;
   }
 
   io.include_dirs = dirs;
@@ -130,5 +160,5 @@ out:
 bad_usage:
   usage(stderr);
   free(dirs);
-  return 1;
+  return compat ? 2 : 1;
 }
