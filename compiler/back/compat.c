@@ -721,12 +721,12 @@ dir_word(idl_dir d)
   return d == IDL_IN ? "in" : d == IDL_OUT ? "out" : "inout";
 }
 
-/* Position of p among the parameters travelling in the request (in, inout)
- * or the reply (out, inout) - its field number there minus the _ret. */
+/* The field number of parameter i in the request (in, inout) or the reply
+ * (_ret first, then out, inout) - the numbering of msg_of_request/reply. */
 static size_t
 wire_pos(const gop *op, size_t i, bool reply)
 {
-  size_t k = 0;
+  size_t k = reply && op->has_ret ? 2 : 1;
   for (size_t j = 0; j < i; j++)
     if (reply ? op->p[j].dir != IDL_IN : op->p[j].dir != IDL_OUT)
       k++;
@@ -783,12 +783,15 @@ cmp_params(const char *opname, const gop *oo, const gop *no)
               subj, dir_word(po->dir), dir_word(pn->dir));
       continue;
     }
-    if ((po->dir != IDL_OUT && wire_pos(oo, i, false) !=
-                                   wire_pos(no, (size_t)j, false)) ||
-        (po->dir != IDL_IN && wire_pos(oo, i, true) !=
-                                  wire_pos(no, (size_t)j, true)))
-      CHANGED(C_BREAK, &sn->loc, &so->loc, "%s moved from position %zu to %zu",
-              subj, i + 1, (size_t)j + 1);
+    if (po->dir != IDL_OUT &&
+        wire_pos(oo, i, false) != wire_pos(no, (size_t)j, false))
+      CHANGED(C_BREAK, &sn->loc, &so->loc, "%s moved from request field %zu "
+              "to %zu", subj, wire_pos(oo, i, false),
+              wire_pos(no, (size_t)j, false));
+    else if (po->dir != IDL_IN && oo->has_ret == no->has_ret &&
+             wire_pos(oo, i, true) != wire_pos(no, (size_t)j, true))
+      CHANGED(C_BREAK, &sn->loc, &so->loc, "%s moved from reply field %zu "
+              "to %zu", subj, wire_pos(oo, i, true), wire_pos(no, (size_t)j, true));
     {
       typed o = { &po->sh, po->type, NULL, 0 }, n = { &pn->sh, pn->type, NULL, 0 };
       cmp_typed(subj, &sn->loc, &so->loc, &o, &n);
