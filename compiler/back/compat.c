@@ -1083,7 +1083,8 @@ compat_check(const char *old_path, const char *new_path,
   compare_trees();
   if (back_errors != 0)
     goto out;
-  qsort(changes, nchanges, sizeof *changes, change_cmp);
+  if (nchanges > 1)
+    qsort(changes, nchanges, sizeof *changes, change_cmp);
   for (size_t i = 0; i < nchanges; i++) {
     const change *c = &changes[i];
     count[c->cls]++;

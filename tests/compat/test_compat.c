@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "ptest.h"
 
 static const char *plumbc, *src, *out;
@@ -86,7 +87,7 @@ name_cmp(const void *a, const void *b)
 static int
 check_pair(const char *name)
 {
-  char dir[1024], path[1200], got_p[1200], cmd[4096], line[512] = "";
+  char dir[1024], path[1400], got_p[1200], cmd[4096], line[512] = "";
   char *args, *got, *exp;
   int st, ok;
   snprintf(dir, sizeof dir, "%s/pairs/%s", src, name);
@@ -114,6 +115,14 @@ check_pair(const char *name)
   snprintf(path, sizeof path, "%s/expected", dir);
   exp = slurp(path);
   ok = got != NULL && exp != NULL && strcmp(got, exp) == 0;
+  /* under build-asan: no sanitizer report either */
+  snprintf(path, sizeof path, "%s.err", got_p);
+  if (ptest_file_contains(path, "runtime error") == 1 ||
+      ptest_file_contains(path, "Sanitizer") == 1) {
+    fprintf(stderr, "compat pair %s: sanitizer report in %s\n", name, path);
+    ok = 0;
+  }
+  snprintf(path, sizeof path, "%s/expected", dir);
   if (!ok) {
     snprintf(cmd, sizeof cmd, "diff -u '%s' '%s' >&2; cat '%s.err' >&2", path,
              got_p, got_p);
