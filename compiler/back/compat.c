@@ -521,14 +521,18 @@ field_numbered(const gmsg *m, uint32_t id)
   return NULL;
 }
 
+/* The labels of a union case, sorted; as_key spells enumerators by their
+ * value (what travels in _d), otherwise by name. */
 static const char *
-labels_text(const idl_node *c)
+labels_text(const idl_node *c, bool as_key)
 {
   const char **v = galloc(sizeof *v * (c->nlabels + 1));
   const char *s = "";
   size_t n = 0;
   for (size_t i = 0; i < c->nlabels; i++)
-    v[n++] = value_text(&c->labels[i]);
+    v[n++] = as_key && c->labels[i].kind == IDL_V_ENUM
+                 ? gstr("#%" PRIu64, c->labels[i].u)
+                 : value_text(&c->labels[i]);
   if (c->flags & IDL_F_DEFAULT)
     v[n++] = "default";
   for (size_t i = 1; i < n; i++) /* sorted: the order of labels is free */
@@ -562,10 +566,9 @@ cmp_field_pair(const char *what, const char *owner, const gfield *fo,
     CHANGED(C_SOURCE, &sn->loc, &so->loc, "%s is %s @optional", subj,
             (sn->flags & IDL_F_OPTIONAL) ? "now" : "no longer");
   if (so->kind == IDL_CASE) {
-    const char *lo = labels_text(so), *ln = labels_text(sn);
-    if (strcmp(lo, ln) != 0)
+    if (strcmp(labels_text(so, true), labels_text(sn, true)) != 0)
       CHANGED(C_BREAK, &sn->loc, &so->loc, "%s changed labels %s -> %s",
-              subj, lo, ln);
+              subj, labels_text(so, false), labels_text(sn, false));
   }
 }
 
