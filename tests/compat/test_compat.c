@@ -238,6 +238,9 @@ test_usage(void)
   CU_ASSERT_EQUAL(status_in(pair, "--check-compat old.idl no-such.idl"), 2);
   CU_ASSERT_EQUAL(status_in(pair, "--check-compat --bogus old.idl new.idl"), 2);
   CU_ASSERT_EQUAL(status_in(pair, "--check-compat --strict old.idl new.idl"), 0);
+  /* pair 43 passes -I inc; without it the include is not found */
+  CU_ASSERT_EQUAL(status_in("43-include-dir", "--check-compat old.idl new.idl"),
+                  2);
   /* without --check-compat a second file is still a usage error (1) */
   CU_ASSERT_EQUAL(status_in(pair, "-o /nonexistent/x old.idl new.idl"), 1);
   CU_ASSERT_EQUAL(status_in(pair, "--strict old.idl"), 1);
