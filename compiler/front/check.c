@@ -23,6 +23,7 @@ struct check_ctx {
   symtab *cnames; /* flattened C names, exact */
   idl_node **forwards;
   size_t nforwards, capforwards;
+  unsigned walk; /* inheritance walks, for fnode.walk */
 };
 
 /* protobuf field numbers: 1 .. 2^29-1 without 19000..19999 */
@@ -563,19 +564,32 @@ resolve_bases(check_ctx *cx, idl_node *i)
         break;
       }
     }
-    if (b != NULL)
+    if (b != NULL && FNODE(b)->inherit_depth >= PS_MAX_INHERIT_DEPTH) {
+      diag_error(&t->loc, "inheritance nested too deeply: '%s' would be more "
+                          "than %d levels of bases deep",
+                 i->name, PS_MAX_INHERIT_DEPTH);
+      b = NULL;
+    }
+    if (b != NULL) {
       i->bases[i->nbases++] = b;
+      if (FNODE(b)->inherit_depth + 1 > f->inherit_depth)
+        f->inherit_depth = FNODE(b)->inherit_depth + 1;
+    }
   }
 }
 
 /* Operations and attributes of i and its ancestors, into st keyed by
- * name; clashes between different declarations are reported. */
+ * name; clashes between different declarations are reported.  Each
+ * ancestor is visited once per walk (a diamond or a lattice of bases would
+ * otherwise be walked once per path: exponentially often); depth is
+ * bounded by PS_MAX_INHERIT_DEPTH (resolve_bases). */
 static void
-collect_inherited(check_ctx *cx, const idl_node *derived, const idl_node *i,
+collect_inherited(check_ctx *cx, const idl_node *derived, idl_node *i,
                   symtab *st, int depth)
 {
-  if (depth > 1000)
+  if (depth > PS_MAX_INHERIT_DEPTH || FNODE(i)->walk == cx->walk)
     return;
+  FNODE(i)->walk = cx->walk;
   for (size_t k = 0; k < i->nbases; k++)
     collect_inherited(cx, derived, i->bases[k], st, depth + 1);
   for (idl_node *c = i->children; c != NULL; c = c->next) {
@@ -598,6 +612,7 @@ check_inheritance(check_ctx *cx, idl_node *i)
   if (i->nbases == 0)
     return;
   st = symtab_new_fold(true);
+  cx->walk++;
   for (size_t k = 0; k < i->nbases; k++)
     collect_inherited(cx, i, i->bases[k], st, 0);
   for (idl_node *c = i->children; c != NULL; c = c->next) {

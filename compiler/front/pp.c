@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "diag.h"
 #include "front_int.h"
@@ -36,38 +37,79 @@ pp_new_file(pstate *ps, const char *name, char *text, size_t len)
   return f;
 }
 
-pfile *
-pp_add_text(pstate *ps, const char *name, const char *text)
+static pfile *
+pp_new_copy(pstate *ps, const char *name, const char *text, size_t len)
 {
-  size_t len = strlen(text);
   char *copy = xmalloc(len + 1);
-  memcpy(copy, text, len + 1);
+  memcpy(copy, text, len);
+  copy[len] = '\0';
   return pp_new_file(ps, name, copy, len);
 }
 
+pfile *
+pp_add_text(pstate *ps, const char *name, const char *text)
+{
+  return pp_new_copy(ps, name, text, strlen(text));
+}
+
+/* The limit on text scanned, as configured. */
+size_t
+pp_max_bytes(const pstate *ps)
+{
+  return ps->max_bytes ? ps->max_bytes : PS_MAX_INPUT_BYTES;
+}
+
 /* Reads `path`; NULL if it cannot be opened (errno set).  A file read
- * before is shared. */
+ * before (same name, or same device and inode) is shared.  With in-memory
+ * files (idl_parse_memory) only those are looked at.  A file larger than
+ * the input limit is not read: its first max+1 bytes are, and the caller's
+ * pp_charge() then reports the limit. */
 pfile *
 pp_read_file(pstate *ps, const char *path, const idl_loc *where)
 {
   FILE *fp;
+  struct stat st;
   char *buf = NULL;
-  size_t len = 0, cap = 0, n;
+  size_t len = 0, cap = 0, n, max = pp_max_bytes(ps) + 1;
+  pfile *f;
 
-  for (pfile *f = ps->files; f != NULL; f = f->next)
+  for (f = ps->files; f != NULL; f = f->next)
     if (strcmp(f->name, path) == 0)
       return f;
+  if (ps->memfiles != NULL) {
+    for (size_t i = 0; i < ps->nmemfiles; i++)
+      if (ps->memfiles[i].name != NULL &&
+          strcmp(ps->memfiles[i].name, path) == 0)
+        return pp_new_copy(ps, path, ps->memfiles[i].text,
+                           ps->memfiles[i].len);
+    errno = ENOENT;
+    return NULL;
+  }
   fp = fopen(path, "rb");
   if (fp == NULL)
     return NULL;
+  if (fstat(fileno(fp), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      fclose(fp);
+      errno = EISDIR;
+      return NULL;
+    }
+    for (f = ps->files; f != NULL; f = f->next)
+      if (f->has_id && f->dev == (unsigned long long)st.st_dev &&
+          f->ino == (unsigned long long)st.st_ino) {
+        fclose(fp);
+        return f;
+      }
+  }
   do {
     if (cap - len < 65536) {
       cap = cap ? cap * 2 : 65536 * 2;
       buf = xrealloc(buf, cap + 1);
     }
-    n = fread(buf + len, 1, cap - len, fp);
+    n = fread(buf + len, 1, (cap - len < max - len ? cap - len : max - len),
+              fp);
     len += n;
-  } while (n > 0);
+  } while (n > 0 && len < max);
   if (ferror(fp)) {
     diag_error(where, "cannot read '%s': %s", path, strerror(errno));
     fclose(fp);
@@ -79,7 +121,168 @@ pp_read_file(pstate *ps, const char *path, const idl_loc *where)
   if (buf == NULL)
     buf = xmalloc(1);
   buf[len] = '\0';
-  return pp_new_file(ps, path, buf, len);
+  f = pp_new_file(ps, path, buf, len);
+  f->has_id = true;
+  f->dev = (unsigned long long)st.st_dev;
+  f->ino = (unsigned long long)st.st_ino;
+  return f;
+}
+
+/* Counts f's text against the input limit before it is scanned (once per
+ * #include).  false: limit reached (error reported, scanning stops). */
+bool
+pp_charge(pstate *ps, const pfile *f, const idl_loc *where)
+{
+  size_t max = pp_max_bytes(ps);
+  if (f->len > max || ps->total_bytes > max - f->len) {
+    if (where != NULL)
+      diag_error(where,
+                 "input limit reached: #include of '%s' would make more than "
+                 "%zu bytes of IDL text to scan in total; stopping",
+                 f->name, max);
+    else
+      diag_error(NULL, "'%s' is larger than the input limit of %zu bytes",
+                 f->name, max);
+    ps->fatal = true;
+    return false;
+  }
+  ps->total_bytes += f->len;
+  return true;
+}
+
+/* --- include guards ---------------------------------------------------------- */
+
+/* The position after a comment starting at p; p if there is none there,
+ * NULL if it is unterminated (then the file is not treated as guarded). */
+static const char *
+guard_comment(const char *p, const char *end)
+{
+  if (end - p >= 2 && p[0] == '/' && p[1] == '/') {
+    while (p < end && *p != '\n')
+      p++;
+  } else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
+    const char *q = p + 2;
+    while (end - q >= 2 && !(q[0] == '*' && q[1] == '/'))
+      q++;
+    return end - q < 2 ? NULL : q + 2;
+  }
+  return p;
+}
+
+/* Skips blanks, newlines and comments; returns the new position. */
+static const char *
+guard_skip(const char *p, const char *end)
+{
+  for (;;) {
+    const char *q;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' ||
+                       *p == '\f' || *p == '\v'))
+      p++;
+    q = guard_comment(p, end);
+    if (q == NULL || q == p)
+      return q;
+    p = q;
+  }
+}
+
+/* The directive name at p (just after '#'), into buf. */
+static const char *
+guard_word(const char *p, const char *end, char *buf, size_t size)
+{
+  size_t n = 0;
+  while (p < end && (*p == ' ' || *p == '\t'))
+    p++;
+  while (p < end && (isalnum((unsigned char)*p) || *p == '_') && n + 1 < size)
+    buf[n++] = *p++;
+  buf[n] = '\0';
+  return p;
+}
+
+/* Detects a classic include guard: the first thing in the file is
+ * `#ifndef G` (or `#if !defined(G)` / `#if !defined G`) and its matching
+ * #endif is the last thing, with no #else/#elif at its level.  Sets
+ * f->guard to G; then the file may be skipped whenever G is defined,
+ * exactly as scanning it would skip everything. */
+static void
+pp_detect_guard(pfile *f)
+{
+  const char *p = f->text, *end = f->text + f->len;
+  char word[32], name[256];
+  int depth = 0;
+
+  f->guard_checked = true;
+  p = guard_skip(p, end);
+  if (p == NULL || p == end || *p != '#')
+    return;
+  p = guard_word(p + 1, end, word, sizeof word);
+  while (p < end && (*p == ' ' || *p == '\t'))
+    p++;
+  if (strcmp(word, "if") == 0) {
+    bool paren;
+    if (p == end || *p != '!')
+      return;
+    p = guard_word(p + 1, end, word, sizeof word);
+    if (strcmp(word, "defined") != 0)
+      return;
+    while (p < end && (*p == ' ' || *p == '\t'))
+      p++;
+    paren = p < end && *p == '(';
+    p = guard_word(p + paren, end, name, sizeof name);
+    while (p < end && (*p == ' ' || *p == '\t'))
+      p++;
+    if (paren && (p == end || *p++ != ')'))
+      return;
+  } else if (strcmp(word, "ifndef") == 0) {
+    p = guard_word(p, end, name, sizeof name);
+  } else {
+    return;
+  }
+  if (name[0] == '\0' || isdigit((unsigned char)name[0]))
+    return;
+  depth = 1;
+  /* walk the rest line by line, outside comments and literals */
+  while (p < end) {
+    bool bol = false;
+    /* to the end of the current line, minding comments and literals */
+    while (p < end && !bol) {
+      const char *q = guard_comment(p, end);
+      if (q == NULL)
+        return;
+      if (q != p) {
+        p = q;
+      } else if (*p == '\n') {
+        bol = true;
+        p++;
+      } else if (*p == '"' || *p == '\'') {
+        char quote = *p++;
+        while (p < end && *p != quote && *p != '\n')
+          p += (*p == '\\' && p + 1 < end) ? 2 : 1;
+        if (p < end && *p == quote)
+          p++;
+      } else {
+        p++;
+      }
+    }
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+      p++;
+    if (p == end || *p != '#')
+      continue;
+    p = guard_word(p + 1, end, word, sizeof word);
+    if (strcmp(word, "if") == 0 || strcmp(word, "ifdef") == 0 ||
+        strcmp(word, "ifndef") == 0) {
+      depth++;
+    } else if (depth == 1 &&
+               (strcmp(word, "else") == 0 || strcmp(word, "elif") == 0)) {
+      return;
+    } else if (strcmp(word, "endif") == 0 && --depth == 0) {
+      while (p < end && *p != '\n')
+        p++;
+      p = guard_skip(p, end);
+      if (p == end)
+        f->guard = xstrdup(name);
+      return;
+    }
+  }
 }
 
 /* --- conditionals and macros ------------------------------------------------- */
@@ -104,6 +307,12 @@ pp_push_cond(pstate *ps, bool value, idl_loc loc)
 {
   pcond *c;
   bool parent = pp_active(ps);
+  if (ps->nconds >= PS_MAX_COND_DEPTH) {
+    diag_error(&loc, "conditional directives nested too deeply (more than %d "
+                     "levels); stopping", PS_MAX_COND_DEPTH);
+    ps->fatal = true;
+    return;
+  }
   if (ps->nconds == ps->capconds) {
     ps->capconds = ps->capconds ? 2 * ps->capconds : 16;
     ps->conds = xrealloc(ps->conds, ps->capconds * sizeof *ps->conds);
@@ -127,6 +336,8 @@ void
 pp_end_of_file(pstate *ps)
 {
   size_t base = pp_cond_base(ps);
+  if (ps->fatal)
+    return;
   while (ps->nconds > base) {
     ps->nconds--;
     diag_error(&ps->conds[ps->nconds].loc,
@@ -157,6 +368,8 @@ typedef struct ppx {
   pstate *ps;
   const char *p;
   bool bad;
+  bool deep;   /* more than PS_MAX_PP_EXPR_DEPTH levels */
+  int depth;   /* current nesting of ( and ! */
 } ppx;
 
 static void
@@ -172,19 +385,25 @@ static long long
 ppx_primary(ppx *x)
 {
   ppx_ws(x);
-  if (*x->p == '!') {
-    x->p++;
-    return !ppx_primary(x);
-  }
-  if (*x->p == '(') {
+  if (*x->p == '!' || *x->p == '(') {
     long long v;
-    x->p++;
-    v = ppx_or(x);
-    ppx_ws(x);
-    if (*x->p == ')')
-      x->p++;
-    else
-      x->bad = true;
+    if (x->depth >= PS_MAX_PP_EXPR_DEPTH) {
+      x->deep = x->bad = true;
+      x->p += strlen(x->p); /* give up on the rest */
+      return 0;
+    }
+    x->depth++;
+    if (*x->p++ == '!') {
+      v = !ppx_primary(x);
+    } else {
+      v = ppx_or(x);
+      ppx_ws(x);
+      if (*x->p == ')')
+        x->p++;
+      else
+        x->bad = true;
+    }
+    x->depth--;
     return v;
   }
   if (isdigit((unsigned char)*x->p)) {
@@ -268,13 +487,20 @@ ppx_or(ppx *x)
 static bool
 pp_eval(pstate *ps, const char *p, idl_loc loc)
 {
-  ppx x = {ps, p, false};
+  ppx x = {ps, p, false, false, 0};
   long long v = ppx_or(&x);
   ppx_ws(&x);
   if (*x.p != '\0' && !(x.p[0] == '/' && (x.p[1] == '/' || x.p[1] == '*')))
     x.bad = true;
+  if (x.deep) {
+    diag_error(&loc, "#if expression nested too deeply (more than %d levels "
+                     "of '(' and '!')", PS_MAX_PP_EXPR_DEPTH);
+    return false;
+  }
   if (x.bad) {
-    diag_error(&loc, "unsupported #if expression '%s'", p);
+    size_t n = strlen(p);
+    diag_error(&loc, "unsupported #if expression '%.*s%s'",
+               (int)(n > 64 ? 64 : n), p, n > 64 ? "..." : "");
     return false;
   }
   return v != 0;
@@ -331,6 +557,23 @@ dir_of(const char *file)
   return d;
 }
 
+/* Keeps `name` (taken) in the tree's list when the main file includes it
+ * directly (the back ends turn these into #include lines). */
+static void
+pp_record_include(pstate *ps, char *name)
+{
+  if (ps->nincl != 0) {
+    free(name);
+    return;
+  }
+  if (ps->nincludes == ps->capincludes) {
+    ps->capincludes = ps->capincludes ? 2 * ps->capincludes : 8;
+    ps->includes =
+        xrealloc(ps->includes, ps->capincludes * sizeof *ps->includes);
+  }
+  ps->includes[ps->nincludes++] = name;
+}
+
 static void
 pp_include(pstate *ps, const char *p, idl_loc loc)
 {
@@ -384,16 +627,27 @@ pp_include(pstate *ps, const char *p, idl_loc loc)
     free(name);
     return;
   }
-  if (ps->nincl == 0) { /* a direct include of the main file */
-    if (ps->nincludes == ps->capincludes) {
-      ps->capincludes = ps->capincludes ? 2 * ps->capincludes : 8;
-      ps->includes =
-          xrealloc(ps->includes, ps->capincludes * sizeof *ps->includes);
-    }
-    ps->includes[ps->nincludes++] = name;
-  } else {
-    free(name);
+  if (!f->guard_checked)
+    pp_detect_guard(f);
+  if ((f->guard != NULL &&
+       pp_find_macro(ps, f->guard, strlen(f->guard)) != NULL) ||
+      f->once) {
+    /* guarded and already seen: scanning it would skip it all */
+    pp_record_include(ps, name);
+    return;
   }
+  if (f->active > 0) {
+    diag_error(&loc, "#include of '%s' re-enters a file that is still being "
+                     "read (an include cycle without an include guard)",
+               name);
+    free(name);
+    return;
+  }
+  if (!pp_charge(ps, f, &loc)) {
+    free(name);
+    return;
+  }
+  pp_record_include(ps, name);
   lex_push_file(ps, f);
 }
 
@@ -501,8 +755,13 @@ pp_directive(pstate *ps, const char *text, idl_loc loc)
     pp_undef(ps, p);
   } else if (strcmp(dir, "pragma") == 0) {
     char what[64];
-    read_ident(p, what, sizeof what);
-    diag_note(&loc, "#pragma %s ignored", what);
+    const char *rest = read_ident(p, what, sizeof what);
+    rest = skip_ws(rest);
+    if (strcmp(what, "once") == 0 &&
+        (*rest == '\0' || (rest[0] == '/' && (rest[1] == '/' || rest[1] == '*'))))
+      ps->cur->once = true;
+    else
+      diag_note(&loc, "#pragma %s ignored", what);
   } else if (strcmp(dir, "error") == 0) {
     diag_error(&loc, "#error %s", skip_ws(p));
   } else if (strcmp(dir, "warning") == 0) {
