@@ -34,9 +34,22 @@ static unsigned diag_max_errors = DIAG_MAX_ERRORS;
 static unsigned diag_shown_errors, diag_shown_warnings, diag_shown_notes;
 static bool diag_stop, diag_last_hidden;
 static diag_sink_fn diag_sink;
+static FILE *diag_stream; /* NULL = stderr */
 static void *diag_sink_ctx;
 static unsigned diag_errors, diag_warnings;
 static diag_source *diag_sources;
+
+void
+diag_set_output(FILE *f)
+{
+  diag_stream = f;
+}
+
+static FILE *
+diag_out(void)
+{
+  return diag_stream != NULL ? diag_stream : stderr;
+}
 
 void
 diag_set_sink(diag_sink_fn fn, void *ctx)
@@ -83,14 +96,14 @@ diag_unregister_source(const char *file)
   }
 }
 
-/* Writes p[0..n) to stderr with control characters (terminal escapes in
+/* Writes p[0..n) to the output with control characters (terminal escapes in
  * a hostile file) shown as '?'; tabs are kept so the caret lines up. */
 static void
 diag_put_clean(const char *p, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)p[i];
-    fputc(c == '\t' || (c >= 0x20 && c != 0x7f) ? c : '?', stderr);
+    fputc(c == '\t' || (c >= 0x20 && c != 0x7f) ? c : '?', diag_out());
   }
 }
 
@@ -140,14 +153,14 @@ diag_print_source(const char *file, int line, int col)
     to = from + DIAG_MAX_ECHO;
   }
   if (from > p)
-    fputs("...", stderr);
+    fputs("...", diag_out());
   diag_put_clean(from, (size_t)(to - from));
-  fputs(to < eol ? "...\n" : "\n", stderr);
+  fputs(to < eol ? "...\n" : "\n", diag_out());
   if (from > p)
-    fputs("   ", stderr);
+    fputs("   ", diag_out());
   for (const char *q = from; q < p + caret && q < to; q++)
-    fputc(*q == '\t' ? '\t' : ' ', stderr);
-  fputs("^\n", stderr);
+    fputc(*q == '\t' ? '\t' : ' ', diag_out());
+  fputs("^\n", diag_out());
 }
 
 void
@@ -195,12 +208,12 @@ diag_emit(const diag_record *rec)
     return;
   }
   if (rec->file != NULL)
-    fprintf(stderr, "%s:%d:%d: %s: ", rec->file, rec->line, rec->col,
+    fprintf(diag_out(), "%s:%d:%d: %s: ", rec->file, rec->line, rec->col,
             names[rec->severity]);
   else
-    fprintf(stderr, "plumbc: %s: ", names[rec->severity]);
+    fprintf(diag_out(), "plumbc: %s: ", names[rec->severity]);
   diag_put_clean(rec->message, strlen(rec->message));
-  fputc('\n', stderr);
+  fputc('\n', diag_out());
   if (rec->file != NULL)
     diag_print_source(rec->file, rec->line, rec->col);
 }

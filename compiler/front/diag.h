@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "ast.h"
 
@@ -39,6 +40,10 @@ typedef void (*diag_sink_fn)(const diag_record *rec, void *ctx);
 /* Installs a sink receiving every diagnostic instead of stderr; NULL
  * restores the default (stderr with source line and caret). */
 void diag_set_sink(diag_sink_fn fn, void *ctx);
+
+/* Where the default (sink-less) output goes; NULL restores stderr.  The
+ * fuzzer measures diagnostic volume through it. */
+void diag_set_output(FILE *f);
 
 /* Reports a diagnostic at `loc` (may be NULL). */
 void diag_report(diag_severity sev, const idl_loc *loc, const char *fmt, ...)
