@@ -68,6 +68,7 @@ typedef struct fnode {
   int inherit_depth; /* INTERFACE: longest base chain (check.c, bounded) */
   unsigned walk;     /* INTERFACE: last inheritance walk that saw it */
   unsigned lookup_walk; /* INTERFACE: the same for scope.c lookups */
+  idl_node *fwd_next;   /* FORWARD: older forward of the same name */
 } fnode;
 
 typedef struct ftype {
@@ -80,6 +81,8 @@ typedef struct ftype {
 typedef struct fanno {
   idl_annotation a;
   expr *x; /* first positional argument, if any */
+  idl_annotation *tail; /* parser: in the first of a list, its last */
+  unsigned count;       /* parser: in the first, the list's length */
 } fanno;
 
 #define FNODE(n) ((fnode *)(n))
@@ -98,6 +101,7 @@ typedef struct decl {
   expr **dims;
   size_t ndims;
   struct decl *next;
+  struct decl *last; /* in the first of a list: its last (O(1) append) */
 } decl;
 
 typedef struct xlist {
@@ -157,6 +161,7 @@ typedef struct pincl {
 #define PS_MAX_EXPR_DEPTH 256          /* operators in a constant expression */
 #define PS_MAX_TYPE_DEPTH 64           /* sequence<sequence<...>> */
 #define PS_MAX_INHERIT_DEPTH 256       /* interface inheritance chain */
+#define PS_MAX_ANNOTATIONS 64          /* annotations on one declaration */
 
 typedef struct pstate {
   const idl_options *opts;

@@ -494,10 +494,8 @@ declarators
   : declarator
   | declarators ',' declarator
       {
-        decl *d = $1;
-        while (d->next != NULL)
-          d = d->next;
-        d->next = $3;
+        $1->last->next = $3;
+        $1->last = $3;
         $$ = $1;
       }
   ;
@@ -508,12 +506,14 @@ declarator
         $$ = xcalloc(1, sizeof *$$);
         $$->name = $1;
         $$->loc = LOC(@1);
+        $$->last = $$;
       }
   | ident array_dims
       {
         $$ = $2;
         $$->name = $1;
         $$->loc = LOC(@1);
+        $$->last = $$;
       }
   ;
 
@@ -538,15 +538,15 @@ simple_declarators
         $$ = xcalloc(1, sizeof *$$);
         $$->name = $1;
         $$->loc = LOC(@1);
+        $$->last = $$;
       }
   | simple_declarators ',' ident
       {
-        decl *d = $1;
-        while (d->next != NULL)
-          d = d->next;
-        d->next = xcalloc(1, sizeof *d);
-        d->next->name = $3;
-        d->next->loc = LOC(@3);
+        decl *d = xcalloc(1, sizeof *d);
+        d->name = $3;
+        d->loc = LOC(@3);
+        $1->last->next = d;
+        $1->last = d;
         $$ = $1;
       }
   ;
@@ -651,11 +651,23 @@ annotations
   : %empty { $$ = NULL; }
   | annotations annotation
       {
-        idl_annotation **p = &$1;
-        while (*p != NULL)
-          p = &(*p)->next;
-        *p = $2;
-        $$ = $1;
+        /* bounded: annotate() copies the list to every declarator */
+        if ($1 != NULL && FANNO($1)->count >= PS_MAX_ANNOTATIONS) {
+          if (FANNO($1)->count++ == PS_MAX_ANNOTATIONS)
+            diag_error(&$2->loc, "more than %d annotations on one "
+                                 "declaration", PS_MAX_ANNOTATIONS);
+          anno_free($2);
+          $$ = $1;
+        } else if ($1 == NULL) {
+          $$ = $2;
+          FANNO($$)->tail = $2;
+          FANNO($$)->count = 1;
+        } else {
+          FANNO($1)->tail->next = $2;
+          FANNO($1)->tail = $2;
+          FANNO($1)->count++;
+          $$ = $1;
+        }
       }
   ;
 
