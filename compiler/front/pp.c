@@ -7,7 +7,13 @@
  *   #ifdef / #ifndef / #if / #elif / #else / #endif, where #if and #elif
  *       understand defined(X), defined X, !, &&, ||, parentheses, integer
  *       literals and object-like macros whose value is an integer
- *   #pragma (ignored with a note), #error, #warning, #line (ignored)
+ *   #pragma once; other #pragmas (ignored with a note), #error, #warning,
+ *   #line (ignored)
+ * Re-entry and total work (docs/IDL-MAPPING.md): a file wrapped in a
+ * classic include guard (detected here) or marked #pragma once is skipped
+ * when included again; re-entering a file still being read is an error;
+ * the text scanned across all #includes is bounded (pp_charge).  #if
+ * expressions and conditional nesting are bounded too.
  * Deliberate limits: macros are never expanded in IDL text (they exist for
  * include guards and conditionals), no function-like macros, no
  * line continuations in directives.
