@@ -453,6 +453,15 @@ test_error_cap(void)
   free(s);
 }
 
+/* A run of invalid bytes is one error (64 KB of them: one line out). */
+static void
+test_invalid_run(void)
+{
+  expect_repeated("struct S { long a; };\n", "\x01$", 32768, "\n", 1, 2, 1,
+                  "65536 invalid characters, starting with '\\x01'");
+  CU_ASSERT_EQUAL(nrecs, 1);
+}
+
 /* Messages are cut at 400 bytes; control characters never reach the
  * terminal. */
 static void
@@ -497,6 +506,7 @@ static const ptest_case volume_cases[] = {
   {"one_line_volume", test_one_line_volume},
   {"error_cap", test_error_cap},
   {"message_cap", test_message_cap},
+  {"invalid_run", test_invalid_run},
   {NULL, NULL},
 };
 
