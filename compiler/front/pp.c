@@ -4,16 +4,15 @@
  *   #include "file" / <file>   quoted form: including file's directory first,
  *                              then the -I directories; angle form: -I only
  *   #define NAME [value], #undef NAME
- *   #ifdef / #ifndef / #if / #elif / #else / #endif, where #if and #elif
- *       understand defined(X), defined X, !, &&, ||, parentheses, integer
- *       literals and object-like macros whose value is an integer
+ *   #ifdef / #ifndef / #if / #elif / #else / #endif (#if expressions:
+ *       pp_expr.c)
  *   #pragma once; other #pragmas (ignored with a note), #error, #warning,
  *   #line (ignored)
  * Re-entry and total work (docs/IDL-MAPPING.md): a file wrapped in a
  * classic include guard (detected here) or marked #pragma once is skipped
  * when included again; re-entering a file still being read is an error;
- * the text scanned across all #includes is bounded (pp_charge).  #if
- * expressions and conditional nesting are bounded too.
+ * the text scanned across all #includes is bounded (pp_charge), and so is
+ * conditional nesting.  #if expressions are evaluated in pp_expr.c.
  * Deliberate limits: macros are never expanded in IDL text (they exist for
  * include guards and conditionals), no function-like macros, no
  * line continuations in directives.
@@ -299,7 +298,7 @@ pp_active(const pstate *ps)
   return ps->nconds == 0 || ps->conds[ps->nconds - 1].taking;
 }
 
-static pmacro *
+pmacro *
 pp_find_macro(const pstate *ps, const char *name, size_t len)
 {
   for (pmacro *m = ps->macros; m != NULL; m = m->next)
@@ -366,150 +365,6 @@ pp_free(pstate *ps)
   free(ps->conds);
   ps->conds = NULL;
   ps->nconds = ps->capconds = 0;
-}
-
-/* --- #if expressions ------------------------------------------------------------ */
-
-typedef struct ppx {
-  pstate *ps;
-  const char *p;
-  bool bad;
-  bool deep;   /* more than PS_MAX_PP_EXPR_DEPTH levels */
-  int depth;   /* current nesting of ( and ! */
-} ppx;
-
-static void
-ppx_ws(ppx *x)
-{
-  while (*x->p == ' ' || *x->p == '\t' || *x->p == '\r')
-    x->p++;
-}
-
-static long long ppx_or(ppx *x);
-
-static long long
-ppx_primary(ppx *x)
-{
-  ppx_ws(x);
-  if (*x->p == '!' || *x->p == '(') {
-    long long v;
-    if (x->depth >= PS_MAX_PP_EXPR_DEPTH) {
-      x->deep = x->bad = true;
-      x->p += strlen(x->p); /* give up on the rest */
-      return 0;
-    }
-    x->depth++;
-    if (*x->p++ == '!') {
-      v = !ppx_primary(x);
-    } else {
-      v = ppx_or(x);
-      ppx_ws(x);
-      if (*x->p == ')')
-        x->p++;
-      else
-        x->bad = true;
-    }
-    x->depth--;
-    return v;
-  }
-  if (isdigit((unsigned char)*x->p)) {
-    char *end;
-    long long v = strtoll(x->p, &end, 0);
-    x->p = end;
-    while (*x->p == 'u' || *x->p == 'U' || *x->p == 'l' || *x->p == 'L')
-      x->p++;
-    return v;
-  }
-  if (isalpha((unsigned char)*x->p) || *x->p == '_') {
-    const char *s = x->p;
-    size_t n;
-    pmacro *m;
-    while (isalnum((unsigned char)*x->p) || *x->p == '_')
-      x->p++;
-    n = (size_t)(x->p - s);
-    if (n == 7 && memcmp(s, "defined", 7) == 0) {
-      bool paren;
-      ppx_ws(x);
-      paren = *x->p == '(';
-      if (paren)
-        x->p++;
-      ppx_ws(x);
-      s = x->p;
-      while (isalnum((unsigned char)*x->p) || *x->p == '_')
-        x->p++;
-      n = (size_t)(x->p - s);
-      if (n == 0)
-        x->bad = true;
-      ppx_ws(x);
-      if (paren) {
-        if (*x->p == ')')
-          x->p++;
-        else
-          x->bad = true;
-      }
-      return pp_find_macro(x->ps, s, n) != NULL;
-    }
-    m = pp_find_macro(x->ps, s, n);
-    return m != NULL && m->value != NULL ? strtoll(m->value, NULL, 0) : 0;
-  }
-  x->bad = true;
-  return 0;
-}
-
-static long long
-ppx_and(ppx *x)
-{
-  long long v = ppx_primary(x);
-  for (;;) {
-    ppx_ws(x);
-    if (x->p[0] == '&' && x->p[1] == '&') {
-      long long r;
-      x->p += 2;
-      r = ppx_primary(x);
-      v = v && r;
-    } else {
-      return v;
-    }
-  }
-}
-
-static long long
-ppx_or(ppx *x)
-{
-  long long v = ppx_and(x);
-  for (;;) {
-    ppx_ws(x);
-    if (x->p[0] == '|' && x->p[1] == '|') {
-      long long r;
-      x->p += 2;
-      r = ppx_and(x);
-      v = v || r;
-    } else {
-      return v;
-    }
-  }
-}
-
-static bool
-pp_eval(pstate *ps, const char *p, idl_loc loc)
-{
-  ppx x = {ps, p, false, false, 0};
-  long long v = ppx_or(&x);
-  ppx_ws(&x);
-  if (*x.p != '\0' && !(x.p[0] == '/' && (x.p[1] == '/' || x.p[1] == '*')))
-    x.bad = true;
-  if (x.deep) {
-    diag_error(&loc, "#if expression nested too deeply (more than %d levels "
-                     "of '(' and '!')", PS_MAX_PP_EXPR_DEPTH);
-    return false;
-  }
-  if (x.bad) {
-    size_t n = strlen(p);
-    diag_error(&loc, "unsupported #if expression '%.*s%s'",
-               (int)(n > 64 ? 64 : n), p, n > 64 ? "..." : "");
-    return false;
-  }
-  return v != 0;
 }
 
 /* --- directives -------------------------------------------------------------------- */

@@ -635,6 +635,41 @@ test_preprocessor_conditionals(void)
   idl_tree_free(t);
 }
 
+/* #if takes C's integer expressions (issue 15). */
+static void
+test_preprocessor_expressions(void)
+{
+  static const struct {
+    const char *expr;
+    bool value;
+  } cases[] = {
+    {"2 > 1", true}, {"1 > 2", false}, {"1 < 2 && 2 <= 2", true},
+    {"3 >= 4 || 0", false}, {"0x10 == 16", true}, {"010 == 8", true},
+    {"1 + 2 * 3 == 7", true}, {"(1 + 2) * 3 == 9", true},
+    {"7 / 2 == 3 && 7 % 2 == 1", true}, {"-1 < 0", true},
+    {"~0 == -1", true}, {"1 << 4 == 16 && 256 >> 4 == 16", true},
+    {"(6 & 3) == 2 && (6 | 1) == 7 && (6 ^ 2) == 4", true},
+    {"V == 3", true}, {"V != 3", false}, {"defined V && !defined W", true},
+    {"defined(V) ? V - 3 : 1", false}, {"UNDEFINED == 0", true},
+    {"0 && 1 / 0", false}, {"1 || 1 % 0", true}, {"'a' == 97", true},
+    {"'\\n' == 10", true}, {"10ul > 9L", true}, {"1 ? 0 ? 5 : 6 : 7", true},
+    {"-9223372036854775807 - 1 < 0", true},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char text[256];
+    idl_tree *t;
+    snprintf(text, sizeof text,
+             "#define V 3\n#if %s\nstruct Yes { long a; };\n#else\n"
+             "struct No { long a; };\n#endif\n", cases[i].expr);
+    t = parse_ok(text);
+    if ((find(t, "Yes") != NULL) != cases[i].value)
+      fprintf(stderr, "  #if %s: wrong value\n", cases[i].expr);
+    CU_ASSERT_EQUAL(find(t, "Yes") != NULL, cases[i].value);
+    CU_ASSERT_EQUAL(find(t, "No") != NULL, !cases[i].value);
+    idl_tree_free(t);
+  }
+}
+
 static void
 test_pragma_note(void)
 {
@@ -949,6 +984,15 @@ static const bad_case bad_cases[] = {
   {"error_directive",
     "#error stop here\n",
     1, 1, "#error stop here", 1},
+  {"if_division_by_zero",
+    "#if 1 / (2 - 2)\n#endif\n",
+    1, 1, "division by zero in #if expression", 1},
+  {"if_bad_expression",
+    "#if 1 +\n#endif\n",
+    1, 1, "unsupported #if expression '1 +'", 1},
+  {"if_missing_colon",
+    "#if 1 ? 2\n#endif\n",
+    1, 1, "unsupported #if expression '1 ? 2'", 1},
 };
 
 static void
@@ -1279,6 +1323,7 @@ static const ptest_case tree_cases[] = {
   {"annotations", test_annotations},
   {"escaped_identifier_and_idl4_types", test_escaped_identifier_and_idl4_types},
   {"preprocessor_conditionals", test_preprocessor_conditionals},
+  {"preprocessor_expressions", test_preprocessor_expressions},
   {"pragma_note", test_pragma_note},
   {NULL, NULL},
 };
