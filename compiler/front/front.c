@@ -58,6 +58,7 @@ front_run(pstate *ps, pfile *main, idl_tree **out)
   ps->tree = t;
   ps->main_file = main->name;
   t->root = node_new(ps, IDL_ROOT, NULL, loc);
+  pp_predefine(ps);
   if (!pp_charge(ps, main, NULL)) {
     /* reported: the main file alone is over the input limit */
   } else if (lex_init(ps, main) != 0) {

@@ -10,6 +10,10 @@
 typedef struct idl_options {
   const char *const *include_dirs; /* -I directories, searched in order */
   size_t ninclude_dirs;
+  /* Applied in order before the main file is read (plumbc -D / -U):
+   * "NAME" (defined as 1), "NAME=VALUE", or "-NAME" (undefined). */
+  const char *const *macros;
+  size_t nmacros;
 } idl_options;
 
 /* Parses and checks `path`.  Returns the number of errors (0 = success);

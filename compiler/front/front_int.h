@@ -220,6 +220,7 @@ void pp_end_of_file(pstate *ps); /* unterminated conditionals of cur file */
 pfile *pp_read_file(pstate *ps, const char *path, const idl_loc *where);
 pfile *pp_add_text(pstate *ps, const char *name, const char *text);
 pmacro *pp_find_macro(const pstate *ps, const char *name, size_t len);
+void pp_predefine(pstate *ps); /* idl_options.macros (-D / -U) */
 /* pp_expr.c: value of an #if / #elif expression (false + error if bad) */
 bool pp_eval(pstate *ps, const char *p, idl_loc loc);
 /* Counts f against the input limit; false = limit hit (reported, fatal). */

@@ -633,3 +633,29 @@ pp_directive(pstate *ps, const char *text, idl_loc loc)
     diag_error(&loc, "unknown preprocessor directive '#%s'", dir);
   }
 }
+
+/* The -D / -U macros of idl_options, before the main file. */
+void
+pp_predefine(pstate *ps)
+{
+  idl_loc loc = {"<command line>", 0, 0};
+  for (size_t i = 0; ps->opts != NULL && i < ps->opts->nmacros; i++) {
+    const char *m = ps->opts->macros[i], *eq;
+    char *line;
+    if (m[0] == '-') {
+      pp_undef(ps, m + 1);
+      continue;
+    }
+    eq = strchr(m, '=');
+    line = xmalloc(strlen(m) + 3);
+    if (eq == NULL) {
+      sprintf(line, "%s 1", m);
+    } else {
+      memcpy(line, m, (size_t)(eq - m));
+      line[eq - m] = ' ';
+      strcpy(line + (eq - m) + 1, eq + 1);
+    }
+    pp_define(ps, line, loc);
+    free(line);
+  }
+}

@@ -48,7 +48,8 @@ capture(const diag_record *r, void *ctx)
 }
 
 static const char *const inc_dirs[] = {IDL_DIR "/include"};
-static const idl_options opts = {inc_dirs, 1};
+static const idl_options opts = {.include_dirs = inc_dirs,
+                                 .ninclude_dirs = 1};
 
 static size_t
 count_sev(diag_severity sev)
@@ -668,6 +669,40 @@ test_preprocessor_expressions(void)
     CU_ASSERT_EQUAL(find(t, "No") != NULL, !cases[i].value);
     idl_tree_free(t);
   }
+}
+
+/* -D / -U (idl_options.macros), applied in order before the file. */
+static void
+test_command_line_macros(void)
+{
+  static const char *const macros[] = {"FEAT=3", "OFF", "GONE=1", "-GONE",
+                                       "EMPTY="};
+  idl_options o = {.macros = macros, .nmacros = 5};
+  idl_tree *t = NULL;
+  int errors;
+  ncaps = 0;
+  diag_set_sink(capture, NULL);
+  errors = idl_parse_string("t.idl",
+                            "#if FEAT == 3 && defined OFF && !defined(GONE) "
+                            "&& defined EMPTY\n"
+                            "struct Yes { long a; };\n#endif\n",
+                            &o, &t);
+  diag_set_sink(NULL, NULL);
+  CU_ASSERT_EQUAL(errors, 0);
+  CU_ASSERT_PTR_NOT_NULL(find(t, "Yes"));
+  idl_tree_free(t);
+  ncaps = 0;
+  diag_set_sink(capture, NULL);
+  {
+    static const char *const bad[] = {"=3"};
+    idl_options ob = {.macros = bad, .nmacros = 1};
+    errors = idl_parse_string("t.idl", "struct S { long a; };\n", &ob, &t);
+  }
+  diag_set_sink(NULL, NULL);
+  CU_ASSERT_EQUAL(errors, 1);
+  CU_ASSERT_EQUAL_FATAL(ncaps, 1);
+  CU_ASSERT_STRING_EQUAL(caps[0].file, "<command line>");
+  CU_ASSERT_STRING_EQUAL(caps[0].msg, "#define expects a macro name");
 }
 
 static void
@@ -1324,6 +1359,7 @@ static const ptest_case tree_cases[] = {
   {"escaped_identifier_and_idl4_types", test_escaped_identifier_and_idl4_types},
   {"preprocessor_conditionals", test_preprocessor_conditionals},
   {"preprocessor_expressions", test_preprocessor_expressions},
+  {"command_line_macros", test_command_line_macros},
   {"pragma_note", test_pragma_note},
   {NULL, NULL},
 };

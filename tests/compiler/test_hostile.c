@@ -57,7 +57,7 @@ static int
 parse_files(const idl_memfile *files, size_t n, size_t limit, double *secs)
 {
   static const char *const dirs[] = {"inc"};
-  idl_options o = {dirs, 1};
+  idl_options o = {.include_dirs = dirs, .ninclude_dirs = 1};
   idl_tree *t = NULL;
   double t0 = now();
   int errors;

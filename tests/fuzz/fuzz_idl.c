@@ -135,7 +135,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   static const char *const dirs[] = {"inc"};
   static size_t diag_bytes;
-  idl_options opts = {dirs, 1};
+  idl_options opts = {.include_dirs = dirs, .ninclude_dirs = 1};
   idl_memfile files[MAX_FILES];
   char names[MAX_FILES][64];
   size_t nfiles;
