@@ -732,6 +732,22 @@ check_operation(check_ctx *cx, idl_node *op)
                "oneway operation '%s' cannot raise exceptions", op->name);
 }
 
+/* typedef A B; typedef B C; ...: idl_resolve_typedefs (and the back ends)
+ * follow such chains only PS_MAX_TYPEDEF_CHAIN links far. */
+static void
+check_typedef_chain(idl_node *n)
+{
+  const idl_type *t = n->type;
+  const idl_node *r;
+  if (t->kind != IDL_T_NAMED || t->ref == NULL || t->ref->kind != IDL_TYPEDEF)
+    return;
+  r = t->ref;
+  FNODE(n)->typedef_depth = FNODE(r)->typedef_depth + 1;
+  if (FNODE(n)->typedef_depth == PS_MAX_TYPEDEF_CHAIN)
+    diag_error(&n->loc, "typedef chain of '%s' is longer than %d typedefs",
+               n->name, PS_MAX_TYPEDEF_CHAIN);
+}
+
 static void
 check_decl(check_ctx *cx, idl_node *n)
 {
@@ -780,6 +796,7 @@ check_decl(check_ctx *cx, idl_node *n)
   case IDL_TYPEDEF:
     check_annotations(cx, n, scope);
     resolve_type(cx, n->type, scope, n, false);
+    check_typedef_chain(n);
     eval_dims(cx, n, scope);
     declare(cx, n, scope);
     break;

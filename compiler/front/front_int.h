@@ -69,6 +69,7 @@ typedef struct fnode {
   unsigned walk;     /* INTERFACE: last inheritance walk that saw it */
   unsigned lookup_walk; /* INTERFACE: the same for scope.c lookups */
   idl_node *fwd_next;   /* FORWARD: older forward of the same name */
+  int typedef_depth;    /* TYPEDEF: typedefs to go through (bounded) */
 } fnode;
 
 typedef struct ftype {
@@ -162,6 +163,7 @@ typedef struct pincl {
 #define PS_MAX_TYPE_DEPTH 64           /* sequence<sequence<...>> */
 #define PS_MAX_INHERIT_DEPTH 256       /* interface inheritance chain */
 #define PS_MAX_ANNOTATIONS 64          /* annotations on one declaration */
+#define PS_MAX_TYPEDEF_CHAIN 1000      /* = idl_resolve_typedefs' bound */
 
 typedef struct pstate {
   const idl_options *opts;

@@ -371,6 +371,20 @@ test_inheritance_depth(void)
   free(s);
 }
 
+/* typedef T0 T1; typedef T1 T2; ... is followed at most 1000 links. */
+static void
+test_typedef_chain(void)
+{
+  char *s = tmalloc(40 * 1100), *p = s;
+  p += sprintf(p, "typedef long T0;\n");
+  for (int i = 1; i < 1100; i++)
+    p += sprintf(p, "typedef T%d T%d;\n", i - 1, i);
+  CU_ASSERT_EQUAL(parse_one(s, NULL), 1);
+  expect_first("t.idl", 1001, 14,
+               "typedef chain of 'T1000' is longer than 1000 typedefs");
+  free(s);
+}
+
 /* --- diagnostic volume -------------------------------------------------------------- */
 
 /* Runs text through the default (stderr-style) output into memory. */
@@ -499,6 +513,7 @@ static const ptest_case nesting_cases[] = {
   {"expression_depth", test_expression_depth},
   {"inheritance_lattice", test_inheritance_lattice},
   {"inheritance_depth", test_inheritance_depth},
+  {"typedef_chain", test_typedef_chain},
   {NULL, NULL},
 };
 
