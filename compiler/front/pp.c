@@ -7,7 +7,7 @@
  *   #ifdef / #ifndef / #if / #elif / #else / #endif (#if expressions:
  *       pp_expr.c)
  *   #pragma once; other #pragmas (ignored with a note), #error, #warning,
- *   #line (ignored)
+ *   #line N (renumbers the following lines; a file name is ignored)
  * Re-entry and total work (docs/IDL-MAPPING.md): a file wrapped in a
  * classic include guard (detected here) or marked #pragma once is skipped
  * when included again; re-entering a file still being read is an error;
@@ -627,8 +627,20 @@ pp_directive(pstate *ps, const char *text, idl_loc loc)
     diag_error(&loc, "#error %s", skip_ws(p));
   } else if (strcmp(dir, "warning") == 0) {
     diag_warning(&loc, "#warning %s", skip_ws(p));
-  } else if (strcmp(dir, "line") == 0 || dir[0] == '\0') {
-    /* #line markers and the null directive are accepted and ignored */
+  } else if (strcmp(dir, "line") == 0) {
+    /* #line N ["file"]: the next line is line N (a file name is accepted
+     * and ignored: locations keep naming the file that is read) */
+    char *end;
+    long n;
+    p = skip_ws(p);
+    n = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : 0;
+    if (n < 1 || n > 1000000000 ||
+        (*(end = (char *)skip_ws(end)) != '\0' && *end != '"' && *end != '/'))
+      diag_error(&loc, "#line expects a line number from 1 to 1000000000");
+    else
+      ps->line = (int)n - 1; /* the newline ending this line makes it n */
+  } else if (dir[0] == '\0') {
+    /* the null directive is accepted and ignored */
   } else {
     diag_error(&loc, "unknown preprocessor directive '#%s'", dir);
   }

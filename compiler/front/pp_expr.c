@@ -4,7 +4,7 @@
  * undefined behaviour on hostile input): ?:, ||, &&, |, ^, &, == !=,
  * < > <= >=, << >>, + -, * / %, unary ! ~ - +, parentheses, decimal /
  * octal / hex literals with u/l suffixes, character literals 'a' and '\n',
- * defined(X) and defined X.  An identifier that is not a macro is 0; a
+ * defined(X) and defined X, __LINE__.  An identifier that is not a macro is 0; a
  * macro is its value read as an integer (macros are not expanded further).
  * || && ?: short-circuit: division by zero is an error only where it is
  * evaluated.  Nesting of ( ! ~ - + and ?: is bounded by
@@ -25,6 +25,7 @@ typedef struct ppx {
   bool deep;        /* more than PS_MAX_PP_EXPR_DEPTH levels */
   int depth;        /* current nesting of ( unary ?: */
   int skip;         /* > 0: inside a branch that is not evaluated */
+  int line;         /* of the directive, for __LINE__ */
 } ppx;
 
 static void
@@ -115,6 +116,8 @@ ppx_name(ppx *x)
     }
     return pp_find_macro(x->ps, s, n) != NULL;
   }
+  if (n == 8 && memcmp(s, "__LINE__", 8) == 0)
+    return x->line;
   m = pp_find_macro(x->ps, s, n);
   return m != NULL && m->value != NULL ? strtoll(m->value, NULL, 0) : 0;
 }
@@ -280,7 +283,7 @@ ppx_cond(ppx *x)
 bool
 pp_eval(pstate *ps, const char *p, idl_loc loc)
 {
-  ppx x = {ps, p, NULL, false, 0, 0};
+  ppx x = {ps, p, NULL, false, 0, 0, loc.line};
   long long v = ppx_cond(&x);
   size_t n;
   while (*p == ' ' || *p == '\t')

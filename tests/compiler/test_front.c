@@ -654,7 +654,7 @@ test_preprocessor_expressions(void)
     {"defined(V) ? V - 3 : 1", false}, {"UNDEFINED == 0", true},
     {"0 && 1 / 0", false}, {"1 || 1 % 0", true}, {"'a' == 97", true},
     {"'\\n' == 10", true}, {"10ul > 9L", true}, {"1 ? 0 ? 5 : 6 : 7", true},
-    {"-9223372036854775807 - 1 < 0", true},
+    {"-9223372036854775807 - 1 < 0", true}, {"__LINE__ == 2", true},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char text[256];
@@ -1019,6 +1019,12 @@ static const bad_case bad_cases[] = {
   {"error_directive",
     "#error stop here\n",
     1, 1, "#error stop here", 1},
+  {"line_renumbers",
+    "#line 40 \"other.idl\"\nstruct S { Nope x; };\n",
+    40, 12, "undefined type 'Nope'", 1},
+  {"line_bad",
+    "#line x\n",
+    1, 1, "#line expects a line number from 1 to 1000000000", 1},
   {"if_division_by_zero",
     "#if 1 / (2 - 2)\n#endif\n",
     1, 1, "division by zero in #if expression", 1},
