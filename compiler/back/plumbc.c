@@ -1,7 +1,8 @@
 /* plumbc.c - the IDL compiler's driver: parses options, runs the front end
  * (parse + check, which reports its own diagnostics) and then the back ends.
  *
- *   plumbc [-I DIR]... [-o OUTDIR] [--proto] [--help] [--version] FILE.idl
+ *   plumbc [-I DIR]... [-D NAME[=VAL]]... [-U NAME]... [-o OUTDIR] [--proto]
+ *          [--help] [--version] FILE.idl
  *   plumbc --check-compat [--strict] [-I DIR]... OLD.idl NEW.idl
  *
  * Exit status: 0 on success, 1 on any error (bad usage included).  With
@@ -21,14 +22,16 @@ static void
 usage(FILE *f)
 {
   fprintf(f,
-          "usage: plumbc [-I DIR]... [-o OUTDIR] [--proto] [--help] "
-          "[--version] FILE.idl\n"
+          "usage: plumbc [-I DIR]... [-D NAME[=VAL]]... [-U NAME]... "
+          "[-o OUTDIR] [--proto] [--help] [--version] FILE.idl\n"
           "\n"
           "Compiles an OMG IDL file into C for plumb.  For FILE.idl it writes\n"
           "into OUTDIR (default .): FILE.h, FILE-types.c, FILE-client.c,\n"
           "FILE-server.c, and with --proto also FILE.proto.\n"
           "\n"
           "  -I DIR       add DIR to the #include search path (repeatable)\n"
+          "  -D NAME[=VAL] define a macro for #if (VAL 1 if omitted)\n"
+          "  -U NAME      undefine a macro (-D and -U apply in order)\n"
           "  -o OUTDIR    directory to write the generated files into\n"
           "  --proto      also write the equivalent proto3 schema\n"
           "  --check-compat OLD.idl NEW.idl\n"
@@ -65,11 +68,22 @@ make_dirs(const char *dir)
   return rc;
 }
 
+static void
+free_macros(char **m, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    free(m[i]);
+  free(m);
+}
+
 int
 main(int argc, char **argv)
 {
   const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
   size_t ndirs = 0;
+  /* -D NAME[=VAL] / -U NAME as front.h wants them: "NAME[=VAL]" / "-NAME" */
+  char **macros = calloc((size_t)argc + 1, sizeof *macros);
+  size_t nmacros = 0;
   const char *input = NULL;
   gen_options go = { ".", NULL, NULL, false };
   idl_options io;
@@ -78,17 +92,22 @@ main(int argc, char **argv)
   const char *input2 = NULL; /* --check-compat: NEW.idl */
   bool compat = false, strict = false;
 
-  if (dirs == NULL)
+  if (dirs == NULL || macros == NULL) {
+    free(dirs);
+    free(macros);
     return 1;
+  }
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
       free(dirs);
+      free_macros(macros, nmacros);
       return 0;
     } else if (strcmp(a, "--version") == 0) {
       printf("plumbc %s\n", PLUMBC_VERSION);
       free(dirs);
+      free_macros(macros, nmacros);
       return 0;
     } else if (strcmp(a, "--proto") == 0) {
       go.proto = true;
@@ -101,6 +120,11 @@ main(int argc, char **argv)
       if (d == NULL)
         goto bad_usage;
       dirs[ndirs++] = d;
+    } else if (strncmp(a, "-D", 2) == 0 || strncmp(a, "-U", 2) == 0) {
+      const char *d = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+      if (d == NULL || (macros[nmacros] = malloc(strlen(d) + 2)) == NULL)
+        goto bad_usage;
+      sprintf(macros[nmacros++], "%s%s", a[1] == 'U' ? "-" : "", d);
     } else if (strncmp(a, "-o", 2) == 0) {
       const char *d = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
       if (d == NULL)
@@ -135,11 +159,15 @@ main(int argc, char **argv)
     rc = compat_check(input, input2, &co);
     back_pool_free();
     free(dirs);
+    free_macros(macros, nmacros);
     return rc;
   }
 
+  memset(&io, 0, sizeof io);
   io.include_dirs = dirs;
   io.ninclude_dirs = ndirs;
+  io.macros = (const char *const *)macros;
+  io.nmacros = nmacros;
   if (idl_parse_file(input, &io, &tree) != 0 || tree == NULL)
     goto out;
   go.base = file_base(input);
@@ -156,9 +184,11 @@ out:
     idl_tree_free(tree);
   back_pool_free();
   free(dirs);
+  free_macros(macros, nmacros);
   return rc;
 bad_usage:
   usage(stderr);
   free(dirs);
+  free_macros(macros, nmacros);
   return compat ? 2 : 1;
 }

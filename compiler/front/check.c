@@ -23,6 +23,8 @@ struct check_ctx {
   symtab *cnames; /* flattened C names, exact */
   idl_node **forwards;
   size_t nforwards, capforwards;
+  unsigned walk; /* inheritance walks, for fnode.walk */
+  symtab *fwds;  /* scoped name -> newest forward declaration (exact) */
 };
 
 /* protobuf field numbers: 1 .. 2^29-1 without 19000..19999 */
@@ -111,9 +113,18 @@ check_c_name(check_ctx *cx, idl_node *n)
   free(flat);
 }
 
+/* Forward declarations are also chained per scoped name (fnode.fwd_next,
+ * newest first, in cx->fwds) so that binding them is not O(forwards) per
+ * interface. */
 static void
 add_forward(check_ctx *cx, idl_node *f)
 {
+  idl_node *prev = symtab_get(cx->fwds, FNODE(f)->sname, NULL);
+  FNODE(f)->fwd_next = prev;
+  if (prev == NULL)
+    symtab_insert(cx->fwds, FNODE(f)->sname, f);
+  else
+    symtab_replace(cx->fwds, FNODE(f)->sname, f);
   if (cx->nforwards == cx->capforwards) {
     cx->capforwards = cx->capforwards ? 2 * cx->capforwards : 16;
     cx->forwards =
@@ -280,12 +291,54 @@ find_annotation(const idl_node *n, const char *name)
   return NULL;
 }
 
+/* Open-addressing set of 64-bit keys -> index (field ids, case labels),
+ * so checking a declaration with n members or labels is O(n), not O(n^2). */
+typedef struct idset {
+  uint64_t *key;
+  size_t *idx; /* index + 1; 0 = free slot */
+  size_t cap;
+} idset;
+
+static void
+idset_init(idset *s, size_t max)
+{
+  s->cap = 16;
+  while (s->cap < 2 * max + 2)
+    s->cap *= 2;
+  s->key = xcalloc(s->cap, sizeof *s->key);
+  s->idx = xcalloc(s->cap, sizeof *s->idx);
+}
+
+static void
+idset_free(idset *s)
+{
+  free(s->key);
+  free(s->idx);
+}
+
+/* The index stored for key, or enters `idx` and returns SIZE_MAX. */
+static size_t
+idset_put(idset *s, uint64_t key, size_t idx)
+{
+  size_t i = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 7) & (s->cap - 1);
+  while (s->idx[i] != 0) {
+    if (s->key[i] == key)
+      return s->idx[i] - 1;
+    i = (i + 1) & (s->cap - 1);
+  }
+  s->key[i] = key;
+  s->idx[i] = idx + 1;
+  return SIZE_MAX;
+}
+
 /* Assigns field_id to n: @id if given, else `pos`; reports duplicates
- * against ids[0..*nids).  owners parallel to ids (NULL = discriminator). */
+ * against ids[0..*nids) (indexed by `set`).  owners parallel to ids (NULL
+ * = discriminator). */
 static void
 assign_field_id(idl_node *n, uint32_t pos, uint32_t *ids,
-                const idl_node **owners, size_t *nids)
+                const idl_node **owners, size_t *nids, idset *set)
 {
+  size_t i;
   const idl_annotation *a = find_annotation(n, "id");
   uint64_t id = pos;
   if (a != NULL && a->value.kind == IDL_V_UINT)
@@ -296,18 +349,16 @@ assign_field_id(idl_node *n, uint32_t pos, uint32_t *ids,
                (unsigned long long)id, n->name);
     id = pos;
   }
-  for (size_t i = 0; i < *nids; i++) {
-    if (ids[i] == id) {
-      if (owners[i] == NULL)
-        diag_error(&n->loc,
-                   "field id %llu of '%s' is already used by the "
-                   "discriminator",
-                   (unsigned long long)id, n->name);
-      else
-        diag_error(&n->loc, "field id %llu of '%s' is already used by '%s'",
-                   (unsigned long long)id, n->name, owners[i]->name);
-      break;
-    }
+  i = idset_put(set, id, *nids);
+  if (i != SIZE_MAX) {
+    if (owners[i] == NULL)
+      diag_error(&n->loc,
+                 "field id %llu of '%s' is already used by the "
+                 "discriminator",
+                 (unsigned long long)id, n->name);
+    else
+      diag_error(&n->loc, "field id %llu of '%s' is already used by '%s'",
+                 (unsigned long long)id, n->name, owners[i]->name);
   }
   n->field_id = (uint32_t)id;
   ids[*nids] = (uint32_t)id;
@@ -335,7 +386,9 @@ check_members(check_ctx *cx, idl_node *s)
   uint32_t *ids = xcalloc(max, sizeof *ids);
   const idl_node **owners = xcalloc(max, sizeof *owners);
   uint32_t pos = 0;
+  idset set;
 
+  idset_init(&set, max);
   for (idl_node *m = s->children; m != NULL; m = m->next) {
     if (m->kind != IDL_MEMBER) {
       check_decl(cx, m);
@@ -345,8 +398,9 @@ check_members(check_ctx *cx, idl_node *s)
     resolve_type(cx, m->type, s, m, false);
     eval_dims(cx, m, s);
     check_annotations(cx, m, s);
-    assign_field_id(m, ++pos, ids, owners, &nids);
+    assign_field_id(m, ++pos, ids, owners, &nids, &set);
   }
+  idset_free(&set);
   free(ids);
   free(owners);
 }
@@ -395,9 +449,16 @@ check_union(check_ctx *cx, idl_node *u)
   const idl_node *default_case = NULL;
   bool disc_ok;
   uint32_t pos = 1;
+  idset idx, labels;
+  size_t total_labels = 0;
 
+  for (const idl_node *c = u->children; c != NULL; c = c->next)
+    total_labels += FNODE(c)->nlabel_x;
+  idset_init(&idx, max);
+  idset_init(&labels, total_labels);
   ids[0] = 1; /* the discriminator */
   owners[0] = NULL;
+  idset_put(&idx, 1, 0);
   resolve_type(cx, u->type, u, u, false);
   disc_ok = u->type->kind != IDL_T_NAMED || u->type->ref != NULL;
   if (disc_ok && !valid_discriminator(u->type)) {
@@ -429,15 +490,17 @@ check_union(check_ctx *cx, idl_node *u)
       for (size_t i = 0; i < f->nlabel_x; i++) {
         if (!const_eval(cx, f->label_x[i], u->type, u, &c->labels[c->nlabels]))
           continue;
-        for (size_t j = 0; j < nlabels; j++) {
-          if (label_equal(seen[j], &c->labels[c->nlabels])) {
-            char *s = value_to_string(&c->labels[c->nlabels]);
+        {
+          /* labels of one union share one kind, and u holds each value */
+          const idl_value *lv = &c->labels[c->nlabels];
+          size_t j = idset_put(&labels, lv->u, nlabels);
+          if (j != SIZE_MAX && label_equal(seen[j], lv)) {
+            char *s = value_to_string(lv);
             diag_error(&f->label_x[i]->loc,
                        "duplicate case label %s in union '%s'", s, u->name);
             diag_note(&seen_by[j]->loc, "previous use in case '%s'",
                       seen_by[j]->name);
             free(s);
-            break;
           }
         }
         /* the pointers stay valid: c->labels is not reallocated */
@@ -452,8 +515,10 @@ check_union(check_ctx *cx, idl_node *u)
         c->nlabels++;
       }
     }
-    assign_field_id(c, ++pos, ids, owners, &nids);
+    assign_field_id(c, ++pos, ids, owners, &nids, &idx);
   }
+  idset_free(&idx);
+  idset_free(&labels);
   free(ids);
   free(owners);
   free(seen);
@@ -516,10 +581,10 @@ check_const(check_ctx *cx, idl_node *c)
 static void
 bind_forwards(check_ctx *cx, idl_node *i)
 {
-  for (size_t k = 0; k < cx->nforwards; k++)
-    if (cx->forwards[k]->definition == NULL &&
-        strcmp(FNODE(cx->forwards[k])->sname, FNODE(i)->sname) == 0)
-      cx->forwards[k]->definition = i;
+  for (idl_node *f = symtab_get(cx->fwds, FNODE(i)->sname, NULL); f != NULL;
+       f = FNODE(f)->fwd_next)
+    if (f->definition == NULL)
+      f->definition = i;
 }
 
 static void
@@ -563,19 +628,32 @@ resolve_bases(check_ctx *cx, idl_node *i)
         break;
       }
     }
-    if (b != NULL)
+    if (b != NULL && FNODE(b)->inherit_depth >= PS_MAX_INHERIT_DEPTH) {
+      diag_error(&t->loc, "inheritance nested too deeply: '%s' would be more "
+                          "than %d levels of bases deep",
+                 i->name, PS_MAX_INHERIT_DEPTH);
+      b = NULL;
+    }
+    if (b != NULL) {
       i->bases[i->nbases++] = b;
+      if (FNODE(b)->inherit_depth + 1 > f->inherit_depth)
+        f->inherit_depth = FNODE(b)->inherit_depth + 1;
+    }
   }
 }
 
 /* Operations and attributes of i and its ancestors, into st keyed by
- * name; clashes between different declarations are reported. */
+ * name; clashes between different declarations are reported.  Each
+ * ancestor is visited once per walk (a diamond or a lattice of bases would
+ * otherwise be walked once per path: exponentially often); depth is
+ * bounded by PS_MAX_INHERIT_DEPTH (resolve_bases). */
 static void
-collect_inherited(check_ctx *cx, const idl_node *derived, const idl_node *i,
+collect_inherited(check_ctx *cx, const idl_node *derived, idl_node *i,
                   symtab *st, int depth)
 {
-  if (depth > 1000)
+  if (depth > PS_MAX_INHERIT_DEPTH || FNODE(i)->walk == cx->walk)
     return;
+  FNODE(i)->walk = cx->walk;
   for (size_t k = 0; k < i->nbases; k++)
     collect_inherited(cx, derived, i->bases[k], st, depth + 1);
   for (idl_node *c = i->children; c != NULL; c = c->next) {
@@ -598,6 +676,7 @@ check_inheritance(check_ctx *cx, idl_node *i)
   if (i->nbases == 0)
     return;
   st = symtab_new_fold(true);
+  cx->walk++;
   for (size_t k = 0; k < i->nbases; k++)
     collect_inherited(cx, i, i->bases[k], st, 0);
   for (idl_node *c = i->children; c != NULL; c = c->next) {
@@ -653,6 +732,22 @@ check_operation(check_ctx *cx, idl_node *op)
                "oneway operation '%s' cannot raise exceptions", op->name);
 }
 
+/* typedef A B; typedef B C; ...: idl_resolve_typedefs (and the back ends)
+ * follow such chains only PS_MAX_TYPEDEF_CHAIN links far. */
+static void
+check_typedef_chain(idl_node *n)
+{
+  const idl_type *t = n->type;
+  const idl_node *r;
+  if (t->kind != IDL_T_NAMED || t->ref == NULL || t->ref->kind != IDL_TYPEDEF)
+    return;
+  r = t->ref;
+  FNODE(n)->typedef_depth = FNODE(r)->typedef_depth + 1;
+  if (FNODE(n)->typedef_depth == PS_MAX_TYPEDEF_CHAIN)
+    diag_error(&n->loc, "typedef chain of '%s' is longer than %d typedefs",
+               n->name, PS_MAX_TYPEDEF_CHAIN);
+}
+
 static void
 check_decl(check_ctx *cx, idl_node *n)
 {
@@ -701,6 +796,7 @@ check_decl(check_ctx *cx, idl_node *n)
   case IDL_TYPEDEF:
     check_annotations(cx, n, scope);
     resolve_type(cx, n->type, scope, n, false);
+    check_typedef_chain(n);
     eval_dims(cx, n, scope);
     declare(cx, n, scope);
     break;
@@ -735,6 +831,7 @@ check_tree(pstate *ps, idl_tree *t)
   cx.tree = t;
   cx.st = symtab_new();
   cx.cnames = symtab_new_fold(false);
+  cx.fwds = symtab_new_fold(false);
   for (idl_node *c = t->root->children; c != NULL; c = c->next)
     check_decl(&cx, c);
   for (size_t k = 0; k < cx.nforwards; k++) {
@@ -745,6 +842,7 @@ check_tree(pstate *ps, idl_tree *t)
   }
   symtab_free(cx.st);
   symtab_free(cx.cnames);
+  symtab_free(cx.fwds);
   free(cx.forwards);
   return (int)(diag_error_count() - before);
 }

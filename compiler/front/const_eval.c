@@ -334,8 +334,9 @@ static bool
 eval(check_ctx *cx, const expr *x, const idl_node *scope, const target *tg,
      cval *out, int depth)
 {
-  if (depth > 200) {
-    diag_error(&x->loc, "constant expression nested too deeply");
+  if (depth > PS_MAX_EXPR_DEPTH) { /* parser.y keeps trees below this */
+    diag_error(&x->loc, "constant expression nested too deeply (more than "
+                        "%d operators)", PS_MAX_EXPR_DEPTH);
     return false;
   }
   memset(out, 0, sizeof *out);

@@ -1,4 +1,5 @@
-/* front.c - the front end's entry points (front.h): read the main file,
+/* front.c - the front end's entry points (front.h): read the main file
+ * (from disk, a string or in-memory files), start the diagnostics budget,
  * run the scanner/preprocessor and parser, then the semantic checks, and
  * hand the checked tree to the caller or free it.  The checks only run when
  * scanning and parsing reported no error, so a syntax error is never
@@ -33,6 +34,7 @@ idl_tree_free(idl_tree *t)
       diag_unregister_source(f->name);
       free(f->name);
       free(f->text);
+      free(f->guard);
       free(f);
       f = next;
     }
@@ -56,7 +58,10 @@ front_run(pstate *ps, pfile *main, idl_tree **out)
   ps->tree = t;
   ps->main_file = main->name;
   t->root = node_new(ps, IDL_ROOT, NULL, loc);
-  if (lex_init(ps, main) != 0) {
+  pp_predefine(ps);
+  if (!pp_charge(ps, main, NULL)) {
+    /* reported: the main file alone is over the input limit */
+  } else if (lex_init(ps, main) != 0) {
     diag_error(NULL, "cannot initialise the scanner");
   } else {
     rc = front_yyparse_run(ps);
@@ -69,7 +74,7 @@ front_run(pstate *ps, pfile *main, idl_tree **out)
   t->nincludes = ps->nincludes;
   priv->files = ps->files;
   ps->files = NULL;
-  if (diag_error_count() == before)
+  if (diag_error_count() == before && !ps->fatal)
     check_tree(ps, t);
   errors = (int)(diag_error_count() - before);
   if (errors > 0) {
@@ -93,6 +98,7 @@ idl_parse_file(const char *path, const idl_options *opts, idl_tree **out)
     *out = NULL;
   memset(&ps, 0, sizeof ps);
   ps.opts = opts;
+  diag_limits(0);
   errno = 0;
   main = pp_read_file(&ps, path, NULL);
   if (main == NULL) {
@@ -112,5 +118,31 @@ idl_parse_string(const char *name, const char *text, const idl_options *opts,
     *out = NULL;
   memset(&ps, 0, sizeof ps);
   ps.opts = opts;
+  diag_limits(0);
   return front_run(&ps, pp_add_text(&ps, name, text), out);
+}
+
+int
+idl_parse_memory(const idl_memfile *files, size_t nfiles,
+                 const idl_options *opts, size_t max_input_bytes,
+                 idl_tree **out)
+{
+  pstate ps;
+  pfile *main;
+  if (out != NULL)
+    *out = NULL;
+  memset(&ps, 0, sizeof ps);
+  ps.opts = opts;
+  ps.memfiles = files;
+  ps.nmemfiles = nfiles;
+  ps.max_bytes = max_input_bytes;
+  diag_limits(0);
+  main = nfiles > 0 && files[0].name != NULL
+             ? pp_read_file(&ps, files[0].name, NULL)
+             : NULL;
+  if (main == NULL) {
+    diag_error(NULL, "no main file given");
+    return 1;
+  }
+  return front_run(&ps, main, out);
 }

@@ -10,6 +10,10 @@
 typedef struct idl_options {
   const char *const *include_dirs; /* -I directories, searched in order */
   size_t ninclude_dirs;
+  /* Applied in order before the main file is read (plumbc -D / -U):
+   * "NAME" (defined as 1), "NAME=VALUE", or "-NAME" (undefined). */
+  const char *const *macros;
+  size_t nmacros;
 } idl_options;
 
 /* Parses and checks `path`.  Returns the number of errors (0 = success);
@@ -20,6 +24,19 @@ int idl_parse_file(const char *path, const idl_options *opts, idl_tree **out);
  * diagnostics and for resolving relative #includes. */
 int idl_parse_string(const char *name, const char *text,
                      const idl_options *opts, idl_tree **out);
+/* In-memory input for tools and the fuzzer: files[0] is the main file and
+ * #include resolves only among files[] by name ("dir/x.idl" as joined from
+ * the includer's directory or an -I directory); the file system is never
+ * touched.  max_input_bytes bounds the text scanned across all #includes
+ * (0 = the default, 16 MiB, as for the other two entry points). */
+typedef struct idl_memfile {
+  const char *name;
+  const char *text; /* need not be NUL-terminated */
+  size_t len;
+} idl_memfile;
+int idl_parse_memory(const idl_memfile *files, size_t nfiles,
+                     const idl_options *opts, size_t max_input_bytes,
+                     idl_tree **out);
 void idl_tree_free(idl_tree *t);
 
 #endif

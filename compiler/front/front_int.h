@@ -42,6 +42,7 @@ typedef struct expr {
   bool wide;
   char *s;
   struct expr *a, *bx;
+  int depth; /* operators on the longest path below (bounded in parser.y) */
 } expr;
 
 expr *expr_new(xkind k, idl_loc loc);
@@ -64,17 +65,25 @@ typedef struct fnode {
   bool declared;     /* entered into the symbol table */
   bool bad;          /* CONST: evaluation failed (no cascades) */
   bool done;         /* CONST: value is known */
+  int inherit_depth; /* INTERFACE: longest base chain (check.c, bounded) */
+  unsigned walk;     /* INTERFACE: last inheritance walk that saw it */
+  unsigned lookup_walk; /* INTERFACE: the same for scope.c lookups */
+  idl_node *fwd_next;   /* FORWARD: older forward of the same name */
+  int typedef_depth;    /* TYPEDEF: typedefs to go through (bounded) */
 } fnode;
 
 typedef struct ftype {
   idl_type t;
   expr *bound_x; /* STRING / WSTRING / SEQUENCE bound as written */
   bool bad;      /* unsupported type, already reported */
+  int depth;     /* SEQUENCE: nesting of sequence<> (bounded in parser.y) */
 } ftype;
 
 typedef struct fanno {
   idl_annotation a;
   expr *x; /* first positional argument, if any */
+  idl_annotation *tail; /* parser: in the first of a list, its last */
+  unsigned count;       /* parser: in the first, the list's length */
 } fanno;
 
 #define FNODE(n) ((fnode *)(n))
@@ -93,6 +102,7 @@ typedef struct decl {
   expr **dims;
   size_t ndims;
   struct decl *next;
+  struct decl *last; /* in the first of a list: its last (O(1) append) */
 } decl;
 
 typedef struct xlist {
@@ -114,6 +124,12 @@ typedef struct pfile {
   char *text;
   size_t len;
   struct pfile *next;
+  bool has_id;    /* read from disk: dev/ino identify it */
+  unsigned long long dev, ino;
+  bool guard_checked;
+  char *guard;    /* macro of a classic include guard wrapping it all */
+  bool once;      /* #pragma once seen */
+  unsigned active; /* times it is on the include stack (0 or 1) */
 } pfile;
 
 typedef struct pcond {
@@ -138,9 +154,24 @@ typedef struct pincl {
 } pincl;
 
 #define PS_MAX_INCLUDE_DEPTH 64
+/* Bounds on hostile input (docs/IDL-MAPPING.md, "plumbc's limits"). */
+#define PS_MAX_INPUT_BYTES (16u << 20) /* text scanned, all #includes */
+#define PS_MAX_COND_DEPTH 256          /* nested #if/#ifdef/#ifndef */
+#define PS_MAX_PP_EXPR_DEPTH 256       /* ( and ! in one #if expression */
+#define PS_MAX_NESTING 256             /* nested { } and ( ) in IDL text */
+#define PS_MAX_EXPR_DEPTH 256          /* operators in a constant expression */
+#define PS_MAX_TYPE_DEPTH 64           /* sequence<sequence<...>> */
+#define PS_MAX_INHERIT_DEPTH 256       /* interface inheritance chain */
+#define PS_MAX_ANNOTATIONS 64          /* annotations on one declaration */
+#define PS_MAX_TYPEDEF_CHAIN 1000      /* = idl_resolve_typedefs' bound */
 
 typedef struct pstate {
   const idl_options *opts;
+  const idl_memfile *memfiles; /* idl_parse_memory: the only files */
+  size_t nmemfiles;
+  size_t max_bytes, total_bytes; /* text scanned across every #include */
+  bool fatal;                    /* a limit was hit: stop scanning */
+  int brace_depth, paren_depth;
   idl_tree *tree;
   pfile *files;          /* every file read; owned (moves to the tree) */
   const char *main_file; /* interned */
@@ -190,6 +221,13 @@ bool pp_active(const pstate *ps);
 void pp_end_of_file(pstate *ps); /* unterminated conditionals of cur file */
 pfile *pp_read_file(pstate *ps, const char *path, const idl_loc *where);
 pfile *pp_add_text(pstate *ps, const char *name, const char *text);
+pmacro *pp_find_macro(const pstate *ps, const char *name, size_t len);
+void pp_predefine(pstate *ps); /* idl_options.macros (-D / -U) */
+/* pp_expr.c: value of an #if / #elif expression (false + error if bad) */
+bool pp_eval(pstate *ps, const char *p, idl_loc loc);
+/* Counts f against the input limit; false = limit hit (reported, fatal). */
+bool pp_charge(pstate *ps, const pfile *f, const idl_loc *where);
+size_t pp_max_bytes(const pstate *ps);
 void pp_free(pstate *ps);
 
 /* lexer.l */

@@ -59,6 +59,9 @@ static void annotate(nlist l, idl_annotation *a);
 static nlist declare_each(pstate *ps, idl_kind k, idl_type *t, decl *d);
 static idl_type *named_type(char *name, idl_loc loc);
 static expr *binary(int op, expr *a, expr *b, idl_loc loc);
+static expr *unary(int op, expr *a, idl_loc loc);
+static expr *bounded_expr(expr *x);
+static idl_type *sequence_of(idl_type *elem, expr *bound, idl_loc loc);
 static idl_annotation *annotation(char *name, expr *x, idl_loc loc);
 static void idlyyerror(const IDLYYLTYPE *l, yyscan_t scanner, pstate *ps,
                        const char *msg);
@@ -491,10 +494,8 @@ declarators
   : declarator
   | declarators ',' declarator
       {
-        decl *d = $1;
-        while (d->next != NULL)
-          d = d->next;
-        d->next = $3;
+        $1->last->next = $3;
+        $1->last = $3;
         $$ = $1;
       }
   ;
@@ -505,12 +506,14 @@ declarator
         $$ = xcalloc(1, sizeof *$$);
         $$->name = $1;
         $$->loc = LOC(@1);
+        $$->last = $$;
       }
   | ident array_dims
       {
         $$ = $2;
         $$->name = $1;
         $$->loc = LOC(@1);
+        $$->last = $$;
       }
   ;
 
@@ -535,15 +538,15 @@ simple_declarators
         $$ = xcalloc(1, sizeof *$$);
         $$->name = $1;
         $$->loc = LOC(@1);
+        $$->last = $$;
       }
   | simple_declarators ',' ident
       {
-        decl *d = $1;
-        while (d->next != NULL)
-          d = d->next;
-        d->next = xcalloc(1, sizeof *d);
-        d->next->name = $3;
-        d->next->loc = LOC(@3);
+        decl *d = xcalloc(1, sizeof *d);
+        d->name = $3;
+        d->loc = LOC(@3);
+        $1->last->next = d;
+        $1->last = d;
         $$ = $1;
       }
   ;
@@ -590,16 +593,9 @@ base_type
 
 template_type
   : T_SEQUENCE '<' type_spec close
-      {
-        $$ = type_new(IDL_T_SEQUENCE, LOC(@1));
-        $$->elem = $3;
-      }
+      { $$ = sequence_of($3, NULL, LOC(@1)); }
   | T_SEQUENCE '<' type_spec ',' bound_expr close
-      {
-        $$ = type_new(IDL_T_SEQUENCE, LOC(@1));
-        $$->elem = $3;
-        FTYPE($$)->bound_x = $5;
-      }
+      { $$ = sequence_of($3, $5, LOC(@1)); }
   | T_STRING { $$ = type_new(IDL_T_STRING, LOC(@1)); }
   | T_STRING '<' bound_expr close
       {
@@ -655,11 +651,23 @@ annotations
   : %empty { $$ = NULL; }
   | annotations annotation
       {
-        idl_annotation **p = &$1;
-        while (*p != NULL)
-          p = &(*p)->next;
-        *p = $2;
-        $$ = $1;
+        /* bounded: annotate() copies the list to every declarator */
+        if ($1 != NULL && FANNO($1)->count >= PS_MAX_ANNOTATIONS) {
+          if (FANNO($1)->count++ == PS_MAX_ANNOTATIONS)
+            diag_error(&$2->loc, "more than %d annotations on one "
+                                 "declaration", PS_MAX_ANNOTATIONS);
+          anno_free($2);
+          $$ = $1;
+        } else if ($1 == NULL) {
+          $$ = $2;
+          FANNO($$)->tail = $2;
+          FANNO($$)->count = 1;
+        } else {
+          FANNO($1)->tail->next = $2;
+          FANNO($1)->tail = $2;
+          FANNO($1)->count++;
+          $$ = $1;
+        }
       }
   ;
 
@@ -727,12 +735,9 @@ mult_expr
 
 unary_expr
   : primary_expr
-  | '-' primary_expr
-      { $$ = expr_new(X_UNARY, LOC(@1)); $$->op = '-'; $$->a = $2; }
-  | '+' primary_expr
-      { $$ = expr_new(X_UNARY, LOC(@1)); $$->op = '+'; $$->a = $2; }
-  | '~' primary_expr
-      { $$ = expr_new(X_UNARY, LOC(@1)); $$->op = '~'; $$->a = $2; }
+  | '-' primary_expr { $$ = unary('-', $2, LOC(@1)); }
+  | '+' primary_expr { $$ = unary('+', $2, LOC(@1)); }
+  | '~' primary_expr { $$ = unary('~', $2, LOC(@1)); }
   ;
 
 primary_expr
@@ -865,6 +870,28 @@ named_type(char *name, idl_loc loc)
   return t;
 }
 
+/* A constant expression deeper than PS_MAX_EXPR_DEPTH operators is
+ * reported once, at its innermost excess operator, and collapsed to a leaf
+ * (marked by depth > the limit) so the tree and every later recursive walk
+ * stay bounded. */
+static expr *
+bounded_expr(expr *x)
+{
+  int da = x->a != NULL ? x->a->depth : 0;
+  int db = x->bx != NULL ? x->bx->depth : 0;
+  expr *leaf;
+  x->depth = (da > db ? da : db) + 1;
+  if (x->depth <= PS_MAX_EXPR_DEPTH)
+    return x;
+  if (da <= PS_MAX_EXPR_DEPTH && db <= PS_MAX_EXPR_DEPTH)
+    diag_error(&x->loc, "constant expression nested too deeply (more than "
+                        "%d operators)", PS_MAX_EXPR_DEPTH);
+  leaf = expr_new(X_INT, x->loc);
+  leaf->depth = PS_MAX_EXPR_DEPTH + 1;
+  expr_free(x);
+  return leaf;
+}
+
 static expr *
 binary(int op, expr *a, expr *b, idl_loc loc)
 {
@@ -872,7 +899,36 @@ binary(int op, expr *a, expr *b, idl_loc loc)
   x->op = op;
   x->a = a;
   x->bx = b;
-  return x;
+  return bounded_expr(x);
+}
+
+static expr *
+unary(int op, expr *a, idl_loc loc)
+{
+  expr *x = expr_new(X_UNARY, loc);
+  x->op = op;
+  x->a = a;
+  return bounded_expr(x);
+}
+
+/* sequence<elem[, bound]>, nesting bounded like expressions: reported
+ * once, the excess levels collapse to sequence<long>. */
+static idl_type *
+sequence_of(idl_type *elem, expr *bound, idl_loc loc)
+{
+  idl_type *t = type_new(IDL_T_SEQUENCE, loc);
+  int d = elem->kind == IDL_T_SEQUENCE ? FTYPE(elem)->depth : 0;
+  FTYPE(t)->depth = d + 1;
+  FTYPE(t)->bound_x = bound;
+  if (d + 1 > PS_MAX_TYPE_DEPTH) {
+    if (d == PS_MAX_TYPE_DEPTH)
+      diag_error(&loc, "sequence nested too deeply (more than %d levels)",
+                 PS_MAX_TYPE_DEPTH);
+    type_free(elem);
+    elem = type_new(IDL_T_LONG, loc);
+  }
+  t->elem = elem;
+  return t;
 }
 
 static idl_annotation *
@@ -891,6 +947,13 @@ idlyyerror(const IDLYYLTYPE *l, yyscan_t scanner, pstate *ps, const char *msg)
   idl_loc loc = loc_of(l);
   (void)scanner;
   ps->syntax_errors++;
+  if (ps->fatal || diag_stopped())
+    return; /* the reason was reported; this is only its echo */
+  if (strcmp(msg, "memory exhausted") == 0) {
+    diag_error(&loc, "declarations nested too deeply for the parser; "
+                     "stopping");
+    return;
+  }
   diag_error(&loc, "%s", msg);
 }
 

@@ -4,10 +4,15 @@
  *   #include "file" / <file>   quoted form: including file's directory first,
  *                              then the -I directories; angle form: -I only
  *   #define NAME [value], #undef NAME
- *   #ifdef / #ifndef / #if / #elif / #else / #endif, where #if and #elif
- *       understand defined(X), defined X, !, &&, ||, parentheses, integer
- *       literals and object-like macros whose value is an integer
- *   #pragma (ignored with a note), #error, #warning, #line (ignored)
+ *   #ifdef / #ifndef / #if / #elif / #else / #endif (#if expressions:
+ *       pp_expr.c)
+ *   #pragma once; other #pragmas (ignored with a note), #error, #warning,
+ *   #line N (renumbers the following lines; a file name is ignored)
+ * Re-entry and total work (docs/IDL-MAPPING.md): a file wrapped in a
+ * classic include guard (detected here) or marked #pragma once is skipped
+ * when included again; re-entering a file still being read is an error;
+ * the text scanned across all #includes is bounded (pp_charge), and so is
+ * conditional nesting.  #if expressions are evaluated in pp_expr.c.
  * Deliberate limits: macros are never expanded in IDL text (they exist for
  * include guards and conditionals), no function-like macros, no
  * line continuations in directives.
@@ -17,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "diag.h"
 #include "front_int.h"
@@ -36,38 +42,79 @@ pp_new_file(pstate *ps, const char *name, char *text, size_t len)
   return f;
 }
 
-pfile *
-pp_add_text(pstate *ps, const char *name, const char *text)
+static pfile *
+pp_new_copy(pstate *ps, const char *name, const char *text, size_t len)
 {
-  size_t len = strlen(text);
   char *copy = xmalloc(len + 1);
-  memcpy(copy, text, len + 1);
+  memcpy(copy, text, len);
+  copy[len] = '\0';
   return pp_new_file(ps, name, copy, len);
 }
 
+pfile *
+pp_add_text(pstate *ps, const char *name, const char *text)
+{
+  return pp_new_copy(ps, name, text, strlen(text));
+}
+
+/* The limit on text scanned, as configured. */
+size_t
+pp_max_bytes(const pstate *ps)
+{
+  return ps->max_bytes ? ps->max_bytes : PS_MAX_INPUT_BYTES;
+}
+
 /* Reads `path`; NULL if it cannot be opened (errno set).  A file read
- * before is shared. */
+ * before (same name, or same device and inode) is shared.  With in-memory
+ * files (idl_parse_memory) only those are looked at.  A file larger than
+ * the input limit is not read: its first max+1 bytes are, and the caller's
+ * pp_charge() then reports the limit. */
 pfile *
 pp_read_file(pstate *ps, const char *path, const idl_loc *where)
 {
   FILE *fp;
+  struct stat st;
   char *buf = NULL;
-  size_t len = 0, cap = 0, n;
+  size_t len = 0, cap = 0, n, max = pp_max_bytes(ps) + 1;
+  pfile *f;
 
-  for (pfile *f = ps->files; f != NULL; f = f->next)
+  for (f = ps->files; f != NULL; f = f->next)
     if (strcmp(f->name, path) == 0)
       return f;
+  if (ps->memfiles != NULL) {
+    for (size_t i = 0; i < ps->nmemfiles; i++)
+      if (ps->memfiles[i].name != NULL &&
+          strcmp(ps->memfiles[i].name, path) == 0)
+        return pp_new_copy(ps, path, ps->memfiles[i].text,
+                           ps->memfiles[i].len);
+    errno = ENOENT;
+    return NULL;
+  }
   fp = fopen(path, "rb");
   if (fp == NULL)
     return NULL;
+  if (fstat(fileno(fp), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      fclose(fp);
+      errno = EISDIR;
+      return NULL;
+    }
+    for (f = ps->files; f != NULL; f = f->next)
+      if (f->has_id && f->dev == (unsigned long long)st.st_dev &&
+          f->ino == (unsigned long long)st.st_ino) {
+        fclose(fp);
+        return f;
+      }
+  }
   do {
     if (cap - len < 65536) {
       cap = cap ? cap * 2 : 65536 * 2;
       buf = xrealloc(buf, cap + 1);
     }
-    n = fread(buf + len, 1, cap - len, fp);
+    n = fread(buf + len, 1, (cap - len < max - len ? cap - len : max - len),
+              fp);
     len += n;
-  } while (n > 0);
+  } while (n > 0 && len < max);
   if (ferror(fp)) {
     diag_error(where, "cannot read '%s': %s", path, strerror(errno));
     fclose(fp);
@@ -79,7 +126,168 @@ pp_read_file(pstate *ps, const char *path, const idl_loc *where)
   if (buf == NULL)
     buf = xmalloc(1);
   buf[len] = '\0';
-  return pp_new_file(ps, path, buf, len);
+  f = pp_new_file(ps, path, buf, len);
+  f->has_id = true;
+  f->dev = (unsigned long long)st.st_dev;
+  f->ino = (unsigned long long)st.st_ino;
+  return f;
+}
+
+/* Counts f's text against the input limit before it is scanned (once per
+ * #include).  false: limit reached (error reported, scanning stops). */
+bool
+pp_charge(pstate *ps, const pfile *f, const idl_loc *where)
+{
+  size_t max = pp_max_bytes(ps);
+  if (f->len > max || ps->total_bytes > max - f->len) {
+    if (where != NULL)
+      diag_error(where,
+                 "input limit reached: #include of '%s' would make more than "
+                 "%zu bytes of IDL text to scan in total; stopping",
+                 f->name, max);
+    else
+      diag_error(NULL, "'%s' is larger than the input limit of %zu bytes",
+                 f->name, max);
+    ps->fatal = true;
+    return false;
+  }
+  ps->total_bytes += f->len;
+  return true;
+}
+
+/* --- include guards ---------------------------------------------------------- */
+
+/* The position after a comment starting at p; p if there is none there,
+ * NULL if it is unterminated (then the file is not treated as guarded). */
+static const char *
+guard_comment(const char *p, const char *end)
+{
+  if (end - p >= 2 && p[0] == '/' && p[1] == '/') {
+    while (p < end && *p != '\n')
+      p++;
+  } else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
+    const char *q = p + 2;
+    while (end - q >= 2 && !(q[0] == '*' && q[1] == '/'))
+      q++;
+    return end - q < 2 ? NULL : q + 2;
+  }
+  return p;
+}
+
+/* Skips blanks, newlines and comments; returns the new position. */
+static const char *
+guard_skip(const char *p, const char *end)
+{
+  for (;;) {
+    const char *q;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' ||
+                       *p == '\f' || *p == '\v'))
+      p++;
+    q = guard_comment(p, end);
+    if (q == NULL || q == p)
+      return q;
+    p = q;
+  }
+}
+
+/* The directive name at p (just after '#'), into buf. */
+static const char *
+guard_word(const char *p, const char *end, char *buf, size_t size)
+{
+  size_t n = 0;
+  while (p < end && (*p == ' ' || *p == '\t'))
+    p++;
+  while (p < end && (isalnum((unsigned char)*p) || *p == '_') && n + 1 < size)
+    buf[n++] = *p++;
+  buf[n] = '\0';
+  return p;
+}
+
+/* Detects a classic include guard: the first thing in the file is
+ * `#ifndef G` (or `#if !defined(G)` / `#if !defined G`) and its matching
+ * #endif is the last thing, with no #else/#elif at its level.  Sets
+ * f->guard to G; then the file may be skipped whenever G is defined,
+ * exactly as scanning it would skip everything. */
+static void
+pp_detect_guard(pfile *f)
+{
+  const char *p = f->text, *end = f->text + f->len;
+  char word[32], name[256];
+  int depth = 0;
+
+  f->guard_checked = true;
+  p = guard_skip(p, end);
+  if (p == NULL || p == end || *p != '#')
+    return;
+  p = guard_word(p + 1, end, word, sizeof word);
+  while (p < end && (*p == ' ' || *p == '\t'))
+    p++;
+  if (strcmp(word, "if") == 0) {
+    bool paren;
+    if (p == end || *p != '!')
+      return;
+    p = guard_word(p + 1, end, word, sizeof word);
+    if (strcmp(word, "defined") != 0)
+      return;
+    while (p < end && (*p == ' ' || *p == '\t'))
+      p++;
+    paren = p < end && *p == '(';
+    p = guard_word(p + paren, end, name, sizeof name);
+    while (p < end && (*p == ' ' || *p == '\t'))
+      p++;
+    if (paren && (p == end || *p++ != ')'))
+      return;
+  } else if (strcmp(word, "ifndef") == 0) {
+    p = guard_word(p, end, name, sizeof name);
+  } else {
+    return;
+  }
+  if (name[0] == '\0' || isdigit((unsigned char)name[0]))
+    return;
+  depth = 1;
+  /* walk the rest line by line, outside comments and literals */
+  while (p < end) {
+    bool bol = false;
+    /* to the end of the current line, minding comments and literals */
+    while (p < end && !bol) {
+      const char *q = guard_comment(p, end);
+      if (q == NULL)
+        return;
+      if (q != p) {
+        p = q;
+      } else if (*p == '\n') {
+        bol = true;
+        p++;
+      } else if (*p == '"' || *p == '\'') {
+        char quote = *p++;
+        while (p < end && *p != quote && *p != '\n')
+          p += (*p == '\\' && p + 1 < end) ? 2 : 1;
+        if (p < end && *p == quote)
+          p++;
+      } else {
+        p++;
+      }
+    }
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+      p++;
+    if (p == end || *p != '#')
+      continue;
+    p = guard_word(p + 1, end, word, sizeof word);
+    if (strcmp(word, "if") == 0 || strcmp(word, "ifdef") == 0 ||
+        strcmp(word, "ifndef") == 0) {
+      depth++;
+    } else if (depth == 1 &&
+               (strcmp(word, "else") == 0 || strcmp(word, "elif") == 0)) {
+      return;
+    } else if (strcmp(word, "endif") == 0 && --depth == 0) {
+      while (p < end && *p != '\n')
+        p++;
+      p = guard_skip(p, end);
+      if (p == end)
+        f->guard = xstrdup(name);
+      return;
+    }
+  }
 }
 
 /* --- conditionals and macros ------------------------------------------------- */
@@ -90,7 +298,7 @@ pp_active(const pstate *ps)
   return ps->nconds == 0 || ps->conds[ps->nconds - 1].taking;
 }
 
-static pmacro *
+pmacro *
 pp_find_macro(const pstate *ps, const char *name, size_t len)
 {
   for (pmacro *m = ps->macros; m != NULL; m = m->next)
@@ -104,6 +312,12 @@ pp_push_cond(pstate *ps, bool value, idl_loc loc)
 {
   pcond *c;
   bool parent = pp_active(ps);
+  if (ps->nconds >= PS_MAX_COND_DEPTH) {
+    diag_error(&loc, "conditional directives nested too deeply (more than %d "
+                     "levels); stopping", PS_MAX_COND_DEPTH);
+    ps->fatal = true;
+    return;
+  }
   if (ps->nconds == ps->capconds) {
     ps->capconds = ps->capconds ? 2 * ps->capconds : 16;
     ps->conds = xrealloc(ps->conds, ps->capconds * sizeof *ps->conds);
@@ -127,6 +341,8 @@ void
 pp_end_of_file(pstate *ps)
 {
   size_t base = pp_cond_base(ps);
+  if (ps->fatal)
+    return;
   while (ps->nconds > base) {
     ps->nconds--;
     diag_error(&ps->conds[ps->nconds].loc,
@@ -149,135 +365,6 @@ pp_free(pstate *ps)
   free(ps->conds);
   ps->conds = NULL;
   ps->nconds = ps->capconds = 0;
-}
-
-/* --- #if expressions ------------------------------------------------------------ */
-
-typedef struct ppx {
-  pstate *ps;
-  const char *p;
-  bool bad;
-} ppx;
-
-static void
-ppx_ws(ppx *x)
-{
-  while (*x->p == ' ' || *x->p == '\t' || *x->p == '\r')
-    x->p++;
-}
-
-static long long ppx_or(ppx *x);
-
-static long long
-ppx_primary(ppx *x)
-{
-  ppx_ws(x);
-  if (*x->p == '!') {
-    x->p++;
-    return !ppx_primary(x);
-  }
-  if (*x->p == '(') {
-    long long v;
-    x->p++;
-    v = ppx_or(x);
-    ppx_ws(x);
-    if (*x->p == ')')
-      x->p++;
-    else
-      x->bad = true;
-    return v;
-  }
-  if (isdigit((unsigned char)*x->p)) {
-    char *end;
-    long long v = strtoll(x->p, &end, 0);
-    x->p = end;
-    while (*x->p == 'u' || *x->p == 'U' || *x->p == 'l' || *x->p == 'L')
-      x->p++;
-    return v;
-  }
-  if (isalpha((unsigned char)*x->p) || *x->p == '_') {
-    const char *s = x->p;
-    size_t n;
-    pmacro *m;
-    while (isalnum((unsigned char)*x->p) || *x->p == '_')
-      x->p++;
-    n = (size_t)(x->p - s);
-    if (n == 7 && memcmp(s, "defined", 7) == 0) {
-      bool paren;
-      ppx_ws(x);
-      paren = *x->p == '(';
-      if (paren)
-        x->p++;
-      ppx_ws(x);
-      s = x->p;
-      while (isalnum((unsigned char)*x->p) || *x->p == '_')
-        x->p++;
-      n = (size_t)(x->p - s);
-      if (n == 0)
-        x->bad = true;
-      ppx_ws(x);
-      if (paren) {
-        if (*x->p == ')')
-          x->p++;
-        else
-          x->bad = true;
-      }
-      return pp_find_macro(x->ps, s, n) != NULL;
-    }
-    m = pp_find_macro(x->ps, s, n);
-    return m != NULL && m->value != NULL ? strtoll(m->value, NULL, 0) : 0;
-  }
-  x->bad = true;
-  return 0;
-}
-
-static long long
-ppx_and(ppx *x)
-{
-  long long v = ppx_primary(x);
-  for (;;) {
-    ppx_ws(x);
-    if (x->p[0] == '&' && x->p[1] == '&') {
-      long long r;
-      x->p += 2;
-      r = ppx_primary(x);
-      v = v && r;
-    } else {
-      return v;
-    }
-  }
-}
-
-static long long
-ppx_or(ppx *x)
-{
-  long long v = ppx_and(x);
-  for (;;) {
-    ppx_ws(x);
-    if (x->p[0] == '|' && x->p[1] == '|') {
-      long long r;
-      x->p += 2;
-      r = ppx_and(x);
-      v = v || r;
-    } else {
-      return v;
-    }
-  }
-}
-
-static bool
-pp_eval(pstate *ps, const char *p, idl_loc loc)
-{
-  ppx x = {ps, p, false};
-  long long v = ppx_or(&x);
-  ppx_ws(&x);
-  if (*x.p != '\0' && !(x.p[0] == '/' && (x.p[1] == '/' || x.p[1] == '*')))
-    x.bad = true;
-  if (x.bad) {
-    diag_error(&loc, "unsupported #if expression '%s'", p);
-    return false;
-  }
-  return v != 0;
 }
 
 /* --- directives -------------------------------------------------------------------- */
@@ -329,6 +416,23 @@ dir_of(const char *file)
   memcpy(d, file, (size_t)(slash - file));
   d[slash - file] = '\0';
   return d;
+}
+
+/* Keeps `name` (taken) in the tree's list when the main file includes it
+ * directly (the back ends turn these into #include lines). */
+static void
+pp_record_include(pstate *ps, char *name)
+{
+  if (ps->nincl != 0) {
+    free(name);
+    return;
+  }
+  if (ps->nincludes == ps->capincludes) {
+    ps->capincludes = ps->capincludes ? 2 * ps->capincludes : 8;
+    ps->includes =
+        xrealloc(ps->includes, ps->capincludes * sizeof *ps->includes);
+  }
+  ps->includes[ps->nincludes++] = name;
 }
 
 static void
@@ -384,16 +488,27 @@ pp_include(pstate *ps, const char *p, idl_loc loc)
     free(name);
     return;
   }
-  if (ps->nincl == 0) { /* a direct include of the main file */
-    if (ps->nincludes == ps->capincludes) {
-      ps->capincludes = ps->capincludes ? 2 * ps->capincludes : 8;
-      ps->includes =
-          xrealloc(ps->includes, ps->capincludes * sizeof *ps->includes);
-    }
-    ps->includes[ps->nincludes++] = name;
-  } else {
-    free(name);
+  if (!f->guard_checked)
+    pp_detect_guard(f);
+  if ((f->guard != NULL &&
+       pp_find_macro(ps, f->guard, strlen(f->guard)) != NULL) ||
+      f->once) {
+    /* guarded and already seen: scanning it would skip it all */
+    pp_record_include(ps, name);
+    return;
   }
+  if (f->active > 0) {
+    diag_error(&loc, "#include of '%s' re-enters a file that is still being "
+                     "read (an include cycle without an include guard)",
+               name);
+    free(name);
+    return;
+  }
+  if (!pp_charge(ps, f, &loc)) {
+    free(name);
+    return;
+  }
+  pp_record_include(ps, name);
   lex_push_file(ps, f);
 }
 
@@ -501,15 +616,58 @@ pp_directive(pstate *ps, const char *text, idl_loc loc)
     pp_undef(ps, p);
   } else if (strcmp(dir, "pragma") == 0) {
     char what[64];
-    read_ident(p, what, sizeof what);
-    diag_note(&loc, "#pragma %s ignored", what);
+    const char *rest = read_ident(p, what, sizeof what);
+    rest = skip_ws(rest);
+    if (strcmp(what, "once") == 0 &&
+        (*rest == '\0' || (rest[0] == '/' && (rest[1] == '/' || rest[1] == '*'))))
+      ps->cur->once = true;
+    else
+      diag_note(&loc, "#pragma %s ignored", what);
   } else if (strcmp(dir, "error") == 0) {
     diag_error(&loc, "#error %s", skip_ws(p));
   } else if (strcmp(dir, "warning") == 0) {
     diag_warning(&loc, "#warning %s", skip_ws(p));
-  } else if (strcmp(dir, "line") == 0 || dir[0] == '\0') {
-    /* #line markers and the null directive are accepted and ignored */
+  } else if (strcmp(dir, "line") == 0) {
+    /* #line N ["file"]: the next line is line N (a file name is accepted
+     * and ignored: locations keep naming the file that is read) */
+    char *end;
+    long n;
+    p = skip_ws(p);
+    n = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : 0;
+    if (n < 1 || n > 1000000000 ||
+        (*(end = (char *)skip_ws(end)) != '\0' && *end != '"' && *end != '/'))
+      diag_error(&loc, "#line expects a line number from 1 to 1000000000");
+    else
+      ps->line = (int)n - 1; /* the newline ending this line makes it n */
+  } else if (dir[0] == '\0') {
+    /* the null directive is accepted and ignored */
   } else {
     diag_error(&loc, "unknown preprocessor directive '#%s'", dir);
+  }
+}
+
+/* The -D / -U macros of idl_options, before the main file. */
+void
+pp_predefine(pstate *ps)
+{
+  idl_loc loc = {"<command line>", 0, 0};
+  for (size_t i = 0; ps->opts != NULL && i < ps->opts->nmacros; i++) {
+    const char *m = ps->opts->macros[i], *eq;
+    char *line;
+    if (m[0] == '-') {
+      pp_undef(ps, m + 1);
+      continue;
+    }
+    eq = strchr(m, '=');
+    line = xmalloc(strlen(m) + 3);
+    if (eq == NULL) {
+      sprintf(line, "%s 1", m);
+    } else {
+      memcpy(line, m, (size_t)(eq - m));
+      line[eq - m] = ' ';
+      strcpy(line + (eq - m) + 1, eq + 1);
+    }
+    pp_define(ps, line, loc);
+    free(line);
   }
 }

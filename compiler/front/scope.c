@@ -25,6 +25,7 @@ struct symtab {
   sym *v;
   size_t cap, n;
   bool fold;
+  unsigned walk; /* lookups through bases, for fnode.walk */
 };
 
 symtab *
@@ -160,7 +161,9 @@ visible(const idl_node *n)
 }
 
 /* Looks `id` up directly inside `scope` and, for interfaces, in the
- * scopes it inherits from.  depth bounds the inheritance walk. */
+ * scopes it inherits from, each base interface once per lookup (st->walk
+ * marks them; a lattice of bases is not walked once per path).  depth
+ * bounds the inheritance walk (check.c bounds chains anyway). */
 static idl_node *
 lookup_in(symtab *st, const idl_node *scope, const char *id,
           idl_node **case_hit, int depth)
@@ -171,6 +174,8 @@ lookup_in(symtab *st, const idl_node *scope, const char *id,
   bool differs = false;
   idl_node *n;
 
+  if (depth == 0)
+    st->walk++;
   memcpy(key, prefix, pl);
   memcpy(key + pl, "::", 2);
   memcpy(key + pl + 2, id, il + 1);
@@ -183,8 +188,13 @@ lookup_in(symtab *st, const idl_node *scope, const char *id,
   }
   if (n != NULL && visible(n))
     return n;
-  if (scope != NULL && scope->kind == IDL_INTERFACE && depth < 1000) {
+  if (scope != NULL && scope->kind == IDL_INTERFACE &&
+      depth <= PS_MAX_INHERIT_DEPTH) {
     for (size_t i = 0; i < scope->nbases; i++) {
+      fnode *b = FNODE(scope->bases[i]);
+      if (b->lookup_walk == st->walk)
+        continue;
+      b->lookup_walk = st->walk;
       n = lookup_in(st, scope->bases[i], id, case_hit, depth + 1);
       if (n != NULL)
         return n;

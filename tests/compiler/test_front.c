@@ -48,7 +48,8 @@ capture(const diag_record *r, void *ctx)
 }
 
 static const char *const inc_dirs[] = {IDL_DIR "/include"};
-static const idl_options opts = {inc_dirs, 1};
+static const idl_options opts = {.include_dirs = inc_dirs,
+                                 .ninclude_dirs = 1};
 
 static size_t
 count_sev(diag_severity sev)
@@ -635,6 +636,75 @@ test_preprocessor_conditionals(void)
   idl_tree_free(t);
 }
 
+/* #if takes C's integer expressions (issue 15). */
+static void
+test_preprocessor_expressions(void)
+{
+  static const struct {
+    const char *expr;
+    bool value;
+  } cases[] = {
+    {"2 > 1", true}, {"1 > 2", false}, {"1 < 2 && 2 <= 2", true},
+    {"3 >= 4 || 0", false}, {"0x10 == 16", true}, {"010 == 8", true},
+    {"1 + 2 * 3 == 7", true}, {"(1 + 2) * 3 == 9", true},
+    {"7 / 2 == 3 && 7 % 2 == 1", true}, {"-1 < 0", true},
+    {"~0 == -1", true}, {"1 << 4 == 16 && 256 >> 4 == 16", true},
+    {"(6 & 3) == 2 && (6 | 1) == 7 && (6 ^ 2) == 4", true},
+    {"V == 3", true}, {"V != 3", false}, {"defined V && !defined W", true},
+    {"defined(V) ? V - 3 : 1", false}, {"UNDEFINED == 0", true},
+    {"0 && 1 / 0", false}, {"1 || 1 % 0", true}, {"'a' == 97", true},
+    {"'\\n' == 10", true}, {"10ul > 9L", true}, {"1 ? 0 ? 5 : 6 : 7", true},
+    {"-9223372036854775807 - 1 < 0", true}, {"__LINE__ == 2", true},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char text[256];
+    idl_tree *t;
+    snprintf(text, sizeof text,
+             "#define V 3\n#if %s\nstruct Yes { long a; };\n#else\n"
+             "struct No { long a; };\n#endif\n", cases[i].expr);
+    t = parse_ok(text);
+    if ((find(t, "Yes") != NULL) != cases[i].value)
+      fprintf(stderr, "  #if %s: wrong value\n", cases[i].expr);
+    CU_ASSERT_EQUAL(find(t, "Yes") != NULL, cases[i].value);
+    CU_ASSERT_EQUAL(find(t, "No") != NULL, !cases[i].value);
+    idl_tree_free(t);
+  }
+}
+
+/* -D / -U (idl_options.macros), applied in order before the file. */
+static void
+test_command_line_macros(void)
+{
+  static const char *const macros[] = {"FEAT=3", "OFF", "GONE=1", "-GONE",
+                                       "EMPTY="};
+  idl_options o = {.macros = macros, .nmacros = 5};
+  idl_tree *t = NULL;
+  int errors;
+  ncaps = 0;
+  diag_set_sink(capture, NULL);
+  errors = idl_parse_string("t.idl",
+                            "#if FEAT == 3 && defined OFF && !defined(GONE) "
+                            "&& defined EMPTY\n"
+                            "struct Yes { long a; };\n#endif\n",
+                            &o, &t);
+  diag_set_sink(NULL, NULL);
+  CU_ASSERT_EQUAL(errors, 0);
+  CU_ASSERT_PTR_NOT_NULL(find(t, "Yes"));
+  idl_tree_free(t);
+  ncaps = 0;
+  diag_set_sink(capture, NULL);
+  {
+    static const char *const bad[] = {"=3"};
+    idl_options ob = {.macros = bad, .nmacros = 1};
+    errors = idl_parse_string("t.idl", "struct S { long a; };\n", &ob, &t);
+  }
+  diag_set_sink(NULL, NULL);
+  CU_ASSERT_EQUAL(errors, 1);
+  CU_ASSERT_EQUAL_FATAL(ncaps, 1);
+  CU_ASSERT_STRING_EQUAL(caps[0].file, "<command line>");
+  CU_ASSERT_STRING_EQUAL(caps[0].msg, "#define expects a macro name");
+}
+
 static void
 test_pragma_note(void)
 {
@@ -949,6 +1019,21 @@ static const bad_case bad_cases[] = {
   {"error_directive",
     "#error stop here\n",
     1, 1, "#error stop here", 1},
+  {"line_renumbers",
+    "#line 40 \"other.idl\"\nstruct S { Nope x; };\n",
+    40, 12, "undefined type 'Nope'", 1},
+  {"line_bad",
+    "#line x\n",
+    1, 1, "#line expects a line number from 1 to 1000000000", 1},
+  {"if_division_by_zero",
+    "#if 1 / (2 - 2)\n#endif\n",
+    1, 1, "division by zero in #if expression", 1},
+  {"if_bad_expression",
+    "#if 1 +\n#endif\n",
+    1, 1, "unsupported #if expression '1 +'", 1},
+  {"if_missing_colon",
+    "#if 1 ? 2\n#endif\n",
+    1, 1, "unsupported #if expression '1 ? 2'", 1},
 };
 
 static void
@@ -1224,7 +1309,9 @@ test_include_recursion(void)
   CU_ASSERT_EQUAL(caps[0].line, 3);
   CU_ASSERT_EQUAL(caps[0].col, 1);
   CU_ASSERT_STRING_EQUAL(caps[0].msg,
-                         "#include nested too deeply (more than 64 levels)");
+                         "#include of 'self_include.idl' re-enters a file "
+                         "that is still being read (an include cycle without "
+                         "an include guard)");
 }
 
 static void
@@ -1277,6 +1364,8 @@ static const ptest_case tree_cases[] = {
   {"annotations", test_annotations},
   {"escaped_identifier_and_idl4_types", test_escaped_identifier_and_idl4_types},
   {"preprocessor_conditionals", test_preprocessor_conditionals},
+  {"preprocessor_expressions", test_preprocessor_expressions},
+  {"command_line_macros", test_command_line_macros},
   {"pragma_note", test_pragma_note},
   {NULL, NULL},
 };
