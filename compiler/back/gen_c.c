@@ -956,9 +956,8 @@ static void
 gen_interface(const idl_node *iface)
 {
   const char *icn = cname(iface);
-  size_t nown, nall;
+  size_t nown;
   gop *own = iface_own_ops(iface, &nown);
-  gop **all = iface_all_ops(iface, &nall);
   const char *rid = repo_id(iface);
 
   h("\n/* interface %s (%s) */\n", iface->name,
@@ -988,21 +987,29 @@ gen_interface(const idl_node *iface)
     t_validate(&rp);
   }
 
-  /* client prototypes */
+  /* client prototypes: only the operations declared here; an inherited
+   * operation is called with its declaring interface's stub on any handle */
   h("\n/* client stubs of %s: 0 (PLUMB_OK) or a PLUMB_E* status */\n",
     iface->name);
-  for (size_t i = 0; i < nall; i++)
+  for (size_t b = 0; b < iface->nbases; b++)
+    h("/* inherited: the stubs of %s */\n", cname(iface_of(iface->bases[b])));
+  for (size_t i = 0; i < nown; i++)
     h("int %s_%s(plumb_client *_c%s, plumb_arena *_arena);\n", icn,
-      all[i]->name, param_list(all[i]));
+      own[i].name, param_list(&own[i]));
 
-  /* server ops struct */
+  /* server ops struct: each direct base's ops struct (member named after
+   * the base), then the handlers of the operations declared here */
   h("\n/* server side of %s: fill in the handlers (NULL = PLUMB_ENOOP) */\n"
     "typedef struct %s_ops {\n",
     iface->name, icn);
-  for (size_t i = 0; i < nall; i++)
-    h("  int (*%s)(void *_ctx, plumb_call *_call%s);\n", all[i]->name,
-      param_list(all[i]));
-  if (nall == 0)
+  for (size_t b = 0; b < iface->nbases; b++) {
+    const char *bcn = cname(iface_of(iface->bases[b]));
+    h("  %s_ops %s;\n", bcn, bcn);
+  }
+  for (size_t i = 0; i < nown; i++)
+    h("  int (*%s)(void *_ctx, plumb_call *_call%s);\n", own[i].name,
+      param_list(&own[i]));
+  if (nown == 0 && iface->nbases == 0)
     h("  void *_reserved; /* the interface has no operations */\n");
   h("} %s_ops;\n", icn);
   h("extern const plumb_interface %s_interface;\n", icn);
@@ -1010,28 +1017,28 @@ gen_interface(const idl_node *iface)
     "    const %s_ops *ops, void *ctx);\n",
     icn, icn);
 
-  /* types.c: thunks and the interface table */
-  for (size_t i = 0; i < nall; i++)
-    t_thunk(iface, all[i]);
-  for (size_t i = 0; i < nall; i++) {
-    const idl_node *on = all[i]->node;
-    if (all[i]->kind != GOP_OP || on->nraises == 0)
+  /* types.c: thunks and the interface table of the own operations */
+  for (size_t i = 0; i < nown; i++)
+    t_thunk(iface, &own[i]);
+  for (size_t i = 0; i < nown; i++) {
+    const idl_node *on = own[i].node;
+    if (own[i].kind != GOP_OP || on->nraises == 0)
       continue;
     t("static const plumb_type_info *const %s_%s__raises[] = {\n", icn,
-      all[i]->name);
+      own[i].name);
     for (size_t k = 0; k < on->nraises; k++)
       t("  &%s_type,\n", cname(on->raises[k]));
     t("};\n");
   }
-  if (nall) {
-    t("\nstatic const plumb_operation %s__ops[%zu] = {\n", icn, nall);
-    for (size_t i = 0; i < nall; i++) {
-      const gop *op = all[i];
+  if (nown) {
+    t("\nstatic const plumb_operation %s__ops[%zu] = {\n", icn, nown);
+    for (size_t i = 0; i < nown; i++) {
+      const gop *op = &own[i];
       size_t nr = op->kind == GOP_OP ? op->node->nraises : 0;
       t("  { \"%s\", %s, 0x%08" PRIx32 "u, %u,\n    &%s__descriptor, %s,\n"
         "    %s, %zu, %s_%s__thunk },\n",
         op->name, op->oneway ? "PLUMB_OP_ONEWAY" : "0",
-        fnv1a(repo_id(op->iface)), op->decl_index, op->req,
+        fnv1a(rid), op->decl_index, op->req,
         op->oneway ? "NULL" : gstr("&%s__descriptor", op->rep),
         nr ? gstr("%s_%s__raises", icn, op->name) : "NULL", nr, icn,
         op->name);
@@ -1043,16 +1050,21 @@ gen_interface(const idl_node *iface)
       iface->nbases);
     for (size_t b = 0; b < iface->nbases; b++)
       t("  &%s_interface,\n", cname(iface_of(iface->bases[b])));
+    t("};\nstatic const size_t %s__base_offsets[%zu] = {\n", icn,
+      iface->nbases);
+    for (size_t b = 0; b < iface->nbases; b++)
+      t("  offsetof(%s_ops, %s),\n", icn, cname(iface_of(iface->bases[b])));
     t("};\n");
   }
   t("const plumb_interface %s_interface = {\n  PLUMB_GENERATED_ABI,\n"
-    "  \"%s\",\n  0x%08" PRIx32 "u,\n  %s,\n  %zu,\n  %s,\n  %zu\n};\n",
-    icn, rid, fnv1a(rid), nall ? gstr("%s__ops", icn) : "NULL", nall,
-    iface->nbases ? gstr("%s__bases", icn) : "NULL", iface->nbases);
+    "  \"%s\",\n  0x%08" PRIx32 "u,\n  %s,\n  %zu,\n  %s,\n  %zu,\n  %s\n};\n",
+    icn, rid, fnv1a(rid), nown ? gstr("%s__ops", icn) : "NULL", nown,
+    iface->nbases ? gstr("%s__bases", icn) : "NULL", iface->nbases,
+    iface->nbases ? gstr("%s__base_offsets", icn) : "NULL");
 
   /* client.c */
-  for (size_t i = 0; i < nall; i++)
-    cl_stub(iface, all[i], i);
+  for (size_t i = 0; i < nown; i++)
+    cl_stub(iface, &own[i], i);
 
   /* server.c */
   sv("\n/* Registers ops (with ctx) as object `name` of interface %s. */\n"
@@ -1157,8 +1169,8 @@ gen_c(const idl_tree *tree, const gen_options *o)
   for (size_t i = 0; i < tree->nincludes; i++)
     if (!include_seen(tree, i))
       h("#include \"%s.h\"\n", file_base(tree->includes[i]));
-  h("\n#if PLUMB_GENERATED_ABI != 1\n"
-    "#error \"%s.h was generated by plumbc %s for PLUMB_GENERATED_ABI 1\"\n"
+  h("\n#if PLUMB_GENERATED_ABI != 2\n"
+    "#error \"%s.h was generated by plumbc %s for PLUMB_GENERATED_ABI 2\"\n"
     "#endif\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n",
     b, PLUMBC_VERSION);
 

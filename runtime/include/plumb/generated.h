@@ -8,11 +8,18 @@
  *   - one protobuf-c request message and one reply message per operation
  *     (in + inout -> request; return "_ret" + out + inout -> reply);
  *   - `const plumb_interface calc_Calculator_interface`, whose ops[] table
- *     lists every operation the interface offers, inherited ones included;
- *   - client stubs that fill the request and call plumb_invoke();
- *   - a `calc_Calculator_ops` struct of handler pointers that the server
- *     fills in, and thunks (plumb_thunk) that unpack the request fields, call
- *     the handler and fill the reply.
+ *     lists only the operations the interface itself declares; inherited
+ *     ones are reached through bases[] (the base interfaces' own tables);
+ *   - client stubs of the declared operations that fill the request and call
+ *     plumb_invoke() (an inherited operation is called with its declaring
+ *     interface's stub, on any handle);
+ *   - a `calc_Calculator_ops` struct that the server fills in: one member
+ *     per direct base (that base's ops struct, named after the base's C
+ *     name), then one handler pointer per declared operation; and thunks
+ *     (plumb_thunk) that unpack the request fields, call the handler and
+ *     fill the reply.
+ * Nothing is re-emitted per inheriting interface, so generated code grows
+ * linearly with the IDL however deep the inheritance.
  */
 #ifndef PLUMB_GENERATED_H
 #define PLUMB_GENERATED_H
@@ -32,7 +39,7 @@ extern "C" {
 #endif
 
 /* Generated files check this: bump it whenever the contract changes. */
-#define PLUMB_GENERATED_ABI 1
+#define PLUMB_GENERATED_ABI 2
 
 /* A named, protobuf-encoded type: every IDL struct, union and exception has
  * one (`calc_DivByZero_type`).  type_id is the IDL repository id,
@@ -68,11 +75,23 @@ typedef struct plumb_interface {
   uint32_t abi;        /* PLUMB_GENERATED_ABI */
   const char *type_id; /* "IDL:calc/Calculator:1.0" */
   uint32_t id;         /* plumb_type_hash(type_id), carried in frames */
-  const plumb_operation *ops; /* inherited operations first */
+  const plumb_operation *ops; /* the operations declared here, in order */
   size_t n_ops;
-  const struct plumb_interface *const *bases; /* direct bases */
+  const struct plumb_interface *const *bases; /* direct bases, in order */
   size_t n_bases;
+  /* base_offsets[i]: offset of bases[i]'s ops struct inside this
+   * interface's ops struct (the impl pointer a base's thunk receives) */
+  const size_t *base_offsets;
 } plumb_interface;
+
+/* Finds the operation (decl_iface, decl_index) that iface offers, its own or
+ * inherited: bases are walked depth first, in declaration order, without
+ * recursion and within a bound of visited interfaces.  *impl is iface's ops
+ * struct on entry and the declaring interface's embedded ops struct on
+ * return.  NULL if iface offers no such operation. */
+PLUMB_API const plumb_operation *
+plumb_interface_find_op(const plumb_interface *iface, uint32_t decl_iface,
+                        uint32_t decl_index, const void **impl);
 
 /* 32-bit FNV-1a of a type id; plumbc computes the same value at compile time. */
 PLUMB_API uint32_t plumb_type_hash(const char *type_id);
