@@ -35,6 +35,7 @@ struct app_Event {
 #define app_Event_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&app_Event__descriptor), NULL, (char *)protobuf_c_empty_string, 0, NULL }
 void app_Event_init(app_Event *v);
+extern const plumb_msg_check app_Event__check;
 int app_Event_validate(const app_Event *v);
 extern const plumb_type_info app_Event_type;
 int app_Event_to_any(plumb_any *a, const app_Event *v, plumb_arena *arena);
@@ -50,6 +51,7 @@ struct app_Log_append__request {
 #define app_Log_append__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&app_Log_append__request__descriptor), NULL }
 void app_Log_append__request_init(app_Log_append__request *v);
+extern const plumb_msg_check app_Log_append__request__check;
 int app_Log_append__request_validate(const app_Log_append__request *v);
 typedef struct app_Log_append__reply app_Log_append__reply;
 extern const ProtobufCMessageDescriptor app_Log_append__reply__descriptor;
@@ -59,6 +61,7 @@ struct app_Log_append__reply {
 #define app_Log_append__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&app_Log_append__reply__descriptor) }
 void app_Log_append__reply_init(app_Log_append__reply *v);
+extern const plumb_msg_check app_Log_append__reply__check;
 int app_Log_append__reply_validate(const app_Log_append__reply *v);
 typedef struct app_Log_sources__request app_Log_sources__request;
 extern const ProtobufCMessageDescriptor app_Log_sources__request__descriptor;
@@ -68,6 +71,7 @@ struct app_Log_sources__request {
 #define app_Log_sources__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&app_Log_sources__request__descriptor) }
 void app_Log_sources__request_init(app_Log_sources__request *v);
+extern const plumb_msg_check app_Log_sources__request__check;
 int app_Log_sources__request_validate(const app_Log_sources__request *v);
 typedef struct app_Log_sources__reply app_Log_sources__reply;
 extern const ProtobufCMessageDescriptor app_Log_sources__reply__descriptor;
@@ -79,6 +83,7 @@ struct app_Log_sources__reply {
 #define app_Log_sources__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&app_Log_sources__reply__descriptor), 0, NULL }
 void app_Log_sources__reply_init(app_Log_sources__reply *v);
+extern const plumb_msg_check app_Log_sources__reply__check;
 int app_Log_sources__reply_validate(const app_Log_sources__reply *v);
 
 /* client stubs of Log: 0 (PLUMB_OK) or a PLUMB_E* status */

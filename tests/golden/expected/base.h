@@ -40,6 +40,7 @@ struct base_Stamp {
 #define base_Stamp_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&base_Stamp__descriptor), 0, 0 }
 void base_Stamp_init(base_Stamp *v);
+extern const plumb_msg_check base_Stamp__check;
 int base_Stamp_validate(const base_Stamp *v);
 extern const plumb_type_info base_Stamp_type;
 int base_Stamp_to_any(plumb_any *a, const base_Stamp *v, plumb_arena *arena);
@@ -53,6 +54,7 @@ struct base_Failed {
 #define base_Failed_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&base_Failed__descriptor), (char *)protobuf_c_empty_string }
 void base_Failed_init(base_Failed *v);
+extern const plumb_msg_check base_Failed__check;
 int base_Failed_validate(const base_Failed *v);
 extern const plumb_type_info base_Failed_type;
 int base_Failed_to_any(plumb_any *a, const base_Failed *v, plumb_arena *arena);
@@ -67,6 +69,7 @@ struct base_Service_now__request {
 #define base_Service_now__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&base_Service_now__request__descriptor) }
 void base_Service_now__request_init(base_Service_now__request *v);
+extern const plumb_msg_check base_Service_now__request__check;
 int base_Service_now__request_validate(const base_Service_now__request *v);
 typedef struct base_Service_now__reply base_Service_now__reply;
 extern const ProtobufCMessageDescriptor base_Service_now__reply__descriptor;
@@ -77,6 +80,7 @@ struct base_Service_now__reply {
 #define base_Service_now__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&base_Service_now__reply__descriptor), NULL }
 void base_Service_now__reply_init(base_Service_now__reply *v);
+extern const plumb_msg_check base_Service_now__reply__check;
 int base_Service_now__reply_validate(const base_Service_now__reply *v);
 typedef struct base_Service__get_version__request base_Service__get_version__request;
 extern const ProtobufCMessageDescriptor base_Service__get_version__request__descriptor;
@@ -86,6 +90,7 @@ struct base_Service__get_version__request {
 #define base_Service__get_version__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&base_Service__get_version__request__descriptor) }
 void base_Service__get_version__request_init(base_Service__get_version__request *v);
+extern const plumb_msg_check base_Service__get_version__request__check;
 int base_Service__get_version__request_validate(const base_Service__get_version__request *v);
 typedef struct base_Service__get_version__reply base_Service__get_version__reply;
 extern const ProtobufCMessageDescriptor base_Service__get_version__reply__descriptor;
@@ -96,6 +101,7 @@ struct base_Service__get_version__reply {
 #define base_Service__get_version__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&base_Service__get_version__reply__descriptor), (char *)protobuf_c_empty_string }
 void base_Service__get_version__reply_init(base_Service__get_version__reply *v);
+extern const plumb_msg_check base_Service__get_version__reply__check;
 int base_Service__get_version__reply_validate(const base_Service__get_version__reply *v);
 
 /* client stubs of Service: 0 (PLUMB_OK) or a PLUMB_E* status */

@@ -34,6 +34,7 @@ struct calc_DivByZero {
 #define calc_DivByZero_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&calc_DivByZero__descriptor), (char *)protobuf_c_empty_string }
 void calc_DivByZero_init(calc_DivByZero *v);
+extern const plumb_msg_check calc_DivByZero__check;
 int calc_DivByZero_validate(const calc_DivByZero *v);
 extern const plumb_type_info calc_DivByZero_type;
 int calc_DivByZero_to_any(plumb_any *a, const calc_DivByZero *v, plumb_arena *arena);
@@ -50,6 +51,7 @@ struct calc_Calculator_add__request {
 #define calc_Calculator_add__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_add__request__descriptor), 0, 0 }
 void calc_Calculator_add__request_init(calc_Calculator_add__request *v);
+extern const plumb_msg_check calc_Calculator_add__request__check;
 int calc_Calculator_add__request_validate(const calc_Calculator_add__request *v);
 typedef struct calc_Calculator_add__reply calc_Calculator_add__reply;
 extern const ProtobufCMessageDescriptor calc_Calculator_add__reply__descriptor;
@@ -60,6 +62,7 @@ struct calc_Calculator_add__reply {
 #define calc_Calculator_add__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_add__reply__descriptor), 0 }
 void calc_Calculator_add__reply_init(calc_Calculator_add__reply *v);
+extern const plumb_msg_check calc_Calculator_add__reply__check;
 int calc_Calculator_add__reply_validate(const calc_Calculator_add__reply *v);
 typedef struct calc_Calculator_sub__request calc_Calculator_sub__request;
 extern const ProtobufCMessageDescriptor calc_Calculator_sub__request__descriptor;
@@ -71,6 +74,7 @@ struct calc_Calculator_sub__request {
 #define calc_Calculator_sub__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_sub__request__descriptor), 0, 0 }
 void calc_Calculator_sub__request_init(calc_Calculator_sub__request *v);
+extern const plumb_msg_check calc_Calculator_sub__request__check;
 int calc_Calculator_sub__request_validate(const calc_Calculator_sub__request *v);
 typedef struct calc_Calculator_sub__reply calc_Calculator_sub__reply;
 extern const ProtobufCMessageDescriptor calc_Calculator_sub__reply__descriptor;
@@ -81,6 +85,7 @@ struct calc_Calculator_sub__reply {
 #define calc_Calculator_sub__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_sub__reply__descriptor), 0 }
 void calc_Calculator_sub__reply_init(calc_Calculator_sub__reply *v);
+extern const plumb_msg_check calc_Calculator_sub__reply__check;
 int calc_Calculator_sub__reply_validate(const calc_Calculator_sub__reply *v);
 typedef struct calc_Calculator_div__request calc_Calculator_div__request;
 extern const ProtobufCMessageDescriptor calc_Calculator_div__request__descriptor;
@@ -92,6 +97,7 @@ struct calc_Calculator_div__request {
 #define calc_Calculator_div__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_div__request__descriptor), 0, 0 }
 void calc_Calculator_div__request_init(calc_Calculator_div__request *v);
+extern const plumb_msg_check calc_Calculator_div__request__check;
 int calc_Calculator_div__request_validate(const calc_Calculator_div__request *v);
 typedef struct calc_Calculator_div__reply calc_Calculator_div__reply;
 extern const ProtobufCMessageDescriptor calc_Calculator_div__reply__descriptor;
@@ -102,6 +108,7 @@ struct calc_Calculator_div__reply {
 #define calc_Calculator_div__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_div__reply__descriptor), 0 }
 void calc_Calculator_div__reply_init(calc_Calculator_div__reply *v);
+extern const plumb_msg_check calc_Calculator_div__reply__check;
 int calc_Calculator_div__reply_validate(const calc_Calculator_div__reply *v);
 typedef struct calc_Calculator_ping__request calc_Calculator_ping__request;
 extern const ProtobufCMessageDescriptor calc_Calculator_ping__request__descriptor;
@@ -111,6 +118,7 @@ struct calc_Calculator_ping__request {
 #define calc_Calculator_ping__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_ping__request__descriptor) }
 void calc_Calculator_ping__request_init(calc_Calculator_ping__request *v);
+extern const plumb_msg_check calc_Calculator_ping__request__check;
 int calc_Calculator_ping__request_validate(const calc_Calculator_ping__request *v);
 typedef struct calc_Calculator_ping__reply calc_Calculator_ping__reply;
 extern const ProtobufCMessageDescriptor calc_Calculator_ping__reply__descriptor;
@@ -120,6 +128,7 @@ struct calc_Calculator_ping__reply {
 #define calc_Calculator_ping__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_ping__reply__descriptor) }
 void calc_Calculator_ping__reply_init(calc_Calculator_ping__reply *v);
+extern const plumb_msg_check calc_Calculator_ping__reply__check;
 int calc_Calculator_ping__reply_validate(const calc_Calculator_ping__reply *v);
 typedef struct calc_Calculator_reset__request calc_Calculator_reset__request;
 extern const ProtobufCMessageDescriptor calc_Calculator_reset__request__descriptor;
@@ -129,6 +138,7 @@ struct calc_Calculator_reset__request {
 #define calc_Calculator_reset__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_reset__request__descriptor) }
 void calc_Calculator_reset__request_init(calc_Calculator_reset__request *v);
+extern const plumb_msg_check calc_Calculator_reset__request__check;
 int calc_Calculator_reset__request_validate(const calc_Calculator_reset__request *v);
 typedef struct calc_Calculator_reset__reply calc_Calculator_reset__reply;
 extern const ProtobufCMessageDescriptor calc_Calculator_reset__reply__descriptor;
@@ -138,6 +148,7 @@ struct calc_Calculator_reset__reply {
 #define calc_Calculator_reset__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_reset__reply__descriptor) }
 void calc_Calculator_reset__reply_init(calc_Calculator_reset__reply *v);
+extern const plumb_msg_check calc_Calculator_reset__reply__check;
 int calc_Calculator_reset__reply_validate(const calc_Calculator_reset__reply *v);
 typedef struct calc_Calculator__get_calls__request calc_Calculator__get_calls__request;
 extern const ProtobufCMessageDescriptor calc_Calculator__get_calls__request__descriptor;
@@ -147,6 +158,7 @@ struct calc_Calculator__get_calls__request {
 #define calc_Calculator__get_calls__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator__get_calls__request__descriptor) }
 void calc_Calculator__get_calls__request_init(calc_Calculator__get_calls__request *v);
+extern const plumb_msg_check calc_Calculator__get_calls__request__check;
 int calc_Calculator__get_calls__request_validate(const calc_Calculator__get_calls__request *v);
 typedef struct calc_Calculator__get_calls__reply calc_Calculator__get_calls__reply;
 extern const ProtobufCMessageDescriptor calc_Calculator__get_calls__reply__descriptor;
@@ -157,6 +169,7 @@ struct calc_Calculator__get_calls__reply {
 #define calc_Calculator__get_calls__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator__get_calls__reply__descriptor), 0 }
 void calc_Calculator__get_calls__reply_init(calc_Calculator__get_calls__reply *v);
+extern const plumb_msg_check calc_Calculator__get_calls__reply__check;
 int calc_Calculator__get_calls__reply_validate(const calc_Calculator__get_calls__reply *v);
 
 /* client stubs of Calculator: 0 (PLUMB_OK) or a PLUMB_E* status */

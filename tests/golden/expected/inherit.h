@@ -30,6 +30,7 @@ struct zoo_Named__get_name__request {
 #define zoo_Named__get_name__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Named__get_name__request__descriptor) }
 void zoo_Named__get_name__request_init(zoo_Named__get_name__request *v);
+extern const plumb_msg_check zoo_Named__get_name__request__check;
 int zoo_Named__get_name__request_validate(const zoo_Named__get_name__request *v);
 typedef struct zoo_Named__get_name__reply zoo_Named__get_name__reply;
 extern const ProtobufCMessageDescriptor zoo_Named__get_name__reply__descriptor;
@@ -40,6 +41,7 @@ struct zoo_Named__get_name__reply {
 #define zoo_Named__get_name__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Named__get_name__reply__descriptor), (char *)protobuf_c_empty_string }
 void zoo_Named__get_name__reply_init(zoo_Named__get_name__reply *v);
+extern const plumb_msg_check zoo_Named__get_name__reply__check;
 int zoo_Named__get_name__reply_validate(const zoo_Named__get_name__reply *v);
 typedef struct zoo_Named__set_name__request zoo_Named__set_name__request;
 extern const ProtobufCMessageDescriptor zoo_Named__set_name__request__descriptor;
@@ -50,6 +52,7 @@ struct zoo_Named__set_name__request {
 #define zoo_Named__set_name__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Named__set_name__request__descriptor), (char *)protobuf_c_empty_string }
 void zoo_Named__set_name__request_init(zoo_Named__set_name__request *v);
+extern const plumb_msg_check zoo_Named__set_name__request__check;
 int zoo_Named__set_name__request_validate(const zoo_Named__set_name__request *v);
 typedef struct zoo_Named__set_name__reply zoo_Named__set_name__reply;
 extern const ProtobufCMessageDescriptor zoo_Named__set_name__reply__descriptor;
@@ -59,6 +62,7 @@ struct zoo_Named__set_name__reply {
 #define zoo_Named__set_name__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Named__set_name__reply__descriptor) }
 void zoo_Named__set_name__reply_init(zoo_Named__set_name__reply *v);
+extern const plumb_msg_check zoo_Named__set_name__reply__check;
 int zoo_Named__set_name__reply_validate(const zoo_Named__set_name__reply *v);
 
 /* client stubs of Named: 0 (PLUMB_OK) or a PLUMB_E* status */
@@ -83,6 +87,7 @@ struct zoo_Animal_sound__request {
 #define zoo_Animal_sound__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Animal_sound__request__descriptor) }
 void zoo_Animal_sound__request_init(zoo_Animal_sound__request *v);
+extern const plumb_msg_check zoo_Animal_sound__request__check;
 int zoo_Animal_sound__request_validate(const zoo_Animal_sound__request *v);
 typedef struct zoo_Animal_sound__reply zoo_Animal_sound__reply;
 extern const ProtobufCMessageDescriptor zoo_Animal_sound__reply__descriptor;
@@ -93,6 +98,7 @@ struct zoo_Animal_sound__reply {
 #define zoo_Animal_sound__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Animal_sound__reply__descriptor), (char *)protobuf_c_empty_string }
 void zoo_Animal_sound__reply_init(zoo_Animal_sound__reply *v);
+extern const plumb_msg_check zoo_Animal_sound__reply__check;
 int zoo_Animal_sound__reply_validate(const zoo_Animal_sound__reply *v);
 typedef struct zoo_Animal_mate__request zoo_Animal_mate__request;
 extern const ProtobufCMessageDescriptor zoo_Animal_mate__request__descriptor;
@@ -102,6 +108,7 @@ struct zoo_Animal_mate__request {
 #define zoo_Animal_mate__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Animal_mate__request__descriptor) }
 void zoo_Animal_mate__request_init(zoo_Animal_mate__request *v);
+extern const plumb_msg_check zoo_Animal_mate__request__check;
 int zoo_Animal_mate__request_validate(const zoo_Animal_mate__request *v);
 typedef struct zoo_Animal_mate__reply zoo_Animal_mate__reply;
 extern const ProtobufCMessageDescriptor zoo_Animal_mate__reply__descriptor;
@@ -112,6 +119,7 @@ struct zoo_Animal_mate__reply {
 #define zoo_Animal_mate__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Animal_mate__reply__descriptor), NULL }
 void zoo_Animal_mate__reply_init(zoo_Animal_mate__reply *v);
+extern const plumb_msg_check zoo_Animal_mate__reply__check;
 int zoo_Animal_mate__reply_validate(const zoo_Animal_mate__reply *v);
 
 /* client stubs of Animal: 0 (PLUMB_OK) or a PLUMB_E* status */
@@ -139,6 +147,7 @@ struct zoo_Pet_feed__request {
 #define zoo_Pet_feed__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Pet_feed__request__descriptor), 0 }
 void zoo_Pet_feed__request_init(zoo_Pet_feed__request *v);
+extern const plumb_msg_check zoo_Pet_feed__request__check;
 int zoo_Pet_feed__request_validate(const zoo_Pet_feed__request *v);
 typedef struct zoo_Pet_feed__reply zoo_Pet_feed__reply;
 extern const ProtobufCMessageDescriptor zoo_Pet_feed__reply__descriptor;
@@ -148,6 +157,7 @@ struct zoo_Pet_feed__reply {
 #define zoo_Pet_feed__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Pet_feed__reply__descriptor) }
 void zoo_Pet_feed__reply_init(zoo_Pet_feed__reply *v);
+extern const plumb_msg_check zoo_Pet_feed__reply__check;
 int zoo_Pet_feed__reply_validate(const zoo_Pet_feed__reply *v);
 
 /* client stubs of Pet: 0 (PLUMB_OK) or a PLUMB_E* status */
@@ -173,6 +183,7 @@ struct zoo_Worker_work__request {
 #define zoo_Worker_work__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Worker_work__request__descriptor), 0 }
 void zoo_Worker_work__request_init(zoo_Worker_work__request *v);
+extern const plumb_msg_check zoo_Worker_work__request__check;
 int zoo_Worker_work__request_validate(const zoo_Worker_work__request *v);
 typedef struct zoo_Worker_work__reply zoo_Worker_work__reply;
 extern const ProtobufCMessageDescriptor zoo_Worker_work__reply__descriptor;
@@ -182,6 +193,7 @@ struct zoo_Worker_work__reply {
 #define zoo_Worker_work__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Worker_work__reply__descriptor) }
 void zoo_Worker_work__reply_init(zoo_Worker_work__reply *v);
+extern const plumb_msg_check zoo_Worker_work__reply__check;
 int zoo_Worker_work__reply_validate(const zoo_Worker_work__reply *v);
 
 /* client stubs of Worker: 0 (PLUMB_OK) or a PLUMB_E* status */
@@ -207,6 +219,7 @@ struct zoo_Dog_fetch__request {
 #define zoo_Dog_fetch__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Dog_fetch__request__descriptor), NULL }
 void zoo_Dog_fetch__request_init(zoo_Dog_fetch__request *v);
+extern const plumb_msg_check zoo_Dog_fetch__request__check;
 int zoo_Dog_fetch__request_validate(const zoo_Dog_fetch__request *v);
 typedef struct zoo_Dog_fetch__reply zoo_Dog_fetch__reply;
 extern const ProtobufCMessageDescriptor zoo_Dog_fetch__reply__descriptor;
@@ -218,6 +231,7 @@ struct zoo_Dog_fetch__reply {
 #define zoo_Dog_fetch__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Dog_fetch__reply__descriptor), 0, NULL }
 void zoo_Dog_fetch__reply_init(zoo_Dog_fetch__reply *v);
+extern const plumb_msg_check zoo_Dog_fetch__reply__check;
 int zoo_Dog_fetch__reply_validate(const zoo_Dog_fetch__reply *v);
 
 /* client stubs of Dog: 0 (PLUMB_OK) or a PLUMB_E* status */

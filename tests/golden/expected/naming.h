@@ -43,6 +43,7 @@ struct CosNaming_NameComponent {
 #define CosNaming_NameComponent_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NameComponent__descriptor), (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 void CosNaming_NameComponent_init(CosNaming_NameComponent *v);
+extern const plumb_msg_check CosNaming_NameComponent__check;
 int CosNaming_NameComponent_validate(const CosNaming_NameComponent *v);
 extern const plumb_type_info CosNaming_NameComponent_type;
 int CosNaming_NameComponent_to_any(plumb_any *a, const CosNaming_NameComponent *v, plumb_arena *arena);
@@ -72,6 +73,7 @@ struct CosNaming_Binding {
 #define CosNaming_Binding_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_Binding__descriptor), 0, NULL, (CosNaming_BindingType)0 }
 void CosNaming_Binding_init(CosNaming_Binding *v);
+extern const plumb_msg_check CosNaming_Binding__check;
 int CosNaming_Binding_validate(const CosNaming_Binding *v);
 extern const plumb_type_info CosNaming_Binding_type;
 int CosNaming_Binding_to_any(plumb_any *a, const CosNaming_Binding *v, plumb_arena *arena);
@@ -102,6 +104,7 @@ struct CosNaming_NamingContext_NotFound {
 #define CosNaming_NamingContext_NotFound_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_NotFound__descriptor), (CosNaming_NamingContext_NotFoundReason)0, 0, NULL }
 void CosNaming_NamingContext_NotFound_init(CosNaming_NamingContext_NotFound *v);
+extern const plumb_msg_check CosNaming_NamingContext_NotFound__check;
 int CosNaming_NamingContext_NotFound_validate(const CosNaming_NamingContext_NotFound *v);
 extern const plumb_type_info CosNaming_NamingContext_NotFound_type;
 int CosNaming_NamingContext_NotFound_to_any(plumb_any *a, const CosNaming_NamingContext_NotFound *v, plumb_arena *arena);
@@ -114,6 +117,7 @@ struct CosNaming_NamingContext_AlreadyBound {
 #define CosNaming_NamingContext_AlreadyBound_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_AlreadyBound__descriptor) }
 void CosNaming_NamingContext_AlreadyBound_init(CosNaming_NamingContext_AlreadyBound *v);
+extern const plumb_msg_check CosNaming_NamingContext_AlreadyBound__check;
 int CosNaming_NamingContext_AlreadyBound_validate(const CosNaming_NamingContext_AlreadyBound *v);
 extern const plumb_type_info CosNaming_NamingContext_AlreadyBound_type;
 int CosNaming_NamingContext_AlreadyBound_to_any(plumb_any *a, const CosNaming_NamingContext_AlreadyBound *v, plumb_arena *arena);
@@ -126,6 +130,7 @@ struct CosNaming_NamingContext_InvalidName {
 #define CosNaming_NamingContext_InvalidName_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_InvalidName__descriptor) }
 void CosNaming_NamingContext_InvalidName_init(CosNaming_NamingContext_InvalidName *v);
+extern const plumb_msg_check CosNaming_NamingContext_InvalidName__check;
 int CosNaming_NamingContext_InvalidName_validate(const CosNaming_NamingContext_InvalidName *v);
 extern const plumb_type_info CosNaming_NamingContext_InvalidName_type;
 int CosNaming_NamingContext_InvalidName_to_any(plumb_any *a, const CosNaming_NamingContext_InvalidName *v, plumb_arena *arena);
@@ -143,6 +148,7 @@ struct CosNaming_NamingContext_bind__request {
 #define CosNaming_NamingContext_bind__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_bind__request__descriptor), 0, NULL, NULL }
 void CosNaming_NamingContext_bind__request_init(CosNaming_NamingContext_bind__request *v);
+extern const plumb_msg_check CosNaming_NamingContext_bind__request__check;
 int CosNaming_NamingContext_bind__request_validate(const CosNaming_NamingContext_bind__request *v);
 typedef struct CosNaming_NamingContext_bind__reply CosNaming_NamingContext_bind__reply;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_bind__reply__descriptor;
@@ -152,6 +158,7 @@ struct CosNaming_NamingContext_bind__reply {
 #define CosNaming_NamingContext_bind__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_bind__reply__descriptor) }
 void CosNaming_NamingContext_bind__reply_init(CosNaming_NamingContext_bind__reply *v);
+extern const plumb_msg_check CosNaming_NamingContext_bind__reply__check;
 int CosNaming_NamingContext_bind__reply_validate(const CosNaming_NamingContext_bind__reply *v);
 typedef struct CosNaming_NamingContext_rebind__request CosNaming_NamingContext_rebind__request;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_rebind__request__descriptor;
@@ -164,6 +171,7 @@ struct CosNaming_NamingContext_rebind__request {
 #define CosNaming_NamingContext_rebind__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_rebind__request__descriptor), 0, NULL, NULL }
 void CosNaming_NamingContext_rebind__request_init(CosNaming_NamingContext_rebind__request *v);
+extern const plumb_msg_check CosNaming_NamingContext_rebind__request__check;
 int CosNaming_NamingContext_rebind__request_validate(const CosNaming_NamingContext_rebind__request *v);
 typedef struct CosNaming_NamingContext_rebind__reply CosNaming_NamingContext_rebind__reply;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_rebind__reply__descriptor;
@@ -173,6 +181,7 @@ struct CosNaming_NamingContext_rebind__reply {
 #define CosNaming_NamingContext_rebind__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_rebind__reply__descriptor) }
 void CosNaming_NamingContext_rebind__reply_init(CosNaming_NamingContext_rebind__reply *v);
+extern const plumb_msg_check CosNaming_NamingContext_rebind__reply__check;
 int CosNaming_NamingContext_rebind__reply_validate(const CosNaming_NamingContext_rebind__reply *v);
 typedef struct CosNaming_NamingContext_resolve__request CosNaming_NamingContext_resolve__request;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_resolve__request__descriptor;
@@ -184,6 +193,7 @@ struct CosNaming_NamingContext_resolve__request {
 #define CosNaming_NamingContext_resolve__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_resolve__request__descriptor), 0, NULL }
 void CosNaming_NamingContext_resolve__request_init(CosNaming_NamingContext_resolve__request *v);
+extern const plumb_msg_check CosNaming_NamingContext_resolve__request__check;
 int CosNaming_NamingContext_resolve__request_validate(const CosNaming_NamingContext_resolve__request *v);
 typedef struct CosNaming_NamingContext_resolve__reply CosNaming_NamingContext_resolve__reply;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_resolve__reply__descriptor;
@@ -194,6 +204,7 @@ struct CosNaming_NamingContext_resolve__reply {
 #define CosNaming_NamingContext_resolve__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_resolve__reply__descriptor), NULL }
 void CosNaming_NamingContext_resolve__reply_init(CosNaming_NamingContext_resolve__reply *v);
+extern const plumb_msg_check CosNaming_NamingContext_resolve__reply__check;
 int CosNaming_NamingContext_resolve__reply_validate(const CosNaming_NamingContext_resolve__reply *v);
 typedef struct CosNaming_NamingContext_unbind__request CosNaming_NamingContext_unbind__request;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_unbind__request__descriptor;
@@ -205,6 +216,7 @@ struct CosNaming_NamingContext_unbind__request {
 #define CosNaming_NamingContext_unbind__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_unbind__request__descriptor), 0, NULL }
 void CosNaming_NamingContext_unbind__request_init(CosNaming_NamingContext_unbind__request *v);
+extern const plumb_msg_check CosNaming_NamingContext_unbind__request__check;
 int CosNaming_NamingContext_unbind__request_validate(const CosNaming_NamingContext_unbind__request *v);
 typedef struct CosNaming_NamingContext_unbind__reply CosNaming_NamingContext_unbind__reply;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_unbind__reply__descriptor;
@@ -214,6 +226,7 @@ struct CosNaming_NamingContext_unbind__reply {
 #define CosNaming_NamingContext_unbind__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_unbind__reply__descriptor) }
 void CosNaming_NamingContext_unbind__reply_init(CosNaming_NamingContext_unbind__reply *v);
+extern const plumb_msg_check CosNaming_NamingContext_unbind__reply__check;
 int CosNaming_NamingContext_unbind__reply_validate(const CosNaming_NamingContext_unbind__reply *v);
 typedef struct CosNaming_NamingContext_new_context__request CosNaming_NamingContext_new_context__request;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_new_context__request__descriptor;
@@ -223,6 +236,7 @@ struct CosNaming_NamingContext_new_context__request {
 #define CosNaming_NamingContext_new_context__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_new_context__request__descriptor) }
 void CosNaming_NamingContext_new_context__request_init(CosNaming_NamingContext_new_context__request *v);
+extern const plumb_msg_check CosNaming_NamingContext_new_context__request__check;
 int CosNaming_NamingContext_new_context__request_validate(const CosNaming_NamingContext_new_context__request *v);
 typedef struct CosNaming_NamingContext_new_context__reply CosNaming_NamingContext_new_context__reply;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_new_context__reply__descriptor;
@@ -233,6 +247,7 @@ struct CosNaming_NamingContext_new_context__reply {
 #define CosNaming_NamingContext_new_context__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_new_context__reply__descriptor), NULL }
 void CosNaming_NamingContext_new_context__reply_init(CosNaming_NamingContext_new_context__reply *v);
+extern const plumb_msg_check CosNaming_NamingContext_new_context__reply__check;
 int CosNaming_NamingContext_new_context__reply_validate(const CosNaming_NamingContext_new_context__reply *v);
 typedef struct CosNaming_NamingContext_list__request CosNaming_NamingContext_list__request;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_list__request__descriptor;
@@ -243,6 +258,7 @@ struct CosNaming_NamingContext_list__request {
 #define CosNaming_NamingContext_list__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_list__request__descriptor), 0 }
 void CosNaming_NamingContext_list__request_init(CosNaming_NamingContext_list__request *v);
+extern const plumb_msg_check CosNaming_NamingContext_list__request__check;
 int CosNaming_NamingContext_list__request_validate(const CosNaming_NamingContext_list__request *v);
 typedef struct CosNaming_NamingContext_list__reply CosNaming_NamingContext_list__reply;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_list__reply__descriptor;
@@ -255,6 +271,7 @@ struct CosNaming_NamingContext_list__reply {
 #define CosNaming_NamingContext_list__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_list__reply__descriptor), 0, NULL, NULL }
 void CosNaming_NamingContext_list__reply_init(CosNaming_NamingContext_list__reply *v);
+extern const plumb_msg_check CosNaming_NamingContext_list__reply__check;
 int CosNaming_NamingContext_list__reply_validate(const CosNaming_NamingContext_list__reply *v);
 
 /* client stubs of NamingContext: 0 (PLUMB_OK) or a PLUMB_E* status */
@@ -287,6 +304,7 @@ struct CosNaming_BindingIterator_next_one__request {
 #define CosNaming_BindingIterator_next_one__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_BindingIterator_next_one__request__descriptor) }
 void CosNaming_BindingIterator_next_one__request_init(CosNaming_BindingIterator_next_one__request *v);
+extern const plumb_msg_check CosNaming_BindingIterator_next_one__request__check;
 int CosNaming_BindingIterator_next_one__request_validate(const CosNaming_BindingIterator_next_one__request *v);
 typedef struct CosNaming_BindingIterator_next_one__reply CosNaming_BindingIterator_next_one__reply;
 extern const ProtobufCMessageDescriptor CosNaming_BindingIterator_next_one__reply__descriptor;
@@ -298,6 +316,7 @@ struct CosNaming_BindingIterator_next_one__reply {
 #define CosNaming_BindingIterator_next_one__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_BindingIterator_next_one__reply__descriptor), 0, NULL }
 void CosNaming_BindingIterator_next_one__reply_init(CosNaming_BindingIterator_next_one__reply *v);
+extern const plumb_msg_check CosNaming_BindingIterator_next_one__reply__check;
 int CosNaming_BindingIterator_next_one__reply_validate(const CosNaming_BindingIterator_next_one__reply *v);
 typedef struct CosNaming_BindingIterator_next_n__request CosNaming_BindingIterator_next_n__request;
 extern const ProtobufCMessageDescriptor CosNaming_BindingIterator_next_n__request__descriptor;
@@ -308,6 +327,7 @@ struct CosNaming_BindingIterator_next_n__request {
 #define CosNaming_BindingIterator_next_n__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_BindingIterator_next_n__request__descriptor), 0 }
 void CosNaming_BindingIterator_next_n__request_init(CosNaming_BindingIterator_next_n__request *v);
+extern const plumb_msg_check CosNaming_BindingIterator_next_n__request__check;
 int CosNaming_BindingIterator_next_n__request_validate(const CosNaming_BindingIterator_next_n__request *v);
 typedef struct CosNaming_BindingIterator_next_n__reply CosNaming_BindingIterator_next_n__reply;
 extern const ProtobufCMessageDescriptor CosNaming_BindingIterator_next_n__reply__descriptor;
@@ -320,6 +340,7 @@ struct CosNaming_BindingIterator_next_n__reply {
 #define CosNaming_BindingIterator_next_n__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_BindingIterator_next_n__reply__descriptor), 0, 0, NULL }
 void CosNaming_BindingIterator_next_n__reply_init(CosNaming_BindingIterator_next_n__reply *v);
+extern const plumb_msg_check CosNaming_BindingIterator_next_n__reply__check;
 int CosNaming_BindingIterator_next_n__reply_validate(const CosNaming_BindingIterator_next_n__reply *v);
 typedef struct CosNaming_BindingIterator_destroy__request CosNaming_BindingIterator_destroy__request;
 extern const ProtobufCMessageDescriptor CosNaming_BindingIterator_destroy__request__descriptor;
@@ -329,6 +350,7 @@ struct CosNaming_BindingIterator_destroy__request {
 #define CosNaming_BindingIterator_destroy__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_BindingIterator_destroy__request__descriptor) }
 void CosNaming_BindingIterator_destroy__request_init(CosNaming_BindingIterator_destroy__request *v);
+extern const plumb_msg_check CosNaming_BindingIterator_destroy__request__check;
 int CosNaming_BindingIterator_destroy__request_validate(const CosNaming_BindingIterator_destroy__request *v);
 typedef struct CosNaming_BindingIterator_destroy__reply CosNaming_BindingIterator_destroy__reply;
 extern const ProtobufCMessageDescriptor CosNaming_BindingIterator_destroy__reply__descriptor;
@@ -338,6 +360,7 @@ struct CosNaming_BindingIterator_destroy__reply {
 #define CosNaming_BindingIterator_destroy__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_BindingIterator_destroy__reply__descriptor) }
 void CosNaming_BindingIterator_destroy__reply_init(CosNaming_BindingIterator_destroy__reply *v);
+extern const plumb_msg_check CosNaming_BindingIterator_destroy__reply__check;
 int CosNaming_BindingIterator_destroy__reply_validate(const CosNaming_BindingIterator_destroy__reply *v);
 
 /* client stubs of BindingIterator: 0 (PLUMB_OK) or a PLUMB_E* status */

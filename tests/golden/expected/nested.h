@@ -117,6 +117,7 @@ struct outer_inner_Choice {
 #define outer_inner_Choice_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Choice__descriptor), 0, outer_inner_Choice_case__NOT_SET, { 0 }, 0, NULL }
 void outer_inner_Choice_init(outer_inner_Choice *v);
+extern const plumb_msg_check outer_inner_Choice__check;
 int outer_inner_Choice_validate(const outer_inner_Choice *v);
 extern const plumb_type_info outer_inner_Choice_type;
 int outer_inner_Choice_to_any(plumb_any *a, const outer_inner_Choice *v, plumb_arena *arena);
@@ -139,6 +140,7 @@ struct outer_inner_Config {
 #define outer_inner_Config_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Config__descriptor), (char *)protobuf_c_empty_string, 0, NULL, 0, 0, (char *)protobuf_c_empty_string, (outer_inner_Mode)0, NULL, 0, NULL }
 void outer_inner_Config_init(outer_inner_Config *v);
+extern const plumb_msg_check outer_inner_Config__check;
 int outer_inner_Config_validate(const outer_inner_Config *v);
 extern const plumb_type_info outer_inner_Config_type;
 int outer_inner_Config_to_any(plumb_any *a, const outer_inner_Config *v, plumb_arena *arena);
@@ -161,6 +163,7 @@ struct outer_inner_Device_current__request {
 #define outer_inner_Device_current__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Device_current__request__descriptor) }
 void outer_inner_Device_current__request_init(outer_inner_Device_current__request *v);
+extern const plumb_msg_check outer_inner_Device_current__request__check;
 int outer_inner_Device_current__request_validate(const outer_inner_Device_current__request *v);
 typedef struct outer_inner_Device_current__reply outer_inner_Device_current__reply;
 extern const ProtobufCMessageDescriptor outer_inner_Device_current__reply__descriptor;
@@ -171,6 +174,7 @@ struct outer_inner_Device_current__reply {
 #define outer_inner_Device_current__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Device_current__reply__descriptor), (outer_inner_Device_State)0 }
 void outer_inner_Device_current__reply_init(outer_inner_Device_current__reply *v);
+extern const plumb_msg_check outer_inner_Device_current__reply__check;
 int outer_inner_Device_current__reply_validate(const outer_inner_Device_current__reply *v);
 typedef struct outer_inner_Device_configure__request outer_inner_Device_configure__request;
 extern const ProtobufCMessageDescriptor outer_inner_Device_configure__request__descriptor;
@@ -181,6 +185,7 @@ struct outer_inner_Device_configure__request {
 #define outer_inner_Device_configure__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Device_configure__request__descriptor), NULL }
 void outer_inner_Device_configure__request_init(outer_inner_Device_configure__request *v);
+extern const plumb_msg_check outer_inner_Device_configure__request__check;
 int outer_inner_Device_configure__request_validate(const outer_inner_Device_configure__request *v);
 typedef struct outer_inner_Device_configure__reply outer_inner_Device_configure__reply;
 extern const ProtobufCMessageDescriptor outer_inner_Device_configure__reply__descriptor;
@@ -191,6 +196,7 @@ struct outer_inner_Device_configure__reply {
 #define outer_inner_Device_configure__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Device_configure__reply__descriptor), NULL }
 void outer_inner_Device_configure__reply_init(outer_inner_Device_configure__reply *v);
+extern const plumb_msg_check outer_inner_Device_configure__reply__check;
 int outer_inner_Device_configure__reply_validate(const outer_inner_Device_configure__reply *v);
 typedef struct outer_inner_Device_transform__request outer_inner_Device_transform__request;
 extern const ProtobufCMessageDescriptor outer_inner_Device_transform__request__descriptor;
@@ -203,6 +209,7 @@ struct outer_inner_Device_transform__request {
 #define outer_inner_Device_transform__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Device_transform__request__descriptor), 0, NULL, (char *)protobuf_c_empty_string }
 void outer_inner_Device_transform__request_init(outer_inner_Device_transform__request *v);
+extern const plumb_msg_check outer_inner_Device_transform__request__check;
 int outer_inner_Device_transform__request_validate(const outer_inner_Device_transform__request *v);
 typedef struct outer_inner_Device_transform__reply outer_inner_Device_transform__reply;
 extern const ProtobufCMessageDescriptor outer_inner_Device_transform__reply__descriptor;
@@ -214,6 +221,7 @@ struct outer_inner_Device_transform__reply {
 #define outer_inner_Device_transform__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Device_transform__reply__descriptor), 0, NULL }
 void outer_inner_Device_transform__reply_init(outer_inner_Device_transform__reply *v);
+extern const plumb_msg_check outer_inner_Device_transform__reply__check;
 int outer_inner_Device_transform__reply_validate(const outer_inner_Device_transform__reply *v);
 
 /* client stubs of Device: 0 (PLUMB_OK) or a PLUMB_E* status */

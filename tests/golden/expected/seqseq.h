@@ -42,6 +42,7 @@ struct mx_Grid__item {
 #define mx_Grid__item_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&mx_Grid__item__descriptor), 0, NULL }
 void mx_Grid__item_init(mx_Grid__item *v);
+extern const plumb_msg_check mx_Grid__item__check;
 int mx_Grid__item_validate(const mx_Grid__item *v);
 
 /* typedef Grid (seqseq.idl:6) */
@@ -68,6 +69,7 @@ struct mx_Path__item {
 #define mx_Path__item_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&mx_Path__item__descriptor), 0, NULL }
 void mx_Path__item_init(mx_Path__item *v);
+extern const plumb_msg_check mx_Path__item__check;
 int mx_Path__item_validate(const mx_Path__item *v);
 
 /* typedef Path (seqseq.idl:8) */
@@ -87,6 +89,7 @@ struct mx_Rows__item {
 #define mx_Rows__item_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&mx_Rows__item__descriptor), 0, NULL }
 void mx_Rows__item_init(mx_Rows__item *v);
+extern const plumb_msg_check mx_Rows__item__check;
 int mx_Rows__item_validate(const mx_Rows__item *v);
 
 /* typedef Rows (seqseq.idl:9) */
@@ -107,6 +110,7 @@ struct mx_Sheet_names__item {
 #define mx_Sheet_names__item_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&mx_Sheet_names__item__descriptor), 0, NULL }
 void mx_Sheet_names__item_init(mx_Sheet_names__item *v);
+extern const plumb_msg_check mx_Sheet_names__item__check;
 int mx_Sheet_names__item_validate(const mx_Sheet_names__item *v);
 
 /* element wrapper (a sequence inside a sequence) */
@@ -120,6 +124,7 @@ struct mx_Sheet_pair__item {
 #define mx_Sheet_pair__item_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&mx_Sheet_pair__item__descriptor), 0, NULL }
 void mx_Sheet_pair__item_init(mx_Sheet_pair__item *v);
+extern const plumb_msg_check mx_Sheet_pair__item__check;
 int mx_Sheet_pair__item_validate(const mx_Sheet_pair__item *v);
 
 /* element wrapper (a sequence inside a sequence) */
@@ -133,6 +138,7 @@ struct mx_Sheet_paths__item {
 #define mx_Sheet_paths__item_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&mx_Sheet_paths__item__descriptor), 0, NULL }
 void mx_Sheet_paths__item_init(mx_Sheet_paths__item *v);
+extern const plumb_msg_check mx_Sheet_paths__item__check;
 int mx_Sheet_paths__item_validate(const mx_Sheet_paths__item *v);
 
 /* struct Sheet (seqseq.idl:11) */
@@ -150,6 +156,7 @@ struct mx_Sheet {
 #define mx_Sheet_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&mx_Sheet__descriptor), 0, NULL, 0, NULL, 0, NULL, 0, NULL }
 void mx_Sheet_init(mx_Sheet *v);
+extern const plumb_msg_check mx_Sheet__check;
 int mx_Sheet_validate(const mx_Sheet *v);
 extern const plumb_type_info mx_Sheet_type;
 int mx_Sheet_to_any(plumb_any *a, const mx_Sheet *v, plumb_arena *arena);
@@ -174,6 +181,7 @@ struct mx_Cell {
 #define mx_Cell_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&mx_Cell__descriptor), 0, mx_Cell_case__NOT_SET, { 0 }, 0, NULL }
 void mx_Cell_init(mx_Cell *v);
+extern const plumb_msg_check mx_Cell__check;
 int mx_Cell_validate(const mx_Cell *v);
 extern const plumb_type_info mx_Cell_type;
 int mx_Cell_to_any(plumb_any *a, const mx_Cell *v, plumb_arena *arena);
@@ -194,6 +202,7 @@ struct mx_Calc_transpose__request {
 #define mx_Calc_transpose__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&mx_Calc_transpose__request__descriptor), 0, NULL }
 void mx_Calc_transpose__request_init(mx_Calc_transpose__request *v);
+extern const plumb_msg_check mx_Calc_transpose__request__check;
 int mx_Calc_transpose__request_validate(const mx_Calc_transpose__request *v);
 typedef struct mx_Calc_transpose__reply mx_Calc_transpose__reply;
 extern const ProtobufCMessageDescriptor mx_Calc_transpose__reply__descriptor;
@@ -207,6 +216,7 @@ struct mx_Calc_transpose__reply {
 #define mx_Calc_transpose__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&mx_Calc_transpose__reply__descriptor), 0, NULL, 0, NULL }
 void mx_Calc_transpose__reply_init(mx_Calc_transpose__reply *v);
+extern const plumb_msg_check mx_Calc_transpose__reply__check;
 int mx_Calc_transpose__reply_validate(const mx_Calc_transpose__reply *v);
 typedef struct mx_Calc_split__request mx_Calc_split__request;
 extern const ProtobufCMessageDescriptor mx_Calc_split__request__descriptor;
@@ -218,6 +228,7 @@ struct mx_Calc_split__request {
 #define mx_Calc_split__request_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&mx_Calc_split__request__descriptor), 0, NULL }
 void mx_Calc_split__request_init(mx_Calc_split__request *v);
+extern const plumb_msg_check mx_Calc_split__request__check;
 int mx_Calc_split__request_validate(const mx_Calc_split__request *v);
 typedef struct mx_Calc_split__reply mx_Calc_split__reply;
 extern const ProtobufCMessageDescriptor mx_Calc_split__reply__descriptor;
@@ -229,6 +240,7 @@ struct mx_Calc_split__reply {
 #define mx_Calc_split__reply_INIT \
   { PROTOBUF_C_MESSAGE_INIT(&mx_Calc_split__reply__descriptor), 0, NULL }
 void mx_Calc_split__reply_init(mx_Calc_split__reply *v);
+extern const plumb_msg_check mx_Calc_split__reply__check;
 int mx_Calc_split__reply_validate(const mx_Calc_split__reply *v);
 
 /* client stubs of Calc: 0 (PLUMB_OK) or a PLUMB_E* status */
