@@ -358,6 +358,13 @@ v_msg(vctx *x, const plumb_msg_check *c, const ProtobufCMessage *m,
   if (depth > x->max_depth)
     return vfail(x, "nested deeper than the limit of %u levels",
                  x->max_depth);
+  /* protobuf-c keeps unknown fields (forward compatibility) but also
+   * accepts an over-long encoded tag of the invalid field number 0, which
+   * it would then re-send as bytes no decoder accepts */
+  for (size_t i = 0; i < m->n_unknown_fields; i++)
+    if (m->unknown_fields[i].tag == 0 || m->unknown_fields[i].tag > 536870911u)
+      return vfail(x, "a field with the invalid number %u",
+                   (unsigned)m->unknown_fields[i].tag);
   if (c->is_union && d->n_fields > 0)
     return v_union(x, c, m, depth);
   for (unsigned i = 0; i < d->n_fields; i++) {

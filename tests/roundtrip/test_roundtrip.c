@@ -561,6 +561,18 @@ test_bounds_unpacked(void)
   protobuf_c_message_free_unpacked(&r->base, NULL);
   CU_ASSERT_EQUAL(rt_Point_validate(&pt), PLUMB_OK);
   CU_ASSERT_EQUAL(rt_Point_validate(NULL), PLUMB_OK);
+  {
+    /* an over-long tag of field number 0: protobuf-c keeps it as an unknown
+     * field (found by fuzz_body); re-sent it would be undecodable */
+    static const uint8_t bad[] = { 0x80, 0x80, 0x00, 0x01 };
+    ProtobufCMessage *m = protobuf_c_message_unpack(&rt_Point__descriptor,
+                                                    NULL, sizeof bad, bad);
+    if (m != NULL) {
+      CU_ASSERT_EQUAL(plumb_validate(&rt_Point__check, m, 0, NULL, 0),
+                      PLUMB_EBADBODY);
+      protobuf_c_message_free_unpacked(m, NULL);
+    }
+  }
 }
 
 static void
