@@ -850,8 +850,73 @@ test_table(void)
   CU_ASSERT_PTR_EQUAL(rt_Base_interface.ops[0].thunk != NULL, 1);
 }
 
+/* plumb_interface_find_op on shapes no IDL here has: a 5000-deep chain and
+ * a lattice of 40 diamonds (2^40 paths) - found, without recursion, with the
+ * impl pointer moved by every base offset on the way. */
+static void
+test_table_deep(void)
+{
+  enum { N = 5000, D = 40 };
+  static plumb_interface chain[N], lat[3 * D + 1];
+  static const plumb_interface *cb[N], *lb[3 * D + 1][2];
+  static const size_t off1[1] = { 8 }, off2[2] = { 0, 16 };
+  static const plumb_operation op = { "f", 0, 7, 0, NULL, NULL, NULL, 0, NULL };
+  static char ops_mem[8 * N];
+  const void *impl;
+  for (int i = 0; i < N; i++) {
+    chain[i].abi = PLUMB_GENERATED_ABI;
+    chain[i].id = 1000 + (uint32_t)i;
+    if (i + 1 < N) {
+      cb[i] = &chain[i + 1];
+      chain[i].bases = &cb[i];
+      chain[i].n_bases = 1;
+      chain[i].base_offsets = off1;
+    } else {
+      chain[i].ops = &op;
+      chain[i].n_ops = 1;
+    }
+  }
+  impl = ops_mem;
+  CU_ASSERT_PTR_EQUAL(plumb_interface_find_op(&chain[0], 1000 + N - 1, 0,
+                                              &impl), &op);
+  CU_ASSERT_PTR_EQUAL(impl, ops_mem + 8 * (N - 1));
+  CU_ASSERT_PTR_NULL(plumb_interface_find_op(&chain[0], 1000 + N - 1, 1,
+                                             &impl));
+  CU_ASSERT_PTR_NULL(plumb_interface_find_op(&chain[0], 99, 0, &impl));
+  /* lattice: top k has bases left k and right k, both based on top k+1 */
+  for (int k = 0; k <= D; k++) {
+    plumb_interface *t = &lat[3 * k];
+    t->abi = PLUMB_GENERATED_ABI;
+    t->id = 5000 + (uint32_t)k;
+    if (k == D) {
+      t->ops = &op;
+      t->n_ops = 1;
+      break;
+    }
+    for (int j = 1; j <= 2; j++) {
+      plumb_interface *m = &lat[3 * k + j];
+      m->abi = PLUMB_GENERATED_ABI;
+      m->id = 9000 + (uint32_t)(3 * k + j);
+      lb[3 * k + j][0] = &lat[3 * k + 3];
+      m->bases = lb[3 * k + j];
+      m->n_bases = 1;
+      m->base_offsets = off2;
+      lb[3 * k][j - 1] = m;
+    }
+    t->bases = lb[3 * k];
+    t->n_bases = 2;
+    t->base_offsets = off2;
+  }
+  impl = NULL;
+  CU_ASSERT_PTR_EQUAL(plumb_interface_find_op(&lat[0], 5000 + D, 0, &impl),
+                      &op);
+  /* not there: every interface is looked at once, then NULL */
+  CU_ASSERT_PTR_NULL(plumb_interface_find_op(&lat[0], 4, 0, &impl));
+}
+
 static const ptest_case table_cases[] = {
   { "plumb_interface layout", test_table },
+  { "op lookup through deep and diamond inheritance", test_table_deep },
   { NULL, NULL },
 };
 
