@@ -164,9 +164,6 @@ typedef struct gop {
 
 /* Own operations of an interface, in declaration order. */
 gop *iface_own_ops(const idl_node *iface, size_t *n);
-/* Every operation an interface offers: inherited first (bases in order,
- * depth first, each declaring interface once), then its own. */
-gop **iface_all_ops(const idl_node *iface, size_t *n);
 const idl_node *iface_of(const idl_node *n); /* follows FORWARD */
 
 int msg_of_decl(const idl_node *n, gmsg *m);       /* struct/union/exc */

@@ -1067,7 +1067,8 @@ int
 compat_check(const char *old_path, const char *new_path,
              const compat_options *o)
 {
-  idl_options io = { o->include_dirs, o->ninclude_dirs };
+  idl_options io = { .include_dirs = o->include_dirs,
+                     .ninclude_dirs = o->ninclude_dirs };
   FILE *out = o->out ? o->out : stdout;
   size_t count[3] = { 0, 0, 0 };
   int rc = 2;

@@ -249,6 +249,7 @@ h_msg(const gmsg *m, bool user)
   }
   h(" }\n");
   h("void %s_init(%s *v);\n", cn, cn);
+  h("extern const plumb_msg_check %s__check;\n", cn);
   h("int %s_validate(const %s *v);\n", cn, cn);
   if (user) {
     h("extern const plumb_type_info %s_type;\n", cn);
@@ -420,125 +421,47 @@ t_enum_desc(const idl_node *n)
 
 /* ---- validation ------------------------------------------------------------- */
 
+/* Validation is table-driven: each message gets a plumb_field_check per
+ * field (what IDL adds to the protobuf type) and a plumb_msg_check that
+ * libplumb's plumb_validate() interprets (plumb/generated.h). */
+
 static const char *
-enum_check(const idl_node *en, const char *e)
+ck_kind(gbase b)
 {
-  uint64_t k = 0;
-  bool contiguous = true;
-  const char *alt = "";
-  for (const idl_node *x = en->children; x != NULL; x = x->next) {
-    if (x->kind != IDL_ENUMERATOR)
-      continue;
-    if (x->value.u != k)
-      contiguous = false;
-    alt = gstr("%s && (int)%s != %" PRIu64, alt, e, x->value.u);
-    k++;
+  switch (b) {
+  case B_CHAR: return "PLUMB_CK_CHAR";
+  case B_INT8: return "PLUMB_CK_INT8";
+  case B_SHORT: return "PLUMB_CK_SHORT";
+  case B_OCTET: case B_UINT8: return "PLUMB_CK_OCTET";
+  case B_USHORT: return "PLUMB_CK_USHORT";
+  case B_WCHAR: return "PLUMB_CK_WCHAR";
+  case B_ENUM: return "PLUMB_CK_ENUM";
+  case B_STRING: return "PLUMB_CK_STRING";
+  case B_WSTRING: return "PLUMB_CK_WSTRING";
+  case B_BYTES: return "PLUMB_CK_BYTES";
+  case B_MSG: case B_ANY: case B_OBJREF: case B_WRAP: return "PLUMB_CK_MSG";
+  default: return "PLUMB_CK_NONE";
   }
-  if (contiguous)
-    return gstr("(int)%s < 0 || (int)%s >= %" PRIu64, e, e, k);
-  return gstr("1%s", alt);
 }
 
-/* Emits the checks of one value (element) e of shape sh, indented ind. */
-static void
-t_check_elem(const gshape *sh, const char *e, const char *ind, bool in_rep)
+static const char *
+ck_msg(const gshape *sh)
 {
   switch (sh->base) {
-  case B_CHAR: t("%sif (%s < -128 || %s > 255)\n%s  return PLUMB_EBADBODY;\n", ind, e, e, ind); break;
-  case B_INT8: t("%sif (%s < -128 || %s > 127)\n%s  return PLUMB_EBADBODY;\n", ind, e, e, ind); break;
-  case B_SHORT: t("%sif (%s < -32768 || %s > 32767)\n%s  return PLUMB_EBADBODY;\n", ind, e, e, ind); break;
-  case B_OCTET: case B_UINT8: t("%sif (%s > 255u)\n%s  return PLUMB_EBADBODY;\n", ind, e, ind); break;
-  case B_USHORT: t("%sif (%s > 65535u)\n%s  return PLUMB_EBADBODY;\n", ind, e, ind); break;
-  case B_WCHAR: t("%sif (%s > 0x10FFFFu)\n%s  return PLUMB_EBADBODY;\n", ind, e, ind); break;
-  case B_ENUM:
-    t("%sif (%s)\n%s  return PLUMB_EBADBODY;\n", ind, enum_check(sh->decl, e), ind);
-    break;
-  case B_STRING:
-    if (in_rep)
-      t("%sif (%s == NULL)\n%s  return PLUMB_EBADBODY;\n", ind, e, ind);
-    if (sh->bound)
-      t("%sif (%s != NULL && strlen(%s) > %" PRIu64 "u)\n%s  return PLUMB_EBADBODY;\n",
-        ind, e, e, sh->bound, ind);
-    break;
-  case B_WSTRING:
-    if (in_rep)
-      t("%sif (%s == NULL)\n%s  return PLUMB_EBADBODY;\n", ind, e, ind);
-    if (sh->bound)
-      t("%sif (%s != NULL && plumb__utf8_len(%s) > %" PRIu64 "u)\n%s  return PLUMB_EBADBODY;\n",
-        ind, e, e, sh->bound, ind);
-    break;
-  case B_BYTES:
-    if (sh->bound)
-      t("%sif (%s.len > %" PRIu64 "u)\n%s  return PLUMB_EBADBODY;\n", ind, e,
-        sh->bound, ind);
-    break;
-  case B_MSG:
-    if (in_rep)
-      t("%sif (%s == NULL)\n%s  return PLUMB_EBADBODY;\n", ind, e, ind);
-    t("%sif (%s_validate(%s) != PLUMB_OK)\n%s  return PLUMB_EBADBODY;\n", ind,
-      cname(sh->decl), e, ind);
-    break;
-  case B_WRAP:
-    t("%sif (%s == NULL || %s_validate(%s) != PLUMB_OK)\n"
-      "%s  return PLUMB_EBADBODY;\n", ind, e, sh->wrap, e, ind);
-    break;
-  case B_ANY: case B_OBJREF:
-    if (in_rep)
-      t("%sif (%s == NULL)\n%s  return PLUMB_EBADBODY;\n", ind, e, ind);
-    break;
-  default:
-    break;
+  case B_MSG: return gstr("&%s__check", cname(sh->decl));
+  case B_WRAP: return gstr("&%s__check", sh->wrap);
+  case B_ANY: return "&plumb_any_check";
+  case B_OBJREF: return "&plumb_objref_check";
+  default: return "NULL";
   }
-}
-
-static bool
-elem_needs_check(const gshape *sh)
-{
-  switch (sh->base) {
-  case B_CHAR: case B_INT8: case B_SHORT: case B_OCTET: case B_UINT8:
-  case B_USHORT: case B_WCHAR: case B_ENUM: case B_MSG: return true;
-  case B_STRING: case B_WSTRING: case B_BYTES: return true;
-  case B_ANY: case B_OBJREF: case B_WRAP: return true;
-  default: return false;
-  }
-}
-
-static void
-t_check_field(const gfield *f, const char *ind)
-{
-  const char *e = gstr("v->%s", f->name);
-  if (f->sh.rep != REP_NONE) {
-    if (f->sh.rep == REP_ARRAY)
-      t("%sif (v->n_%s != %" PRIu64 "u)\n%s  return PLUMB_EBADBODY;\n", ind,
-        f->name, f->sh.count, ind);
-    else if (f->sh.seq_bound)
-      t("%sif (v->n_%s > %" PRIu64 "u)\n%s  return PLUMB_EBADBODY;\n", ind,
-        f->name, f->sh.seq_bound, ind);
-    t("%sif (v->n_%s > 0 && %s == NULL)\n%s  return PLUMB_EBADBODY;\n", ind,
-      f->name, e, ind);
-    if (elem_needs_check(&f->sh)) {
-      t("%sfor (size_t i = 0; i < v->n_%s; i++) {\n", ind, f->name);
-      t_check_elem(&f->sh, gstr("%s[i]", e), gstr("%s  ", ind), true);
-      t("%s}\n", ind);
-    }
-    return;
-  }
-  if (f->optional && (base_is_scalar(f->sh.base) || f->sh.base == B_BYTES) &&
-      elem_needs_check(&f->sh)) {
-    t("%sif (v->has_%s) {\n", ind, f->name);
-    t_check_elem(&f->sh, e, gstr("%s  ", ind), false);
-    t("%s}\n", ind);
-    return;
-  }
-  t_check_elem(&f->sh, e, ind, false);
 }
 
 static const char *
 label_lit(const idl_value *v)
 {
   switch (v->kind) {
-  case IDL_V_INT: return gstr("%" PRId64 "LL", v->i);
-  case IDL_V_BOOL: return v->b ? "1" : "0";
+  case IDL_V_INT: return gstr("(uint64_t)%" PRId64 "LL", v->i);
+  case IDL_V_BOOL: return v->b ? "1u" : "0u";
   default: return gstr("%" PRIu64 "ULL", v->u);
   }
 }
@@ -547,48 +470,57 @@ static void
 t_validate(const gmsg *m)
 {
   const char *cn = m->cname;
-  t("int\n%s_validate(const %s *v)\n{\n  if (v == NULL)\n    return PLUMB_OK;\n",
-    cn, cn);
-  if (!m->is_union) {
-    for (size_t i = 0; i < m->nf; i++)
-      t_check_field(&m->f[i], "  ");
-  } else {
-    bool has_default = false, oneof = msg_has_oneof(m);
-    const char *dcast = m->f[0].sh.base == B_ULLONG ? "unsigned long long"
-                                                    : "long long";
-    t_check_field(&m->f[0], "  ");
-    t("  switch ((%s)v->_d) {\n", dcast);
-    for (size_t i = 1; i < m->nf; i++) {
-      const gfield *f = &m->f[i];
-      const idl_node *c = f->src;
-      for (size_t k = 0; k < c->nlabels; k++)
-        t("  case %s:\n", label_lit(&c->labels[k]));
-      if (c->flags & IDL_F_DEFAULT) {
-        t("  default:\n");
-        has_default = true;
-      }
-      if (f->oneof) {
-        t("    if (v->_case != %s_case_%s && v->_case != %s_case__NOT_SET)\n"
-          "      return PLUMB_EBADBODY;\n",
-          cn, f->pname, cn);
-        t("    if (v->_case == %s_case_%s) {\n", cn, f->pname);
-        t_check_field(f, "      ");
-        t("    }\n");
-      } else {
-        t_check_field(f, "    ");
-      }
-      t("    break;\n");
+  const gfield **s = galloc(sizeof(*s) * (m->nf + 1));
+  size_t nlabels = 0;
+  long dflt = -1;
+
+  for (size_t i = 0; i < m->nf; i++)
+    s[i] = &m->f[i];
+  qsort(s, m->nf, sizeof *s, cmp_id); /* the descriptor's field order */
+  if (m->nf) {
+    t("static const plumb_field_check %s__checks[%zu] = {\n", cn, m->nf);
+    for (size_t i = 0; i < m->nf; i++) {
+      const gshape *sh = &s[i]->sh;
+      uint64_t bound = 0, count = 0;
+      const char *rep = "PLUMB_CK_SINGLE";
+      if (sh->base == B_STRING || sh->base == B_WSTRING ||
+          sh->base == B_BYTES)
+        bound = sh->bound;
+      if (sh->rep == REP_SEQ)
+        rep = "PLUMB_CK_SEQ", count = sh->seq_bound;
+      else if (sh->rep == REP_ARRAY)
+        rep = "PLUMB_CK_ARRAY", count = sh->count;
+      t("  { %s, %s, %" PRIu64 "u, %" PRIu64 "u, %s }, /* %s */\n",
+        ck_kind(sh->base), rep, bound, count, ck_msg(sh), s[i]->pname);
     }
-    if (!has_default) {
-      t("  default:\n");
-      if (oneof)
-        t("    if (v->_case != %s_case__NOT_SET)\n      return PLUMB_EBADBODY;\n",
-          cn);
-      t("    break;\n");
-    }
-    t("  }\n");
+    t("};\n");
   }
-  t("  return PLUMB_OK;\n}\n");
+  if (m->is_union) {
+    if (m->nf == 0 || s[0] != &m->f[0])
+      back_error(&m->node->loc, "union %s: the discriminator must have the "
+                 "lowest field number", m->pfull);
+    for (size_t i = 1; i < m->nf; i++) {
+      const idl_node *c = s[i]->src;
+      if (c->flags & IDL_F_DEFAULT)
+        dflt = (long)i;
+      nlabels += c->nlabels;
+    }
+    if (nlabels) {
+      t("static const plumb_union_label %s__labels[%zu] = {\n", cn, nlabels);
+      for (size_t i = 1; i < m->nf; i++)
+        for (size_t k = 0; k < s[i]->src->nlabels; k++)
+          t("  { %s, %zu },\n", label_lit(&s[i]->src->labels[k]), i);
+      t("};\n");
+    }
+  }
+  t("const plumb_msg_check %s__check = {\n  &%s__descriptor, %s, %d, %s, %zu, "
+    "%ld\n};\n",
+    cn, cn, m->nf ? gstr("%s__checks", cn) : "NULL", m->is_union ? 1 : 0,
+    nlabels ? gstr("%s__labels", cn) : "NULL", nlabels, dflt);
+  t("int\n%s_validate(const %s *v)\n{\n"
+    "  return plumb_validate(&%s__check, v ? &v->base : NULL, 0, NULL, 0);\n"
+    "}\n",
+    cn, cn, cn);
 }
 
 static void
@@ -686,6 +618,15 @@ h_anon_seq(const gparam *p)
   if ((p->sh.rep != REP_NONE || p->sh.base == B_BYTES) &&
       !(ty->kind == IDL_T_NAMED && ty->ref && ty->ref->kind == IDL_TYPEDEF))
     h_seq_struct(p->api, &p->sh);
+}
+
+static bool
+op_has_out(const gop *op)
+{
+  for (size_t i = 0; i < op->np; i++)
+    if (op->p[i].dir != IDL_IN)
+      return true;
+  return false;
 }
 
 /* ---- stubs ------------------------------------------------------------------ */
@@ -808,8 +749,11 @@ cl_stub(const idl_node *iface, const gop *op, size_t index)
   }
   cl("  if (_rm == NULL || _rm->descriptor != &%s__descriptor)\n"
      "    return PLUMB_EBADBODY;\n  _rep = (const %s *)_rm;\n"
-     "  if (%s_validate(_rep) != PLUMB_OK)\n    return PLUMB_EBADBODY;\n",
-     op->rep, op->rep, op->rep);
+     "  if ((_rc = plumb_client_check(_c, \"%s\", &%s__check, _rm)) != "
+     "PLUMB_OK)\n    return _rc;\n",
+     op->rep, op->rep, op->name, op->rep);
+  if (!op->has_ret && !op_has_out(op))
+    cl("  (void)_rep;\n");
   if (op->has_ret)
     copy_out_rep(&CL, &op->ret, "_ret", "_rep->", "  ");
   for (size_t i = 0; i < op->np; i++)
@@ -918,9 +862,18 @@ t_thunk(const idl_node *iface, const gop *op)
   t("  int _rc;\n\n");
   if (op->oneway)
     t("  (void)_rp;\n");
+  {
+    bool any_in = false;
+    for (size_t i = 0; i < op->np; i++)
+      any_in |= op->p[i].dir != IDL_OUT;
+    if (!any_in)
+      t("  (void)_req;\n");
+  }
   t("  if (_ops->%s == NULL)\n    return PLUMB_ENOOP;\n", op->name);
-  t("  if (_rq == NULL || _rq->descriptor != &%s__descriptor ||\n"
-    "      %s_validate(_req) != PLUMB_OK)\n    return PLUMB_EBADBODY;\n",
+  t("  if (_rq == NULL || _rq->descriptor != &%s__descriptor)\n"
+    "    return PLUMB_EBADBODY;\n"
+    "  if ((_rc = plumb_call_check(_call, &%s__check, _rq, 0)) != PLUMB_OK)\n"
+    "    return _rc;\n",
     op->req, op->req);
   if (op->oneway == false && op->has_ret == false) {
     bool any_out = false;
@@ -945,9 +898,9 @@ t_thunk(const idl_node *iface, const gop *op)
     if (op->p[i].dir != IDL_IN)
       t_thunk_store(&op->p[i]);
   if (!op->oneway)
-    t("  if (%s_validate(_rep) != PLUMB_OK)\n    return PLUMB_ESERVER;\n",
-      op->rep);
-  t("  return PLUMB_OK;\n}\n");
+    t("  return plumb_call_check(_call, &%s__check, _rp, 1);\n}\n", op->rep);
+  else
+    t("  return PLUMB_OK;\n}\n");
 }
 
 /* ---- interfaces ---------------------------------------------------------------- */
@@ -956,9 +909,8 @@ static void
 gen_interface(const idl_node *iface)
 {
   const char *icn = cname(iface);
-  size_t nown, nall;
+  size_t nown;
   gop *own = iface_own_ops(iface, &nown);
-  gop **all = iface_all_ops(iface, &nall);
   const char *rid = repo_id(iface);
 
   h("\n/* interface %s (%s) */\n", iface->name,
@@ -988,21 +940,29 @@ gen_interface(const idl_node *iface)
     t_validate(&rp);
   }
 
-  /* client prototypes */
+  /* client prototypes: only the operations declared here; an inherited
+   * operation is called with its declaring interface's stub on any handle */
   h("\n/* client stubs of %s: 0 (PLUMB_OK) or a PLUMB_E* status */\n",
     iface->name);
-  for (size_t i = 0; i < nall; i++)
+  for (size_t b = 0; b < iface->nbases; b++)
+    h("/* inherited: the stubs of %s */\n", cname(iface_of(iface->bases[b])));
+  for (size_t i = 0; i < nown; i++)
     h("int %s_%s(plumb_client *_c%s, plumb_arena *_arena);\n", icn,
-      all[i]->name, param_list(all[i]));
+      own[i].name, param_list(&own[i]));
 
-  /* server ops struct */
+  /* server ops struct: each direct base's ops struct (member named after
+   * the base), then the handlers of the operations declared here */
   h("\n/* server side of %s: fill in the handlers (NULL = PLUMB_ENOOP) */\n"
     "typedef struct %s_ops {\n",
     iface->name, icn);
-  for (size_t i = 0; i < nall; i++)
-    h("  int (*%s)(void *_ctx, plumb_call *_call%s);\n", all[i]->name,
-      param_list(all[i]));
-  if (nall == 0)
+  for (size_t b = 0; b < iface->nbases; b++) {
+    const char *bcn = cname(iface_of(iface->bases[b]));
+    h("  %s_ops %s;\n", bcn, bcn);
+  }
+  for (size_t i = 0; i < nown; i++)
+    h("  int (*%s)(void *_ctx, plumb_call *_call%s);\n", own[i].name,
+      param_list(&own[i]));
+  if (nown == 0 && iface->nbases == 0)
     h("  void *_reserved; /* the interface has no operations */\n");
   h("} %s_ops;\n", icn);
   h("extern const plumb_interface %s_interface;\n", icn);
@@ -1010,28 +970,28 @@ gen_interface(const idl_node *iface)
     "    const %s_ops *ops, void *ctx);\n",
     icn, icn);
 
-  /* types.c: thunks and the interface table */
-  for (size_t i = 0; i < nall; i++)
-    t_thunk(iface, all[i]);
-  for (size_t i = 0; i < nall; i++) {
-    const idl_node *on = all[i]->node;
-    if (all[i]->kind != GOP_OP || on->nraises == 0)
+  /* types.c: thunks and the interface table of the own operations */
+  for (size_t i = 0; i < nown; i++)
+    t_thunk(iface, &own[i]);
+  for (size_t i = 0; i < nown; i++) {
+    const idl_node *on = own[i].node;
+    if (own[i].kind != GOP_OP || on->nraises == 0)
       continue;
     t("static const plumb_type_info *const %s_%s__raises[] = {\n", icn,
-      all[i]->name);
+      own[i].name);
     for (size_t k = 0; k < on->nraises; k++)
       t("  &%s_type,\n", cname(on->raises[k]));
     t("};\n");
   }
-  if (nall) {
-    t("\nstatic const plumb_operation %s__ops[%zu] = {\n", icn, nall);
-    for (size_t i = 0; i < nall; i++) {
-      const gop *op = all[i];
+  if (nown) {
+    t("\nstatic const plumb_operation %s__ops[%zu] = {\n", icn, nown);
+    for (size_t i = 0; i < nown; i++) {
+      const gop *op = &own[i];
       size_t nr = op->kind == GOP_OP ? op->node->nraises : 0;
       t("  { \"%s\", %s, 0x%08" PRIx32 "u, %u,\n    &%s__descriptor, %s,\n"
         "    %s, %zu, %s_%s__thunk },\n",
         op->name, op->oneway ? "PLUMB_OP_ONEWAY" : "0",
-        fnv1a(repo_id(op->iface)), op->decl_index, op->req,
+        fnv1a(rid), op->decl_index, op->req,
         op->oneway ? "NULL" : gstr("&%s__descriptor", op->rep),
         nr ? gstr("%s_%s__raises", icn, op->name) : "NULL", nr, icn,
         op->name);
@@ -1043,16 +1003,21 @@ gen_interface(const idl_node *iface)
       iface->nbases);
     for (size_t b = 0; b < iface->nbases; b++)
       t("  &%s_interface,\n", cname(iface_of(iface->bases[b])));
+    t("};\nstatic const size_t %s__base_offsets[%zu] = {\n", icn,
+      iface->nbases);
+    for (size_t b = 0; b < iface->nbases; b++)
+      t("  offsetof(%s_ops, %s),\n", icn, cname(iface_of(iface->bases[b])));
     t("};\n");
   }
   t("const plumb_interface %s_interface = {\n  PLUMB_GENERATED_ABI,\n"
-    "  \"%s\",\n  0x%08" PRIx32 "u,\n  %s,\n  %zu,\n  %s,\n  %zu\n};\n",
-    icn, rid, fnv1a(rid), nall ? gstr("%s__ops", icn) : "NULL", nall,
-    iface->nbases ? gstr("%s__bases", icn) : "NULL", iface->nbases);
+    "  \"%s\",\n  0x%08" PRIx32 "u,\n  %s,\n  %zu,\n  %s,\n  %zu,\n  %s\n};\n",
+    icn, rid, fnv1a(rid), nown ? gstr("%s__ops", icn) : "NULL", nown,
+    iface->nbases ? gstr("%s__bases", icn) : "NULL", iface->nbases,
+    iface->nbases ? gstr("%s__base_offsets", icn) : "NULL");
 
   /* client.c */
-  for (size_t i = 0; i < nall; i++)
-    cl_stub(iface, all[i], i);
+  for (size_t i = 0; i < nown; i++)
+    cl_stub(iface, &own[i], i);
 
   /* server.c */
   sv("\n/* Registers ops (with ctx) as object `name` of interface %s. */\n"
@@ -1157,8 +1122,8 @@ gen_c(const idl_tree *tree, const gen_options *o)
   for (size_t i = 0; i < tree->nincludes; i++)
     if (!include_seen(tree, i))
       h("#include \"%s.h\"\n", file_base(tree->includes[i]));
-  h("\n#if PLUMB_GENERATED_ABI != 1\n"
-    "#error \"%s.h was generated by plumbc %s for PLUMB_GENERATED_ABI 1\"\n"
+  h("\n#if PLUMB_GENERATED_ABI != 2\n"
+    "#error \"%s.h was generated by plumbc %s for PLUMB_GENERATED_ABI 2\"\n"
     "#endif\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n",
     b, PLUMBC_VERSION);
 
@@ -1166,10 +1131,6 @@ gen_c(const idl_tree *tree, const gen_options *o)
          "protobuf-c descriptors, init/validate/any helpers, server thunks "
          "and interface tables.");
   t("#include <stddef.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n", b);
-  t("/* Number of code points in UTF-8 text (wstring bounds). */\n"
-    "static inline __attribute__((unused)) size_t\nplumb__utf8_len(const char *s)\n{\n"
-    "  size_t n = 0;\n  for (; *s; s++)\n"
-    "    n += ((unsigned char)*s & 0xC0u) != 0x80u;\n  return n;\n}\n");
   banner(&CL, gstr("%s-client.c", b),
          "Client stubs: fill the request, plumb_invoke(), copy the reply out.");
   cl("#include <stddef.h>\n\n#include \"%s.h\"\n", b);

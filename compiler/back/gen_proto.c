@@ -93,22 +93,21 @@ p_interface(const idl_node *iface)
     p_msg(&rq);
     p_msg(&rp);
   }
-  {
-    size_t nall;
-    gop **all = iface_all_ops(iface, &nall);
-    p("\n// %s (%s): operations in plumb_interface order\n"
-      "service %s {\n",
-      iface->name, repo_id(iface), proto_local(iface));
-    for (size_t i = 0; i < nall; i++)
-      p("  rpc %s(.%s%s%s_%s_Request) returns (.%s%s%s_%s_Reply);\n",
-        all[i]->name, proto_package(all[i]->iface),
-        *proto_package(all[i]->iface) ? "." : "",
-        proto_local(all[i]->iface), all[i]->name,
-        proto_package(all[i]->iface),
-        *proto_package(all[i]->iface) ? "." : "",
-        proto_local(all[i]->iface), all[i]->name);
-    p("}\n");
-  }
+  /* Only the operations declared here: an inherited one belongs to its
+   * declaring interface's service (re-listing it would grow the output
+   * with the square of the inheritance depth). */
+  p("\n// %s (%s): its own operations in plumb_interface order\n",
+    iface->name, repo_id(iface));
+  for (size_t b = 0; b < iface->nbases; b++)
+    p("// inherits the operations of service %s\n",
+      proto_full(iface_of(iface->bases[b])));
+  p("service %s {\n", proto_local(iface));
+  for (size_t i = 0; i < n; i++)
+    p("  rpc %s(.%s%s%s_%s_Request) returns (.%s%s%s_%s_Reply);\n",
+      ops[i].name, proto_package(iface), *proto_package(iface) ? "." : "",
+      proto_local(iface), ops[i].name, proto_package(iface),
+      *proto_package(iface) ? "." : "", proto_local(iface), ops[i].name);
+  p("}\n");
 }
 
 static void

@@ -739,59 +739,6 @@ iface_own_ops(const idl_node *iface, size_t *n)
   return ops;
 }
 
-typedef struct opvec {
-  gop **v;
-  size_t n, cap;
-  const idl_node **seen;
-  size_t nseen, capseen;
-} opvec;
-
-static void
-collect_ops(const idl_node *iface, opvec *ov)
-{
-  size_t n;
-  gop *own;
-  for (size_t i = 0; i < ov->nseen; i++)
-    if (ov->seen[i] == iface)
-      return;
-  if (ov->nseen == ov->capseen) {
-    const idl_node **s;
-    ov->capseen = ov->capseen ? ov->capseen * 2 : 8;
-    s = galloc(sizeof(*s) * ov->capseen);
-    if (ov->nseen)
-      memcpy(s, ov->seen, sizeof(*s) * ov->nseen);
-    ov->seen = s;
-  }
-  ov->seen[ov->nseen++] = iface;
-  for (size_t b = 0; b < iface->nbases; b++) {
-    const idl_node *base = iface_of(iface->bases[b]);
-    if (base != NULL)
-      collect_ops(base, ov);
-  }
-  own = iface_own_ops(iface, &n);
-  for (size_t i = 0; i < n; i++) {
-    if (ov->n == ov->cap) {
-      gop **v;
-      ov->cap = ov->cap ? ov->cap * 2 : 16;
-      v = galloc(sizeof(*v) * ov->cap);
-      if (ov->n)
-        memcpy(v, ov->v, sizeof(*v) * ov->n);
-      ov->v = v;
-    }
-    ov->v[ov->n++] = &own[i];
-  }
-}
-
-gop **
-iface_all_ops(const idl_node *iface, size_t *n)
-{
-  opvec ov;
-  memset(&ov, 0, sizeof ov);
-  collect_ops(iface, &ov);
-  *n = ov.n;
-  return ov.v;
-}
-
 /* ---- messages ------------------------------------------------------------ */
 
 /* protoc rejects two fields whose JSON names match ignoring case: that is,

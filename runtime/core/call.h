@@ -29,6 +29,8 @@ struct plumb_call {
   /* plumb_call_fail(): the status and message the client is to get */
   int fail_status;
   char fail_msg[PLUMB__CALL_FAIL_MAX];
+  /* nesting limit the generated validators apply (0 = PLUMB_DEFAULT_MAX_DEPTH) */
+  unsigned max_depth;
 };
 
 #endif

@@ -553,3 +553,18 @@ plumb_invoke(plumb_client *c, const plumb_interface *iface, uint32_t op,
     plumb__buf_free(&t->tx);
   return st;
 }
+
+/* Generated stubs: a reply that failed validation (plumb/generated.h). */
+int
+plumb_client_fail(plumb_client *c, int status, const char *fmt, ...)
+{
+  va_list ap;
+  if (c == NULL)
+    return status;
+  pthread_mutex_lock(&c->mu);
+  va_start(ap, fmt);
+  vsnprintf(c->last_error, sizeof(c->last_error), fmt, ap);
+  va_end(ap);
+  pthread_mutex_unlock(&c->mu);
+  return status;
+}

@@ -383,14 +383,13 @@ srv_find_object(plumb_server *s, const char *name, size_t len)
   return NULL;
 }
 
+/* The operation and the ops struct its thunk gets (inherited operations
+ * live in the bases' tables; iface_find.c walks them). */
 static const plumb_operation *
-srv_find_op(const plumb_interface *iface, uint32_t decl_iface, uint32_t index)
+srv_find_op(const plumb_interface *iface, uint32_t decl_iface, uint32_t index,
+            const void **impl)
 {
-  for (size_t i = 0; i < iface->n_ops; i++)
-    if (iface->ops[i].decl_iface == decl_iface &&
-        iface->ops[i].decl_index == index)
-      return &iface->ops[i];
-  return NULL;
+  return plumb_interface_find_op(iface, decl_iface, index, impl);
 }
 
 /* Serves one frame.  Returns PLUMB_OK to keep the connection, or an error
@@ -430,7 +429,8 @@ srv_serve_frame(srv_worker *w, srv_conn *sc)
   if (obj == NULL)
     return srv_send_error(sc, &f, PLUMB_ENOOBJECT, "no object '%.*s'",
                           (int)f.text_len, f.text);
-  const plumb_operation *op = srv_find_op(obj->iface, f.iface, f.op);
+  const void *impl = obj->impl;
+  const plumb_operation *op = srv_find_op(obj->iface, f.iface, f.op, &impl);
   if (op == NULL || op->thunk == NULL || op->request == NULL)
     return srv_send_error(sc, &f, PLUMB_ENOOP,
                           "object '%s' (%s) has no operation %08x:%u",
@@ -453,7 +453,7 @@ srv_serve_frame(srv_worker *w, srv_conn *sc)
 
   struct plumb_call call = { .server = s, .obj = obj, .conn = sc,
                              .arena = w->arena };
-  st = op->thunk(obj->impl, obj->ctx, &call, req, rep);
+  st = op->thunk(impl, obj->ctx, &call, req, rep);
   if (f.kind == PLUMB__FRAME_ONEWAY) {
     if (st != PLUMB_OK)
       plumb__log(PLUMB__LOG_INFO, "oneway %s failed: %s", op->name,

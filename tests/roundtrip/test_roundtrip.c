@@ -487,8 +487,20 @@ fresh(void)
   if (g_arena == NULL)
     g_arena = plumb_arena_new();
   plumb_arena_reset(g_arena);
+  {
+    static const plumb_objref zo = PLUMB_OBJREF_INIT;
+    static const plumb_any za = PLUMB_ANY_INIT;
+    g_obj = g_peer = zo;
+    g_any = za;
+  }
   fill_all(&g_all, &g_shape, &g_num, &g_any, &g_obj, &g_peer, g_arena);
-  CU_ASSERT_EQUAL_FATAL(rt_All_validate(&g_all), PLUMB_OK);
+  {
+    char why[256];
+    int st = plumb_validate(&rt_All__check, &g_all.base, 0, why, sizeof why);
+    if (st != PLUMB_OK)
+      fprintf(stderr, "rt_All: %s\n", why);
+    CU_ASSERT_EQUAL_FATAL(st, PLUMB_OK);
+  }
 }
 
 static int
@@ -549,6 +561,18 @@ test_bounds_unpacked(void)
   protobuf_c_message_free_unpacked(&r->base, NULL);
   CU_ASSERT_EQUAL(rt_Point_validate(&pt), PLUMB_OK);
   CU_ASSERT_EQUAL(rt_Point_validate(NULL), PLUMB_OK);
+  {
+    /* an over-long tag of field number 0: protobuf-c keeps it as an unknown
+     * field (found by fuzz_body); re-sent it would be undecodable */
+    static const uint8_t bad[] = { 0x80, 0x80, 0x00, 0x01 };
+    ProtobufCMessage *m = protobuf_c_message_unpack(&rt_Point__descriptor,
+                                                    NULL, sizeof bad, bad);
+    if (m != NULL) {
+      CU_ASSERT_EQUAL(plumb_validate(&rt_Point__check, m, 0, NULL, 0),
+                      PLUMB_EBADBODY);
+      protobuf_c_message_free_unpacked(m, NULL);
+    }
+  }
 }
 
 static void
@@ -561,10 +585,148 @@ test_bounds_wstring(void)
   CU_ASSERT_EQUAL(rt_All_validate(&g_all), PLUMB_OK);
 }
 
+/* The text plumb_validate gives for g_all after fresh() and stmt. */
+#define WHY(stmt, text)                                                        \
+  do {                                                                         \
+    char why_[256];                                                            \
+    fresh();                                                                   \
+    stmt;                                                                      \
+    CU_ASSERT_EQUAL(plumb_validate(&rt_All__check, &g_all.base, 0, why_,       \
+                                   sizeof why_), PLUMB_EBADBODY);              \
+    if (strcmp(why_, text) != 0) {                                             \
+      fprintf(stderr, "got \"%s\", want \"%s\"\n", why_, text);              \
+      CU_FAIL("validation message");                                           \
+    }                                                                          \
+  } while (0)
+
+static void
+test_bounds_named(void)
+{
+  static char *strs[] = { (char *)"ok", (char *)"\xed\xa0\x80" };
+  static int32_t three[] = { 1, 2, 3 };
+  WHY(g_all.bstr = (char *)"abcdef",
+      "field 'bstr': string longer than its bound 5");
+  WHY((g_all.n_bseq = 3, g_all.bseq = three),
+      "field 'bseq': sequence longer than its bound 2");
+  WHY(g_shape.label = (char *)"toolong",
+      "field 'shape.label': string longer than its bound 4");
+  WHY(g_all.n_mat = 5, "field 'mat': array has 5 elements, not 6");
+  WHY(g_all.us = 70000,
+      "field 'us': 70000 is out of range for an unsigned short");
+  WHY(g_all.color = (rt_Color)3, "field 'color': 3 is not a value of enum Color");
+  /* UTF-8: a surrogate, an overlong, past U+10FFFF, a lone continuation,
+   * a truncated sequence - in strings, wstrings and sequence elements */
+  WHY((g_all.n_strs = 2, g_all.strs = strs),
+      "field 'strs[1]': not valid UTF-8");
+  WHY(g_all.str = (char *)"\xc0\xaf", "field 'str': not valid UTF-8");
+  WHY(g_all.str = (char *)"a\xe0\x80\xafz", "field 'str': not valid UTF-8");
+  WHY(g_all.wstr = (char *)"\xf4\x90\x80\x80", "field 'wstr': not valid UTF-8");
+  WHY(g_all.str = (char *)"\x80", "field 'str': not valid UTF-8");
+  WHY(g_all.str = (char *)"\xe2\x98", "field 'str': not valid UTF-8");
+  WHY(g_shape.label = (char *)"\xff", "field 'shape.label': not valid UTF-8");
+  WHY(g_obj.endpoint = (char *)"\xfe", "field 'obj.endpoint': not valid UTF-8");
+  WHY(g_all.wc = 0xD800,
+      "field 'wc': 0xd800 is not a Unicode scalar value for a wchar");
+  fresh();
+  g_all.str = (char *)"\xf0\x9f\x98\x80 \xe2\x98\xba \xc3\xa9 \xf4\x8f\xbf\xbf";
+  CU_ASSERT_EQUAL(rt_All_validate(&g_all), PLUMB_OK);
+}
+
+/* The set oneof member must be the branch the discriminator selects; a
+ * sequence branch (outside the oneof) or no branch leaves it unset. */
+static void
+test_bounds_union_branch(void)
+{
+  static int32_t list[] = { 1, 2 };
+  /* _d = 4 selects the sequence branch, yet a oneof member is set: the
+   * 6-byte input { _d: 4, small: 1 } used to pass */
+  WHY((g_num._d = 4, g_num._case = rt_Num_case_small, g_num.small = 1),
+      "field 'num': discriminator 4 does not select branch 'small', which "
+      "is set");
+  WHY((g_num._d = 3, g_num._case = rt_Num_case__NOT_SET),
+      "field 'num': discriminator 3 selects branch 'real', which is not set");
+  WHY((g_num._d = 1, g_num.n_list = 2, g_num.list = list),
+      "field 'num': discriminator 1 selects branch 'small', which is not "
+      "set");
+  WHY((g_num._d = 1, g_num._case = rt_Num_case_small, g_num.n_list = 2,
+       g_num.list = list),
+      "field 'num': discriminator 1 does not select branch 'list', which has "
+      "elements");
+  WHY((g_num._d = 3, g_num.n_list = 2, g_num.list = list),
+      "field 'num': discriminator 3 does not select branch 'list', which has "
+      "elements");
+  WHY(g_shape._case = rt_Shape_case_side,
+      "field 'shape': discriminator 1 selects branch 'label', which is not "
+      "set");
+  /* a string or struct branch may arrive unset (protobuf-c does not send a
+   * NULL one): it reads as the default; a scalar branch may not */
+  fresh();
+  g_shape._case = rt_Shape_case__NOT_SET;
+  CU_ASSERT_EQUAL(rt_All_validate(&g_all), PLUMB_OK);
+  WHY((g_shape._d = rt_Color_BLUE, g_shape._case = rt_Shape_case__NOT_SET),
+      "field 'shape': discriminator 2 selects branch 'side', which is not "
+      "set");
+  WHY(g_shape._case = (rt_Shape_case)9, "field 'shape': discriminator 1 "
+      "selects branch 'label', which is not set");
+  fresh(); /* the sequence branch alone is fine */
+  g_num._d = 4;
+  g_num._case = rt_Num_case__NOT_SET;
+  g_num.n_list = 2;
+  g_num.list = list;
+  CU_ASSERT_EQUAL(rt_All_validate(&g_all), PLUMB_OK);
+  {
+    /* a bool-discriminated union: TRUE selects on, FALSE off */
+    rt_Flag f = rt_Flag_INIT;
+    f._d = 1;
+    f._case = rt_Flag_case_off;
+    f.off = (char *)"x";
+    CU_ASSERT_EQUAL(rt_Flag_validate(&f), PLUMB_EBADBODY);
+    f._case = rt_Flag_case_on;
+    CU_ASSERT_EQUAL(rt_Flag_validate(&f), PLUMB_OK);
+  }
+}
+
+/* Validators never descend more than the limit: the message is level 1. */
+static void
+test_bounds_depth(void)
+{
+  enum { N = 200 };
+  static rt_Node nodes[N];
+  static rt_Node *kid[N];
+  char why[256];
+  for (int i = 0; i < N; i++) {
+    rt_Node_init(&nodes[i]);
+    if (i + 1 < N) {
+      kid[i] = &nodes[i + 1];
+      nodes[i].n_kids = 1;
+      nodes[i].kids = &kid[i];
+    }
+  }
+  /* 200 levels: over the default limit of 64 */
+  CU_ASSERT_EQUAL(rt_Node_validate(&nodes[0]), PLUMB_EBADBODY);
+  CU_ASSERT_EQUAL(plumb_validate(&rt_Node__check, &nodes[0].base, 0, why,
+                                 sizeof why), PLUMB_EBADBODY);
+  CU_ASSERT(strstr(why, "nested deeper than the limit of 64 levels") != NULL);
+  CU_ASSERT(strncmp(why, "field 'kids[0].kids[0].", 23) == 0);
+  /* exactly 64 levels pass, 65 do not; a given limit is honoured */
+  CU_ASSERT_EQUAL(rt_Node_validate(&nodes[N - 64]), PLUMB_OK);
+  CU_ASSERT_EQUAL(rt_Node_validate(&nodes[N - 65]), PLUMB_EBADBODY);
+  CU_ASSERT_EQUAL(plumb_validate(&rt_Node__check, &nodes[N - 10].base, 10,
+                                 NULL, 0), PLUMB_OK);
+  CU_ASSERT_EQUAL(plumb_validate(&rt_Node__check, &nodes[N - 11].base, 10,
+                                 why, sizeof why), PLUMB_EBADBODY);
+  CU_ASSERT(strstr(why, "limit of 10 levels") != NULL);
+  CU_ASSERT_EQUAL(plumb_validate(&rt_Node__check, &nodes[0].base, 1000,
+                                 NULL, 0), PLUMB_OK);
+}
+
 static const ptest_case bounds_cases[] = {
   { "every bound rejected", test_bounds_all },
   { "bad peer bytes", test_bounds_unpacked },
   { "wstring", test_bounds_wstring },
+  { "failures name the field (bounds, ranges, UTF-8)", test_bounds_named },
+  { "union branch must match the discriminator", test_bounds_union_branch },
+  { "depth limit", test_bounds_depth },
   { NULL, NULL },
 };
 
@@ -646,32 +808,115 @@ test_table(void)
   CU_ASSERT_EQUAL(i->abi, PLUMB_GENERATED_ABI);
   CU_ASSERT_STRING_EQUAL(i->type_id, "IDL:rt/Store:1.0");
   CU_ASSERT_EQUAL(i->id, store);
-  CU_ASSERT_EQUAL_FATAL(i->n_ops, 3 + 13);
+  /* only its own 13 operations: ping and title live in rt_Base's table */
+  CU_ASSERT_EQUAL_FATAL(i->n_ops, 13);
   CU_ASSERT_EQUAL_FATAL(i->n_bases, 1);
   CU_ASSERT_PTR_EQUAL(i->bases[0], &rt_Base_interface);
-  CU_ASSERT_STRING_EQUAL(i->ops[0].name, "ping");
-  CU_ASSERT_EQUAL(i->ops[0].decl_iface, base);
+  CU_ASSERT_EQUAL(i->base_offsets[0], offsetof(rt_Store_ops, rt_Base));
+  CU_ASSERT_EQUAL_FATAL(rt_Base_interface.n_ops, 3);
+  CU_ASSERT_STRING_EQUAL(rt_Base_interface.ops[0].name, "ping");
+  CU_ASSERT_EQUAL(rt_Base_interface.ops[0].decl_iface, base);
+  CU_ASSERT_EQUAL(rt_Base_interface.ops[0].decl_index, 0);
+  CU_ASSERT_STRING_EQUAL(rt_Base_interface.ops[1].name, "_get_title");
+  CU_ASSERT_STRING_EQUAL(rt_Base_interface.ops[2].name, "_set_title");
+  CU_ASSERT_EQUAL(rt_Base_interface.ops[2].decl_index, 2);
+  CU_ASSERT_STRING_EQUAL(i->ops[0].name, "mirror");
+  CU_ASSERT_EQUAL(i->ops[0].decl_iface, store);
   CU_ASSERT_EQUAL(i->ops[0].decl_index, 0);
-  CU_ASSERT_STRING_EQUAL(i->ops[1].name, "_get_title");
-  CU_ASSERT_STRING_EQUAL(i->ops[2].name, "_set_title");
-  CU_ASSERT_EQUAL(i->ops[2].decl_index, 2);
-  CU_ASSERT_STRING_EQUAL(i->ops[3].name, "mirror");
-  CU_ASSERT_EQUAL(i->ops[3].decl_iface, store);
-  CU_ASSERT_EQUAL(i->ops[3].decl_index, 0);
-  CU_ASSERT_STRING_EQUAL(i->ops[11].name, "fail");
-  CU_ASSERT_EQUAL_FATAL(i->ops[11].n_raises, 1);
-  CU_ASSERT_PTR_EQUAL(i->ops[11].raises[0], &rt_Oops_type);
-  CU_ASSERT_STRING_EQUAL(i->ops[12].name, "note");
-  CU_ASSERT_EQUAL(i->ops[12].flags, PLUMB_OP_ONEWAY);
-  CU_ASSERT_PTR_NULL(i->ops[12].reply);
-  CU_ASSERT_STRING_EQUAL(i->ops[14].name, "transpose");
-  CU_ASSERT_STRING_EQUAL(i->ops[15].name, "_get_count");
-  CU_ASSERT_PTR_EQUAL(i->ops[3].request, &rt_Store_mirror__request__descriptor);
+  CU_ASSERT_STRING_EQUAL(i->ops[8].name, "fail");
+  CU_ASSERT_EQUAL_FATAL(i->ops[8].n_raises, 1);
+  CU_ASSERT_PTR_EQUAL(i->ops[8].raises[0], &rt_Oops_type);
+  CU_ASSERT_STRING_EQUAL(i->ops[9].name, "note");
+  CU_ASSERT_EQUAL(i->ops[9].flags, PLUMB_OP_ONEWAY);
+  CU_ASSERT_PTR_NULL(i->ops[9].reply);
+  CU_ASSERT_STRING_EQUAL(i->ops[11].name, "transpose");
+  CU_ASSERT_STRING_EQUAL(i->ops[12].name, "_get_count");
+  CU_ASSERT_PTR_EQUAL(i->ops[0].request, &rt_Store_mirror__request__descriptor);
+  /* lookup through the base, with the impl pointer moved to the base's ops */
+  {
+    static const rt_Store_ops o;
+    const void *impl = &o;
+    const plumb_operation *op = plumb_interface_find_op(i, base, 1, &impl);
+    CU_ASSERT_PTR_EQUAL(op, &rt_Base_interface.ops[1]);
+    CU_ASSERT_PTR_EQUAL(impl, &o.rt_Base);
+    impl = &o;
+    CU_ASSERT_PTR_EQUAL(plumb_interface_find_op(i, store, 12, &impl),
+                        &i->ops[12]);
+    CU_ASSERT_PTR_EQUAL(impl, &o);
+    CU_ASSERT_PTR_NULL(plumb_interface_find_op(i, store, 13, &impl));
+    CU_ASSERT_PTR_NULL(plumb_interface_find_op(i, base, 3, &impl));
+    CU_ASSERT_PTR_NULL(plumb_interface_find_op(i, 12345, 0, &impl));
+  }
   CU_ASSERT(rt_Base_interface.ops[0].thunk != NULL);
+}
+
+/* plumb_interface_find_op on shapes no IDL here has: a 5000-deep chain and
+ * a lattice of 40 diamonds (2^40 paths) - found, without recursion, with the
+ * impl pointer moved by every base offset on the way. */
+static void
+test_table_deep(void)
+{
+  enum { N = 5000, D = 40 };
+  static plumb_interface chain[N], lat[3 * D + 1];
+  static const plumb_interface *cb[N], *lb[3 * D + 1][2];
+  static const size_t off1[1] = { 8 }, off2[2] = { 0, 16 };
+  static const plumb_operation op = { "f", 0, 7, 0, NULL, NULL, NULL, 0, NULL };
+  static char ops_mem[8 * N];
+  const void *impl;
+  for (int i = 0; i < N; i++) {
+    chain[i].abi = PLUMB_GENERATED_ABI;
+    chain[i].id = 1000 + (uint32_t)i;
+    if (i + 1 < N) {
+      cb[i] = &chain[i + 1];
+      chain[i].bases = &cb[i];
+      chain[i].n_bases = 1;
+      chain[i].base_offsets = off1;
+    } else {
+      chain[i].ops = &op;
+      chain[i].n_ops = 1;
+    }
+  }
+  impl = ops_mem;
+  CU_ASSERT_PTR_EQUAL(plumb_interface_find_op(&chain[0], 1000 + N - 1, 0,
+                                              &impl), &op);
+  CU_ASSERT_PTR_EQUAL(impl, ops_mem + 8 * (N - 1));
+  CU_ASSERT_PTR_NULL(plumb_interface_find_op(&chain[0], 1000 + N - 1, 1,
+                                             &impl));
+  CU_ASSERT_PTR_NULL(plumb_interface_find_op(&chain[0], 99, 0, &impl));
+  /* lattice: top k has bases left k and right k, both based on top k+1 */
+  for (int k = 0; k <= D; k++) {
+    plumb_interface *t = &lat[3 * k];
+    t->abi = PLUMB_GENERATED_ABI;
+    t->id = 5000 + (uint32_t)k;
+    if (k == D) {
+      t->ops = &op;
+      t->n_ops = 1;
+      break;
+    }
+    for (int j = 1; j <= 2; j++) {
+      plumb_interface *m = &lat[3 * k + j];
+      m->abi = PLUMB_GENERATED_ABI;
+      m->id = 9000 + (uint32_t)(3 * k + j);
+      lb[3 * k + j][0] = &lat[3 * k + 3];
+      m->bases = lb[3 * k + j];
+      m->n_bases = 1;
+      m->base_offsets = off2;
+      lb[3 * k][j - 1] = m;
+    }
+    t->bases = lb[3 * k];
+    t->n_bases = 2;
+    t->base_offsets = off2;
+  }
+  impl = NULL;
+  CU_ASSERT_PTR_EQUAL(plumb_interface_find_op(&lat[0], 5000 + D, 0, &impl),
+                      &op);
+  /* not there: every interface is looked at once, then NULL */
+  CU_ASSERT_PTR_NULL(plumb_interface_find_op(&lat[0], 4, 0, &impl));
 }
 
 static const ptest_case table_cases[] = {
   { "plumb_interface layout", test_table },
+  { "op lookup through deep and diamond inheritance", test_table_deep },
   { NULL, NULL },
 };
 
@@ -725,6 +970,11 @@ h_echo(void *ctx, plumb_call *call, const char *s, char **t, char **u,
 {
   char buf[128];
   (void)ctx;
+  if (strcmp(s, "make a bad reply") == 0) { /* the server must not send it */
+    *t = *u = (char *)"";
+    *_ret = (char *)"\xc0\xaf";
+    return PLUMB_OK;
+  }
   *t = plumb_call_strdup(call, s);
   snprintf(buf, sizeof buf, "%s!", *u);
   *u = plumb_call_strdup(call, buf);
@@ -847,9 +1097,8 @@ h_transpose(void *ctx, plumb_call *call, const rt_LongGrid *g,
 
 static const rt_Store_ops store_ops = {
   .transpose = h_transpose,
-  .ping = h_ping,
-  ._get_title = h_get_title,
-  ._set_title = h_set_title,
+  .rt_Base = { .ping = h_ping, ._get_title = h_get_title,
+               ._set_title = h_set_title },
   .mirror = h_mirror,
   .echo = h_echo,
   .sum = h_sum,
@@ -920,13 +1169,13 @@ test_rpc_all(void)
   int rc;
 
   CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, g_ep, "store", NULL), PLUMB_OK);
-  CU_ASSERT_EQUAL(rt_Store_ping(c, 41, &i32, NULL), PLUMB_OK);
+  CU_ASSERT_EQUAL(rt_Base_ping(c, 41, &i32, NULL), PLUMB_OK);
   CU_ASSERT_EQUAL(i32, 42);
   CU_ASSERT_EQUAL(rt_Base_ping(c, 1, &i32, NULL), PLUMB_OK);
   CU_ASSERT_EQUAL(i32, 2);
-  CU_ASSERT_EQUAL(rt_Store__set_title(c, "new title", NULL), PLUMB_OK);
-  CU_ASSERT_EQUAL(rt_Store__get_title(c, &str, NULL), PLUMB_EINVAL);
-  CU_ASSERT_EQUAL(rt_Store__get_title(c, &str, a), PLUMB_OK);
+  CU_ASSERT_EQUAL(rt_Base__set_title(c, "new title", NULL), PLUMB_OK);
+  CU_ASSERT_EQUAL(rt_Base__get_title(c, &str, NULL), PLUMB_EINVAL);
+  CU_ASSERT_EQUAL(rt_Base__get_title(c, &str, a), PLUMB_OK);
   CU_ASSERT_STRING_EQUAL(str, "new title");
 
   p.x = 1;
@@ -1013,7 +1262,7 @@ test_rpc_all(void)
 
   CU_ASSERT_EQUAL(rt_Store_note(c, "hi", NULL), PLUMB_OK);
   /* a later two-way call on the same connection is served after it */
-  CU_ASSERT_EQUAL(rt_Store_ping(c, 0, &i32, NULL), PLUMB_OK);
+  CU_ASSERT_EQUAL(rt_Base_ping(c, 0, &i32, NULL), PLUMB_OK);
   for (int k = 0; k < 100 && __atomic_load_n(&g_notes, __ATOMIC_SEQ_CST) == 0; k++)
     usleep(10000);
   CU_ASSERT_EQUAL(__atomic_load_n(&g_notes, __ATOMIC_SEQ_CST), 1);
@@ -1022,8 +1271,90 @@ test_rpc_all(void)
   plumb_arena_free(a);
 }
 
+/* Sends request rq as Store operation op, bypassing the stub's own checks
+ * (a peer that ignores the IDL); returns the status. */
+static int
+raw_call(plumb_client *c, uint32_t op, const ProtobufCMessage *rq,
+         plumb_arena *a)
+{
+  ProtobufCMessage *rep = NULL;
+  return plumb_invoke(c, &rt_Store_interface, op, rq, &rep, a);
+}
+
+static void
+want_error(plumb_client *c, const char *text)
+{
+  if (strstr(plumb_client_last_error(c), text) == NULL) {
+    fprintf(stderr, "last error \"%s\" lacks \"%s\"\n",
+            plumb_client_last_error(c), text);
+    CU_FAIL("error text");
+  }
+}
+
+/* A request that breaks the IDL gets PLUMB_EBADBODY naming the field, and
+ * the connection keeps serving; a handler's invalid reply is not sent. */
+static void
+test_rpc_invalid(void)
+{
+  plumb_client *c = NULL;
+  plumb_arena *a = plumb_arena_new();
+  rt_Store_echo__request eq = rt_Store_echo__request_INIT;
+  rt_Store_sum__request sq = rt_Store_sum__request_INIT;
+  rt_Store_shape__request hq = rt_Store_shape__request_INIT;
+  rt_Shape sh = rt_Shape_INIT;
+  int32_t four[] = { 1, 2, 3, 4 }, i32 = 0;
+  char *r1 = NULL, *r2 = NULL, *r3 = NULL;
+
+  CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, g_ep, "store", NULL), PLUMB_OK);
+  eq.s = (char *)"caf\xc3";
+  CU_ASSERT_EQUAL(raw_call(c, 1, &eq.base, a), PLUMB_EBADBODY);
+  want_error(c, "echo: field 's': not valid UTF-8");
+  eq.s = (char *)"";
+  eq.u = (char *)"\xed\xbf\xbf"; /* a surrogate */
+  CU_ASSERT_EQUAL(raw_call(c, 1, &eq.base, a), PLUMB_EBADBODY);
+  want_error(c, "field 'u': not valid UTF-8");
+  sq.n_io = 4;
+  sq.io = four;
+  CU_ASSERT_EQUAL(raw_call(c, 2, &sq.base, a), PLUMB_EBADBODY);
+  want_error(c, "sum: field 'io': sequence longer than its bound 3");
+  sh._d = rt_Color_GREEN;
+  sh._case = rt_Shape_case_label;
+  sh.label = (char *)"12345";
+  hq.s = &sh;
+  CU_ASSERT_EQUAL(raw_call(c, 4, &hq.base, a), PLUMB_EBADBODY);
+  want_error(c, "shape: field 's.label': string longer than its bound 4");
+  sh._d = rt_Color_RED; /* selects center, but label is set */
+  CU_ASSERT_EQUAL(raw_call(c, 4, &hq.base, a), PLUMB_EBADBODY);
+  want_error(c, "field 's': discriminator 0 selects branch 'center', which "
+                "is not set");
+  /* the stubs refuse the same values locally */
+  CU_ASSERT_EQUAL(rt_Store_echo(c, "\xff", &r1, &r2, &r3, a), PLUMB_EINVAL);
+  /* the connection still serves */
+  CU_ASSERT_EQUAL(rt_Base_ping(c, 5, &i32, NULL), PLUMB_OK);
+  CU_ASSERT_EQUAL(i32, 6);
+  /* the handler's reply breaks UTF-8: the server says so instead */
+  r2 = (char *)"";
+  CU_ASSERT_EQUAL(rt_Store_echo(c, "make a bad reply", &r1, &r2, &r3, a),
+                  PLUMB_ESERVER);
+  want_error(c, "the handler's reply is invalid: field '_ret': not valid "
+                "UTF-8");
+  {
+    /* a reply that fails validation on the client: EBADBODY, named */
+    rt_Store_echo__reply bad = rt_Store_echo__reply_INIT;
+    bad.t = (char *)"\xf8\x88\x80\x80\x80";
+    CU_ASSERT_EQUAL(plumb_client_check(c, "echo", &rt_Store_echo__reply__check,
+                                       &bad.base), PLUMB_EBADBODY);
+    want_error(c, "echo: invalid reply: field 't': not valid UTF-8");
+  }
+  CU_ASSERT_EQUAL(rt_Base_ping(c, 7, &i32, NULL), PLUMB_OK);
+  CU_ASSERT_EQUAL(i32, 8);
+  plumb_client_close(c);
+  plumb_arena_free(a);
+}
+
 static const ptest_case rpc_cases[] = {
   { "every stub and thunk", test_rpc_all },
+  { "invalid requests and replies named", test_rpc_invalid },
   { NULL, NULL },
 };
 

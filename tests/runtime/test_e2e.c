@@ -324,12 +324,12 @@ test_inheritance(void)
 
   CU_ASSERT_EQUAL(test_Derived_mul(c, 6, 7, &r), PLUMB_OK);
   CU_ASSERT_EQUAL(r, 42);
-  /* Inherited op, called through the base's table and the derived's. */
+  /* Inherited op, called through the base's table on the derived object;
+   * the derived's own table holds only mul. */
   CU_ASSERT_EQUAL(test_Echo_add(c, 6, 7, &r), PLUMB_OK);
   CU_ASSERT_EQUAL(r, 13);
-  CU_ASSERT_EQUAL(test_call_pair(c, &test_Derived_interface, TEST_ADD, 1, 2,
-                                 &r), PLUMB_OK);
-  CU_ASSERT_EQUAL(r, 3);
+  CU_ASSERT_EQUAL(test_call_pair(c, &test_Derived_interface, 1, 1, 2, &r),
+                  PLUMB_EINVAL);
   plumb_client_close(c);
 }
 

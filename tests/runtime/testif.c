@@ -166,18 +166,21 @@ thunk_count(const void *impl, void *ctx, plumb_call *call,
 
 static const plumb_operation echo_ops[] = { ECHO_OPS(TEST_ECHO_ID) };
 const plumb_interface test_Echo_interface = {
-  PLUMB_GENERATED_ABI, "IDL:test/Echo:1.0", TEST_ECHO_ID, echo_ops, 6, NULL, 0
+  PLUMB_GENERATED_ABI, "IDL:test/Echo:1.0", TEST_ECHO_ID, echo_ops, 6, NULL, 0,
+  NULL
 };
 
+/* Like generated tables, Derived lists only its own operation; Echo's are
+ * found through bases[] (test_Echo_ops is shared, so the offset is 0). */
 static const plumb_operation derived_ops[] = {
-  ECHO_OPS(TEST_ECHO_ID),
   { "mul", 0, TEST_DERIVED_ID, 0, &test_pair_descriptor, &test_int_descriptor,
     NULL, 0, thunk_mul },
 };
 static const plumb_interface *const derived_bases[] = { &test_Echo_interface };
+static const size_t derived_base_offsets[] = { 0 };
 const plumb_interface test_Derived_interface = {
-  PLUMB_GENERATED_ABI, "IDL:test/Derived:1.0", TEST_DERIVED_ID, derived_ops, 7,
-  derived_bases, 1
+  PLUMB_GENERATED_ABI, "IDL:test/Derived:1.0", TEST_DERIVED_ID, derived_ops, 1,
+  derived_bases, 1, derived_base_offsets
 };
 
 /* ---- stubs ---------------------------------------------------------- */
@@ -271,5 +274,5 @@ test_Echo_nap(plumb_client *c, int32_t ms, int32_t b, int32_t *ret)
 int
 test_Derived_mul(plumb_client *c, int32_t a, int32_t b, int32_t *ret)
 {
-  return test_call_pair(c, &test_Derived_interface, TEST_MUL, a, b, ret);
+  return test_call_pair(c, &test_Derived_interface, 0, a, b, ret);
 }

@@ -55,7 +55,7 @@ extern const plumb_type_info test_DivByZero_type;
 #define TEST_ECHO_ID 0x1e5c0001u
 #define TEST_DERIVED_ID 0x1e5c0002u
 enum { TEST_ADD, TEST_DIV, TEST_ECHO, TEST_NOTE, TEST_COUNT, TEST_NAP,
-       TEST_MUL /* Derived only */ };
+       TEST_MUL /* Derived only: op 0 of its own table */ };
 
 typedef struct test_Echo_ops {
   int (*add)(void *ctx, plumb_call *call, int32_t a, int32_t b, int32_t *ret);

@@ -8,11 +8,18 @@
  *   - one protobuf-c request message and one reply message per operation
  *     (in + inout -> request; return "_ret" + out + inout -> reply);
  *   - `const plumb_interface calc_Calculator_interface`, whose ops[] table
- *     lists every operation the interface offers, inherited ones included;
- *   - client stubs that fill the request and call plumb_invoke();
- *   - a `calc_Calculator_ops` struct of handler pointers that the server
- *     fills in, and thunks (plumb_thunk) that unpack the request fields, call
- *     the handler and fill the reply.
+ *     lists only the operations the interface itself declares; inherited
+ *     ones are reached through bases[] (the base interfaces' own tables);
+ *   - client stubs of the declared operations that fill the request and call
+ *     plumb_invoke() (an inherited operation is called with its declaring
+ *     interface's stub, on any handle);
+ *   - a `calc_Calculator_ops` struct that the server fills in: one member
+ *     per direct base (that base's ops struct, named after the base's C
+ *     name), then one handler pointer per declared operation; and thunks
+ *     (plumb_thunk) that unpack the request fields, call the handler and
+ *     fill the reply.
+ * Nothing is re-emitted per inheriting interface, so generated code grows
+ * linearly with the IDL however deep the inheritance.
  */
 #ifndef PLUMB_GENERATED_H
 #define PLUMB_GENERATED_H
@@ -32,7 +39,7 @@ extern "C" {
 #endif
 
 /* Generated files check this: bump it whenever the contract changes. */
-#define PLUMB_GENERATED_ABI 1
+#define PLUMB_GENERATED_ABI 2
 
 /* A named, protobuf-encoded type: every IDL struct, union and exception has
  * one (`calc_DivByZero_type`).  type_id is the IDL repository id,
@@ -68,14 +75,107 @@ typedef struct plumb_interface {
   uint32_t abi;        /* PLUMB_GENERATED_ABI */
   const char *type_id; /* "IDL:calc/Calculator:1.0" */
   uint32_t id;         /* plumb_type_hash(type_id), carried in frames */
-  const plumb_operation *ops; /* inherited operations first */
+  const plumb_operation *ops; /* the operations declared here, in order */
   size_t n_ops;
-  const struct plumb_interface *const *bases; /* direct bases */
+  const struct plumb_interface *const *bases; /* direct bases, in order */
   size_t n_bases;
+  /* base_offsets[i]: offset of bases[i]'s ops struct inside this
+   * interface's ops struct (the impl pointer a base's thunk receives) */
+  const size_t *base_offsets;
 } plumb_interface;
+
+/* Finds the operation (decl_iface, decl_index) that iface offers, its own or
+ * inherited: bases are walked depth first, in declaration order, without
+ * recursion and within a bound of visited interfaces.  *impl is iface's ops
+ * struct on entry and the declaring interface's embedded ops struct on
+ * return.  NULL if iface offers no such operation. */
+PLUMB_API const plumb_operation *
+plumb_interface_find_op(const plumb_interface *iface, uint32_t decl_iface,
+                        uint32_t decl_index, const void **impl);
 
 /* 32-bit FNV-1a of a type id; plumbc computes the same value at compile time. */
 PLUMB_API uint32_t plumb_type_hash(const char *type_id);
+
+/* ---- validation (runtime/core/validate.c) --------------------------------
+ * Every generated message has a check table `M__check`: one plumb_field_check
+ * per field, in the order of its descriptor's fields[] (by field number),
+ * saying what IDL adds to the protobuf type - narrow integer ranges, string /
+ * sequence bounds, array lengths, nested checks, union branch selection.
+ * One runtime function, plumb_validate(), interprets the tables: it checks
+ * every string and wstring for valid UTF-8 (no overlongs, no surrogates,
+ * nothing above U+10FFFF), every enum value against its descriptor, and
+ * never descends more than max_depth message levels (the message itself is
+ * level 1): deeper is a failure, not a stack overflow. */
+
+/* Nesting limit of decoded values when nothing else is configured: the
+ * validators' default and the runtime decode pre-scan's. */
+#define PLUMB_DEFAULT_MAX_DEPTH 64
+
+enum plumb_check_kind {
+  PLUMB_CK_NONE,    /* nothing beyond the protobuf type */
+  PLUMB_CK_CHAR,    /* int32 in -128..255 */
+  PLUMB_CK_INT8,    /* int32 in -128..127 */
+  PLUMB_CK_SHORT,   /* int32 in -32768..32767 */
+  PLUMB_CK_OCTET,   /* uint32 <= 255 (octet, uint8) */
+  PLUMB_CK_USHORT,  /* uint32 <= 65535 */
+  PLUMB_CK_WCHAR,   /* uint32 Unicode scalar value */
+  PLUMB_CK_ENUM,    /* a value of the field's enum descriptor */
+  PLUMB_CK_STRING,  /* UTF-8, at most `bound` bytes (0 = unbounded) */
+  PLUMB_CK_WSTRING, /* UTF-8, at most `bound` code points */
+  PLUMB_CK_BYTES,   /* at most `bound` bytes */
+  PLUMB_CK_MSG      /* nested message checked with `msg` */
+};
+enum { PLUMB_CK_SINGLE, PLUMB_CK_SEQ, PLUMB_CK_ARRAY };
+
+typedef struct plumb_field_check {
+  uint8_t kind;      /* plumb_check_kind of each element */
+  uint8_t rep;       /* PLUMB_CK_SINGLE / SEQ / ARRAY */
+  uint64_t bound;    /* STRING/WSTRING/BYTES bound, 0 = none */
+  uint64_t count;    /* SEQ: bound (0 = none); ARRAY: exact length */
+  const struct plumb_msg_check *msg; /* MSG: check of the element type */
+} plumb_field_check;
+
+/* One union case label: discriminator value (as 64 bits, sign-extended for
+ * signed discriminators) -> index of the branch in descriptor->fields. */
+typedef struct plumb_union_label {
+  uint64_t value;
+  uint32_t field;
+} plumb_union_label;
+
+typedef struct plumb_msg_check {
+  const ProtobufCMessageDescriptor *descriptor;
+  const plumb_field_check *fields; /* parallel to descriptor->fields */
+  /* unions only (fields[0] is the discriminator `_d`): */
+  int is_union;
+  const plumb_union_label *labels;
+  size_t n_labels;
+  int32_t default_field; /* branch of `default:`, -1 = none */
+} plumb_msg_check;
+
+PLUMB_API extern const plumb_msg_check plumb_any_check;
+PLUMB_API extern const plumb_msg_check plumb_objref_check;
+
+/* Checks m (of check->descriptor's type, or NULL = nothing to check)
+ * against check, at most max_depth levels deep (0 = PLUMB_DEFAULT_MAX_DEPTH).
+ * PLUMB_OK, or PLUMB_EBADBODY with a text naming the field, e.g.
+ * "field 'entries[3].key': string longer than its bound 256", in why (if
+ * not NULL). */
+PLUMB_API int plumb_validate(const plumb_msg_check *check,
+                             const ProtobufCMessage *m, unsigned max_depth,
+                             char *why, size_t why_len);
+/* Thunks: validates the request (is_reply 0: PLUMB_EBADBODY) or the
+ * handler's reply (is_reply 1: PLUMB_ESERVER), with the call's depth limit;
+ * on failure ends the call with plumb_call_fail() naming the field. */
+PLUMB_API int plumb_call_check(plumb_call *call, const plumb_msg_check *check,
+                               const ProtobufCMessage *m, int is_reply);
+/* Stubs: validates a reply; on failure PLUMB_EBADBODY, with the field
+ * named in plumb_client_last_error(c). */
+PLUMB_API int plumb_client_check(plumb_client *c, const char *op,
+                                 const plumb_msg_check *check,
+                                 const ProtobufCMessage *m);
+/* Sets the client's last error text and returns status. */
+PLUMB_API int plumb_client_fail(plumb_client *c, int status, const char *fmt,
+                                ...) __attribute__((format(printf, 3, 4)));
 
 /* Client side: sends iface->ops[op] with request req and waits for the reply
  * (not for oneway ops).  On PLUMB_OK *rep points to the unpacked reply,
