@@ -120,8 +120,8 @@ plumb__access_parse(plumb__access *a, const char *allow, const char *uids,
     if (strcmp(allow, "any") == 0)
       a->any = 1;
     else if (strcmp(allow, "owner") != 0) {
-      snprintf(why, whylen, "allow = '%s': expected 'any' or 'owner' "
-               "(list others in allow_uids / allow_gids)", allow);
+      snprintf(why, whylen, "expected 'any' or 'owner' (list others in "
+               "allow_uids / allow_gids)");
       return PLUMB_EINVAL;
     }
     a->set = 1;

@@ -31,11 +31,13 @@ plumb__backoff_fini(plumb__backoff *b)
 }
 
 int
-plumb__backoff_fail(plumb__backoff *b, const char *what, const char *why)
+plumb__backoff_fail(plumb__backoff *b, const char *what, const char *why,
+                    int progress)
 {
   int64_t now = plumb__now_ns();
 
-  if (b->interval_ms == 0 || now - b->last_fail_ns > BACKOFF_RESET_NS)
+  if (progress || b->interval_ms == 0 ||
+      now - b->last_fail_ns > BACKOFF_RESET_NS)
     b->interval_ms = PLUMB__BACKOFF_MIN_MS;
   else if ((b->interval_ms *= 2) > PLUMB__BACKOFF_MAX_MS)
     b->interval_ms = PLUMB__BACKOFF_MAX_MS;

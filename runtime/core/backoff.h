@@ -5,7 +5,9 @@
  * the listener's own fd (same epoll data, so a worker that gets either
  * event simply accepts again).  After a failure the listener's fd is left
  * disarmed and the timer is set: 10 ms, doubling on each failure that
- * follows within 2 s of the last one, at most 1 s.  One warning per second
+ * follows within 2 s of the last one, at most 1 s; a round that accepted
+ * someone before failing starts again at 10 ms (fds are being freed, so
+ * a backlog of clients drains quickly).  One warning per second
  * at most, with the number of failures since the previous one.  When fds
  * are free again the next timer tick accepts and the listener is re-armed
  * as usual: recovery needs nobody's help.
@@ -31,10 +33,12 @@ typedef struct plumb__backoff {
 int plumb__backoff_init(plumb__backoff *b);
 void plumb__backoff_fini(plumb__backoff *b);
 /* Counts one failure of `what` (e.g. "accept on unix:/x.sock") with
- * reason `why`, logs if a second has passed, and sets the timer.  The
+ * reason `why` (progress: the round accepted someone first), logs if a
+ * second has passed, and sets the timer.  The
  * caller then arms b->tfd instead of the listener's fd.  PLUMB_OK, or
  * PLUMB_ESYS if the timer could not be set. */
-int plumb__backoff_fail(plumb__backoff *b, const char *what, const char *why);
+int plumb__backoff_fail(plumb__backoff *b, const char *what, const char *why,
+                        int progress);
 /* Consumes a pending expiry (harmless when there is none). */
 void plumb__backoff_clear(plumb__backoff *b);
 

@@ -326,9 +326,8 @@ srv_accept_all(plumb_server *s, srv_listener *sl)
       e = errno;
       char what[300], why[160];
       snprintf(what, sizeof what, "accept on %s", sl->endpoint);
-      snprintf(why, sizeof why, "%s%s%s", plumb_strerror(st),
-               e ? ": " : "", e ? strerror(e) : "");
-      failed = plumb__backoff_fail(&sl->bo, what, why) == PLUMB_OK;
+      snprintf(why, sizeof why, "%s", e ? strerror(e) : plumb_strerror(st));
+      failed = plumb__backoff_fail(&sl->bo, what, why, i > 0) == PLUMB_OK;
       break;
     }
     srv_conn *sc = calloc(1, sizeof(*sc));
@@ -336,7 +335,7 @@ srv_accept_all(plumb_server *s, srv_listener *sl)
       sl->tr->close(conn);
       char what[300];
       snprintf(what, sizeof what, "accept on %s", sl->endpoint);
-      failed = plumb__backoff_fail(&sl->bo, what, "out of memory") ==
+      failed = plumb__backoff_fail(&sl->bo, what, "out of memory", i > 0) ==
                PLUMB_OK;
       break;
     }
