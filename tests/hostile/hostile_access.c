@@ -36,6 +36,7 @@
 #include <dirent.h>
 #include <arpa/inet.h>
 
+#include "access.h"
 #include "plumb/config.h"
 #include "proc.h"
 #include "ptest.h"
@@ -818,6 +819,134 @@ test_plant(void)
   CU_ASSERT_NOT_EQUAL(lstat(path, &sb), 0);
 }
 
+/* ---- the policy itself (in-process) ------------------------------------ */
+
+static void
+test_policy(void)
+{
+  plumb__access a;
+  char why[200];
+  plumb_peer me = { 1, getpid(), geteuid(), getegid() };
+  plumb_peer root = { 1, 1, 0, 0 };
+  plumb_peer other = { 1, 1, 4242, 4242 };
+  plumb_peer anon = { 0, 0, 0, 0 }; /* tcp: no credentials */
+
+  /* Derived from the mode: 0600 owner only, 0660 + group, 0606 anyone. */
+  plumb__access_from_mode(&a, 0600, 0, 0);
+  CU_ASSERT(plumb__access_admit(&a, &me, -1));
+  CU_ASSERT(plumb__access_admit(&a, &root, -1));
+  CU_ASSERT(!plumb__access_admit(&a, &other, -1));
+  CU_ASSERT(plumb__access_admit(&a, &anon, -1));
+  plumb__access_from_mode(&a, 0660, 1, 4242);
+  CU_ASSERT(plumb__access_admit(&a, &other, -1)); /* primary gid */
+  other.gid = 4243;
+  CU_ASSERT(!plumb__access_admit(&a, &other, -1)); /* pid 1: not in it */
+  plumb__access_from_mode(&a, 0606, 0, 0);
+  CU_ASSERT(plumb__access_admit(&a, &other, -1));
+
+  /* Configured: numbers and names, commas and blanks; errors name the
+   * bad item. */
+  CU_ASSERT_EQUAL(plumb__access_parse(&a, NULL, "4242, root 17", NULL, why,
+                                      sizeof why), PLUMB_OK);
+  CU_ASSERT(a.set && a.n_uids == 3 && a.uids[1] == 0 && a.uids[2] == 17);
+  CU_ASSERT(plumb__access_admit(&a, &other, -1));
+  CU_ASSERT_EQUAL(plumb__access_parse(&a, NULL, NULL, "root,4243", why,
+                                      sizeof why), PLUMB_OK);
+  CU_ASSERT(a.n_gids == 2 && plumb__access_admit(&a, &other, -1));
+  CU_ASSERT_EQUAL(plumb__access_parse(&a, "any", NULL, NULL, why,
+                                      sizeof why), PLUMB_OK);
+  other.uid = 5000;
+  CU_ASSERT(a.any && plumb__access_admit(&a, &other, -1));
+  CU_ASSERT_EQUAL(plumb__access_parse(&a, "owner", NULL, NULL, why,
+                                      sizeof why), PLUMB_OK);
+  CU_ASSERT(a.set && !plumb__access_admit(&a, &other, -1));
+  CU_ASSERT_EQUAL(plumb__access_parse(&a, NULL, NULL, NULL, why,
+                                      sizeof why), PLUMB_OK);
+  CU_ASSERT(!a.set);
+  CU_ASSERT_EQUAL(plumb__access_parse(&a, "all", NULL, NULL, why,
+                                      sizeof why), PLUMB_EINVAL);
+  CU_ASSERT_EQUAL(plumb__access_parse(&a, NULL, "nobody-plumb-x", NULL, why,
+                                      sizeof why), PLUMB_EINVAL);
+  CU_ASSERT(strstr(why, "'nobody-plumb-x'") != NULL);
+  CU_ASSERT_EQUAL(plumb__access_parse(&a, NULL, NULL, "1,2,3,4,5,6,7,8,9,10,"
+                                      "11,12,13,14,15,16,17,18,19,20,21,22,"
+                                      "23,24,25,26,27,28,29,30,31,32,33",
+                                      why, sizeof why), PLUMB_EINVAL);
+  CU_ASSERT(strstr(why, "more than 32") != NULL);
+
+  /* Supplementary groups from /proc, for a live pid: ours. */
+  gid_t gs[64];
+  int ng = getgroups(64, gs);
+  CU_ASSERT(ng >= 0);
+  plumb_peer self = { 1, getpid(), 4242, 4242 }; /* uid differs: refused */
+  if (ng > 0) {
+    plumb__access_from_mode(&a, 0660, 1, gs[ng - 1]);
+    CU_ASSERT(!plumb__access_admit(&a, &self, -1));
+    self.uid = geteuid();
+    self.gid = (gid_t)-2;
+    a.n_gids = 1;
+    a.uids[0] = 0;
+    CU_ASSERT(plumb__access_admit(&a, &self, -1) || geteuid() == 0);
+  }
+
+  /* plumb_server_opts: a bad list fails plumb_server_new, clearly. */
+  plumb_server *s = NULL;
+  plumb_server_opts o = { .allow_uids = "nobody-plumb-x" };
+  CU_ASSERT_EQUAL(plumb_server_new(&s, &o), PLUMB_EINVAL);
+  CU_ASSERT(s == NULL);
+  plumb_server_opts ok = { .allow_gids = "root", .allow_any = 0 };
+  CU_ASSERT_EQUAL(plumb_server_new(&s, &ok), PLUMB_OK);
+  plumb_server_free(s);
+}
+
+/* A server with an explicit policy on its abstract and shm endpoints
+ * (which have no file mode): the listed user is served, others not. */
+static void
+test_allow_lists(void)
+{
+  char eps[2][160], log[128], conf[128];
+  const char *ep[2];
+  probe pr[2];
+  int raw = -1, n = 0;
+
+  if (skip_unless_root())
+    return;
+  snprintf(eps[n++], 160, "unix:@plumb-hacc-%d-allow", (int)getpid());
+  snprintf(eps[n], 160, "shm:/plumb-hacc-%d-allow", (int)getpid());
+  if (built(eps[n]))
+    n++;
+  for (int i = 0; i < n; i++)
+    ep[i] = pr[i].ep = eps[i];
+  snprintf(conf, sizeof conf, "%s/allow.conf", g_dir);
+  snprintf(log, sizeof log, "%s/allow.log", g_dir);
+  const char *policies[] = { "allow_uids = 1, %s\n", "allow_gids = %s\n",
+                             "allow = any\n%.0s", "allow = owner\n%.0s" };
+  const char *names[] = { g_user, g_group, "", "" };
+  const int served[] = { 1, 1, 1, 0 };
+  const int member[] = { 0, 1, 0, 1 };
+  for (int k = 0; k < 4; k++) {
+    FILE *f = fopen(conf, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    /* shm also needs its control segment readable (kernel bits and the
+     * policy both apply): 0644 - the explicit policy then decides. */
+    fprintf(f, "[hacc]\nmode = 0644\n");
+    fprintf(f, policies[k], names[k]);
+    fclose(f);
+    pid_t pid = start_server(ep, n, conf, log, 0, ep[0]);
+    CU_ASSERT_FATAL(pid > 0);
+    CU_ASSERT_EQUAL_FATAL(probe_as_user(pr, n, member[k], NULL, &raw), 0);
+    for (int i = 0; i < n; i++) {
+      printf("\n    policy %d, as %s%s: %s -> %s", k, g_user,
+             member[k] ? " (in the group)" : "", pr[i].ep,
+             plumb_strerror(pr[i].st));
+      CU_ASSERT_EQUAL(pr[i].st == PLUMB_OK, served[k]);
+    }
+    CU_ASSERT_EQUAL(call_add(ep[0], 2000), PLUMB_OK);
+    CU_ASSERT_EQUAL(stop_server(pid), 0);
+  }
+  printf("\n");
+}
+
 /* ---- setup ----------------------------------------------------------- */
 
 static int
@@ -834,6 +963,11 @@ static const ptest_case fd_cases[] = {
 static const ptest_case user_cases[] = {
   { "second user vs a default server", test_default_server },
   { "second user vs a 0660+group server", test_group_server },
+  { "second user vs allow_uids / allow_gids / allow", test_allow_lists },
+  { NULL, NULL },
+};
+static const ptest_case policy_cases[] = {
+  { "parse, derive and decide", test_policy },
   { NULL, NULL },
 };
 static const ptest_case plant_cases[] = {
@@ -841,6 +975,7 @@ static const ptest_case plant_cases[] = {
   { NULL, NULL },
 };
 static const ptest_suite suites[] = {
+  { "policy", policy_cases, suite_init, NULL },
   { "fd", fd_cases, suite_init, NULL },
   { "users", user_cases, users_init, users_cleanup },
   { "plant", plant_cases, suite_init, NULL },
