@@ -50,6 +50,7 @@ plumb__backoff_fail(plumb__backoff *b, const char *what, const char *why,
     b->quiet = 0;
     b->next_log_ns = now + BACKOFF_LOG_NS;
   }
+  atomic_store(&b->waiting, 1);
   struct itimerspec its;
   memset(&its, 0, sizeof its);
   its.it_value.tv_sec = b->interval_ms / 1000;
@@ -61,6 +62,18 @@ void
 plumb__backoff_clear(plumb__backoff *b)
 {
   uint64_t n;
+  atomic_store(&b->waiting, 0);
   ssize_t r = read(b->tfd, &n, sizeof n);
   (void)r; /* EAGAIN when it did not fire: fine */
+}
+
+void
+plumb__backoff_nudge(plumb__backoff *b)
+{
+  if (!atomic_load(&b->waiting))
+    return;
+  struct itimerspec its;
+  memset(&its, 0, sizeof its);
+  its.it_value.tv_nsec = 1000000L;
+  (void)timerfd_settime(b->tfd, 0, &its, NULL);
 }

@@ -10,11 +10,13 @@
  * a backlog of clients drains quickly).  One warning per second
  * at most, with the number of failures since the previous one.  When fds
  * are free again the next timer tick accepts and the listener is re-armed
- * as usual: recovery needs nobody's help.
+ * as usual: recovery needs nobody's help, and closing a connection (which
+ * frees an fd) makes a waiting listener retry at once.
  */
 #ifndef PLUMB_BACKOFF_H
 #define PLUMB_BACKOFF_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define PLUMB__BACKOFF_MIN_MS 10
@@ -26,6 +28,7 @@ typedef struct plumb__backoff {
   int64_t last_fail_ns; /* when the last failure happened */
   int64_t next_log_ns;  /* no warning before this */
   unsigned quiet;       /* failures not reported yet */
+  atomic_int waiting;   /* the timer is set (a failure, not cleared yet) */
 } plumb__backoff;
 
 /* Creates the timer (made while fds are plentiful: a listener never needs
@@ -41,5 +44,9 @@ int plumb__backoff_fail(plumb__backoff *b, const char *what, const char *why,
                         int progress);
 /* Consumes a pending expiry (harmless when there is none). */
 void plumb__backoff_clear(plumb__backoff *b);
+/* A connection was closed, so an fd is free: a waiting listener retries
+ * in 1 ms instead of at the end of its interval.  Thread-safe, cheap when
+ * not waiting. */
+void plumb__backoff_nudge(plumb__backoff *b);
 
 #endif

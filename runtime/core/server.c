@@ -302,6 +302,11 @@ srv_conn_drop(plumb_server *s, srv_conn *sc)
   sc->tr->close(sc->conn);
   pthread_mutex_destroy(&sc->mu);
   free(sc);
+  /* An fd is free: a listener backing off after EMFILE retries now. */
+  pthread_mutex_lock(&s->mu);
+  for (srv_listener *sl = s->listeners; sl != NULL; sl = sl->next)
+    plumb__backoff_nudge(&sl->bo);
+  pthread_mutex_unlock(&s->mu);
 }
 
 /* Accepts every pending client of sl (at most 64 per wake-up), admits or
