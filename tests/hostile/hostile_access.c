@@ -55,6 +55,30 @@ static char g_user[32], g_group[32];
 static uid_t g_uid;
 static gid_t g_gid, g_ggid; /* the user's primary gid; the test group */
 static int g_have_user;
+static volatile pid_t g_prober; /* the child running as that user, or 0 */
+
+/* Holds off the signals that clean up, around steps that must not be cut
+ * in two (a process started but not recorded, a user half made). */
+static void
+hold_signals(int hold)
+{
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+/* In a forked child: the parent's cleanup handlers are not its own. */
+static void
+child_signals(void)
+{
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
+  hold_signals(0);
+}
 
 /* ---- processes ------------------------------------------------------- */
 
@@ -71,6 +95,7 @@ run_quiet(char *const argv[])
 {
   pid_t pid = fork();
   if (pid == 0) {
+    child_signals();
     int fd = open("/dev/null", O_WRONLY);
     if (fd >= 0) {
       dup2(fd, 1);
@@ -119,8 +144,10 @@ spawn_server(const char *const *eps, int n, const char *conf,
     }
     conf = empty;
   }
+  hold_signals(1);
   pid_t pid = fork();
   if (pid == 0) {
+    child_signals();
     const char *argv[12] = { ACCESS_SERVER_PATH };
     for (int i = 0; i < n && i < 10; i++)
       argv[i + 1] = eps[i];
@@ -137,13 +164,12 @@ spawn_server(const char *const *eps, int n, const char *conf,
     execv(argv[0], (char *const *)argv);
     _exit(127);
   }
-  if (pid < 0)
-    return -1;
-  for (int i = 0; i < 8; i++)
+  for (int i = 0; pid > 0 && i < 8; i++)
     if (g_servers[i] == 0) {
       g_servers[i] = pid;
       break;
     }
+  hold_signals(0);
   return pid;
 }
 
@@ -346,7 +372,7 @@ remove_test_users(int stale_only)
   char line[1024];
 
   if (!stale_only && g_have_user) {
-    char *a[] = { "/usr/sbin/userdel", g_user, NULL };
+    char *a[] = { "/usr/sbin/userdel", "-f", g_user, NULL };
     char *b[] = { "/usr/sbin/groupdel", g_group, NULL };
     run_quiet(a);
     run_quiet(b);
@@ -359,7 +385,7 @@ remove_test_users(int stale_only)
       char *c = strchr(line, ':');
       if (c && strstr(line, MARK) && strncmp(line, UPREFIX, 7) == 0) {
         *c = '\0';
-        char *a[] = { "/usr/sbin/userdel", line, NULL };
+        char *a[] = { "/usr/sbin/userdel", "-f", line, NULL };
         run_quiet(a);
       }
     }
@@ -426,6 +452,11 @@ remove_user_objects(void)
 static void
 cleanup_all(void)
 {
+  if (g_prober > 0) { /* the user's process: userdel refuses while it runs */
+    kill(g_prober, SIGKILL);
+    waitpid(g_prober, NULL, 0);
+    g_prober = 0;
+  }
   for (int i = 0; i < 8; i++)
     if (g_servers[i] > 0) {
       ptest_stop(g_servers[i], SIGTERM, 3000);
@@ -458,8 +489,11 @@ make_user(void)
   char *ga[] = { "/usr/sbin/groupadd", g_group, NULL };
   char *ua[] = { "/usr/sbin/useradd", "-M", "-N", "-s", "/usr/sbin/nologin",
                  "-c", MARK, g_user, NULL };
+  hold_signals(1); /* a signal now would race userdel with useradd */
   g_have_user = 1; /* from now on cleanup tries to remove them */
-  if (run_quiet(ga) != 0 || run_quiet(ua) != 0)
+  int rc = run_quiet(ga) != 0 || run_quiet(ua) != 0;
+  hold_signals(0);
+  if (rc)
     return -1;
   if ((pw = getpwnam(g_user)) == NULL || (gr = getgrnam(g_group)) == NULL)
     return -1;
@@ -526,8 +560,10 @@ probe_as_user(probe *pr, int n, int member, const char *shm_name,
   int pfd[2];
   if (pipe(pfd) != 0)
     return -1;
+  hold_signals(1);
   pid_t pid = fork();
   if (pid == 0) {
+    child_signals();
     close(pfd[0]);
     gid_t groups[1] = { g_ggid };
     if (setgroups(member ? 1 : 0, groups) != 0 ||
@@ -545,6 +581,8 @@ probe_as_user(probe *pr, int n, int member, const char *shm_name,
       _exit(3);
     _exit(0);
   }
+  g_prober = pid > 0 ? pid : 0;
+  hold_signals(0);
   close(pfd[1]);
   int ok = pid > 0 ? 0 : -1;
   for (int i = 0; ok == 0 && i < n; i++) {
@@ -560,6 +598,7 @@ probe_as_user(probe *pr, int n, int member, const char *shm_name,
   close(pfd[0]);
   if (pid > 0 && ptest_stop(pid, 0, 20000) != 0)
     ok = -1;
+  g_prober = 0;
   return ok;
 }
 
