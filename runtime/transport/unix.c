@@ -154,10 +154,11 @@ unix_place(const char *tmp, const struct sockaddr_un *sa, socklen_t len)
   return PLUMB_EBUSY;
 }
 
-/* Binds fd to the path socket sa with the configured mode and group from
- * the first instant the path exists: bound in a fresh 0700 directory next
- * to it, set up there, then moved into place (never over anything but a
- * stale socket).  Paths too long for that are bound in place under a
+/* Binds fd to the path socket sa and listens, with the configured mode
+ * and group from the first instant the path exists - and accepting from
+ * that instant too: bound in a fresh 0700 directory next to it, set up
+ * there, then moved into place (never over anything but a stale
+ * socket).  Paths too long for that are bound in place under a
  * umask that gives the same mode (process-wide for that instant). */
 static int
 unix_bind_path(int fd, const struct sockaddr_un *sa, socklen_t len,
@@ -180,9 +181,10 @@ unix_bind_path(int fd, const struct sockaddr_un *sa, socklen_t len,
     umask(old);
     if (r != 0)
       return unix_errno_status(e);
-    if (opts->has_group &&
-        fchownat(AT_FDCWD, sa->sun_path, (uid_t)-1, opts->group,
-                 AT_SYMLINK_NOFOLLOW) != 0) {
+    if ((opts->has_group &&
+         fchownat(AT_FDCWD, sa->sun_path, (uid_t)-1, opts->group,
+                  AT_SYMLINK_NOFOLLOW) != 0) ||
+        listen(fd, SOMAXCONN) != 0) {
       st = unix_errno_status(errno);
       (void)unlink(sa->sun_path);
       return st;
@@ -206,7 +208,8 @@ unix_bind_path(int fd, const struct sockaddr_un *sa, socklen_t len,
     st = unix_errno_status(errno);
   else if (chmod(tmp.sun_path, unix_mode(opts)) != 0 ||
            (opts->has_group &&
-            chown(tmp.sun_path, (uid_t)-1, opts->group) != 0))
+            chown(tmp.sun_path, (uid_t)-1, opts->group) != 0) ||
+           listen(fd, SOMAXCONN) != 0) /* accepting once it is placed */
     st = unix_errno_status(errno);
   else
     st = unix_place(tmp.sun_path, sa, len);
@@ -239,7 +242,8 @@ unix_listen(const char *addr, const plumb_tran_opts *opts,
   }
   if (sa.sun_path[0] == '\0') {
     /* Abstract: no file, no mode; the core's access check decides. */
-    if (bind(fd, (struct sockaddr *)&sa, len) != 0) {
+    if (bind(fd, (struct sockaddr *)&sa, len) != 0 ||
+        listen(fd, SOMAXCONN) != 0) {
       st = unix_errno_status(errno);
       goto close_fd;
     }
@@ -261,18 +265,10 @@ unix_listen(const char *addr, const plumb_tran_opts *opts,
     l->dev = sb.st_dev;
     l->ino = sb.st_ino;
   }
-  if (listen(fd, SOMAXCONN) != 0) {
-    st = unix_errno_status(errno);
-    goto unlink_path;
-  }
   l->sl.fd = fd;
   *out = &l->sl.base;
   return PLUMB_OK;
 
-unlink_path:
-  if (l->path)
-    (void)unlink(l->path);
-  free(l->path);
 close_fd:
   close(fd);
 free_l:
