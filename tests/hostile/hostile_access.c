@@ -56,6 +56,30 @@ static uid_t g_uid;
 static gid_t g_gid, g_ggid; /* the user's primary gid; the test group */
 static int g_have_user;
 static volatile pid_t g_prober; /* the child running as that user, or 0 */
+static const char *g_flood_abstract; /* prober also floods this @name */
+
+#define REFUSED_FLOOD 300 /* connections the prober makes to g_flood_abstract */
+
+/* REFUSED_FLOOD connections to the abstract name (without '@'), each
+ * closed at once; how many connected. */
+static int
+flood_abstract(const char *name)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  size_t n = strlen(name);
+  int ok = 0;
+  memcpy(sa.sun_path + 1, name, n);
+  for (int i = 0; i < REFUSED_FLOOD; i++) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+      break;
+    ok += connect(fd, (struct sockaddr *)&sa,
+                  (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+                              n)) == 0;
+    close(fd);
+  }
+  return ok;
+}
 
 /* Holds off the signals that clean up, around steps that must not be cut
  * in two (a process started but not recorded, a user half made). */
@@ -576,6 +600,8 @@ probe_as_user(probe *pr, int n, int member, const char *shm_name,
       if (write(pfd[1], &st, sizeof st) != (ssize_t)sizeof st)
         _exit(3);
     }
+    if (g_flood_abstract)
+      (void)flood_abstract(g_flood_abstract);
     int raw = shm_name ? shm_rendezvous_answers(shm_name) : 0;
     if (write(pfd[1], &raw, sizeof raw) != (ssize_t)sizeof raw)
       _exit(3);
@@ -687,8 +713,10 @@ test_default_server(void)
   char shm[64];
   snprintf(shm, sizeof shm, "plumb-hacc-%d-dflt", (int)getpid());
   int shm_built = built("shm:/x");
-  CU_ASSERT_EQUAL_FATAL(probe_as_user(pr, n, 0, shm_built ? shm : NULL,
-                                      &raw), 0);
+  g_flood_abstract = ep[1] + 6; /* "unix:@name" */
+  int probed = probe_as_user(pr, n, 0, shm_built ? shm : NULL, &raw);
+  g_flood_abstract = NULL;
+  CU_ASSERT_EQUAL_FATAL(probed, 0);
   for (int i = 0; i < n; i++) {
     int is_tcp = strncmp(pr[i].ep, "tcp:", 4) == 0;
     printf("\n    as %s: %s -> %s", g_user, pr[i].ep, plumb_strerror(pr[i].st));
@@ -705,6 +733,13 @@ test_default_server(void)
   char want[64];
   snprintf(want, sizeof want, "uid %u pid", (unsigned)g_uid);
   CU_ASSERT(ptest_file_contains(log, want));
+  /* ... at most one line a second, however many are refused. */
+  sleep_ms(1100); /* one more line may report the rest */
+  CU_ASSERT_EQUAL(call_add(ep[0], 2000), PLUMB_OK);
+  int lines = count_lines(log);
+  printf("    %d refused connections on the abstract endpoint: %d log "
+         "lines in all\n", REFUSED_FLOOD + 1, lines);
+  CU_ASSERT(lines >= 1 && lines <= 12);
   /* The owner is served, on every endpoint, all along. */
   for (int i = 0; i < n; i++)
     CU_ASSERT_EQUAL(call_add(ep[i], 2000), PLUMB_OK);
