@@ -15,6 +15,7 @@
 #include <ini.h>
 
 #include "plumb/config.h"
+#include "access.h"
 #include "log.h"
 #include "open_opts.h"
 #include "transport.h"
@@ -32,11 +33,11 @@ typedef struct cfg_key {
 } cfg_key;
 
 enum { K_ENDPOINT, K_TIMEOUT, K_MAX_FRAME, K_MODE, K_GROUP, K_RING, K_MSGSIZE,
-       K_SPIN, K_COUNT };
+       K_SPIN, K_ALLOW, K_ALLOW_UIDS, K_ALLOW_GIDS, K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
   "endpoint", "timeout_ms", "max_frame", "mode", "group", "shm_ring_size",
-  "mq_msgsize", "spin_us",
+  "mq_msgsize", "spin_us", "allow", "allow_uids", "allow_gids",
 };
 
 typedef struct cfg_parse {
@@ -105,7 +106,8 @@ cfg_handler(void *user, const char *section, const char *name,
     return 1;
   }
   cfg_error(p, "%s:%d: [%s] unknown key '%s' (allowed: endpoint, timeout_ms, "
-            "max_frame, mode, group, shm_ring_size, mq_msgsize, spin_us)",
+            "max_frame, mode, group, shm_ring_size, mq_msgsize, spin_us, allow, "
+            "allow_uids, allow_gids)",
             p->file, p->line, section, name);
   return 0;
 }
@@ -239,6 +241,26 @@ cfg_apply(cfg_parse *p, plumb_config *cfg)
       BAD(k, "expected microseconds from 0 to 100000");
     else
       cfg->spin_us = (int32_t)i;
+  }
+  for (int a = K_ALLOW; a <= K_ALLOW_GIDS; a++) {
+    plumb__access acc;
+    char why[200];
+    char *dst = a == K_ALLOW ? cfg->allow
+                : a == K_ALLOW_UIDS ? cfg->allow_uids : cfg->allow_gids;
+    size_t dlen = a == K_ALLOW ? sizeof cfg->allow
+                  : a == K_ALLOW_UIDS ? sizeof cfg->allow_uids
+                                      : sizeof cfg->allow_gids;
+    if ((k = cfg_pick(p, a)) == NULL)
+      continue;
+    if (plumb__access_parse(&acc, a == K_ALLOW ? k->value : NULL,
+                            a == K_ALLOW_UIDS ? k->value : NULL,
+                            a == K_ALLOW_GIDS ? k->value : NULL, why,
+                            sizeof why) != PLUMB_OK)
+      BAD(k, why);
+    else if (strlen(k->value) >= dlen)
+      BAD(k, "list too long (at most 255 characters)");
+    else
+      memcpy(dst, k->value, strlen(k->value) + 1);
   }
   if ((k = cfg_pick(p, K_ENDPOINT)) != NULL &&
       cfg->endpoint_source == PLUMB_SRC_DEFAULT) {
@@ -432,5 +454,12 @@ plumb_server_listen_service(plumb_server *s, const char *service,
   }
   plumb_tran_opts to;
   config_tran_opts(&cfg, &to);
+  plumb__access acc; /* checked by plumb_config_resolve already */
+  if (plumb__access_parse(&acc, cfg.allow, cfg.allow_uids, cfg.allow_gids,
+                          err, sizeof err) != PLUMB_OK) {
+    plumb__log(PLUMB__LOG_ERROR, "%s", err);
+    return PLUMB_ECONFIG;
+  }
+  to.access = acc.set ? &acc : NULL;
   return plumb__server_listen_opts(s, cfg.endpoint, &to);
 }

@@ -29,6 +29,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "access.h"
+#include "backoff.h"
 #include "call.h"
 #include "frame.h"
 #include "log.h"
@@ -59,6 +61,9 @@ typedef struct srv_listener {
   plumb_listener *l;
   char *endpoint;
   pthread_mutex_t mu; /* held while accepting (see srv_conn.mu) */
+  plumb__access access; /* who may connect (access.h) */
+  plumb__ratelog refused; /* warnings about refused peers */
+  plumb__backoff bo;      /* after failed accepts (backoff.h) */
 } srv_listener;
 
 typedef struct srv_conn {
@@ -78,6 +83,7 @@ struct plumb_server {
   uint32_t max_frame;
   unsigned mode;
   unsigned workers;
+  plumb__access access; /* from the opts (access.set = 0: none given) */
   srv_object *objs;
   size_t n_objs, cap_objs;
   srv_listener *listeners;
@@ -117,6 +123,16 @@ plumb_server_new(plumb_server **out, const plumb_server_opts *o)
   if (s->workers == 0) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     s->workers = n < 2 ? 2 : n > 64 ? 64 : (unsigned)n;
+  }
+  if (o && (o->allow_any || o->allow_uids || o->allow_gids)) {
+    char why[200];
+    if (plumb__access_parse(&s->access, o->allow_any ? "any" : NULL,
+                            o->allow_uids, o->allow_gids, why,
+                            sizeof why) != PLUMB_OK) {
+      plumb__log(PLUMB__LOG_ERROR, "server options: %s", why);
+      free(s);
+      return PLUMB_EINVAL;
+    }
   }
   s->stop_kind = SRV_STOP;
   pthread_mutex_init(&s->mu, NULL);
@@ -222,6 +238,19 @@ plumb__server_listen_opts(plumb_server *s, const char *endpoint,
   sl->kind = SRV_LISTENER;
   pthread_mutex_init(&sl->mu, NULL);
   sl->tr = tr;
+  /* Who may connect: the listener's own policy, else the server's, else
+   * what the mode of its objects says. */
+  if (to.access != NULL && to.access->set)
+    sl->access = *to.access;
+  else if (s->access.set)
+    sl->access = s->access;
+  else
+    plumb__access_from_mode(&sl->access, to.mode, to.has_group, to.group);
+  to.access = &sl->access;
+  if (plumb__backoff_init(&sl->bo) != PLUMB_OK) {
+    st = PLUMB_ESYS;
+    goto free_sl;
+  }
   if ((sl->endpoint = strdup(endpoint)) == NULL) {
     st = PLUMB_ENOMEM;
     goto free_sl;
@@ -234,6 +263,11 @@ plumb__server_listen_opts(plumb_server *s, const char *endpoint,
   if ((st = srv_arm(s, tr->listener_fd(sl->l), sl, EPOLL_CTL_ADD)) !=
       PLUMB_OK)
     goto close_l;
+  /* The back-off timer: watched (one-shot) but silent until set. */
+  if ((st = srv_arm(s, sl->bo.tfd, sl, EPOLL_CTL_ADD)) != PLUMB_OK) {
+    (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, tr->listener_fd(sl->l), NULL);
+    goto close_l;
+  }
   pthread_mutex_lock(&s->mu);
   sl->next = s->listeners;
   s->listeners = sl;
@@ -244,6 +278,7 @@ plumb__server_listen_opts(plumb_server *s, const char *endpoint,
 close_l:
   tr->listener_close(sl->l);
 free_sl:
+  plumb__backoff_fini(&sl->bo);
   pthread_mutex_destroy(&sl->mu);
   free(sl->endpoint);
   free(sl);
@@ -267,43 +302,76 @@ srv_conn_drop(plumb_server *s, srv_conn *sc)
   sc->tr->close(sc->conn);
   pthread_mutex_destroy(&sc->mu);
   free(sc);
+  /* An fd is free: a listener backing off after EMFILE retries now. */
+  pthread_mutex_lock(&s->mu);
+  for (srv_listener *sl = s->listeners; sl != NULL; sl = sl->next)
+    plumb__backoff_nudge(&sl->bo);
+  pthread_mutex_unlock(&s->mu);
 }
 
+/* Accepts every pending client of sl (at most 64 per wake-up), admits or
+ * refuses each one (access.h), then re-arms the listener - or, after a
+ * failure such as EMFILE, leaves it disarmed and arms its back-off timer
+ * (backoff.h), so a server at its fd limit never spins. */
 static void
 srv_accept_all(plumb_server *s, srv_listener *sl)
 {
+  int failed = 0;
+
   pthread_mutex_lock(&sl->mu);
+  plumb__backoff_clear(&sl->bo);
   for (int i = 0; i < 64; i++) {
     plumb_conn *conn;
+    int e;
+    errno = 0;
     int st = sl->tr->accept(sl->l, &conn);
     if (st == PLUMB_EAGAIN)
       break;
     if (st != PLUMB_OK) {
-      plumb__log(PLUMB__LOG_WARN, "accept on %s: %s", sl->endpoint,
-                 plumb_strerror(st));
+      e = errno;
+      char what[300], why[160];
+      snprintf(what, sizeof what, "accept on %s", sl->endpoint);
+      snprintf(why, sizeof why, "%s", e ? strerror(e) : plumb_strerror(st));
+      failed = plumb__backoff_fail(&sl->bo, what, why, i > 0) == PLUMB_OK;
       break;
     }
     srv_conn *sc = calloc(1, sizeof(*sc));
     if (sc == NULL) {
       sl->tr->close(conn);
+      char what[300];
+      snprintf(what, sizeof what, "accept on %s", sl->endpoint);
+      failed = plumb__backoff_fail(&sl->bo, what, "out of memory", i > 0) ==
+               PLUMB_OK;
       break;
     }
-    pthread_mutex_init(&sc->mu, NULL);
-    pthread_mutex_lock(&sc->mu); /* published to the next worker on unlock */
     sc->kind = SRV_CONN;
     sc->tr = sl->tr;
     sc->conn = conn;
     sc->fd = sl->tr->conn_fd(conn);
     if (sl->tr->peer == NULL || sl->tr->peer(conn, &sc->peer) != PLUMB_OK)
       memset(&sc->peer, 0, sizeof(sc->peer));
+    if (!plumb__access_admit(&sl->access, &sc->peer, sc->fd)) {
+      /* Closed at once: the peer never reaches a handler. */
+      plumb__access_log_refused(&sl->refused, sl->endpoint, &sc->peer,
+                                sc->fd);
+      sl->tr->close(conn);
+      free(sc);
+      continue;
+    }
+    pthread_mutex_init(&sc->mu, NULL);
+    pthread_mutex_lock(&sc->mu); /* published to the next worker on unlock */
     pthread_mutex_lock(&s->mu);
     sc->next = s->conns;
     if (s->conns)
       s->conns->prev = sc;
     s->conns = sc;
     pthread_mutex_unlock(&s->mu);
-    plumb__log(PLUMB__LOG_DEBUG, "accepted a client on %s (pid %d)",
-               sl->endpoint, (int)sc->peer.pid);
+    if (plumb__log_enabled(PLUMB__LOG_DEBUG)) {
+      char who[80];
+      plumb__access_describe(&sc->peer, sc->fd, who, sizeof who);
+      plumb__log(PLUMB__LOG_DEBUG, "accepted a client on %s (%s)",
+                 sl->endpoint, who);
+    }
     int fd = sc->fd;
     pthread_mutex_unlock(&sc->mu);
     /* Once armed, another worker may serve and even free sc: hands off. */
@@ -312,7 +380,7 @@ srv_accept_all(plumb_server *s, srv_listener *sl)
       srv_conn_drop(s, sc);
     }
   }
-  int fd = sl->tr->listener_fd(sl->l);
+  int fd = failed ? sl->bo.tfd : sl->tr->listener_fd(sl->l);
   pthread_mutex_unlock(&sl->mu);
   (void)srv_arm(s, fd, sl, EPOLL_CTL_MOD);
 }
@@ -583,6 +651,8 @@ srv_close_all(plumb_server *s)
     if (sl == NULL)
       break;
     (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, sl->tr->listener_fd(sl->l), NULL);
+    (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, sl->bo.tfd, NULL);
+    plumb__backoff_fini(&sl->bo);
     sl->tr->listener_close(sl->l);
     pthread_mutex_destroy(&sl->mu);
     free(sl->endpoint);

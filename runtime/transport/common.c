@@ -12,6 +12,33 @@
 
 #include "common.h"
 
+/* The effective uid and gid of /proc/<pid>/status: unlike the owner of
+ * /proc/<pid> (root for a non-dumpable process, e.g. one that changed its
+ * uid), they are the process's own.  0 or -1. */
+static int
+peer_status_ids(pid_t pid, uid_t *uid, gid_t *gid)
+{
+  char path[40], line[256];
+  unsigned long r, e;
+  int got = 0;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  if ((f = fopen(path, "re")) == NULL)
+    return -1;
+  while (got != 3 && fgets(line, sizeof(line), f) != NULL) {
+    if (sscanf(line, "Uid: %lu %lu", &r, &e) == 2) {
+      *uid = (uid_t)e;
+      got |= 1;
+    } else if (sscanf(line, "Gid: %lu %lu", &r, &e) == 2) {
+      *gid = (gid_t)e;
+      got |= 2;
+    }
+  }
+  fclose(f);
+  return got == 3 ? 0 : -1;
+}
+
 int
 plumb__peer_from_pid(pid_t pid, plumb_peer *out)
 {
@@ -20,8 +47,14 @@ plumb__peer_from_pid(pid_t pid, plumb_peer *out)
 
   memset(out, 0, sizeof(*out));
   out->pid = pid;
+  if (pid <= 0)
+    return PLUMB_OK;
+  if (peer_status_ids(pid, &out->uid, &out->gid) == 0) {
+    out->has_creds = 1;
+    return PLUMB_OK;
+  }
   snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-  if (pid > 0 && stat(path, &st) == 0) {
+  if (stat(path, &st) == 0) {
     out->uid = st.st_uid;
     out->gid = st.st_gid;
     out->has_creds = 1;

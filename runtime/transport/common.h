@@ -30,8 +30,10 @@ plumb__get_le32(const uint8_t *p)
          (uint32_t)p[3] << 24;
 }
 
-/* The peer's pid, and its uid/gid (has_creds) as /proc/<pid> says while it
- * lives.  Always PLUMB_OK. */
+/* The peer's pid, and its effective uid/gid (has_creds) as
+ * /proc/<pid>/status says while it lives.  Only as trustworthy as the pid:
+ * a transport should take it from the kernel (SO_PEERCRED, a pidfd held
+ * since the handshake), not from the peer's word.  Always PLUMB_OK. */
 int plumb__peer_from_pid(pid_t pid, plumb_peer *out);
 /* 1 if pid names a live process (ours to signal or not). */
 int plumb__pid_alive(pid_t pid);

@@ -55,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "shm_ring.h"
 #include "transport.h"
 
@@ -100,6 +101,9 @@ typedef struct shm_listener {
   gid_t group;
   char seg[8 + SHM_NAME_MAX]; /* "/plumb-<name>" */
   shm_ctl ctl;
+  plumb__access access;   /* who may connect, checked before any channel */
+  plumb__ratelog refused; /* (accept runs under the core's listener lock) */
+  char endpoint[8 + SHM_NAME_MAX]; /* "shm:/<name>" for the log */
 } shm_listener;
 
 typedef struct shm_conn {
@@ -361,6 +365,13 @@ shm_listen(const char *addr, const plumb_tran_opts *opts, plumb_listener **out)
   l->mode = opts && opts->mode ? opts->mode : 0600;
   l->has_group = opts && opts->has_group;
   l->group = l->has_group ? opts->group : 0;
+  /* The abstract rendezvous socket has no file mode and its name shows in
+   * /proc/net/unix: the policy, not the secrecy of the name, decides. */
+  if (opts && opts->access)
+    l->access = *opts->access;
+  else
+    plumb__access_from_mode(&l->access, l->mode, l->has_group, l->group);
+  snprintf(l->endpoint, sizeof l->endpoint, "shm:/%s", a.name);
   shm_seg_name(l->seg, sizeof(l->seg), a.name);
   if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce)) {
     rc = PLUMB_ESYS;
@@ -536,9 +547,15 @@ shm_accept(plumb_listener *pl, plumb_conn **out)
       return PLUMB_EAGAIN;
     return PLUMB_ESYS;
   }
-  /* Owner-only endpoints take only our own user (or root). */
-  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0 ||
-      ((l->mode & 077) == 0 && cr.uid != geteuid() && cr.uid != 0)) {
+  /* Who may connect (access.h), decided on the kernel's credentials and
+   * groups of the rendezvous socket before a channel exists. */
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0) {
+    close(sock);
+    return PLUMB_EAGAIN;
+  }
+  plumb_peer who = { 1, cr.pid, cr.uid, cr.gid };
+  if (!plumb__access_admit(&l->access, &who, sock)) {
+    plumb__access_log_refused(&l->refused, l->endpoint, &who, -1);
     close(sock);
     return PLUMB_EAGAIN;
   }

@@ -6,7 +6,11 @@
  * and `127.0.0.1` can coexist); a dialer tries every address until one
  * connects or the deadline passes.  Port 0 is accepted for listening (the
  * kernel picks one) although clients then cannot find it by name.  Every
- * connection has TCP_NODELAY.  Frames use stream.h; no peer credentials.
+ * connection has TCP_NODELAY.  Frames use stream.h; no peer credentials
+ * (peer() is NULL), so the core's access check cannot apply: TCP is open
+ * to whoever reaches the port, loopback included, until a TLS layer
+ * authenticates peers (docs/TRANSPORTS.md, "Who may connect"); the core
+ * logs tcp peers as address:port.
  */
 #include <errno.h>
 #include <netdb.h>

@@ -74,6 +74,10 @@ typedef struct plumb_tran_opts {
   uint32_t mq_msgsize;    /* POSIX mq message size; 0 = default */
   int has_spin;           /* 1: shm spin budget is spin_us */
   uint32_t spin_us;
+  /* Server side: who may connect (core/access.h), as the core will check
+   * at accept; a transport that meets clients before accept() returns
+   * (shm's rendezvous) may check earlier.  NULL = no policy (clients). */
+  const struct plumb__access *access;
 } plumb_tran_opts;
 
 typedef struct plumb_transport plumb_transport;

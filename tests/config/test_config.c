@@ -184,7 +184,16 @@ static const bad_case bad_cases[] = {
   { "[calc]\ncolour = blue\n", PLUMB_ECONFIG,
     "plumb.conf:2: [calc] unknown key 'colour' (allowed: endpoint, "
     "timeout_ms, max_frame, mode, group, shm_ring_size, mq_msgsize, "
-    "spin_us)" },
+    "spin_us, allow, allow_uids, allow_gids)" },
+  { "[calc]\nallow = everyone\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] allow = 'everyone': expected 'any' or 'owner' "
+    "(list others in allow_uids / allow_gids)" },
+  { "[calc]\nallow_uids = 0, no-such-user-plumb\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] allow_uids = '0, no-such-user-plumb': no user "
+    "named 'no-such-user-plumb' (expected user names or numeric uids)" },
+  { "[calc]\nallow_gids = no-such-group-plumb\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] allow_gids = 'no-such-group-plumb': no group "
+    "named 'no-such-group-plumb' (expected group names or numeric gids)" },
   { "endpoint = unix:/tmp/x\n", PLUMB_ECONFIG,
     "plumb.conf:1: key 'endpoint' outside any section: put it under "
     "[defaults] or [<service>]" },

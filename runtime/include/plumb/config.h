@@ -46,6 +46,11 @@ typedef struct plumb_config {
   uint32_t shm_ring_size; /* bytes per shm ring; 0 = transport default */
   uint32_t mq_msgsize;  /* POSIX mq message size; 0 = transport default */
   int32_t spin_us;      /* shm spin budget in µs; -1 = transport default */
+  /* Who may connect to a server's listener (docs/CONFIG.md, "Access");
+   * "" = not set (derived from mode and group). */
+  char allow[16];       /* "any" or "owner" */
+  char allow_uids[256]; /* user names or uids, comma-separated */
+  char allow_gids[256]; /* group names or gids */
 } plumb_config;
 
 /* Resolves service's configuration into *out.  On a bad value returns

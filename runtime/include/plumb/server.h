@@ -27,6 +27,15 @@ typedef struct plumb_server_opts {
   unsigned workers;   /* worker threads; 0 = number of CPUs */
   uint32_t max_frame; /* 0 = 16 MiB */
   unsigned mode;      /* permission bits of created IPC objects; 0 = 0600 */
+  /* Who may connect, on every listener of plumb_server_listen (a service's
+   * plumb.conf keys allow / allow_uids / allow_gids win for its listener;
+   * docs/CONFIG.md, "Access").  The server's own uid and root always may.
+   * All NULL/0 = derived from `mode`: 0600 admits nobody else.  Lists are
+   * names or numbers, comma- or blank-separated, e.g. "1000, alice";
+   * groups count as primary or supplementary membership. */
+  const char *allow_uids; /* users also admitted; NULL = none */
+  const char *allow_gids; /* members of these groups also admitted */
+  int allow_any;          /* 1: anyone who can reach the endpoint */
 } plumb_server_opts;
 
 PLUMB_API int plumb_server_new(plumb_server **out, const plumb_server_opts *o);
