@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,19 +87,6 @@ fifo_pair_name(char *out, size_t cap, uint64_t tok, const char *dir)
   snprintf(out, cap, "%016llx.%s", (unsigned long long)tok, dir);
 }
 
-static uint64_t
-fifo_get64(const uint8_t *p)
-{
-  return (uint64_t)plumb__get_le32(p) | (uint64_t)plumb__get_le32(p + 4) << 32;
-}
-
-static void
-fifo_put64(uint8_t *p, uint64_t v)
-{
-  plumb__put_le32(p, (uint32_t)v);
-  plumb__put_le32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* FNV-1a over the first 56 bytes of a hello: its last 8 bytes. */
 static uint64_t
 fifo_hello_sum(const uint8_t *h)
@@ -109,15 +95,6 @@ fifo_hello_sum(const uint8_t *h)
   for (int i = 0; i < FIFO_HELLO_SIZE - 8; i++)
     x = (x ^ h[i]) * 1099511628211ull;
   return x;
-}
-
-static uint64_t
-fifo_random64(void)
-{
-  uint64_t v = 0;
-  while (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
-    ; /* EINTR */
-  return v;
 }
 
 static int
@@ -377,7 +354,7 @@ fifo_accept_hello(fifo_listener *l, const uint8_t *h, fifo_conn **out)
   struct iovec v = { ack, sizeof(ack) };
   struct stat st;
   uint32_t pid = plumb__get_le32(h + 8);
-  uint64_t tok = fifo_get64(h + 16), tok2 = fifo_get64(h + 24);
+  uint64_t tok = plumb__get_le64(h + 16), tok2 = plumb__get_le64(h + 24);
   fifo_conn *c = NULL;
   int rv, dfd = -1, pdir = -1;
 
@@ -452,7 +429,7 @@ fifo_next_hello(fifo_listener *l)
   while (l->have - l->off >= FIFO_HELLO_SIZE) {
     const uint8_t *h = l->buf + l->off;
     if (memcmp(h, FIFO_MAGIC, 8) == 0 &&
-        fifo_get64(h + FIFO_HELLO_SIZE - 8) == fifo_hello_sum(h)) {
+        plumb__get_le64(h + FIFO_HELLO_SIZE - 8) == fifo_hello_sum(h)) {
       l->off += FIFO_HELLO_SIZE;
       return h;
     }
@@ -551,7 +528,7 @@ fifo_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
 {
   char dname[PATH_MAX], c2s[64], s2c[64], pc2s[PATH_MAX + 80],
       ps2c[PATH_MAX + 80];
-  uint64_t tok = fifo_random64(), tok2 = fifo_random64();
+  uint64_t tok = plumb__random64(), tok2 = plumb__random64();
   uint8_t hello[FIFO_HELLO_SIZE] = { 0 };
   plumb_buf ack = { 0 };
   struct stat rst;
@@ -612,9 +589,9 @@ fifo_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   plumb__fdconn_start(&c->fc, opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME);
   memcpy(hello, FIFO_MAGIC, 8);
   plumb__put_le32(hello + 8, (uint32_t)getpid());
-  fifo_put64(hello + 16, tok);
-  fifo_put64(hello + 24, tok2);
-  fifo_put64(hello + FIFO_HELLO_SIZE - 8, fifo_hello_sum(hello));
+  plumb__put_le64(hello + 16, tok);
+  plumb__put_le64(hello + 24, tok2);
+  plumb__put_le64(hello + FIFO_HELLO_SIZE - 8, fifo_hello_sum(hello));
   for (;;) { /* atomic: whole or nothing (EAGAIN while the FIFO is full) */
     ssize_t w = write(rz, hello, sizeof(hello));
     if (w == (ssize_t)sizeof(hello))

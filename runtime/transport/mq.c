@@ -40,7 +40,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,8 +96,7 @@ typedef struct mq_conn {
   uid_t peer_uid;   /* owner of the peer's queue */
   gid_t peer_gid;
   char *cname;      /* server: our .c queue's name until the client has it */
-  plumb_buf tail;   /* try_send(): the unsent rest of a frame, */
-  size_t toff;      /* sent up to here */
+  plumb__tail tail; /* try_send(): the unsent rest of a frame */
   atomic_uint forged; /* messages dropped: not from our peer */
 } mq_conn;
 
@@ -126,29 +124,6 @@ mq_pair_name(char *out, size_t cap, const char *base, uint32_t pid,
 {
   snprintf(out, cap, "%s.%u.%016llx.%c", base, pid, (unsigned long long)tok,
            dir);
-}
-
-static uint64_t
-mq_get64(const uint8_t *p)
-{
-  return (uint64_t)plumb__get_le32(p) | (uint64_t)plumb__get_le32(p + 4) << 32;
-}
-
-static void
-mq_put64(uint8_t *p, uint64_t v)
-{
-  plumb__put_le32(p, (uint32_t)v);
-  plumb__put_le32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint64_t
-mq_random64(void)
-{
-  uint64_t v = 0;
-  while (v == 0)
-    if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
-      v = 0; /* EINTR: again */
-  return v;
 }
 
 static int
@@ -261,7 +236,7 @@ mq_conn_free(mq_conn *c)
   free(c->rmsg);
   free(c->wmsg);
   plumb__buf_free(&c->rx.part);
-  plumb__buf_free(&c->tail);
+  plumb__buf_free(&c->tail.buf);
   if (c->cname) {
     mq_unlink(c->cname);
     free(c->cname);
@@ -434,7 +409,7 @@ mq_accept_hello(mq_listener *l, const uint8_t *m, ssize_t n, mq_conn **out)
   pid = plumb__get_le32(m + 5);
   if (pid == 0 || pid > INT_MAX)
     return PLUMB_EPROTO;
-  mq_pair_name(sname, sizeof(sname), l->name, pid, mq_get64(m + 9), 's');
+  mq_pair_name(sname, sizeof(sname), l->name, pid, plumb__get_le64(m + 9), 's');
   if ((c = mq_conn_new()) == NULL)
     return PLUMB_ENOMEM;
   c->wq = mq_open(sname, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -464,7 +439,7 @@ mq_accept_hello(mq_listener *l, const uint8_t *m, ssize_t n, mq_conn **out)
     /* We are its uid or root: the client made .c as well (0600), so it
      * pays for both queues and shrinks them to what RLIMIT_MSGQUEUE
      * leaves, as it always did. */
-    mq_pair_name(cname, sizeof(cname), l->name, pid, mq_get64(m + 9), 'c');
+    mq_pair_name(cname, sizeof(cname), l->name, pid, plumb__get_le64(m + 9), 'c');
     c->rq = mq_open(cname, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     mq_unlink(cname);
     if (c->rq == (mqd_t)-1 || fstat((int)c->rq, &st) < 0 ||
@@ -476,7 +451,7 @@ mq_accept_hello(mq_listener *l, const uint8_t *m, ssize_t n, mq_conn **out)
     goto ready;
   }
   /* Ours: readable by us alone, writable as far as the well-known queue */
-  tok = mq_random64();
+  tok = plumb__random64();
   mq_pair_name(cname, sizeof(cname), l->name, pid, tok, 'c');
   /* as large as the client made its own: the client decides what its
    * connection costs (RLIMIT_MSGQUEUE counts per user) */
@@ -495,13 +470,13 @@ mq_accept_hello(mq_listener *l, const uint8_t *m, ssize_t n, mq_conn **out)
   if (c->cname == NULL)
     mq_unlink(cname);
 ready:
-  c->secret = mq_random64();
+  c->secret = plumb__random64();
   if ((rv = mq_conn_setup(c, l->max_frame)) != PLUMB_OK)
     goto fail;
   ack[0] = MQ_ACK;
   plumb__put_le32(ack + 1, (uint32_t)getpid());
-  mq_put64(ack + 5, c->secret);
-  mq_put64(ack + 13, tok);
+  plumb__put_le64(ack + 5, c->secret);
+  plumb__put_le64(ack + 13, tok);
   if (mq_send(c->wq, (const char *)ack, sizeof(ack), 0) < 0) {
     rv = PLUMB_ECLOSED;
     goto fail;
@@ -588,15 +563,15 @@ mq_take_ack(mq_conn *c, const char *addr, const uint8_t *m, ssize_t n,
   if (n != MQ_ACK_LEN || m[0] != MQ_ACK)
     return 0;
   if (c->wq != (mqd_t)-1) { /* we made .c: only the server writes here */
-    if (mq_get64(m + 13) != 0)
+    if (plumb__get_le64(m + 13) != 0)
       return 0;
     c->peer_pid = (pid_t)plumb__get_le32(m + 1);
-    c->secret = mq_get64(m + 5);
+    c->secret = plumb__get_le64(m + 5);
     c->peer_uid = srv_uid;
     return 1;
   }
   mq_pair_name(cname, sizeof(cname), addr, (uint32_t)getpid(),
-               mq_get64(m + 13), 'c');
+               plumb__get_le64(m + 13), 'c');
   mqd_t q = mq_open(cname, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (q == (mqd_t)-1)
     return 0;
@@ -608,7 +583,7 @@ mq_take_ack(mq_conn *c, const char *addr, const uint8_t *m, ssize_t n,
   mq_unlink(cname); /* the server does too, if we die first */
   c->wq = q;
   c->peer_pid = (pid_t)plumb__get_le32(m + 1);
-  c->secret = mq_get64(m + 5);
+  c->secret = plumb__get_le64(m + 5);
   c->peer_uid = srv_uid;
   return 1;
 }
@@ -619,7 +594,7 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
 {
   char sname[MQ_NAME_MAX + 40];
   uint8_t hello[MQ_HELLO_LEN];
-  uint64_t tok = mq_random64();
+  uint64_t tok = plumb__random64();
   struct stat wk;
   mq_conn *c = NULL;
   mqd_t sq;
@@ -664,7 +639,7 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   hello[0] = MQ_HELLO;
   plumb__put_le32(hello + 1, MQ_VERSION);
   plumb__put_le32(hello + 5, (uint32_t)getpid());
-  mq_put64(hello + 9, tok);
+  plumb__put_le64(hello + 9, tok);
   hello[17] = other ? 0 : MQ_HELLO_OWN_C;
   for (;;) {
     if (mq_send(sq, (const char *)hello, sizeof(hello), 0) == 0)
@@ -798,7 +773,7 @@ static size_t
 mq_hdr_in(const mq_conn *c, uint8_t *m, uint8_t kind)
 {
   m[0] = kind;
-  mq_put64(m + 1, c->secret);
+  plumb__put_le64(m + 1, c->secret);
   return MQ_MORE_HDR;
 }
 
@@ -818,7 +793,7 @@ mq_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
 
   if (atomic_load(&c->shut) || c->wbroken)
     return PLUMB_ECLOSED;
-  if (c->tail.len > c->toff) /* a try_send() rest goes first */
+  if (plumb__tail_pending(&c->tail)) /* a try_send() rest goes first */
     return PLUMB_EAGAIN;
   if ((rv = plumb__split_begin(&sp, iov, iovcnt, c->max_frame)) != PLUMB_OK)
     return rv;
@@ -833,17 +808,10 @@ mq_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
     if ((rv = mq_send_msg(c, used, deadline)) != PLUMB_OK) {
       if (rv == PLUMB_EAGAIN && deadline == PLUMB_NOWAIT && sp.msgs > 1) {
         /* try_send(): keep the unsent rest (this message's data too) */
-        size_t rest = used - hdr + (sp.total - sp.sent);
-        if (plumb__buf_reserve(&c->tail, rest) != PLUMB_OK) {
+        rv = plumb__tail_keep(&c->tail, &sp, c->wmsg + hdr, used - hdr);
+        if (rv != PLUMB_OK)
           c->wbroken = 1;
-          return PLUMB_ENOMEM;
-        }
-        memcpy(c->tail.data, c->wmsg + hdr, used - hdr);
-        plumb__split_fill(&sp, c->tail.data + used - hdr,
-                          sp.total - sp.sent);
-        c->tail.len = rest;
-        c->toff = 0;
-        return PLUMB_OK;
+        return rv;
       }
       return plumb__split_failed(&sp, rv, &c->wbroken);
     }
@@ -857,23 +825,19 @@ mq_flush(plumb_conn *pc)
 {
   mq_conn *c = (mq_conn *)pc;
 
-  while (c->toff < c->tail.len) {
+  while (plumb__tail_pending(&c->tail)) {
     if (atomic_load(&c->shut))
       return PLUMB_ECLOSED;
     size_t used = mq_hdr(c, MQ_MORE);
-    size_t n = c->tail.len - c->toff;
-    if (n > c->wsize - used)
-      n = c->wsize - used;
-    memcpy(c->wmsg + used, c->tail.data + c->toff, n);
+    size_t n = plumb__tail_peek(&c->tail, c->wmsg + used, c->wsize - used);
     int rv = mq_send_msg(c, used + n, PLUMB_NOWAIT);
     if (rv != PLUMB_OK) {
       if (rv != PLUMB_EAGAIN)
         c->wbroken = 1;
       return rv;
     }
-    c->toff += n;
+    plumb__tail_sent(&c->tail, n);
   }
-  c->tail.len = c->toff = 0;
   return PLUMB_OK;
 }
 
@@ -898,7 +862,7 @@ mq_write_wait(plumb_conn *pc, int *fd, uint32_t *events)
 static int
 mq_take(mq_conn *c, const uint8_t *m, size_t n)
 {
-  if (n < MQ_MORE_HDR || mq_get64(m + 1) != c->secret) {
+  if (n < MQ_MORE_HDR || plumb__get_le64(m + 1) != c->secret) {
     atomic_fetch_add(&c->forged, 1);
     return 0;
   }

@@ -50,7 +50,6 @@
 #include <sys/eventfd.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
-#include <sys/random.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,8 +123,7 @@ typedef struct sv_conn {
   int peer_dead;
   uint8_t *wmsg;     /* long mtype + text */
   plumb__reasm rx;   /* the frame being received */
-  plumb_buf tail;    /* try_send(): the unsent rest of a frame, */
-  size_t toff;       /* sent up to here */
+  plumb__tail tail;  /* try_send(): the unsent rest of a frame */
   atomic_uint forged; /* messages dropped: not from our peer */
   pthread_t thr;     /* reader thread (servers; clients after conn_fd()) */
   int thr_on;
@@ -158,22 +156,6 @@ const plumb_transport plumb__tran_sysvmq;
 
 /* ---- small helpers ---- */
 
-static void
-sv_put64(uint8_t *p, uint64_t v)
-{
-  for (int i = 0; i < 8; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-sv_get64(const uint8_t *p)
-{
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--)
-    v = v << 8 | p[i];
-  return v;
-}
-
 /* Largest message text: at most msgmax, and two must fit in the queue so a
  * sender and a receiver can overlap. */
 static size_t
@@ -201,16 +183,6 @@ sv_errno_status(int e)
   default:
     return PLUMB_ESYS;
   }
-}
-
-static uint64_t
-sv_random64(void)
-{
-  uint64_t v = 0;
-  while (v == 0)
-    if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
-      v = 0; /* EINTR: again */
-  return v;
 }
 
 /* A new private queue only `uid` (and we, its creator) may use. */
@@ -375,7 +347,7 @@ sv_send_ctl(int qid, long to, uint8_t kind, uint32_t aux, uint64_t id,
   } m = { .mtype = to };
   m.text[0] = kind;
   plumb__put_le32(m.text + 4, aux);
-  sv_put64(m.text + 8, id);
+  plumb__put_le64(m.text + 8, id);
   if (n)
     memcpy(m.text + SV_HDR, extra, n);
   return sv_send_msg(qid, &m, SV_HDR + n, -1, NULL, NULL, deadline);
@@ -525,7 +497,7 @@ sv_receive(int qid, long t, int flags, void *buf, size_t cap)
   m->next = NULL;
   m->kind = text[0];
   m->aux = plumb__get_le32(text + 4);
-  m->id = sv_get64(text + 8);
+  m->id = plumb__get_le64(text + 8);
   m->n = (size_t)n - SV_HDR;
   memcpy(m->data, text + SV_HDR, m->n);
   return m;
@@ -597,7 +569,7 @@ sv_conn_free(sv_conn *c)
     close(c->wakefd);
   sv_inbox_fini(&c->in);
   plumb__buf_free(&c->rx.part);
-  plumb__buf_free(&c->tail);
+  plumb__buf_free(&c->tail.buf);
   free(c->wmsg);
   free(c->rbuf);
   free(c);
@@ -607,7 +579,7 @@ sv_conn_free(sv_conn *c)
 static int
 sv_genuine(sv_conn *c, const uint8_t *text, ssize_t n)
 {
-  if (n >= SV_HDR && sv_get64(text + 8) == c->secret)
+  if (n >= SV_HDR && plumb__get_le64(text + 8) == c->secret)
     return 1;
   atomic_fetch_add(&c->forged, 1);
   return 0;
@@ -623,7 +595,7 @@ sv_data_hdr(sv_conn *c, uint8_t kind, uint32_t total)
   memset(text, 0, SV_HDR);
   text[0] = kind;
   plumb__put_le32(text + 4, total);
-  sv_put64(text + 8, c->secret);
+  plumb__put_le64(text + 8, c->secret);
   return text;
 }
 
@@ -637,7 +609,7 @@ sv_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
 
   if (atomic_load(&c->shut) || c->wbroken)
     return PLUMB_ECLOSED;
-  if (c->tail.len > c->toff) /* a try_send() rest goes first */
+  if (plumb__tail_pending(&c->tail)) /* a try_send() rest goes first */
     return PLUMB_EAGAIN;
   if ((rv = plumb__split_begin(&sp, iov, iovcnt, c->max_frame)) != PLUMB_OK)
     return rv;
@@ -651,17 +623,10 @@ sv_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
     if (rv != PLUMB_OK) {
       if (rv == PLUMB_EAGAIN && deadline == PLUMB_NOWAIT && sp.msgs > 1) {
         /* try_send(): keep the unsent rest (message already built) */
-        size_t rest = used - SV_HDR + (sp.total - sp.sent);
-        if (plumb__buf_reserve(&c->tail, rest) != PLUMB_OK) {
+        rv = plumb__tail_keep(&c->tail, &sp, text + SV_HDR, used - SV_HDR);
+        if (rv != PLUMB_OK)
           c->wbroken = 1;
-          return PLUMB_ENOMEM;
-        }
-        memcpy(c->tail.data, text + SV_HDR, used - SV_HDR);
-        plumb__split_fill(&sp, c->tail.data + used - SV_HDR,
-                          sp.total - sp.sent);
-        c->tail.len = rest;
-        c->toff = 0;
-        return PLUMB_OK;
+        return rv;
       }
       return plumb__split_failed(&sp, rv, &c->wbroken);
     }
@@ -675,14 +640,11 @@ sv_flush(plumb_conn *pc)
 {
   sv_conn *c = (sv_conn *)pc;
 
-  while (c->toff < c->tail.len) {
+  while (plumb__tail_pending(&c->tail)) {
     if (atomic_load(&c->shut))
       return PLUMB_ECLOSED;
-    size_t n = c->tail.len - c->toff;
-    if (n > c->chunk - SV_HDR)
-      n = c->chunk - SV_HDR;
     uint8_t *text = sv_data_hdr(c, SV_MORE, 0);
-    memcpy(text + SV_HDR, c->tail.data + c->toff, n);
+    size_t n = plumb__tail_peek(&c->tail, text + SV_HDR, c->chunk - SV_HDR);
     int rv = sv_send_msg(c->wq, c->wmsg, SV_HDR + n, c->pidfd, &c->shut,
                          &c->in, PLUMB_NOWAIT);
     if (rv != PLUMB_OK) {
@@ -690,9 +652,8 @@ sv_flush(plumb_conn *pc)
         c->wbroken = 1;
       return rv;
     }
-    c->toff += n;
+    plumb__tail_sent(&c->tail, n);
   }
-  c->tail.len = c->toff = 0;
   return PLUMB_OK;
 }
 
@@ -1215,7 +1176,7 @@ sv_accept_hello(sv_hub *h, const sv_msg *m, sv_conn **out)
   c->peer_uid = box.msg_perm.cuid;
   c->peer_gid = box.msg_perm.cgid;
   c->has_creds = 1;
-  c->secret = sv_random64();
+  c->secret = plumb__random64();
   if ((rv = sv_conn_watch(c)) != PLUMB_OK) {
     sv_rmid(&c->boxq); /* the client died: its box goes */
     goto fail;
@@ -1246,7 +1207,7 @@ sv_accept_hello(sv_hub *h, const sv_msg *m, sv_conn **out)
   pthread_mutex_unlock(&h->mu);
   plumb__put_le32(ack, (uint32_t)c->rq); /* the client writes this one */
   plumb__put_le32(ack + 4, (uint32_t)c->wq);
-  sv_put64(ack + 8, c->secret);
+  plumb__put_le64(ack + 8, c->secret);
   rv = sv_send_ctl(boxq, SV_T_DATA, SV_ACK, (uint32_t)getpid(), m->id, ack,
                    sizeof(ack), PLUMB_NOWAIT);
   if (rv != PLUMB_OK) {
@@ -1324,7 +1285,7 @@ sv_await_ack(sv_conn *c, int boxq, uint64_t nonce, uid_t srv_uid,
   for (;;) {
     ssize_t n = msgrcv(boxq, &m, sizeof(m.text), SV_T_DATA,
                        IPC_NOWAIT | MSG_NOERROR);
-    if (n >= SV_HDR && sv_get64(m.text + 8) == nonce) {
+    if (n >= SV_HDR && plumb__get_le64(m.text + 8) == nonce) {
       if (m.text[0] == SV_NAK)
         return PLUMB_ECONNREFUSED;
       if (m.text[0] == SV_ACK && n == SV_HDR + 16) {
@@ -1338,7 +1299,7 @@ sv_await_ack(sv_conn *c, int boxq, uint64_t nonce, uid_t srv_uid,
             msgctl(boxq, IPC_STAT, &ds) == 0 && ds.msg_lspid > 0) {
           c->wq = wq;
           c->rq = rq;
-          c->secret = sv_get64(m.text + SV_HDR + 8);
+          c->secret = plumb__get_le64(m.text + SV_HDR + 8);
           c->peer_pid = ds.msg_lspid;
           c->peer_uid = srv_uid;
           c->has_creds = 1;
@@ -1395,7 +1356,7 @@ sv_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
     rv = errno == ENOSPC ? PLUMB_ENOMEM : PLUMB_ESYS;
     goto fail;
   }
-  uint64_t nonce = sv_random64();
+  uint64_t nonce = plumb__random64();
   if ((rv = sv_send_ctl(boxq, SV_T_KNOCK, SV_KNOCK, 0, nonce, NULL, 0,
                         PLUMB_NOWAIT)) != PLUMB_OK)
     goto fail;
