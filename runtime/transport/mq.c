@@ -287,7 +287,8 @@ mq_conn_setup(mq_conn *c, uint32_t max_frame)
 /* ---- server side ---- */
 
 /* Removes /<base>.<pid>.<hex>.{c,s} queues whose pid is dead (clients
- * that died before the server saw their hello).  Needs /dev/mqueue. */
+ * that died before the server saw their hello).  Needs the mqueue file
+ * system mounted (/dev/mqueue, or wherever /proc/self/mounts says). */
 static void
 mq_sweep(const char *name)
 {
@@ -297,6 +298,16 @@ mq_sweep(const char *name)
   struct dirent *e;
   int n = 0;
 
+  if (d == NULL) { /* mounted elsewhere, maybe */
+    FILE *f = fopen("/proc/self/mounts", "re");
+    char line[512], dir[256], type[32];
+    while (f && d == NULL && fgets(line, sizeof(line), f))
+      if (sscanf(line, "%*s %255s %31s", dir, type) == 2 &&
+          strcmp(type, "mqueue") == 0)
+        d = opendir(dir);
+    if (f)
+      fclose(f);
+  }
   if (d == NULL)
     return;
   while ((e = readdir(d)) != NULL && n++ < 100000) {

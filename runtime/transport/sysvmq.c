@@ -7,8 +7,9 @@
  * carries only the dial handshake: a beacon (mtype 2, the server's pid) that
  * tells a live server from a queue left by a crashed one, and HELLOs (mtype
  * 1).  The server's waiter thread drains every other message there at once
- * (junk left by anyone is purged), keeps at most SV_HELLO_MAX hellos, and
- * puts the beacon back if someone took it.  All traffic of a connection goes
+ * (junk left by anyone is purged) and keeps at most SV_HELLO_MAX hellos; a
+ * janitor thread removes junk of the beacon's type and puts the beacon back
+ * if someone took it (every 200 ms).  All traffic of a connection goes
  * over two private queues (IPC_PRIVATE, mode 0600) the server creates for it
  * and gives to the client (msg_perm.uid = the client's uid; the server keeps
  * access as their creator), so only the client's uid and the server's can
@@ -72,6 +73,7 @@ enum {
 #define SV_MIN_CHUNK 256
 #define SV_HELLO_MAX 256       /* hellos waiting for accept() */
 #define SV_BEACON_SCAN 16      /* messages looked at for the beacon */
+#define SV_JANITOR_MS 200      /* the well-known queue's mtype 2 checked */
 #define SV_THREAD_STACK (256u * 1024u)
 #define SV_KEYFILE_MARK "plumb sysvmq key file\n"
 
@@ -144,7 +146,9 @@ struct sv_hub {
   int thr_on;
   void *rbuf;        /* the waiter's receive buffer */
   size_t rcap;
-  int64_t beacon_checked;
+  pthread_t jan;      /* the janitor (see hub_janitor) */
+  int jan_on;
+  int jan_fd;        /* eventfd: readable = stop */
   pthread_mutex_t mu;
   int refs;          /* the listener + accepted connections */
   int listening;
@@ -974,13 +978,6 @@ hub_main(void *arg)
     sv_msg *m = sv_receive(h->qid, SV_T_BEACON, MSG_EXCEPT, buf, h->rcap);
     if (m == NULL && errno != EPROTO && errno != EINTR && errno != ENOMEM)
       break; /* EIDRM/EINVAL: the queue is gone */
-    int64_t now = plumb__now_ns();
-    if (now - h->beacon_checked > 10 * 1000000LL) { /* at most 100/s */
-      h->beacon_checked = now;
-      if (sv_beacons(h->qid, getpid(), NULL) == -2) /* someone took it */
-        (void)sv_send_ctl(h->qid, SV_T_BEACON, SV_BEACON, (uint32_t)getpid(),
-                          0, NULL, 0, PLUMB_NOWAIT);
-    }
     if (m == NULL)
       continue;
     if (m->kind == SV_HELLO && m->n == 8) {
@@ -1010,9 +1007,50 @@ hub_main(void *arg)
   return NULL;
 }
 
+/* Every SV_JANITOR_MS: the one thing the waiter cannot drain is mtype 2,
+ * so messages of that type that are not our one beacon (junk, forged
+ * beacons) are removed and the beacon put back if someone took it.  A
+ * dial that looks in between finds no beacon and goes on anyway. */
+static void *
+hub_janitor(void *arg)
+{
+  sv_hub *h = arg;
+  struct pollfd p = { .fd = h->jan_fd, .events = POLLIN };
+  struct {
+    long mtype;
+    uint8_t text[SV_HDR];
+  } m;
+
+  while (poll(&p, 1, SV_JANITOR_MS) == 0 || (p.revents == 0 && errno == EINTR)) {
+    struct msqid_ds ds;
+    if (msgctl(h->qid, IPC_STAT, &ds) < 0)
+      break; /* removed */
+    if (ds.msg_qnum == 1 && sv_beacons(h->qid, getpid(), NULL) == 1)
+      continue; /* just our beacon: the usual case, two syscalls */
+    if (sv_beacons(h->qid, 0, NULL) == -1)
+      continue; /* no MSG_COPY: cannot tell ours from junk */
+    for (int i = 0; i < 100000; i++)
+      if (msgrcv(h->qid, &m, sizeof(m.text), SV_T_BEACON,
+                 IPC_NOWAIT | MSG_NOERROR) < 0)
+        break;
+    (void)sv_send_ctl(h->qid, SV_T_BEACON, SV_BEACON, (uint32_t)getpid(), 0,
+                      NULL, 0, PLUMB_NOWAIT);
+  }
+  return NULL;
+}
+
 static void
 hub_destroy(sv_hub *h)
 {
+  if (h->jan_on) {
+    uint64_t one = 1;
+    if (write(h->jan_fd, &one, sizeof(one)) < 0) {
+      /* cannot overflow with one write */
+    }
+    pthread_join(h->jan, NULL);
+  }
+  if (h->jan_fd >= 0)
+    close(h->jan_fd);
   if (h->qid >= 0)
     msgctl(h->qid, IPC_RMID, NULL);
   if (h->thr_on) {
@@ -1056,6 +1094,7 @@ sv_listen(const char *addr, const plumb_tran_opts *opts,
     return PLUMB_ENOMEM;
   h->base.ops = &plumb__tran_sysvmq;
   h->qid = -1;
+  h->jan_fd = -1;
   h->hellos.evfd = -1;
   h->max_frame = opts && opts->max_frame ? opts->max_frame
                                          : PLUMB_DEFAULT_MAX_FRAME;
@@ -1130,7 +1169,12 @@ sv_listen(const char *addr, const plumb_tran_opts *opts,
                    NULL, 0, PLUMB_NOWAIT);
   if (rv != PLUMB_OK)
     goto fail;
-  h->beacon_checked = plumb__now_ns();
+  if ((h->jan_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+      sv_thread(&h->jan, hub_janitor, h) != 0) {
+    rv = PLUMB_ESYS;
+    goto fail;
+  }
+  h->jan_on = 1;
   if ((rv = sv_inbox_init(&h->hellos, 0)) != PLUMB_OK)
     goto fail;
   if (sv_thread(&h->thr, hub_main, h) != 0) {
