@@ -605,6 +605,47 @@ test_fifo_symlink(void)
   assert_clean();
 }
 
+/* ---- every transport: who may dial a 0660 + group server ---- */
+
+static int
+member_calls(long long until)
+{
+  (void)until;
+  if (become_group_member() < 0)
+    return 100;
+  return good_calls(10, NULL) == 0 ? 0 : 1;
+}
+
+static int
+stranger_dials(long long until)
+{
+  (void)until;
+  plumb_client *c = NULL;
+  if (setgroups(0, NULL) < 0 || setgid(NOBODY - 1) < 0 ||
+      setuid(NOBODY - 1) < 0)
+    return 100;
+  int rc = plumb_client_open(&c, ep, "calc", NULL);
+  plumb_client_close(c);
+  return rc == PLUMB_OK ? 1 : 0;
+}
+
+static void
+test_group_members_only(void)
+{
+  if (!is_root()) {
+    skip("needs root for a second uid");
+    return;
+  }
+  CU_ASSERT(srv_stop());
+  CU_ASSERT_FATAL(srv_start(0660, TEST_GID) == 0);
+  /* another uid in the group is served over its private channel ... */
+  CU_ASSERT(in_child(member_calls, 5000) == 0);
+  /* ... one outside it cannot even dial */
+  CU_ASSERT(in_child(stranger_dials, 5000) == 0);
+  CU_ASSERT(good_calls(5, NULL) == 0);
+  assert_clean();
+}
+
 /* ---- suites ---- */
 
 static const ptest_case sysv_cases[] = {
@@ -613,6 +654,8 @@ static const ptest_case sysv_cases[] = {
   { "flooded well-known queue, forged HELLOs", test_sysv_flood },
   { "stopped clients do not block others", test_stuck_client },
   { "clients killed while dialling leave nothing", test_killed_mid_handshake },
+  { "0660 + group: a member of another uid is served, others refused",
+    test_group_members_only },
   { NULL, NULL },
 };
 
@@ -621,6 +664,8 @@ static const ptest_case stream_cases[] = {
   { "clients killed while dialling leave nothing", test_killed_mid_handshake },
   { "group member: inotify channel theft, 1-byte garbage", test_group_theft },
   { "group member: symlink planted as reply FIFO", test_fifo_symlink },
+  { "0660 + group: a member of another uid is served, others refused",
+    test_group_members_only },
   { NULL, NULL },
 };
 
