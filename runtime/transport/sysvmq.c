@@ -549,6 +549,15 @@ sv_conn_new(size_t chunk, uint32_t max_frame)
   return c;
 }
 
+/* The pair's message size, if smaller than the buffers were made for (the
+ * well-known queue's): never larger. */
+static void
+sv_fit_chunk(sv_conn *c, size_t chunk)
+{
+  if (chunk < c->chunk)
+    c->chunk = chunk;
+}
+
 /* The epoll set behind conn_fd(), once the peer's pid is known. */
 static int
 sv_conn_watch(sv_conn *c)
@@ -1237,7 +1246,7 @@ sv_accept_hello(sv_hub *h, const sv_msg *m, sv_conn **out)
     rv = errno == ENOSPC ? PLUMB_ENOMEM : PLUMB_ESYS;
     goto fail;
   }
-  c->chunk = sv_chunk_size(c->rq);
+  sv_fit_chunk(c, sv_chunk_size(c->rq));
   if (sv_thread(&c->thr, reader_main, c) != 0) {
     rv = PLUMB_ESYS;
     goto fail;
@@ -1416,7 +1425,7 @@ sv_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   msgctl(boxq, IPC_RMID, NULL);
   boxq = -1;
   c->wkq = qid;
-  c->chunk = sv_chunk_size(c->wq);
+  sv_fit_chunk(c, sv_chunk_size(c->wq));
   if ((rv = sv_conn_watch(c)) != PLUMB_OK)
     goto fail;
   c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
