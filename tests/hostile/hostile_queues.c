@@ -44,7 +44,7 @@
 static const char *scheme;
 static char ep[256], path[200], conf[128], log_path[128], server[PATH_MAX + 64];
 static pid_t srv = -1;
-static int sysv_before = -1; /* SysV queues at the start */
+static int sysv_before = -1; /* our SysV queues at the start (0) */
 
 /* ---- helpers ---- */
 
@@ -60,20 +60,44 @@ skip(const char *why)
   fprintf(stderr, "SKIPPED (%s): %s\n", scheme, why);
 }
 
-/* Number of private (IPC_PRIVATE, key 0) SysV message queues in the
- * system: sysvmq makes one per dialling client and two per connection
- * (keyed queues of other programs do not count). */
+/* Processes of this test (children, servers): SysV objects are counted as
+ * ours when one of them was the last to send or receive on them (other
+ * programs on the machine may make private queues at the same time). */
+static pid_t ours[512];
+static int n_ours;
+
+static pid_t
+tracked(pid_t p)
+{
+  if (p > 0 && n_ours < (int)(sizeof(ours) / sizeof(ours[0])))
+    ours[n_ours++] = p;
+  return p;
+}
+
+static int
+is_ours(long pid)
+{
+  for (int i = 0; i < n_ours; i++)
+    if (pid > 0 && ours[i] == (pid_t)pid)
+      return 1;
+  return 0;
+}
+
+/* Private (IPC_PRIVATE, key 0) SysV queues last used by our processes:
+ * sysvmq makes one box per dialling client and two per connection. */
 static int
 sysv_count(void)
 {
   FILE *f = fopen("/proc/sysvipc/msg", "r");
   char line[512];
   int n = 0;
-  long key;
+  long key, id, cbytes, qnum, lspid, lrpid;
   if (f == NULL)
     return -1;
   while (fgets(line, sizeof(line), f))
-    if (sscanf(line, "%ld", &key) == 1 && key == 0)
+    if (sscanf(line, "%ld %ld %*o %ld %ld %ld %ld", &key, &id, &cbytes,
+               &qnum, &lspid, &lrpid) == 6 &&
+        key == 0 && (is_ours(lspid) || is_ours(lrpid)))
       n++;
   fclose(f);
   return n;
@@ -159,7 +183,7 @@ srv_start(unsigned mode, int group)
   fclose(f);
   setenv("PLUMB_CONFIG", conf, 1);
   char *argv[] = { server, ep, NULL };
-  srv = ptest_spawn(argv, log_path);
+  srv = tracked(ptest_spawn(argv, log_path));
   if (srv < 0)
     return -1;
   for (long long end = ptest_now_ms() + 5000; ptest_now_ms() < end;) {
@@ -223,7 +247,7 @@ become_group_member(void)
 static int
 in_child(int (*fn)(long long until), int ms)
 {
-  pid_t p = fork();
+  pid_t p = tracked(fork());
   if (p == 0)
     _exit(fn(ptest_now_ms() + ms));
   return ptest_stop(p, 0, ms + 5000);
@@ -298,7 +322,7 @@ static void
 test_sysv_forge_steal(void)
 {
   int st;
-  pid_t p = fork();
+  pid_t p = tracked(fork());
   if (p == 0)
     _exit(sysv_forger(ptest_now_ms() + 2000));
   long long worst = 0;
@@ -348,7 +372,7 @@ sysv_flooder(long long until)
 static void
 test_sysv_flood(void)
 {
-  pid_t p = fork();
+  pid_t p = tracked(fork());
   if (p == 0)
     _exit(sysv_flooder(ptest_now_ms() + 1500));
   long long worst = 0;
@@ -394,7 +418,7 @@ test_stuck_client(void)
 {
   pid_t kids[4];
   for (int i = 0; i < 4; i++) {
-    kids[i] = fork();
+    kids[i] = tracked(fork());
     if (kids[i] == 0)
       _exit(busy_client(ptest_now_ms() + 10000));
   }
@@ -430,7 +454,7 @@ static void
 test_killed_mid_handshake(void)
 {
   for (int i = 0; i < 30; i++) {
-    pid_t p = fork();
+    pid_t p = tracked(fork());
     if (p == 0)
       _exit(dialer(ptest_now_ms() + 2000));
     usleep((useconds_t)(300 + (i * 977) % 3000)); /* somewhere in a dial */
@@ -522,7 +546,7 @@ test_group_theft(void)
     skip("mqueue file system cannot be mounted: no inotify on queues");
     return;
   }
-  pid_t p = fork();
+  pid_t p = tracked(fork());
   if (p == 0)
     _exit(watcher(ptest_now_ms() + 2500));
   usleep(100000);
@@ -674,7 +698,7 @@ test_other_uid_server(void)
   fclose(f);
   setenv("PLUMB_CONFIG", conf, 1);
   chmod(conf, 0644);
-  srv = fork();
+  srv = tracked(fork());
   if (srv == 0) {
     int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd >= 0) {
