@@ -9,7 +9,8 @@
  * 1).  The server's waiter thread drains every other message there at once
  * (junk left by anyone is purged) and keeps at most SV_HELLO_MAX hellos; a
  * janitor thread removes junk of the beacon's type and puts the beacon back
- * if someone took it (every 200 ms).  All traffic of a connection goes
+ * if someone took it (every 200 ms), and every 2 s the boxes of clients
+ * that died before their hello was read.  All traffic of a connection goes
  * over two private queues (IPC_PRIVATE, mode 0600) the server creates for it
  * and gives to the client (msg_perm.uid = the client's uid; the server keeps
  * access as their creator), so only the client's uid and the server's can
@@ -1020,6 +1021,39 @@ hub_main(void *arg)
  * so messages of that type that are not our one beacon (junk, forged
  * beacons) are removed and the beacon put back if someone took it.  A
  * dial that looks in between finds no beacon and goes on anyway. */
+/* Boxes of clients that died after their KNOCK but before the server saw
+ * their HELLO: private queues given to us (uid, mode 0600) holding only a
+ * knock whose sender is dead.  Nothing else matches, so nothing else is
+ * removed. */
+static void
+sv_sweep_boxes(void)
+{
+  FILE *f = fopen("/proc/sysvipc/msg", "re");
+  char line[512];
+  long key, id, qnum, lspid, uid;
+  unsigned perms;
+  struct {
+    long mtype;
+    uint8_t text[SV_HDR];
+  } m;
+
+  if (f == NULL)
+    return;
+  for (int n = 0; n < 100000 && fgets(line, sizeof(line), f); n++) {
+    if (sscanf(line, "%ld %ld %o %*d %ld %ld %*d %ld", &key, &id, &perms,
+               &qnum, &lspid, &uid) != 6 ||
+        key != 0 || qnum != 1 || (perms & 0777) != 0600 ||
+        (uid_t)uid != geteuid() || lspid <= 0 ||
+        plumb__pid_alive((pid_t)lspid))
+      continue;
+    ssize_t r = msgrcv((int)id, &m, sizeof(m.text), 0,
+                       MSG_COPY | IPC_NOWAIT | MSG_NOERROR);
+    if (r == SV_HDR && m.mtype == SV_T_KNOCK && m.text[0] == SV_KNOCK)
+      msgctl((int)id, IPC_RMID, NULL);
+  }
+  fclose(f);
+}
+
 static void *
 hub_janitor(void *arg)
 {
@@ -1030,10 +1064,14 @@ hub_janitor(void *arg)
     uint8_t text[SV_HDR];
   } m;
 
-  while (poll(&p, 1, SV_JANITOR_MS) == 0 || (p.revents == 0 && errno == EINTR)) {
+  for (unsigned tick = 1;
+       poll(&p, 1, SV_JANITOR_MS) == 0 || (p.revents == 0 && errno == EINTR);
+       tick++) {
     struct msqid_ds ds;
     if (msgctl(h->qid, IPC_STAT, &ds) < 0)
       break; /* removed */
+    if (tick % 10 == 0) /* every 2 s */
+      sv_sweep_boxes();
     if (ds.msg_qnum == 1 && sv_beacons(h->qid, getpid(), NULL) == 1)
       continue; /* just our beacon: the usual case, two syscalls */
     if (sv_beacons(h->qid, 0, NULL) == -1)

@@ -398,6 +398,49 @@ test_sysv_flood(void)
   assert_clean();
 }
 
+/* A client that died after making its box and knocking, before its
+ * HELLO: the server removes the box within a few seconds. */
+static int
+knock_and_die(long long until)
+{
+  (void)until;
+  struct {
+    long mtype;
+    uint8_t text[16];
+  } m = { 3, { 9 } }; /* mtype SV_T_KNOCK, kind SV_KNOCK (sysvmq.c) */
+  int q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+  if (q < 0 || msgsnd(q, &m, sizeof(m.text), IPC_NOWAIT) < 0)
+    return 255;
+  return q & 0x7f; /* the id's low bits, to find it again */
+}
+
+static void
+test_sysv_dead_box(void)
+{
+  int before[256], n = sysv_private_ids(before, 256);
+  CU_ASSERT(in_child(knock_and_die, 1000) != 255);
+  int now[256], m = sysv_private_ids(now, 256), box = -1;
+  for (int i = 0; i < m && box < 0; i++) {
+    int seen = 0;
+    for (int j = 0; j < n; j++)
+      seen |= now[i] == before[j];
+    struct msqid_ds ds;
+    if (!seen && msgctl(now[i], IPC_STAT, &ds) == 0 && ds.msg_qnum == 1)
+      box = now[i];
+  }
+  CU_ASSERT_FATAL(box >= 0);
+  struct msqid_ds ds;
+  int gone = 0;
+  for (int i = 0; i < 50 && !gone; i++) { /* the janitor: every 2 s */
+    usleep(100000);
+    gone = msgctl(box, IPC_STAT, &ds) < 0;
+  }
+  CU_ASSERT(gone);
+  if (!gone)
+    msgctl(box, IPC_RMID, NULL);
+  CU_ASSERT(good_calls(5, NULL) == 0);
+}
+
 /* A client stopped (SIGSTOP) in the middle of calling: others go on. */
 static int
 busy_client(long long until)
@@ -734,6 +777,8 @@ static const ptest_case sysv_cases[] = {
   { "flooded well-known queue, forged HELLOs", test_sysv_flood },
   { "stopped clients do not block others", test_stuck_client },
   { "clients killed while dialling leave nothing", test_killed_mid_handshake },
+  { "a box left by a client that died before its HELLO is removed",
+    test_sysv_dead_box },
   { "0660 + group: a member of another uid is served, others refused",
     test_group_members_only },
   { "a non-root server of another uid serves root and group members",
