@@ -262,7 +262,7 @@ sysv_wk(void)
   return k == -1 ? -1 : msgget(k, 0);
 }
 
-/* Private queue ids other than the well-known one (from /proc). */
+/* Private queue ids our processes used (from /proc). */
 static int
 sysv_private_ids(int *ids, int max)
 {
@@ -276,9 +276,12 @@ sysv_private_ids(int *ids, int max)
     return 0;
   }
   while (n < max && fgets(line, sizeof(line), f)) {
-    long key;
+    long key, cbytes, qnum, lspid, lrpid;
     int id;
-    if (sscanf(line, "%ld %d", &key, &id) == 2 && key == 0)
+    /* only queues of this test (never other programs' private queues) */
+    if (sscanf(line, "%ld %d %*o %ld %ld %ld %ld", &key, &id, &cbytes, &qnum,
+               &lspid, &lrpid) == 6 &&
+        key == 0 && (is_ours(lspid) || is_ours(lrpid)))
       ids[n++] = id;
   }
   fclose(f);
@@ -822,6 +825,8 @@ suite_init(const char *s)
     snprintf(watch_dir, sizeof(watch_dir), "/tmp");
   }
   snprintf(ep, sizeof(ep), "%s:%s", s, path);
+  if (n_ours == 0)
+    tracked(getpid()); /* the well-behaved client */
   sysv_before = sysv_count();
   return srv_start(0600, 0);
 }
