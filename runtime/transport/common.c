@@ -1,11 +1,13 @@
 /* common.c - pieces several transports share (see common.h): the peer
  * process's credentials, liveness and pidfd, /proc/sys limits, epoll sets,
- * and frames split into messages. */
+ * frames split into messages, the unsent rest of a non-blocking send, and
+ * 64-bit random values. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -72,6 +74,16 @@ int
 plumb__pidfd_open(pid_t pid)
 {
   return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+uint64_t
+plumb__random64(void)
+{
+  uint64_t v = 0;
+  while (v == 0)
+    if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+      v = 0; /* EINTR: again */
+  return v;
 }
 
 long
@@ -152,6 +164,44 @@ plumb__split_failed(const plumb__split *sp, int rv, int *wbroken)
       rv = PLUMB_ETIMEDOUT;
   }
   return rv;
+}
+
+int
+plumb__tail_keep(plumb__tail *t, plumb__split *sp, const uint8_t *cur,
+                 size_t n)
+{
+  size_t rest = n + (sp->total - sp->sent);
+  if (plumb__buf_reserve(&t->buf, rest ? rest : 1) != PLUMB_OK)
+    return PLUMB_ENOMEM;
+  memcpy(t->buf.data, cur, n);
+  plumb__split_fill(sp, t->buf.data + n, sp->total - sp->sent);
+  t->buf.len = rest;
+  t->off = 0;
+  return PLUMB_OK;
+}
+
+int
+plumb__tail_pending(const plumb__tail *t)
+{
+  return t->off < t->buf.len;
+}
+
+size_t
+plumb__tail_peek(const plumb__tail *t, uint8_t *dst, size_t room)
+{
+  size_t n = t->buf.len - t->off;
+  if (n > room)
+    n = room;
+  memcpy(dst, t->buf.data + t->off, n);
+  return n;
+}
+
+void
+plumb__tail_sent(plumb__tail *t, size_t n)
+{
+  t->off += n;
+  if (t->off >= t->buf.len)
+    t->buf.len = t->off = 0;
 }
 
 int

@@ -2,8 +2,9 @@
  *
  * Little-endian fields of handshake and message headers, the peer process
  * (credentials from /proc, liveness, a pidfd), and for the message-queue
- * transports (mq, sysvmq) limits read from /proc/sys and frames split into
- * messages and rebuilt.  The byte-stream connection of pipe, fifo, unix and
+ * transports (mq, sysvmq) limits read from /proc/sys, frames split into
+ * messages and rebuilt, and the unsent rest a non-blocking send keeps;
+ * random 64-bit secrets for handshakes.  The byte-stream connection of pipe, fifo, unix and
  * tcp lives with its framing in stream.h.  Nothing here opens IPC objects.
  */
 #ifndef PLUMB_TRANSPORT_COMMON_H
@@ -29,6 +30,23 @@ plumb__get_le32(const uint8_t *p)
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
          (uint32_t)p[3] << 24;
 }
+
+static inline void
+plumb__put_le64(uint8_t *p, uint64_t v)
+{
+  plumb__put_le32(p, (uint32_t)v);
+  plumb__put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint64_t
+plumb__get_le64(const uint8_t *p)
+{
+  return (uint64_t)plumb__get_le32(p) | (uint64_t)plumb__get_le32(p + 4) << 32;
+}
+
+/* 64 random bits from getrandom(2), never 0: handshake secrets and the
+ * unguessable parts of per-connection names. */
+uint64_t plumb__random64(void);
 
 /* The peer's pid, and its effective uid/gid (has_creds) as
  * /proc/<pid>/status says while it lives.  Only as trustworthy as the pid:
@@ -73,6 +91,25 @@ size_t plumb__split_fill(plumb__split *sp, uint8_t *dst, size_t room);
  * peer holds half a frame, so *wbroken is set and PLUMB_EAGAIN becomes
  * PLUMB_ETIMEDOUT. */
 int plumb__split_failed(const plumb__split *sp, int rv, int *wbroken);
+
+/* The unsent rest of a frame a non-blocking send (try_send) could not
+ * finish, kept inside the connection until flush() sends it as later
+ * messages of that frame. */
+typedef struct plumb__tail {
+  plumb_buf buf; /* freed with plumb__buf_free */
+  size_t off;    /* bytes of buf already sent */
+} plumb__tail;
+
+/* Keeps the n bytes of the message that could not go (cur) and what sp
+ * has not filled yet.  PLUMB_ENOMEM. */
+int plumb__tail_keep(plumb__tail *t, plumb__split *sp, const uint8_t *cur,
+                     size_t n);
+/* 1 while kept bytes wait. */
+int plumb__tail_pending(const plumb__tail *t);
+/* Copies the next kept bytes, at most room, to dst (not yet consumed);
+ * their count.  plumb__tail_sent() consumes them once they went. */
+size_t plumb__tail_peek(const plumb__tail *t, uint8_t *dst, size_t room);
+void plumb__tail_sent(plumb__tail *t, size_t n);
 
 typedef struct plumb__reasm {
   plumb_buf part; /* the frame being rebuilt (freed with plumb__buf_free) */

@@ -4,17 +4,28 @@
  * from the options, 0600 by default) and holds an exclusive flock(2) on it,
  * so a client or a later server can tell a live queue from one left by a
  * crashed server (stale queues are replaced by listen(), refused by dial()).
- * The well-known queue carries only small hello messages.  Each client creates
- * a private pair of queues /calc.<pid>.<n>.c (client to server) and
- * /calc.<pid>.<n>.s (server to client), announces them with a hello, and
- * both sides unlink the names as soon as the server has opened them: from
- * then on the queues vanish with the last descriptor, whatever way the
- * processes end.  A frame is split into messages of the queue's msgsize
- * (the first carries the frame length) and reassembled by the receiver.
- * A dead peer is noticed through a pidfd (Linux >= 5.3) on the pid announced
- * in the handshake, or a BYE message on orderly close.  This file does not
- * raise /proc/sys/fs/mqueue limits; it adapts queue sizes to what the
- * kernel and RLIMIT_MSGQUEUE allow (see docs/TRANSPORTS.md).
+ * The well-known queue carries only small hello messages; anything else
+ * there is dropped.  Each direction of a connection has its own queue, made
+ * by its reader with a name that has a getrandom part (O_EXCL): the client
+ * makes /calc.<pid>.<hex>.s (server to client), announces it with a hello,
+ * and the server makes /calc.<pid>.<hex>.c (client to server) and answers an
+ * ACK in .s with that name and a 64-bit secret.  A reader's queue is
+ * readable by its owner only (mode 0600; writable by the group or others
+ * only as far as the well-known queue is), so nobody else can take what
+ * the peer sends; every message carries the secret, so what anybody else
+ * writes is dropped.  Each side checks the other's queue owner (fstat: the
+ * uid the kernel recorded, which peer() reports), and both names are
+ * unlinked as soon as the peer has opened them: from then on the queues
+ * vanish with the last descriptor.  Queues of clients that died before the
+ * server saw them are swept (at listen and at most every 2 s at accept).
+ * A frame is split into messages of the queue's msgsize (the first carries
+ * the frame length) and reassembled by the receiver.  A dead peer is
+ * noticed through a pidfd (Linux >= 5.3) on the pid announced in the
+ * handshake, or a BYE message on orderly close.  The server side never
+ * waits: try_send()/flush() keep an unsent rest, write_wait() polls the
+ * send queue for POLLOUT.  This file does not raise /proc/sys/fs/mqueue
+ * limits; it adapts queue sizes to what the kernel and RLIMIT_MSGQUEUE
+ * allow (see docs/TRANSPORTS.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +36,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -36,17 +49,29 @@
 /* Message kinds (first byte of every message). */
 enum { MQ_HELLO = 1, MQ_ACK, MQ_NAK, MQ_FIRST, MQ_MORE, MQ_BYE };
 
-#define MQ_VERSION 1u
+#define MQ_VERSION 2u
 #define MQ_NAME_MAX 200      /* longest accepted "/name" */
 #define MQ_HELLO_SIZE 64     /* msgsize of the well-known queue */
 #define MQ_HELLO_MAXMSG 8
-#define MQ_FIRST_HDR 5       /* kind + u32 frame length */
+#define MQ_SECRET 8          /* u64 after the kind byte of every message */
+#define MQ_MORE_HDR 9        /* kind + secret */
+#define MQ_FIRST_HDR 13      /* kind + secret + u32 frame length */
+#define MQ_HELLO_LEN 18      /* kind, u32 version, u32 pid, u64 name part,
+                                flags (MQ_HELLO_OWN_C) */
+#define MQ_HELLO_OWN_C 1     /* the client made the .c queue too */
+#define MQ_ACK_LEN 21        /* kind, u32 pid, u64 secret, u64 name part */
+#define MQ_SWEEP_NS (2000 * 1000000LL)
 #define MQ_LIVE_SLICE_NS (50 * 1000000LL) /* dial re-checks the server */
 
 typedef struct mq_listener {
   plumb_listener base;
   mqd_t q;
   uint32_t max_frame;
+  unsigned mode;     /* of the well-known queue: writers of .c queues */
+  int has_group;
+  gid_t group;
+  int64_t swept;     /* when mq_sweep() last ran */
+  plumb_tran_opts opts; /* for the .c queues (mq_msgsize) */
   char name[MQ_NAME_MAX + 1];
 } mq_listener;
 
@@ -67,6 +92,12 @@ typedef struct mq_conn {
   int peer_gone;    /* BYE seen or the pidfd fired */
   int delivered;    /* the last recv() returned a frame */
   plumb__reasm rx;  /* the frame being received */
+  uint64_t secret;  /* in every message, both ways */
+  uid_t peer_uid;   /* owner of the peer's queue */
+  gid_t peer_gid;
+  char *cname;      /* server: our .c queue's name until the client has it */
+  plumb__tail tail; /* try_send(): the unsent rest of a frame */
+  atomic_uint forged; /* messages dropped: not from our peer */
 } mq_conn;
 
 const plumb_transport plumb__tran_mq;
@@ -89,9 +120,10 @@ mq_valid_name(const char *addr)
 
 static void
 mq_pair_name(char *out, size_t cap, const char *base, uint32_t pid,
-             uint32_t n, char dir)
+             uint64_t tok, char dir)
 {
-  snprintf(out, cap, "%s.%u.%u.%c", base, pid, n, dir);
+  snprintf(out, cap, "%s.%u.%016llx.%c", base, pid, (unsigned long long)tok,
+           dir);
 }
 
 static int
@@ -118,9 +150,9 @@ mq_errno_status(int e)
 /* Creates a per-client queue, shrinking it until RLIMIT_MSGQUEUE and the
  * /proc/sys/fs/mqueue limits accept it. */
 static mqd_t
-mq_create_pair_queue(const char *name, int flags, const plumb_tran_opts *o)
+mq_create_pair_queue(const char *name, int flags, const plumb_tran_opts *o,
+                     unsigned mode, int has_group, gid_t group)
 {
-  unsigned mode = o && o->mode ? o->mode : 0600;
   long smax = plumb__read_long("/proc/sys/fs/mqueue/msgsize_max", 8192);
   long mmax = plumb__read_long("/proc/sys/fs/mqueue/msg_max", 10);
   long size = o && o->mq_msgsize ? (long)o->mq_msgsize : 8192;
@@ -142,7 +174,9 @@ mq_create_pair_queue(const char *name, int flags, const plumb_tran_opts *o)
     if (q != (mqd_t)-1) {
       /* exactly `mode`, whatever the umask */
       if (fchmod((int)q, (mode_t)mode) < 0 ||
-          (o && o->has_group && fchown((int)q, (uid_t)-1, o->group) < 0)) {
+          (has_group && fchown((int)q, (uid_t)-1, group) < 0) ||
+          ((flags & O_ACCMODE) == O_RDONLY &&
+           flock((int)q, LOCK_EX | LOCK_NB) < 0)) {
         mq_close(q);
         mq_unlink(name);
         errno = EPERM;
@@ -202,6 +236,11 @@ mq_conn_free(mq_conn *c)
   free(c->rmsg);
   free(c->wmsg);
   plumb__buf_free(&c->rx.part);
+  plumb__buf_free(&c->tail.buf);
+  if (c->cname) {
+    mq_unlink(c->cname);
+    free(c->cname);
+  }
   free(c);
 }
 
@@ -229,10 +268,9 @@ mq_conn_setup(mq_conn *c, uint32_t max_frame)
     return PLUMB_ESYS;
   if (ra.mq_msgsize < 16 || wa.mq_msgsize < 16)
     return PLUMB_EPROTO;
-  /* Our lock on the queue we read says "still connected" to a sender
-   * blocked on it (mq_send_msg); it goes with our descriptor. */
-  if (flock((int)c->rq, LOCK_EX | LOCK_NB) < 0)
-    return PLUMB_ESYS;
+  /* Our lock on the queue we read (taken when we made it) says "still
+   * connected" to a sender blocked on it (mq_send_msg); it goes with our
+   * descriptor. */
   c->rsize = (size_t)ra.mq_msgsize;
   c->wsize = (size_t)wa.mq_msgsize;
   c->rmsg = malloc(c->rsize);
@@ -247,6 +285,48 @@ mq_conn_setup(mq_conn *c, uint32_t max_frame)
 }
 
 /* ---- server side ---- */
+
+/* Removes /<base>.<pid>.<hex>.{c,s} queues whose pid is dead (clients
+ * that died before the server saw their hello).  Needs the mqueue file
+ * system mounted (/dev/mqueue, or wherever /proc/self/mounts says). */
+static void
+mq_sweep(const char *name)
+{
+  const char *base = name + 1;
+  size_t bl = strlen(base);
+  DIR *d = opendir("/dev/mqueue");
+  struct dirent *e;
+  int n = 0;
+
+  if (d == NULL) { /* mounted elsewhere, maybe */
+    FILE *f = fopen("/proc/self/mounts", "re");
+    char line[512], dir[256], type[32];
+    while (f && d == NULL && fgets(line, sizeof(line), f))
+      if (sscanf(line, "%*s %255s %31s", dir, type) == 2 &&
+          strcmp(type, "mqueue") == 0)
+        d = opendir(dir);
+    if (f)
+      fclose(f);
+  }
+  if (d == NULL)
+    return;
+  while ((e = readdir(d)) != NULL && n++ < 100000) {
+    unsigned pid;
+    char hex[20], dir;
+    int used = 0;
+    if (strncmp(e->d_name, base, bl) != 0 || e->d_name[bl] != '.')
+      continue;
+    if (sscanf(e->d_name + bl, ".%u.%17[0-9a-f].%c%n", &pid, hex, &dir,
+               &used) != 3 ||
+        e->d_name[bl + (size_t)used] != '\0' || strlen(hex) != 16 ||
+        (dir != 'c' && dir != 's') || plumb__pid_alive((pid_t)pid))
+      continue;
+    char full[NAME_MAX + 2];
+    snprintf(full, sizeof(full), "/%s", e->d_name);
+    mq_unlink(full);
+  }
+  closedir(d);
+}
 
 static int
 mq_listen(const char *addr, const plumb_tran_opts *opts, plumb_listener **out)
@@ -304,7 +384,14 @@ mq_listen(const char *addr, const plumb_tran_opts *opts, plumb_listener **out)
   l->q = q;
   l->max_frame = opts && opts->max_frame ? opts->max_frame
                                          : PLUMB_DEFAULT_MAX_FRAME;
+  l->mode = mode;
+  if (opts)
+    l->opts = *opts;
+  l->has_group = opts && opts->has_group;
+  l->group = opts ? opts->group : 0;
   strcpy(l->name, addr);
+  mq_sweep(l->name);
+  l->swept = plumb__now_ns();
   *out = &l->base;
   return PLUMB_OK;
 }
@@ -315,46 +402,93 @@ mq_listener_fd(plumb_listener *pl)
   return (int)((mq_listener *)pl)->q;
 }
 
-/* Turns one hello into a connection; PLUMB_EAGAIN-like failures (client
- * already gone) return an error and the caller moves on to the next. */
+/* Turns one hello into a connection; failures (a client already gone, a
+ * forged hello) return an error and the caller moves on to the next. */
 static int
 mq_accept_hello(mq_listener *l, const uint8_t *m, ssize_t n, mq_conn **out)
 {
-  char cname[MQ_NAME_MAX + 32], sname[MQ_NAME_MAX + 32];
-  uint8_t ack[8];
-  uint32_t pid, ctr;
+  char cname[MQ_NAME_MAX + 40], sname[MQ_NAME_MAX + 40], proc[32];
+  uint8_t ack[MQ_ACK_LEN];
+  struct stat st;
+  uint32_t pid;
   mq_conn *c;
   int rv;
 
-  if (n < 13 || m[0] != MQ_HELLO || plumb__get_le32(m + 1) != MQ_VERSION)
+  if (n != MQ_HELLO_LEN || m[0] != MQ_HELLO ||
+      plumb__get_le32(m + 1) != MQ_VERSION)
     return PLUMB_EPROTO;
   pid = plumb__get_le32(m + 5);
-  ctr = plumb__get_le32(m + 9);
   if (pid == 0 || pid > INT_MAX)
     return PLUMB_EPROTO;
-  mq_pair_name(cname, sizeof(cname), l->name, pid, ctr, 'c');
-  mq_pair_name(sname, sizeof(sname), l->name, pid, ctr, 's');
+  mq_pair_name(sname, sizeof(sname), l->name, pid, plumb__get_le64(m + 9), 's');
   if ((c = mq_conn_new()) == NULL)
     return PLUMB_ENOMEM;
-  c->peer_pid = (pid_t)pid;
-  c->rq = mq_open(cname, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   c->wq = mq_open(sname, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  mq_unlink(cname);
   mq_unlink(sname);
-  if (c->rq == (mqd_t)-1 || c->wq == (mqd_t)-1) {
+  /* The client's queue: readable by its owner alone, whose uid the kernel
+   * recorded; the pid the hello claims only if it is that uid's. */
+  if (c->wq == (mqd_t)-1 || fstat((int)c->wq, &st) < 0 ||
+      (st.st_mode & 0044) != 0) {
     rv = PLUMB_ECLOSED;
     goto fail;
   }
+  c->peer_uid = st.st_uid;
+  c->peer_gid = st.st_gid;
+  snprintf(proc, sizeof(proc), "/proc/%u", pid);
+  if (stat(proc, &st) < 0 || st.st_uid != c->peer_uid) {
+    rv = PLUMB_ECLOSED;
+    goto fail;
+  }
+  c->peer_pid = (pid_t)pid;
   c->pidfd = plumb__pidfd_open(c->peer_pid);
   if (c->pidfd < 0) {
     rv = PLUMB_ECLOSED;
     goto fail;
   }
+  uint64_t tok = 0;
+  if (m[17] & MQ_HELLO_OWN_C) {
+    /* We are its uid or root: the client made .c as well (0600), so it
+     * pays for both queues and shrinks them to what RLIMIT_MSGQUEUE
+     * leaves, as it always did. */
+    mq_pair_name(cname, sizeof(cname), l->name, pid, plumb__get_le64(m + 9), 'c');
+    c->rq = mq_open(cname, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    mq_unlink(cname);
+    if (c->rq == (mqd_t)-1 || fstat((int)c->rq, &st) < 0 ||
+        st.st_uid != c->peer_uid || (st.st_mode & 0077) != 0 ||
+        flock((int)c->rq, LOCK_EX | LOCK_NB) < 0) {
+      rv = PLUMB_ECLOSED;
+      goto fail;
+    }
+    goto ready;
+  }
+  /* Ours: readable by us alone, writable as far as the well-known queue */
+  tok = plumb__random64();
+  mq_pair_name(cname, sizeof(cname), l->name, pid, tok, 'c');
+  /* as large as the client made its own: the client decides what its
+   * connection costs (RLIMIT_MSGQUEUE counts per user) */
+  struct mq_attr sa;
+  plumb_tran_opts qo = l->opts;
+  if (mq_getattr(c->wq, &sa) == 0 && sa.mq_msgsize > 0)
+    qo.mq_msgsize = (uint32_t)sa.mq_msgsize;
+  c->rq = mq_create_pair_queue(cname, O_RDONLY, &qo,
+                               0600 | (l->mode & 0022), l->has_group,
+                               l->group);
+  if (c->rq == (mqd_t)-1) {
+    rv = errno == ENOMEM ? PLUMB_ENOMEM : PLUMB_ECLOSED;
+    goto fail;
+  }
+  c->cname = strdup(cname); /* NULL: unlinked now, the client fails */
+  if (c->cname == NULL)
+    mq_unlink(cname);
+ready:
+  c->secret = plumb__random64();
   if ((rv = mq_conn_setup(c, l->max_frame)) != PLUMB_OK)
     goto fail;
   ack[0] = MQ_ACK;
   plumb__put_le32(ack + 1, (uint32_t)getpid());
-  if (mq_send(c->wq, (const char *)ack, 5, 0) < 0) {
+  plumb__put_le64(ack + 5, c->secret);
+  plumb__put_le64(ack + 13, tok);
+  if (mq_send(c->wq, (const char *)ack, sizeof(ack), 0) < 0) {
     rv = PLUMB_ECLOSED;
     goto fail;
   }
@@ -372,6 +506,11 @@ mq_accept(plumb_listener *pl, plumb_conn **out)
   uint8_t m[MQ_HELLO_SIZE];
 
   *out = NULL;
+  int64_t now = plumb__now_ns();
+  if (now - l->swept > MQ_SWEEP_NS) {
+    l->swept = now;
+    mq_sweep(l->name);
+  }
   for (;;) {
     ssize_t n = mq_receive(l->q, (char *)m, sizeof(m), NULL);
     if (n < 0) {
@@ -423,14 +562,51 @@ mq_server_alive(mqd_t sq)
   return 1;
 }
 
+/* 1 if ACK m (n bytes) is the server's: the queue it names was made by the
+ * well-known queue's owner; then c gets that queue, the secret and pid. */
+static int
+mq_take_ack(mq_conn *c, const char *addr, const uint8_t *m, ssize_t n,
+            uid_t srv_uid)
+{
+  char cname[MQ_NAME_MAX + 40];
+  struct stat st;
+
+  if (n != MQ_ACK_LEN || m[0] != MQ_ACK)
+    return 0;
+  if (c->wq != (mqd_t)-1) { /* we made .c: only the server writes here */
+    if (plumb__get_le64(m + 13) != 0)
+      return 0;
+    c->peer_pid = (pid_t)plumb__get_le32(m + 1);
+    c->secret = plumb__get_le64(m + 5);
+    c->peer_uid = srv_uid;
+    return 1;
+  }
+  mq_pair_name(cname, sizeof(cname), addr, (uint32_t)getpid(),
+               plumb__get_le64(m + 13), 'c');
+  mqd_t q = mq_open(cname, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (q == (mqd_t)-1)
+    return 0;
+  if (fstat((int)q, &st) < 0 || st.st_uid != srv_uid ||
+      (st.st_mode & 0044) != 0) {
+    mq_close(q);
+    return 0;
+  }
+  mq_unlink(cname); /* the server does too, if we die first */
+  c->wq = q;
+  c->peer_pid = (pid_t)plumb__get_le32(m + 1);
+  c->secret = plumb__get_le64(m + 5);
+  c->peer_uid = srv_uid;
+  return 1;
+}
+
 static int
 mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
         plumb_conn **out)
 {
-  static atomic_uint counter;
-  char cname[MQ_NAME_MAX + 32], sname[MQ_NAME_MAX + 32];
-  uint32_t ctr = atomic_fetch_add(&counter, 1);
-  uint8_t hello[13];
+  char sname[MQ_NAME_MAX + 40];
+  uint8_t hello[MQ_HELLO_LEN];
+  uint64_t tok = plumb__random64();
+  struct stat wk;
   mq_conn *c = NULL;
   mqd_t sq;
   int rv;
@@ -441,7 +617,7 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   sq = mq_open(addr, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (sq == (mqd_t)-1)
     return mq_errno_status(errno);
-  if (!mq_server_alive(sq)) {
+  if (!mq_server_alive(sq) || fstat((int)sq, &wk) < 0) {
     rv = PLUMB_ECONNREFUSED;
     goto close_sq;
   }
@@ -449,26 +625,33 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
     rv = PLUMB_ENOMEM;
     goto close_sq;
   }
-  mq_pair_name(cname, sizeof(cname), addr, (uint32_t)getpid(), ctr, 'c');
-  mq_pair_name(sname, sizeof(sname), addr, (uint32_t)getpid(), ctr, 's');
-  mq_unlink(cname); /* leftovers of an earlier process with our pid */
-  mq_unlink(sname);
-  c->wq = mq_create_pair_queue(cname, O_WRONLY, opts);
-  if (c->wq == (mqd_t)-1) {
-    rv = mq_errno_status(errno);
-    goto unlink;
-  }
-  c->rq = mq_create_pair_queue(sname, O_RDONLY, opts);
+  /* Ours to read alone; the server writes it as its owner, root, or (any
+   * other uid) through the well-known queue's group. */
+  mq_pair_name(sname, sizeof(sname), addr, (uint32_t)getpid(), tok, 's');
+  int other = wk.st_uid != geteuid() && wk.st_uid != 0;
+  c->rq = mq_create_pair_queue(sname, O_RDONLY, opts, other ? 0620 : 0600,
+                               other, wk.st_gid);
   if (c->rq == (mqd_t)-1) {
     rv = mq_errno_status(errno);
     goto unlink;
+  }
+  if (!other) {
+    /* the server is us or root: we make .c too (see mq_accept_hello) */
+    char cname[MQ_NAME_MAX + 40];
+    mq_pair_name(cname, sizeof(cname), addr, (uint32_t)getpid(), tok, 'c');
+    c->wq = mq_create_pair_queue(cname, O_WRONLY, opts, 0600, 0, 0);
+    if (c->wq == (mqd_t)-1) {
+      rv = mq_errno_status(errno);
+      goto unlink;
+    }
   }
 
   /* Hello on the well-known queue, then the server's ACK on ours. */
   hello[0] = MQ_HELLO;
   plumb__put_le32(hello + 1, MQ_VERSION);
   plumb__put_le32(hello + 5, (uint32_t)getpid());
-  plumb__put_le32(hello + 9, ctr);
+  plumb__put_le64(hello + 9, tok);
+  hello[17] = other ? 0 : MQ_HELLO_OWN_C;
   for (;;) {
     if (mq_send(sq, (const char *)hello, sizeof(hello), 0) == 0)
       break;
@@ -490,11 +673,11 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
       goto unlink;
     }
   }
-  /* The receive buffer must be at least the queue's msgsize. */
+  /* The receive buffer must be at least the queue's msgsize.  Anything
+   * but the server's ACK is dropped. */
   {
     struct mq_attr ra;
     uint8_t *buf;
-    ssize_t n;
     if (mq_getattr(c->rq, &ra) < 0) {
       rv = PLUMB_ESYS;
       goto unlink;
@@ -504,9 +687,17 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
       goto unlink;
     }
     for (;;) {
-      n = mq_receive(c->rq, (char *)buf, (size_t)ra.mq_msgsize, NULL);
-      if (n >= 0 || errno != EAGAIN)
-        break;
+      ssize_t n = mq_receive(c->rq, (char *)buf, (size_t)ra.mq_msgsize, NULL);
+      if (n >= 0) {
+        if (mq_take_ack(c, addr, buf, n, wk.st_uid))
+          break;
+        continue;
+      }
+      if (errno != EAGAIN && errno != EINTR) {
+        free(buf);
+        rv = PLUMB_ESYS;
+        goto unlink;
+      }
       if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline) {
         free(buf);
         rv = PLUMB_ETIMEDOUT;
@@ -526,17 +717,8 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
         goto unlink;
       }
     }
-    if (n < 5 || buf[0] != MQ_ACK) {
-      rv = n >= 1 && buf[0] == MQ_NAK ? PLUMB_ECONNREFUSED
-           : n < 0                    ? PLUMB_ESYS
-                                      : PLUMB_EPROTO;
-      free(buf);
-      goto unlink;
-    }
-    c->peer_pid = (pid_t)plumb__get_le32(buf + 1);
     free(buf);
   }
-  mq_unlink(cname);
   mq_unlink(sname);
   c->sq = sq;
   c->sname = strdup(addr); /* NULL only costs the clean-up below */
@@ -552,8 +734,12 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   *out = &c->base;
   return PLUMB_OK;
 unlink:
-  mq_unlink(cname);
   mq_unlink(sname);
+  if (!other) {
+    char cname[MQ_NAME_MAX + 40];
+    mq_pair_name(cname, sizeof(cname), addr, (uint32_t)getpid(), tok, 'c');
+    mq_unlink(cname);
+  }
   mq_conn_free(c);
 close_sq:
   mq_close(sq);
@@ -593,6 +779,21 @@ mq_send_msg(mq_conn *c, size_t len, int64_t deadline)
   }
 }
 
+/* Writes a message header (kind + secret) into m; its length. */
+static size_t
+mq_hdr_in(const mq_conn *c, uint8_t *m, uint8_t kind)
+{
+  m[0] = kind;
+  plumb__put_le64(m + 1, c->secret);
+  return MQ_MORE_HDR;
+}
+
+static size_t
+mq_hdr(mq_conn *c, uint8_t kind)
+{
+  return mq_hdr_in(c, c->wmsg, kind);
+}
+
 static int
 mq_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
               int64_t deadline)
@@ -603,35 +804,93 @@ mq_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
 
   if (atomic_load(&c->shut) || c->wbroken)
     return PLUMB_ECLOSED;
+  if (plumb__tail_pending(&c->tail)) /* a try_send() rest goes first */
+    return PLUMB_EAGAIN;
   if ((rv = plumb__split_begin(&sp, iov, iovcnt, c->max_frame)) != PLUMB_OK)
     return rv;
   while (plumb__split_more(&sp)) {
-    size_t used = sp.msgs == 0 ? MQ_FIRST_HDR : 1;
-    c->wmsg[0] = sp.msgs == 0 ? MQ_FIRST : MQ_MORE;
-    if (sp.msgs == 0)
-      plumb__put_le32(c->wmsg + 1, (uint32_t)sp.total);
+    size_t used = mq_hdr(c, sp.msgs == 0 ? MQ_FIRST : MQ_MORE);
+    if (sp.msgs == 0) {
+      plumb__put_le32(c->wmsg + used, (uint32_t)sp.total);
+      used = MQ_FIRST_HDR;
+    }
+    size_t hdr = used;
     used += plumb__split_fill(&sp, c->wmsg + used, c->wsize - used);
-    if ((rv = mq_send_msg(c, used, deadline)) != PLUMB_OK)
+    if ((rv = mq_send_msg(c, used, deadline)) != PLUMB_OK) {
+      if (rv == PLUMB_EAGAIN && deadline == PLUMB_NOWAIT && sp.msgs > 1) {
+        /* try_send(): keep the unsent rest (this message's data too) */
+        rv = plumb__tail_keep(&c->tail, &sp, c->wmsg + hdr, used - hdr);
+        if (rv != PLUMB_OK)
+          c->wbroken = 1;
+        return rv;
+      }
       return plumb__split_failed(&sp, rv, &c->wbroken);
+    }
   }
   return PLUMB_OK;
 }
 
+/* Server side, never blocking (transport.h). */
+static int
+mq_flush(plumb_conn *pc)
+{
+  mq_conn *c = (mq_conn *)pc;
+
+  while (plumb__tail_pending(&c->tail)) {
+    if (atomic_load(&c->shut))
+      return PLUMB_ECLOSED;
+    size_t used = mq_hdr(c, MQ_MORE);
+    size_t n = plumb__tail_peek(&c->tail, c->wmsg + used, c->wsize - used);
+    int rv = mq_send_msg(c, used + n, PLUMB_NOWAIT);
+    if (rv != PLUMB_OK) {
+      if (rv != PLUMB_EAGAIN)
+        c->wbroken = 1;
+      return rv;
+    }
+    plumb__tail_sent(&c->tail, n);
+  }
+  return PLUMB_OK;
+}
+
+static int
+mq_try_send(plumb_conn *pc, const struct iovec *iov, int iovcnt)
+{
+  int rv = mq_flush(pc);
+  return rv == PLUMB_OK ? mq_send_frame(pc, iov, iovcnt, PLUMB_NOWAIT) : rv;
+}
+
+static int
+mq_write_wait(plumb_conn *pc, int *fd, uint32_t *events)
+{
+  *fd = (int)((mq_conn *)pc)->wq;
+  *events = EPOLLOUT;
+  return PLUMB_OK;
+}
+
 /* Consumes one received message into the reassembly state.  Returns 1 when a
- * whole frame is ready in c->rx, 0 to go on, or an error. */
+ * whole frame is ready in c->rx, 0 to go on, or an error.  A message without
+ * our secret is not from our peer: dropped. */
 static int
 mq_take(mq_conn *c, const uint8_t *m, size_t n)
 {
-  if (n < 1)
-    return PLUMB_EPROTO;
+  if (n < MQ_MORE_HDR || plumb__get_le64(m + 1) != c->secret) {
+    atomic_fetch_add(&c->forged, 1);
+    return 0;
+  }
+  if (c->cname) { /* the client has our queue: its name can go */
+    mq_unlink(c->cname);
+    free(c->cname);
+    c->cname = NULL;
+  }
   switch (m[0]) {
   case MQ_FIRST:
     if (n < MQ_FIRST_HDR)
       return PLUMB_EPROTO;
-    return plumb__reasm_first(&c->rx, plumb__get_le32(m + 1), c->max_frame,
-                              m + MQ_FIRST_HDR, n - MQ_FIRST_HDR);
+    return plumb__reasm_first(&c->rx, plumb__get_le32(m + MQ_MORE_HDR),
+                              c->max_frame, m + MQ_FIRST_HDR,
+                              n - MQ_FIRST_HDR);
   case MQ_MORE:
-    return plumb__reasm_more(&c->rx, m + 1, n - 1);
+    return plumb__reasm_more(&c->rx, m + MQ_MORE_HDR, n - MQ_MORE_HDR);
   case MQ_BYE:
     c->peer_gone = 1;
     return 0;
@@ -712,8 +971,9 @@ mq_peer(plumb_conn *pc, plumb_peer *out)
 
   memset(out, 0, sizeof(*out));
   out->pid = c->peer_pid;
-  /* the owner of the client-created queue is the client's euid/egid */
-  if (fstat((int)c->rq, &st) == 0) {
+  /* the owner of the peer-created queue (its euid/egid, as the kernel
+   * recorded them) */
+  if (fstat((int)c->wq, &st) == 0) {
     out->uid = st.st_uid;
     out->gid = st.st_gid;
   }
@@ -726,14 +986,14 @@ mq_shutdown(plumb_conn *pc)
 {
   mq_conn *c = (mq_conn *)pc;
   uint64_t one = 1;
-  uint8_t bye = MQ_BYE;
+  uint8_t bye[MQ_MORE_HDR]; /* not wmsg: a send may be running */
 
   if (atomic_exchange(&c->shut, 1))
     return;
   /* Best effort: tell the peer (a full queue means it will see our pidfd
    * fire when we exit, or its deadline). */
   if (!c->wbroken)
-    (void)mq_send(c->wq, (const char *)&bye, 1, 0);
+    (void)mq_send(c->wq, (const char *)bye, mq_hdr_in(c, bye, MQ_BYE), 0);
   if (write(c->wakefd, &one, sizeof(one)) < 0) {
     /* the eventfd cannot overflow with one write */
   }
@@ -766,14 +1026,15 @@ mq_close_conn(plumb_conn *pc)
   mq_conn *c = (mq_conn *)pc;
 
   if (!atomic_load(&c->shut)) {
-    uint8_t bye = MQ_BYE;
+    size_t n = mq_hdr(c, MQ_BYE); /* close(): nothing else runs */
     atomic_store(&c->shut, 1);
-    if (!c->wbroken &&
-        mq_send(c->wq, (const char *)&bye, 1, 0) < 0 && errno == EAGAIN) {
-      /* give a slow reader a moment to make room for the BYE */
+    if (!c->wbroken && mq_send(c->wq, (const char *)c->wmsg, n, 0) < 0 &&
+        errno == EAGAIN && c->sq != (mqd_t)-1) {
+      /* a client gives a slow server a moment to make room for the BYE
+       * (a server never waits for a peer) */
       (void)mq_wait((int)c->wq, POLLOUT, c->pidfd, -1,
                     plumb__deadline_ms(100));
-      (void)mq_send(c->wq, (const char *)&bye, 1, 0);
+      (void)mq_send(c->wq, (const char *)c->wmsg, n, 0);
     }
   }
   mq_reclaim_dead_server(c);
@@ -790,6 +1051,9 @@ const plumb_transport plumb__tran_mq = {
   .listener_close = mq_listener_close,
   .dial = mq_dial,
   .send = mq_send_frame,
+  .try_send = mq_try_send,
+  .flush = mq_flush,
+  .write_wait = mq_write_wait,
   .recv = mq_recv_frame,
   .conn_fd = mq_conn_fd,
   .peer = mq_peer,

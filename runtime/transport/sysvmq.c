@@ -1,28 +1,44 @@
-/* sysvmq.c - the `sysvmq` transport: one System V message queue per server.
+/* sysvmq.c - the `sysvmq` transport: System V message queues.
  *
  * Endpoints `sysvmq:/tmp/calc` (key = ftok(path, 'P'); the server creates the
  * file if it is missing and then removes it again) or `sysvmq:key=0x1234`.
- * The server creates the queue (mode from the options, 0600 by default) and
- * puts a beacon message (mtype 2, its pid) at the head of it, which clients
- * and later servers read with MSG_COPY to tell a live server from a queue
- * left by a crashed one (reclaimed by listen(), refused by dial()).
- * Everything else travels on the same queue: client to server on mtype 1
- * (each message carries the client's id), server to client on mtype = the
- * client's id, which the client picks (16 + pid << 20 | counter) and the
- * server confirms in the HELLO/ACK handshake.  Frames are split to fit
- * msgmax and half the queue's byte limit, and reassembled by the receiver.
  *
- * SysV queues cannot be polled, so the listener has a waiter thread that
- * blocks in msgrcv() on mtype 1 and sorts messages by client id into the
- * connections' inboxes, each with an eventfd; a server connection's conn_fd()
- * is an epoll set of that eventfd and a pidfd on the peer, so a dead peer is
- * seen at once.  A client connection receives "directly": recv() itself
- * blocks in msgrcv() (one wake-up per reply), and a watchdog thread turns its
- * deadline (timerfd), shutdown() and the server's death (pidfd) into a WAKE
- * message to its own mtype.  If a client's conn_fd() is asked for, it
- * switches for good to a waiter thread and inbox like the server's.  The
- * queue is removed (IPC_RMID) when the listener and every connection it
- * accepted are closed.
+ * The well-known queue (mode and group from the options, 0600 by default)
+ * carries only the dial handshake: a beacon (mtype 2, the server's pid) that
+ * tells a live server from a queue left by a crashed one, and HELLOs (mtype
+ * 1).  The server's waiter thread drains every other message there at once
+ * (junk left by anyone is purged) and keeps at most SV_HELLO_MAX hellos; a
+ * janitor thread removes junk of the beacon's type and puts the beacon back
+ * if someone took it (every 200 ms), and every 2 s the boxes of clients
+ * that died before their hello was read.  All traffic of a connection goes
+ * over two private queues (IPC_PRIVATE, mode 0600) the server creates for it
+ * and gives to the client (msg_perm.uid = the client's uid; the server keeps
+ * access as their creator), so only the client's uid and the server's can
+ * touch them, and one stuck or flooding client fills only its own queues.
+ *
+ * Handshake.  The client makes a private "box" queue whose owner it sets to
+ * the server's uid (mode 0600: only the two of them), puts a KNOCK in it and
+ * sends HELLO {box id, nonce}.  The server reads its credentials from what
+ * the kernel recorded - box msg_perm.cuid/cgid (the client's euid/egid) and
+ * msg_lspid (the knock's sender) - creates the pair and answers ACK {pair,
+ * a 64-bit secret from getrandom} in the box.  The client checks that the
+ * pair was created by the well-known queue's creator and belongs to it
+ * (mode 0600), and removes the box; a box whose client died is removed by
+ * the server.  Every message on the pair carries the secret, so messages by
+ * any other process (forged replies, BYEs, leftovers) are dropped.
+ *
+ * SysV queues cannot be polled: a server connection has a reader thread that
+ * blocks in msgrcv() and feeds an inbox with an eventfd; its conn_fd() is an
+ * epoll set of that eventfd and a pidfd on the peer.  A client receives
+ * "directly": recv() itself blocks in msgrcv() (one wake-up per reply), and a
+ * watchdog thread turns its deadline (timerfd), shutdown() and the server's
+ * death (pidfd) into a WAKE message to itself.  If a client's conn_fd() is
+ * asked for, it switches for good to a reader thread like the server's.
+ * The server side never waits for a peer: try_send()/flush() use IPC_NOWAIT
+ * and keep an unsent rest; write_wait() is PLUMB_ENOTSUP (no fd to poll).
+ * Trust: the kernel checks the queues' permission bits on every operation;
+ * SysV has no per-process isolation, so a process of the client's own uid
+ * can still read or forge its traffic (docs/TRANSPORTS.md, threat model).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,15 +61,21 @@
 
 enum {
   SV_HELLO = 1, SV_ACK, SV_NAK, SV_FIRST, SV_MORE, SV_BYE, SV_BEACON,
-  SV_WAKE /* a client's watchdog to its own blocked msgrcv() */
+  SV_WAKE, /* a client's watchdog to its own blocked msgrcv() */
+  SV_KNOCK /* the client's mark in its box: msg_lspid is its pid */
 };
 
-#define SV_VERSION 1u
-#define SV_T_SERVER 1L  /* client -> server */
-#define SV_T_BEACON 2L  /* the server's pid, at the head of the queue */
-#define SV_ID_BASE 16L  /* client ids (= their reply mtype) start here */
-#define SV_HDR 16       /* kind, pad[3], u32 aux, u64 client id */
+#define SV_VERSION 2u
+#define SV_T_HELLO 1L   /* well-known queue: client -> server */
+#define SV_T_BEACON 2L  /* well-known queue: the server's pid */
+#define SV_T_DATA 1L    /* private queues and boxes */
+#define SV_T_KNOCK 3L   /* in a box */
+#define SV_HDR 16       /* kind, pad[3], u32 aux, u64 secret (or nonce) */
 #define SV_MIN_CHUNK 256
+#define SV_HELLO_MAX 256       /* hellos waiting for accept() */
+#define SV_BEACON_SCAN 16      /* messages looked at for the beacon */
+#define SV_JANITOR_MS 200      /* the well-known queue's mtype 2 checked */
+#define SV_THREAD_STACK (256u * 1024u)
 #define SV_KEYFILE_MARK "plumb sysvmq key file\n"
 
 /* One received message, header stripped. */
@@ -66,11 +88,12 @@ typedef struct sv_msg {
   uint8_t data[];
 } sv_msg;
 
-/* Messages a waiter thread received for one reader, in order. */
+/* Messages a reader thread received for one reader, in order. */
 typedef struct sv_inbox {
   pthread_mutex_t mu;
   sv_msg *head, *tail;
   size_t bytes, limit;
+  unsigned count;
   int evfd;      /* readable while messages wait or closed */
   int signalled;
   int closed;    /* nothing more will arrive: fail with `status` */
@@ -83,10 +106,14 @@ typedef struct sv_conn {
   plumb_conn base;
   sv_hub *hub;       /* server side: the listener's hub; NULL on clients */
   struct sv_conn *next;
-  int qid;
-  long wtype;        /* mtype we send to */
-  uint64_t id;       /* the client's id */
+  int rq, wq;        /* the private pair: we read rq, write wq */
+  atomic_int boxq;   /* server: the client's box until it is removed */
+  int wkq;           /* client: the well-known queue */
+  uint64_t secret;   /* in every message of the pair */
   pid_t peer_pid;
+  uid_t peer_uid;
+  gid_t peer_gid;
+  int has_creds;
   int pidfd;
   int epfd;          /* conn_fd(): inbox eventfd + pidfd */
   size_t chunk;      /* largest message text */
@@ -99,13 +126,12 @@ typedef struct sv_conn {
   int peer_dead;
   uint8_t *wmsg;     /* long mtype + text */
   plumb__reasm rx;   /* the frame being received */
-  pthread_t thr;     /* client side waiter (conn_fd() users only) */
+  plumb__tail tail;  /* try_send(): the unsent rest of a frame */
+  atomic_uint forged; /* messages dropped: not from our peer */
+  pthread_t thr;     /* reader thread (servers; clients after conn_fd()) */
   int thr_on;
   void *rbuf;        /* receive buffer (long mtype + text) */
-  /* Client "direct" mode: recv() blocks in msgrcv() itself (one wake-up
-   * per reply); a watchdog thread turns deadlines (timerfd), shutdown
-   * (wakefd) and the server's death (pidfd) into a WAKE message. */
-  int direct;
+  int direct;        /* client: recv() reads rq itself (see top) */
   int tfd, wakefd;
   atomic_int waiting; /* a recv() is (about to be) blocked in msgrcv() */
   pthread_t wd;
@@ -114,14 +140,16 @@ typedef struct sv_conn {
 
 struct sv_hub {
   plumb_listener base;
-  int qid;
+  int qid;           /* the well-known queue */
   char *made_path;   /* ftok file we created, removed with the queue */
-  size_t chunk;
   uint32_t max_frame;
-  unsigned mode;
   pthread_t thr;
   int thr_on;
   void *rbuf;        /* the waiter's receive buffer */
+  size_t rcap;
+  pthread_t jan;      /* the janitor (see hub_janitor) */
+  int jan_on;
+  int jan_fd;        /* eventfd: readable = stop */
   pthread_mutex_t mu;
   int refs;          /* the listener + accepted connections */
   int listening;
@@ -133,24 +161,8 @@ const plumb_transport plumb__tran_sysvmq;
 
 /* ---- small helpers ---- */
 
-static void
-sv_put64(uint8_t *p, uint64_t v)
-{
-  for (int i = 0; i < 8; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-sv_get64(const uint8_t *p)
-{
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--)
-    v = v << 8 | p[i];
-  return v;
-}
-
-/* Largest message text: at most msgmax, and two must fit in the queue next
- * to the beacon so a sender and a receiver can overlap. */
+/* Largest message text: at most msgmax, and two must fit in the queue so a
+ * sender and a receiver can overlap. */
 static size_t
 sv_chunk_size(int qid)
 {
@@ -176,6 +188,39 @@ sv_errno_status(int e)
   default:
     return PLUMB_ESYS;
   }
+}
+
+/* A new private queue only `uid` (and we, its creator) may use. */
+static int
+sv_private_queue(uid_t uid, gid_t gid)
+{
+  struct msqid_ds ds;
+  int q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+  if (q < 0)
+    return -1;
+  if (msgctl(q, IPC_STAT, &ds) < 0)
+    goto fail;
+  if (ds.msg_perm.uid != uid || ds.msg_perm.gid != gid) {
+    ds.msg_perm.uid = uid;
+    ds.msg_perm.gid = gid;
+    ds.msg_perm.mode = 0600;
+    if (msgctl(q, IPC_SET, &ds) < 0)
+      goto fail;
+  }
+  return q;
+fail:
+  msgctl(q, IPC_RMID, NULL);
+  return -1;
+}
+
+/* 1 if queue q was created by `creator` and belongs to `owner` alone. */
+static int
+sv_queue_is(int q, uid_t creator, uid_t owner)
+{
+  struct msqid_ds ds;
+  return q >= 0 && msgctl(q, IPC_STAT, &ds) == 0 &&
+         ds.msg_perm.cuid == creator && ds.msg_perm.uid == owner &&
+         (ds.msg_perm.mode & 0077) == 0;
 }
 
 /* "key=N" (N in C syntax, not 0) or a path; *path gets the path or NULL. */
@@ -217,50 +262,47 @@ sv_is_our_keyfile(const char *path)
          memcmp(buf, SV_KEYFILE_MARK, (size_t)n) == 0;
 }
 
-/* The pid in the queue's beacon, 0 if there is none, -1 if MSG_COPY is not
- * available (then liveness cannot be told). */
-static pid_t
-sv_beacon_pid(int qid)
+/* Looks at the first SV_BEACON_SCAN messages (MSG_COPY: nothing is taken)
+ * for beacons.  Returns 1 if one names `want` (or, want 0, a live
+ * process), 0 if there are beacons but none such, -2 if there is none,
+ * -1 if MSG_COPY is not available (then liveness cannot be told).  *first
+ * gets the first beacon's pid (0 if none). */
+static int
+sv_beacons(int qid, pid_t want, pid_t *first)
 {
   struct {
     long mtype;
     uint8_t text[SV_HDR];
   } m;
-  ssize_t n = msgrcv(qid, &m, sizeof(m.text), 0,
-                     MSG_COPY | IPC_NOWAIT | MSG_NOERROR);
-  if (n < 0)
-    return errno == ENOSYS ? -1 : 0;
-  if (m.mtype != SV_T_BEACON || n < SV_HDR || m.text[0] != SV_BEACON)
-    return 0;
-  return (pid_t)plumb__get_le32(m.text + 4);
-}
+  int seen = 0;
 
-static void sv_purge(int qid, long t);
-
-/* The queue is shared: messages for a client that died or said BYE would
- * fill it for everyone until the core gets round to closing that
- * connection.  A server whose send is blocked drops them itself. */
-static void
-hub_unclog(sv_hub *h)
-{
-  pthread_mutex_lock(&h->mu);
-  for (sv_conn *c = h->conns; c; c = c->next) {
-    struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
-    pthread_mutex_lock(&c->in.mu);
-    int closed = c->in.closed;
-    pthread_mutex_unlock(&c->in.mu);
-    if (closed || poll(&p, 1, 0) == 1)
-      sv_purge(h->qid, (long)c->id);
+  if (first)
+    *first = 0;
+  for (int i = 0; i < SV_BEACON_SCAN; i++) {
+    ssize_t n = msgrcv(qid, &m, sizeof(m.text), i,
+                       MSG_COPY | IPC_NOWAIT | MSG_NOERROR);
+    if (n < 0) {
+      if (errno == ENOSYS)
+        return -1;
+      break;
+    }
+    if (m.mtype != SV_T_BEACON || n < SV_HDR || m.text[0] != SV_BEACON)
+      continue;
+    pid_t p = (pid_t)plumb__get_le32(m.text + 4);
+    if (first && !seen)
+      *first = p;
+    seen = 1;
+    if (want ? p == want : plumb__pid_alive(p))
+      return 1;
   }
-  pthread_mutex_unlock(&h->mu);
+  return seen ? 0 : -2;
 }
 
-/* Sends one prepared message (buf = long mtype + text) without blocking,
- * backing off while the queue is full.  Watches pidfd, *shut, the inbox's
- * BYE, and (server side) unclogs the queue of dead clients' messages. */
+/* Sends one prepared message (buf = long mtype + text), backing off while
+ * the queue is full.  Watches pidfd, *shut and the inbox's close. */
 static int
 sv_send_msg(int qid, void *buf, size_t textlen, int pidfd, atomic_int *shut,
-            sv_inbox *in, sv_hub *hub, int64_t deadline)
+            sv_inbox *in, int64_t deadline)
 {
   long backoff_us = 20;
   for (;;) {
@@ -280,7 +322,8 @@ sv_send_msg(int qid, void *buf, size_t textlen, int pidfd, atomic_int *shut,
     if (errno == EIDRM || errno == EINVAL)
       return PLUMB_ECLOSED;
     if (errno != EAGAIN)
-      return PLUMB_ESYS;
+      return sv_errno_status(errno) == PLUMB_EPERM ? PLUMB_EPERM
+                                                    : PLUMB_ESYS;
     if (deadline == PLUMB_NOWAIT)
       return PLUMB_EAGAIN;
     int64_t now = plumb__now_ns();
@@ -291,17 +334,14 @@ sv_send_msg(int qid, void *buf, size_t textlen, int pidfd, atomic_int *shut,
       wait = deadline - now;
     struct timespec ts = { wait / 1000000000, wait % 1000000000 };
     struct pollfd p = { .fd = pidfd, .events = POLLIN };
-    int r = ppoll(&p, 1, &ts, NULL);
-    if (r > 0)
+    if (ppoll(&p, 1, &ts, NULL) > 0)
       return PLUMB_ECLOSED; /* the peer died */
-    if (hub && backoff_us >= 320)
-      hub_unclog(hub);
     if (backoff_us < 2000)
       backoff_us *= 2;
   }
 }
 
-/* A control message (no data) to mtype `to`. */
+/* A control message (n bytes of extra data) to mtype `to` of qid. */
 static int
 sv_send_ctl(int qid, long to, uint8_t kind, uint32_t aux, uint64_t id,
             const uint8_t *extra, size_t n, int64_t deadline)
@@ -312,23 +352,19 @@ sv_send_ctl(int qid, long to, uint8_t kind, uint32_t aux, uint64_t id,
   } m = { .mtype = to };
   m.text[0] = kind;
   plumb__put_le32(m.text + 4, aux);
-  sv_put64(m.text + 8, id);
+  plumb__put_le64(m.text + 8, id);
   if (n)
     memcpy(m.text + SV_HDR, extra, n);
-  return sv_send_msg(qid, &m, SV_HDR + n, -1, NULL, NULL, NULL, deadline);
+  return sv_send_msg(qid, &m, SV_HDR + n, -1, NULL, NULL, deadline);
 }
 
-/* Drops every message waiting for mtype t (bounded). */
+/* Removes queue *q (if any) once. */
 static void
-sv_purge(int qid, long t)
+sv_rmid(atomic_int *q)
 {
-  struct {
-    long mtype;
-    uint8_t text[1];
-  } m;
-  for (int i = 0; i < 100000; i++)
-    if (msgrcv(qid, &m, sizeof(m.text), t, IPC_NOWAIT | MSG_NOERROR) < 0)
-      break;
+  int id = atomic_exchange(q, -1);
+  if (id >= 0)
+    msgctl(id, IPC_RMID, NULL);
 }
 
 /* ---- inboxes ---- */
@@ -362,6 +398,7 @@ sv_inbox_drop(sv_inbox *ib)
   }
   ib->head = ib->tail = NULL;
   ib->bytes = 0;
+  ib->count = 0;
 }
 
 static void
@@ -397,6 +434,7 @@ sv_inbox_put(sv_inbox *ib, sv_msg *m)
       ib->head = m;
     ib->tail = m;
     ib->bytes += m->n;
+    ib->count++;
     sv_signal(ib);
   }
   pthread_mutex_unlock(&ib->mu);
@@ -425,6 +463,7 @@ sv_inbox_get(sv_inbox *ib, int *closed, int *status)
     if (ib->head == NULL)
       ib->tail = NULL;
     ib->bytes -= m->n;
+    ib->count--;
   }
   if (ib->head == NULL && !ib->closed && ib->signalled) {
     uint64_t v;
@@ -437,16 +476,16 @@ sv_inbox_get(sv_inbox *ib, int *closed, int *status)
   return m;
 }
 
-/* Reads one message of mtype t (blocking) into a new sv_msg; NULL with
- * errno on failure. */
+/* Reads one message (blocking; msgtyp/flags as for msgrcv) into a new
+ * sv_msg; NULL with errno on failure. */
 static sv_msg *
-sv_receive(int qid, long t, void *buf, size_t cap)
+sv_receive(int qid, long t, int flags, void *buf, size_t cap)
 {
   ssize_t n;
   int old;
 
   pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
-  n = msgrcv(qid, buf, cap, t, MSG_NOERROR);
+  n = msgrcv(qid, buf, cap, t, MSG_NOERROR | flags);
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
   if (n < 0)
     return NULL;
@@ -463,34 +502,61 @@ sv_receive(int qid, long t, void *buf, size_t cap)
   m->next = NULL;
   m->kind = text[0];
   m->aux = plumb__get_le32(text + 4);
-  m->id = sv_get64(text + 8);
+  m->id = plumb__get_le64(text + 8);
   m->n = (size_t)n - SV_HDR;
   memcpy(m->data, text + SV_HDR, m->n);
   return m;
 }
 
+/* Starts fn(arg) on a thread with a small stack. */
+static int
+sv_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+  pthread_attr_t a;
+  int rv;
+
+  if (pthread_attr_init(&a) != 0)
+    return -1;
+  pthread_attr_setstacksize(&a, SV_THREAD_STACK);
+  rv = pthread_create(t, &a, fn, arg);
+  pthread_attr_destroy(&a);
+  return rv == 0 ? 0 : -1;
+}
+
 /* ---- connections (both sides) ---- */
 
 static sv_conn *
-sv_conn_new(int qid, size_t chunk, uint32_t max_frame)
+sv_conn_new(size_t chunk, uint32_t max_frame)
 {
   sv_conn *c = calloc(1, sizeof(*c));
   if (c == NULL)
     return NULL;
   c->base.ops = &plumb__tran_sysvmq;
-  c->qid = qid;
+  c->rq = c->wq = c->wkq = -1;
+  atomic_init(&c->boxq, -1);
   c->pidfd = c->epfd = c->tfd = c->wakefd = -1;
   c->in.evfd = -1;
   c->chunk = chunk;
   c->max_frame = max_frame ? max_frame : PLUMB_DEFAULT_MAX_FRAME;
   c->wmsg = malloc(sizeof(long) + chunk);
-  if (c->wmsg == NULL ||
+  c->rbuf = malloc(sizeof(long) + chunk + 64);
+  if (c->wmsg == NULL || c->rbuf == NULL ||
       sv_inbox_init(&c->in, 2 * (size_t)c->max_frame + (1u << 20)) != 0) {
     free(c->wmsg);
+    free(c->rbuf);
     free(c);
     return NULL;
   }
   return c;
+}
+
+/* The pair's message size, if smaller than the buffers were made for (the
+ * well-known queue's): never larger. */
+static void
+sv_fit_chunk(sv_conn *c, size_t chunk)
+{
+  if (chunk < c->chunk)
+    c->chunk = chunk;
 }
 
 /* The epoll set behind conn_fd(), once the peer's pid is known. */
@@ -517,9 +583,34 @@ sv_conn_free(sv_conn *c)
     close(c->wakefd);
   sv_inbox_fini(&c->in);
   plumb__buf_free(&c->rx.part);
+  plumb__buf_free(&c->tail.buf);
   free(c->wmsg);
   free(c->rbuf);
   free(c);
+}
+
+/* 1 if a message on our pair is really from our peer (or ourselves). */
+static int
+sv_genuine(sv_conn *c, const uint8_t *text, ssize_t n)
+{
+  if (n >= SV_HDR && plumb__get_le64(text + 8) == c->secret)
+    return 1;
+  atomic_fetch_add(&c->forged, 1);
+  return 0;
+}
+
+/* Fills c->wmsg with the header of a data message. */
+static uint8_t *
+sv_data_hdr(sv_conn *c, uint8_t kind, uint32_t total)
+{
+  uint8_t *text = c->wmsg + sizeof(long);
+  long mtype = SV_T_DATA;
+  memcpy(c->wmsg, &mtype, sizeof(long));
+  memset(text, 0, SV_HDR);
+  text[0] = kind;
+  plumb__put_le32(text + 4, total);
+  plumb__put_le64(text + 8, c->secret);
+  return text;
 }
 
 static int
@@ -527,29 +618,81 @@ sv_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
               int64_t deadline)
 {
   sv_conn *c = (sv_conn *)pc;
-  uint8_t *text = c->wmsg + sizeof(long);
-  long mtype = c->wtype;
   plumb__split sp;
   int rv;
 
   if (atomic_load(&c->shut) || c->wbroken)
     return PLUMB_ECLOSED;
+  if (plumb__tail_pending(&c->tail)) /* a try_send() rest goes first */
+    return PLUMB_EAGAIN;
   if ((rv = plumb__split_begin(&sp, iov, iovcnt, c->max_frame)) != PLUMB_OK)
     return rv;
-  memcpy(c->wmsg, &mtype, sizeof(long));
   while (plumb__split_more(&sp)) {
-    memset(text, 0, SV_HDR);
-    text[0] = sp.msgs == 0 ? SV_FIRST : SV_MORE;
-    plumb__put_le32(text + 4, (uint32_t)sp.total);
-    sv_put64(text + 8, c->id);
+    uint8_t *text = sv_data_hdr(c, sp.msgs == 0 ? SV_FIRST : SV_MORE,
+                                (uint32_t)sp.total);
     size_t used = SV_HDR + plumb__split_fill(&sp, text + SV_HDR,
                                              c->chunk - SV_HDR);
-    rv = sv_send_msg(c->qid, c->wmsg, used, c->pidfd, &c->shut, &c->in,
-                     c->hub, deadline);
-    if (rv != PLUMB_OK)
+    rv = sv_send_msg(c->wq, c->wmsg, used, c->pidfd, &c->shut, &c->in,
+                     deadline);
+    if (rv != PLUMB_OK) {
+      if (rv == PLUMB_EAGAIN && deadline == PLUMB_NOWAIT && sp.msgs > 1) {
+        /* try_send(): keep the unsent rest (message already built) */
+        rv = plumb__tail_keep(&c->tail, &sp, text + SV_HDR, used - SV_HDR);
+        if (rv != PLUMB_OK)
+          c->wbroken = 1;
+        return rv;
+      }
       return plumb__split_failed(&sp, rv, &c->wbroken);
+    }
   }
   return PLUMB_OK;
+}
+
+/* Server side, never blocking (transport.h). */
+static int
+sv_flush(plumb_conn *pc)
+{
+  sv_conn *c = (sv_conn *)pc;
+
+  while (plumb__tail_pending(&c->tail)) {
+    if (atomic_load(&c->shut))
+      return PLUMB_ECLOSED;
+    uint8_t *text = sv_data_hdr(c, SV_MORE, 0);
+    size_t n = plumb__tail_peek(&c->tail, text + SV_HDR, c->chunk - SV_HDR);
+    int rv = sv_send_msg(c->wq, c->wmsg, SV_HDR + n, c->pidfd, &c->shut,
+                         &c->in, PLUMB_NOWAIT);
+    if (rv != PLUMB_OK) {
+      if (rv != PLUMB_EAGAIN)
+        c->wbroken = 1;
+      return rv;
+    }
+    plumb__tail_sent(&c->tail, n);
+  }
+  return PLUMB_OK;
+}
+
+static int
+sv_try_send(plumb_conn *pc, const struct iovec *iov, int iovcnt)
+{
+  sv_conn *c = (sv_conn *)pc;
+  int rv = sv_flush(pc);
+
+  if (rv != PLUMB_OK)
+    return rv;
+  rv = sv_send_frame(pc, iov, iovcnt, PLUMB_NOWAIT);
+  /* nothing went out: the frame stays the caller's, the pair usable */
+  if (rv == PLUMB_EAGAIN && !c->wbroken)
+    return PLUMB_EAGAIN;
+  return rv;
+}
+
+static int
+sv_write_wait(plumb_conn *pc, int *fd, uint32_t *events)
+{
+  (void)pc;
+  *fd = -1;
+  *events = 0;
+  return PLUMB_ENOTSUP; /* SysV queues cannot be polled: retry on a timer */
 }
 
 /* Adds one data message to the frame being rebuilt: 1 = frame complete. */
@@ -567,7 +710,7 @@ sv_take(sv_conn *c, uint8_t kind, uint32_t aux, const uint8_t *data,
   }
 }
 
-/* Direct-mode receive (clients): reads our mtype in this thread. */
+/* Direct-mode receive (clients): reads our queue in this thread. */
 static int
 sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
 {
@@ -577,7 +720,7 @@ sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
   for (;;) {
     if (atomic_load(&c->shut))
       return PLUMB_ECLOSED;
-    ssize_t n = msgrcv(c->qid, c->rbuf, cap, (long)c->id,
+    ssize_t n = msgrcv(c->rq, c->rbuf, cap, SV_T_DATA,
                        IPC_NOWAIT | MSG_NOERROR);
     if (n < 0 && errno == ENOMSG) {
       if (atomic_load(&c->peer_bye) || c->peer_dead)
@@ -604,20 +747,18 @@ sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
         }
         return PLUMB_ECLOSED;
       }
-      n = msgrcv(c->qid, c->rbuf, cap, (long)c->id, MSG_NOERROR);
+      n = msgrcv(c->rq, c->rbuf, cap, SV_T_DATA, MSG_NOERROR);
       atomic_store(&c->waiting, 0);
     }
     if (n < 0) {
       if (errno == EINTR || errno == ENOMSG)
         continue;
       if (errno == EIDRM || errno == EINVAL)
-        return PLUMB_ECLOSED; /* the server removed the queue */
+        return PLUMB_ECLOSED; /* the server removed the pair */
       return PLUMB_ESYS;
     }
-    if (n < SV_HDR)
-      continue;
-    if (text[0] == SV_WAKE)
-      continue; /* the loop re-checks why */
+    if (!sv_genuine(c, text, n) || text[0] == SV_WAKE)
+      continue; /* WAKE: the loop re-checks why */
     if (text[0] == SV_BYE) {
       atomic_store(&c->peer_bye, 1);
       continue;
@@ -633,15 +774,15 @@ sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
   }
 }
 
-/* Sends WAKE to our own mtype so a blocked msgrcv() returns. */
+/* Sends WAKE to our own queue so a blocked msgrcv() returns. */
 static void
 sv_wake_self(sv_conn *c)
 {
   for (int i = 0; i < 50 && atomic_load(&c->waiting); i++) {
-    if (sv_send_ctl(c->qid, (long)c->id, SV_WAKE, 0, c->id, NULL, 0,
+    if (sv_send_ctl(c->rq, SV_T_DATA, SV_WAKE, 0, c->secret, NULL, 0,
                     PLUMB_NOWAIT) != PLUMB_EAGAIN)
       return;
-    usleep(2000); /* queue full: the server drains it */
+    usleep(2000); /* queue full: there is something to read anyway */
   }
 }
 
@@ -712,23 +853,60 @@ sv_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
     if (r == 0)
       return deadline == PLUMB_NOWAIT ? PLUMB_EAGAIN : PLUMB_ETIMEDOUT;
     if (r > 0 && p[1].revents && !p[0].revents) {
-      /* give the waiter a moment to hand over what the peer sent last */
+      /* give the reader a moment to hand over what the peer sent last */
       usleep(1000);
       c->peer_dead = 1;
     }
   }
 }
 
-static void *client_main(void *arg);
+/* Reader thread: our queue's genuine messages into the inbox.  The first
+ * one from a client confirms the handshake: its box goes. */
+static void *
+reader_main(void *arg)
+{
+  sv_conn *c = arg;
+  size_t cap = c->chunk + 64;
+  void *buf = c->rbuf; /* owned by the connection: we may be cancelled */
+  int old;
+
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+  for (;;) {
+    sv_msg *m = sv_receive(c->rq, SV_T_DATA, 0, buf, cap);
+    if (m == NULL) {
+      if (errno == EINTR || errno == EPROTO || errno == ENOMEM)
+        continue;
+      break; /* EIDRM/EINVAL: the pair was removed */
+    }
+    if (m->id != c->secret) {
+      atomic_fetch_add(&c->forged, 1);
+      free(m);
+      continue;
+    }
+    sv_rmid(&c->boxq);
+    if (m->kind == SV_BYE) {
+      atomic_store(&c->peer_bye, 1);
+      free(m);
+      break;
+    }
+    if (m->kind == SV_WAKE) {
+      free(m);
+      continue;
+    }
+    sv_inbox_put(&c->in, m);
+  }
+  sv_inbox_close(&c->in, PLUMB_ECLOSED);
+  return NULL;
+}
 
 /* An event loop wants a pollable fd: a client leaves direct mode for good
- * and a waiter thread feeds the inbox behind epfd from now on. */
+ * and a reader thread feeds the inbox behind epfd from now on. */
 static int
 sv_conn_fd(plumb_conn *pc)
 {
   sv_conn *c = (sv_conn *)pc;
   if (c->direct) {
-    if (pthread_create(&c->thr, NULL, client_main, c) != 0)
+    if (sv_thread(&c->thr, reader_main, c) != 0)
       return -1;
     c->thr_on = 1;
     c->direct = 0;
@@ -739,17 +917,21 @@ sv_conn_fd(plumb_conn *pc)
 static int
 sv_peer(plumb_conn *pc, plumb_peer *out)
 {
-  return plumb__peer_from_pid(((sv_conn *)pc)->peer_pid, out);
+  sv_conn *c = (sv_conn *)pc;
+  memset(out, 0, sizeof(*out));
+  out->pid = c->peer_pid;
+  out->uid = c->peer_uid;
+  out->gid = c->peer_gid;
+  out->has_creds = c->has_creds;
+  return PLUMB_OK;
 }
 
 static void
 sv_say_bye(sv_conn *c)
 {
-  /* A BYE to a peer that already left would sit in the shared queue for
-   * ever, so none is sent then. */
   if (!c->bye_sent && !c->wbroken && !atomic_load(&c->peer_bye)) {
     c->bye_sent = 1;
-    (void)sv_send_ctl(c->qid, c->wtype, SV_BYE, 0, c->id, NULL, 0,
+    (void)sv_send_ctl(c->wq, SV_T_DATA, SV_BYE, 0, c->secret, NULL, 0,
                       PLUMB_NOWAIT);
   }
 }
@@ -769,74 +951,153 @@ sv_shutdown(plumb_conn *pc)
   }
 }
 
+static void
+sv_stop_threads(sv_conn *c)
+{
+  if (c->wd_on) {
+    uint64_t one = 1;
+    if (write(c->wakefd, &one, sizeof(one)) < 0) {
+      /* cannot overflow with one write */
+    }
+    pthread_join(c->wd, NULL);
+    c->wd_on = 0;
+  }
+  if (c->thr_on) {
+    pthread_cancel(c->thr);
+    pthread_join(c->thr, NULL);
+    c->thr_on = 0;
+  }
+}
+
 /* ---- server side ---- */
 
 static void hub_unref(sv_hub *h);
 static void sv_close(plumb_conn *pc);
 
+/* The well-known queue's waiter: hellos into the inbox, everything else
+ * (junk, forged or stale messages) dropped, the beacon kept in place. */
 static void *
 hub_main(void *arg)
 {
   sv_hub *h = arg;
-  size_t cap = sizeof(long) + h->chunk;
-  void *buf = h->rbuf = malloc(cap + 64); /* freed by hub_destroy: the
-                                             thread may be cancelled */
+  void *buf = h->rbuf;
   int old;
 
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-  while (buf) {
-    sv_msg *m = sv_receive(h->qid, SV_T_SERVER, buf, h->chunk + 64);
-    if (m == NULL) {
-      if (errno == EINTR || errno == EPROTO || errno == ENOMEM)
-        continue;
+  for (;;) {
+    sv_msg *m = sv_receive(h->qid, SV_T_BEACON, MSG_EXCEPT, buf, h->rcap);
+    if (m == NULL && errno != EPROTO && errno != EINTR && errno != ENOMEM)
       break; /* EIDRM/EINVAL: the queue is gone */
-    }
-    pthread_mutex_lock(&h->mu);
-    if (m->kind == SV_HELLO) {
-      if (h->listening) {
+    if (m == NULL)
+      continue;
+    if (m->kind == SV_HELLO && m->n == 8) {
+      pthread_mutex_lock(&h->mu);
+      pthread_mutex_lock(&h->hellos.mu);
+      int room = h->listening && h->hellos.count < SV_HELLO_MAX;
+      pthread_mutex_unlock(&h->hellos.mu);
+      pthread_mutex_unlock(&h->mu);
+      if (room) {
         sv_inbox_put(&h->hellos, m);
         m = NULL;
       }
-    } else {
-      sv_conn *c = h->conns;
-      while (c && c->id != m->id)
-        c = c->next;
-      if (c && m->kind == SV_BYE) {
-        atomic_store(&c->peer_bye, 1);
-        sv_inbox_close(&c->in, PLUMB_ECLOSED);
-      } else if (c) {
-        sv_inbox_put(&c->in, m);
-        m = NULL;
-      } else if (m->kind == SV_BYE) {
-        /* a client that gave up during the handshake: forget its hello */
-        pthread_mutex_lock(&h->hellos.mu);
-        for (sv_msg **pp = &h->hellos.head; *pp; pp = &(*pp)->next)
-          if ((*pp)->id == m->id) {
-            (*pp)->kind = SV_BYE; /* accept() skips it */
-            break;
-          }
-        pthread_mutex_unlock(&h->hellos.mu);
-      }
     }
-    pthread_mutex_unlock(&h->mu);
-    if (m && m->kind == SV_HELLO) /* not listening any more */
-      (void)sv_send_ctl(h->qid, (long)m->id, SV_NAK, 0, m->id, NULL, 0,
-                        PLUMB_NOWAIT);
     free(m);
   }
+  /* The queue was removed (ipcrm): so are the connections it served. */
   pthread_mutex_lock(&h->mu);
-  for (sv_conn *c = h->conns; c; c = c->next)
+  for (sv_conn *c = h->conns; c; c = c->next) {
+    msgctl(c->rq, IPC_RMID, NULL);
+    msgctl(c->wq, IPC_RMID, NULL);
     sv_inbox_close(&c->in, PLUMB_ECLOSED);
+  }
   pthread_mutex_unlock(&h->mu);
   /* The hellos inbox is left open and quiet: a listener whose queue was
-   * removed under it (ipcrm) just accepts nobody, instead of waking an
-   * event loop for ever with an error. */
+   * removed under it just accepts nobody, instead of waking an event loop
+   * for ever with an error. */
+  return NULL;
+}
+
+/* Every SV_JANITOR_MS: the one thing the waiter cannot drain is mtype 2,
+ * so messages of that type that are not our one beacon (junk, forged
+ * beacons) are removed and the beacon put back if someone took it.  A
+ * dial that looks in between finds no beacon and goes on anyway. */
+/* Boxes of clients that died after their KNOCK but before the server saw
+ * their HELLO: private queues given to us (uid, mode 0600) holding only a
+ * knock whose sender is dead.  Nothing else matches, so nothing else is
+ * removed. */
+static void
+sv_sweep_boxes(void)
+{
+  FILE *f = fopen("/proc/sysvipc/msg", "re");
+  char line[512];
+  long key, id, qnum, lspid, uid;
+  unsigned perms;
+  struct {
+    long mtype;
+    uint8_t text[SV_HDR];
+  } m;
+
+  if (f == NULL)
+    return;
+  for (int n = 0; n < 100000 && fgets(line, sizeof(line), f); n++) {
+    if (sscanf(line, "%ld %ld %o %*d %ld %ld %*d %ld", &key, &id, &perms,
+               &qnum, &lspid, &uid) != 6 ||
+        key != 0 || qnum != 1 || (perms & 0777) != 0600 ||
+        (uid_t)uid != geteuid() || lspid <= 0 ||
+        plumb__pid_alive((pid_t)lspid))
+      continue;
+    ssize_t r = msgrcv((int)id, &m, sizeof(m.text), 0,
+                       MSG_COPY | IPC_NOWAIT | MSG_NOERROR);
+    if (r == SV_HDR && m.mtype == SV_T_KNOCK && m.text[0] == SV_KNOCK)
+      msgctl((int)id, IPC_RMID, NULL);
+  }
+  fclose(f);
+}
+
+static void *
+hub_janitor(void *arg)
+{
+  sv_hub *h = arg;
+  struct pollfd p = { .fd = h->jan_fd, .events = POLLIN };
+  struct {
+    long mtype;
+    uint8_t text[SV_HDR];
+  } m;
+
+  for (unsigned tick = 1;
+       poll(&p, 1, SV_JANITOR_MS) == 0 || (p.revents == 0 && errno == EINTR);
+       tick++) {
+    struct msqid_ds ds;
+    if (msgctl(h->qid, IPC_STAT, &ds) < 0)
+      break; /* removed */
+    if (tick % 10 == 0) /* every 2 s */
+      sv_sweep_boxes();
+    if (ds.msg_qnum == 1 && sv_beacons(h->qid, getpid(), NULL) == 1)
+      continue; /* just our beacon: the usual case, two syscalls */
+    if (sv_beacons(h->qid, 0, NULL) == -1)
+      continue; /* no MSG_COPY: cannot tell ours from junk */
+    for (int i = 0; i < 100000; i++)
+      if (msgrcv(h->qid, &m, sizeof(m.text), SV_T_BEACON,
+                 IPC_NOWAIT | MSG_NOERROR) < 0)
+        break;
+    (void)sv_send_ctl(h->qid, SV_T_BEACON, SV_BEACON, (uint32_t)getpid(), 0,
+                      NULL, 0, PLUMB_NOWAIT);
+  }
   return NULL;
 }
 
 static void
 hub_destroy(sv_hub *h)
 {
+  if (h->jan_on) {
+    uint64_t one = 1;
+    if (write(h->jan_fd, &one, sizeof(one)) < 0) {
+      /* cannot overflow with one write */
+    }
+    pthread_join(h->jan, NULL);
+  }
+  if (h->jan_fd >= 0)
+    close(h->jan_fd);
   if (h->qid >= 0)
     msgctl(h->qid, IPC_RMID, NULL);
   if (h->thr_on) {
@@ -880,8 +1141,8 @@ sv_listen(const char *addr, const plumb_tran_opts *opts,
     return PLUMB_ENOMEM;
   h->base.ops = &plumb__tran_sysvmq;
   h->qid = -1;
+  h->jan_fd = -1;
   h->hellos.evfd = -1;
-  h->mode = mode;
   h->max_frame = opts && opts->max_frame ? opts->max_frame
                                          : PLUMB_DEFAULT_MAX_FRAME;
   pthread_mutex_init(&h->mu, NULL);
@@ -890,7 +1151,8 @@ sv_listen(const char *addr, const plumb_tran_opts *opts,
   if (path) {
     /* A key file we create carries a marker, so the file a killed server
      * left is recognised (and removed) by the next one. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                  mode);
     if (fd >= 0) {
       ssize_t w = write(fd, SV_KEYFILE_MARK, sizeof(SV_KEYFILE_MARK) - 1);
       if (opts && opts->has_group && fchown(fd, (uid_t)-1, opts->group) < 0)
@@ -927,8 +1189,7 @@ sv_listen(const char *addr, const plumb_tran_opts *opts,
       rv = sv_errno_status(errno);
       goto fail;
     }
-    pid_t owner = sv_beacon_pid(old);
-    if (owner != 0 && (owner == -1 || plumb__pid_alive(owner))) {
+    if (sv_beacons(old, 0, NULL) != 0) { /* a live one, or cannot tell */
       rv = PLUMB_EBUSY;
       goto fail;
     }
@@ -946,14 +1207,24 @@ sv_listen(const char *addr, const plumb_tran_opts *opts,
       goto fail;
     }
   }
-  h->chunk = sv_chunk_size(h->qid);
+  h->rcap = sizeof(long) + 64 + SV_HDR;
+  if ((h->rbuf = malloc(sizeof(long) + h->rcap)) == NULL) {
+    rv = PLUMB_ENOMEM;
+    goto fail;
+  }
   rv = sv_send_ctl(h->qid, SV_T_BEACON, SV_BEACON, (uint32_t)getpid(), 0,
                    NULL, 0, PLUMB_NOWAIT);
   if (rv != PLUMB_OK)
     goto fail;
+  if ((h->jan_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+      sv_thread(&h->jan, hub_janitor, h) != 0) {
+    rv = PLUMB_ESYS;
+    goto fail;
+  }
+  h->jan_on = 1;
   if ((rv = sv_inbox_init(&h->hellos, 0)) != PLUMB_OK)
     goto fail;
-  if (pthread_create(&h->thr, NULL, hub_main, h) != 0) {
+  if (sv_thread(&h->thr, hub_main, h) != 0) {
     rv = PLUMB_ESYS;
     goto fail;
   }
@@ -971,6 +1242,82 @@ sv_listener_fd(plumb_listener *pl)
   return ((sv_hub *)pl)->hellos.evfd;
 }
 
+/* Turns one hello into a connection, or fails (the caller drops it). */
+static int
+sv_accept_hello(sv_hub *h, const sv_msg *m, sv_conn **out)
+{
+  struct msqid_ds box;
+  uint8_t ack[16];
+  int boxq = (int)plumb__get_le32(m->data);
+  int rv;
+
+  if (m->aux != SV_VERSION || boxq < 0)
+    return PLUMB_EPROTO;
+  /* The box is the client's (cuid) and given to us alone; its knock says
+   * who sent it (msg_lspid).  The kernel recorded all three. */
+  if (msgctl(boxq, IPC_STAT, &box) < 0 || box.msg_perm.uid != geteuid() ||
+      (box.msg_perm.mode & 0077) != 0 || box.msg_qnum < 1 ||
+      box.msg_lspid <= 0)
+    return PLUMB_EPROTO;
+  sv_conn *c = sv_conn_new(sv_chunk_size(h->qid), h->max_frame);
+  if (c == NULL)
+    return PLUMB_ENOMEM;
+  atomic_store(&c->boxq, boxq);
+  c->peer_pid = box.msg_lspid;
+  c->peer_uid = box.msg_perm.cuid;
+  c->peer_gid = box.msg_perm.cgid;
+  c->has_creds = 1;
+  c->secret = plumb__random64();
+  if ((rv = sv_conn_watch(c)) != PLUMB_OK) {
+    sv_rmid(&c->boxq); /* the client died: its box goes */
+    goto fail;
+  }
+  struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
+  if (poll(&p, 1, 0) == 1) {
+    sv_rmid(&c->boxq);
+    rv = PLUMB_ECLOSED;
+    goto fail;
+  }
+  c->rq = sv_private_queue(c->peer_uid, c->peer_gid);
+  c->wq = c->rq < 0 ? -1 : sv_private_queue(c->peer_uid, c->peer_gid);
+  if (c->wq < 0) {
+    rv = errno == ENOSPC ? PLUMB_ENOMEM : PLUMB_ESYS;
+    goto fail;
+  }
+  sv_fit_chunk(c, sv_chunk_size(c->rq));
+  if (sv_thread(&c->thr, reader_main, c) != 0) {
+    rv = PLUMB_ESYS;
+    goto fail;
+  }
+  c->thr_on = 1;
+  pthread_mutex_lock(&h->mu);
+  c->hub = h;
+  c->next = h->conns;
+  h->conns = c;
+  h->refs++;
+  pthread_mutex_unlock(&h->mu);
+  plumb__put_le32(ack, (uint32_t)c->rq); /* the client writes this one */
+  plumb__put_le32(ack + 4, (uint32_t)c->wq);
+  plumb__put_le64(ack + 8, c->secret);
+  rv = sv_send_ctl(boxq, SV_T_DATA, SV_ACK, (uint32_t)getpid(), m->id, ack,
+                   sizeof(ack), PLUMB_NOWAIT);
+  if (rv != PLUMB_OK) {
+    atomic_store(&c->peer_bye, 1); /* no BYE to a client that never knew */
+    sv_rmid(&c->boxq);
+    sv_close(&c->base);
+    return PLUMB_ECLOSED;
+  }
+  *out = c;
+  return PLUMB_OK;
+fail:
+  if (c->rq >= 0)
+    msgctl(c->rq, IPC_RMID, NULL);
+  if (c->wq >= 0)
+    msgctl(c->wq, IPC_RMID, NULL);
+  sv_conn_free(c);
+  return rv;
+}
+
 static int
 sv_accept(plumb_listener *pl, plumb_conn **out)
 {
@@ -979,47 +1326,18 @@ sv_accept(plumb_listener *pl, plumb_conn **out)
   *out = NULL;
   for (;;) {
     int closed, status;
+    sv_conn *c = NULL;
     sv_msg *m = sv_inbox_get(&h->hellos, &closed, &status);
     if (m == NULL)
       return PLUMB_EAGAIN;
-    if (m->kind != SV_HELLO || m->n < 4 || m->aux != SV_VERSION ||
-        m->id < (uint64_t)SV_ID_BASE || m->id > LONG_MAX) {
-      free(m);
-      continue;
-    }
-    sv_conn *c = sv_conn_new(h->qid, h->chunk, h->max_frame);
-    if (c == NULL) {
-      free(m);
-      return PLUMB_ENOMEM;
-    }
-    c->id = m->id;
-    c->wtype = (long)m->id;
-    c->peer_pid = (pid_t)plumb__get_le32(m->data);
+    int rv = sv_accept_hello(h, m, &c);
     free(m);
-    int rv = sv_conn_watch(c);
-    if (rv != PLUMB_OK) {
-      sv_conn_free(c);
-      if (rv == PLUMB_ENOMEM)
-        return rv;
-      continue;
+    if (rv == PLUMB_OK) {
+      *out = &c->base;
+      return PLUMB_OK;
     }
-    /* Registered before the ACK goes out: the client's first request may
-     * reach the waiter thread right after it. */
-    pthread_mutex_lock(&h->mu);
-    c->hub = h;
-    c->next = h->conns;
-    h->conns = c;
-    h->refs++;
-    pthread_mutex_unlock(&h->mu);
-    rv = sv_send_ctl(h->qid, c->wtype, SV_ACK, (uint32_t)getpid(), c->id,
-                     NULL, 0, plumb__deadline_ms(50));
-    if (rv != PLUMB_OK) {
-      atomic_store(&c->peer_bye, 1); /* no BYE to a client that never knew */
-      sv_close(&c->base);
-      continue;
-    }
-    *out = &c->base;
-    return PLUMB_OK;
+    if (rv == PLUMB_ENOMEM)
+      return rv;
   }
 }
 
@@ -1034,9 +1352,9 @@ sv_listener_close(plumb_listener *pl)
   h->listening = 0;
   pthread_mutex_unlock(&h->mu);
   while ((m = sv_inbox_get(&h->hellos, &closed, &status)) != NULL) {
-    if (m->kind == SV_HELLO)
-      (void)sv_send_ctl(h->qid, (long)m->id, SV_NAK, 0, m->id, NULL, 0,
-                        PLUMB_NOWAIT);
+    if (m->n == 8) /* a NAK in its box: the client gives up at once */
+      (void)sv_send_ctl((int)plumb__get_le32(m->data), SV_T_DATA, SV_NAK, 0,
+                        m->id, NULL, 0, PLUMB_NOWAIT);
     free(m);
   }
   hub_unref(h);
@@ -1044,43 +1362,67 @@ sv_listener_close(plumb_listener *pl)
 
 /* ---- client side ---- */
 
-static void *
-client_main(void *arg)
+/* Waits in box for the server's ACK (see the top of the file). */
+static int
+sv_await_ack(sv_conn *c, int boxq, uint64_t nonce, uid_t srv_uid,
+             int64_t deadline)
 {
-  sv_conn *c = arg;
-  size_t cap = c->chunk + 64;
-  void *buf = c->rbuf; /* owned by the connection: we may be cancelled */
-  int old;
+  struct {
+    long mtype;
+    uint8_t text[SV_HDR + 16];
+  } m;
+  long backoff_us = 20;
 
-  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-  while (buf) {
-    sv_msg *m = sv_receive(c->qid, (long)c->id, buf, cap);
-    if (m == NULL) {
-      if (errno == EINTR || errno == EPROTO || errno == ENOMEM)
-        continue;
-      break; /* EIDRM/EINVAL: the server removed the queue */
+  for (;;) {
+    ssize_t n = msgrcv(boxq, &m, sizeof(m.text), SV_T_DATA,
+                       IPC_NOWAIT | MSG_NOERROR);
+    if (n >= SV_HDR && plumb__get_le64(m.text + 8) == nonce) {
+      if (m.text[0] == SV_NAK)
+        return PLUMB_ECONNREFUSED;
+      if (m.text[0] == SV_ACK && n == SV_HDR + 16) {
+        int wq = (int)plumb__get_le32(m.text + SV_HDR);
+        int rq = (int)plumb__get_le32(m.text + SV_HDR + 4);
+        struct msqid_ds ds;
+        /* made by the server's uid for us alone; the kernel says who
+         * sent the ACK */
+        if (sv_queue_is(wq, srv_uid, geteuid()) &&
+            sv_queue_is(rq, srv_uid, geteuid()) &&
+            msgctl(boxq, IPC_STAT, &ds) == 0 && ds.msg_lspid > 0) {
+          c->wq = wq;
+          c->rq = rq;
+          c->secret = plumb__get_le64(m.text + SV_HDR + 8);
+          c->peer_pid = ds.msg_lspid;
+          c->peer_uid = srv_uid;
+          c->has_creds = 1;
+          return PLUMB_OK;
+        }
+      }
+      continue;
     }
-    if (m->kind == SV_BYE) {
-      atomic_store(&c->peer_bye, 1);
-      free(m);
-      break;
-    }
-    sv_inbox_put(&c->in, m);
+    if (n >= 0)
+      continue; /* not for this handshake: dropped */
+    if (errno == EIDRM || errno == EINVAL)
+      return PLUMB_ECONNREFUSED;
+    if (errno != ENOMSG && errno != EINTR)
+      return sv_errno_status(errno);
+    if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
+      return PLUMB_ETIMEDOUT;
+    usleep((useconds_t)backoff_us);
+    if (backoff_us < 2000)
+      backoff_us *= 2;
   }
-  sv_inbox_close(&c->in, PLUMB_ECLOSED);
-  return NULL;
 }
 
 static int
 sv_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
         plumb_conn **out)
 {
-  static atomic_uint counter;
   const char *path;
+  struct msqid_ds wk;
   key_t key;
-  int qid, rv;
+  int qid, rv, boxq = -1;
   sv_conn *c;
-  uint8_t pidb[4];
+  uint8_t hello[8];
 
   *out = NULL;
   if ((rv = sv_parse(addr, &key, &path)) != PLUMB_OK)
@@ -1089,80 +1431,59 @@ sv_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
     return errno == EACCES ? PLUMB_EPERM : PLUMB_ECONNREFUSED;
   if ((qid = msgget(key, 0)) < 0)
     return sv_errno_status(errno);
-  pid_t srv = sv_beacon_pid(qid);
-  if (srv > 0 && !plumb__pid_alive(srv))
-    msgctl(qid, IPC_RMID, NULL); /* a queue left by a dead server */
-  if (srv == 0 || (srv > 0 && !plumb__pid_alive(srv)))
+  if (msgctl(qid, IPC_STAT, &wk) < 0)
+    return sv_errno_status(errno);
+  /* No live beacon: a dead server's queue.  No beacon at all: someone took
+   * it (the server puts it back) - try the handshake anyway. */
+  if (sv_beacons(qid, 0, NULL) == 0)
     return PLUMB_ECONNREFUSED;
-  c = sv_conn_new(qid, sv_chunk_size(qid),
+  c = sv_conn_new(sv_chunk_size(qid),
                   opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME);
   if (c == NULL)
     return PLUMB_ENOMEM;
-  c->id = (uint64_t)SV_ID_BASE +
-          ((uint64_t)getpid() << 20 | (atomic_fetch_add(&counter, 1) & 0xfffff));
-  c->wtype = SV_T_SERVER;
-  sv_purge(qid, (long)c->id); /* leftovers for an earlier owner of our pid */
-  plumb__put_le32(pidb, (uint32_t)getpid());
-  rv = sv_send_ctl(qid, SV_T_SERVER, SV_HELLO, SV_VERSION, c->id, pidb, 4,
+  /* The box: ours (cuid), given to the server's uid, mode 0600. */
+  boxq = sv_private_queue(wk.msg_perm.cuid, getegid());
+  if (boxq < 0) {
+    rv = errno == ENOSPC ? PLUMB_ENOMEM : PLUMB_ESYS;
+    goto fail;
+  }
+  uint64_t nonce = plumb__random64();
+  if ((rv = sv_send_ctl(boxq, SV_T_KNOCK, SV_KNOCK, 0, nonce, NULL, 0,
+                        PLUMB_NOWAIT)) != PLUMB_OK)
+    goto fail;
+  plumb__put_le32(hello, (uint32_t)boxq);
+  plumb__put_le32(hello + 4, (uint32_t)getpid());
+  rv = sv_send_ctl(qid, SV_T_HELLO, SV_HELLO, SV_VERSION, nonce, hello, 8,
                    deadline);
   if (rv != PLUMB_OK)
     goto fail;
-  /* wait for ACK/NAK addressed to our id */
-  {
-    struct {
-      long mtype;
-      uint8_t text[SV_HDR + 16];
-    } m;
-    long backoff_us = 20;
-    for (;;) {
-      ssize_t n = msgrcv(qid, &m, sizeof(m.text), (long)c->id,
-                         IPC_NOWAIT | MSG_NOERROR);
-      if (n >= SV_HDR && m.text[0] == SV_ACK) {
-        c->peer_pid = (pid_t)plumb__get_le32(m.text + 4);
-        break;
-      }
-      if (n >= 1 && m.text[0] == SV_NAK) {
-        rv = PLUMB_ECONNREFUSED;
-        goto fail;
-      }
-      if (n < 0 && errno != ENOMSG && errno != EINTR) {
-        rv = sv_errno_status(errno);
-        goto fail;
-      }
-      int64_t now = plumb__now_ns();
-      if (deadline != PLUMB_FOREVER && now >= deadline) {
-        rv = PLUMB_ETIMEDOUT;
-        goto bye;
-      }
-      if (srv > 0 && !plumb__pid_alive(srv)) {
-        rv = PLUMB_ECONNREFUSED;
-        goto fail;
-      }
-      usleep((useconds_t)backoff_us);
-      if (backoff_us < 2000)
-        backoff_us *= 2;
-    }
-  }
+  if ((rv = sv_await_ack(c, boxq, nonce, wk.msg_perm.cuid, deadline)) !=
+      PLUMB_OK)
+    goto fail;
+  msgctl(boxq, IPC_RMID, NULL);
+  boxq = -1;
+  c->wkq = qid;
+  sv_fit_chunk(c, sv_chunk_size(c->wq));
   if ((rv = sv_conn_watch(c)) != PLUMB_OK)
-    goto bye;
-  c->rbuf = malloc(sizeof(long) + c->chunk + 64);
+    goto fail;
   c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
   c->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (c->rbuf == NULL || c->tfd < 0 || c->wakefd < 0 ||
-      pthread_create(&c->wd, NULL, watchdog_main, c) != 0) {
-    rv = c->rbuf == NULL ? PLUMB_ENOMEM : PLUMB_ESYS;
-    goto bye;
+  if (c->tfd < 0 || c->wakefd < 0 ||
+      sv_thread(&c->wd, watchdog_main, c) != 0) {
+    rv = PLUMB_ESYS;
+    goto fail;
   }
   c->wd_on = 1;
   c->direct = 1;
   *out = &c->base;
   return PLUMB_OK;
-bye:
-  /* the server may accept our hello later: tell it we are gone */
-  (void)sv_send_ctl(qid, SV_T_SERVER, SV_BYE, 0, c->id, NULL, 0,
-                    PLUMB_NOWAIT);
 fail:
-  sv_purge(qid, (long)c->id);
+  /* a box removed tells a server that has not answered yet; a pair it
+   * made for us already is removed with a BYE on it */
+  if (boxq >= 0)
+    msgctl(boxq, IPC_RMID, NULL);
+  if (c->wq >= 0)
+    sv_say_bye(c);
   sv_conn_free(c);
   return rv;
 }
@@ -1182,34 +1503,27 @@ sv_close(plumb_conn *pc)
         break;
       }
     pthread_mutex_unlock(&h->mu);
-    /* Replies nobody will read would clog the shared queue: drop them,
-     * and tell a live client we are gone. */
-    struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
-    sv_purge(c->qid, (long)c->id);
-    if (!c->peer_dead && poll(&p, 1, 0) == 0)
-      sv_say_bye(c);
+    /* The server made the pair: it removes it (the client sees EIDRM). */
+    msgctl(c->rq, IPC_RMID, NULL);
+    msgctl(c->wq, IPC_RMID, NULL);
+    sv_rmid(&c->boxq);
+    sv_stop_threads(c);
     sv_conn_free(c);
     hub_unref(h);
     return;
   }
   sv_say_bye(c);
-  if (c->wd_on) {
-    uint64_t one = 1;
-    if (write(c->wakefd, &one, sizeof(one)) < 0) {
-      /* cannot overflow with one write */
-    }
-    pthread_join(c->wd, NULL);
-  }
-  if (c->thr_on) {
-    pthread_cancel(c->thr);
-    pthread_join(c->thr, NULL);
-  }
-  sv_purge(c->qid, (long)c->id);
-  /* A killed server cannot remove its queue: its last client does (the
-   * queue id is never reused for a new server's queue, so this is safe). */
+  sv_stop_threads(c);
   struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
-  if (sv_beacon_pid(c->qid) == c->peer_pid && poll(&p, 1, 0) == 1)
-    msgctl(c->qid, IPC_RMID, NULL);
+  if (poll(&p, 1, 0) == 1) {
+    /* A killed server cannot remove what it made: its clients do (the
+     * pair is ours; the well-known queue if its beacon names the dead
+     * server - ids are not reused at once, so this is safe). */
+    msgctl(c->rq, IPC_RMID, NULL);
+    msgctl(c->wq, IPC_RMID, NULL);
+    if (sv_beacons(c->wkq, c->peer_pid, NULL) == 1)
+      msgctl(c->wkq, IPC_RMID, NULL);
+  }
   sv_conn_free(c);
 }
 
@@ -1223,6 +1537,9 @@ const plumb_transport plumb__tran_sysvmq = {
   .listener_close = sv_listener_close,
   .dial = sv_dial,
   .send = sv_send_frame,
+  .try_send = sv_try_send,
+  .flush = sv_flush,
+  .write_wait = sv_write_wait,
   .recv = sv_recv_frame,
   .conn_fd = sv_conn_fd,
   .peer = sv_peer,

@@ -955,6 +955,88 @@ test_sysv_removed(void)
   plumb__buf_free(&b);
 }
 
+/* mq, sysvmq: the server side never waits (try_send/flush/write_wait), and
+ * peer() reports the client's own credentials. */
+static void
+test_try_send(void)
+{
+  plumb_listener *l = NULL;
+  plumb_conn *c = NULL, *s = NULL;
+  plumb_buf b = { 0 };
+  pthread_t th;
+  void *rv;
+  size_t n = 100000; /* several messages: some go, the rest is kept */
+  uint8_t *big = malloc(n);
+
+  if (T->try_send == NULL || big == NULL) { /* not ours (yet) */
+    free(big);
+    return;
+  }
+  fill(big, n, 7);
+  CU_ASSERT_FATAL(T->listen(tx_rest, &tx_opts, &l) == PLUMB_OK);
+  dial_rest = tx_rest;
+  CU_ASSERT_FATAL(pthread_create(&th, NULL, dial_thread, &c) == 0);
+  struct pollfd pf = { .fd = T->listener_fd(l), .events = POLLIN };
+  CU_ASSERT(poll(&pf, 1, 2000) == 1);
+  CU_ASSERT(T->accept(l, &s) == PLUMB_OK);
+  pthread_join(th, &rv);
+  CU_ASSERT_FATAL((intptr_t)rv == PLUMB_OK && s != NULL && c != NULL);
+  plumb_peer p;
+  CU_ASSERT(T->peer(s, &p) == PLUMB_OK);
+  CU_ASSERT(p.has_creds && p.pid == getpid() && p.uid == geteuid());
+  /* nobody reads: the first frame is taken (partly kept), the next not */
+  struct iovec v = { big, n };
+  int64_t t0 = plumb__now_ns();
+  CU_ASSERT(T->try_send(s, &v, 1) == PLUMB_OK);
+  CU_ASSERT(T->try_send(s, &v, 1) == PLUMB_EAGAIN);
+  CU_ASSERT(T->flush(s) == PLUMB_EAGAIN);
+  CU_ASSERT((plumb__now_ns() - t0) / 1000000 < 50); /* never waited */
+  int fd = -2;
+  uint32_t ev = 0;
+  int ww = T->write_wait(s, &fd, &ev);
+  if (strcmp(tx_scheme, "mq") == 0)
+    CU_ASSERT(ww == PLUMB_OK && fd >= 0 && ev != 0);
+  if (strcmp(tx_scheme, "sysvmq") == 0)
+    CU_ASSERT(ww == PLUMB_ENOTSUP);
+  /* the client reads while the server flushes (bounded) */
+  int got = 0, flushed = 0;
+  for (int i = 0; i < 2000 && !(got && flushed); i++) {
+    if (!flushed) {
+      int r = T->flush(s);
+      CU_ASSERT(r == PLUMB_OK || r == PLUMB_EAGAIN);
+      flushed = r == PLUMB_OK;
+    }
+    if (!got) {
+      int r = T->recv(c, &b, plumb__deadline_ms(2));
+      CU_ASSERT(r == PLUMB_OK || r == PLUMB_ETIMEDOUT);
+      if (r == PLUMB_OK) {
+        got = 1;
+        CU_ASSERT(b.len == n && memcmp(b.data, big, n) == 0);
+      }
+    }
+  }
+  CU_ASSERT(got && flushed);
+  /* and the connection goes on: a second frame, then one back */
+  CU_ASSERT(T->try_send(s, &v, 1) == PLUMB_OK);
+  for (int i = 0; i < 2000 && T->flush(s) == PLUMB_EAGAIN; i++)
+    if (T->recv(c, &b, plumb__deadline_ms(2)) == PLUMB_OK)
+      break;
+  if (b.len != n || memcmp(b.data, big, n) != 0)
+    CU_ASSERT(T->recv(c, &b, plumb__deadline_ms(2000)) == PLUMB_OK);
+  CU_ASSERT(b.len == n && memcmp(b.data, big, n) == 0);
+  uint8_t x[3] = { 1, 2, 3 };
+  struct iovec sv = { x, 3 };
+  CU_ASSERT(T->send(c, &sv, 1, plumb__deadline_ms(2000)) == PLUMB_OK);
+  CU_ASSERT(T->recv(s, &b, plumb__deadline_ms(2000)) == PLUMB_OK);
+  CU_ASSERT(b.len == 3 && memcmp(b.data, x, 3) == 0);
+  T->close(c);
+  T->close(s);
+  T->listener_close(l);
+  plumb__buf_free(&b);
+  free(big);
+  CU_ASSERT(leftovers() == 0);
+}
+
 static const ptest_case tx_cases[] = {
   { "echo 1 B, 0 B, 8 KiB+1, 64 KiB+3, 1 MiB; latency", test_echo_sizes },
   { "16 clients x 200 frames, no cross-talk", test_concurrent_clients },
@@ -975,6 +1057,8 @@ static const ptest_case tx_cases[] = {
     test_sysv_no_residue },
   { "sysvmq: queue removed under a live server and client",
     test_sysv_removed },
+  { "server side: try_send/flush/write_wait never wait; peer() creds",
+    test_try_send },
   { NULL, NULL },
 };
 
