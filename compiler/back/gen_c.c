@@ -738,8 +738,9 @@ cl_stub(const idl_node *iface, const gop *op, size_t index)
   for (size_t i = 0; i < op->np; i++)
     if (op->p[i].dir != IDL_OUT)
       cl_fill(&op->p[i]);
-  cl("  if (%s_validate(&_req) != PLUMB_OK)\n    return PLUMB_EINVAL;\n",
-     op->req);
+  cl("  if ((_rc = plumb_client_check(_c, \"%s\", &%s__check, &_req.base, "
+     "0)) != PLUMB_OK)\n    return _rc;\n",
+     op->name, op->req);
   cl("  _rc = plumb_invoke(_c, &%s_interface, %zu, &_req.base, &_rm, _arena);\n"
      "  if (_rc != PLUMB_OK)\n    return _rc;\n",
      icn, index);
@@ -749,7 +750,7 @@ cl_stub(const idl_node *iface, const gop *op, size_t index)
   }
   cl("  if (_rm == NULL || _rm->descriptor != &%s__descriptor)\n"
      "    return PLUMB_EBADBODY;\n  _rep = (const %s *)_rm;\n"
-     "  if ((_rc = plumb_client_check(_c, \"%s\", &%s__check, _rm)) != "
+     "  if ((_rc = plumb_client_check(_c, \"%s\", &%s__check, _rm, 1)) != "
      "PLUMB_OK)\n    return _rc;\n",
      op->rep, op->rep, op->name, op->rep);
   if (!op->has_ret && !op_has_out(op))

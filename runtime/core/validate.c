@@ -406,11 +406,15 @@ plumb_call_check(plumb_call *call, const plumb_msg_check *check,
 
 int
 plumb_client_check(plumb_client *c, const char *op,
-                   const plumb_msg_check *check, const ProtobufCMessage *m)
+                   const plumb_msg_check *check, const ProtobufCMessage *m,
+                   int is_reply)
 {
   char why[200];
   if (plumb_validate(check, m, 0, why, sizeof why) == PLUMB_OK)
     return PLUMB_OK;
+  if (!is_reply)
+    return plumb_client_fail(c, PLUMB_EINVAL, "%s: invalid request: %s", op,
+                             why);
   return plumb_client_fail(c, PLUMB_EBADBODY, "%s: invalid reply: %s", op,
                            why);
 }

@@ -168,11 +168,12 @@ PLUMB_API int plumb_validate(const plumb_msg_check *check,
  * on failure ends the call with plumb_call_fail() naming the field. */
 PLUMB_API int plumb_call_check(plumb_call *call, const plumb_msg_check *check,
                                const ProtobufCMessage *m, int is_reply);
-/* Stubs: validates a reply; on failure PLUMB_EBADBODY, with the field
- * named in plumb_client_last_error(c). */
+/* Stubs: validates the caller's request (is_reply 0: PLUMB_EINVAL) or a
+ * reply (is_reply 1: PLUMB_EBADBODY); on failure the field is named in
+ * plumb_client_last_error(c). */
 PLUMB_API int plumb_client_check(plumb_client *c, const char *op,
                                  const plumb_msg_check *check,
-                                 const ProtobufCMessage *m);
+                                 const ProtobufCMessage *m, int is_reply);
 /* Sets the client's last error text and returns status. */
 PLUMB_API int plumb_client_fail(plumb_client *c, int status, const char *fmt,
                                 ...) __attribute__((format(printf, 3, 4)));
