@@ -31,4 +31,7 @@ struct plumb_call {
   char fail_msg[PLUMB__CALL_FAIL_MAX];
 };
 
+/* The status a peer gets for a call that failed with st (call_status.c). */
+int plumb__call_status_for_peer(int st);
+
 #endif

@@ -27,6 +27,13 @@ typedef struct plumb_server_opts {
   unsigned workers;   /* worker threads; 0 = number of CPUs */
   uint32_t max_frame; /* 0 = 16 MiB */
   unsigned mode;      /* permission bits of created IPC objects; 0 = 0600 */
+  /* Decode limits (docs/PROTOCOL.md, "Limits"; plumb.conf max_depth,
+   * decode_budget, max_decode_memory): */
+  unsigned max_depth;         /* nested messages in a body; 0 = 64 */
+  unsigned decode_budget;     /* arena bytes per request, x frame length,
+                                 + 1 MiB; 0 = 16 */
+  size_t max_decode_memory;   /* decode memory of all requests being
+                                 served at once; 0 = 256 MiB */
 } plumb_server_opts;
 
 PLUMB_API int plumb_server_new(plumb_server **out, const plumb_server_opts *o);
