@@ -5,7 +5,8 @@
  * if larger).  reset() keeps the largest block (up to 8 MiB) so a steady
  * loop of calls does not touch malloc.  The arena also holds the user exception a call raised
  * (set by the core, read with plumb_arena_exception) and can act as a
- * ProtobufCAllocator, whose free() is a no-op.
+ * ProtobufCAllocator, whose free() is a no-op.  The core can cap what a
+ * decode allocates (plumb__arena_limit, see decode.c).
  */
 #include <stdalign.h>
 #include <stdint.h>
@@ -31,6 +32,9 @@ struct plumb_arena {
   ProtobufCAllocator pb;
   void *exc_value;
   const char *exc_type_id;
+  size_t limit;   /* plumb__arena_limit: 0 = none */
+  size_t counted; /* bytes allocated since the limit was set / reset */
+  int over;       /* an allocation failed for the limit */
 };
 
 static void *
@@ -96,6 +100,8 @@ plumb_arena_reset(plumb_arena *a)
   a->head = keep;
   a->exc_value = NULL;
   a->exc_type_id = NULL;
+  a->limit = a->counted = 0;
+  a->over = 0;
 }
 
 void
@@ -124,9 +130,15 @@ plumb_arena_alloc(plumb_arena *a, size_t size)
   if (size > SIZE_MAX / 2 - ARENA_ALIGN)
     return NULL;
   need = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+  if (a->limit != 0 && need > a->limit - a->counted) {
+    a->over = 1;
+    return NULL;
+  }
   b = a->head;
   if (b == NULL || b->size - b->used < need) {
     size_t bs = b ? b->size * 2 : ARENA_FIRST_BLOCK;
+    if (a->limit != 0 && bs > a->limit - a->counted)
+      bs = a->limit - a->counted; /* no block beyond what the cap leaves */
     if (bs < need)
       bs = need;
     arena_block *nb = arena_block_new(bs);
@@ -137,6 +149,7 @@ plumb_arena_alloc(plumb_arena *a, size_t size)
   }
   void *p = b->mem + b->used;
   b->used += need;
+  a->counted += need;
   return p;
 }
 
@@ -148,6 +161,28 @@ plumb_arena_strdup(plumb_arena *a, const char *s)
   if (p != NULL)
     memcpy(p, s, n);
   return p;
+}
+
+void
+plumb__arena_limit(plumb_arena *a, size_t max)
+{
+  if (a == NULL)
+    return;
+  a->limit = max;
+  a->counted = 0;
+  a->over = 0;
+}
+
+size_t
+plumb__arena_counted(const plumb_arena *a)
+{
+  return a ? a->counted : 0;
+}
+
+int
+plumb__arena_over(const plumb_arena *a)
+{
+  return a ? a->over : 0;
 }
 
 ProtobufCAllocator *

@@ -5,4 +5,14 @@
 /* Records the exception a call raised (value allocated in a). */
 void plumb__arena_set_exception(plumb_arena *a, const char *type_id,
                                 void *value);
+/* Caps the bytes allocated from a from now on at max (0: no cap, and the
+ * count restarts); past it allocations fail and plumb__arena_over() says
+ * so.  New blocks are never larger than what the cap leaves, so the memory
+ * taken is at most the block kept by reset plus max.  reset() lifts it. */
+void plumb__arena_limit(plumb_arena *a, size_t max);
+/* Bytes allocated (rounded to the arena's alignment) since the last
+ * plumb__arena_limit() or reset. */
+size_t plumb__arena_counted(const plumb_arena *a);
+/* 1 if an allocation failed because of the cap since it was set. */
+int plumb__arena_over(const plumb_arena *a);
 #endif

@@ -33,4 +33,7 @@ struct plumb_call {
   unsigned max_depth;
 };
 
+/* The status a peer gets for a call that failed with st (call_status.c). */
+int plumb__call_status_for_peer(int st);
+
 #endif

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "arena_internal.h"
+#include "decode.h"
 #include "frame.h"
 #include "log.h"
 #include "open_opts.h"
@@ -375,7 +376,12 @@ client_finish(plumb_client *c, const plumb_operation *o, client_call *call,
 {
   plumb__frame f;
   const char *why;
-  ProtobufCAllocator *al = plumb_arena_allocator(arena);
+  /* Replies are bounded in depth like requests; their memory goes to the
+   * caller's arena, which the caller sized by asking. */
+  const plumb__decode_limits lim = { .max_depth = PLUMB_DEFAULT_MAX_DEPTH };
+  char whyd[PLUMB__DECODE_WHY_MAX];
+  ProtobufCMessage *m;
+  size_t taken;
   int st;
 
   st = plumb__frame_decode(call->buf.data, call->buf.len, c->max_frame, &f,
@@ -394,13 +400,13 @@ client_finish(plumb_client *c, const plumb_operation *o, client_call *call,
   case PLUMB__FRAME_REPLY: {
     if (o->reply == NULL)
       return PLUMB_OK;
-    ProtobufCMessage *m =
-        protobuf_c_message_unpack(o->reply, al, f.body_len, f.body);
-    if (m == NULL) {
+    st = plumb__decode_body(&lim, NULL, o->reply, arena, f.body, f.body_len,
+                            call->buf.len, &m, &taken, whyd, sizeof whyd);
+    if (st != PLUMB_OK) {
       pthread_mutex_lock(&c->mu);
-      client_set_error(c, "%s: reply body could not be decoded", o->name);
+      client_set_error(c, "%s: reply: %s", o->name, whyd);
       pthread_mutex_unlock(&c->mu);
-      return PLUMB_EBADBODY;
+      return st;
     }
     if (rep)
       *rep = m;
@@ -412,10 +418,16 @@ client_finish(plumb_client *c, const plumb_operation *o, client_call *call,
       if (strlen(ti->type_id) != f.text_len ||
           memcmp(ti->type_id, f.text, f.text_len) != 0)
         continue;
-      ProtobufCMessage *m =
-          protobuf_c_message_unpack(ti->descriptor, al, f.body_len, f.body);
-      if (m == NULL)
-        return PLUMB_EBADBODY;
+      st = plumb__decode_body(&lim, NULL, ti->descriptor, arena, f.body,
+                              f.body_len, call->buf.len, &m, &taken, whyd,
+                              sizeof whyd);
+      if (st != PLUMB_OK) {
+        pthread_mutex_lock(&c->mu);
+        client_set_error(c, "%s: exception %s: %s", o->name, ti->type_id,
+                         whyd);
+        pthread_mutex_unlock(&c->mu);
+        return st;
+      }
       plumb__arena_set_exception(arena, ti->type_id, m);
       return PLUMB_EEXCEPTION;
     }

@@ -32,6 +32,7 @@
 #include "access.h"
 #include "backoff.h"
 #include "call.h"
+#include "decode.h"
 #include "frame.h"
 #include "log.h"
 #include "open_opts.h"
@@ -93,6 +94,8 @@ struct plumb_server {
   int stop_kind; /* SRV_STOP; its address is the stop fd's epoll data */
   int stopfd;
   atomic_int stopping;
+  plumb__decode_limits dec_limits; /* request bodies (decode.h) */
+  plumb__decode_pool dec_pool;     /* max_decode_memory */
 };
 
 /* Per-worker reusable state. */
@@ -134,6 +137,8 @@ plumb_server_new(plumb_server **out, const plumb_server_opts *o)
       return PLUMB_EINVAL;
     }
   }
+  plumb__server_set_decode(s, o ? o->max_depth : 0, o ? o->decode_budget : 0,
+                           o ? o->max_decode_memory : 0);
   s->stop_kind = SRV_STOP;
   pthread_mutex_init(&s->mu, NULL);
   if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
@@ -192,6 +197,26 @@ plumb_server_add_object(plumb_server *s, const char *name,
   ob->ctx = ctx;
   s->n_objs++;
   return PLUMB_OK;
+}
+
+void
+plumb__server_set_decode(plumb_server *s, unsigned max_depth,
+                         unsigned budget, size_t max_memory)
+{
+  if (max_depth != 0)
+    s->dec_limits.max_depth =
+        max_depth > PLUMB__DECODE_DEPTH_MAX ? PLUMB__DECODE_DEPTH_MAX
+                                            : max_depth;
+  else if (s->dec_limits.max_depth == 0)
+    s->dec_limits.max_depth = PLUMB_DEFAULT_MAX_DEPTH;
+  if (budget != 0)
+    s->dec_limits.budget = budget;
+  else if (s->dec_limits.budget == 0)
+    s->dec_limits.budget = PLUMB__DEFAULT_DECODE_BUDGET;
+  if (max_memory != 0)
+    s->dec_pool.max = max_memory;
+  else if (s->dec_pool.max == 0)
+    s->dec_pool.max = PLUMB__DEFAULT_MAX_DECODE_MEMORY;
 }
 
 /* Adds item (listener or connection) to the epoll set, one-shot. */
@@ -460,6 +485,11 @@ srv_find_op(const plumb_interface *iface, uint32_t decl_iface, uint32_t index,
   return plumb_interface_find_op(iface, decl_iface, index, impl);
 }
 
+static int srv_serve_call(srv_worker *w, srv_conn *sc,
+                          const plumb__frame *fp, const srv_object *obj,
+                          const plumb_operation *op, const void *impl,
+                          ProtobufCMessage *req);
+
 /* Serves one frame.  Returns PLUMB_OK to keep the connection, or an error
  * status to drop it (already logged). */
 static int
@@ -505,12 +535,28 @@ srv_serve_frame(srv_worker *w, srv_conn *sc)
                           obj->name, obj->iface->type_id, f.iface, f.op);
 
   plumb_arena_reset(w->arena);
-  ProtobufCAllocator *al = plumb_arena_allocator(w->arena);
-  ProtobufCMessage *req =
-      protobuf_c_message_unpack(op->request, al, f.body_len, f.body);
-  if (req == NULL)
-    return srv_send_error(sc, &f, PLUMB_EBADBODY,
-                          "%s: request body could not be decoded", op->name);
+  char whyd[PLUMB__DECODE_WHY_MAX];
+  size_t taken;
+  ProtobufCMessage *req;
+  st = plumb__decode_body(&s->dec_limits, &s->dec_pool, op->request,
+                          w->arena, f.body, f.body_len, w->rx.len, &req,
+                          &taken, whyd, sizeof whyd);
+  if (st != PLUMB_OK)
+    return srv_send_error(sc, &f, st, "%s: %s", op->name, whyd);
+  st = srv_serve_call(w, sc, &f, obj, op, impl, req);
+  plumb__decode_release(&s->dec_pool, taken);
+  return st;
+}
+
+/* Runs the handler of op on the decoded request req and answers it. */
+static int
+srv_serve_call(srv_worker *w, srv_conn *sc, const plumb__frame *fp,
+               const srv_object *obj, const plumb_operation *op,
+               const void *impl, ProtobufCMessage *req)
+{
+  plumb_server *s = w->s;
+  plumb__frame f = *fp;
+  int st;
   ProtobufCMessage *rep = NULL;
   if (op->reply != NULL) {
     if ((rep = plumb_arena_alloc(w->arena, op->reply->sizeof_message)) ==
@@ -520,7 +566,8 @@ srv_serve_frame(srv_worker *w, srv_conn *sc)
   }
 
   struct plumb_call call = { .server = s, .obj = obj, .conn = sc,
-                             .arena = w->arena };
+                             .arena = w->arena,
+                             .max_depth = s->dec_limits.max_depth };
   st = op->thunk(impl, obj->ctx, &call, req, rep);
   if (f.kind == PLUMB__FRAME_ONEWAY) {
     if (st != PLUMB_OK)
@@ -546,10 +593,13 @@ srv_serve_frame(srv_worker *w, srv_conn *sc)
                     call.exc_body, call.exc_len);
   }
   if (call.fail_status != 0 && call.fail_status == st)
-    return srv_send_error(sc, &f, st, "%s: %s", op->name, call.fail_msg);
-  /* ENOOP: the object leaves this operation unimplemented (NULL handler). */
-  return srv_send_error(sc, &f, st == PLUMB_ENOOP ? PLUMB_ENOOP : PLUMB_ESERVER,
-                        "%s failed: %s", op->name, plumb_strerror(st));
+    return srv_send_error(sc, &f, plumb__call_status_for_peer(st), "%s: %s",
+                          op->name, call.fail_msg);
+  /* e.g. ENOOP: the object leaves this operation unimplemented (NULL
+   * handler); see call_status.c for what a peer may get. */
+  return srv_send_error(sc, &f, plumb__call_status_for_peer(st),
+                        "%s failed: %s (%s)", op->name, plumb_strerror(st),
+                        plumb_status_name(st));
 }
 
 /* Serves every frame the connection has, then re-arms it (or drops it). */

@@ -395,8 +395,11 @@ plumb_call_check(plumb_call *call, const plumb_msg_check *check,
                  const ProtobufCMessage *m, int is_reply)
 {
   char why[PLUMB__CALL_FAIL_MAX];
-  unsigned depth = call ? call->max_depth : 0;
-  if (plumb_validate(check, m, depth, why, sizeof why) == PLUMB_OK)
+  unsigned depth = call && call->max_depth ? call->max_depth
+                                           : PLUMB_DEFAULT_MAX_DEPTH;
+  /* The request/reply message is the wrapper, not a level of any value:
+   * values nest up to the limit, as the decode pre-scan counts them. */
+  if (plumb_validate(check, m, depth + 1, why, sizeof why) == PLUMB_OK)
     return PLUMB_OK;
   if (is_reply)
     return plumb_call_fail(call, PLUMB_ESERVER, "the handler's reply is "
@@ -410,7 +413,9 @@ plumb_client_check(plumb_client *c, const char *op,
                    int is_reply)
 {
   char why[200];
-  if (plumb_validate(check, m, 0, why, sizeof why) == PLUMB_OK)
+  /* + 1: the request/reply wrapper is not a level (see plumb_call_check) */
+  if (plumb_validate(check, m, PLUMB_DEFAULT_MAX_DEPTH + 1, why,
+                     sizeof why) == PLUMB_OK)
     return PLUMB_OK;
   if (!is_reply)
     return plumb_client_fail(c, PLUMB_EINVAL, "%s: invalid request: %s", op,

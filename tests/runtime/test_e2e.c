@@ -247,10 +247,14 @@ test_exception(void)
   CU_ASSERT_EQUAL(e->num, 9);
   plumb_arena_reset(a);
   CU_ASSERT_PTR_NULL(plumb_arena_exception(a, NULL));
-  /* A handler failing with a plain status gives PLUMB_ESERVER. */
+  /* A handler failing with a call status (EINVAL) gives that status; one
+   * that would describe the client's own connection gives PLUMB_ESERVER. */
   char *s;
-  CU_ASSERT_EQUAL(test_Echo_echo(c, "fail", &s, NULL, a), PLUMB_ESERVER);
+  CU_ASSERT_EQUAL(test_Echo_echo(c, "fail", &s, NULL, a), PLUMB_EINVAL);
   CU_ASSERT(strstr(plumb_client_last_error(c), "echo") != NULL);
+  CU_ASSERT_EQUAL(test_Echo_echo(c, "fail-closed", &s, NULL, a),
+                  PLUMB_ESERVER);
+  CU_ASSERT(strstr(plumb_client_last_error(c), "ECLOSED") != NULL);
   /* The connection still works afterwards. */
   CU_ASSERT_EQUAL(test_Echo_add(c, 1, 1, &r), PLUMB_OK);
   CU_ASSERT_EQUAL(r, 2);

@@ -42,7 +42,9 @@ srv_echo(void *ctx, plumb_call *call, const char *s, char **ret)
 {
   (void)ctx;
   if (strcmp(s, "fail") == 0)
-    return PLUMB_EINVAL; /* reaches the client as PLUMB_ESERVER */
+    return PLUMB_EINVAL; /* a call status: reaches the client as is */
+  if (strcmp(s, "fail-closed") == 0)
+    return PLUMB_ECLOSED; /* about a connection: reaches it as ESERVER */
   *ret = plumb_call_strdup(call, s);
   return *ret ? PLUMB_OK : PLUMB_ENOMEM;
 }

@@ -36,6 +36,13 @@ typedef struct plumb_server_opts {
   const char *allow_uids; /* users also admitted; NULL = none */
   const char *allow_gids; /* members of these groups also admitted */
   int allow_any;          /* 1: anyone who can reach the endpoint */
+  /* Decode limits (docs/PROTOCOL.md, "Limits"; plumb.conf max_depth,
+   * decode_budget, max_decode_memory): */
+  unsigned max_depth;         /* nested messages in a body; 0 = 64 */
+  unsigned decode_budget;     /* arena bytes per request, x frame length,
+                                 + 1 MiB; 0 = 16 */
+  size_t max_decode_memory;   /* decode memory of all requests being
+                                 served at once; 0 = 256 MiB */
 } plumb_server_opts;
 
 PLUMB_API int plumb_server_new(plumb_server **out, const plumb_server_opts *o);
