@@ -90,7 +90,7 @@ int
 main(int argc, char **argv)
 {
   static sigset_t usr1;
-  plumb_server_opts opts = { 0, 0, 0 };
+  plumb_server_opts opts = { 0 };
   plumb_server *srv;
   pthread_t tid;
   const char *w = getenv("BENCH_SERVER_WORKERS");

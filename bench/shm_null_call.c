@@ -61,7 +61,7 @@ static const test_Echo_ops nc_impl = { nc_add, NULL, NULL, NULL,
 static void
 nc_serve(const char *ep, unsigned workers, int ready_fd)
 {
-  plumb_server_opts o = { workers, 0, 0 };
+  plumb_server_opts o = { .workers = workers };
   plumb_server *s;
 
   if (plumb_server_new(&s, &o) != PLUMB_OK)

@@ -527,7 +527,7 @@ test_unix_files(void)
   plumb_server_free(s);
   CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0); /* unlinked */
   /* Mode from the options. */
-  plumb_server_opts o = { 1, 0, 0660 };
+  plumb_server_opts o = { .workers = 1, .mode = 0660 };
   CU_ASSERT_EQUAL_FATAL(plumb_server_new(&s, &o), PLUMB_OK);
   CU_ASSERT_EQUAL(plumb_server_listen(s, ep), PLUMB_OK);
   CU_ASSERT_EQUAL(stat(path, &sb), 0);
