@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "access.h"
@@ -39,13 +40,28 @@
 #include "plumb/config.h"
 #include "plumb/generated.h"
 #include "transport.h"
+#include "txq.h"
 
-/* How long a worker waits to push an answer into a slow client. */
-#define SRV_SEND_TIMEOUT_MS 5000
+/* Flow control defaults (docs/RUNTIME.md, "Server I/O"; plumb_server_opts).
+ * A transport without try_send (not yet non-blocking) falls back to a
+ * blocking send bounded by SRV_SEND_FALLBACK_MS. */
+#define SRV_SEND_TIMEOUT_MS 10000
+#define SRV_FRAME_TIMEOUT_MS 30000
+#define SRV_SEND_FALLBACK_MS 1000
+#define SRV_CONN_QUEUE_FRAMES 4096u
+#define SRV_SERVER_QUEUE_BYTES ((size_t)512 << 20)
+/* Retry interval for transports without a writable fd (ms, doubling). */
+#define SRV_RETRY_MIN_MS 1
+#define SRV_RETRY_MAX_MS 64
+/* Connections the timer hands to its worker per tick. */
+#define SRV_TIMER_BATCH 64
 /* Worker buffers larger than this are released after use (per worker). */
 #define SRV_BUF_KEEP (4u << 20)
 
-enum { SRV_LISTENER = 1, SRV_CONN = 2, SRV_STOP = 3 };
+enum { SRV_LISTENER = 1, SRV_CONN = 2, SRV_STOP = 3, SRV_CONN_W = 4,
+       SRV_TIMER = 5 };
+/* srv_conn.state: who may touch it (see srv_conn_take). */
+enum { SRV_PARKED = 0, SRV_OWNED = 1, SRV_DEAD = 2 };
 
 typedef struct srv_object {
   char *name;
@@ -78,6 +94,22 @@ typedef struct srv_conn {
    * that worker the only one; the (uncontended) lock states the hand-off
    * between workers in C11 terms, which the kernel's epoll does not. */
   pthread_mutex_t mu;
+  /* Flow control (srv_serve_conn).  A connection is PARKED in epoll or
+   * OWNED by the one worker that took it with a compare-and-swap: an
+   * event and the timer may both reach for it, only one wins.  Dropped
+   * connections go back to the server's pool, never to free(), so a stale
+   * epoll event still points at a srv_conn (and loses the swap). */
+  _Atomic int state;
+  int wkind;              /* SRV_CONN_W: epoll data of a separate write fd */
+  struct plumb_server *srv;
+  plumb__txq txq;         /* replies the peer has not taken yet */
+  int tail;               /* the transport keeps part of a frame unsent */
+  int wfd;                /* write_wait()'s fd when it is not fd, or -1 */
+  int wfd_added;          /* wfd is in the epoll set */
+  int64_t blocked_since;  /* first reply that had to wait; 0 = none */
+  int64_t retry_ms;       /* write_wait()==ENOTSUP: current retry interval */
+  int64_t partial_since;  /* a frame began arriving; 0 = none */
+  _Atomic int64_t next_check; /* the timer's next look at it; 0 = none */
 } srv_conn;
 
 struct plumb_server {
@@ -96,6 +128,17 @@ struct plumb_server {
   atomic_int stopping;
   plumb__decode_limits dec_limits; /* request bodies (decode.h) */
   plumb__decode_pool dec_pool;     /* max_decode_memory */
+  /* flow control (plumb_server_opts, docs/RUNTIME.md) */
+  size_t conn_queue_bytes;
+  unsigned conn_queue_frames;
+  size_t server_queue_bytes;
+  int64_t send_timeout_ms, frame_timeout_ms;
+  atomic_size_t queued; /* bytes in every connection's txq */
+  srv_conn *pool;       /* dropped connections, for reuse */
+  int timer_kind;       /* SRV_TIMER; its address is the timerfd's data */
+  int timerfd;
+  pthread_mutex_t timer_mu;
+  int64_t timer_at;     /* when timerfd fires next; 0 = disarmed */
 };
 
 /* Per-worker reusable state. */
@@ -108,6 +151,24 @@ typedef struct srv_worker {
 } srv_worker;
 
 /* ---- objects and endpoints ------------------------------------------- */
+
+/* The flow-control knobs of o, zero meaning the documented default. */
+static void
+srv_flow_defaults(plumb_server *s, const plumb_server_opts *o)
+{
+  s->conn_queue_bytes = o && o->conn_queue_bytes
+                            ? o->conn_queue_bytes
+                            : (size_t)s->max_frame + ((size_t)1 << 20);
+  s->conn_queue_frames = o && o->conn_queue_frames ? o->conn_queue_frames
+                                                    : SRV_CONN_QUEUE_FRAMES;
+  s->server_queue_bytes = o && o->server_queue_bytes
+                              ? (size_t)o->server_queue_bytes
+                              : SRV_SERVER_QUEUE_BYTES;
+  s->send_timeout_ms = o && o->send_timeout_ms > 0 ? o->send_timeout_ms
+                                                   : SRV_SEND_TIMEOUT_MS;
+  s->frame_timeout_ms = o && o->frame_timeout_ms > 0 ? o->frame_timeout_ms
+                                                     : SRV_FRAME_TIMEOUT_MS;
+}
 
 int
 plumb_server_new(plumb_server **out, const plumb_server_opts *o)
@@ -140,7 +201,11 @@ plumb_server_new(plumb_server **out, const plumb_server_opts *o)
   plumb__server_set_decode(s, o ? o->max_depth : 0, o ? o->decode_budget : 0,
                            o ? o->max_decode_memory : 0);
   s->stop_kind = SRV_STOP;
+  s->timer_kind = SRV_TIMER;
+  s->timerfd = -1;
+  srv_flow_defaults(s, o);
   pthread_mutex_init(&s->mu, NULL);
+  pthread_mutex_init(&s->timer_mu, NULL);
   if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
     goto fail;
   if ((s->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
@@ -149,14 +214,24 @@ plumb_server_new(plumb_server **out, const plumb_server_opts *o)
   ev.data.ptr = &s->stop_kind;
   if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->stopfd, &ev) != 0)
     goto close_stop;
+  if ((s->timerfd = timerfd_create(CLOCK_MONOTONIC,
+                                   TFD_NONBLOCK | TFD_CLOEXEC)) < 0)
+    goto close_stop;
+  ev.events = EPOLLIN | EPOLLONESHOT; /* one worker runs a tick */
+  ev.data.ptr = &s->timer_kind;
+  if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timerfd, &ev) != 0)
+    goto close_timer;
   *out = s;
   return PLUMB_OK;
 
+close_timer:
+  close(s->timerfd);
 close_stop:
   close(s->stopfd);
 close_ep:
   close(s->epfd);
 fail:
+  pthread_mutex_destroy(&s->timer_mu);
   pthread_mutex_destroy(&s->mu);
   free(s);
   return PLUMB_ESYS;
@@ -227,6 +302,15 @@ srv_arm(plumb_server *s, int fd, void *item, int op)
   ev.events = EPOLLIN | EPOLLONESHOT;
   ev.data.ptr = item;
   return epoll_ctl(s->epfd, op, fd, &ev) == 0 ? PLUMB_OK : PLUMB_ESYS;
+}
+
+/* Hands connection sc back to epoll for reading: from now on any worker
+ * may take it (srv_conn.state). */
+static int
+srv_conn_arm(plumb_server *s, int fd, srv_conn *sc, int op)
+{
+  atomic_store(&sc->state, SRV_PARKED);
+  return srv_arm(s, fd, sc, op);
 }
 
 int
@@ -312,10 +396,43 @@ free_sl:
 
 /* ---- connections --------------------------------------------------- */
 
+/* The queue limits of sc's server. */
+static plumb__txq_limits
+srv_limits(const srv_conn *sc)
+{
+  plumb_server *s = sc->srv;
+  return (plumb__txq_limits){ s->conn_queue_bytes, s->conn_queue_frames,
+                              s->server_queue_bytes, &s->queued };
+}
+
+/* A zeroed connection owned by the caller, from the pool if it can. */
+static srv_conn *
+srv_conn_alloc(plumb_server *s)
+{
+  pthread_mutex_lock(&s->mu);
+  srv_conn *sc = s->pool;
+  if (sc != NULL)
+    s->pool = sc->next;
+  pthread_mutex_unlock(&s->mu);
+  if (sc == NULL && (sc = malloc(sizeof(*sc))) == NULL)
+    return NULL;
+  memset(sc, 0, sizeof(*sc));
+  atomic_init(&sc->state, SRV_OWNED);
+  sc->kind = SRV_CONN;
+  sc->wkind = SRV_CONN_W;
+  sc->srv = s;
+  sc->wfd = -1;
+  return sc;
+}
+
 static void
 srv_conn_drop(plumb_server *s, srv_conn *sc)
 {
   (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, sc->fd, NULL);
+  if (sc->wfd_added)
+    (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, sc->wfd, NULL);
+  plumb__txq_limits lim = srv_limits(sc);
+  plumb__txq_clear(&sc->txq, &lim);
   pthread_mutex_lock(&s->mu);
   if (sc->prev)
     sc->prev->next = sc->next;
@@ -326,9 +443,13 @@ srv_conn_drop(plumb_server *s, srv_conn *sc)
   pthread_mutex_unlock(&s->mu);
   sc->tr->close(sc->conn);
   pthread_mutex_destroy(&sc->mu);
-  free(sc);
-  /* An fd is free: a listener backing off after EMFILE retries now. */
+  atomic_store(&sc->next_check, 0);
+  atomic_store(&sc->state, SRV_DEAD);
   pthread_mutex_lock(&s->mu);
+  sc->prev = NULL;
+  sc->next = s->pool;
+  s->pool = sc;
+  /* An fd is free: a listener backing off after EMFILE retries now. */
   for (srv_listener *sl = s->listeners; sl != NULL; sl = sl->next)
     plumb__backoff_nudge(&sl->bo);
   pthread_mutex_unlock(&s->mu);
@@ -360,7 +481,7 @@ srv_accept_all(plumb_server *s, srv_listener *sl)
       failed = plumb__backoff_fail(&sl->bo, what, why, i > 0) == PLUMB_OK;
       break;
     }
-    srv_conn *sc = calloc(1, sizeof(*sc));
+    srv_conn *sc = srv_conn_alloc(s);
     if (sc == NULL) {
       sl->tr->close(conn);
       char what[300];
@@ -400,7 +521,7 @@ srv_accept_all(plumb_server *s, srv_listener *sl)
     int fd = sc->fd;
     pthread_mutex_unlock(&sc->mu);
     /* Once armed, another worker may serve and even free sc: hands off. */
-    if (srv_arm(s, fd, sc, EPOLL_CTL_ADD) != PLUMB_OK) {
+    if (srv_conn_arm(s, fd, sc, EPOLL_CTL_ADD) != PLUMB_OK) {
       plumb__log(PLUMB__LOG_WARN, "epoll: cannot watch a new connection");
       srv_conn_drop(s, sc);
     }
@@ -411,6 +532,46 @@ srv_accept_all(plumb_server *s, srv_listener *sl)
 }
 
 /* ---- answering ----------------------------------------------------- */
+
+/* Sends one reply frame without ever blocking: straight out if the peer
+ * takes it, else copied into the connection's queue (srv_serve_conn then
+ * stops reading the peer and waits for it to become writable).  A frame
+ * that does not fit the queue's limits drops the connection, never the
+ * frame alone. */
+static int
+srv_send_iov(srv_conn *sc, const struct iovec *iov, int n)
+{
+  int st;
+
+  if (sc->tr->try_send == NULL) /* not non-blocking yet: bounded wait */
+    return sc->tr->send(sc->conn, iov, n,
+                        plumb__deadline_ms(SRV_SEND_FALLBACK_MS));
+  if (plumb__txq_empty(&sc->txq) && !sc->tail) {
+    st = sc->tr->try_send(sc->conn, iov, n);
+    if (st == PLUMB_OK) { /* taken; flush() says EAGAIN if a tail is kept */
+      if ((st = sc->tr->flush(sc->conn)) == PLUMB_EAGAIN) {
+        sc->tail = 1;
+        sc->blocked_since = plumb__now_ns();
+        return PLUMB_OK;
+      }
+      return st;
+    }
+    if (st != PLUMB_EAGAIN)
+      return st;
+    sc->blocked_since = plumb__now_ns();
+  }
+  plumb__txq_limits lim = srv_limits(sc);
+  if ((st = plumb__txq_push(&sc->txq, iov, n, &lim)) != PLUMB_OK) {
+    plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): its replies are "
+               "not read and its queue is full (%zu bytes, %u frames queued; "
+               "limits conn_queue_bytes=%zu, conn_queue_frames=%u, "
+               "server_queue_bytes=%zu)", (int)sc->peer.pid, sc->txq.bytes,
+               sc->txq.frames, lim.conn_bytes, lim.conn_frames,
+               lim.server_max);
+    return PLUMB_EPROTO; /* logged: srv_serve_conn drops it quietly */
+  }
+  return PLUMB_OK;
+}
 
 static int
 srv_send(srv_conn *sc, const plumb__frame *req, int kind, int32_t status,
@@ -439,8 +600,7 @@ srv_send(srv_conn *sc, const plumb__frame *req, int kind, int32_t status,
     { (void *)text, f.text_len },
     { (void *)body, body_len },
   };
-  return sc->tr->send(sc->conn, iov, 3,
-                      plumb__deadline_ms(SRV_SEND_TIMEOUT_MS));
+  return srv_send_iov(sc, iov, 3);
 }
 
 static int
@@ -602,7 +762,163 @@ srv_serve_call(srv_worker *w, srv_conn *sc, const plumb__frame *fp,
                         plumb_status_name(st));
 }
 
-/* Serves every frame the connection has, then re-arms it (or drops it). */
+/* ---- flow control: the timer ------------------------------------- */
+
+/* Makes the server's timer fire by `at` (CLOCK_MONOTONIC ns) at the latest. */
+static void
+srv_timer_want(plumb_server *s, int64_t at)
+{
+  pthread_mutex_lock(&s->timer_mu);
+  if (s->timer_at == 0 || at < s->timer_at) {
+    struct itimerspec its = { { 0, 0 }, { at / 1000000000, at % 1000000000 } };
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+      its.it_value.tv_nsec = 1; /* 0 would disarm */
+    if (timerfd_settime(s->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+      s->timer_at = at;
+  }
+  pthread_mutex_unlock(&s->timer_mu);
+}
+
+/* Asks the timer to hand sc to a worker at `at` (set before parking). */
+static void
+srv_conn_check_at(srv_conn *sc, int64_t at)
+{
+  atomic_store(&sc->next_check, at);
+  srv_timer_want(sc->srv, at);
+}
+
+static void srv_serve_conn(srv_worker *w, srv_conn *sc);
+
+/* One tick: takes the parked connections whose check is due (a swap, like
+ * an epoll event would) and serves them, re-arming the timer for the rest. */
+static void
+srv_timer_tick(srv_worker *w)
+{
+  plumb_server *s = w->s;
+  srv_conn *due[SRV_TIMER_BATCH];
+  int n = 0;
+  int64_t next = 0, now;
+  uint64_t ticks;
+  struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT,
+                            .data.ptr = &s->timer_kind };
+
+  (void)!read(s->timerfd, &ticks, sizeof(ticks));
+  pthread_mutex_lock(&s->timer_mu);
+  s->timer_at = 0;
+  pthread_mutex_unlock(&s->timer_mu);
+  now = plumb__now_ns();
+  pthread_mutex_lock(&s->mu);
+  for (srv_conn *sc = s->conns; sc != NULL; sc = sc->next) {
+    int64_t at = atomic_load(&sc->next_check);
+    int parked = SRV_PARKED;
+    if (at == 0)
+      continue;
+    if (at > now || n == SRV_TIMER_BATCH) {
+      next = next == 0 || at < next ? at : next;
+      continue;
+    }
+    if (atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED))
+      due[n++] = sc;
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (next != 0)
+    srv_timer_want(s, next < now ? now : next);
+  (void)epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->timerfd, &ev);
+  for (int i = 0; i < n; i++)
+    srv_serve_conn(w, due[i]);
+}
+
+/* ---- flow control: waiting for a slow peer ------------------------- */
+
+/* sc's replies wait in its queue: watch it for writability only (its
+ * requests are not read meanwhile), or retry on the timer; drop it once
+ * the queue has waited send_timeout_ms.  Called with sc->mu held; returns
+ * PLUMB_OK (sc handed back to epoll/the timer: hands off) or an error
+ * (drop it). */
+static int
+srv_park_write(plumb_server *s, srv_conn *sc, int64_t now)
+{
+  int64_t limit = sc->blocked_since + s->send_timeout_ms * 1000000;
+  struct epoll_event ev;
+  uint32_t events;
+  int fd, st;
+
+  if (now >= limit) {
+    plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d, uid %d): it has "
+               "not read its replies for %lld ms (send_timeout_ms; %u frames,"
+               " %zu bytes queued)", (int)sc->peer.pid, (int)sc->peer.uid,
+               (long long)s->send_timeout_ms, sc->txq.frames, sc->txq.bytes);
+    return PLUMB_ETIMEDOUT;
+  }
+  st = sc->tr->write_wait(sc->conn, &fd, &events);
+  if (st == PLUMB_ENOTSUP) {
+    sc->retry_ms = sc->retry_ms < SRV_RETRY_MIN_MS ? SRV_RETRY_MIN_MS
+                   : sc->retry_ms * 2 > SRV_RETRY_MAX_MS ? SRV_RETRY_MAX_MS
+                                                         : sc->retry_ms * 2;
+    int64_t at = now + sc->retry_ms * 1000000;
+    pthread_mutex_unlock(&sc->mu);
+    atomic_store(&sc->state, SRV_PARKED);
+    srv_conn_check_at(sc, at < limit ? at : limit);
+    return PLUMB_OK;
+  }
+  if (st != PLUMB_OK)
+    return st;
+  ev.events = events | EPOLLONESHOT;
+  int op = EPOLL_CTL_MOD;
+  if (fd == sc->fd) {
+    ev.data.ptr = sc;
+  } else {
+    ev.data.ptr = &sc->wkind;
+    if (!sc->wfd_added)
+      op = EPOLL_CTL_ADD;
+    sc->wfd = fd;
+    sc->wfd_added = 1;
+  }
+  pthread_mutex_unlock(&sc->mu);
+  atomic_store(&sc->next_check, limit); /* before it can be taken again */
+  atomic_store(&sc->state, SRV_PARKED);
+  srv_timer_want(s, limit);
+  if (epoll_ctl(s->epfd, op, fd, &ev) != 0) {
+    int parked = SRV_PARKED;
+    if (atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED)) {
+      pthread_mutex_lock(&sc->mu);
+      plumb__log(PLUMB__LOG_WARN, "epoll: cannot watch client (pid %d) "
+                 "for writing", (int)sc->peer.pid);
+      return PLUMB_ESYS;
+    }
+  }
+  return PLUMB_OK;
+}
+
+/* A frame that began arriving must complete within frame_timeout_ms.
+ * Returns PLUMB_OK or PLUMB_ETIMEDOUT (drop); may ask for the timer. */
+static int
+srv_check_partial(plumb_server *s, srv_conn *sc, int64_t now)
+{
+  if (sc->tr->rx_partial == NULL || sc->tr->rx_partial(sc->conn) == 0) {
+    sc->partial_since = 0;
+    return PLUMB_OK;
+  }
+  if (sc->partial_since == 0)
+    sc->partial_since = now;
+  int64_t limit = sc->partial_since + s->frame_timeout_ms * 1000000;
+  if (now >= limit) {
+    plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d, uid %d): a frame "
+               "begun %lld ms ago is still incomplete (frame_timeout_ms)",
+               (int)sc->peer.pid, (int)sc->peer.uid,
+               (long long)s->frame_timeout_ms);
+    return PLUMB_ETIMEDOUT;
+  }
+  atomic_store(&sc->next_check, limit);
+  srv_timer_want(s, limit);
+  return PLUMB_OK;
+}
+
+/* ---- serving a connection ------------------------------------------ */
+
+/* Serves a connection its worker owns: first pushes out queued replies
+ * (while any remain, the peer's requests are not read: backpressure on
+ * it alone), then every frame it has, then re-arms it (or drops it). */
 static void
 srv_serve_conn(srv_worker *w, srv_conn *sc)
 {
@@ -610,6 +926,21 @@ srv_serve_conn(srv_worker *w, srv_conn *sc)
   int st;
 
   pthread_mutex_lock(&sc->mu);
+  atomic_store(&sc->next_check, 0);
+  if (!plumb__txq_empty(&sc->txq) || sc->tail) {
+    plumb__txq_limits lim = srv_limits(sc);
+    st = plumb__txq_flush(&sc->txq, sc->conn, &lim);
+    if (st == PLUMB_EAGAIN)
+      goto park_write;
+    if (st != PLUMB_OK) {
+      plumb__log(PLUMB__LOG_INFO, "dropping client (pid %d): %s",
+                 (int)sc->peer.pid, plumb_strerror(st));
+      goto drop;
+    }
+    sc->tail = 0;
+    sc->blocked_since = 0;
+    sc->retry_ms = 0;
+  }
   for (;;) {
     st = sc->tr->recv(sc->conn, &w->rx, PLUMB_NOWAIT);
     if (st == PLUMB_EAGAIN)
@@ -623,13 +954,18 @@ srv_serve_conn(srv_worker *w, srv_conn *sc)
                    (int)sc->peer.pid, plumb_strerror(st));
       goto drop;
     }
+    sc->partial_since = 0;
     if ((st = srv_serve_frame(w, sc)) != PLUMB_OK) {
       if (st != PLUMB_EPROTO && st != PLUMB_ETOOBIG && st != PLUMB_EVERSION)
         plumb__log(PLUMB__LOG_INFO, "dropping client (pid %d): %s",
                    (int)sc->peer.pid, plumb_strerror(st));
       goto drop;
     }
+    if (!plumb__txq_empty(&sc->txq) || sc->tail)
+      goto park_write; /* stop reading this peer until it reads */
   }
+  if (srv_check_partial(s, sc, plumb__now_ns()) != PLUMB_OK)
+    goto drop;
   /* Do not keep a huge frame's buffers around once it is served. */
   if (w->rx.cap > SRV_BUF_KEEP)
     plumb__buf_free(&w->rx);
@@ -640,9 +976,16 @@ srv_serve_conn(srv_worker *w, srv_conn *sc)
   /* Once re-armed another worker may take sc: hands off.  (ThreadSanitizer
    * cannot see that EPOLL_CTL_MOD orders this epoll_ctl before the next
    * worker's epoll_wait, and reports that pair as a race; it is not.) */
-  if (srv_arm(s, fd, sc, EPOLL_CTL_MOD) == PLUMB_OK)
+  if (srv_conn_arm(s, fd, sc, EPOLL_CTL_MOD) == PLUMB_OK)
     return;
+  int parked = SRV_PARKED;
+  if (!atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED))
+    return; /* someone took it meanwhile: theirs now */
   pthread_mutex_lock(&sc->mu);
+  goto drop;
+park_write:
+  if (srv_park_write(s, sc, plumb__now_ns()) == PLUMB_OK)
+    return;
 drop:
   pthread_mutex_unlock(&sc->mu);
   srv_conn_drop(s, sc);
@@ -670,10 +1013,19 @@ srv_worker_main(void *arg)
     int kind = *(int *)ev.data.ptr;
     if (kind == SRV_STOP)
       break;
-    if (kind == SRV_LISTENER)
+    if (kind == SRV_LISTENER) {
       srv_accept_all(s, ev.data.ptr);
-    else
-      srv_serve_conn(w, ev.data.ptr);
+    } else if (kind == SRV_TIMER) {
+      srv_timer_tick(w);
+    } else { /* a connection: the worker that wins the swap serves it */
+      srv_conn *sc = kind == SRV_CONN
+                         ? ev.data.ptr
+                         : (srv_conn *)((char *)ev.data.ptr -
+                                        offsetof(srv_conn, wkind));
+      int parked = SRV_PARKED;
+      if (atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED))
+        srv_serve_conn(w, sc);
+    }
   }
   return NULL;
 }
@@ -806,6 +1158,13 @@ plumb_server_free(plumb_server *s)
   for (size_t i = 0; i < s->n_objs; i++)
     free(s->objs[i].name);
   free(s->objs);
+  while (s->pool != NULL) {
+    srv_conn *sc = s->pool;
+    s->pool = sc->next;
+    free(sc);
+  }
+  close(s->timerfd);
+  pthread_mutex_destroy(&s->timer_mu);
   close(s->stopfd);
   close(s->epfd);
   pthread_mutex_destroy(&s->mu);

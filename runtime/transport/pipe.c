@@ -126,6 +126,19 @@ pipe_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
 }
 
 static int
+pipe_try_send(plumb_conn *pc, const struct iovec *iov, int iovcnt)
+{
+  return pipe_peer_gone((pipe_conn *)pc,
+                        plumb__fdconn_try_send(pc, iov, iovcnt));
+}
+
+static int
+pipe_flush(plumb_conn *pc)
+{
+  return pipe_peer_gone((pipe_conn *)pc, plumb__fdconn_flush(pc));
+}
+
+static int
 pipe_recv(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
 {
   return pipe_peer_gone((pipe_conn *)pc, plumb__fdconn_recv(pc, buf, deadline));
@@ -338,6 +351,10 @@ const plumb_transport plumb__tran_pipe = {
   .listener_close = pipe_listener_close,
   .dial = pipe_dial,
   .send = pipe_send,
+  .try_send = pipe_try_send,
+  .flush = pipe_flush,
+  .write_wait = plumb__fdconn_write_wait,
+  .rx_partial = plumb__fdconn_rx_partial,
   .recv = pipe_recv,
   .conn_fd = plumb__fdconn_fd,
   .peer = plumb__fdconn_peer,

@@ -127,6 +127,9 @@ typedef struct shm_conn {
   uint32_t rlen;
   uint32_t rgot;
   plumb_buf part;
+  /* try_send: a frame too long for the ring at once, streamed by flush() */
+  plumb_buf ttail;
+  size_t ttoff;
   /* waited mode, set up by the first conn_fd() */
   pthread_mutex_t fd_lock;
   _Atomic int waited;
@@ -494,6 +497,7 @@ shm_conn_close(plumb_conn *pc)
   if (c->sock >= 0)
     close(c->sock);
   plumb__buf_free(&c->part);
+  plumb__buf_free(&c->ttail);
   pthread_mutex_destroy(&c->fd_lock);
   free(c);
 }
@@ -842,6 +846,21 @@ shm_piece(shm_conn *c, const plumb__shm_ring *r)
   return r->size / 4;
 }
 
+/* The length of frame iov[0..iovcnt) into *total; PLUMB_ETOOBIG if it is
+ * over max_frame (or 4 GiB). */
+static int
+shm_frame_len(const shm_conn *c, const struct iovec *iov, int iovcnt,
+              size_t *total)
+{
+  *total = 0;
+  for (int i = 0; i < iovcnt; i++) {
+    if (iov[i].iov_len > UINT32_MAX - *total)
+      return PLUMB_ETOOBIG;
+    *total += iov[i].iov_len;
+  }
+  return *total > c->max_frame ? PLUMB_ETOOBIG : PLUMB_OK;
+}
+
 static int
 shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
               int64_t deadline)
@@ -851,12 +870,7 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
   size_t total = 0, left, off = 0, piece;
   int src = -1, rc, written = 0;
 
-  for (int i = 0; i < iovcnt; i++) {
-    if (iov[i].iov_len > UINT32_MAX - total)
-      return PLUMB_ETOOBIG;
-    total += iov[i].iov_len;
-  }
-  if (total > c->max_frame)
+  if (shm_frame_len(c, iov, iovcnt, &total) != PLUMB_OK)
     return PLUMB_ETOOBIG;
   if (atomic_load(&c->closed))
     return PLUMB_ECLOSED;
@@ -921,6 +935,95 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
   atomic_store_explicit(&c->chan->cpu[c->side], sched_getcpu(),
                         memory_order_relaxed);
   return PLUMB_OK;
+}
+
+/* Server side, never blocking (transport.h).  A frame that fits the ring
+ * goes in whole or not at all (PLUMB_EAGAIN); one longer than the ring can
+ * never fit at once, so it is copied and streamed through by flush() as
+ * the peer makes room.  No writable fd: write_wait() is PLUMB_ENOTSUP and
+ * the core retries on its timer. */
+static int
+shm_conn_flush(plumb_conn *pc)
+{
+  shm_conn *c = (shm_conn *)pc;
+  uint32_t space, head_seen;
+  int rc;
+
+  if (atomic_load(&c->closed))
+    return PLUMB_ECLOSED;
+  if (c->tx_err)
+    return c->tx_err;
+  while (c->ttoff < c->ttail.len) {
+    if ((rc = plumb__shm_ring_writable(&c->tx, &space, &head_seen)) != 0)
+      return c->tx_err = rc;
+    if (space == 0) {
+      if ((rc = shm_conn_dead(c, 0)) != PLUMB_OK)
+        return c->tx_err = rc;
+      return PLUMB_EAGAIN;
+    }
+    size_t n = c->ttail.len - c->ttoff;
+    if (n > space)
+      n = space;
+    plumb__shm_ring_write(&c->tx, c->ttail.data + c->ttoff, n);
+    plumb__shm_ring_publish_tail(&c->tx);
+    c->ttoff += n;
+  }
+  c->ttail.len = c->ttoff = 0;
+  if (c->ttail.cap > c->tx.size)
+    plumb__buf_free(&c->ttail);
+  return PLUMB_OK;
+}
+
+static int
+shm_conn_try_send(plumb_conn *pc, const struct iovec *iov, int iovcnt)
+{
+  shm_conn *c = (shm_conn *)pc;
+  size_t total = 0;
+  int rc;
+
+  if (c->ttoff < c->ttail.len)
+    return PLUMB_EAGAIN;
+  if (shm_frame_len(c, iov, iovcnt, &total) != PLUMB_OK)
+    return PLUMB_ETOOBIG;
+  if (total + 8 <= c->tx.size) {
+    rc = shm_conn_send(pc, iov, iovcnt, PLUMB_NOWAIT);
+    if (rc == PLUMB_EAGAIN && (rc = shm_conn_dead(c, 0)) == PLUMB_OK)
+      rc = PLUMB_EAGAIN;
+    return rc;
+  }
+  if (atomic_load(&c->closed))
+    return PLUMB_ECLOSED;
+  if (c->tx_err)
+    return c->tx_err;
+  if (plumb__buf_reserve(&c->ttail, total + 8) != PLUMB_OK)
+    return PLUMB_ENOMEM;
+  uint32_t hdr[2] = { (uint32_t)total, (uint32_t)total ^ SHM_FRAME_KEY };
+  memcpy(c->ttail.data, hdr, sizeof(hdr));
+  c->ttail.len = sizeof(hdr);
+  for (int i = 0; i < iovcnt; i++) {
+    if (iov[i].iov_len)
+      memcpy(c->ttail.data + c->ttail.len, iov[i].iov_base, iov[i].iov_len);
+    c->ttail.len += iov[i].iov_len;
+  }
+  c->ttoff = 0;
+  rc = shm_conn_flush(pc);
+  return rc == PLUMB_EAGAIN ? PLUMB_OK : rc; /* taken either way */
+}
+
+static int
+shm_conn_write_wait(plumb_conn *pc, int *fd, uint32_t *events)
+{
+  (void)pc;
+  *fd = -1;
+  *events = 0;
+  return PLUMB_ENOTSUP;
+}
+
+static size_t
+shm_conn_rx_partial(plumb_conn *pc)
+{
+  shm_conn *c = (shm_conn *)pc;
+  return c->rhdr_got + c->rgot;
 }
 
 /* ---- receiving ------------------------------------------------------ */
@@ -1221,6 +1324,10 @@ const plumb_transport plumb__tran_shm = {
   .listener_close = shm_listener_close,
   .dial = shm_dial,
   .send = shm_conn_send,
+  .try_send = shm_conn_try_send,
+  .flush = shm_conn_flush,
+  .write_wait = shm_conn_write_wait,
+  .rx_partial = shm_conn_rx_partial,
   .recv = shm_conn_recv,
   .conn_fd = shm_conn_fd,
   .peer = shm_conn_peer,

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -53,7 +54,8 @@ void
 plumb__stream_free(plumb__stream *s)
 {
   plumb__buf_free(&s->rx);
-  s->off = 0;
+  plumb__buf_free(&s->tail);
+  s->off = s->toff = 0;
 }
 
 /* Waits until fd polls for events or the deadline passes (or the wake fd
@@ -85,6 +87,31 @@ stream_wait(const plumb__stream *s, int fd, short events, int64_t deadline)
     if (errno != EINTR)
       return PLUMB_ESYS;
   }
+}
+
+/* The prefix and the non-empty iovecs of a frame into v (room for
+ * PLUMB__STREAM_MAX_IOV + 1); *total gets the frame's length. */
+static int
+stream_frame_iov(const plumb__stream *s, const struct iovec *iov, int iovcnt,
+                 uint8_t prefix[PLUMB__STREAM_PREFIX], struct iovec *v,
+                 int *n, size_t *total)
+{
+  size_t sum = 0;
+
+  if (iovcnt < 0 || iovcnt > PLUMB__STREAM_MAX_IOV)
+    return PLUMB_EINVAL;
+  for (int i = 0; i < iovcnt; i++)
+    sum += iov[i].iov_len;
+  if (sum > s->max_frame)
+    return PLUMB_ETOOBIG;
+  plumb__put_le32(prefix, (uint32_t)sum);
+  *n = 0;
+  v[(*n)++] = (struct iovec){ prefix, PLUMB__STREAM_PREFIX };
+  for (int i = 0; i < iovcnt; i++)
+    if (iov[i].iov_len > 0)
+      v[(*n)++] = iov[i];
+  *total = sum;
+  return PLUMB_OK;
 }
 
 /* One non-blocking write of iov; never raises SIGPIPE. */
@@ -123,21 +150,12 @@ plumb__stream_send(plumb__stream *s, const struct iovec *iov, int iovcnt,
 {
   struct iovec v[PLUMB__STREAM_MAX_IOV + 1];
   uint8_t prefix[PLUMB__STREAM_PREFIX];
-  size_t total = 0;
-  int n = 0, first = 1, st;
+  size_t total;
+  int n, first = 1, st;
 
-  if (iovcnt < 0 || iovcnt > PLUMB__STREAM_MAX_IOV)
-    return PLUMB_EINVAL;
-  for (int i = 0; i < iovcnt; i++)
-    total += iov[i].iov_len;
-  if (total > s->max_frame)
-    return PLUMB_ETOOBIG;
-  plumb__put_le32(prefix, (uint32_t)total);
-  v[n].iov_base = prefix;
-  v[n++].iov_len = sizeof(prefix);
-  for (int i = 0; i < iovcnt; i++)
-    if (iov[i].iov_len > 0)
-      v[n++] = iov[i];
+  if ((st = stream_frame_iov(s, iov, iovcnt, prefix, v, &n, &total)) !=
+      PLUMB_OK)
+    return st;
 
   struct iovec *cur = v;
   for (;;) {
@@ -170,6 +188,82 @@ plumb__stream_send(plumb__stream *s, const struct iovec *iov, int iovcnt,
       return st;
     }
   }
+}
+
+/* A failed write's errno as a status; EAGAIN is PLUMB_EAGAIN. */
+static int
+stream_write_error(int err)
+{
+  if (err == EAGAIN || err == EWOULDBLOCK)
+    return PLUMB_EAGAIN;
+  if (err == EPIPE || err == ECONNRESET || err == ENOTCONN)
+    return PLUMB_ECLOSED;
+  return PLUMB_ESYS;
+}
+
+int
+plumb__stream_try_send(plumb__stream *s, const struct iovec *iov, int iovcnt)
+{
+  struct iovec v[PLUMB__STREAM_MAX_IOV + 1];
+  uint8_t prefix[PLUMB__STREAM_PREFIX];
+  size_t total, done;
+  ssize_t w;
+  int n, st;
+
+  if (s->toff < s->tail.len)
+    return PLUMB_EAGAIN; /* one kept tail at a time */
+  if ((st = stream_frame_iov(s, iov, iovcnt, prefix, v, &n, &total)) !=
+      PLUMB_OK)
+    return st;
+  do
+    w = stream_write(s, v, n);
+  while (w < 0 && errno == EINTR);
+  if (w < 0)
+    return stream_write_error(errno);
+  if (w == 0)
+    return PLUMB_EAGAIN;
+  done = (size_t)w;
+  if (done == total + PLUMB__STREAM_PREFIX)
+    return PLUMB_OK;
+  /* Keep the rest: the frame was taken, flush() finishes it. */
+  size_t rest = total + PLUMB__STREAM_PREFIX - done;
+  if (plumb__buf_reserve(&s->tail, rest) != PLUMB_OK)
+    return PLUMB_ESYS; /* half a frame is out: the stream is unusable */
+  s->tail.len = s->toff = 0;
+  for (int i = 0; i < n; i++) {
+    size_t skip = done < v[i].iov_len ? done : v[i].iov_len;
+    done -= skip;
+    memcpy(s->tail.data + s->tail.len, (uint8_t *)v[i].iov_base + skip,
+           v[i].iov_len - skip);
+    s->tail.len += v[i].iov_len - skip;
+  }
+  return PLUMB_OK;
+}
+
+int
+plumb__stream_flush(plumb__stream *s)
+{
+  while (s->toff < s->tail.len) {
+    struct iovec v = { s->tail.data + s->toff, s->tail.len - s->toff };
+    ssize_t w = stream_write(s, &v, 1);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return stream_write_error(errno);
+    if (w == 0)
+      return PLUMB_EAGAIN;
+    s->toff += (size_t)w;
+  }
+  s->tail.len = s->toff = 0;
+  if (s->tail.cap > STREAM_RX_KEEP)
+    plumb__buf_free(&s->tail);
+  return PLUMB_OK;
+}
+
+size_t
+plumb__stream_partial(const plumb__stream *s)
+{
+  return s->rx.len - s->off;
 }
 
 int
@@ -416,6 +510,40 @@ plumb__fdconn_recv(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
   if (atomic_load(&c->shut))
     return PLUMB_ECLOSED;
   return plumb__stream_recv(&c->st, buf, deadline);
+}
+
+int
+plumb__fdconn_try_send(plumb_conn *pc, const struct iovec *iov, int iovcnt)
+{
+  plumb__fdconn *c = (plumb__fdconn *)pc;
+
+  if (atomic_load(&c->shut))
+    return PLUMB_ECLOSED;
+  return plumb__stream_try_send(&c->st, iov, iovcnt);
+}
+
+int
+plumb__fdconn_flush(plumb_conn *pc)
+{
+  plumb__fdconn *c = (plumb__fdconn *)pc;
+
+  if (atomic_load(&c->shut))
+    return PLUMB_ECLOSED;
+  return plumb__stream_flush(&c->st);
+}
+
+int
+plumb__fdconn_write_wait(plumb_conn *pc, int *fd, uint32_t *events)
+{
+  *fd = ((plumb__fdconn *)pc)->wfd;
+  *events = EPOLLOUT;
+  return PLUMB_OK;
+}
+
+size_t
+plumb__fdconn_rx_partial(plumb_conn *pc)
+{
+  return plumb__stream_partial(&((plumb__fdconn *)pc)->st);
 }
 
 int

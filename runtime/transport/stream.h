@@ -64,6 +64,8 @@ typedef struct plumb__stream {
   uint32_t max_frame; /* largest frame accepted or sent (bytes after prefix) */
   plumb_buf rx;       /* bytes read, not yet returned: rx.data[off..rx.len) */
   size_t off;
+  plumb_buf tail;     /* try_send: unsent rest of a frame, tail.data[toff..) */
+  size_t toff;
 } plumb__stream;
 
 /* Prepares s over rfd/wfd (both must be O_NONBLOCK; the stream never closes
@@ -95,6 +97,16 @@ int plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline);
 
 /* 1 if a whole frame is already buffered (recv will not touch the fd). */
 int plumb__stream_buffered(const plumb__stream *s);
+/* Bytes of a frame begun but not complete in the receive buffer (0 if
+ * none): the server's partial-frame timeout watches it. */
+size_t plumb__stream_partial(const plumb__stream *s);
+
+/* transport.h's try_send()/flush() over the stream: one non-blocking
+ * write; a partly written frame's rest is copied into `tail` (at most
+ * one), which flush() pushes out.  PLUMB_EAGAIN when nothing was taken. */
+int plumb__stream_try_send(plumb__stream *s, const struct iovec *iov,
+                           int iovcnt);
+int plumb__stream_flush(plumb__stream *s);
 
 /* A connection over a stream (base first: a transport may embed it first
  * in its own struct).  Sockets: rfd == wfd, no wakefd; shutdown() is
@@ -146,6 +158,12 @@ int plumb__fdconn_send(plumb_conn *c, const struct iovec *iov, int iovcnt,
                        int64_t deadline);
 int plumb__fdconn_recv(plumb_conn *c, plumb_buf *buf, int64_t deadline);
 int plumb__fdconn_fd(plumb_conn *c);
+/* Server side, non-blocking (transport.h): write_wait() is wfd/EPOLLOUT. */
+int plumb__fdconn_try_send(plumb_conn *c, const struct iovec *iov,
+                           int iovcnt);
+int plumb__fdconn_flush(plumb_conn *c);
+int plumb__fdconn_write_wait(plumb_conn *c, int *fd, uint32_t *events);
+size_t plumb__fdconn_rx_partial(plumb_conn *c);
 int plumb__fdconn_peer(plumb_conn *c, plumb_peer *out);
 void plumb__fdconn_shutdown(plumb_conn *c);
 void plumb__fdconn_close(plumb_conn *c);

@@ -162,6 +162,10 @@ struct plumb_transport {
   void (*shutdown)(plumb_conn *c);
   /* Releases the connection (and any per-connection IPC objects). */
   void (*close)(plumb_conn *c);
+  /* Optional (NULL = cannot tell): bytes of a frame begun but not yet
+   * complete inside the connection.  The server drops a peer whose frame
+   * stays incomplete past frame_timeout_ms (slowloris). */
+  size_t (*rx_partial)(plumb_conn *c);
 };
 
 /* Registry (registry.c, generated list of built-in transports). */

@@ -43,6 +43,12 @@ typedef struct plumb_server_opts {
                                  + 1 MiB; 0 = 16 */
   size_t max_decode_memory;   /* decode memory of all requests being
                                  served at once; 0 = 256 MiB */
+  /* Flow control (docs/RUNTIME.md, "Server I/O"); 0 = the default. */
+  size_t conn_queue_bytes;     /* replies queued per connection; max_frame+1M */
+  unsigned conn_queue_frames;  /* frames queued per connection; 4096 */
+  uint64_t server_queue_bytes; /* queued on all connections; 512 MiB */
+  int send_timeout_ms;   /* queue waiting this long drops the peer; 10000 */
+  int frame_timeout_ms;  /* a frame begun must complete in this; 30000 */
 } plumb_server_opts;
 
 PLUMB_API int plumb_server_new(plumb_server **out, const plumb_server_opts *o);
