@@ -5,6 +5,7 @@ bench/results/latest.{md,csv} and latency.png (called by scripts/bench.sh).
 Usage: run_bench.py --build DIR --out DIR --transports unix,tcp,...
                     [--repeats N] [--secs S] [--count N] [--rss-calls N]
                     [--rss-secs S] [--idl-lines N] [--quick]
+                    [--peers PEERS_BUILD_DIR]
 
 For each repeat and each transport: for each placement (client on CPU 0,
 server on CPU 1 = "cross"; both on CPU 0 = "same") one bench-server is
@@ -18,6 +19,10 @@ repeats (ratios: the median of the per-repeat ratios).  Then, once: RSS over
 on a generated IDL file.  Every child is bounded in time (timeouts below);
 every IPC object the servers create is removed when they stop (SIGTERM), and
 the run checks that none is left behind.
+
+--peers DIR adds, in every repeat after the transports, the peers stage
+(bench/peers/peers.py: ONC RPC, gRPC, ZeroMQ, D-Bus against plumb's add on
+unix and tcp) and writes results/peers.md and peers.png.
 """
 import argparse
 import csv
@@ -118,7 +123,7 @@ class Server:
     def __enter__(self):
         if self.sep is None:
             return self
-        self.proc = subprocess.Popen([self.b["server"], self.sep],
+        self.proc = subprocess.Popen(self.argv(),
                                      stdout=subprocess.DEVNULL,
                                      stderr=self.log, env=self.env)
         deadline = time.monotonic() + 5
@@ -130,6 +135,10 @@ class Server:
                 break
             time.sleep(0.02)
         return self
+
+    def argv(self):
+        """The server's command line (bench/peers/peers.py overrides it)."""
+        return [self.b["server"], self.sep]
 
     def pid(self):
         return self.proc.pid if self.proc else 0
@@ -427,6 +436,33 @@ def fmt(v, nd=2):
     return f"{v:.{nd}f}"
 
 
+def plot_histogram(png, title, plot, size="1000,560", extra=""):
+    """A clustered bar chart, log y in µs, by gnuplot (latency.png, and
+    bench/peers' peers.png); plot = the gnuplot plot clauses."""
+    gp = f"""set terminal pngcairo size {size} noenhanced font ',10'
+set output '{png}'
+set title '{title}'
+set ylabel 'microseconds (log scale)'
+set logscale y
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set key top left
+set grid ytics
+{extra}
+plot {plot}
+"""
+    try:
+        p = subprocess.run(["gnuplot"], input=gp, capture_output=True,
+                           text=True, timeout=60)
+        if p.returncode != 0:
+            log(f"gnuplot ({os.path.basename(png)}) failed: " +
+                p.stderr.strip()[-300:])
+    except (OSError, subprocess.SubprocessError) as e:
+        log(f"gnuplot not run: {e}")
+
+
 def write_outputs(a, res, info, transports, started, finished, rss_t):
     os.makedirs(a.out, exist_ok=True)
     # CSV: one figure per row (median over repeats).
@@ -589,6 +625,9 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
              f"{fmt(M('plumbc', '-', '-', 'big', 'maxrss_kb'), 0)} KiB peak RSS "
              f"(GNU time), {fmt(M('plumbc', '-', '-', 'big', 'output_mb'), 1)} MB "
              "of C written.")
+    if a.peers:  # the peers stage: results/peers.{md,png} and a section
+        L += peers_stage().write(sys.modules[__name__], a, res, info,
+                                 transports)
     L.append("\n![latency per transport, plumb vs raw](latency.png)\n")
     L.append("Where a target is missed and why: [ANALYSIS.md](ANALYSIS.md).")
     with open(os.path.join(a.out, "latest.md"), "w") as f:
@@ -602,30 +641,22 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
                     for k in ("raw_median_us", "median_us")]
             f.write(t + " " + " ".join("NaN" if v is None else f"{v:.3f}"
                                        for v in vals) + "\n")
-    gp = f"""set terminal pngcairo size 1000,560 noenhanced font ',10'
-set output '{os.path.join(a.out, 'latency.png')}'
-set title 'null call round trip, median of {info['repeats']} runs ({info['date']}, {info['commit'][:10]})'
-set ylabel 'microseconds (log scale)'
-set logscale y
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.85 border -1
-set boxwidth 0.9
-set key top left
-set grid ytics
-plot '{dat}' using 2:xtic(1) title 'raw, cross CPU' lc rgb '#9ecae1', \\
+    plot_histogram(os.path.join(a.out, "latency.png"),
+                   f"null call round trip, median of {info['repeats']} runs "
+                   f"({info['date']}, {info['commit'][:10]})",
+                   f"""'{dat}' using 2:xtic(1) title 'raw, cross CPU' lc rgb '#9ecae1', \\
      '' using 3 title 'plumb, cross CPU' lc rgb '#08519c', \\
      '' using 4 title 'raw, same CPU' lc rgb '#fdae6b', \\
-     '' using 5 title 'plumb, same CPU' lc rgb '#d94801'
-"""
-    try:
-        p = subprocess.run(["gnuplot"], input=gp, capture_output=True,
-                           text=True, timeout=60)
-        if p.returncode != 0:
-            log("gnuplot failed: " + p.stderr.strip()[-300:])
-    except (OSError, subprocess.SubprocessError) as e:
-        log(f"gnuplot not run: {e}")
+     '' using 5 title 'plumb, same CPU' lc rgb '#d94801'""")
     os.unlink(dat)
+
+
+def peers_stage():
+    """bench/peers/peers.py: the peers stage (--peers), kept in its folder."""
+    sys.path.insert(0, os.path.join(os.path.dirname(
+        os.path.abspath(__file__)), "peers"))
+    import peers
+    return peers
 
 
 def main():
@@ -641,6 +672,8 @@ def main():
     ap.add_argument("--rss-secs-each", type=float, default=5)
     ap.add_argument("--idl-lines", type=int, default=20000)
     ap.add_argument("--commit", default="?")
+    ap.add_argument("--peers", default="",
+                    help="build folder of bench/peers: run the peers stage")
     args = ap.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
     bd = args.build
@@ -667,6 +700,9 @@ def main():
     for rep in range(1, args.repeats + 1):
         for t in transports:
             bench_transport(b, args, t, res, rep)
+        if args.peers:
+            peers_stage().bench_round(sys.modules[__name__], b, args, res,
+                                      rep, transports, args.peers)
     fastest = None
     # Fastest = most calls per second (mean rate, cross): what fits the most
     # calls into the time bound.
