@@ -15,6 +15,7 @@
 #include <ini.h>
 
 #include "plumb/config.h"
+#include "decode.h"
 #include "log.h"
 #include "open_opts.h"
 #include "transport.h"
@@ -32,11 +33,11 @@ typedef struct cfg_key {
 } cfg_key;
 
 enum { K_ENDPOINT, K_TIMEOUT, K_MAX_FRAME, K_MODE, K_GROUP, K_RING, K_MSGSIZE,
-       K_SPIN, K_COUNT };
+       K_SPIN, K_MAX_DEPTH, K_DECODE_BUDGET, K_MAX_DECODE_MEM, K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
   "endpoint", "timeout_ms", "max_frame", "mode", "group", "shm_ring_size",
-  "mq_msgsize", "spin_us",
+  "mq_msgsize", "spin_us", "max_depth", "decode_budget", "max_decode_memory",
 };
 
 typedef struct cfg_parse {
@@ -105,7 +106,8 @@ cfg_handler(void *user, const char *section, const char *name,
     return 1;
   }
   cfg_error(p, "%s:%d: [%s] unknown key '%s' (allowed: endpoint, timeout_ms, "
-            "max_frame, mode, group, shm_ring_size, mq_msgsize, spin_us)",
+            "max_frame, mode, group, shm_ring_size, mq_msgsize, spin_us, "
+            "max_depth, decode_budget, max_decode_memory)",
             p->file, p->line, section, name);
   return 0;
 }
@@ -239,6 +241,25 @@ cfg_apply(cfg_parse *p, plumb_config *cfg)
       BAD(k, "expected microseconds from 0 to 100000");
     else
       cfg->spin_us = (int32_t)i;
+  }
+  if ((k = cfg_pick(p, K_MAX_DEPTH)) != NULL) {
+    if (parse_int(k->value, &i) < 0 || i < 1 || i > PLUMB__DECODE_DEPTH_MAX)
+      BAD(k, "expected nested messages from 1 to 1000");
+    else
+      cfg->max_depth = (unsigned)i;
+  }
+  if ((k = cfg_pick(p, K_DECODE_BUDGET)) != NULL) {
+    if (parse_int(k->value, &i) < 0 || i < 1 || i > 1024)
+      BAD(k, "expected a multiple of the frame length from 1 to 1024");
+    else
+      cfg->decode_budget = (unsigned)i;
+  }
+  if ((k = cfg_pick(p, K_MAX_DECODE_MEM)) != NULL) {
+    if (parse_size(k->value, &u) < 0 || u < (1u << 20) ||
+        u > (uint64_t)SIZE_MAX / 2)
+      BAD(k, "expected a size of at least 1M (suffixes K, M, G)");
+    else
+      cfg->max_decode_memory = (size_t)u;
   }
   if ((k = cfg_pick(p, K_ENDPOINT)) != NULL &&
       cfg->endpoint_source == PLUMB_SRC_DEFAULT) {
@@ -432,5 +453,9 @@ plumb_server_listen_service(plumb_server *s, const char *service,
   }
   plumb_tran_opts to;
   config_tran_opts(&cfg, &to);
+  /* Decode limits are the server's: set ones win, unset ones stay. */
+  if (s != NULL)
+    plumb__server_set_decode(s, cfg.max_depth, cfg.decode_budget,
+                             cfg.max_decode_memory);
   return plumb__server_listen_opts(s, cfg.endpoint, &to);
 }

@@ -46,6 +46,9 @@ typedef struct plumb_config {
   uint32_t shm_ring_size; /* bytes per shm ring; 0 = transport default */
   uint32_t mq_msgsize;  /* POSIX mq message size; 0 = transport default */
   int32_t spin_us;      /* shm spin budget in µs; -1 = transport default */
+  unsigned max_depth;   /* servers: nested messages in a body; 0 = 64 */
+  unsigned decode_budget; /* servers: x frame + 1 MiB per request; 0 = 16 */
+  size_t max_decode_memory; /* servers: decode memory in use; 0 = 256 MiB */
 } plumb_config;
 
 /* Resolves service's configuration into *out.  On a bad value returns
