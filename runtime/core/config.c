@@ -16,6 +16,7 @@
 
 #include "plumb/config.h"
 #include "access.h"
+#include "decode.h"
 #include "log.h"
 #include "open_opts.h"
 #include "transport.h"
@@ -33,11 +34,13 @@ typedef struct cfg_key {
 } cfg_key;
 
 enum { K_ENDPOINT, K_TIMEOUT, K_MAX_FRAME, K_MODE, K_GROUP, K_RING, K_MSGSIZE,
-       K_SPIN, K_ALLOW, K_ALLOW_UIDS, K_ALLOW_GIDS, K_COUNT };
+       K_SPIN, K_ALLOW, K_ALLOW_UIDS, K_ALLOW_GIDS, K_MAX_DEPTH,
+       K_DECODE_BUDGET, K_MAX_DECODE_MEM, K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
   "endpoint", "timeout_ms", "max_frame", "mode", "group", "shm_ring_size",
-  "mq_msgsize", "spin_us", "allow", "allow_uids", "allow_gids",
+  "mq_msgsize", "spin_us", "allow", "allow_uids", "allow_gids", "max_depth",
+  "decode_budget", "max_decode_memory",
 };
 
 typedef struct cfg_parse {
@@ -107,7 +110,8 @@ cfg_handler(void *user, const char *section, const char *name,
   }
   cfg_error(p, "%s:%d: [%s] unknown key '%s' (allowed: endpoint, timeout_ms, "
             "max_frame, mode, group, shm_ring_size, mq_msgsize, spin_us, allow, "
-            "allow_uids, allow_gids)",
+            "allow_uids, allow_gids, max_depth, decode_budget, "
+            "max_decode_memory)",
             p->file, p->line, section, name);
   return 0;
 }
@@ -261,6 +265,25 @@ cfg_apply(cfg_parse *p, plumb_config *cfg)
       BAD(k, "list too long (at most 255 characters)");
     else
       memcpy(dst, k->value, strlen(k->value) + 1);
+  }
+  if ((k = cfg_pick(p, K_MAX_DEPTH)) != NULL) {
+    if (parse_int(k->value, &i) < 0 || i < 1 || i > PLUMB__DECODE_DEPTH_MAX)
+      BAD(k, "expected nested messages from 1 to 1000");
+    else
+      cfg->max_depth = (unsigned)i;
+  }
+  if ((k = cfg_pick(p, K_DECODE_BUDGET)) != NULL) {
+    if (parse_int(k->value, &i) < 0 || i < 1 || i > 1024)
+      BAD(k, "expected a multiple of the frame length from 1 to 1024");
+    else
+      cfg->decode_budget = (unsigned)i;
+  }
+  if ((k = cfg_pick(p, K_MAX_DECODE_MEM)) != NULL) {
+    if (parse_size(k->value, &u) < 0 || u < (1u << 20) ||
+        u > (uint64_t)SIZE_MAX / 2)
+      BAD(k, "expected a size of at least 1M (suffixes K, M, G)");
+    else
+      cfg->max_decode_memory = (size_t)u;
   }
   if ((k = cfg_pick(p, K_ENDPOINT)) != NULL &&
       cfg->endpoint_source == PLUMB_SRC_DEFAULT) {
@@ -461,5 +484,9 @@ plumb_server_listen_service(plumb_server *s, const char *service,
     return PLUMB_ECONFIG;
   }
   to.access = acc.set ? &acc : NULL;
+  /* Decode limits are the server's: set ones win, unset ones stay. */
+  if (s != NULL)
+    plumb__server_set_decode(s, cfg.max_depth, cfg.decode_budget,
+                             cfg.max_decode_memory);
   return plumb__server_listen_opts(s, cfg.endpoint, &to);
 }

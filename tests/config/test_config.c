@@ -95,7 +95,8 @@ test_order(void)
   write_conf("[defaults]\nendpoint = tcp://127.0.0.1:7001\ntimeout_ms = 900\n"
              "[calc]\nendpoint = unix:/tmp/from-file.sock\n"
              "max_frame = 2M\nmode = 0660\nshm_ring_size = 64K\n"
-             "mq_msgsize = 4096\nspin_us = 15\ngroup = 0\n");
+             "mq_msgsize = 4096\nspin_us = 15\ngroup = 0\n"
+             "max_depth = 100\ndecode_budget = 8\nmax_decode_memory = 64M\n");
   CU_ASSERT_EQUAL(resolve("calc", NULL, &c, err, sizeof err), PLUMB_OK);
   CU_ASSERT_STRING_EQUAL(c.endpoint, "unix:/tmp/from-file.sock");
   CU_ASSERT_EQUAL(c.timeout_ms, 900); /* inherited from [defaults] */
@@ -105,6 +106,9 @@ test_order(void)
   CU_ASSERT_EQUAL(c.mq_msgsize, 4096u);
   CU_ASSERT_EQUAL(c.spin_us, 15);
   CU_ASSERT_EQUAL(c.group, 0);
+  CU_ASSERT_EQUAL(c.max_depth, 100u);
+  CU_ASSERT_EQUAL(c.decode_budget, 8u);
+  CU_ASSERT_EQUAL(c.max_decode_memory, (size_t)64 << 20);
 
   /* $PLUMB_CONFIG beats ./plumb.conf */
   char other[160];
@@ -184,7 +188,8 @@ static const bad_case bad_cases[] = {
   { "[calc]\ncolour = blue\n", PLUMB_ECONFIG,
     "plumb.conf:2: [calc] unknown key 'colour' (allowed: endpoint, "
     "timeout_ms, max_frame, mode, group, shm_ring_size, mq_msgsize, "
-    "spin_us, allow, allow_uids, allow_gids)" },
+    "spin_us, allow, allow_uids, allow_gids, max_depth, decode_budget, "
+    "max_decode_memory)" },
   { "[calc]\nallow = everyone\n", PLUMB_ECONFIG,
     "plumb.conf:2: [calc] allow = 'everyone': expected 'any' or 'owner' "
     "(list others in allow_uids / allow_gids)" },
@@ -194,6 +199,15 @@ static const bad_case bad_cases[] = {
   { "[calc]\nallow_gids = no-such-group-plumb\n", PLUMB_ECONFIG,
     "plumb.conf:2: [calc] allow_gids = 'no-such-group-plumb': no group "
     "named 'no-such-group-plumb' (expected group names or numeric gids)" },
+  { "[calc]\nmax_depth = 0\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] max_depth = '0': expected nested messages from 1 "
+    "to 1000" },
+  { "[calc]\ndecode_budget = 2000\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] decode_budget = '2000': expected a multiple of the "
+    "frame length from 1 to 1024" },
+  { "[calc]\nmax_decode_memory = 100K\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] max_decode_memory = '100K': expected a size of at "
+    "least 1M (suffixes K, M, G)" },
   { "endpoint = unix:/tmp/x\n", PLUMB_ECONFIG,
     "plumb.conf:1: key 'endpoint' outside any section: put it under "
     "[defaults] or [<service>]" },

@@ -140,7 +140,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   for (int i = 0; i < 1000; i++) {
     struct pollfd p = { .fd = fd, .events = POLLIN };
     if (poll(&p, 1, 5000) != 1) {
-      fprintf(stderr, "fuzz_server: connection not closed within 5 s\n");
+      int32_t r = 0;
+      int rc = test_Echo_add(fz_good, 1, 2, &r);
+      fprintf(stderr, "fuzz_server: connection not closed within 5 s "
+              "(good client meanwhile: %s)\n", plumb_strerror(rc));
       abort();
     }
     if (recv(fd, buf, sizeof buf, 0) <= 0)

@@ -118,7 +118,7 @@ call_raw(plumb_client *c, uint32_t op, const ProtobufCMessageDescriptor *d,
 static int
 scan_deep(unsigned levels, char *why, size_t n)
 {
-  size_t len, need;
+  size_t len = 0, need;
   uint8_t *f = deep_field(levels, &len);
   uint8_t *body = malloc(len + 1);
   body[0] = 0x0a;
@@ -253,7 +253,7 @@ test_scan_memory(void)
 static void
 test_scan_budgets(void)
 {
-  size_t len, taken;
+  size_t len = 0, taken;
   uint8_t *f = amp_field(4u << 20, &len);
   uint8_t *body = malloc(len + 1);
   plumb_arena *a = plumb_arena_new();
@@ -450,7 +450,7 @@ test_deep_nesting(void)
   CU_ASSERT_PTR_NOT_NULL_FATAL(c);
   static const unsigned levels[] = { DEEP, 65, 64 };
   for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
-    size_t len;
+    size_t len = 0;
     uint8_t *f = deep_field(levels[i], &len);
     ProtobufCMessage *rep = NULL;
     int rc = call_raw(c, 0, &hd_Deep_depth__request__descriptor, f, len,
@@ -488,7 +488,7 @@ static void *
 amp_thread(void *arg)
 {
   amp_job *j = arg;
-  size_t len;
+  size_t len = 0;
   uint8_t *f = amp_field(AMP_BODY, &len);
   plumb_arena *a = plumb_arena_new();
   ProtobufCMessage *rep;

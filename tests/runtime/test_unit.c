@@ -20,6 +20,9 @@
 #include "ptest.h"
 #include "stream.h"
 #include "transport.h"
+#ifdef PLUMB_TEST_CALC
+#include "calculator.h"
+#endif
 
 static void stream_pair(uint32_t max);
 static void stream_unpair(void);
@@ -82,13 +85,13 @@ test_frame_doc_example(void)
 {
   static const uint8_t doc[] = {
     0x28, 0x00, 0x00, 0x00, 0x50, 0x4c, 0x4d, 0x42, 0x01, 0x01, 0x00, 0x00,
-    0x07, 0x00, 0x00, 0x00, 0x01, 0x00, 0x5c, 0x1e, 0x00, 0x00, 0x00, 0x00,
+    0x07, 0x00, 0x00, 0x00, 0xbb, 0x2a, 0xe3, 0x2b, 0x00, 0x00, 0x00, 0x00,
     0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00,
     0x63, 0x61, 0x6c, 0x63, 0x08, 0x02, 0x10, 0x03,
   };
   uint8_t hdr[PLUMB__FRAME_HDR];
   plumb__frame f = { .kind = PLUMB__FRAME_REQUEST, .call_id = 7,
-                     .iface = 0x1e5c0001u, .op = 0, .text_len = 4,
+                     .iface = 0x2be32abbu, .op = 0, .text_len = 4,
                      .body_len = 4 };
   plumb_buf out = { 0 };
 
@@ -567,10 +570,33 @@ test_tcp_listen(void)
   plumb_server_free(s);
 }
 
+/* docs/PROTOCOL.md section 3, computed the way the text says: FNV-1a-32
+ * (offset basis 0x811c9dc5, prime 0x01000193) over the bytes of the
+ * repository id, no terminating NUL; then the example's request bytes. */
+static void
+test_frame_doc_iface_id(void)
+{
+  const char *rid = "IDL:calc/Calculator:1.0";
+  uint32_t h = 0x811c9dc5u;
+  for (const char *p = rid; *p; p++)
+    h = (h ^ (uint8_t)*p) * 0x01000193u;
+  CU_ASSERT_EQUAL(h, 0x2be32abbu);
+  CU_ASSERT_EQUAL(plumb_type_hash(rid), h);
+#ifdef PLUMB_TEST_CALC
+  CU_ASSERT_STRING_EQUAL(calc_Calculator_interface.type_id, rid);
+  CU_ASSERT_EQUAL(calc_Calculator_interface.ops[0].decl_iface, h);
+  CU_ASSERT_STRING_EQUAL(calc_Calculator_interface.ops[0].name, "add");
+  CU_ASSERT_EQUAL(calc_Calculator_interface.ops[0].decl_index, 0);
+#else
+  printf("\n    plumbc not built: generated id not compared ");
+#endif
+}
+
 static const ptest_case frame_cases[] = {
   { "encode/decode round trip", test_frame_roundtrip },
   { "malformed frames", test_frame_malformed },
   { "PROTOCOL.md example", test_frame_doc_example },
+  { "PROTOCOL.md interface id (FNV-1a-32)", test_frame_doc_iface_id },
   { NULL, NULL },
 };
 static const ptest_case stream_cases[] = {

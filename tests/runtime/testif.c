@@ -129,6 +129,8 @@ thunk_echo(const void *impl, void *ctx, plumb_call *call,
   const plumb_peer *peer = plumb_call_peer(call);
   r->pid = (int32_t)peer->pid;
   r->has_creds = peer->has_creds;
+  if (ops->echo == NULL)
+    return PLUMB_ENOOP; /* like generated thunks: a NULL handler */
   return ops->echo(ctx, call, ((const test_Str *)req)->s, &r->ret);
 }
 
@@ -138,6 +140,8 @@ thunk_note(const void *impl, void *ctx, plumb_call *call,
 {
   (void)rep;
   const test_Pair *rq = (const test_Pair *)req;
+  if (((const test_Echo_ops *)impl)->note == NULL)
+    return PLUMB_ENOOP;
   return ((const test_Echo_ops *)impl)->note(ctx, call, rq->a, rq->b);
 }
 
@@ -146,6 +150,8 @@ thunk_count(const void *impl, void *ctx, plumb_call *call,
             const ProtobufCMessage *req, ProtobufCMessage *rep)
 {
   (void)req;
+  if (((const test_Echo_ops *)impl)->count == NULL)
+    return PLUMB_ENOOP;
   return ((const test_Echo_ops *)impl)->count(ctx, call,
                                               &((test_Int *)rep)->ret);
 }

@@ -51,6 +51,9 @@ typedef struct plumb_config {
   char allow[16];       /* "any" or "owner" */
   char allow_uids[256]; /* user names or uids, comma-separated */
   char allow_gids[256]; /* group names or gids */
+  unsigned max_depth;   /* servers: nested messages in a body; 0 = 64 */
+  unsigned decode_budget; /* servers: x frame + 1 MiB per request; 0 = 16 */
+  size_t max_decode_memory; /* servers: decode memory in use; 0 = 256 MiB */
 } plumb_config;
 
 /* Resolves service's configuration into *out.  On a bad value returns
