@@ -819,6 +819,8 @@ srv_timer_tick(srv_worker *w)
     }
     if (atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED))
       due[n++] = sc;
+    else /* being served: look again soon in case it parks on this */
+      next = next == 0 || now + 1000000 < next ? now + 1000000 : next;
   }
   pthread_mutex_unlock(&s->mu);
   if (next != 0)
@@ -850,6 +852,8 @@ srv_park_write(plumb_server *s, srv_conn *sc, int64_t now)
                (long long)s->send_timeout_ms, sc->txq.frames, sc->txq.bytes);
     return PLUMB_ETIMEDOUT;
   }
+  plumb__log(PLUMB__LOG_DEBUG, "client (pid %d): %u replies wait, watching "
+             "for writability", (int)sc->peer.pid, sc->txq.frames);
   st = sc->tr->write_wait(sc->conn, &fd, &events);
   if (st == PLUMB_ENOTSUP) {
     sc->retry_ms = sc->retry_ms < SRV_RETRY_MIN_MS ? SRV_RETRY_MIN_MS
