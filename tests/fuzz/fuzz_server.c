@@ -101,7 +101,15 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     abort();
   snprintf(fz_path, sizeof fz_path, "%s/s.sock", fz_dir);
   snprintf(ep, sizeof ep, "unix:%s", fz_path);
-  plumb_server_opts o = { .workers = 2 };
+  /* Short peer timeouts, so a peer that stops mid-frame or never reads is
+   * dropped well within the 5 s the harness waits.  Open finding (issue
+   * 11): in long runs, after some inputs the server keeps a hostile
+   * connection past the 5 s (the good client is served meanwhile);
+   * corpus/server/hang_* are such inputs, which do not reproduce alone.
+   * Until it is fixed this harness is left out of CI's timed smoke run
+   * (tests/fuzz/meson.build) but replayed everywhere. */
+  plumb_server_opts o = { .workers = 2, .frame_timeout_ms = 2000,
+                          .send_timeout_ms = 2000 };
   if (plumb_server_new(&fz_server, &o) != PLUMB_OK ||
       plumb_server_add_object(fz_server, "t", &test_Echo_interface, &fz_ops,
                               NULL) != PLUMB_OK ||

@@ -15,6 +15,9 @@ args=(-max_total_time="$secs" -rss_limit_mb=2048 -timeout=10
 [ -n "$dict" ] && [ -f "$dict" ] && args+=(-dict="$dict")
 "$bin" "${args[@]}" "$work/corpus"
 rc=$?
+# libFuzzer reports a finding with exit status 77 (-error_exitcode), which
+# meson would count as a skipped test: any finding is a failure here.
+[ $rc -eq 0 ] || rc=1
 if [ -n "${PLUMB_FUZZ_KEEP:-}" ]; then
   mkdir -p "$PLUMB_FUZZ_KEEP" && cp -r "$work/corpus"/. "$PLUMB_FUZZ_KEEP/"
   cp -r "$work/artifacts" "$PLUMB_FUZZ_KEEP.artifacts" 2>/dev/null

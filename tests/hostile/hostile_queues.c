@@ -782,6 +782,16 @@ test_other_uid_server(void)
     if (!up)
       usleep(20000);
   }
+  int wst;
+  if (!up && waitpid(srv, &wst, WNOHANG) == srv && WIFEXITED(wst) &&
+      WEXITSTATUS(wst) == 127) {
+    /* e.g. a checkout under /root (0700): that uid cannot run the server */
+    srv = -1;
+    unlink(conf);
+    skip("the server binary is not executable by a second uid here");
+    CU_ASSERT_FATAL(srv_start(0600, 0) == 0);
+    return;
+  }
   CU_ASSERT_FATAL(up);
   CU_ASSERT(good_calls(20, NULL) == 0);
   CU_ASSERT(in_child(member_calls, 5000) == 0);
