@@ -1,5 +1,5 @@
 /* hostile_access.c - who may call, and an accept path that never spins,
- * tried from outside against real server processes (access_server):
+ * tried from outside against real server processes (hostile_server.c):
  *
  *   fd      a server with RLIMIT_NOFILE 64 on unix and tcp is flooded with
  *           2,000 connections: its CPU time stays low, its log stays
@@ -43,7 +43,7 @@
 #include "testif.h"
 
 #ifndef ACCESS_SERVER_PATH
-#error ACCESS_SERVER_PATH must name the access_server binary
+#error ACCESS_SERVER_PATH must name the hostile-server binary
 #endif
 
 #define MARK "plumb-hostile-access-test" /* GECOS of the users made here */
@@ -141,7 +141,7 @@ run_quiet(char *const argv[])
   return -1;
 }
 
-/* Starts access_server on eps with PLUMB_CONFIG=conf (NULL: an empty
+/* Starts hostile-server on eps with PLUMB_CONFIG=conf (NULL: an empty
  * file), stderr to log, RLIMIT_NOFILE nofile (0: unchanged), and waits
  * until probe_ep serves add(); -1 if it did not within 10 s. */
 static int call_add(const char *ep, int timeout_ms);
@@ -172,10 +172,10 @@ spawn_server(const char *const *eps, int n, const char *conf,
   pid_t pid = fork();
   if (pid == 0) {
     child_signals();
-    const char *argv[12] = { ACCESS_SERVER_PATH };
+    const char *argv[15] = { ACCESS_SERVER_PATH, "hacc", "0", "0" };
     for (int i = 0; i < n && i < 10; i++)
-      argv[i + 1] = eps[i];
-    argv[n + 1] = NULL;
+      argv[i + 4] = eps[i];
+    argv[(n < 10 ? n : 10) + 4] = NULL;
     setenv("PLUMB_CONFIG", conf, 1);
     setenv("PLUMB_LOG", "warn", 1);
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -44,7 +44,7 @@ static pid_t server = -1;
 static int
 start_server(const char *ep)
 {
-  char *argv[] = { server_path, "600", "1500", (char *)ep, NULL };
+  char *argv[] = { server_path, "-", "600", "1500", (char *)ep, NULL };
   char send_ms[16], frame_ms[16];
 
   snprintf(send_ms, sizeof send_ms, "%d", SEND_TIMEOUT_MS);
@@ -342,7 +342,7 @@ main(int argc, char **argv)
   if (n <= 0)
     return 1;
   self[n] = '\0';
-  snprintf(server_path, sizeof server_path, "%s/hostile-slow-server",
+  snprintf(server_path, sizeof server_path, "%s/hostile-server",
            dirname(self));
   /* 1,000 sockets plus what the test needs, within the hard limit. */
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1200) {
