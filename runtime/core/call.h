@@ -1,8 +1,8 @@
 /* call.h - struct plumb_call, one call being served (internal).
  *
- * Shared by the server loop (server.c), which fills it in for each request,
+ * Shared by the dispatch (srv_dispatch.c), which fills it in for each request,
  * and by the plumb_call_* functions handlers and generated thunks use
- * (server.c, call_fail.c).  Lives on the serving worker's stack; everything
+ * (call.c, call_fail.c).  Lives on the serving worker's stack; everything
  * it points to lives until the reply is sent.
  */
 #ifndef PLUMB_CALL_H

@@ -49,8 +49,8 @@ start_server(const char *ep)
 
   snprintf(send_ms, sizeof send_ms, "%d", SEND_TIMEOUT_MS);
   snprintf(frame_ms, sizeof frame_ms, "%d", FRAME_TIMEOUT_MS);
-  argv[1] = send_ms;
-  argv[2] = frame_ms;
+  argv[2] = send_ms;
+  argv[3] = frame_ms;
   snprintf(endpoint, sizeof endpoint, "%s", ep);
   static int runs;
   snprintf(log_path, sizeof log_path, "/tmp/plumb-hslow-%d-%d.log",
@@ -158,6 +158,12 @@ non_readers(const char *ep)
                              &peers[i]), PLUMB_OK);
     if (peers[i] == NULL)
       continue;
+    /* A small receive buffer, fixed (no tcp autotuning, which may absorb
+     * tens of megabytes of replies: net.ipv4.tcp_rmem), so the replies
+     * fill it soon; not a socket (fifo, queues): nothing to do. */
+    int rcv = 64 * 1024;
+    (void)setsockopt(tr->conn_fd(peers[i]), SOL_SOCKET, SO_RCVBUF, &rcv,
+                     sizeof rcv);
     /* Until a send stalls for 20 ms: the server stopped reading us.  How
      * many requests that takes depends on the kernel's socket buffers
      * (tcp autotuning: megabytes), so the bound is time (10 s), with a

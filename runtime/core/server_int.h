@@ -1,0 +1,176 @@
+/* server_int.h - the server's internal types and the functions its files
+ * share (internal; not installed).
+ *
+ * The server is split by concern (docs/RUNTIME.md, "Server I/O"):
+ *   server.c       lifecycle: new, listen, run (the worker loop), stop, free
+ *   srv_objects.c  the object table
+ *   srv_conn.c     connections: accept, admit, serve, drop
+ *   srv_flow.c     flow control: the timer, slow readers, partial frames
+ *   srv_reply.c    sending answers without blocking
+ *   srv_dispatch.c one request: find object and operation, decode, run, answer
+ *   call.c         what handlers see (plumb_call_*)
+ */
+#ifndef PLUMB_SERVER_INT_H
+#define PLUMB_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "access.h"
+#include "backoff.h"
+#include "decode.h"
+#include "frame.h"
+#include "plumb/server.h"
+#include "plumb/generated.h"
+#include "transport.h"
+#include "txq.h"
+
+/* Flow control defaults (docs/RUNTIME.md, "Server I/O"; plumb_server_opts).
+ * A transport without try_send (not yet non-blocking) falls back to a
+ * blocking send bounded by SRV_SEND_FALLBACK_MS. */
+#define SRV_SEND_TIMEOUT_MS 10000
+#define SRV_FRAME_TIMEOUT_MS 30000
+#define SRV_SEND_FALLBACK_MS 1000
+#define SRV_CONN_QUEUE_FRAMES 4096u
+#define SRV_SERVER_QUEUE_BYTES ((size_t)512 << 20)
+/* Retry interval for transports without a writable fd (ms, doubling). */
+#define SRV_RETRY_MIN_MS 1
+#define SRV_RETRY_MAX_MS 64
+/* Connections the timer hands to its worker per tick. */
+#define SRV_TIMER_BATCH 64
+/* Worker buffers larger than this are released after use (per worker). */
+#define SRV_BUF_KEEP (4u << 20)
+
+enum { SRV_LISTENER = 1, SRV_CONN = 2, SRV_STOP = 3, SRV_CONN_W = 4,
+       SRV_TIMER = 5 };
+/* srv_conn.state: who may touch it (see srv_conn_take). */
+enum { SRV_PARKED = 0, SRV_OWNED = 1, SRV_DEAD = 2 };
+
+typedef struct srv_object {
+  char *name;
+  size_t name_len;
+  const plumb_interface *iface;
+  const void *impl;
+  void *ctx;
+} srv_object;
+
+typedef struct srv_listener {
+  int kind; /* SRV_LISTENER; first, for epoll data */
+  struct srv_listener *next;
+  const plumb_transport *tr;
+  plumb_listener *l;
+  char *endpoint;
+  pthread_mutex_t mu; /* held while accepting (see srv_conn.mu) */
+  plumb__access access; /* who may connect (access.h) */
+  plumb__ratelog refused; /* warnings about refused peers */
+  plumb__backoff bo;      /* after failed accepts (backoff.h) */
+} srv_listener;
+
+typedef struct srv_conn {
+  int kind; /* SRV_CONN */
+  struct srv_conn *prev, *next;
+  const plumb_transport *tr;
+  plumb_conn *conn;
+  plumb_peer peer;
+  int fd;
+  /* Held by the worker serving the connection.  EPOLLONESHOT already makes
+   * that worker the only one; the (uncontended) lock states the hand-off
+   * between workers in C11 terms, which the kernel's epoll does not. */
+  pthread_mutex_t mu;
+  /* Flow control (srv_serve_conn).  A connection is PARKED in epoll or
+   * OWNED by the one worker that took it with a compare-and-swap: an
+   * event and the timer may both reach for it, only one wins.  Dropped
+   * connections go back to the server's pool, never to free(), so a stale
+   * epoll event still points at a srv_conn (and loses the swap). */
+  _Atomic int state;
+  int wkind;              /* SRV_CONN_W: epoll data of a separate write fd */
+  struct plumb_server *srv;
+  plumb__txq txq;         /* replies the peer has not taken yet */
+  int tail;               /* the transport keeps part of a frame unsent */
+  int wfd;                /* write_wait()'s fd when it is not fd, or -1 */
+  int wfd_added;          /* wfd is in the epoll set */
+  int64_t blocked_since;  /* first reply that had to wait; 0 = none */
+  int64_t retry_ms;       /* write_wait()==ENOTSUP: current retry interval */
+  int64_t partial_since;  /* a frame began arriving; 0 = none */
+  _Atomic int64_t next_check; /* the timer's next look at it; 0 = none */
+} srv_conn;
+
+struct plumb_server {
+  uint32_t max_frame;
+  unsigned mode;
+  unsigned workers;
+  plumb__access access; /* from the opts (access.set = 0: none given) */
+  srv_object *objs;
+  size_t n_objs, cap_objs;
+  srv_listener *listeners;
+  pthread_mutex_t mu; /* guards conns and listeners */
+  srv_conn *conns;
+  int epfd;
+  int stop_kind; /* SRV_STOP; its address is the stop fd's epoll data */
+  int stopfd;
+  atomic_int stopping;
+  plumb__decode_limits dec_limits; /* request bodies (decode.h) */
+  plumb__decode_pool dec_pool;     /* max_decode_memory */
+  /* flow control (plumb_server_opts, docs/RUNTIME.md) */
+  size_t conn_queue_bytes;
+  unsigned conn_queue_frames;
+  size_t server_queue_bytes;
+  int64_t send_timeout_ms, frame_timeout_ms;
+  atomic_size_t queued; /* bytes in every connection's txq */
+  srv_conn *pool;       /* dropped connections, for reuse */
+  int timer_kind;       /* SRV_TIMER; its address is the timerfd's data */
+  int timerfd;
+  pthread_mutex_t timer_mu;
+  int64_t timer_at;     /* when timerfd fires next; 0 = disarmed */
+};
+
+/* Per-worker reusable state. */
+typedef struct srv_worker {
+  plumb_server *s;
+  pthread_t tid;
+  plumb_arena *arena;
+  plumb_buf rx;
+  plumb_buf tx;
+} srv_worker;
+
+/* The queue limits of sc's server. */
+static inline plumb__txq_limits
+plumb__srv_limits(const srv_conn *sc)
+{
+  plumb_server *s = sc->srv;
+  return (plumb__txq_limits){ s->conn_queue_bytes, s->conn_queue_frames,
+                              s->server_queue_bytes, &s->queued };
+}
+
+/* server.c */
+int plumb__srv_arm(plumb_server *s, int fd, void *item, int op);
+
+/* srv_objects.c */
+const srv_object *plumb__srv_find_object(plumb_server *s, const char *name,
+                                         size_t len);
+
+/* srv_conn.c */
+void plumb__srv_accept_all(plumb_server *s, srv_listener *sl);
+void plumb__srv_serve_conn(srv_worker *w, srv_conn *sc);
+void plumb__srv_conn_drop(plumb_server *s, srv_conn *sc);
+
+/* srv_flow.c */
+void plumb__srv_timer_want(plumb_server *s, int64_t at);
+void plumb__srv_timer_tick(srv_worker *w);
+int plumb__srv_park_write(plumb_server *s, srv_conn *sc, int64_t now);
+int plumb__srv_check_partial(plumb_server *s, srv_conn *sc, int64_t now);
+
+/* srv_reply.c */
+int plumb__srv_send(srv_conn *sc, const plumb__frame *req, int kind,
+                    int32_t status, const char *text, size_t text_len,
+                    const uint8_t *body, size_t body_len);
+int plumb__srv_send_error(srv_conn *sc, const plumb__frame *req, int status,
+                          const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* srv_dispatch.c */
+int plumb__srv_serve_frame(srv_worker *w, srv_conn *sc);
+
+#endif

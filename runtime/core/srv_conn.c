@@ -1,0 +1,229 @@
+/* srv_conn.c - the server's connections: accepting and admitting clients
+ * (access.h), serving one connection a worker owns (read every frame it
+ * has, hand each to srv_dispatch.c, re-arm) and dropping it.
+ *
+ * Ownership: a connection is PARKED in epoll (or waiting for the timer) or
+ * OWNED by the one worker that took it with a compare-and-swap on
+ * srv_conn.state; dropped connections go back to the server's pool.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "log.h"
+#include "server_int.h"
+
+
+/* Hands connection sc back to epoll for reading: from now on any worker
+ * may take it (srv_conn.state). */
+static int
+srv_conn_arm(plumb_server *s, int fd, srv_conn *sc, int op)
+{
+  atomic_store(&sc->state, SRV_PARKED);
+  return plumb__srv_arm(s, fd, sc, op);
+}
+
+/* A zeroed connection owned by the caller, from the pool if it can. */
+static srv_conn *
+srv_conn_alloc(plumb_server *s)
+{
+  pthread_mutex_lock(&s->mu);
+  srv_conn *sc = s->pool;
+  if (sc != NULL)
+    s->pool = sc->next;
+  pthread_mutex_unlock(&s->mu);
+  if (sc == NULL && (sc = malloc(sizeof(*sc))) == NULL)
+    return NULL;
+  memset(sc, 0, sizeof(*sc));
+  atomic_init(&sc->state, SRV_OWNED);
+  sc->kind = SRV_CONN;
+  sc->wkind = SRV_CONN_W;
+  sc->srv = s;
+  sc->wfd = -1;
+  return sc;
+}
+
+void
+plumb__srv_conn_drop(plumb_server *s, srv_conn *sc)
+{
+  (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, sc->fd, NULL);
+  if (sc->wfd_added)
+    (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, sc->wfd, NULL);
+  plumb__txq_limits lim = plumb__srv_limits(sc);
+  plumb__txq_clear(&sc->txq, &lim);
+  pthread_mutex_lock(&s->mu);
+  if (sc->prev)
+    sc->prev->next = sc->next;
+  else
+    s->conns = sc->next;
+  if (sc->next)
+    sc->next->prev = sc->prev;
+  pthread_mutex_unlock(&s->mu);
+  sc->tr->close(sc->conn);
+  pthread_mutex_destroy(&sc->mu);
+  atomic_store(&sc->next_check, 0);
+  atomic_store(&sc->state, SRV_DEAD);
+  pthread_mutex_lock(&s->mu);
+  sc->prev = NULL;
+  sc->next = s->pool;
+  s->pool = sc;
+  /* An fd is free: a listener backing off after EMFILE retries now. */
+  for (srv_listener *sl = s->listeners; sl != NULL; sl = sl->next)
+    plumb__backoff_nudge(&sl->bo);
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* Accepts every pending client of sl (at most 64 per wake-up), admits or
+ * refuses each one (access.h), then re-arms the listener - or, after a
+ * failure such as EMFILE, leaves it disarmed and arms its back-off timer
+ * (backoff.h), so a server at its fd limit never spins. */
+void
+plumb__srv_accept_all(plumb_server *s, srv_listener *sl)
+{
+  int failed = 0;
+
+  pthread_mutex_lock(&sl->mu);
+  plumb__backoff_clear(&sl->bo);
+  for (int i = 0; i < 64; i++) {
+    plumb_conn *conn;
+    int e;
+    errno = 0;
+    int st = sl->tr->accept(sl->l, &conn);
+    if (st == PLUMB_EAGAIN)
+      break;
+    if (st != PLUMB_OK) {
+      e = errno;
+      char what[300], why[160];
+      snprintf(what, sizeof what, "accept on %s", sl->endpoint);
+      snprintf(why, sizeof why, "%s", e ? strerror(e) : plumb_strerror(st));
+      failed = plumb__backoff_fail(&sl->bo, what, why, i > 0) == PLUMB_OK;
+      break;
+    }
+    srv_conn *sc = srv_conn_alloc(s);
+    if (sc == NULL) {
+      sl->tr->close(conn);
+      char what[300];
+      snprintf(what, sizeof what, "accept on %s", sl->endpoint);
+      failed = plumb__backoff_fail(&sl->bo, what, "out of memory", i > 0) ==
+               PLUMB_OK;
+      break;
+    }
+    sc->kind = SRV_CONN;
+    sc->tr = sl->tr;
+    sc->conn = conn;
+    sc->fd = sl->tr->conn_fd(conn);
+    if (sl->tr->peer == NULL || sl->tr->peer(conn, &sc->peer) != PLUMB_OK)
+      memset(&sc->peer, 0, sizeof(sc->peer));
+    if (!plumb__access_admit(&sl->access, &sc->peer, sc->fd)) {
+      /* Closed at once: the peer never reaches a handler. */
+      plumb__access_log_refused(&sl->refused, sl->endpoint, &sc->peer,
+                                sc->fd);
+      sl->tr->close(conn);
+      free(sc);
+      continue;
+    }
+    pthread_mutex_init(&sc->mu, NULL);
+    pthread_mutex_lock(&sc->mu); /* published to the next worker on unlock */
+    pthread_mutex_lock(&s->mu);
+    sc->next = s->conns;
+    if (s->conns)
+      s->conns->prev = sc;
+    s->conns = sc;
+    pthread_mutex_unlock(&s->mu);
+    if (plumb__log_enabled(PLUMB__LOG_DEBUG)) {
+      char who[80];
+      plumb__access_describe(&sc->peer, sc->fd, who, sizeof who);
+      plumb__log(PLUMB__LOG_DEBUG, "accepted a client on %s (%s)",
+                 sl->endpoint, who);
+    }
+    int fd = sc->fd;
+    pthread_mutex_unlock(&sc->mu);
+    /* Once armed, another worker may serve and even free sc: hands off. */
+    if (srv_conn_arm(s, fd, sc, EPOLL_CTL_ADD) != PLUMB_OK) {
+      plumb__log(PLUMB__LOG_WARN, "epoll: cannot watch a new connection");
+      plumb__srv_conn_drop(s, sc);
+    }
+  }
+  int fd = failed ? sl->bo.tfd : sl->tr->listener_fd(sl->l);
+  pthread_mutex_unlock(&sl->mu);
+  (void)plumb__srv_arm(s, fd, sl, EPOLL_CTL_MOD);
+}
+
+/* ---- serving a connection ------------------------------------------ */
+
+/* Serves a connection its worker owns: first pushes out queued replies
+ * (while any remain, the peer's requests are not read: backpressure on
+ * it alone), then every frame it has, then re-arms it (or drops it). */
+void
+plumb__srv_serve_conn(srv_worker *w, srv_conn *sc)
+{
+  plumb_server *s = w->s;
+  int st;
+
+  pthread_mutex_lock(&sc->mu);
+  atomic_store(&sc->next_check, 0);
+  if (!plumb__txq_empty(&sc->txq) || sc->tail) {
+    plumb__txq_limits lim = plumb__srv_limits(sc);
+    st = plumb__txq_flush(&sc->txq, sc->conn, &lim);
+    if (st == PLUMB_EAGAIN)
+      goto park_write;
+    if (st != PLUMB_OK) {
+      plumb__log(PLUMB__LOG_INFO, "dropping client (pid %d): %s",
+                 (int)sc->peer.pid, plumb_strerror(st));
+      goto drop;
+    }
+    sc->tail = 0;
+    sc->blocked_since = 0;
+    sc->retry_ms = 0;
+  }
+  for (;;) {
+    st = sc->tr->recv(sc->conn, &w->rx, PLUMB_NOWAIT);
+    if (st == PLUMB_EAGAIN)
+      break;
+    if (st != PLUMB_OK) {
+      if (st == PLUMB_ECLOSED)
+        plumb__log(PLUMB__LOG_DEBUG, "client (pid %d) left",
+                   (int)sc->peer.pid);
+      else
+        plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): %s",
+                   (int)sc->peer.pid, plumb_strerror(st));
+      goto drop;
+    }
+    sc->partial_since = 0;
+    if ((st = plumb__srv_serve_frame(w, sc)) != PLUMB_OK) {
+      if (st != PLUMB_EPROTO && st != PLUMB_ETOOBIG && st != PLUMB_EVERSION)
+        plumb__log(PLUMB__LOG_INFO, "dropping client (pid %d): %s",
+                   (int)sc->peer.pid, plumb_strerror(st));
+      goto drop;
+    }
+    if (!plumb__txq_empty(&sc->txq) || sc->tail)
+      goto park_write; /* stop reading this peer until it reads */
+  }
+  if (plumb__srv_check_partial(s, sc, plumb__now_ns()) != PLUMB_OK)
+    goto drop;
+  /* Do not keep a huge frame's buffers around once it is served. */
+  if (w->rx.cap > SRV_BUF_KEEP)
+    plumb__buf_free(&w->rx);
+  if (w->tx.cap > SRV_BUF_KEEP)
+    plumb__buf_free(&w->tx);
+  int fd = sc->fd;
+  pthread_mutex_unlock(&sc->mu);
+  /* Once re-armed another worker may take sc: hands off.  (ThreadSanitizer
+   * cannot see that EPOLL_CTL_MOD orders this epoll_ctl before the next
+   * worker's epoll_wait, and reports that pair as a race; it is not.) */
+  if (srv_conn_arm(s, fd, sc, EPOLL_CTL_MOD) == PLUMB_OK)
+    return;
+  int parked = SRV_PARKED;
+  if (!atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED))
+    return; /* someone took it meanwhile: theirs now */
+  pthread_mutex_lock(&sc->mu);
+  goto drop;
+park_write:
+  if (plumb__srv_park_write(s, sc, plumb__now_ns()) == PLUMB_OK)
+    return;
+drop:
+  pthread_mutex_unlock(&sc->mu);
+  plumb__srv_conn_drop(s, sc);
+}
