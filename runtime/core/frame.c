@@ -84,7 +84,7 @@ plumb__frame_decode(const uint8_t *p, size_t len, uint32_t max_frame,
     *why = "unsupported protocol version";
     return PLUMB_EVERSION;
   }
-  if (f->kind < PLUMB__FRAME_REQUEST || f->kind > PLUMB__FRAME_ERROR) {
+  if (f->kind < PLUMB__FRAME_REQUEST || f->kind > PLUMB__FRAME_KIND_MAX) {
     *why = "unknown frame kind";
     return PLUMB_EPROTO;
   }

@@ -21,13 +21,23 @@ typedef enum plumb__frame_kind {
   PLUMB__FRAME_REPLY = 2,     /* body = reply message */
   PLUMB__FRAME_ONEWAY = 3,    /* like REQUEST, never answered */
   PLUMB__FRAME_EXCEPTION = 4, /* text = exception type id, body = value */
-  PLUMB__FRAME_ERROR = 5      /* status = plumb_status, text = message */
+  PLUMB__FRAME_ERROR = 5,     /* status = plumb_status, text = message */
+  PLUMB__FRAME_CANCEL = 6,    /* client: give up call_id; never answered */
+  PLUMB__FRAME_SYSEXC = 7     /* server: a system exception (PROTOCOL.md) */
 } plumb__frame_kind;
+#define PLUMB__FRAME_KIND_MAX 7
+
+/* flags (PROTOCOL.md 2.1).  DEADLINE: on a request or oneway, `status`
+ * holds the caller's remaining time in microseconds (0 = already past). */
+#define PLUMB__FRAME_F_DEADLINE 0x0001u
+/* The longest remaining time a frame carries; a caller with more time left
+ * sends no deadline. */
+#define PLUMB__FRAME_DEADLINE_MAX_US 2147483647LL
 
 typedef struct plumb__frame {
   uint8_t version;
   uint8_t kind;
-  uint16_t flags;   /* none defined yet: sent 0, ignored */
+  uint16_t flags;   /* PLUMB__FRAME_F_*; unknown bits ignored */
   uint32_t call_id; /* echoed in the answer */
   uint32_t iface;   /* plumb_operation.decl_iface */
   uint32_t op;      /* plumb_operation.decl_index */

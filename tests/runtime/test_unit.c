@@ -140,7 +140,7 @@ test_frame_malformed(void)
                   PLUMB_EVERSION);
   CU_ASSERT_EQUAL(f.call_id, 0x01020304u);
   /* Unknown kinds. */
-  int kinds[] = { 0, 6, 255 };
+  int kinds[] = { 0, 8, 255 };
   for (int i = 0; i < 3; i++) {
     memcpy(bad, buf, n);
     bad[5] = (uint8_t)kinds[i];
