@@ -574,8 +574,8 @@ gen_user_msg(const idl_node *n)
 /* ---- operations: API types -------------------------------------------------- */
 
 /* C type of parameter p in stub/handler prototypes. */
-static const char *
-param_ctype(const gparam *p)
+const char *
+c_param_ctype(const gparam *p)
 {
   bool in = p->dir == IDL_IN;
   if (p->sh.rep != REP_NONE || p->sh.base == B_BYTES)
@@ -589,14 +589,14 @@ param_ctype(const gparam *p)
   }
 }
 
-static const char *
-param_list(const gop *op)
+const char *
+c_param_list(const gop *op)
 {
   const char *s = "";
   for (size_t i = 0; i < op->np; i++)
-    s = gstr("%s, %s", s, decl(param_ctype(&op->p[i]), op->p[i].name));
+    s = gstr("%s, %s", s, decl(c_param_ctype(&op->p[i]), op->p[i].name));
   if (op->has_ret)
-    s = gstr("%s, %s", s, decl(param_ctype(&op->ret), "_ret"));
+    s = gstr("%s, %s", s, decl(c_param_ctype(&op->ret), "_ret"));
   return s;
 }
 
@@ -722,7 +722,7 @@ cl_stub(const idl_node *iface, const gop *op, size_t index)
   const char *icn = cname(iface);
   bool need_arena = op_out_ptr(op);
   cl("\n/* %s::%s */\nint\n%s_%s(plumb_client *_c%s, plumb_arena *_arena)\n{\n",
-     iface->name, op->name, icn, op->name, param_list(op));
+     iface->name, op->name, icn, op->name, c_param_list(op));
   cl("  %s _req = %s_INIT;\n  ProtobufCMessage *_rm = NULL;\n", op->req,
      op->req);
   if (!op->oneway)
@@ -949,7 +949,7 @@ gen_interface(const idl_node *iface)
     h("/* inherited: the stubs of %s */\n", cname(iface_of(iface->bases[b])));
   for (size_t i = 0; i < nown; i++)
     h("int %s_%s(plumb_client *_c%s, plumb_arena *_arena);\n", icn,
-      own[i].name, param_list(&own[i]));
+      own[i].name, c_param_list(&own[i]));
 
   /* server ops struct: each direct base's ops struct (member named after
    * the base), then the handlers of the operations declared here */
@@ -962,7 +962,7 @@ gen_interface(const idl_node *iface)
   }
   for (size_t i = 0; i < nown; i++)
     h("  int (*%s)(void *_ctx, plumb_call *_call%s);\n", own[i].name,
-      param_list(&own[i]));
+      c_param_list(&own[i]));
   if (nown == 0 && iface->nbases == 0)
     h("  void *_reserved; /* the interface has no operations */\n");
   h("} %s_ops;\n", icn);
