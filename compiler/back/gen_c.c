@@ -928,15 +928,17 @@ gen_interface(const idl_node *iface)
       h_anon_seq(&own[i].ret);
     }
     msg_of_request(&own[i], &rq);
-    msg_of_reply(&own[i], &rp);
     h("typedef struct %s %s;\n", rq.cname, rq.cname);
     h("extern const ProtobufCMessageDescriptor %s__descriptor;\n", rq.cname);
     h_msg(&rq, false);
+    t_msg_desc(&rq);
+    t_validate(&rq);
+    if (own[i].oneway) /* no reply is ever sent: no reply message */
+      continue;
+    msg_of_reply(&own[i], &rp);
     h("typedef struct %s %s;\n", rp.cname, rp.cname);
     h("extern const ProtobufCMessageDescriptor %s__descriptor;\n", rp.cname);
     h_msg(&rp, false);
-    t_msg_desc(&rq);
-    t_validate(&rq);
     t_msg_desc(&rp);
     t_validate(&rp);
   }

@@ -140,16 +140,6 @@ struct calc_Calculator_reset__request {
 void calc_Calculator_reset__request_init(calc_Calculator_reset__request *v);
 extern const plumb_msg_check calc_Calculator_reset__request__check;
 int calc_Calculator_reset__request_validate(const calc_Calculator_reset__request *v);
-typedef struct calc_Calculator_reset__reply calc_Calculator_reset__reply;
-extern const ProtobufCMessageDescriptor calc_Calculator_reset__reply__descriptor;
-struct calc_Calculator_reset__reply {
-  ProtobufCMessage base;
-};
-#define calc_Calculator_reset__reply_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_reset__reply__descriptor) }
-void calc_Calculator_reset__reply_init(calc_Calculator_reset__reply *v);
-extern const plumb_msg_check calc_Calculator_reset__reply__check;
-int calc_Calculator_reset__reply_validate(const calc_Calculator_reset__reply *v);
 typedef struct calc_Calculator__get_calls__request calc_Calculator__get_calls__request;
 extern const ProtobufCMessageDescriptor calc_Calculator__get_calls__request__descriptor;
 struct calc_Calculator__get_calls__request {

@@ -185,16 +185,6 @@ struct zoo_Worker_work__request {
 void zoo_Worker_work__request_init(zoo_Worker_work__request *v);
 extern const plumb_msg_check zoo_Worker_work__request__check;
 int zoo_Worker_work__request_validate(const zoo_Worker_work__request *v);
-typedef struct zoo_Worker_work__reply zoo_Worker_work__reply;
-extern const ProtobufCMessageDescriptor zoo_Worker_work__reply__descriptor;
-struct zoo_Worker_work__reply {
-  ProtobufCMessage base;
-};
-#define zoo_Worker_work__reply_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&zoo_Worker_work__reply__descriptor) }
-void zoo_Worker_work__reply_init(zoo_Worker_work__reply *v);
-extern const plumb_msg_check zoo_Worker_work__reply__check;
-int zoo_Worker_work__reply_validate(const zoo_Worker_work__reply *v);
 
 /* client stubs of Worker: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* inherited: the stubs of zoo_Animal */
