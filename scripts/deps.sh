@@ -13,6 +13,7 @@ set -euo pipefail
 PLUMB_PACKAGES=(
   # build
   meson ninja-build gcc libc6-dev pkgconf flex bison
+  g++ # the generated headers compile as C++ too (tests/golden)
   libprotobuf-c-dev libinih-dev
   # tests
   libcunit1-dev protobuf-compiler libprotobuf-dev valgrind python3

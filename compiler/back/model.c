@@ -132,6 +132,16 @@ static const char *const c_keywords[] = {
   "signed", "sizeof", "static", "struct", "switch", "true", "typedef",
   "union", "unsigned", "void", "volatile", "while", "errno", "assert",
   "NULL", "offsetof",
+  /* C++ keywords: the headers compile as C++ too */
+  "alignas", "alignof", "and", "and_eq", "asm", "bitand", "bitor", "catch",
+  "char8_t", "char16_t", "char32_t", "class", "compl", "concept", "consteval",
+  "constexpr", "constinit", "const_cast", "co_await", "co_return",
+  "co_yield", "decltype", "delete", "dynamic_cast", "explicit", "export",
+  "friend", "mutable", "namespace", "new", "noexcept", "not", "not_eq",
+  "nullptr", "operator", "or", "or_eq", "private", "protected", "public",
+  "reinterpret_cast", "requires", "static_assert", "static_cast", "template",
+  "this", "thread_local", "throw", "try", "typeid", "typename", "using",
+  "virtual", "wchar_t", "xor", "xor_eq",
   "base", /* every message struct starts with ProtobufCMessage base */
   NULL
 };

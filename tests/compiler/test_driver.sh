@@ -39,7 +39,8 @@ out=$("$plumbc" -M -I inc "sp ace/top.idl") || fail "-M: status $?"
 expect='top.h \
  top-types.c \
  top-client.c \
- top-server.c: \
+ top-server.c \
+ top-wire.h: \
   sp\ ace/top.idl \
   sp\ ace/../mid.idl \
   inc/base.idl'

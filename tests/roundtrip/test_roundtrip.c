@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "ptest.h"
-#include "rich.h"
+#include "rich-wire.h" /* rich.h and the request/reply messages */
 
 /* ---- helpers ---------------------------------------------------------------- */
 
