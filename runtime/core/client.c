@@ -30,6 +30,7 @@
 #include "open_opts.h"
 #include "plumb/config.h"
 #include "plumb/generated.h"
+#include "sysexc.h"
 #include "transport.h"
 
 /* Per-thread buffers larger than this are released after the call (4 MiB:
@@ -278,6 +279,8 @@ plumb__client_open_opts(plumb_client **out, const char *endpoint,
   *out = NULL;
   if (endpoint == NULL)
     return PLUMB_EINVAL;
+  if (strncmp(endpoint, "plumbref:", 9) == 0) /* client_ref.c */
+    return plumb__client_open_refstr(out, endpoint, object, opts);
   if (object == NULL)
     object = "";
   if (strlen(object) > PLUMB__FRAME_TEXT_MAX)
@@ -444,6 +447,23 @@ client_finish(plumb_client *c, const plumb_operation *o, client_call *call,
     client_set_error(c, "%s: server: %.*s", o->name, (int)f.text_len, f.text);
     pthread_mutex_unlock(&c->mu);
     return st;
+  case PLUMB__FRAME_SYSEXC: { /* sysexc.c: decode and record */
+    plumb_sysexc se;
+    st = plumb__sysexc_decode(&f, &se, &why);
+    pthread_mutex_lock(&c->mu);
+    if (st != PLUMB_OK)
+      client_set_error(c, "%s: %s", o->name, why);
+    else
+      client_set_error(c, "%s: server: %s (%s, minor %u, completed %s)",
+                       o->name, se.message, plumb_sysexc_name(se.code),
+                       (unsigned)se.minor,
+                       plumb_completion_name(se.completed));
+    pthread_mutex_unlock(&c->mu);
+    if (st != PLUMB_OK)
+      return st;
+    plumb__sysexc_client_set(c, &se);
+    return se.status;
+  }
   default:
     pthread_mutex_lock(&c->mu);
     client_set_error(c, "unexpected frame kind %u from server", f.kind);
@@ -468,6 +488,7 @@ plumb_invoke(plumb_client *c, const plumb_interface *iface, uint32_t op,
     *rep = NULL;
   if (c == NULL || iface == NULL || op >= iface->n_ops)
     return PLUMB_EINVAL;
+  plumb__sysexc_client_clear(c);
   const plumb_operation *o = &iface->ops[op];
   int oneway = (o->flags & PLUMB_OP_ONEWAY) != 0;
   if ((t = tls_get()) == NULL)

@@ -6,6 +6,8 @@
 #include "plumb/arena.h"
 #include "plumb/client.h"
 #include "plumb/server.h"
+#include "plumb/sysexc.h"
+#include "plumb/objref.h"
 #include "plumb/generated.h"
 #include "plumb/config.h"
 #include "plumb/log.h"
