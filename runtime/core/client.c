@@ -48,6 +48,7 @@ typedef struct client_call {
 struct plumb_client {
   const plumb_transport *tr;
   plumb_conn *conn;
+  char *endpoint; /* as dialled (plumb_client_endpoint) */
   char *object;
   uint16_t object_len;
   uint32_t max_frame;
@@ -299,9 +300,10 @@ plumb__client_open_opts(plumb_client **out, const char *endpoint,
   c->max_frame = opts && opts->max_frame ? opts->max_frame
                                          : PLUMB_DEFAULT_MAX_FRAME;
   c->object_len = (uint16_t)strlen(object);
-  if ((c->object = strdup(object)) == NULL) {
+  if ((c->object = strdup(object)) == NULL ||
+      (c->endpoint = strdup(endpoint)) == NULL) {
     st = PLUMB_ENOMEM;
-    goto free_c;
+    goto free_obj;
   }
   to.max_frame = c->max_frame;
   if (to.mode == 0)
@@ -324,8 +326,8 @@ plumb__client_open_opts(plumb_client **out, const char *endpoint,
   return PLUMB_OK;
 
 free_obj:
+  free(c->endpoint);
   free(c->object);
-free_c:
   free(c);
   return st;
 }
@@ -345,8 +347,15 @@ plumb_client_close(plumb_client *c)
   pthread_cond_destroy(&c->cv);
   pthread_mutex_destroy(&c->mu);
   pthread_mutex_destroy(&c->send_mu);
+  free(c->endpoint);
   free(c->object);
   free(c);
+}
+
+const char *
+plumb_client_endpoint(const plumb_client *c)
+{
+  return c ? c->endpoint : "";
 }
 
 void

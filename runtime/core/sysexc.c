@@ -178,7 +178,7 @@ plumb__sysexc_decode(const plumb__frame *f, plumb_sysexc *info,
 
   memset(info, 0, sizeof(*info));
   info->code = PLUMB_SYS_UNKNOWN;
-  info->completed = PLUMB_COMPLETED_MAYBE;
+  info->completed = PLUMB_COMPLETED_YES; /* 0, omitted on the wire */
   while (i < n) {
     uint64_t tag, v;
     if (get_varint(p, n, &i, &tag) != 0 || tag >> 3 == 0 ||
