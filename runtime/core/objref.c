@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <pthread.h>
 
+#include "open_opts.h"
 #include "plumb/objref.h"
 
 #define REF_PREFIX "plumbref:"
@@ -289,4 +290,24 @@ plumb_objref_parse(const char *s, plumb_objref *r, plumb_arena *arena,
   r->n_endpoints = neps;
   r->endpoint = eps[0];
   return PLUMB_OK;
+}
+
+int
+plumb__objref_check(const char *s, char *err, size_t errlen)
+{
+  char why[200];
+  plumb_objref r;
+  plumb_arena *a = plumb_arena_new();
+  if (a == NULL)
+    return PLUMB_ENOMEM;
+  int st = plumb_objref_parse(s, &r, a, why, sizeof why);
+  if (st == PLUMB_OK && plumb_objref_is_nil(&r)) {
+    snprintf(why, sizeof why, "the nil reference");
+    st = PLUMB_EADDR;
+  }
+  plumb_arena_free(a);
+  if (st != PLUMB_OK && err != NULL && errlen > 0)
+    snprintf(err, errlen, "reference '%.60s%s': %s", s,
+             strlen(s) > 60 ? "..." : "", why);
+  return st;
 }

@@ -21,5 +21,7 @@ int plumb__client_open_opts(plumb_client **out, const char *endpoint,
 int plumb__client_open_refstr(plumb_client **out, const char *ref,
                               const char *object,
                               const plumb_client_opts *opts);
+/* plumb_endpoint_check for a "plumbref:" string (objref.c). */
+int plumb__objref_check(const char *ref, char *err, size_t errlen);
 
 #endif

@@ -295,6 +295,31 @@ test_refstr_open(void)
   plumb_client_close(c);
   CU_ASSERT_EQUAL(plumb_client_open(&c, "plumbref:x?ep=", NULL, NULL),
                   PLUMB_EADDR);
+  /* in plumb.conf: endpoint = plumbref:... (libinih reads lines of at
+   * most 199 bytes: a short reference) */
+  char conf[128];
+  snprintf(conf, sizeof conf, "/tmp/plumb-refs-%d.conf", (int)getpid());
+  FILE *f = fopen(conf, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  fprintf(f, "[refsvc]\nendpoint = plumbref:derived?type=IDL:test/Derived:"
+          "1.0&ep=%s\n[badref]\nendpoint = plumbref:x\n", g_unix);
+  fclose(f);
+  setenv("PLUMB_CONFIG", conf, 1);
+  CU_ASSERT_EQUAL(plumb_client_open_service(&c, "refsvc", NULL, NULL), PLUMB_OK);
+  if (c != NULL) {
+    CU_ASSERT_EQUAL(test_Derived_mul(c, 2, 5, &v), PLUMB_OK);
+    CU_ASSERT_EQUAL(v, 10);
+    plumb_client_close(c);
+  }
+  plumb_config cfg;
+  char err[400] = "";
+  CU_ASSERT_EQUAL(plumb_config_resolve("badref", NULL, &cfg, err, sizeof err),
+                  PLUMB_EADDR);
+  CU_ASSERT_STRING_EQUAL(err, "endpoint: reference 'plumbref:x': no "
+                              "endpoint (ep=...) in a reference that is not "
+                              "nil");
+  unsetenv("PLUMB_CONFIG");
+  unlink(conf);
   plumb_arena_free(a);
 }
 
