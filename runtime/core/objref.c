@@ -210,8 +210,10 @@ ref_fail(char *why, size_t why_len, const char *fmt, const char *a,
   if (why != NULL && why_len > 0) {
     char part[80];
     size_t k = alen < sizeof part - 1 ? alen : sizeof part - 1;
-    memcpy(part, a ? a : "", a ? k : 0);
-    part[a ? k : 0] = '\0';
+    k = a ? strnlen(a, k) : 0; /* a may end before alen */
+    if (k)
+      memcpy(part, a, k);
+    part[k] = '\0';
     snprintf(why, why_len, fmt, part);
   }
   return PLUMB_EADDR;
