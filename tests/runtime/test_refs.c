@@ -5,8 +5,10 @@
  * reference from another host; type checks with _is_a (a wrong reference
  * fails at open with PLUMB_EINTERFACE); `plumbref:` strings accepted by
  * plumb_client_open. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "objsrv_util.h"
 #include "ptest.h"
@@ -323,6 +325,125 @@ test_refstr_open(void)
   plumb_arena_free(a);
 }
 
+/* ---- from another network namespace ------------------------------------
+ * Root only (ip netns + a veth pair; skipped visibly otherwise): a server
+ * on unix + tcp on the veth's address (169.254.77.1, link-local, a pair
+ * that exists only between the two namespaces this test makes) + shm; a
+ * client process in the other namespace opens its reference and must take
+ * tcp (the local names there would be another server's). */
+
+static char g_self[4096];
+
+static int
+sh(const char *fmt, const char *a, const char *b)
+{
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, fmt, a, b);
+  int rc = system(cmd);
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* test_refs --open-ref REF: opens REF as a test::Derived, prints the
+ * endpoint chosen; exit 0 if a call through it worked. */
+static int
+open_ref_main(const char *s)
+{
+  plumb_arena *a = plumb_arena_new();
+  plumb_objref r;
+  char why[200];
+  if (plumb_objref_parse(s, &r, a, why, sizeof why) != PLUMB_OK) {
+    fprintf(stderr, "--open-ref: %s\n", why);
+    return 2;
+  }
+  plumb_client *c;
+  plumb_client_opts o = { 3000, 0 };
+  int st = plumb_client_open_ref(&c, &r, &test_Derived_interface, &o);
+  if (st != PLUMB_OK) {
+    printf("open: %s\n", plumb_status_name(st));
+    return 1;
+  }
+  int32_t v = 0;
+  st = test_Derived_mul(c, 6, 7, &v);
+  printf("%s\n", plumb_client_endpoint(c));
+  plumb_client_close(c);
+  plumb_arena_free(a);
+  return st == PLUMB_OK && v == 42 ? 0 : 1;
+}
+
+static void
+test_other_netns(void)
+{
+  if (getuid() != 0 || sh("ip -V >/dev/null 2>&1%s%s", "", "") != 0) {
+    fprintf(stderr, "\n  SKIPPED: another network namespace needs root and "
+            "ip(8) (iproute2)\n");
+    CU_PASS("skipped: not root or no ip");
+    return;
+  }
+  char ns[32], va[24], vb[24], pidbuf[8];
+  snprintf(pidbuf, sizeof pidbuf, "%d", (int)getpid() % 100000);
+  snprintf(ns, sizeof ns, "plumbref%s", pidbuf);
+  snprintf(va, sizeof va, "prf%sa", pidbuf);
+  snprintf(vb, sizeof vb, "prf%sb", pidbuf);
+  int ok = sh("ip netns add %s%s", ns, "") == 0 &&
+           sh("ip link add %s type veth peer name %s", va, vb) == 0 &&
+           sh("ip link set %s netns %s", vb, ns) == 0 &&
+           sh("ip addr add 169.254.77.1/30 dev %s && ip link set %s up", va,
+              va) == 0 &&
+           sh("ip -n %s addr add 169.254.77.2/30 dev %s", ns, vb) == 0 &&
+           sh("ip -n %s link set %s up", ns, vb) == 0 &&
+           sh("ip -n %s link set lo up%s", ns, "") == 0;
+  if (!ok) {
+    fprintf(stderr, "\n  SKIPPED: could not make a network namespace with "
+            "a veth pair here\n");
+    sh("ip netns del %s 2>/dev/null%s", ns, "");
+    sh("ip link del %s 2>/dev/null%s", va, "");
+    CU_PASS("skipped: no netns");
+    return;
+  }
+  char un[128], shm[128], path[108];
+  snprintf(path, sizeof path, "/tmp/plumb-refs-ns-%d.sock", (int)getpid());
+  snprintf(un, sizeof un, "unix:%s", path);
+  snprintf(shm, sizeof shm, "shm:/plumb-refs-ns-%d", (int)getpid());
+  const char *eps[] = { un, shm, "tcp://169.254.77.1:0" };
+  pid_t srv = objsrv_spawn(eps, 3);
+  CU_ASSERT_FATAL(srv > 0);
+  plumb_arena *a = plumb_arena_new();
+  plumb_client *c = NULL;
+  int st;
+  char *s = NULL;
+  if (plumb_client_open(&c, un, "derived", NULL) == PLUMB_OK) {
+    s = objsrv_cmd(c, "ref:derived", a, &st);
+    plumb_client_close(c);
+  }
+  CU_ASSERT_PTR_NOT_NULL(s);
+  if (s != NULL) {
+    char cmd[8192], out[256] = "";
+    snprintf(cmd, sizeof cmd, "timeout 20 ip netns exec %s '%s' --open-ref "
+             "'%s'", ns, g_self, s);
+    FILE *p = popen(cmd, "r");
+    CU_ASSERT_PTR_NOT_NULL(p);
+    if (p != NULL) {
+      if (fgets(out, sizeof out, p) == NULL)
+        out[0] = '\0';
+      int rc = pclose(p);
+      out[strcspn(out, "\n")] = '\0';
+      CU_ASSERT_EQUAL(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 0);
+      CU_ASSERT(strncmp(out, "tcp://169.254.77.1:", 19) == 0);
+      if (strncmp(out, "tcp://169.254.77.1:", 19) != 0)
+        fprintf(stderr, "from the other namespace: '%s'\n", out);
+    }
+    /* and from here, the same reference takes shm */
+    plumb_objref r;
+    CU_ASSERT_EQUAL(plumb_objref_parse(s, &r, a, NULL, 0), PLUMB_OK);
+    CU_ASSERT_STRING_EQUAL(open_via(&r, &test_Derived_interface, &st, a),
+                           shm);
+  }
+  CU_ASSERT_EQUAL(objsrv_stop(srv), 0);
+  plumb_arena_free(a);
+  sh("ip netns del %s%s", ns, "");
+  sh("ip link del %s 2>/dev/null%s", va, "");
+}
+
 static const ptest_case unit_cases[] = {
   { "nil", test_nil },
   { "string round trip", test_string_round_trip },
@@ -334,6 +455,7 @@ static const ptest_case srv_cases[] = {
   { "open: shm, fall back, other host", test_open_ref },
   { "wrong type fails at open", test_wrong_type },
   { "plumbref: in plumb_client_open", test_refstr_open },
+  { "from another network namespace: tcp", test_other_netns },
   { NULL, NULL },
 };
 
@@ -346,5 +468,9 @@ static const ptest_suite suites[] = {
 int
 main(int argc, char **argv)
 {
+  if (argc == 3 && strcmp(argv[1], "--open-ref") == 0)
+    return open_ref_main(argv[2]);
+  if (realpath("/proc/self/exe", g_self) == NULL)
+    snprintf(g_self, sizeof g_self, "%s", argv[0]);
   return ptest_run(suites, argc, argv);
 }
