@@ -65,7 +65,7 @@ room_join(void *ctx, plumb_call *call, const char *nick,
           const plumb_objref *who)
 {
   room *r = ctx;
-  plumb_client_opts o = { 2000, 0 };
+  plumb_client_opts o = { .timeout_ms = 2000 };
   member *m = calloc(1, sizeof(*m));
   if (m == NULL || (m->nick = strdup(nick)) == NULL) {
     free(m);

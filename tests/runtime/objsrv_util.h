@@ -33,7 +33,7 @@ objsrv_spawn(const char *const *eps, int n)
     if (ptest_exited(pid))
       return -1;
     plumb_client *c;
-    plumb_client_opts o = { 200, 0 };
+    plumb_client_opts o = { .timeout_ms = 200 };
     if (plumb_client_open(&c, eps[0], NULL, &o) == PLUMB_OK) {
       int32_t r = 0;
       int st = test_Echo_add(c, 1, 1, &r);

@@ -197,7 +197,7 @@ open_via(const plumb_objref *r, const plumb_interface *iface, int *st,
          plumb_arena *a)
 {
   plumb_client *c = NULL;
-  plumb_client_opts o = { 2000, 0 };
+  plumb_client_opts o = { .timeout_ms = 2000 };
   *st = plumb_client_open_ref(&c, r, iface, &o);
   if (*st != PLUMB_OK)
     return "";
@@ -356,7 +356,7 @@ open_ref_main(const char *s)
     return 2;
   }
   plumb_client *c;
-  plumb_client_opts o = { 3000, 0 };
+  plumb_client_opts o = { .timeout_ms = 3000 };
   int st = plumb_client_open_ref(&c, &r, &test_Derived_interface, &o);
   if (st != PLUMB_OK) {
     printf("open: %s\n", plumb_status_name(st));
