@@ -5,6 +5,8 @@
  * the kind 7 codec and names as units. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "objsrv_util.h"
 #include "ptest.h"
@@ -212,8 +214,118 @@ test_codec(void)
   CU_ASSERT_STRING_EQUAL(plumb_status_name(PLUMB_ESYSTEM), "ESYSTEM");
 }
 
+/* ---- a hostile server ---------------------------------------------------
+ * A raw unix-socket server process answering every request with a kind 7
+ * frame from the table below: the client refuses the malformed ones with
+ * PLUMB_EPROTO and a message naming the fault, keeps the connection, and
+ * takes a foreign but well-formed one as UNKNOWN. */
+
+static const struct {
+  const char *body;
+  size_t len;
+  int32_t status;
+  int want;
+  const char *why;
+} hostile[] = {
+  { "\x0a\x05" "abc", 5, PLUMB_ESYSTEM, PLUMB_EPROTO,
+    "length past the end of the body" },
+  { "\x0a\x01" "a\x18\x07", 5, PLUMB_ESYSTEM, PLUMB_EPROTO,
+    "completion status not yes/no/maybe" },
+  { "\x10\x01", 2, PLUMB_ESYSTEM, PLUMB_EPROTO, "no type_id" },
+  { "\x0a\x41" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    67, PLUMB_ESYSTEM, PLUMB_EPROTO, "type_id longer than 63 bytes" },
+  { "\x0a\x03" "FOO", 5, 12345, PLUMB_ESERVER, "(UNKNOWN, minor 0" },
+};
+#define N_HOSTILE (sizeof hostile / sizeof hostile[0])
+
+static int
+read_full(int fd, uint8_t *p, size_t n)
+{
+  while (n > 0) {
+    ssize_t k = read(fd, p, n);
+    if (k <= 0)
+      return -1;
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+static void
+hostile_serve(int lfd)
+{
+  alarm(20); /* never outlives a broken test */
+  int fd = accept(lfd, NULL, NULL);
+  for (size_t i = 0; fd >= 0 && i < N_HOSTILE; i++) {
+    uint8_t pre[4], req[4096];
+    if (read_full(fd, pre, 4) != 0)
+      break;
+    uint32_t n = pre[0] | pre[1] << 8 | pre[2] << 16 | (uint32_t)pre[3] << 24;
+    if (n > sizeof req || n < PLUMB__FRAME_HDR || read_full(fd, req, n) != 0)
+      break;
+    plumb__frame rq;
+    const char *why;
+    if (plumb__frame_decode(req, n, sizeof req, &rq, &why) != PLUMB_OK)
+      break;
+    plumb__frame f = { .version = PLUMB__FRAME_VERSION,
+                       .kind = PLUMB__FRAME_SYSEXC, .call_id = rq.call_id,
+                       .iface = rq.iface, .op = rq.op,
+                       .status = hostile[i].status, .text_len = 3,
+                       .body_len = (uint32_t)hostile[i].len };
+    uint8_t out[4 + PLUMB__FRAME_HDR + 3 + 128];
+    uint32_t len = PLUMB__FRAME_HDR + 3 + (uint32_t)hostile[i].len;
+    out[0] = (uint8_t)len;
+    out[1] = (uint8_t)(len >> 8);
+    out[2] = out[3] = 0;
+    plumb__frame_encode(out + 4, &f);
+    memcpy(out + 4 + PLUMB__FRAME_HDR, "bad", 3);
+    memcpy(out + 4 + PLUMB__FRAME_HDR + 3, hostile[i].body, hostile[i].len);
+    if (write(fd, out, 4 + len) != (ssize_t)(4 + len))
+      break;
+  }
+  if (fd >= 0)
+    close(fd);
+  _exit(0);
+}
+
+static void
+test_hostile_server(void)
+{
+  char path[108], ep[128];
+  snprintf(path, sizeof path, "/tmp/plumb-sysx-h-%d.sock", (int)getpid());
+  snprintf(ep, sizeof ep, "unix:%s", path);
+  int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+  unlink(path);
+  CU_ASSERT_FATAL(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa,
+                                   sizeof sa) == 0 && listen(lfd, 4) == 0);
+  pid_t pid = fork();
+  if (pid == 0)
+    hostile_serve(lfd);
+  close(lfd);
+  plumb_client *c = NULL;
+  plumb_client_opts o = { .timeout_ms = 5000, .no_reconnect = 1 };
+  CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, ep, "x", &o), PLUMB_OK);
+  for (size_t i = 0; i < N_HOSTILE; i++) {
+    int32_t r;
+    int st = test_Echo_add(c, 1, 2, &r);
+    CU_ASSERT_EQUAL(st, hostile[i].want);
+    const char *le = plumb_client_last_error(c);
+    if (strstr(le, hostile[i].why) == NULL)
+      fprintf(stderr, "case %zu: last error '%s'\n", i, le);
+    CU_ASSERT_PTR_NOT_NULL(strstr(le, hostile[i].why));
+    CU_ASSERT_EQUAL(plumb_client_system_exception(c, NULL),
+                    hostile[i].want != PLUMB_EPROTO);
+  }
+  plumb_client_close(c);
+  CU_ASSERT_EQUAL(ptest_stop(pid, 0, 5000), 0);
+  unlink(path);
+}
+
 static const ptest_case codec_cases[] = {
   { "kind 7 codec", test_codec },
+  { "a hostile server's kind 7 frames", test_hostile_server },
   { NULL, NULL },
 };
 static const ptest_case cases[] = {
