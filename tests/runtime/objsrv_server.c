@@ -9,6 +9,8 @@
  *   destroyed       how many destroy callbacks ran, as a string
  *   sys:C:M:D       raise system exception code C, minor M, completion D
  *   st:N            return status -N
+ *   big:N           return N bytes (over the 256 KiB frame limit: the
+ *                   runtime's IMP_LIMIT)
  * anything else is echoed.  Exit status: 0 after a clean stop, 3 if an
  * endpoint is in use, 1 on other errors. */
 #include <stdatomic.h>
@@ -115,6 +117,13 @@ srv_echo(void *ctx, plumb_call *call, const char *s, char **ret)
   }
   if (sscanf(s, "st:%d", &c) == 1)
     return -c;
+  if (sscanf(s, "big:%d", &c) == 1 && c > 0 && c < (1 << 22)) {
+    if ((*ret = plumb_call_alloc(call, (size_t)c + 1)) == NULL)
+      return PLUMB_ENOMEM;
+    memset(*ret, 'x', (size_t)c);
+    (*ret)[c] = '\0';
+    return PLUMB_OK;
+  }
   *ret = plumb_call_strdup(call, s);
   return *ret ? PLUMB_OK : PLUMB_ENOMEM;
 }
@@ -128,7 +137,8 @@ main(int argc, char **argv)
     fprintf(stderr, "usage: %s ENDPOINT...\n", argv[0]);
     return 1;
   }
-  if ((st = plumb_server_new(&g_srv, NULL)) != PLUMB_OK)
+  plumb_server_opts so = { .max_frame = 256 * 1024 };
+  if ((st = plumb_server_new(&g_srv, &so)) != PLUMB_OK)
     return 1;
   if (plumb_server_add_object(g_srv, "calc", &test_Echo_interface,
                               &echo_impl, NULL) != PLUMB_OK ||

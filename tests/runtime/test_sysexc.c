@@ -123,6 +123,15 @@ test_raised_by_runtime(void)
                          NULL),
          PLUMB_EBADBODY, PLUMB_SYS_MARSHAL, PLUMB_MINOR_BAD_WIRE,
          PLUMB_COMPLETED_NO, "add: ");
+  /* a reply over the server's frame limit: the handler ran */
+  {
+    plumb_arena *b = plumb_arena_new();
+    int st;
+    CU_ASSERT_PTR_NULL(objsrv_cmd(c, "big:300000", b, &st));
+    expect(c, st, PLUMB_ETOOBIG, PLUMB_SYS_IMP_LIMIT, PLUMB_MINOR_REPLY_SIZE,
+           PLUMB_COMPLETED_YES, "over the frame limit");
+    plumb_arena_free(b);
+  }
   /* handler statuses, each the exception it stands for */
   static const struct {
     int st, peer, code;
