@@ -151,6 +151,7 @@ plumb_server_add_object_opts(plumb_server *s,
   ob->iface = iface;
   ob->impl = impl;
   ob->ctx = ctx;
+  ob->destroy = o ? o->destroy : NULL;
   atomic_init(&ob->refs, 1);
   pthread_rwlock_wrlock(&s->obj_lock);
   for (int tries = 0;; tries++) {
@@ -186,10 +187,11 @@ plumb_server_add_object_opts(plumb_server *s,
     s->had_default = 1;
     s->default_obj = ob;
   }
-  pthread_rwlock_unlock(&s->obj_lock);
-  ob->destroy = o ? o->destroy : NULL;
+  /* Copied under the lock: once it is released another thread may remove
+   * and free the object. */
   if (id_out != NULL)
     snprintf(id_out, PLUMB_OBJECT_ID_MAX, "%s", ob->name);
+  pthread_rwlock_unlock(&s->obj_lock);
   return PLUMB_OK;
 
 fail:
