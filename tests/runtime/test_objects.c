@@ -255,6 +255,58 @@ test_builtin_is_a(void)
   plumb_client_close(c);
 }
 
+/* In-process, no run: the table's own rules. */
+static int unit_destroyed;
+
+static void
+unit_destroy(void *ctx)
+{
+  unit_destroyed += *(int *)ctx;
+}
+
+static void
+test_table_rules(void)
+{
+  static const test_Echo_ops ops = { 0 };
+  plumb_server *s;
+  int one = 1, ten = 10;
+  CU_ASSERT_EQUAL_FATAL(plumb_server_new(&s, NULL), PLUMB_OK);
+  plumb_object_opts o = { "a", unit_destroy };
+  char id[PLUMB_OBJECT_ID_MAX];
+  CU_ASSERT_EQUAL(plumb_server_add_object_opts(s, &test_Echo_interface, &ops,
+                                               &one, &o, id), PLUMB_OK);
+  CU_ASSERT_STRING_EQUAL(id, "a");
+  CU_ASSERT_EQUAL(plumb_server_add_object(s, "a", &test_Echo_interface, &ops,
+                                          NULL), PLUMB_EBUSY);
+  CU_ASSERT_EQUAL(plumb_server_add_object(s, "", &test_Echo_interface, &ops,
+                                          NULL), PLUMB_EINVAL);
+  CU_ASSERT_EQUAL(plumb_server_add_object(s, NULL, &test_Echo_interface, &ops,
+                                          NULL), PLUMB_EINVAL);
+  CU_ASSERT_EQUAL(plumb_server_remove_object(s, "nope"), PLUMB_ENOOBJECT);
+  /* many anonymous ones: the table grows, ids stay distinct */
+  o.name = NULL;
+  for (int i = 0; i < 1000; i++)
+    CU_ASSERT_EQUAL(plumb_server_add_object_opts(s, &test_Echo_interface,
+                                                 &ops, &ten, &o, id),
+                    PLUMB_OK);
+  CU_ASSERT_EQUAL(plumb_server_remove_object(s, "a"), PLUMB_OK);
+  CU_ASSERT_EQUAL(unit_destroyed, 1); /* no call ran on it: at once */
+  CU_ASSERT_EQUAL(plumb_server_remove_object(s, "a"), PLUMB_ENOOBJECT);
+  /* the default object was "a": there is none now */
+  plumb_objref r;
+  plumb_arena *a = plumb_arena_new();
+  CU_ASSERT_EQUAL(plumb_server_ref(s, NULL, &r, a), PLUMB_ENOOBJECT);
+  CU_ASSERT_EQUAL(plumb_server_ref(s, id, &r, a), PLUMB_ENOTSUP);
+  plumb_arena_free(a);
+  plumb_server_free(s); /* destroys the 1000 left */
+  CU_ASSERT_EQUAL(unit_destroyed, 1 + 10 * 1000);
+}
+
+static const ptest_case unit_cases[] = {
+  { "table rules", test_table_rules },
+  { NULL, NULL },
+};
+
 static const ptest_case cases[] = {
   { "anonymous objects, removal, _non_existent", test_anonymous },
   { "removal during a call", test_remove_during_call },
@@ -264,6 +316,7 @@ static const ptest_case cases[] = {
 };
 
 static const ptest_suite suites[] = {
+  { "objects-units", unit_cases, NULL, NULL },
   { "objects", cases, suite_init, suite_cleanup },
   { NULL, NULL, NULL, NULL },
 };
