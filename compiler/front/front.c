@@ -14,6 +14,8 @@
 
 typedef struct front_priv {
   pfile *files;
+  pdoc *docs; /* the texts idl_node.doc points at */
+  size_t ndocs;
 } front_priv;
 
 void
@@ -29,6 +31,7 @@ idl_tree_free(idl_tree *t)
   p = t->priv;
   if (p != NULL) {
     pfile *f = p->files;
+    doc_free_all(p->docs, p->ndocs);
     while (f != NULL) {
       pfile *next = f->next;
       diag_unregister_source(f->name);
@@ -41,6 +44,24 @@ idl_tree_free(idl_tree *t)
     free(p);
   }
   free(t);
+}
+
+size_t
+idl_tree_files(const idl_tree *t, const char ***names)
+{
+  const front_priv *p = t != NULL ? t->priv : NULL;
+  size_t n = 0, i;
+  const pfile *f;
+  *names = NULL;
+  if (p == NULL)
+    return 0;
+  for (f = p->files; f != NULL; f = f->next)
+    n++;
+  *names = xcalloc(n ? n : 1, sizeof **names);
+  /* the list is newest first: fill it from the end */
+  for (f = p->files, i = n; f != NULL; f = f->next)
+    (*names)[--i] = f->name;
+  return n;
 }
 
 static int
@@ -70,6 +91,10 @@ front_run(pstate *ps, pfile *main, idl_tree **out)
   }
   lex_destroy(ps);
   pp_free(ps);
+  doc_attach(ps, t->root);
+  priv->docs = ps->docs;
+  priv->ndocs = ps->ndocs;
+  ps->docs = NULL;
   t->includes = ps->includes;
   t->nincludes = ps->nincludes;
   priv->files = ps->files;
@@ -145,4 +170,58 @@ idl_parse_memory(const idl_memfile *files, size_t nfiles,
     return 1;
   }
   return front_run(&ps, main, out);
+}
+
+int
+idl_preprocess_file(const char *path, const idl_options *opts)
+{
+  pstate ps;
+  pfile *main;
+  unsigned before;
+  idl_tree *t;
+  front_priv *priv;
+  idl_loc loc;
+
+  if (opts == NULL || opts->echo == NULL)
+    return 1;
+  memset(&ps, 0, sizeof ps);
+  ps.opts = opts;
+  diag_limits(0);
+  before = diag_error_count();
+  errno = 0;
+  main = pp_read_file(&ps, path, NULL);
+  if (main == NULL) {
+    diag_error(NULL, "cannot open '%s': %s", path,
+               strerror(errno ? errno : ENOENT));
+    return 1;
+  }
+  /* a tree only to own the files and nodes the scanner makes */
+  t = xcalloc(1, sizeof *t);
+  priv = xcalloc(1, sizeof *priv);
+  loc.file = main->name;
+  loc.line = 1;
+  loc.col = 1;
+  t->priv = priv;
+  t->main_file = main->name;
+  ps.tree = t;
+  ps.main_file = main->name;
+  t->root = node_new(&ps, IDL_ROOT, NULL, loc);
+  pp_predefine(&ps);
+  if (!pp_charge(&ps, main, NULL)) {
+    /* reported */
+  } else if (lex_init(&ps, main) != 0) {
+    diag_error(NULL, "cannot initialise the scanner");
+  } else {
+    lex_scan_all(&ps);
+  }
+  lex_destroy(&ps);
+  pp_free(&ps);
+  doc_attach(&ps, NULL);
+  priv->docs = ps.docs;
+  priv->ndocs = ps.ndocs;
+  t->includes = ps.includes;
+  t->nincludes = ps.nincludes;
+  priv->files = ps.files;
+  idl_tree_free(t);
+  return (int)(diag_error_count() - before);
 }
