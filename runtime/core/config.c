@@ -36,12 +36,15 @@ typedef struct cfg_key {
 
 enum { K_ENDPOINT, K_TIMEOUT, K_MAX_FRAME, K_MODE, K_GROUP, K_RING, K_MSGSIZE,
        K_SPIN, K_ALLOW, K_ALLOW_UIDS, K_ALLOW_GIDS, K_MAX_DEPTH,
-       K_DECODE_BUDGET, K_MAX_DECODE_MEM, K_COUNT };
+       K_DECODE_BUDGET, K_MAX_DECODE_MEM, K_CONN_QBYTES, K_CONN_QFRAMES,
+       K_SERVER_QBYTES, K_SEND_TIMEOUT, K_FRAME_TIMEOUT, K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
   "endpoint", "timeout_ms", "max_frame", "mode", "group", "shm_ring_size",
   "mq_msgsize", "spin_us", "allow", "allow_uids", "allow_gids", "max_depth",
-  "decode_budget", "max_decode_memory",
+  "decode_budget", "max_decode_memory", "conn_queue_bytes",
+  "conn_queue_frames", "server_queue_bytes", "send_timeout_ms",
+  "frame_timeout_ms",
 };
 
 typedef struct cfg_parse {
@@ -109,11 +112,14 @@ cfg_handler(void *user, const char *section, const char *name,
     }
     return 1;
   }
-  cfg_error(p, "%s:%d: [%s] unknown key '%s' (allowed: endpoint, timeout_ms, "
-            "max_frame, mode, group, shm_ring_size, mq_msgsize, spin_us, allow, "
-            "allow_uids, allow_gids, max_depth, decode_budget, "
-            "max_decode_memory)",
-            p->file, p->line, section, name);
+  char allowed[512];
+  size_t o = 0;
+  allowed[0] = '\0';
+  for (int k = 0; k < K_COUNT && o < sizeof allowed; k++)
+    o += (size_t)snprintf(allowed + o, sizeof allowed - o, "%s%s",
+                          k ? ", " : "", key_names[k]);
+  cfg_error(p, "%s:%d: [%s] unknown key '%s' (allowed: %s)", p->file, p->line,
+            section, name, allowed);
   return 0;
 }
 
@@ -285,6 +291,36 @@ cfg_apply(cfg_parse *p, plumb_config *cfg)
       BAD(k, "expected a size of at least 1M (suffixes K, M, G)");
     else
       cfg->max_decode_memory = (size_t)u;
+  }
+  if ((k = cfg_pick(p, K_CONN_QBYTES)) != NULL) {
+    if (parse_size(k->value, &u) < 0 || u < (64u << 10) ||
+        u > (uint64_t)SIZE_MAX / 2)
+      BAD(k, "expected a size of at least 64K (suffixes K, M, G)");
+    else
+      cfg->conn_queue_bytes = (size_t)u;
+  }
+  if ((k = cfg_pick(p, K_CONN_QFRAMES)) != NULL) {
+    if (parse_int(k->value, &i) < 0 || i < 1 || i > 1000000)
+      BAD(k, "expected a number of frames from 1 to 1000000");
+    else
+      cfg->conn_queue_frames = (unsigned)i;
+  }
+  if ((k = cfg_pick(p, K_SERVER_QBYTES)) != NULL) {
+    if (parse_size(k->value, &u) < 0 || u < (1u << 20) ||
+        u > (uint64_t)SIZE_MAX / 2)
+      BAD(k, "expected a size of at least 1M (suffixes K, M, G)");
+    else
+      cfg->server_queue_bytes = u;
+  }
+  for (int t = K_SEND_TIMEOUT; t <= K_FRAME_TIMEOUT; t++) {
+    if ((k = cfg_pick(p, t)) == NULL)
+      continue;
+    if (parse_int(k->value, &i) < 0 || i < 1 || i > CONFIG_MAX_TIMEOUT_MS)
+      BAD(k, "expected milliseconds from 1 to 86400000");
+    else if (t == K_SEND_TIMEOUT)
+      cfg->send_timeout_ms = (int)i;
+    else
+      cfg->frame_timeout_ms = (int)i;
   }
   if ((k = cfg_pick(p, K_ENDPOINT)) != NULL &&
       cfg->endpoint_source == PLUMB_SRC_DEFAULT) {
@@ -490,9 +526,14 @@ plumb_server_listen_service(plumb_server *s, const char *service,
     return PLUMB_ECONFIG;
   }
   to.access = acc.set ? &acc : NULL;
-  /* Decode limits are the server's: set ones win, unset ones stay. */
-  if (s != NULL)
+  /* Decode and flow-control limits are the server's: set ones win, unset
+   * ones stay. */
+  if (s != NULL) {
     plumb__server_set_decode(s, cfg.max_depth, cfg.decode_budget,
                              cfg.max_decode_memory);
+    plumb__server_set_flow(s, cfg.conn_queue_bytes, cfg.conn_queue_frames,
+                           cfg.server_queue_bytes, cfg.send_timeout_ms,
+                           cfg.frame_timeout_ms);
+  }
   return plumb__server_listen_opts(s, cfg.endpoint, &to);
 }
