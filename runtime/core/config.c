@@ -18,6 +18,7 @@
 #include "plumb/objref.h"
 #include "access.h"
 #include "decode.h"
+#include "lasterr.h"
 #include "log.h"
 #include "open_opts.h"
 #include "transport.h"
@@ -377,38 +378,61 @@ int
 plumb_endpoint_check(const char *endpoint, char *err, size_t errlen)
 {
   const char *colon = endpoint ? strchr(endpoint, ':') : NULL;
-  char e[1];
+
+  char mine[400];
+  int st;
 
   if (err == NULL || errlen == 0)
-    err = e, errlen = sizeof e;
+    err = mine, errlen = sizeof mine;
   err[0] = '\0';
-  if (endpoint != NULL && strncmp(endpoint, "plumbref:", 9) == 0)
-    return plumb__objref_check(endpoint, err, errlen); /* objref.c */
-  if (colon == NULL || colon == endpoint) {
+  plumb__err_begin();
+  if (endpoint != NULL && strncmp(endpoint, "plumbref:", 9) == 0) {
+    st = plumb__objref_check(endpoint, err, errlen); /* objref.c */
+  } else if (colon == NULL || colon == endpoint) {
     snprintf(err, errlen, "endpoint '%s' has no transport: expected "
              "scheme:address, e.g. unix:/tmp/x.sock (available: %s)",
              endpoint ? endpoint : "", plumb__transport_names());
-    return PLUMB_EADDR;
-  }
-  if (plumb__transport_find(endpoint, NULL) == NULL) {
+    st = PLUMB_EADDR;
+  } else if (plumb__transport_find(endpoint, NULL) == NULL) {
     snprintf(err, errlen, "transport '%.*s' is not built into this libplumb "
              "(available: %s)", (int)(colon - endpoint), endpoint,
              plumb__transport_names());
-    return PLUMB_ENOTRANSPORT;
+    st = PLUMB_ENOTRANSPORT;
+  } else {
+    st = PLUMB_OK;
   }
-  return PLUMB_OK;
+  if (st != PLUMB_OK && err[0] != '\0')
+    plumb__err_set("%s", err);
+  return plumb__err_end(st, endpoint);
 }
+
+static int config_resolve(const char *service, const char *endpoint,
+                          plumb_config *cfg, char *err, size_t errlen);
 
 int
 plumb_config_resolve(const char *service, const char *endpoint,
                      plumb_config *cfg, char *err, size_t errlen)
 {
+
+  char mine[768];
+  if (err == NULL || errlen == 0)
+    err = mine, errlen = sizeof mine;
+  err[0] = '\0';
+  plumb__err_begin();
+  int rc = config_resolve(service, endpoint, cfg, err, errlen);
+  if (rc != PLUMB_OK && err[0] != '\0')
+    plumb__err_set("%s", err);
+  return plumb__err_end(rc, service ? service : "(null)");
+}
+
+static int
+config_resolve(const char *service, const char *endpoint, plumb_config *cfg,
+               char *err, size_t errlen)
+{
   cfg_parse p;
   char name[160];
   const char *v;
 
-  if (err && errlen)
-    err[0] = '\0';
   if (service == NULL || cfg == NULL || service[0] == '\0' ||
       strlen(service) > 64) {
     if (err && errlen)
@@ -495,13 +519,16 @@ plumb_client_open_service(plumb_client **out, const char *service,
   if ((rc = plumb_config_resolve(service, endpoint, &cfg, err, sizeof err)) !=
       PLUMB_OK) {
     plumb__log(PLUMB__LOG_ERROR, "%s", err);
-    return rc;
+    return rc; /* plumb_last_error() says why */
   }
   plumb_client_opts o = { .timeout_ms = cfg.timeout_ms,
                           .max_frame = cfg.max_frame };
   plumb_tran_opts to;
   config_tran_opts(&cfg, &to);
-  return plumb__client_open_opts(out, cfg.endpoint, object, &o, &to);
+  plumb__err_begin();
+  return plumb__err_end(
+      plumb__client_open_opts(out, cfg.endpoint, object, &o, &to),
+      cfg.endpoint);
 }
 
 int
@@ -515,15 +542,17 @@ plumb_server_listen_service(plumb_server *s, const char *service,
   if ((rc = plumb_config_resolve(service, endpoint, &cfg, err, sizeof err)) !=
       PLUMB_OK) {
     plumb__log(PLUMB__LOG_ERROR, "%s", err);
-    return rc;
+    return rc; /* plumb_last_error() says why */
   }
+  plumb__err_begin();
   plumb_tran_opts to;
   config_tran_opts(&cfg, &to);
   plumb__access acc; /* checked by plumb_config_resolve already */
   if (plumb__access_parse(&acc, cfg.allow, cfg.allow_uids, cfg.allow_gids,
                           err, sizeof err) != PLUMB_OK) {
     plumb__log(PLUMB__LOG_ERROR, "%s", err);
-    return PLUMB_ECONFIG;
+    plumb__err_set("%s", err);
+    return plumb__err_end(PLUMB_ECONFIG, cfg.endpoint);
   }
   to.access = acc.set ? &acc : NULL;
   /* Decode and flow-control limits are the server's: set ones win, unset
@@ -535,5 +564,6 @@ plumb_server_listen_service(plumb_server *s, const char *service,
                            cfg.server_queue_bytes, cfg.send_timeout_ms,
                            cfg.frame_timeout_ms);
   }
-  return plumb__server_listen_opts(s, cfg.endpoint, &to);
+  return plumb__err_end(plumb__server_listen_opts(s, cfg.endpoint, &to),
+                        cfg.endpoint);
 }

@@ -424,6 +424,94 @@ test_flow_applied(void)
   unlink(conf);
 }
 
+/* ---- plumb_last_error ---------------------------------------------------- */
+
+static void *
+last_error_other(void *arg)
+{
+  (void)arg;
+  return (void *)plumb_last_error(); /* this thread failed nothing */
+}
+
+/* Every failing entry point names the endpoint or file and what is wrong;
+ * a success clears it; it is per thread. */
+static void
+test_last_error(void)
+{
+  static const struct {
+    const char *ep, *msg;
+  } client[] = {
+    { "tcp://127.0.0.1", "tcp://127.0.0.1: missing port" },
+    { "tcp://127.0.0.1:99999", "tcp://127.0.0.1:99999: port 99999 out of "
+                               "range" },
+    { "tcp://127.0.0.1:http", "tcp://127.0.0.1:http: port 'http' is not a "
+                              "number" },
+    { "tcp://:80", "tcp://:80: missing host" },
+    { "tcp://::1:80", "tcp://::1:80: an IPv6 address goes in brackets: "
+                      "tcp://[::1]:PORT" },
+    { "mq:name", "mq:name: POSIX queue names start with '/'" },
+    { "mq:/a b", "mq:/a b: character ' ' not allowed in a queue name "
+                 "(letters, digits, '.', '_', '-')" },
+    { "shm:/x?ring=1000", "shm:/x?ring=1000: ring=1000: expected a power of "
+                          "two from 4096 to 268435456" },
+    { "shm:/x?colour=1", "shm:/x?colour=1: unknown option 'colour' or value "
+                         "out of range (ring=BYTES, spin=US, poll=US up to "
+                         "100000)" },
+    { "unix:", "unix:: missing path (expected unix:/PATH or unix:@NAME)" },
+    { "warp:/drive", "transport 'warp' is not built into this libplumb "
+                     "(available: " },
+  };
+  plumb_client *c = NULL;
+
+  clear_env();
+  plumb_log_set_level(PLUMB_LOG_OFF);
+  for (size_t i = 0; i < sizeof client / sizeof client[0]; i++) {
+    plumb_client_opts o = { .timeout_ms = 200 };
+    int rc = plumb_client_open(&c, client[i].ep, NULL, &o);
+    CU_ASSERT(rc != PLUMB_OK);
+    const char *got = plumb_last_error();
+    int ok = strncmp(got, client[i].msg, strlen(client[i].msg)) == 0;
+    if (!ok)
+      printf("\n    %s: got '%s'", client[i].ep, got);
+    CU_ASSERT(ok);
+    if (rc == PLUMB_OK)
+      plumb_client_close(c);
+  }
+  /* a success clears it */
+  CU_ASSERT_EQUAL(plumb_endpoint_check("unix:/tmp/x.sock", NULL, 0),
+                  PLUMB_OK);
+  CU_ASSERT_STRING_EQUAL(plumb_last_error(), "");
+  /* listeners: the endpoint and the reason */
+  plumb_server *s = NULL;
+  CU_ASSERT_EQUAL_FATAL(plumb_server_new(&s, NULL), PLUMB_OK);
+  CU_ASSERT(plumb_server_listen(s, "unix:/no/such/dir/x.sock") != PLUMB_OK);
+  CU_ASSERT_STRING_EQUAL(plumb_last_error(), "unix:/no/such/dir/x.sock: "
+                         "directory /no/such/dir does not exist");
+  CU_ASSERT(plumb_server_listen(s, "tcp://127.0.0.1") != PLUMB_OK);
+  CU_ASSERT_STRING_EQUAL(plumb_last_error(),
+                         "tcp://127.0.0.1: missing port");
+  /* config loading: file, line, section, key, what is allowed */
+  write_conf("[naming]\nendpoint = unix:/tmp/n.sock\ntimeout = 5\n");
+  plumb_config cfg;
+  CU_ASSERT_EQUAL(plumb_config_resolve("naming", NULL, &cfg, NULL, 0),
+                  PLUMB_ECONFIG);
+  CU_ASSERT_EQUAL(strncmp(plumb_last_error(), "plumb.conf:3: [naming] "
+                          "unknown key 'timeout' (allowed: endpoint, "
+                          "timeout_ms, ", 61), 0);
+  CU_ASSERT(plumb_server_listen_service(s, "naming", NULL) != PLUMB_OK);
+  CU_ASSERT_EQUAL(strncmp(plumb_last_error(), "plumb.conf:3: [naming] "
+                          "unknown key 'timeout'", 43), 0);
+  unlink(conf);
+  /* per thread */
+  pthread_t t;
+  void *other = NULL;
+  CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, last_error_other, NULL), 0);
+  pthread_join(t, &other);
+  CU_ASSERT_STRING_EQUAL((const char *)other, "");
+  CU_ASSERT_NOT_EQUAL(plumb_last_error()[0], '\0'); /* ours is kept */
+  plumb_server_free(s);
+}
+
 /* ---- logging ------------------------------------------------------------ */
 
 static int log_calls, log_last_level;
@@ -464,6 +552,7 @@ static const ptest_case cases[] = {
   { "bad_values", test_bad_values },
   { "same_binaries_any_transport", test_same_binaries },
   { "flow_knobs_applied", test_flow_applied },
+  { "last_error", test_last_error },
   { NULL, NULL },
 };
 
