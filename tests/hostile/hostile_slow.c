@@ -252,9 +252,14 @@ non_readers(const char *ep)
     }
     last[i] = ptest_now_ms();
   }
-  /* Push back: every peer's offers refused for PUSHBACK_MS (10 s bound). */
+  /* Push back: every peer's offers refused for PUSHBACK_MS (20 s bound:
+   * tcp's buffers are large and a sanitized server slow to fill them).  A
+   * peer the server drops meanwhile counts as pushed back too, provided it
+   * was dropped for send_timeout_ms (checked below from the server's log):
+   * the server stopped reading it for that long, the kernel's buffers just
+   * hid it from us. */
   int pushed = 0;
-  long long until = ptest_now_ms() + 10000;
+  long long until = ptest_now_ms() + 20000;
   for (int round = 0; round < 1000000 && ptest_now_ms() < until; round++) {
     offer_round(tr, peers, ids, last, sent, &closed);
     long long now = ptest_now_ms();
@@ -265,11 +270,11 @@ non_readers(const char *ep)
       break;
     usleep(2000);
   }
-  if (pushed != NON_READERS)
+  if (pushed + closed != NON_READERS)
     printf("\n    %s: %d of %d non-readers pushed back, %d closed early "
            "(sent %d, %d, %d)\n", ep, pushed, NON_READERS, closed, sent[0],
            sent[1], sent[2]);
-  CU_ASSERT_EQUAL(pushed, NON_READERS); /* the server pushed back */
+  CU_ASSERT_EQUAL(pushed + closed, NON_READERS); /* the server pushed back */
   long long worst = good_client();
   printf("\n    %s: well-behaved client, %d calls, slowest %lld us\n", ep,
          GOOD_CALLS, worst);
@@ -291,7 +296,7 @@ non_readers(const char *ep)
     if (peers[i] != NULL)
       tr->close(peers[i]);
   /* ... each for send_timeout_ms, none for frame_timeout_ms. */
-  CU_ASSERT(log_says("has not read its replies", 3000));
+  CU_ASSERT(log_says("has not read its replies", 5000));
   int by_send = log_count("has not read its replies");
   int by_frame = log_count("is still incomplete");
   if (by_send < closed || by_frame != 0)
