@@ -489,6 +489,15 @@ quiet_annotation(const char *name)
   return false;
 }
 
+static bool
+user_annotation(const check_ctx *cx, const char *name)
+{
+  for (size_t i = 0; i < cx->ps->nuser_annos; i++)
+    if (strcmp(cx->ps->user_annos[i], name) == 0)
+      return true;
+  return false;
+}
+
 static void
 check_annotations(check_ctx *cx, idl_node *n, const idl_node *scope)
 {
@@ -524,7 +533,7 @@ check_annotations(check_ctx *cx, idl_node *n, const idl_node *scope)
         diag_error(&a->loc, "@autoid takes SEQUENTIAL or HASH");
       else if (x != NULL && strcmp(x->s, "HASH") == 0)
         a->value.u = 1;
-    } else if (!quiet_annotation(a->name)) {
+    } else if (!quiet_annotation(a->name) && !user_annotation(cx, a->name)) {
       diag_warning(&a->loc, "annotation '@%s' ignored", a->name);
     }
   }

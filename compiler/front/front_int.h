@@ -176,6 +176,7 @@ typedef struct pincl {
 #define PS_MAX_TYPE_DEPTH 64           /* sequence<sequence<...>> */
 #define PS_MAX_INHERIT_DEPTH 256       /* interface inheritance chain */
 #define PS_MAX_ANNOTATIONS 64          /* annotations on one declaration */
+#define PS_MAX_USER_ANNOS 256          /* @annotation declarations remembered */
 #define PS_MAX_TYPEDEF_CHAIN 1000      /* = idl_resolve_typedefs' bound */
 
 typedef struct pstate {
@@ -212,6 +213,8 @@ typedef struct pstate {
   size_t nincludes, capincludes;
   unsigned syntax_errors;
   bool trunc_pending; /* parser: `truncatable` seen in a value header */
+  char *user_annos[PS_MAX_USER_ANNOS]; /* names of @annotation declarations */
+  size_t nuser_annos;
 } pstate;
 
 /* ast.c */

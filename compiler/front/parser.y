@@ -968,6 +968,7 @@ anno_args
 anno_name
   : T_IDENT
   | T_DEFAULT { $$ = xstrdup("default"); }
+  | T_ONEWAY { $$ = xstrdup("oneway"); }
   ;
 
 anno_params

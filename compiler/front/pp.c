@@ -366,6 +366,7 @@ pp_free(pstate *ps)
   ps->prefix = NULL;
   free(ps->pragma_out);
   ps->pragma_out = NULL;
+
   free(ps->conds);
   ps->conds = NULL;
   ps->nconds = ps->capconds = 0;
