@@ -215,6 +215,10 @@ typedef struct pstate {
   bool trunc_pending; /* parser: `truncatable` seen in a value header */
   char *user_annos[PS_MAX_USER_ANNOS]; /* names of @annotation declarations */
   size_t nuser_annos;
+
+  /* plumbc -E (opts->echo): where the echoed text stands */
+  const char *echo_file;
+  int echo_line, echo_col;
 } pstate;
 
 /* ast.c */
@@ -257,6 +261,8 @@ void pp_free(pstate *ps);
 /* lexer.l */
 int lex_init(pstate *ps, pfile *main);
 void lex_destroy(pstate *ps);
+/* plumbc -E: scans to the end without parsing (tokens echoed). */
+void lex_scan_all(pstate *ps);
 void lex_push_file(pstate *ps, pfile *f);
 
 /* parser.y */

@@ -5,6 +5,7 @@
 #include "plumb/status.h"
 #include "plumb/arena.h"
 #include "plumb/client.h"
+#include "plumb/async.h"
 #include "plumb/server.h"
 #include "plumb/generated.h"
 #include "plumb/config.h"
