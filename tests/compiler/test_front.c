@@ -1134,8 +1134,11 @@ parse_file_ok(const char *path, size_t *nwarnings)
 static void
 test_real_world_files(void)
 {
-  static const char *const files[] = {"CosNaming.idl", "CosEvent.idl",
-                                      "Bank.idl", "Echo.idl", "services.idl"};
+  static const char *const files[] = {
+      "CosNaming.idl", "CosEvent.idl", "Bank.idl", "Echo.idl", "services.idl",
+      "world/CosNotifyLike.idl", "world/TaoLiterals.idl",
+      "world/ValueTypes.idl", "world/XTypes.idl", "world/Pose.idl",
+      "world/pkg/msg/Header.idl", "world/pkg/msg/Time.idl"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     char path[512];
     size_t warnings = 1;
