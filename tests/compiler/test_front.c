@@ -47,9 +47,10 @@ capture(const diag_record *r, void *ctx)
   snprintf(c->msg, sizeof c->msg, "%s", r->message);
 }
 
-static const char *const inc_dirs[] = {IDL_DIR "/include"};
+static const char *const inc_dirs[] = {IDL_DIR "/include",
+                                       IDL_DIR "/world"};
 static const idl_options opts = {.include_dirs = inc_dirs,
-                                 .ninclude_dirs = 1};
+                                 .ninclude_dirs = 2};
 
 static size_t
 count_sev(diag_severity sev)
