@@ -218,6 +218,15 @@ static void check_fixed_type(check_ctx *cx, idl_type *t,
 static void resolve_map(check_ctx *cx, idl_type *t, const idl_node *scope,
                         const idl_node *owner);
 
+static bool
+in_local_interface(const idl_node *n)
+{
+  for (; n != NULL; n = n->parent)
+    if (n->kind == IDL_INTERFACE)
+      return n->is_local;
+  return false;
+}
+
 /* Resolves names inside t and evaluates its bounds.  owner is the member,
  * case, typedef... the type belongs to (recursion check). */
 static void
@@ -298,7 +307,13 @@ resolve_type(check_ctx *cx, idl_type *t, const idl_node *scope,
   case IDL_FORWARD:
   case IDL_BITMASK:
   case IDL_BITSET:
+    break;
   case IDL_NATIVE:
+    if (!in_local_interface(owner)) {
+      diag_error(&t->loc, "native type '%s' can only be used in local "
+                          "interfaces", t->name);
+      return;
+    }
     break;
   default:
     diag_error(&t->loc, "'%s' is not a type", t->name);
@@ -798,8 +813,8 @@ inherit_bases(check_ctx *cx, idl_node *s)
       last = c;
     }
   }
-  if (s->is_truncatable && (s->base == NULL ||
-                            s->base->value_kind == IDL_VK_ABSTRACT))
+  if (s->is_truncatable && s->base != NULL &&
+      s->base->value_kind == IDL_VK_ABSTRACT)
     diag_error(&FNODE(s)->kw_loc, "truncatable valuetype '%s' needs a "
                                   "concrete base", s->name);
   if (first != NULL) {
