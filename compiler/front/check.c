@@ -28,7 +28,14 @@ struct check_ctx {
   idl_type **pending; /* types naming a not yet defined forward struct */
   size_t npending, cappending;
   unsigned map_entries; /* synthesized map entry structs (names) */
+  idl_node *anchor, *anchor_prev; /* declaration being checked, the node
+                                     before it (O(1) map entry insertion) */
+  size_t inherited; /* members copied from bases (bounded) */
 };
+
+/* Bases' members copied into derived structs / values / bitsets, in all:
+ * a chain or a fan of derivations would otherwise grow quadratically. */
+#define MAX_INHERITED_MEMBERS 1000000u
 
 /* protobuf field numbers: 1 .. 2^29-1 without 19000..19999 */
 #define FIELD_ID_MAX 536870911u
@@ -440,23 +447,33 @@ resolve_map(check_ctx *cx, idl_type *t, const idl_node *scope,
   node_add_child(e, k);
   node_add_child(e, v);
   t->key = NULL;
-  /* insert e before anchor in parent */
+  /* insert e before anchor in parent (the walk knows its predecessor) */
   e->parent = parent;
-  if (parent->children == anchor) {
-    e->next = anchor;
-    parent->children = e;
-  } else {
-    idl_node *p = parent->children;
-    while (p != NULL && p->next != anchor)
-      p = p->next;
-    if (p == NULL) { /* anchor not a child yet: cannot happen */
-      node_add_child(parent, e);
+  {
+    idl_node *p = NULL;
+    if (cx->anchor == anchor) {
+      p = cx->anchor_prev;
+    } else if (parent->children != anchor) {
+      p = parent->children;
+      while (p != NULL && p->next != anchor)
+        p = p->next;
+    }
+    if (p == NULL && parent->children != anchor) {
+      node_add_child(parent, e); /* not a child yet: cannot happen */
+    } else if (p == NULL) {
+      e->next = anchor;
+      parent->children = e;
     } else {
       e->next = anchor;
       p->next = e;
     }
   }
-  check_decl(cx, e);
+  {
+    idl_node *sa = cx->anchor;
+    check_decl(cx, e);
+    cx->anchor = sa;
+    cx->anchor_prev = e;
+  }
   named = type_new(IDL_T_NAMED, t->loc);
   named->name = xstrdup(e->name);
   named->ref = e;
@@ -804,6 +821,12 @@ inherit_bases(check_ctx *cx, idl_node *s)
       idl_node *c;
       if (m->kind != IDL_MEMBER)
         continue;
+      if (++cx->inherited > MAX_INHERITED_MEMBERS) {
+        if (cx->inherited == MAX_INHERITED_MEMBERS + 1)
+          diag_error(&t->loc, "more than %u members inherited from bases "
+                              "in all; stopping", MAX_INHERITED_MEMBERS);
+        break;
+      }
       c = inherit_member(m);
       c->parent = s;
       if (last == NULL)
@@ -895,7 +918,10 @@ check_members(check_ctx *cx, idl_node *s)
   ids = xcalloc(max, sizeof *ids);
   owners = xcalloc(max, sizeof *owners);
   idset_init(&set, max);
-  for (idl_node *m = s->children; m != NULL; m = m->next) {
+  for (idl_node *m = s->children, *prev = NULL; m != NULL;
+       prev = m, m = m->next) {
+    cx->anchor = m;
+    cx->anchor_prev = prev;
     if (m->kind != IDL_MEMBER) {
       check_decl(cx, m);
       continue;
@@ -1034,8 +1060,11 @@ check_union(check_ctx *cx, idl_node *u)
                                             : idl_tkind_name(u->type->kind));
     disc_ok = false;
   }
-  for (idl_node *c = u->children; c != NULL; c = c->next) {
+  for (idl_node *c = u->children, *prev = NULL; c != NULL;
+       prev = c, c = c->next) {
     fnode *f = FNODE(c);
+    cx->anchor = c;
+    cx->anchor_prev = prev;
     if (c->kind != IDL_CASE) {
       check_decl(cx, c);
       continue;
@@ -1446,6 +1475,17 @@ check_typedef_chain(idl_node *n)
 }
 
 static void
+check_children(check_ctx *cx, idl_node *scope)
+{
+  for (idl_node *c = scope->children, *prev = NULL; c != NULL;
+       prev = c, c = c->next) {
+    cx->anchor = c;
+    cx->anchor_prev = prev;
+    check_decl(cx, c);
+  }
+}
+
+static void
 check_decl(check_ctx *cx, idl_node *n)
 {
   idl_node *scope = n->parent;
@@ -1456,8 +1496,7 @@ check_decl(check_ctx *cx, idl_node *n)
   case IDL_MODULE:
     check_annotations(cx, n, scope);
     declare(cx, n, scope);
-    for (idl_node *c = n->children; c != NULL; c = c->next)
-      check_decl(cx, c);
+    check_children(cx, n);
     break;
   case IDL_FORWARD:
     declare(cx, n, scope);
@@ -1469,8 +1508,7 @@ check_decl(check_ctx *cx, idl_node *n)
     check_interface_kind(n);
     if (declare(cx, n, scope))
       bind_forwards(cx, n);
-    for (idl_node *c = n->children; c != NULL; c = c->next)
-      check_decl(cx, c);
+    check_children(cx, n);
     check_inheritance(cx, n);
     break;
   case IDL_STRUCT:
@@ -1553,8 +1591,7 @@ check_tree(pstate *ps, idl_tree *t)
   cx.st = symtab_new();
   cx.cnames = symtab_new_fold(false);
   cx.fwds = symtab_new_fold(false);
-  for (idl_node *c = t->root->children; c != NULL; c = c->next)
-    check_decl(&cx, c);
+  check_children(&cx, t->root);
   /* an interface forward-declared and never defined is legal OMG IDL: it
    * is only used as an object reference (like Object) */
   for (size_t k = 0; k < cx.npending; k++) {

@@ -62,6 +62,8 @@ static expr *binary(int op, expr *a, expr *b, idl_loc loc);
 static expr *unary(int op, expr *a, idl_loc loc);
 static expr *bounded_expr(expr *x);
 static idl_type *sequence_of(idl_type *elem, expr *bound, idl_loc loc);
+static idl_type *map_of(idl_type *key, idl_type *elem, expr *bound,
+                        idl_loc loc);
 static idl_annotation *annotation(char *name, expr *x, idl_loc loc);
 static idl_node *pragma_node(pstate *ps, char *text, idl_loc loc);
 static idl_node *repoid_node(pstate *ps, char *name, char *value,
@@ -865,18 +867,9 @@ template_type
       }
   | T_FIXED { $$ = type_new(IDL_T_FIXED, LOC(@1)); }
   | T_MAP '<' type_spec ',' type_spec close
-      {
-        $$ = type_new(IDL_T_MAP, LOC(@1));
-        $$->key = $3;
-        $$->elem = $5;
-      }
+      { $$ = map_of($3, $5, NULL, LOC(@1)); }
   | T_MAP '<' type_spec ',' type_spec ',' bound_expr close
-      {
-        $$ = type_new(IDL_T_MAP, LOC(@1));
-        $$->key = $3;
-        $$->elem = $5;
-        FTYPE($$)->bound_x = $7;
-      }
+      { $$ = map_of($3, $5, $7, LOC(@1)); }
   | T_WSTRING { $$ = type_new(IDL_T_WSTRING, LOC(@1)); }
   | T_WSTRING '<' bound_expr close
       {
@@ -1215,13 +1208,43 @@ unary(int op, expr *a, idl_loc loc)
   return bounded_expr(x);
 }
 
+static int
+type_depth(const idl_type *t)
+{
+  return t->kind == IDL_T_SEQUENCE || t->kind == IDL_T_MAP ? FTYPE(t)->depth
+                                                          : 0;
+}
+
+/* map<key, elem[, bound]>: nesting (with sequences) bounded like them */
+static idl_type *
+map_of(idl_type *key, idl_type *elem, expr *bound, idl_loc loc)
+{
+  idl_type *t = type_new(IDL_T_MAP, loc);
+  int d = type_depth(elem) > type_depth(key) ? type_depth(elem)
+                                             : type_depth(key);
+  FTYPE(t)->depth = d + 1;
+  FTYPE(t)->bound_x = bound;
+  if (d + 1 > PS_MAX_TYPE_DEPTH) {
+    if (d == PS_MAX_TYPE_DEPTH)
+      diag_error(&loc, "map nested too deeply (more than %d levels)",
+                 PS_MAX_TYPE_DEPTH);
+    type_free(elem);
+    type_free(key);
+    key = type_new(IDL_T_LONG, loc);
+    elem = type_new(IDL_T_LONG, loc);
+  }
+  t->key = key;
+  t->elem = elem;
+  return t;
+}
+
 /* sequence<elem[, bound]>, nesting bounded like expressions: reported
  * once, the excess levels collapse to sequence<long>. */
 static idl_type *
 sequence_of(idl_type *elem, expr *bound, idl_loc loc)
 {
   idl_type *t = type_new(IDL_T_SEQUENCE, loc);
-  int d = elem->kind == IDL_T_SEQUENCE ? FTYPE(elem)->depth : 0;
+  int d = type_depth(elem);
   FTYPE(t)->depth = d + 1;
   FTYPE(t)->bound_x = bound;
   if (d + 1 > PS_MAX_TYPE_DEPTH) {
