@@ -179,6 +179,7 @@ bool node_main(const idl_node *n); /* declared in the main file */
 void gen_ext_bitmask(gout *h, const idl_node *n);
 void gen_ext_bitset(gout *h, const idl_node *n);
 void gen_ext_native(gout *h, const idl_node *n);
+void gen_ext_value_ops(gout *h, const idl_node *n); /* valuetype tables */
 const char *file_base(const char *path); /* "dir/x.idl" -> "x" */
 const char *c_string_lit(const char *s);  /* "..." with escapes */
 /* true if includes[i] repeats an earlier entry (same base name). */

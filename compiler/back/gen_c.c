@@ -1106,6 +1106,8 @@ walk(const idl_node *scope)
     case IDL_STRUCT: case IDL_UNION: case IDL_EXCEPTION:
       walk(c); /* nested types (and map entries) first */
       gen_user_msg(c);
+      if (c->value_kind != IDL_VK_NONE)
+        gen_ext_value_ops(&H, c);
       break;
     case IDL_BITMASK:
       gen_ext_bitmask(&H, c);

@@ -138,3 +138,98 @@ gen_ext_native(gout *h, const idl_node *n)
   gout_printf(h, "\n/* native %s (%s): opaque, never marshalled */\n"
               "typedef void *%s;\n", n->name, loc_of(n), cname(n));
 }
+
+/* C type of a value operation's parameter / result (no marshalling here:
+ * these are local calls).  Scalars and enums by value, strings as char
+ * pointers, messages and everything repeated by pointer. */
+static const char *
+local_ctype(const idl_type *t, bool in, const idl_loc *loc)
+{
+  gshape sh;
+  const idl_type *r = idl_resolve_typedefs(t);
+  if (t->kind == IDL_T_VOID)
+    return "void";
+  if (shape_of(t, NULL, 0, loc, &sh) != 0)
+    return "void *";
+  if (sh.rep != REP_NONE || sh.base == B_BYTES) {
+    if (t->kind == IDL_T_NAMED && t->ref != NULL)
+      return gstr("%s%s *", in ? "const " : "", cname(t->ref));
+    return in ? "const void *" : "void *";
+  }
+  if (r != NULL && r->kind == IDL_T_NAMED && r->ref != NULL &&
+      r->ref->kind == IDL_BITSET)
+    return "uint64_t";
+  if (base_is_scalar(sh.base))
+    return base_api_ctype(&sh);
+  if (sh.base == B_STRING || sh.base == B_WSTRING)
+    return in ? "const char *" : "char *";
+  return gstr("%s%s", in ? "const " : "", base_field_ctype(&sh));
+}
+
+static const char *
+local_params(const idl_node *op)
+{
+  const char *s = "";
+  for (const idl_node *p = op->children; p != NULL; p = p->next) {
+    const char *ct;
+    if (p->kind != IDL_PARAM)
+      continue;
+    ct = local_ctype(p->type, p->dir == IDL_IN, &p->loc);
+    if (p->dir != IDL_IN)
+      ct = gstr("%s *", ct);
+    s = gstr("%s, %s%s%s", s, ct,
+             ct[strlen(ct) - 1] == '*' ? "" : " ", cident(p->name));
+  }
+  return s;
+}
+
+/* valuetype V with operations / attributes / factories: the application
+ * implements them; plumb declares the tables it fills in:
+ *   M_V_ops      one function pointer per operation and accessor, each
+ *                taking the value as `self`
+ *   M_V_factory  one per `factory` initialiser: fills a fresh *self
+ * Values are local data here: nothing of this crosses the wire. */
+void
+gen_ext_value_ops(gout *h, const idl_node *n)
+{
+  const char *cn = cname(n);
+  int nops = 0, nfac = 0;
+  for (const idl_node *c = n->children; c != NULL; c = c->next) {
+    if (c->kind == IDL_OPERATION && (c->flags & IDL_F_FACTORY))
+      nfac++;
+    else if (c->kind == IDL_OPERATION || c->kind == IDL_ATTRIBUTE)
+      nops++;
+  }
+  if (nops > 0) {
+    gout_printf(h, "\n/* operations of valuetype %s (%s): implemented by "
+                "the application, local calls */\ntypedef struct %s_ops {\n",
+                n->name, loc_of(n), cn);
+    for (const idl_node *c = n->children; c != NULL; c = c->next) {
+      if (c->kind == IDL_OPERATION && !(c->flags & IDL_F_FACTORY)) {
+        const char *rt = local_ctype(c->type, false, &c->loc);
+        gout_printf(h, "  %s%s(*%s)(%s *self%s);\n", rt,
+                    rt[strlen(rt) - 1] == '*' ? "" : " ",
+                    ckeyword(c->name), cn, local_params(c));
+      } else if (c->kind == IDL_ATTRIBUTE) {
+        const char *in = local_ctype(c->type, true, &c->loc);
+        const char *rt = local_ctype(c->type, false, &c->loc);
+        gout_printf(h, "  %s%s(*_get_%s)(const %s *self);\n", rt,
+                    rt[strlen(rt) - 1] == '*' ? "" : " ", c->name, cn);
+        if (!(c->flags & IDL_F_READONLY))
+          gout_printf(h, "  void (*_set_%s)(%s *self, %s%svalue);\n",
+                      c->name, cn, in, in[strlen(in) - 1] == '*' ? "" : " ");
+      }
+    }
+    gout_printf(h, "} %s_ops;\n", cn);
+  }
+  if (nfac > 0) {
+    gout_printf(h, "\n/* factories of valuetype %s: each initialises *self "
+                "(0 or a PLUMB_E* status) */\ntypedef struct %s_factory {\n",
+                n->name, cn);
+    for (const idl_node *c = n->children; c != NULL; c = c->next)
+      if (c->kind == IDL_OPERATION && (c->flags & IDL_F_FACTORY))
+        gout_printf(h, "  int (*%s)(%s *self%s);\n", ckeyword(c->name), cn,
+                    local_params(c));
+    gout_printf(h, "} %s_factory;\n", cn);
+  }
+}

@@ -111,8 +111,25 @@ test_types_in_c(void)
 }
 
 static void
+move_by(ValueTypes_Point *self, double dx, double dy)
+{
+  self->x += dx;
+  self->y += dy;
+}
+
+static int
+origin(ValueTypes_Point *self)
+{
+  ValueTypes_Point_init(self);
+  return 0;
+}
+
+static void
 test_values_and_local(void)
 {
+  ValueTypes_Point_ops ops = {move_by};
+  ValueTypes_Point_factory fac = {NULL, origin};
+  ValueTypes_Point pt;
   ValueTypes_Point3D p;
   ValueTypes_Holder h;
   ValueTypes_Point3D_init(&p);
@@ -124,6 +141,11 @@ test_values_and_local(void)
   CU_ASSERT_PTR_NULL(h.label);
   CU_ASSERT_EQUAL(ValueTypes_StringValue__descriptor.n_fields, 1);
   CU_ASSERT_EQUAL(p.x + p.z, 4);
+  /* operations and factories: local function tables */
+  CU_ASSERT_EQUAL(fac.origin(&pt), 0);
+  ops.move_by(&pt, 1.5, -2);
+  CU_ASSERT_EQUAL(pt.x, 1.5);
+  CU_ASSERT_EQUAL(pt.y, -2);
 }
 
 static void
