@@ -180,6 +180,7 @@ void gen_ext_bitmask(gout *h, const idl_node *n);
 void gen_ext_bitset(gout *h, const idl_node *n);
 void gen_ext_native(gout *h, const idl_node *n);
 void gen_ext_value_ops(gout *h, const idl_node *n); /* valuetype tables */
+void gen_ext_local_ops(gout *h, const idl_node *n); /* local interfaces */
 const char *file_base(const char *path); /* "dir/x.idl" -> "x" */
 const char *c_string_lit(const char *s);  /* "..." with escapes */
 /* true if includes[i] repeats an earlier entry (same base name). */

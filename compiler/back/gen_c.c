@@ -1121,8 +1121,7 @@ walk(const idl_node *scope)
     case IDL_INTERFACE:
       walk(c);
       if (c->is_local) /* no remote side (IDL-MAPPING.md) */
-        h("\n/* local interface %s (%s): types only, no stubs */\n",
-          c->name, loc_str(c));
+        gen_ext_local_ops(&H, c);
       else
         gen_interface(c);
       break;

@@ -149,6 +149,11 @@ local_ctype(const idl_type *t, bool in, const idl_loc *loc)
   const idl_type *r = idl_resolve_typedefs(t);
   if (t->kind == IDL_T_VOID)
     return "void";
+  if (r != NULL && r->kind == IDL_T_NAMED && r->ref != NULL &&
+      r->ref->kind == IDL_NATIVE)
+    return cname(r->ref);
+  if (r != NULL && r->kind == IDL_T_LDOUBLE)
+    return "long double"; /* a local call: the real type */
   if (shape_of(t, NULL, 0, loc, &sh) != 0)
     return "void *";
   if (sh.rep != REP_NONE || sh.base == B_BYTES) {
@@ -232,4 +237,38 @@ gen_ext_value_ops(gout *h, const idl_node *n)
                     local_params(c));
     gout_printf(h, "} %s_factory;\n", cn);
   }
+}
+
+/* local interface L: no remote side; a table of its operations (and
+ * attribute accessors, each taking the implementation's `self`) that
+ * local implementations fill in, plus each direct base's table. */
+void
+gen_ext_local_ops(gout *h, const idl_node *n)
+{
+  const char *cn = cname(n);
+  gout_printf(h, "\n/* local interface %s (%s): local calls only, no stubs "
+              "or wire messages */\ntypedef struct %s_ops {\n", n->name,
+              loc_of(n), cn);
+  for (size_t b = 0; b < n->nbases; b++)
+    if (n->bases[b]->is_local)
+      gout_printf(h, "  %s_ops %s;\n", cname(n->bases[b]),
+                  cname(n->bases[b]));
+  gout_printf(h, "  void *self; /* the implementation's own state */\n");
+  for (const idl_node *c = n->children; c != NULL; c = c->next) {
+    if (c->kind == IDL_OPERATION) {
+      const char *rt = local_ctype(c->type, false, &c->loc);
+      gout_printf(h, "  %s%s(*%s)(void *self%s);\n", rt,
+                  rt[strlen(rt) - 1] == '*' ? "" : " ", ckeyword(c->name),
+                  local_params(c));
+    } else if (c->kind == IDL_ATTRIBUTE) {
+      const char *in = local_ctype(c->type, true, &c->loc);
+      const char *rt = local_ctype(c->type, false, &c->loc);
+      gout_printf(h, "  %s%s(*_get_%s)(void *self);\n", rt,
+                  rt[strlen(rt) - 1] == '*' ? "" : " ", c->name);
+      if (!(c->flags & IDL_F_READONLY))
+        gout_printf(h, "  void (*_set_%s)(void *self, %s%svalue);\n",
+                    c->name, in, in[strlen(in) - 1] == '*' ? "" : " ");
+    }
+  }
+  gout_printf(h, "} %s_ops;\n", cn);
 }

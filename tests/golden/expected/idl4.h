@@ -359,7 +359,11 @@ int g4_Fail_from_any(const plumb_any *a, g4_Fail **v, plumb_arena *arena);
 /* native Handle (idl4.idl:50): opaque, never marshalled */
 typedef void *g4_Handle;
 
-/* local interface Callback (idl4.idl:52): types only, no stubs */
+/* local interface Callback (idl4.idl:52): local calls only, no stubs or wire messages */
+typedef struct g4_Callback_ops {
+  void *self; /* the implementation's own state */
+  void (*fire)(void *self, g4_Handle h);
+} g4_Callback_ops;
 
 /* interface Shape (idl4.idl:53) */
 typedef struct g4_Shape_area__request g4_Shape_area__request;
