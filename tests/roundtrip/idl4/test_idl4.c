@@ -225,8 +225,10 @@ run_protoc(const char *args, const void *in, size_t inlen, size_t *outlen)
     return NULL;
   fwrite(in, 1, inlen, f);
   fclose(f);
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' -I. -I/usr/include %s < '%s' > '%s'",
-           dir, protoc, args, inpath, outpath);
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && '%s' -I. -I'%s' -I/usr/include %s < '%s' > '%s'", dir,
+           protoc, getenv("PLUMB_IDL_DIR") ? getenv("PLUMB_IDL_DIR") : ".",
+           args, inpath, outpath);
   if (system(cmd) != 0) {
     fprintf(stderr, "failed: %s\n", cmd);
     unlink(inpath);
