@@ -27,6 +27,7 @@
 static gout H, W, T, CL, SV;
 static gout *HC = &H; /* the header h() writes to: H, or W for wire messages */
 static const gen_options *opt;
+static gshare req_share, rep_share; /* identical messages, per file */
 
 #define h(...) gout_printf(HC, __VA_ARGS__)
 #define t(...) gout_printf(&T, __VA_ARGS__)
@@ -959,6 +960,31 @@ t_thunk(const idl_node *iface, const gop *op)
 
 /* ---- interfaces ---------------------------------------------------------------- */
 
+/* A request/reply message: struct and helpers in the wire header,
+ * descriptor and validator in -types.c. */
+static void
+w_msg(const gmsg *m)
+{
+  h("typedef struct %s %s;\n", m->cname, m->cname);
+  h("extern const ProtobufCMessageDescriptor %s__descriptor;\n", m->cname);
+  h_msg(m, false);
+  t_msg_desc(m);
+  t_validate(m);
+}
+
+/* An operation whose request (reply) holds exactly what an earlier one's
+ * does shares that message: its own names stay valid as aliases. */
+static void
+w_alias(const char *name, const char *same, const char *what, const gop *op)
+{
+  h("/* the %s of %s: the same message as %s */\n"
+    "typedef %s %s;\n#define %s_INIT %s_INIT\n"
+    "#define %s__descriptor %s__descriptor\n#define %s__check %s__check\n"
+    "#define %s_init %s_init\n#define %s_validate %s_validate\n",
+    what, op->name, same, same, name, name, same, name, same, name, same,
+    name, same, name, same);
+}
+
 static void
 gen_interface(const idl_node *iface)
 {
@@ -989,20 +1015,19 @@ gen_interface(const idl_node *iface)
       iface->name, loc_str(iface));
   for (size_t i = 0; i < nown; i++) {
     gmsg rq, rp;
+    const char *same;
     msg_of_request(&own[i], &rq);
-    h("typedef struct %s %s;\n", rq.cname, rq.cname);
-    h("extern const ProtobufCMessageDescriptor %s__descriptor;\n", rq.cname);
-    h_msg(&rq, false);
-    t_msg_desc(&rq);
-    t_validate(&rq);
+    if ((same = gshare_find_or_add(&req_share, msg_key(&rq), rq.cname)))
+      w_alias(rq.cname, same, "request", &own[i]), own[i].req = same;
+    else
+      w_msg(&rq);
     if (own[i].oneway) /* no reply is ever sent: no reply message */
       continue;
     msg_of_reply(&own[i], &rp);
-    h("typedef struct %s %s;\n", rp.cname, rp.cname);
-    h("extern const ProtobufCMessageDescriptor %s__descriptor;\n", rp.cname);
-    h_msg(&rp, false);
-    t_msg_desc(&rp);
-    t_validate(&rp);
+    if ((same = gshare_find_or_add(&rep_share, msg_key(&rp), rp.cname)))
+      w_alias(rp.cname, same, "reply", &own[i]), own[i].rep = same;
+    else
+      w_msg(&rp);
   }
   HC = &H;
 
@@ -1183,6 +1208,8 @@ gen_c(const idl_tree *tree, const gen_options *o)
   b = o->base;
   proto_set_tree(tree);
   HC = &H;
+  memset(&req_share, 0, sizeof req_share);
+  memset(&rep_share, 0, sizeof rep_share);
   if (gout_open(&H, o, ".h") || gout_open(&W, o, "-wire.h") ||
       gout_open(&T, o, "-types.c") || gout_open(&CL, o, "-client.c") ||
       gout_open(&SV, o, "-server.c")) {
