@@ -19,6 +19,7 @@ PLUMB_PACKAGES=(
   libcunit1-dev protobuf-compiler libprotobuf-dev valgrind python3
   clang libclang-rt-14-dev # libFuzzer harnesses (tests/fuzz)
   passwd                   # useradd/userdel for the second-user hostile tests
+  iproute2                 # ip netns + veth: references from another namespace
 )
 
 plumb_install_deps() {

@@ -258,7 +258,8 @@ write_plumb_proto(const gen_options *o)
               "syntax = \"proto3\";\n\npackage plumb;\n\n"
               "// An IDL object reference: enough to reach the object.\n"
               "message ObjRef {\n  string endpoint = 1;\n"
-              "  string object = 2;\n  string type_id = 3;\n}\n",
+              "  string object = 2;\n  string type_id = 3;\n"
+              "  repeated string endpoints = 4;\n  string host = 5;\n}\n",
               PLUMBC_VERSION);
   return gout_close(&g);
 }
