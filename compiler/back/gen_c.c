@@ -210,11 +210,36 @@ h_typedef(const idl_node *n)
     h("typedef %s;\n", decl(base_api_ctype(&sh), cn));
 }
 
+/* The typedef a repeated member of a user type is declared with
+ * (`Name binding_name;`), so that it has the C type a parameter of that
+ * IDL type has: the typedef's { _length, _buffer } is the same two words as
+ * protobuf-c's n_x / x, and the descriptor points into it.  NULL: the
+ * member keeps n_x / x (anonymous sequences, arrays of a typedef, request
+ * and reply fields). */
+static const char *
+field_td(const gfield *f)
+{
+  const idl_node *src = f->src;
+  const idl_type *ty;
+  if (f->sh.rep == REP_NONE || src == NULL || src->ndims != 0 || f->oneof ||
+      (src->kind != IDL_MEMBER && src->kind != IDL_CASE))
+    return NULL;
+  ty = src->type;
+  if (ty == NULL || ty->kind != IDL_T_NAMED || ty->ref == NULL ||
+      ty->ref->kind != IDL_TYPEDEF)
+    return NULL;
+  return cname(ty->ref);
+}
+
 static void
 h_field(const gfield *f, const char *ind)
 {
   if (f->src != NULL)
     h_comment(ind, NULL, f->src);
+  if (field_td(f) != NULL) {
+    h("%s%s %s;\n", ind, field_td(f), f->name);
+    return;
+  }
   if (f->sh.rep != REP_NONE) {
     h("%ssize_t n_%s;\n", ind, f->name);
     h("%s%s;\n", ind, decl(ptr_to(base_field_ctype(&f->sh)), f->name));
@@ -228,6 +253,8 @@ h_field(const gfield *f, const char *ind)
 static const char *
 field_init(const gfield *f)
 {
+  if (field_td(f) != NULL)
+    return "{ 0, NULL }";
   if (f->sh.rep != REP_NONE)
     return "0, NULL";
   {
@@ -333,9 +360,14 @@ t_field_desc(const gmsg *m, const gfield *f)
 {
   const char *label, *quant = "0", *desc = "NULL", *def = "NULL";
   const char *flags = "0";
+  const char *off = gstr("offsetof(%s, %s)", m->cname, f->name);
   if (f->sh.rep != REP_NONE) {
     label = "PROTOBUF_C_LABEL_REPEATED";
     quant = gstr("offsetof(%s, n_%s)", m->cname, f->name);
+    if (field_td(f) != NULL) { /* into the typedef: { _length, _buffer } */
+      quant = gstr("offsetof(%s, %s._length)", m->cname, f->name);
+      off = gstr("offsetof(%s, %s._buffer)", m->cname, f->name);
+    }
     if (base_is_scalar(f->sh.base))
       flags = "PROTOBUF_C_FIELD_FLAG_PACKED";
   } else if (f->oneof) {
@@ -362,10 +394,10 @@ t_field_desc(const gmsg *m, const gfield *f)
     break;
   default: break;
   }
-  t("  {\n    \"%s\", %u, %s, PROTOBUF_C_TYPE_%s,\n    %s, offsetof(%s, %s),\n"
+  t("  {\n    \"%s\", %u, %s, PROTOBUF_C_TYPE_%s,\n    %s, %s,\n"
     "    %s, %s, %s, 0, NULL, NULL\n  },\n",
-    f->pname, f->id, label, base_pbtype(f->sh.base), quant, m->cname,
-    f->name, desc, def, flags);
+    f->pname, f->id, label, base_pbtype(f->sh.base), quant, off, desc, def,
+    flags);
 }
 
 static void
