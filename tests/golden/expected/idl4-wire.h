@@ -36,16 +36,13 @@ extern const plumb_msg_check g4_Shape_area__reply__check;
 int g4_Shape_area__reply_validate(const g4_Shape_area__reply *v);
 
 /* interface Service (idl4.idl:54): request and reply messages */
-typedef struct g4_Service__get_level__request g4_Service__get_level__request;
-extern const ProtobufCMessageDescriptor g4_Service__get_level__request__descriptor;
-struct g4_Service__get_level__request {
-  ProtobufCMessage base;
-};
-#define g4_Service__get_level__request_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&g4_Service__get_level__request__descriptor) }
-void g4_Service__get_level__request_init(g4_Service__get_level__request *v);
-extern const plumb_msg_check g4_Service__get_level__request__check;
-int g4_Service__get_level__request_validate(const g4_Service__get_level__request *v);
+/* the request of _get_level: the same message as g4_Shape_area__request */
+typedef g4_Shape_area__request g4_Service__get_level__request;
+#define g4_Service__get_level__request_INIT g4_Shape_area__request_INIT
+#define g4_Service__get_level__request__descriptor g4_Shape_area__request__descriptor
+#define g4_Service__get_level__request__check g4_Shape_area__request__check
+#define g4_Service__get_level__request_init g4_Shape_area__request_init
+#define g4_Service__get_level__request_validate g4_Shape_area__request_validate
 typedef struct g4_Service__get_level__reply g4_Service__get_level__reply;
 extern const ProtobufCMessageDescriptor g4_Service__get_level__reply__descriptor;
 struct g4_Service__get_level__reply {
@@ -78,16 +75,13 @@ struct g4_Service__set_level__reply {
 void g4_Service__set_level__reply_init(g4_Service__set_level__reply *v);
 extern const plumb_msg_check g4_Service__set_level__reply__check;
 int g4_Service__set_level__reply_validate(const g4_Service__set_level__reply *v);
-typedef struct g4_Service__get_later__request g4_Service__get_later__request;
-extern const ProtobufCMessageDescriptor g4_Service__get_later__request__descriptor;
-struct g4_Service__get_later__request {
-  ProtobufCMessage base;
-};
-#define g4_Service__get_later__request_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&g4_Service__get_later__request__descriptor) }
-void g4_Service__get_later__request_init(g4_Service__get_later__request *v);
-extern const plumb_msg_check g4_Service__get_later__request__check;
-int g4_Service__get_later__request_validate(const g4_Service__get_later__request *v);
+/* the request of _get_later: the same message as g4_Shape_area__request */
+typedef g4_Shape_area__request g4_Service__get_later__request;
+#define g4_Service__get_later__request_INIT g4_Shape_area__request_INIT
+#define g4_Service__get_later__request__descriptor g4_Shape_area__request__descriptor
+#define g4_Service__get_later__request__check g4_Shape_area__request__check
+#define g4_Service__get_later__request_init g4_Shape_area__request_init
+#define g4_Service__get_later__request_validate g4_Shape_area__request_validate
 typedef struct g4_Service__get_later__reply g4_Service__get_later__reply;
 extern const ProtobufCMessageDescriptor g4_Service__get_later__reply__descriptor;
 struct g4_Service__get_later__reply {
@@ -135,37 +129,27 @@ struct g4_Service_put__request {
 void g4_Service_put__request_init(g4_Service_put__request *v);
 extern const plumb_msg_check g4_Service_put__request__check;
 int g4_Service_put__request_validate(const g4_Service_put__request *v);
-typedef struct g4_Service_put__reply g4_Service_put__reply;
-extern const ProtobufCMessageDescriptor g4_Service_put__reply__descriptor;
-struct g4_Service_put__reply {
-  ProtobufCMessage base;
-};
-#define g4_Service_put__reply_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&g4_Service_put__reply__descriptor) }
-void g4_Service_put__reply_init(g4_Service_put__reply *v);
-extern const plumb_msg_check g4_Service_put__reply__check;
-int g4_Service_put__reply_validate(const g4_Service_put__reply *v);
-typedef struct g4_Service_default__request g4_Service_default__request;
-extern const ProtobufCMessageDescriptor g4_Service_default__request__descriptor;
-struct g4_Service_default__request {
-  ProtobufCMessage base;
-};
-#define g4_Service_default__request_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&g4_Service_default__request__descriptor) }
-void g4_Service_default__request_init(g4_Service_default__request *v);
-extern const plumb_msg_check g4_Service_default__request__check;
-int g4_Service_default__request_validate(const g4_Service_default__request *v);
-typedef struct g4_Service_default__reply g4_Service_default__reply;
-extern const ProtobufCMessageDescriptor g4_Service_default__reply__descriptor;
-struct g4_Service_default__reply {
-  ProtobufCMessage base;
-  int32_t _ret;
-};
-#define g4_Service_default__reply_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&g4_Service_default__reply__descriptor), 0 }
-void g4_Service_default__reply_init(g4_Service_default__reply *v);
-extern const plumb_msg_check g4_Service_default__reply__check;
-int g4_Service_default__reply_validate(const g4_Service_default__reply *v);
+/* the reply of put: the same message as g4_Service__set_level__reply */
+typedef g4_Service__set_level__reply g4_Service_put__reply;
+#define g4_Service_put__reply_INIT g4_Service__set_level__reply_INIT
+#define g4_Service_put__reply__descriptor g4_Service__set_level__reply__descriptor
+#define g4_Service_put__reply__check g4_Service__set_level__reply__check
+#define g4_Service_put__reply_init g4_Service__set_level__reply_init
+#define g4_Service_put__reply_validate g4_Service__set_level__reply_validate
+/* the request of default: the same message as g4_Shape_area__request */
+typedef g4_Shape_area__request g4_Service_default__request;
+#define g4_Service_default__request_INIT g4_Shape_area__request_INIT
+#define g4_Service_default__request__descriptor g4_Shape_area__request__descriptor
+#define g4_Service_default__request__check g4_Shape_area__request__check
+#define g4_Service_default__request_init g4_Shape_area__request_init
+#define g4_Service_default__request_validate g4_Shape_area__request_validate
+/* the reply of default: the same message as g4_Service__get_level__reply */
+typedef g4_Service__get_level__reply g4_Service_default__reply;
+#define g4_Service_default__reply_INIT g4_Service__get_level__reply_INIT
+#define g4_Service_default__reply__descriptor g4_Service__get_level__reply__descriptor
+#define g4_Service_default__reply__check g4_Service__get_level__reply__check
+#define g4_Service_default__reply_init g4_Service__get_level__reply_init
+#define g4_Service_default__reply_validate g4_Service__get_level__reply_validate
 
 #ifdef __cplusplus
 }

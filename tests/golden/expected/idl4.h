@@ -74,11 +74,10 @@ typedef struct g4_Forest {
 struct g4_Tree {
   ProtobufCMessage base;
   char *label;
-  size_t n_kids;
-  g4_Tree **kids;
+  g4_Forest kids;
 };
 #define g4_Tree_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&g4_Tree__descriptor), (char *)protobuf_c_empty_string, 0, NULL }
+  { PROTOBUF_C_MESSAGE_INIT(&g4_Tree__descriptor), (char *)protobuf_c_empty_string, { 0, NULL } }
 void g4_Tree_init(g4_Tree *v);
 extern const plumb_msg_check g4_Tree__check;
 int g4_Tree_validate(const g4_Tree *v);
