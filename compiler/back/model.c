@@ -131,7 +131,7 @@ static const char *const c_keywords[] = {
   "if", "inline", "int", "long", "register", "restrict", "return", "short",
   "signed", "sizeof", "static", "struct", "switch", "true", "typedef",
   "union", "unsigned", "void", "volatile", "while", "errno", "assert",
-  "NULL", "offsetof",
+  "NULL", "offsetof", "complex", "imaginary", "noreturn", "typeof",
   /* C++ keywords: the headers compile as C++ too */
   "alignas", "alignof", "and", "and_eq", "asm", "bitand", "bitor", "catch",
   "char8_t", "char16_t", "char32_t", "class", "compl", "concept", "consteval",
@@ -154,6 +154,16 @@ cident(const char *name)
       return gstr("_%s", name);
   if (name[0] == '_') /* reserved by the mapping (_d, _ret, _case...) */
     return gstr("_%s", name);
+  return name;
+}
+
+/* Only C keywords escaped ("_default"): op names in ops structs. */
+const char *
+ckeyword(const char *name)
+{
+  for (size_t i = 0; c_keywords[i] != NULL; i++)
+    if (strcmp(name, c_keywords[i]) == 0)
+      return gstr("_%s", name);
   return name;
 }
 
@@ -189,15 +199,25 @@ join_path(const idl_node *n, const char *sep, size_t skip)
   return s;
 }
 
+/* Flattened C name; a top-level IDL name that is a C keyword or reserved
+ * name (`register`, `int`, `NULL`) gets a trailing underscore. */
 const char *
 cname(const idl_node *n)
 {
-  return join_path(n, "_", 0);
+  const char *s = join_path(n, "_", 0);
+  for (size_t i = 0; c_keywords[i] != NULL; i++)
+    if (strcmp(s, c_keywords[i]) == 0)
+      return gstr("%s_", s);
+  return s;
 }
 
+/* The front end's id (honours #pragma prefix/ID/version, typeid,
+ * typeprefix); the plain default for hand-built trees. */
 const char *
 repo_id(const idl_node *n)
 {
+  if (n->repo_id != NULL)
+    return n->repo_id;
   return gstr("IDL:%s:1.0", join_path(n, "/", 0));
 }
 
@@ -486,7 +506,16 @@ shape_of_owned(const idl_type *t, const uint64_t *dims, size_t ndims,
   case IDL_T_STRING: out->base = B_STRING; out->bound = t->bound; break;
   case IDL_T_WSTRING: out->base = B_WSTRING; out->bound = t->bound; break;
   case IDL_T_ANY: out->base = B_ANY; break;
+  case IDL_T_VALUEBASE: out->base = B_ANY; break;
   case IDL_T_OBJECT: out->base = B_OBJREF; break;
+  case IDL_T_LDOUBLE: /* lossless text: "%La" hex float (IDL-MAPPING.md) */
+    out->base = B_STRING;
+    out->bound = 64;
+    break;
+  case IDL_T_FIXED: /* decimal text "-123.45": sign, digits, point */
+    out->base = B_STRING;
+    out->bound = t->bound ? t->bound + 3 : 34;
+    break;
   case IDL_T_NAMED: {
     const idl_node *r = t->ref;
     if (r == NULL)
@@ -497,6 +526,14 @@ shape_of_owned(const idl_type *t, const uint64_t *dims, size_t ndims,
     case IDL_ENUM: out->base = B_ENUM; out->decl = r; break;
     case IDL_INTERFACE: case IDL_FORWARD:
       out->base = B_OBJREF; out->decl = iface_of(r); break;
+    case IDL_BITMASK:
+      out->base = r->bit_bound > 32 ? B_ULLONG : B_ULONG; break;
+    case IDL_BITSET:
+      out->base = B_ULLONG; break; /* packed: NAME_pack / NAME_unpack */
+    case IDL_NATIVE:
+      back_error(&out->loc, "native type '%s' cannot be marshalled; use it "
+                 "only in local interfaces", r->name);
+      return -1;
     default:
       goto bad;
     }
@@ -998,4 +1035,54 @@ g_type_text(const idl_type *t)
                ? names[t->kind]
                : "?";
   }
+}
+
+/* ---- sharing identical request/reply messages ---------------------------- */
+
+const char *
+msg_key(const gmsg *m)
+{
+  const char *k = m->is_union ? "U" : "M";
+  for (size_t i = 0; i < m->nf; i++) {
+    const gfield *f = &m->f[i];
+    const gshape *h = &f->sh;
+    k = gstr("%s;%s=%u:%d:%p:%" PRIu64 ":%d:%" PRIu64 ":%" PRIu64 ":%s:%d%d",
+             k, f->pname, f->id, (int)h->base, (const void *)h->decl,
+             h->bound, h->rep, h->count, h->seq_bound,
+             h->wrap ? h->wrap : "", f->optional, f->oneof);
+  }
+  return k;
+}
+
+const char *
+gshare_find_or_add(gshare *s, const char *key, const char *name)
+{
+  size_t i;
+  if (s->n * 2 >= s->cap) { /* grow: rehash into twice the slots */
+    size_t cap = s->cap ? s->cap * 2 : 256;
+    const char **keys = galloc(sizeof *keys * cap);
+    const char **names = galloc(sizeof *names * cap);
+    for (size_t j = 0; j < s->cap; j++) {
+      if (s->keys[j] == NULL)
+        continue;
+      i = fnv1a(s->keys[j]) & (cap - 1);
+      while (keys[i] != NULL)
+        i = (i + 1) & (cap - 1);
+      keys[i] = s->keys[j];
+      names[i] = s->names[j];
+    }
+    s->keys = keys;
+    s->names = names;
+    s->cap = cap;
+  }
+  i = fnv1a(key) & (s->cap - 1);
+  while (s->keys[i] != NULL) {
+    if (strcmp(s->keys[i], key) == 0)
+      return s->names[i];
+    i = (i + 1) & (s->cap - 1);
+  }
+  s->keys[i] = key;
+  s->names[i] = name;
+  s->n++;
+  return NULL;
 }
