@@ -107,6 +107,16 @@ fz_fini(void)
   rmdir(fz_dir);
 }
 
+/* A finding: remove the socket and directory (atexit does not run on
+ * abort), then abort for libFuzzer. */
+static void
+fz_finding(void)
+{
+  unlink(fz_path);
+  rmdir(fz_dir);
+  abort();
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -172,7 +182,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       fprintf(stderr, "fuzz_server: connection not closed within 5 s "
               "(poll: %s; good client meanwhile: %s)\n",
               pr < 0 ? strerror(errno) : "timed out", plumb_strerror(rc));
-      abort();
+      fz_finding();
     }
     ssize_t n = recv(fd, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR)
@@ -186,7 +196,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (rc != PLUMB_OK || r != 42) {
     fprintf(stderr, "fuzz_server: good call failed: %s (%s)\n",
             plumb_strerror(rc), plumb_client_last_error(fz_good));
-    abort();
+    fz_finding();
   }
   return 0;
 }
