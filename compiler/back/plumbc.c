@@ -18,6 +18,10 @@
 #include "compat.h"
 #include "front.h"
 
+#ifndef PLUMBC_IDLDIR /* set by meson: $datadir/plumb/idl */
+#define PLUMBC_IDLDIR "/usr/local/share/plumb/idl"
+#endif
+
 static void
 usage(FILE *f)
 {
@@ -29,7 +33,9 @@ usage(FILE *f)
           "into OUTDIR (default .): FILE.h, FILE-types.c, FILE-client.c,\n"
           "FILE-server.c, and with --proto also FILE.proto.\n"
           "\n"
-          "  -I DIR       add DIR to the #include search path (repeatable)\n"
+          "  -I DIR       add DIR to the #include search path (repeatable);\n"
+          "               plumb's own IDL (" PLUMBC_IDLDIR ")\n"
+          "               is searched last\n"
           "  -D NAME[=VAL] define a macro for #if (VAL 1 if omitted)\n"
           "  -U NAME      undefine a macro (-D and -U apply in order)\n"
           "  -o OUTDIR    directory to write the generated files into\n"
@@ -163,6 +169,7 @@ main(int argc, char **argv)
     return rc;
   }
 
+  dirs[ndirs++] = PLUMBC_IDLDIR; /* CosNaming.idl, plumb/introspect.idl */
   memset(&io, 0, sizeof io);
   io.include_dirs = dirs;
   io.ninclude_dirs = ndirs;

@@ -36,6 +36,16 @@ export LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")")
   fail "pkg-config transports variable"
 ok "pkg-config --variable=plumbc plumb"
 
+idldir=$(pkg-config --variable=idldir plumb)
+[ -f "$idldir/CosNaming.idl" ] || fail "CosNaming.idl not in idldir $idldir"
+[ -f "$idldir/plumb/introspect.idl" ] || fail "plumb/introspect.idl not installed"
+printf '#include <CosNaming.idl>\n#include <plumb/introspect.idl>\n%s\n' \
+  'module app { interface Dir { CosNaming::Name where(); }; };' >"$work/app.idl"
+mkdir -p "$work/gen"
+"$work/prefix/bin/plumbc" -o "$work/gen" "$work/app.idl" 2>"$work/plumbc.log" ||
+  fail "installed plumbc without -I: $(cat "$work/plumbc.log")"
+ok "plumb IDL installed in idldir and found by plumbc without -I"
+
 meson setup "$work/consumer" "$src/examples/consumer" >/dev/null
 ninja -C "$work/consumer" >/dev/null
 ok "downstream project built with dependency('plumb') and the installed plumbc"
