@@ -27,6 +27,7 @@
 #include "decode.h"
 #include "frame.h"
 #include "log.h"
+#include "name_endpoint.h"
 #include "open_opts.h"
 #include "plumb/config.h"
 #include "plumb/generated.h"
@@ -278,6 +279,8 @@ plumb__client_open_opts(plumb_client **out, const char *endpoint,
   *out = NULL;
   if (endpoint == NULL)
     return PLUMB_EINVAL;
+  if (strncmp(endpoint, "name:", 5) == 0) /* naming: name_endpoint.c */
+    return plumb__name_open(out, endpoint, object, opts, topts);
   if (object == NULL)
     object = "";
   if (strlen(object) > PLUMB__FRAME_TEXT_MAX)

@@ -348,6 +348,11 @@ plumb_endpoint_check(const char *endpoint, char *err, size_t errlen)
              endpoint ? endpoint : "", plumb__transport_names());
     return PLUMB_EADDR;
   }
+  if (strncmp(endpoint, "name:", 5) == 0) /* naming (name_endpoint.c) */
+    return endpoint[5] ? PLUMB_OK
+                       : (snprintf(err, errlen, "endpoint 'name:' names "
+                                   "nothing: expected name:PATH, e.g. "
+                                   "name:apps/calc"), PLUMB_EADDR);
   if (plumb__transport_find(endpoint, NULL) == NULL) {
     snprintf(err, errlen, "transport '%.*s' is not built into this libplumb "
              "(available: %s)", (int)(colon - endpoint), endpoint,
@@ -389,7 +394,8 @@ plumb_config_resolve(const char *service, const char *endpoint,
   } else if ((v = getenv(name)) != NULL && v[0] != '\0') {
     snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s", v);
     cfg->endpoint_source = PLUMB_SRC_ENV;
-  } else if ((v = getenv("PLUMB_ENDPOINT")) != NULL && v[0] != '\0') {
+  } else if ((v = getenv("PLUMB_ENDPOINT")) != NULL && v[0] != '\0' &&
+             strcmp(service, "naming") != 0) { /* the program's, not naming's */
     snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s", v);
     cfg->endpoint_source = PLUMB_SRC_ENV;
     snprintf(name, sizeof name, "PLUMB_ENDPOINT");

@@ -9,5 +9,6 @@
 #include "plumb/generated.h"
 #include "plumb/config.h"
 #include "plumb/log.h"
+#include "plumb/naming.h"
 #define PLUMB_VERSION "0.1.0"
 #endif
