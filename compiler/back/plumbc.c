@@ -213,6 +213,7 @@ main(int argc, char **argv)
     fprintf(stderr, "plumbc: -M, -E and --depfile exclude each other\n");
     goto bad_usage;
   }
+  dirs[ndirs++] = PLUMBC_IDLDIR; /* CosNaming.idl, plumb/introspect.idl */
   if (compat || strict || input2 != NULL) {
     compat_options co = { dirs, ndirs, strict, stdout };
     if (!compat || input2 == NULL) {
@@ -230,7 +231,6 @@ main(int argc, char **argv)
     return rc;
   }
 
-  dirs[ndirs++] = PLUMBC_IDLDIR; /* CosNaming.idl, plumb/introspect.idl */
   memset(&io, 0, sizeof io);
   io.include_dirs = dirs;
   io.ninclude_dirs = ndirs;
