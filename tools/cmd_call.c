@@ -108,9 +108,9 @@ call_run(cli *g, int argc, char **argv)
     (void)val;
     for (size_t i = 0; i < op->np; i++)
       if (strcmp(op->p[i].pname, key) == 0 && op->p[i].dir == IDL_OUT) {
-        json_object_put(args);
         st = cli_error(CLI_USAGE, "call: '%s' is an out parameter of %s; "
                        "give only in and inout ones", key, op->name);
+        json_object_put(args);
         goto out;
       }
   }
