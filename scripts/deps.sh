@@ -14,6 +14,8 @@ PLUMB_PACKAGES=(
   # build
   meson ninja-build gcc libc6-dev pkgconf flex bison
   libprotobuf-c-dev libinih-dev
+  libsqlite3-dev libjson-c-dev # plumb-naming (bindings), the plumb CLI (JSON)
+  scdoc groff-base             # man pages (docs/man), checked by groff
   # tests
   libcunit1-dev protobuf-compiler libprotobuf-dev valgrind python3
   clang libclang-rt-14-dev # libFuzzer harnesses (tests/fuzz)
