@@ -5,6 +5,7 @@
  * persistence across a restart and across kill -9 during writes, and the
  * hand-written CosNaming tables of libplumb against plumbc's. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -426,12 +427,135 @@ test_persistence(void)
   CU_ASSERT_EQUAL(ns_stop(SIGTERM), 0);
 }
 
+/* ---- a stranger's calls: bounds, exhausted iterators, concurrency --------- */
+
+static void *
+writer(void *arg)
+{
+  long id = (long)arg;
+  char name[64], err[256];
+  plumb_objref r = PLUMB_OBJREF_INIT;
+  r.endpoint = (char *)"unix:/c";
+  for (int i = 0; i < 40; i++) {
+    snprintf(name, sizeof name, "c%ld_%d", id, i);
+    if (plumb_naming_rebind(name, &r, err, sizeof err) != PLUMB_OK)
+      return (void *)1;
+  }
+  return NULL;
+}
+
+static void
+test_hostile(void)
+{
+  const char *eps[] = { ns_ep, NULL };
+  CU_ASSERT_EQUAL_FATAL(ns_start(eps, 1), 0);
+  plumb_client *c;
+  CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, ns_ep, "NameService", NULL),
+                        PLUMB_OK);
+  plumb_arena *a = plumb_arena_new();
+  const char *tid = NULL;
+  /* 65 components: InvalidName, by Name and by string */
+  CosNaming_NameComponent comps[65], *pv[65];
+  for (int i = 0; i < 65; i++) {
+    CosNaming_NameComponent_init(&comps[i]);
+    comps[i].id = (char *)"x";
+    pv[i] = &comps[i];
+  }
+  CosNaming_Name name = { 65, pv };
+  plumb_objref r = PLUMB_OBJREF_INIT;
+  r.endpoint = (char *)"unix:/h";
+  CU_ASSERT_EQUAL(CosNaming_NamingContext_bind(c, &name, &r, a),
+                  PLUMB_EEXCEPTION);
+  plumb_arena_exception(a, &tid);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(tid);
+  CU_ASSERT_PTR_NOT_NULL(strstr(tid, "/InvalidName:"));
+  char sn[300] = "";
+  for (int i = 0; i < 70; i++)
+    strcat(sn, i ? "/x" : "x");
+  CU_ASSERT_EQUAL(CosNaming_NamingContextExt_resolve_str(c, sn, &r, a),
+                  PLUMB_EEXCEPTION);
+  CU_ASSERT_EQUAL(CosNaming_NamingContextExt_resolve_str(c, "a\\\\", &r, a),
+                  PLUMB_EEXCEPTION); /* a\\ is a valid name, unbound */
+  CU_ASSERT_EQUAL(CosNaming_NamingContextExt_resolve_str(c, "a\\\\\\",
+                                                         &r, a),
+                  PLUMB_EEXCEPTION); /* trailing escape: InvalidName */
+  plumb_arena_exception(a, &tid);
+  CU_ASSERT_PTR_NOT_NULL(strstr(tid, "/InvalidName:"));
+  CU_ASSERT_EQUAL(CosNaming_NamingContext_destroy(c, a), PLUMB_EPERM);
+  /* every iterator taken: list says so; destroying one frees it */
+  name._length = 1;
+  for (int i = 0; i < 3; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "i%d", i);
+    comps[0].id = id;
+    CU_ASSERT_EQUAL(CosNaming_NamingContext_bind(c, &name, &r, a), PLUMB_OK);
+  }
+  plumb_objref bis[64];
+  int got = 0;
+  for (int i = 0; i < 64; i++) {
+    CosNaming_BindingList bl = { 0, NULL };
+    plumb_objref bi = PLUMB_OBJREF_INIT;
+    if (CosNaming_NamingContext_list(c, 1, &bl, &bi, a) == PLUMB_OK &&
+        bl._length == 1 && bi.object[0] != '\0') {
+      bis[got] = bi;
+      got++;
+    }
+  }
+  CU_ASSERT_EQUAL(got, 64);
+  CosNaming_BindingList bl = { 0, NULL };
+  plumb_objref bi = PLUMB_OBJREF_INIT;
+  CU_ASSERT_EQUAL(CosNaming_NamingContext_list(c, 1, &bl, &bi, a),
+                  PLUMB_EBUSY);
+  CU_ASSERT_PTR_NOT_NULL(strstr(plumb_client_last_error(c),
+                                "binding iterators are in use"));
+  /* everything fits: a nil iterator, no slot needed */
+  CU_ASSERT_EQUAL(CosNaming_NamingContext_list(c, 100, &bl, &bi, a),
+                  PLUMB_OK);
+  CU_ASSERT_EQUAL(bl._length, 3u);
+  CU_ASSERT_STRING_EQUAL(bi.endpoint, "");
+  plumb_client *it;
+  CU_ASSERT_EQUAL_FATAL(plumb_client_open(&it, ns_ep, bis[0].object, NULL),
+                        PLUMB_OK);
+  bool more = false;
+  CU_ASSERT_EQUAL(CosNaming_BindingIterator_next_n(it, 0, &bl, &more, a),
+                  PLUMB_EINVAL);
+  CU_ASSERT_EQUAL(CosNaming_BindingIterator_next_n(it, 10, &bl, &more, a),
+                  PLUMB_OK);
+  CU_ASSERT(more);
+  CU_ASSERT_EQUAL(bl._length, 2u);
+  CU_ASSERT_EQUAL(CosNaming_BindingIterator_destroy(it, a), PLUMB_OK);
+  CU_ASSERT_EQUAL(CosNaming_BindingIterator_next_n(it, 10, &bl, &more, a),
+                  PLUMB_ENOOBJECT);
+  plumb_client_close(it);
+  CU_ASSERT_EQUAL(CosNaming_NamingContext_list(c, 1, &bl, &bi, a), PLUMB_OK);
+  CU_ASSERT_STRING_EQUAL(bi.object, bis[0].object);
+  /* eight writers at once: every binding lands */
+  pthread_t th[8];
+  for (long i = 0; i < 8; i++)
+    pthread_create(&th[i], NULL, writer, (void *)i);
+  int fails = 0;
+  for (int i = 0; i < 8; i++) {
+    void *rv;
+    pthread_join(th[i], &rv);
+    fails += rv != NULL;
+  }
+  CU_ASSERT_EQUAL(fails, 0);
+  /* (--batch 1000: all fits, no iterator needed while 63 are held) */
+  CU_ASSERT_EQUAL(sh("%s names --batch 1000 | grep -c '^c[0-7]_' | "
+                     "grep -qx 320", PLUMB_CLI), 0);
+  plumb_arena_free(a);
+  plumb_client_close(c);
+  CU_ASSERT_EQUAL(ns_stop(SIGTERM), 0);
+}
+
 static const ptest_case naming_cases[] = {
   { "libplumb CosNaming tables equal plumbc's", test_wire_tables },
   { "CLI: bind/resolve/names/unbind, contexts, iterators", test_cli },
   { "plumb_naming_* and name: endpoints", test_client_api },
   { "one service over every transport", test_transports },
   { "persistence: restart and kill -9 during writes", test_persistence },
+  { "hostile: bounds, iterators exhausted, concurrent writers",
+    test_hostile },
   { NULL, NULL },
 };
 
