@@ -8,253 +8,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "idl_print.h"
 #include "idlsrc.h"
-
-static void print_decl(FILE *f, const idl_node *n, int ind);
 
 static void
 pad(FILE *f, int ind)
 {
   fprintf(f, "%*s", ind * 2, "");
-}
-
-static void
-print_type(FILE *f, const idl_type *t)
-{
-  switch (t->kind) {
-  case IDL_T_VOID: fputs("void", f); return;
-  case IDL_T_BOOLEAN: fputs("boolean", f); return;
-  case IDL_T_CHAR: fputs("char", f); return;
-  case IDL_T_WCHAR: fputs("wchar", f); return;
-  case IDL_T_OCTET: fputs("octet", f); return;
-  case IDL_T_INT8: fputs("int8", f); return;
-  case IDL_T_UINT8: fputs("uint8", f); return;
-  case IDL_T_SHORT: fputs("short", f); return;
-  case IDL_T_USHORT: fputs("unsigned short", f); return;
-  case IDL_T_LONG: fputs("long", f); return;
-  case IDL_T_ULONG: fputs("unsigned long", f); return;
-  case IDL_T_LLONG: fputs("long long", f); return;
-  case IDL_T_ULLONG: fputs("unsigned long long", f); return;
-  case IDL_T_FLOAT: fputs("float", f); return;
-  case IDL_T_DOUBLE: fputs("double", f); return;
-  case IDL_T_STRING: case IDL_T_WSTRING:
-    fputs(t->kind == IDL_T_STRING ? "string" : "wstring", f);
-    if (t->bound)
-      fprintf(f, "<%" PRIu64 ">", t->bound);
-    return;
-  case IDL_T_SEQUENCE:
-    fputs("sequence<", f);
-    print_type(f, t->elem);
-    if (t->bound)
-      fprintf(f, ", %" PRIu64, t->bound);
-    fputs(">", f);
-    return;
-  case IDL_T_ANY: fputs("any", f); return;
-  case IDL_T_OBJECT: fputs("Object", f); return;
-  case IDL_T_NAMED: {
-    /* the fully scoped name: valid wherever it is printed */
-    char *sn = t->ref ? idl_scoped_name(t->ref) : NULL;
-    fputs(sn ? sn : t->name, f);
-    free(sn);
-    return;
-  }
-  }
-}
-
-static void
-print_dims(FILE *f, const idl_node *n)
-{
-  for (size_t i = 0; i < n->ndims; i++)
-    fprintf(f, "[%" PRIu64 "]", n->dims[i]);
-}
-
-static void
-print_value(FILE *f, const idl_value *v, const idl_type *t)
-{
-  switch (v->kind) {
-  case IDL_V_INT: fprintf(f, "%" PRId64, v->i); break;
-  case IDL_V_UINT: fprintf(f, "%" PRIu64, v->u); break;
-  case IDL_V_FLOAT: fprintf(f, "%.17g", v->f); break;
-  case IDL_V_BOOL: fputs(v->b ? "TRUE" : "FALSE", f); break;
-  case IDL_V_CHAR:
-    if (v->u >= 32 && v->u < 127 && v->u != '\'' && v->u != '\\')
-      fprintf(f, "'%c'", (char)v->u);
-    else
-      fprintf(f, "'\\x%02" PRIx64 "'", v->u & 0xff);
-    break;
-  case IDL_V_STRING:
-    fputc('"', f);
-    for (const char *p = v->s ? v->s : ""; *p; p++) {
-      if (*p == '"' || *p == '\\')
-        fprintf(f, "\\%c", *p);
-      else if ((unsigned char)*p < 32)
-        fprintf(f, "\\x%02x", (unsigned char)*p);
-      else
-        fputc(*p, f);
-    }
-    fputc('"', f);
-    break;
-  case IDL_V_ENUM: {
-    char *sn = idl_scoped_name(v->e);
-    fputs(sn ? sn : v->e->name, f);
-    free(sn);
-    break;
-  }
-  default: fputs("0", f); break;
-  }
-  (void)t;
-}
-
-static void
-print_members(FILE *f, const idl_node *n, int ind)
-{
-  for (const idl_node *m = n->children; m; m = m->next) {
-    if (m->kind != IDL_MEMBER) {
-      print_decl(f, m, ind);
-      continue;
-    }
-    pad(f, ind);
-    print_type(f, m->type);
-    fprintf(f, " %s", m->name);
-    print_dims(f, m);
-    fputs(";\n", f);
-  }
-}
-
-static void
-print_op(FILE *f, const idl_node *o, int ind)
-{
-  pad(f, ind);
-  if (o->flags & IDL_F_ONEWAY)
-    fputs("oneway ", f);
-  print_type(f, o->type);
-  fprintf(f, " %s(", o->name);
-  int first = 1;
-  for (const idl_node *p = o->children; p; p = p->next) {
-    if (p->kind != IDL_PARAM)
-      continue;
-    fprintf(f, "%s%s ", first ? "" : ", ",
-            p->dir == IDL_IN ? "in" : p->dir == IDL_OUT ? "out" : "inout");
-    print_type(f, p->type);
-    fprintf(f, " %s", p->name);
-    first = 0;
-  }
-  fputs(")", f);
-  for (size_t i = 0; i < o->nraises; i++) {
-    char *sn = idl_scoped_name(o->raises[i]);
-    fprintf(f, "%s%s", i ? ", " : " raises (", sn);
-    free(sn);
-  }
-  fputs(o->nraises ? ");\n" : ";\n", f);
-}
-
-static void
-print_decl(FILE *f, const idl_node *n, int ind)
-{
-  switch (n->kind) {
-  case IDL_MODULE:
-    pad(f, ind);
-    fprintf(f, "module %s {\n", n->name);
-    for (const idl_node *c = n->children; c; c = c->next)
-      print_decl(f, c, ind + 1);
-    pad(f, ind);
-    fputs("};\n", f);
-    return;
-  case IDL_FORWARD:
-    pad(f, ind);
-    fprintf(f, "interface %s;\n", n->name);
-    return;
-  case IDL_INTERFACE:
-    pad(f, ind);
-    fprintf(f, "interface %s", n->name);
-    for (size_t i = 0; i < n->nbases; i++) {
-      char *sn = idl_scoped_name(n->bases[i]);
-      fprintf(f, "%s%s", i ? ", " : " : ", sn);
-      free(sn);
-    }
-    fputs(" {\n", f);
-    for (const idl_node *c = n->children; c; c = c->next) {
-      if (c->kind == IDL_OPERATION) {
-        print_op(f, c, ind + 1);
-      } else if (c->kind == IDL_ATTRIBUTE) {
-        pad(f, ind + 1);
-        fputs(c->flags & IDL_F_READONLY ? "readonly attribute " :
-              "attribute ", f);
-        print_type(f, c->type);
-        fprintf(f, " %s;\n", c->name);
-      } else {
-        print_decl(f, c, ind + 1);
-      }
-    }
-    pad(f, ind);
-    fputs("};\n", f);
-    return;
-  case IDL_STRUCT: case IDL_EXCEPTION:
-    pad(f, ind);
-    fprintf(f, "%s %s {\n", n->kind == IDL_STRUCT ? "struct" : "exception",
-            n->name);
-    print_members(f, n, ind + 1);
-    pad(f, ind);
-    fputs("};\n", f);
-    return;
-  case IDL_UNION:
-    pad(f, ind);
-    fprintf(f, "union %s switch (", n->name);
-    print_type(f, n->type);
-    fputs(") {\n", f);
-    for (const idl_node *c = n->children; c; c = c->next) {
-      if (c->kind != IDL_CASE)
-        continue;
-      for (size_t i = 0; i < c->nlabels; i++) {
-        pad(f, ind + 1);
-        fputs("case ", f);
-        print_value(f, &c->labels[i], n->type);
-        fputs(":\n", f);
-      }
-      if (c->flags & IDL_F_DEFAULT) {
-        pad(f, ind + 1);
-        fputs("default:\n", f);
-      }
-      pad(f, ind + 2);
-      print_type(f, c->type);
-      fprintf(f, " %s", c->name);
-      print_dims(f, c);
-      fputs(";\n", f);
-    }
-    pad(f, ind);
-    fputs("};\n", f);
-    return;
-  case IDL_ENUM: {
-    pad(f, ind);
-    fprintf(f, "enum %s { ", n->name);
-    int first = 1;
-    for (const idl_node *e = n->children; e; e = e->next)
-      if (e->kind == IDL_ENUMERATOR) {
-        fprintf(f, "%s%s", first ? "" : ", ", e->name);
-        first = 0;
-      }
-    fputs(" };\n", f);
-    return;
-  }
-  case IDL_TYPEDEF:
-    pad(f, ind);
-    fputs("typedef ", f);
-    print_type(f, n->type);
-    fprintf(f, " %s", n->name);
-    print_dims(f, n);
-    fputs(";\n", f);
-    return;
-  case IDL_CONST:
-    pad(f, ind);
-    fputs("const ", f);
-    print_type(f, n->type);
-    fprintf(f, " %s = ", n->name);
-    print_value(f, &n->value, n->type);
-    fputs(";\n", f);
-    return;
-  default:
-    return;
-  }
 }
 
 /* Prints n inside its enclosing modules (an interface's nested type as a
@@ -271,7 +31,7 @@ print_in_modules(FILE *f, const idl_node *n)
     pad(f, k - 1 - i);
     fprintf(f, "module %s {\n", chain[i]->name);
   }
-  print_decl(f, n, k);
+  idl_print_decl(f, n, k);
   for (int i = 0; i < k; i++) {
     pad(f, k - 1 - i);
     fputs("};\n", f);
@@ -316,7 +76,7 @@ describe_run(cli *g, int argc, char **argv)
   } else {
     for (const idl_node *c = src.tree->root->children; c; c = c->next)
       if (node_main(c))
-        print_decl(stdout, c, 0);
+        idl_print_decl(stdout, c, 0);
   }
   idlsrc_free(&src);
   return st;

@@ -71,7 +71,7 @@ ping_run(cli *g, int argc, char **argv)
   plumb_operation o = op;
   o.decl_iface = plumb_type_hash("IDL:plumb/Ping:1.0");
   plumb_interface iface = { PLUMB_GENERATED_ABI, "IDL:plumb/Ping:1.0",
-                            o.decl_iface, &o, 1, NULL, 0, NULL };
+                            o.decl_iface, &o, 1, NULL, 0, NULL, NULL };
   double *rtt = calloc((size_t)count, sizeof *rtt);
   long got = 0;
   ping_msg req = { PROTOBUF_C_MESSAGE_INIT(&ping_descriptor) };

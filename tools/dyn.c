@@ -263,7 +263,7 @@ dyn_interface(const gop *op)
                               fnv1a(tid), op->decl_index, &rq->d,
                               rp ? &rp->d : NULL, di->raises, nr, NULL };
   di->iface = (plumb_interface){ PLUMB_GENERATED_ABI, tid, fnv1a(tid),
-                                 &di->op, 1, NULL, 0, NULL };
+                                 &di->op, 1, NULL, 0, NULL, NULL };
   di->next = ifaces;
   ifaces = di;
   return &di->iface;

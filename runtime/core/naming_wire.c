@@ -114,7 +114,7 @@ static const plumb_operation ctx_ops[2] = {
     &empty_descriptor, raises, 3, NULL },
 };
 const plumb_interface plumb__naming_ctx_iface = {
-  PLUMB_GENERATED_ABI, TID_CTX, ID_CTX, ctx_ops, 2, NULL, 0, NULL
+  PLUMB_GENERATED_ABI, TID_CTX, ID_CTX, ctx_ops, 2, NULL, 0, NULL, NULL
 };
 
 static const plumb_operation ext_ops[1] = {
@@ -122,5 +122,5 @@ static const plumb_operation ext_ops[1] = {
     &res_rep_descriptor, raises, 3, NULL },
 };
 const plumb_interface plumb__naming_ext_iface = {
-  PLUMB_GENERATED_ABI, TID_EXT, ID_EXT, ext_ops, 1, NULL, 0, NULL
+  PLUMB_GENERATED_ABI, TID_EXT, ID_EXT, ext_ops, 1, NULL, 0, NULL, NULL
 };
