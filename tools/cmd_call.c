@@ -1,8 +1,8 @@
 /* cmd_call.c - `plumb call`: one operation called with its arguments given
  * as JSON, the reply printed as JSON.  With --idl FILE the operation's
  * messages are built from the IDL (plumbc's front end and model, dyn.c)
- * and mapped to and from JSON by jmap.c; without it the server's
- * introspection would be used, which this build does not have yet. */
+ * and mapped to and from JSON by jmap.c; without it the IDL text comes
+ * from the server's introspection object (introspect_cli.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +10,7 @@
 #include "dyn.h"
 #include "front.h"
 #include "idlsrc.h"
+#include "introspect_cli.h"
 #include "jmap.h"
 
 #define MAX_JSON (16u << 20)
@@ -71,12 +72,14 @@ call_run(cli *g, int argc, char **argv)
   if (n < 3)
     return cli_error(CLI_USAGE, "call: expected ENDPOINT OBJECT OPERATION "
                      "[JSON | -]");
-  if (src.idl == NULL)
-    return cli_error(CLI_NOINFO, "call: this plumb cannot read a server's "
-                     "interfaces by introspection yet; give the IDL with "
-                     "--idl FILE");
   const gop *op;
-  if (idlsrc_load(&src) != 0 || (op = idlsrc_find_op(&src, pos[2])) == NULL)
+  if (src.idl == NULL) { /* ask the server */
+    if ((st = cli_introspect_load(g, &src, pos[0], pos[1], NULL)) != CLI_OK)
+      goto out;
+  } else if (idlsrc_load(&src) != 0) {
+    goto out_usage;
+  }
+  if ((op = idlsrc_find_op(&src, pos[2])) == NULL)
     goto out_usage;
   const plumb_interface *iface = dyn_interface(op);
   dyn_msg *rq = dyn_of_request(op), *rp = op->oneway ? NULL
@@ -164,7 +167,7 @@ out:
 
 const cli_cmd cli_cmd_call = {
   "call", call_run,
-  "call --idl FILE [-I DIR]... ENDPOINT OBJECT OPERATION [JSON | -]",
+  "call [--idl FILE [-I DIR]...] ENDPOINT OBJECT OPERATION [JSON | -]",
   "Calls OPERATION on OBJECT (\"\" = the server's default object) with\n"
   "its in and inout parameters given as a JSON object by name (\"-\": read\n"
   "it from stdin; absent: {}), and prints the reply as JSON: \"_ret\" for\n"
@@ -173,6 +176,7 @@ const cli_cmd cli_cmd_call = {
   "_set_name.  A user exception prints {\"exception\": TYPE_ID, \"value\":\n"
   "{...}} and exits with 3.  The JSON mapping (64-bit integers as\n"
   "strings, bytes as base64, enums by name, unions as {\"_d\", member}) is\n"
-  "in docs/IDL-MAPPING.md.  --idl FILE gives the interface; plumbc's\n"
-  "include path (-I, then plumb's own IDL directory) applies.\n",
+  "in docs/IDL-MAPPING.md.  The interface comes from the server's\n"
+  "introspection, or from --idl FILE (plumbc's include path: -I, then\n"
+  "plumb's own IDL directory), which works with introspection off.\n",
 };

@@ -1,8 +1,7 @@
-/* cmd_describe.c - `plumb describe` and `plumb list`.  describe --idl
- * prints the IDL back from plumbc's tree (every declaration of the main
- * file, or one TYPE with its enclosing modules), in a form plumbc parses
- * again; list and describe without --idl need the server's introspection,
- * which this build does not have yet: they say so (exit 4). */
+/* cmd_describe.c - `plumb describe`: the IDL printed back from plumbc's
+ * tree, in a form plumbc parses again - of --idl FILE (every declaration
+ * of the main file, or one TYPE inside its modules), or of what a server
+ * serves for an OBJECT or a type id, asked by introspection. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "cli.h"
 #include "idl_print.h"
 #include "idlsrc.h"
+#include "introspect_cli.h"
 
 static void
 pad(FILE *f, int ind)
@@ -44,8 +44,6 @@ describe_run(cli *g, int argc, char **argv)
   idl_src src;
   const char *pos[2] = { NULL };
   int n = 0;
-  (void)g;
-
   if (idlsrc_args(&src, argc, argv) != 0)
     return CLI_USAGE;
   for (int i = 1; i < argc; i++)
@@ -54,10 +52,22 @@ describe_run(cli *g, int argc, char **argv)
         return cli_error(CLI_USAGE, "describe: unexpected '%s'", argv[i]);
       pos[n++] = argv[i];
     }
-  if (src.idl == NULL)
-    return cli_error(CLI_NOINFO, "describe: this plumb cannot read a "
-                     "server's interfaces by introspection yet; give the "
-                     "IDL with --idl FILE");
+  if (src.idl == NULL) { /* ask the server: OBJECT or IDL:TYPE_ID */
+    if (n == 0)
+      return cli_error(CLI_USAGE, "describe: expected ENDPOINT (or --idl "
+                       "FILE)");
+    const char *what = n == 2 ? pos[1] : NULL;
+    int is_tid = what && strncmp(what, "IDL:", 4) == 0;
+    int st = cli_introspect_load(g, &src, pos[0], is_tid ? NULL : what,
+                                 is_tid ? what : NULL);
+    if (st == CLI_OK) {
+      printf("// %s served by %s\n", src.iface, pos[0]);
+      for (const idl_node *c = src.tree->root->children; c; c = c->next)
+        idl_print_decl(stdout, c, 0);
+    }
+    idlsrc_free(&src);
+    return st;
+  }
   if (idlsrc_load(&src) != 0)
     return CLI_USAGE;
   /* ENDPOINT is optional with --idl: the description comes from the file */
@@ -82,28 +92,13 @@ describe_run(cli *g, int argc, char **argv)
   return st;
 }
 
-static int
-list_run(cli *g, int argc, char **argv)
-{
-  (void)g;
-  (void)argc;
-  (void)argv;
-  return cli_error(CLI_NOINFO, "list: this plumb cannot ask a server for "
-                   "its objects yet (introspection is not built); see "
-                   "docs/TOOLS.md");
-}
-
 const cli_cmd cli_cmd_describe = {
-  "describe", describe_run, "describe --idl FILE [-I DIR]... [ENDPOINT] "
-  "[TYPE]",
-  "Prints the declarations of FILE (or only TYPE, a scoped name such as\n"
-  "kv::Store, inside its modules) back as IDL that plumbc parses again:\n"
-  "types fully scoped, constants and case labels evaluated.  Without\n"
-  "--idl the server's introspection would be asked, which this build\n"
-  "does not have yet (exit 4).\n",
-};
-const cli_cmd cli_cmd_list = {
-  "list", list_run, "list ENDPOINT",
-  "Lists the objects of a server and their interfaces, by introspection\n"
-  "(not in this build yet: exit 4).\n",
+  "describe", describe_run, "describe ENDPOINT [OBJECT | TYPE_ID] | "
+  "describe --idl FILE [-I DIR]... [TYPE]",
+  "Prints as IDL, which plumbc parses again (types fully scoped,\n"
+  "constants and case labels evaluated), what the server at ENDPOINT\n"
+  "serves for OBJECT (default: its default object) or TYPE_ID (IDL:...),\n"
+  "asked by introspection (exit 4 if the server does not answer it); or,\n"
+  "with --idl, the declarations of FILE, or only TYPE (a scoped name such\n"
+  "as kv::Store) inside its modules.\n",
 };

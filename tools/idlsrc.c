@@ -69,6 +69,22 @@ idlsrc_load(idl_src *s)
   return 0;
 }
 
+int
+idlsrc_load_text(idl_src *s, const char *name, const char *text)
+{
+  idl_options io;
+  memset(&io, 0, sizeof io);
+  s->idl = name;
+  s->owned_iface = 1;
+  if (idl_parse_string(name, text, &io, &s->tree) != 0 || s->tree == NULL) {
+    cli_error(CLI_FAIL, "%s: the IDL the server describes has errors "
+              "(above)", name);
+    return -1;
+  }
+  proto_set_tree(s->tree);
+  return 0;
+}
+
 static void
 walk(const idl_node *n, int main_only, void (*fn)(const idl_node *, void *),
      void *arg)
@@ -225,6 +241,9 @@ idlsrc_free(idl_src *s)
   if (s->tree)
     idl_tree_free(s->tree);
   s->tree = NULL;
+  if (s->owned_iface)
+    free((char *)s->iface);
+  s->iface = NULL;
   dyn_free();
   back_pool_free();
 }

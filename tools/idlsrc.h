@@ -12,6 +12,7 @@ typedef struct idl_src {
   size_t ndirs;
   const char *iface;     /* --interface NAME */
   idl_tree *tree;
+  int owned_iface;       /* iface malloc'd (set by introspection) */
 } idl_src;
 
 /* Takes --idl, -I and --interface out of argv (setting them to NULL).
@@ -19,6 +20,8 @@ typedef struct idl_src {
 int idlsrc_args(idl_src *s, int argc, char **argv);
 /* Parses s->idl; 0 or -1 (diagnostics reported). */
 int idlsrc_load(idl_src *s);
+/* Parses IDL text (from a server's introspection) named name. */
+int idlsrc_load_text(idl_src *s, const char *name, const char *text);
 /* The operation `name` ("op", "Iface.op", "M::Iface::op", "_get_attr")
  * of the interface chosen by --interface or by the name, searching
  * inherited operations too.  NULL after reporting why. */

@@ -18,6 +18,7 @@
 #include "access.h"
 #include "decode.h"
 #include "log.h"
+#include "introspect.h"
 #include "open_opts.h"
 #include "transport.h"
 
@@ -35,12 +36,12 @@ typedef struct cfg_key {
 
 enum { K_ENDPOINT, K_TIMEOUT, K_MAX_FRAME, K_MODE, K_GROUP, K_RING, K_MSGSIZE,
        K_SPIN, K_ALLOW, K_ALLOW_UIDS, K_ALLOW_GIDS, K_MAX_DEPTH,
-       K_DECODE_BUDGET, K_MAX_DECODE_MEM, K_COUNT };
+       K_DECODE_BUDGET, K_MAX_DECODE_MEM, K_INTROSPECTION, K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
   "endpoint", "timeout_ms", "max_frame", "mode", "group", "shm_ring_size",
   "mq_msgsize", "spin_us", "allow", "allow_uids", "allow_gids", "max_depth",
-  "decode_budget", "max_decode_memory",
+  "decode_budget", "max_decode_memory", "introspection",
 };
 
 typedef struct cfg_parse {
@@ -239,6 +240,14 @@ cfg_apply(cfg_parse *p, plumb_config *cfg)
              "(the system limit is /proc/sys/fs/mqueue/msgsize_max)");
     else
       cfg->mq_msgsize = (uint32_t)u;
+  }
+  if ((k = cfg_pick(p, K_INTROSPECTION)) != NULL) { /* introspect.c */
+    if (strcmp(k->value, "on") == 0 || strcmp(k->value, "yes") == 0)
+      cfg->introspection_off = 0;
+    else if (strcmp(k->value, "off") == 0 || strcmp(k->value, "no") == 0)
+      cfg->introspection_off = 1;
+    else
+      BAD(k, "expected on or off");
   }
   if ((k = cfg_pick(p, K_SPIN)) != NULL) {
     if (parse_int(k->value, &i) < 0 || i < 0 || i > 100000)
@@ -495,5 +504,7 @@ plumb_server_listen_service(plumb_server *s, const char *service,
   if (s != NULL)
     plumb__server_set_decode(s, cfg.max_depth, cfg.decode_budget,
                              cfg.max_decode_memory);
+  if (s != NULL && cfg.introspection_off) /* off wins, see introspect.c */
+    plumb__server_no_introspection(s);
   return plumb__server_listen_opts(s, cfg.endpoint, &to);
 }

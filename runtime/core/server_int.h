@@ -124,6 +124,8 @@ struct plumb_server {
   int timerfd;
   pthread_mutex_t timer_mu;
   int64_t timer_at;     /* when timerfd fires next; 0 = disarmed */
+  int no_introspection;     /* introspect.c: _plumb.introspect off */
+  struct timespec started;  /* CLOCK_MONOTONIC at plumb_server_new */
 };
 
 /* Per-worker reusable state. */

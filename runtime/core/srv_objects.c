@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "introspect.h"
 #include "log.h"
 #include "server_int.h"
 
@@ -49,6 +50,9 @@ plumb__srv_find_object(plumb_server *s, const char *name, size_t len)
 {
   if (len == 0)
     return s->n_objs ? &s->objs[0] : NULL;
+  const srv_object *io = plumb__introspect_find(s, name, len);
+  if (io != NULL) /* the reserved introspection object */
+    return io;
   for (size_t i = 0; i < s->n_objs; i++)
     if (s->objs[i].name_len == len && memcmp(s->objs[i].name, name, len) == 0)
       return &s->objs[i];
