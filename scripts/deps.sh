@@ -13,6 +13,7 @@ set -euo pipefail
 PLUMB_PACKAGES=(
   # build
   meson ninja-build gcc libc6-dev pkgconf flex bison
+  g++ # the generated headers compile as C++ too (tests/golden)
   libprotobuf-c-dev libinih-dev
   libsqlite3-dev libjson-c-dev # plumb-naming (bindings), the plumb CLI (JSON)
   scdoc groff-base             # man pages (docs/man), checked by groff
@@ -20,6 +21,7 @@ PLUMB_PACKAGES=(
   libcunit1-dev protobuf-compiler libprotobuf-dev valgrind python3
   clang libclang-rt-14-dev # libFuzzer harnesses (tests/fuzz)
   passwd                   # useradd/userdel for the second-user hostile tests
+  iproute2                 # ip netns + veth: references from another namespace
 )
 
 plumb_install_deps() {

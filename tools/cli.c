@@ -62,8 +62,7 @@ cli_open(cli *g, plumb_client **c, const char *endpoint, const char *object)
   if (strchr(endpoint, ':') == NULL) { /* a plumb.conf service name */
     rc = plumb_client_open_service(c, endpoint, NULL, object);
   } else {
-    plumb_client_opts o = { 0, 0 };
-    rc = plumb_client_open(c, endpoint, object, &o);
+    rc = plumb_client_open(c, endpoint, object, NULL);
   }
   if (rc != PLUMB_OK) {
     const char *why = plumb_strerror(rc);

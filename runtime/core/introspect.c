@@ -6,9 +6,10 @@
  *                 (plumb_interface.idl) of a served interface or a base;
  *   info          version, uptime, endpoints, object count, health.
  * It reveals nothing but the IDL of what is served.  It is found through
- * plumb__srv_find_object (one hook), so it is not in the object table and
+ * plumb__srv_object_get (one hook), so it is not in the object table and
  * never becomes a server's default object; access rules are those of the
- * connection, as for every object.  The protobuf-c tables are written by
+ * connection, as for every object.  list_objects leaves out anonymous
+ * objects: their ids are capabilities.  The protobuf-c tables are written by
  * hand (libplumb carries no plumbc-generated code); tests/tools compares
  * them with what plumbc makes of introspect.idl.  Only the fields filled
  * here are declared: the others of InterfaceDesc are simply absent. */
@@ -164,20 +165,27 @@ list_thunk(const void *impl, void *ctx, plumb_call *call,
 {
   plumb_server *s = call->server;
   list_rep *r = (list_rep *)rp;
+  int st = PLUMB_OK;
   (void)impl, (void)ctx, (void)rq;
+  pthread_rwlock_rdlock(&s->obj_lock);
   r->ret = plumb_call_alloc(call, (s->n_objs + 1) * sizeof *r->ret);
-  if (r->ret == NULL)
-    return PLUMB_ENOMEM;
-  for (size_t i = 0; i < s->n_objs; i++) {
-    objinfo *o = plumb_call_alloc(call, sizeof *o);
-    if (o == NULL)
-      return PLUMB_ENOMEM;
-    objinfo_d_init(&o->base);
-    o->name = s->objs[i].name;
-    o->type_id = (char *)s->objs[i].iface->type_id;
-    r->ret[r->n_ret++] = o;
-  }
-  return PLUMB_OK;
+  for (size_t b = 0; r->ret && b < s->obj_cap; b++)
+    for (srv_object *ob = s->obj_tab[b]; ob && st == PLUMB_OK;
+         ob = ob->hnext) {
+      if (ob->anon || r->n_ret == s->n_objs)
+        continue; /* an anonymous object's id is a capability */
+      objinfo *o = plumb_call_alloc(call, sizeof *o);
+      if (o == NULL) {
+        st = PLUMB_ENOMEM;
+        break;
+      }
+      objinfo_d_init(&o->base);
+      o->name = plumb_call_strdup(call, ob->name);
+      o->type_id = (char *)ob->iface->type_id;
+      r->ret[r->n_ret++] = o;
+    }
+  pthread_rwlock_unlock(&s->obj_lock);
+  return r->ret == NULL ? PLUMB_ENOMEM : st;
 }
 
 /* The served interface (or a base of one) with type id tid; bounded. */
@@ -227,8 +235,12 @@ describe_thunk(const void *impl, void *ctx, plumb_call *call,
   desc_rep *r = (desc_rep *)rp;
   const plumb_interface *i = NULL;
   (void)impl, (void)ctx;
-  for (size_t k = 0; k < s->n_objs && i == NULL; k++)
-    i = find_iface(s->objs[k].iface, q->type_id, 0);
+  /* interfaces live as long as the program: no lock needed after */
+  pthread_rwlock_rdlock(&s->obj_lock);
+  for (size_t b = 0; b < s->obj_cap && i == NULL; b++)
+    for (srv_object *ob = s->obj_tab[b]; ob && i == NULL; ob = ob->hnext)
+      i = find_iface(ob->iface, q->type_id, 0);
+  pthread_rwlock_unlock(&s->obj_lock);
   if (i == NULL) {
     str_msg ex;
     unknown_d_init(&ex.base);
@@ -306,17 +318,23 @@ const plumb_interface plumb__introspect_iface = {
   PLUMB_GENERATED_ABI, TID, ID_INTROSPECTOR, ops, 3, NULL, 0, NULL, NULL
 };
 
-static const srv_object introspect_object = {
-  (char *)PLUMB__INTROSPECT_OBJECT, sizeof PLUMB__INTROSPECT_OBJECT - 1,
-  &plumb__introspect_iface, NULL, NULL
+/* Shared by every server; never freed: its count starts at 1 (the
+ * "table's" reference) and each call takes and puts one more. */
+static srv_object introspect_object = {
+  .name = (char *)PLUMB__INTROSPECT_OBJECT,
+  .name_len = sizeof PLUMB__INTROSPECT_OBJECT - 1,
+  .iface = &plumb__introspect_iface,
+  .refs = 1,
 };
 
-const srv_object *
+srv_object *
 plumb__introspect_find(plumb_server *s, const char *name, size_t len)
 {
   if (s->no_introspection || len != sizeof PLUMB__INTROSPECT_OBJECT - 1 ||
       memcmp(name, PLUMB__INTROSPECT_OBJECT, len) != 0)
     return NULL;
+  atomic_fetch_add_explicit(&introspect_object.refs, 1,
+                            memory_order_relaxed);
   return &introspect_object;
 }
 

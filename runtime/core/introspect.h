@@ -9,9 +9,9 @@
 #define PLUMB__INTROSPECT_OBJECT "_plumb.introspect"
 
 /* The introspection object if name (len bytes) names it and s serves it,
- * else NULL. */
-const srv_object *plumb__introspect_find(plumb_server *s, const char *name,
-                                         size_t len);
+ * else NULL; counted like plumb__srv_object_get's. */
+srv_object *plumb__introspect_find(plumb_server *s, const char *name,
+                                   size_t len);
 
 /* Switches s's introspection object off (plumb.conf introspection = off). */
 void plumb__server_no_introspection(plumb_server *s);

@@ -38,7 +38,10 @@ naming_open(plumb_client **c, plumb_config *cfg, char *err, size_t errlen)
     return say(err, errlen, PLUMB_ECONFIG, "naming service endpoint '%s' "
                "is itself a name: endpoint (set PLUMB_NAMING_ENDPOINT or "
                "[naming] endpoint to a transport endpoint)", cfg->endpoint);
-  plumb_client_opts o = { cfg->timeout_ms, cfg->max_frame };
+  plumb_client_opts o;
+  memset(&o, 0, sizeof o);
+  o.timeout_ms = cfg->timeout_ms;
+  o.max_frame = cfg->max_frame;
   rc = plumb_client_open(c, cfg->endpoint, PLUMB_NAMING_ROOT, &o);
   if (rc != PLUMB_OK)
     return say(err, errlen, rc, "naming service at %s: %s", cfg->endpoint,
