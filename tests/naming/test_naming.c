@@ -548,6 +548,46 @@ test_hostile(void)
   CU_ASSERT_EQUAL(ns_stop(SIGTERM), 0);
 }
 
+/* ---- plumb_naming_run: bound while serving, unbound at a clean stop ------- */
+
+static void
+test_naming_run(void)
+{
+  const char *eps[] = { ns_ep, NULL };
+  char srv_ep[300], err[512];
+  CU_ASSERT_EQUAL_FATAL(ns_start(eps, 1), 0);
+  snprintf(srv_ep, sizeof srv_ep, "unix:%s/helper.sock", dir);
+  pid_t child = fork();
+  CU_ASSERT_FATAL(child >= 0);
+  if (child == 0) {
+    static const CosNaming_BindingIterator_ops none = { 0 };
+    plumb_server *s;
+    plumb_naming_entry e[2] = {
+      { "helper", srv_ep, "it", CosNaming_BindingIterator_interface.type_id },
+      { "helper-too", srv_ep, "it", "" },
+    };
+    if (plumb_server_new(&s, NULL) != PLUMB_OK ||
+        CosNaming_BindingIterator__serve(s, "it", &none, NULL) != PLUMB_OK ||
+        plumb_server_listen(s, srv_ep) != PLUMB_OK)
+      _exit(2);
+    int rc = plumb_naming_run(s, e, 2, 1, err, sizeof err);
+    plumb_server_free(s);
+    _exit(rc == PLUMB_OK ? 0 : 3);
+  }
+  int rc = -1;
+  for (long long end = ptest_now_ms() + 5000; ptest_now_ms() < end;
+       usleep(20000))
+    if ((rc = sh("%s resolve helper-too", PLUMB_CLI)) == 0)
+      break;
+  CU_ASSERT_EQUAL(rc, 0);
+  CU_ASSERT_EQUAL(sh("%s resolve helper", PLUMB_CLI), 0);
+  CU_ASSERT(out_has(" it IDL:CosNaming/BindingIterator:1.0"));
+  CU_ASSERT_EQUAL(ptest_stop(child, SIGTERM, 5000), 0);
+  CU_ASSERT_EQUAL(sh("%s resolve helper", PLUMB_CLI), 3);
+  CU_ASSERT_EQUAL(sh("%s resolve helper-too", PLUMB_CLI), 3);
+  CU_ASSERT_EQUAL(ns_stop(SIGTERM), 0);
+}
+
 static const ptest_case naming_cases[] = {
   { "libplumb CosNaming tables equal plumbc's", test_wire_tables },
   { "CLI: bind/resolve/names/unbind, contexts, iterators", test_cli },
@@ -556,6 +596,8 @@ static const ptest_case naming_cases[] = {
   { "persistence: restart and kill -9 during writes", test_persistence },
   { "hostile: bounds, iterators exhausted, concurrent writers",
     test_hostile },
+  { "plumb_naming_run binds while serving, unbinds at stop",
+    test_naming_run },
   { NULL, NULL },
 };
 
