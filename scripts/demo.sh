@@ -103,6 +103,9 @@ demo_step "plumb resolve apps/calc" "$plumb" resolve apps/calc
 demo_step "calc-client name:apps/calc 7 5" "$client" name:apps/calc 7 5
 demo_step "plumb call ... add {a:40,b:2}" "$plumb" --json call \
   --idl examples/calculator/calculator.idl name:apps/calc calc add '{"a":40,"b":2}'
+demo_step "plumb list name:apps/calc" "$plumb" list name:apps/calc
+demo_step "plumb call (introspection) ... sub" "$plumb" --json call \
+  name:apps/calc calc sub '{"a":40,"b":2}'
 demo_step "plumb ping -c 20 name:apps/calc" sh -c "'$plumb' ping -c 20 name:apps/calc | tail -1"
 kill -TERM "$spid" "$nspid" 2>/dev/null || true
 wait "$spid" 2>/dev/null || true
