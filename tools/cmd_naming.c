@@ -44,7 +44,7 @@ static void
 print_binding(cli *g, const CosNaming_Binding *b, int *first)
 {
   const CosNaming_NameComponent *nc =
-      b->n_binding_name ? b->binding_name[0] : NULL;
+      b->binding_name._length ? b->binding_name._buffer[0] : NULL;
   const char *id = nc ? nc->id : "", *kind = nc ? nc->kind : "";
   int ctx = b->binding_type == CosNaming_BindingType_ncontext;
   if (g->json) {

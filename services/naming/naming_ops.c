@@ -20,8 +20,8 @@ raise_notfound(plumb_call *call, CosNaming_NamingContext_NotFoundReason why,
 {
   CosNaming_NamingContext_NotFound ex = CosNaming_NamingContext_NotFound_INIT;
   ex.why = why;
-  ex.n_rest_of_name = n;
-  ex.rest_of_name = (ncomp **)rest;
+  ex.rest_of_name._length = n;
+  ex.rest_of_name._buffer = (ncomp **)rest;
   return plumb_call_raise(call, &CosNaming_NamingContext_NotFound_type, &ex);
 }
 
@@ -36,8 +36,8 @@ raise_cannot(plumb_call *call, const ndb_binding *b, ncomp *const *rest,
   ref.object = b->object;
   ref.type_id = b->type_id;
   ex.cxt = &ref;
-  ex.n_rest_of_name = n;
-  ex.rest_of_name = (ncomp **)rest;
+  ex.rest_of_name._length = n;
+  ex.rest_of_name._buffer = (ncomp **)rest;
   return plumb_call_raise(call, &CosNaming_NamingContext_CannotProceed_type,
                           &ex);
 }
@@ -339,8 +339,8 @@ fill_binding(plumb_call *call, const ndb_binding *b, CosNaming_Binding **out)
   if (c->id == NULL || c->kind == NULL)
     return PLUMB_ENOMEM;
   v[0] = c;
-  cb->n_binding_name = 1;
-  cb->binding_name = v;
+  cb->binding_name._length = 1;
+  cb->binding_name._buffer = v;
   cb->binding_type = b->type == NDB_CONTEXT ? CosNaming_BindingType_ncontext
                                              : CosNaming_BindingType_nobject;
   *out = cb;
