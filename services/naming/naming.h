@@ -38,6 +38,7 @@ typedef struct naming_iter {
 
 struct naming {
   ndb *db;
+  plumb_server *server;     /* to add context objects at run time */
   const char *ref_endpoint; /* endpoint put in the references we make */
   pthread_mutex_t iter_lock;
   naming_iter iters[NAMING_ITERATORS];
@@ -45,6 +46,10 @@ struct naming {
 
 extern const CosNaming_NamingContextExt_ops naming_context_ops;
 extern const CosNaming_BindingIterator_ops naming_iterator_ops;
+
+/* Serves context id as object "ctx.<id>" (at any time); PLUMB_OK or a
+ * status (PLUMB_EBUSY: already served). */
+int naming_serve_context(naming *n, int64_t id);
 
 /* Releases every iterator's bindings. */
 void naming_iters_free(naming *n);

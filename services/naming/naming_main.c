@@ -95,23 +95,19 @@ serve_objects(plumb_server *s, naming *n, naming_ctx **ctxs, size_t *nctx)
     fprintf(stderr, "plumb-naming: %s\n", ndb_errmsg(n->db));
     return -1;
   }
-  *ctxs = calloc(cnt + 1, sizeof **ctxs);
+  *ctxs = calloc(1, sizeof **ctxs); /* the root; the others: ops.c */
   if (*ctxs == NULL) {
     free(ids);
     return -1;
   }
-  *nctx = cnt + 1;
+  *nctx = 1;
   (*ctxs)[0].n = n;
   (*ctxs)[0].id = NDB_ROOT;
   rc = CosNaming_NamingContextExt__serve(s, NAMING_ROOT_OBJECT,
                                          &naming_context_ops, &(*ctxs)[0]);
-  for (size_t i = 0; rc == PLUMB_OK && i < cnt; i++) {
-    (*ctxs)[i + 1].n = n;
-    (*ctxs)[i + 1].id = ids[i];
-    snprintf(name, sizeof name, "ctx.%lld", (long long)ids[i]);
-    rc = CosNaming_NamingContextExt__serve(s, name, &naming_context_ops,
-                                           &(*ctxs)[i + 1]);
-  }
+  n->server = s;
+  for (size_t i = 0; rc == PLUMB_OK && i < cnt; i++)
+    rc = naming_serve_context(n, ids[i]);
   free(ids);
   for (unsigned i = 0; rc == PLUMB_OK && i < NAMING_ITERATORS; i++) {
     n->iters[i].n = n;

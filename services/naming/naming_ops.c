@@ -264,6 +264,25 @@ nc_unbind(void *ctx, plumb_call *call, const CosNaming_Name *name)
   return rc == NDB_OK ? PLUMB_OK : db_failed(call, cx->n);
 }
 
+int
+naming_serve_context(naming *n, int64_t id)
+{
+  char name[48];
+  naming_ctx *cx = malloc(sizeof *cx);
+  if (cx == NULL)
+    return PLUMB_ENOMEM;
+  cx->n = n;
+  cx->id = id;
+  snprintf(name, sizeof name, "ctx.%" PRId64, id);
+  plumb_object_opts o = { name, free };
+  int rc = plumb_server_add_object_opts(n->server,
+                                        &CosNaming_NamingContextExt_interface,
+                                        &naming_context_ops, cx, &o, NULL);
+  if (rc != PLUMB_OK)
+    free(cx);
+  return rc;
+}
+
 static int
 nc_new_context(void *ctx, plumb_call *call, plumb_objref *ret)
 {
@@ -271,6 +290,10 @@ nc_new_context(void *ctx, plumb_call *call, plumb_objref *ret)
   int64_t id;
   if (ndb_new_context(cx->n->db, 0, NULL, &id) != NDB_OK)
     return db_failed(call, cx->n);
+  int rc = naming_serve_context(cx->n, id);
+  if (rc != PLUMB_OK)
+    return plumb_call_fail(call, rc, "new context %" PRId64 ": cannot "
+                           "serve its object: %s", id, plumb_strerror(rc));
   context_ref(call, cx->n, id, ret);
   return PLUMB_OK;
 }
@@ -301,6 +324,9 @@ nc_bind_new_context(void *ctx, plumb_call *call, const CosNaming_Name *name,
                           name->_buffer, name->_length);
   if (rc != NDB_OK)
     return db_failed(call, cx->n);
+  if ((rc = naming_serve_context(cx->n, id)) != PLUMB_OK)
+    return plumb_call_fail(call, rc, "context %" PRId64 ": cannot serve "
+                           "its object: %s", id, plumb_strerror(rc));
   context_ref(call, cx->n, id, ret);
   return PLUMB_OK;
 }
@@ -312,14 +338,22 @@ nc_destroy(void *ctx, plumb_call *call)
   if (cx->id == NDB_ROOT)
     return plumb_call_fail(call, PLUMB_EPERM, "the root naming context "
                            "cannot be destroyed");
-  int rc = ndb_destroy_context(cx->n->db, cx->id);
+  int64_t id = cx->id;
+  naming *n = cx->n;
+  int rc = ndb_destroy_context(n->db, id);
+  if (rc == NDB_OK) { /* its object goes (cx is freed after this call) */
+    char name[48];
+    snprintf(name, sizeof name, "ctx.%" PRId64, id);
+    plumb_server_remove_object(n->server, name);
+    return PLUMB_OK;
+  }
   if (rc == NDB_NOTEMPTY) {
     CosNaming_NamingContext_NotEmpty ex =
         CosNaming_NamingContext_NotEmpty_INIT;
     return plumb_call_raise(call, &CosNaming_NamingContext_NotEmpty_type,
                             &ex);
   }
-  return rc == NDB_OK ? PLUMB_OK : db_failed(call, cx->n);
+  return db_failed(call, n);
 }
 
 /* ---- list and iterators --------------------------------------------------- */

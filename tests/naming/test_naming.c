@@ -200,6 +200,11 @@ test_cli(void)
   CU_ASSERT_EQUAL(sh("%s bind apps/deep/x unix:/z", PLUMB_CLI), 0);
   CU_ASSERT_EQUAL(sh("%s resolve apps/deep/x", PLUMB_CLI), 0);
   CU_ASSERT(out_has("unix:/z"));
+  /* a context made at run time is an object of its own at once */
+  CU_ASSERT_EQUAL(sh("%s names apps", PLUMB_CLI), 0);
+  CU_ASSERT(out_has("calc.svc\ndeep/\n"));
+  CU_ASSERT_EQUAL(sh("%s names apps/deep", PLUMB_CLI), 0);
+  CU_ASSERT(out_has("x\n"));
   /* through a missing context / an object used as a context */
   CU_ASSERT_EQUAL(sh("%s resolve apps/nope/x", PLUMB_CLI), 3);
   CU_ASSERT(out_has("not bound"));
