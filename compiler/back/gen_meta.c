@@ -7,6 +7,7 @@
  * the file's interfaces, nothing more; unused constants and types are
  * left out.  Chunks stay far below the 4095 bytes ISO C guarantees for a
  * string literal. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,22 +15,6 @@
 #include "idl_print.h"
 
 #define CHUNK 1000
-
-/* The first interface of the main file, in declaration order. */
-static const idl_node *
-first_iface(const idl_node *n)
-{
-  for (const idl_node *c = n->children; c; c = c->next) {
-    if (c->kind == IDL_INTERFACE && node_main(c))
-      return c;
-    if (c->kind == IDL_MODULE) {
-      const idl_node *f = first_iface(c);
-      if (f)
-        return f;
-    }
-  }
-  return NULL;
-}
 
 static void
 close_all(idl_print_set *s, const idl_node *n)
@@ -42,16 +27,22 @@ close_all(idl_print_set *s, const idl_node *n)
   }
 }
 
+/* The table of the file being written: made at the first interface gen_c
+ * writes into t (its order need not be the tree's), reused by the rest. */
+static FILE *done_f;
+static char done_name[300];
+
 const char *
 gen_meta_iface(gout *t, const idl_node *iface)
 {
   const idl_node *root = iface;
   while (root->parent)
     root = root->parent;
-  const idl_node *first = first_iface(root);
-  const char *name = gstr("%s__idl", cname(first ? first : iface));
-  if (first != NULL && first != iface)
-    return name; /* written with the first interface */
+  if (t->f != NULL && t->f == done_f)
+    return gstr("%s", done_name);
+  const char *name = gstr("%s__idl", cname(iface));
+  done_f = t->f;
+  snprintf(done_name, sizeof done_name, "%s", name);
   idl_print_set set = { 0 };
   char *text = NULL;
   size_t tlen = 0;

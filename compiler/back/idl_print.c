@@ -50,6 +50,20 @@ idl_print_type(FILE *f, const idl_type *t)
       fprintf(f, ", %" PRIu64, t->bound);
     fputs(">", f);
     return;
+  case IDL_T_LDOUBLE: fputs("long double", f); return;
+  case IDL_T_FIXED:
+    fprintf(f, "fixed<%" PRIu64 ", %u>", t->bound, t->scale);
+    return;
+  case IDL_T_MAP:
+    fputs("map<", f);
+    idl_print_type(f, t->key);
+    fputs(", ", f);
+    idl_print_type(f, t->elem);
+    if (t->bound)
+      fprintf(f, ", %" PRIu64, t->bound);
+    fputs(">", f);
+    return;
+  case IDL_T_VALUEBASE: fputs("ValueBase", f); return;
   case IDL_T_ANY: fputs("any", f); return;
   case IDL_T_OBJECT: fputs("Object", f); return;
   case IDL_T_NAMED: {

@@ -10,8 +10,8 @@
 #include "naming_wire.h"
 
 #define NS "CosNaming."
-#define TID_CTX "IDL:CosNaming/NamingContext:1.0"
-#define TID_EXT "IDL:CosNaming/NamingContextExt:1.0"
+#define TID_CTX "IDL:omg.org/CosNaming/NamingContext:1.0"
+#define TID_EXT "IDL:omg.org/CosNaming/NamingContextExt:1.0"
 
 /* ---- messages ------------------------------------------------------------ */
 
@@ -93,19 +93,22 @@ static const ProtobufCMessageDescriptor res_rep_descriptor = {
 /* ---- exceptions (bodies skipped: an empty message keeps them unknown) --- */
 
 static const plumb_type_info ex_notfound = {
-  "IDL:CosNaming/NamingContext/NotFound:1.0", &empty_descriptor };
+  "IDL:omg.org/CosNaming/NamingContext/NotFound:1.0",
+  &empty_descriptor };
 static const plumb_type_info ex_cannot = {
-  "IDL:CosNaming/NamingContext/CannotProceed:1.0", &empty_descriptor };
+  "IDL:omg.org/CosNaming/NamingContext/CannotProceed:1.0",
+  &empty_descriptor };
 static const plumb_type_info ex_invalid = {
-  "IDL:CosNaming/NamingContext/InvalidName:1.0", &empty_descriptor };
+  "IDL:omg.org/CosNaming/NamingContext/InvalidName:1.0",
+  &empty_descriptor };
 static const plumb_type_info *const raises[3] = {
   &ex_notfound, &ex_cannot, &ex_invalid };
 
 /* ---- interfaces ----------------------------------------------------------- */
 
 /* plumb_type_hash of TID_CTX / TID_EXT, checked by tests/naming */
-#define ID_CTX 0xde36138au
-#define ID_EXT 0xab5e7847u
+#define ID_CTX 0xe3f4150cu
+#define ID_EXT 0xff9b8c85u
 
 static const plumb_operation ctx_ops[2] = {
   { "rebind", 0, ID_CTX, 1, &plumb__nrebind_req_descriptor,

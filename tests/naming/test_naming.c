@@ -586,7 +586,7 @@ test_naming_run(void)
       break;
   CU_ASSERT_EQUAL(rc, 0);
   CU_ASSERT_EQUAL(sh("%s resolve helper", PLUMB_CLI), 0);
-  CU_ASSERT(out_has(" it IDL:CosNaming/BindingIterator:1.0"));
+  CU_ASSERT(out_has(" it IDL:omg.org/CosNaming/BindingIterator:1.0"));
   CU_ASSERT_EQUAL(ptest_stop(child, SIGTERM, 5000), 0);
   CU_ASSERT_EQUAL(sh("%s resolve helper", PLUMB_CLI), 3);
   CU_ASSERT_EQUAL(sh("%s resolve helper-too", PLUMB_CLI), 3);
