@@ -1169,11 +1169,13 @@ gen_interface(const idl_node *iface)
       t("  offsetof(%s_ops, %s),\n", icn, cname(iface_of(iface->bases[b])));
     t("};\n");
   }
+  const char *meta = gen_meta_iface(&T, iface); /* introspection */
   t("const plumb_interface %s_interface = {\n  PLUMB_GENERATED_ABI,\n"
-    "  \"%s\",\n  0x%08" PRIx32 "u,\n  %s,\n  %zu,\n  %s,\n  %zu,\n  %s\n};\n",
+    "  \"%s\",\n  0x%08" PRIx32 "u,\n  %s,\n  %zu,\n  %s,\n  %zu,\n  %s,\n"
+    "  %s\n};\n",
     icn, rid, fnv1a(rid), nown ? gstr("%s__ops", icn) : "NULL", nown,
     iface->nbases ? gstr("%s__bases", icn) : "NULL", iface->nbases,
-    iface->nbases ? gstr("%s__base_offsets", icn) : "NULL");
+    iface->nbases ? gstr("%s__base_offsets", icn) : "NULL", meta);
 
   /* client.c */
   for (size_t i = 0; i < nown; i++)

@@ -28,6 +28,7 @@
 #include "frame.h"
 #include "lasterr.h"
 #include "log.h"
+#include "name_endpoint.h"
 #include "open_opts.h"
 #include "plumb/config.h"
 #include "plumb/generated.h"
@@ -291,6 +292,8 @@ plumb__client_open_opts(plumb_client **out, const char *endpoint,
   *out = NULL;
   if (endpoint == NULL)
     return PLUMB_EINVAL;
+  if (strncmp(endpoint, "name:", 5) == 0) /* naming: name_endpoint.c */
+    return plumb__name_open(out, endpoint, object, opts, topts);
   if (strncmp(endpoint, "plumbref:", 9) == 0) /* client_ref.c */
     return plumb__client_open_refstr(out, endpoint, object, opts);
   if (object == NULL)

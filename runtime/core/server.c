@@ -66,6 +66,8 @@ plumb_server_new(plumb_server **out, const plumb_server_opts *o)
   s->max_frame = o && o->max_frame ? o->max_frame : PLUMB_DEFAULT_MAX_FRAME;
   s->mode = o && o->mode ? o->mode : 0600;
   s->workers = o ? o->workers : 0;
+  s->no_introspection = o ? o->no_introspection : 0; /* introspect.c */
+  clock_gettime(CLOCK_MONOTONIC, &s->started);
   if (s->workers == 0) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     s->workers = n < 2 ? 2 : n > 64 ? 64 : (unsigned)n;

@@ -62,6 +62,7 @@ typedef struct srv_object {
   void *ctx;
   void (*destroy)(void *ctx);
   atomic_uint refs;
+  int anon; /* named by the server (a capability): never listed */
 } srv_object;
 
 typedef struct srv_listener {
@@ -136,6 +137,8 @@ struct plumb_server {
   int timerfd;
   pthread_mutex_t timer_mu;
   int64_t timer_at;     /* when timerfd fires next; 0 = disarmed */
+  int no_introspection;     /* introspect.c: _plumb.introspect off */
+  struct timespec started;  /* CLOCK_MONOTONIC at plumb_server_new */
 };
 
 /* Per-worker reusable state. */

@@ -61,6 +61,7 @@ typedef struct plumb_config {
   uint64_t server_queue_bytes; /* queued on all connections */
   int send_timeout_ms;         /* a full queue waiting this long: drop */
   int frame_timeout_ms;        /* a frame begun must complete in this */
+  int introspection_off; /* servers: key introspection = off (default on) */
 } plumb_config;
 
 /* Resolves service's configuration into *out.  On a bad value returns

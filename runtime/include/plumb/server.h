@@ -49,6 +49,9 @@ typedef struct plumb_server_opts {
   uint64_t server_queue_bytes; /* queued on all connections; 512 MiB */
   int send_timeout_ms;   /* queue waiting this long drops the peer; 10000 */
   int frame_timeout_ms;  /* a frame begun must complete in this; 30000 */
+  /* 1: do not answer the introspection object "_plumb.introspect"
+   * (docs/TOOLS.md); 0 = answer it (the default) */
+  int no_introspection;
 } plumb_server_opts;
 
 PLUMB_API int plumb_server_new(plumb_server **out, const plumb_server_opts *o);
