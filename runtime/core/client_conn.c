@@ -169,6 +169,8 @@ plumb__client_arm_timer(plumb_client *c, int64_t deadline)
     c->tfd_at = c->timer_at;
 }
 
+static int client_read_one(plumb_client *c, int64_t deadline);
+
 /* ---- connections ---------------------------------------------------- */
 
 int
@@ -280,7 +282,11 @@ plumb__conn_get(plumb_client *c, int64_t deadline, client_conn **out)
       if (!c->no_reconnect && !c->reader_active && c->n_pending == 0 &&
           plumb__now_ns() - c->last_rx_ns > PLUMB__IDLE_CHECK_NS) {
         c->last_rx_ns = plumb__now_ns();
-        plumb__client_read_ready(c);
+        /* twice: a message transport may answer the first non-blocking
+         * read after a frame without looking at its peer */
+        if (client_read_one(c, PLUMB_NOWAIT) == PLUMB_EAGAIN &&
+            !c->reader_active)
+          (void)client_read_one(c, PLUMB_NOWAIT);
         continue;
       }
       cc->refs++;
@@ -421,7 +427,8 @@ plumb__client_send_cancel(plumb_client *c, uint32_t id,
   f.iface = op ? op->decl_iface : 0;
   f.op = op ? op->decl_index : 0;
   /* no object, no body; a short deadline: a cancel is advice */
-  (void)plumb__client_send(c, cc, &f, 0, NULL, 0, plumb__deadline_ms(1000));
+  (void)plumb__client_send(c, cc, &f, 0, NULL, 0, plumb__deadline_ms(1000),
+                           1);
   pthread_mutex_lock(&c->mu);
   plumb__conn_put(c, cc);
   pthread_mutex_unlock(&c->mu);
