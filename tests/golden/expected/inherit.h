@@ -68,6 +68,15 @@ int zoo_Named__set_name__reply_validate(const zoo_Named__set_name__reply *v);
 /* client stubs of Named: 0 (PLUMB_OK) or a PLUMB_E* status */
 int zoo_Named__get_name(plumb_client *_c, char **_ret, plumb_arena *_arena);
 int zoo_Named__set_name(plumb_client *_c, const char *value, plumb_arena *_arena);
+/* asynchronous stubs of Named: _begin sends, _finish collects (and releases the pending call) */
+int zoo_Named__get_name_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int zoo_Named__get_name_finish(plumb_pending *_pending, char **_ret,
+    plumb_arena *_arena);
+int zoo_Named__set_name_begin(plumb_client *_c, const char *value,
+    plumb_pending **_pending);
+int zoo_Named__set_name_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
 
 /* server side of Named: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct zoo_Named_ops {
@@ -126,6 +135,15 @@ int zoo_Animal_mate__reply_validate(const zoo_Animal_mate__reply *v);
 /* inherited: the stubs of zoo_Named */
 int zoo_Animal_sound(plumb_client *_c, char **_ret, plumb_arena *_arena);
 int zoo_Animal_mate(plumb_client *_c, plumb_objref *_ret, plumb_arena *_arena);
+/* asynchronous stubs of Animal: _begin sends, _finish collects (and releases the pending call) */
+int zoo_Animal_sound_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int zoo_Animal_sound_finish(plumb_pending *_pending, char **_ret,
+    plumb_arena *_arena);
+int zoo_Animal_mate_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int zoo_Animal_mate_finish(plumb_pending *_pending, plumb_objref *_ret,
+    plumb_arena *_arena);
 
 /* server side of Animal: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct zoo_Animal_ops {
@@ -163,6 +181,11 @@ int zoo_Pet_feed__reply_validate(const zoo_Pet_feed__reply *v);
 /* client stubs of Pet: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* inherited: the stubs of zoo_Animal */
 int zoo_Pet_feed(plumb_client *_c, uint16_t grams, plumb_arena *_arena);
+/* asynchronous stubs of Pet: _begin sends, _finish collects (and releases the pending call) */
+int zoo_Pet_feed_begin(plumb_client *_c, uint16_t grams,
+    plumb_pending **_pending);
+int zoo_Pet_feed_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
 
 /* server side of Pet: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct zoo_Pet_ops {
@@ -199,6 +222,11 @@ int zoo_Worker_work__reply_validate(const zoo_Worker_work__reply *v);
 /* client stubs of Worker: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* inherited: the stubs of zoo_Animal */
 int zoo_Worker_work(plumb_client *_c, int32_t hours, plumb_arena *_arena);
+/* asynchronous stubs of Worker: _begin sends, _finish collects (and releases the pending call) */
+int zoo_Worker_work_begin(plumb_client *_c, int32_t hours,
+    plumb_pending **_pending);
+int zoo_Worker_work_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
 
 /* server side of Worker: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct zoo_Worker_ops {
@@ -238,6 +266,11 @@ int zoo_Dog_fetch__reply_validate(const zoo_Dog_fetch__reply *v);
 /* inherited: the stubs of zoo_Pet */
 /* inherited: the stubs of zoo_Worker */
 int zoo_Dog_fetch(plumb_client *_c, const plumb_objref *thing, plumb_objref *found, bool *_ret, plumb_arena *_arena);
+/* asynchronous stubs of Dog: _begin sends, _finish collects (and releases the pending call) */
+int zoo_Dog_fetch_begin(plumb_client *_c, const plumb_objref *thing,
+    plumb_pending **_pending);
+int zoo_Dog_fetch_finish(plumb_pending *_pending, plumb_objref *found, bool *_ret,
+    plumb_arena *_arena);
 
 /* server side of Dog: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct zoo_Dog_ops {
