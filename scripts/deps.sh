@@ -16,6 +16,7 @@ PLUMB_PACKAGES=(
   libprotobuf-c-dev libinih-dev
   # tests
   libcunit1-dev protobuf-compiler libprotobuf-dev valgrind python3
+  libuv1-dev               # examples/async: the libuv client (optional)
   clang libclang-rt-14-dev # libFuzzer harnesses (tests/fuzz)
   passwd                   # useradd/userdel for the second-user hostile tests
 )
