@@ -34,7 +34,7 @@ begin_params(const gop *op)
   for (size_t i = 0; i < op->np; i++)
     if (op->p[i].dir != IDL_OUT) {
       gparam q = as_in(&op->p[i]);
-      s = gstr("%s, %s", s, gen_c_decl(gen_c_param_ctype(&q), q.name));
+      s = gstr("%s, %s", s, gen_c_decl(c_param_ctype(&q), q.name));
     }
   return s;
 }
@@ -47,10 +47,10 @@ finish_params(const gop *op)
     if (op->p[i].dir != IDL_IN) {
       gparam q = op->p[i];
       q.dir = IDL_OUT; /* a pointer to where the value goes */
-      s = gstr("%s, %s", s, gen_c_decl(gen_c_param_ctype(&q), q.name));
+      s = gstr("%s, %s", s, gen_c_decl(c_param_ctype(&q), q.name));
     }
   if (op->has_ret)
-    s = gstr("%s, %s", s, gen_c_decl(gen_c_param_ctype(&op->ret), "_ret"));
+    s = gstr("%s, %s", s, gen_c_decl(c_param_ctype(&op->ret), "_ret"));
   return s;
 }
 

@@ -11,7 +11,6 @@
 
 /* gen_c.c */
 const char *gen_c_decl(const char *ctype, const char *name);
-const char *gen_c_param_ctype(const gparam *p);
 bool gen_c_op_out_ptr(const gop *op);
 bool gen_c_op_has_out(const gop *op);
 /* Writes the request fill of p ("_req.x = x;") to the client file. */

@@ -31,6 +31,7 @@
 #include "open_opts.h"
 #include "plumb/config.h"
 #include "plumb/generated.h"
+#include "sysexc.h"
 #include "transport.h"
 
 /* Per-thread buffers larger than this are released after the call (4 MiB:
@@ -341,6 +342,8 @@ plumb__client_open_opts(plumb_client **out, const char *endpoint,
   *out = NULL;
   if (endpoint == NULL)
     return PLUMB_EINVAL;
+  if (strncmp(endpoint, "plumbref:", 9) == 0) /* client_ref.c */
+    return plumb__client_open_refstr(out, endpoint, object, opts);
   if (object == NULL)
     object = "";
   if (strlen(object) > PLUMB__FRAME_TEXT_MAX)
@@ -436,6 +439,12 @@ plumb_client_close(plumb_client *c)
   free(c);
 }
 
+const char *
+plumb_client_endpoint(const plumb_client *c)
+{
+  return c ? c->endpoint : "";
+}
+
 void
 plumb_client_set_timeout(plumb_client *c, int64_t timeout_ms)
 {
@@ -483,6 +492,7 @@ plumb__client_decode(plumb_client *c, const plumb_operation *o,
   size_t taken;
   int st;
 
+  plumb__sysexc_client_clear(c); /* this thread's outcome is this one */
   st = plumb__frame_decode(buf->data, buf->len, c->max_frame, &f, &why);
   if (st != PLUMB_OK) {
     pthread_mutex_lock(&c->mu);
@@ -543,6 +553,23 @@ plumb__client_decode(plumb_client *c, const plumb_operation *o,
                             f.text);
     pthread_mutex_unlock(&c->mu);
     return st;
+  case PLUMB__FRAME_SYSEXC: { /* sysexc.c: decode and record */
+    plumb_sysexc se;
+    st = plumb__sysexc_decode(&f, &se, &why);
+    pthread_mutex_lock(&c->mu);
+    if (st != PLUMB_OK)
+      plumb__client_set_error(c, "%s: %s", o->name, why);
+    else
+      plumb__client_set_error(c, "%s: server: %s (%s, minor %u, "
+                              "completed %s)", o->name, se.message,
+                              plumb_sysexc_name(se.code), (unsigned)se.minor,
+                              plumb_completion_name(se.completed));
+    pthread_mutex_unlock(&c->mu);
+    if (st != PLUMB_OK)
+      return st;
+    plumb__sysexc_client_set(c, &se);
+    return se.status;
+  }
   default:
     pthread_mutex_lock(&c->mu);
     plumb__client_set_error(c, "unexpected frame kind %u from server",
@@ -565,6 +592,7 @@ plumb_invoke(plumb_client *c, const plumb_interface *iface, uint32_t op,
     *rep = NULL;
   if (c == NULL || iface == NULL || op >= iface->n_ops)
     return PLUMB_EINVAL;
+  plumb__sysexc_client_clear(c);
   const plumb_operation *o = &iface->ops[op];
   int oneway = (o->flags & PLUMB_OP_ONEWAY) != 0;
   if ((t = tls_get()) == NULL)

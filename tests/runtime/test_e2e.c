@@ -821,14 +821,14 @@ test_malformed_answered(void)
                          (const uint8_t *)"\xff\xff\xff\xff\xff", 5, 1);
   raw_frame(fd, fr, (uint32_t)n);
   CU_ASSERT_EQUAL(raw_answer(fd, ans, sizeof(ans), &f), PLUMB_OK);
-  CU_ASSERT_EQUAL(f.kind, PLUMB__FRAME_ERROR);
+  CU_ASSERT_EQUAL(f.kind, PLUMB__FRAME_SYSEXC); /* MARSHAL */
   CU_ASSERT_EQUAL(f.status, PLUMB_EBADBODY);
   CU_ASSERT_EQUAL(f.call_id, 7);
   /* Unknown operation. */
   n = raw_request(fr, TEST_ECHO_ID, 77, NULL, 0, 1);
   raw_frame(fd, fr, (uint32_t)n);
   CU_ASSERT_EQUAL(raw_answer(fd, ans, sizeof(ans), &f), PLUMB_OK);
-  CU_ASSERT_EQUAL(f.kind, PLUMB__FRAME_ERROR);
+  CU_ASSERT_EQUAL(f.kind, PLUMB__FRAME_SYSEXC); /* BAD_OPERATION */
   CU_ASSERT_EQUAL(f.status, PLUMB_ENOOP);
   /* Unknown interface id. */
   n = raw_request(fr, 0xdeadbeef, 0, NULL, 0, 1);

@@ -51,6 +51,8 @@ PLUMB_API void plumb_client_next_timeout(plumb_client *c, int64_t timeout_ms);
 /* A readable description of the last transport/protocol error on c (for
  * messages); never NULL. */
 PLUMB_API const char *plumb_client_last_error(plumb_client *c);
+/* The endpoint c is connected to (for a reference: the one chosen). */
+PLUMB_API const char *plumb_client_endpoint(const plumb_client *c);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #include "plumb/client.h"
 #include "plumb/async.h"
 #include "plumb/server.h"
+#include "plumb/sysexc.h"
+#include "plumb/objref.h"
 #include "plumb/generated.h"
 #include "plumb/config.h"
 #include "plumb/log.h"
