@@ -293,8 +293,11 @@ plumb__client_start(plumb_client *c, const plumb_operation *o,
   f.iface = o->decl_iface;
   f.op = o->decl_index;
   f.call_id = p->id;
+  /* Sync calls too: a thread blocked in a plain send while it holds
+   * send_mu would keep every other caller from sending, and if all of
+   * them wait there nobody reads the answers that make room. */
   st = plumb__client_send(c, cc, &f, 1, t->tx.data, t->tx.len, deadline,
-                          p->async);
+                          1);
 
   pthread_mutex_lock(&c->mu);
   if (st != PLUMB_OK) {

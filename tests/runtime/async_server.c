@@ -5,7 +5,10 @@
  *   add(a, b)  -> a + b
  *   nap(a, b)  -> b, after a ms (dropped if a CANCEL for it arrives first)
  *   count()    -> the number of CANCEL frames received so far
- *   echo(s)    -> "flags=F us=U": the request's flags and `status` field
+ *   echo(s)    -> "flags=F us=U": the request's flags and `status` field;
+ *                 s == "dup": also an answer to an unknown call id and the
+ *                 same answer twice; s == "jnk": a frame with a bad magic
+ *                 instead (a hostile server, for the client's checks)
  * One connection at a time, then the next, until SIGTERM / SIGINT; the
  * listener's IPC objects are removed on the way out.  Usage:
  *   async_server ENDPOINT
@@ -28,6 +31,7 @@ typedef struct held {
   uint32_t id, iface, op;
   int32_t ret;
   char *str; /* echo answers */
+  int hostile; /* 1: dup + unknown id, 2: junk frame */
 } held;
 
 static volatile sig_atomic_t stop;
@@ -87,7 +91,21 @@ flush_due(plumb_conn *conn)
       i++;
       continue;
     }
-    int st = send_answer(conn, &q[i]);
+    int st;
+    if (q[i].hostile == 2) {
+      uint8_t junk[PLUMB__FRAME_HDR] = "JUNKJUNKJUNK";
+      struct iovec iov = { junk, sizeof junk };
+      st = conn->ops->send(conn, &iov, 1, plumb__deadline_ms(5000));
+    } else {
+      st = send_answer(conn, &q[i]);
+      if (st == PLUMB_OK && q[i].hostile == 1) {
+        held u = q[i];
+        u.id += 77777; /* nobody asked */
+        st = send_answer(conn, &u);
+        if (st == PLUMB_OK)
+          st = send_answer(conn, &q[i]);
+      }
+    }
     free(q[i].str);
     q[i] = q[--nq];
     if (st != PLUMB_OK)
@@ -99,7 +117,7 @@ flush_due(plumb_conn *conn)
 static void
 take(const plumb__frame *f)
 {
-  held h = { plumb__now_ns(), f->call_id, f->iface, f->op, 0, NULL };
+  held h = { plumb__now_ns(), f->call_id, f->iface, f->op, 0, NULL, 0 };
   test_Pair *pr = NULL;
 
   if (f->kind == PLUMB__FRAME_CANCEL) {
@@ -135,6 +153,11 @@ take(const plumb__frame *f)
     break;
   case TEST_ECHO: {
     char buf[64];
+    /* Str{s} on the wire: 0x0a, length, the bytes */
+    if (f->body_len == 2 + 3 && f->body[0] == 0x0a && f->body[1] == 3)
+      h.hostile = memcmp(f->body + 2, "dup", 3) == 0    ? 1
+                  : memcmp(f->body + 2, "jnk", 3) == 0 ? 2
+                                                       : 0;
     snprintf(buf, sizeof buf, "flags=%u us=%d", f->flags, (int)f->status);
     h.str = strdup(buf);
     break;

@@ -422,6 +422,37 @@ test_limits(void)
   plumb_client_close(c);
 }
 
+/* A hostile server: answers nobody asked for, the same answer twice, then
+ * garbage.  Extra answers are dropped; garbage breaks the connection,
+ * failing every call in flight (EPROTO), and the next call re-dials. */
+static void
+test_hostile_answers(void)
+{
+  plumb_client *c = open_ep(fake_cep, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  plumb_arena *a = plumb_arena_new();
+  char *s = NULL;
+  int32_t r = -1;
+  CU_ASSERT_EQUAL(test_Echo_echo(c, "dup", &s, NULL, a), PLUMB_OK);
+  for (int i = 0; i < 20; i++) {
+    CU_ASSERT_EQUAL(test_Echo_add(c, i, 1, &r), PLUMB_OK);
+    CU_ASSERT_EQUAL(r, i + 1);
+  }
+  plumb_pending *p[3];
+  for (int i = 0; i < 3; i++)
+    CU_ASSERT_EQUAL_FATAL(pair_begin(c, TEST_NAP, 300, i, &p[i]), PLUMB_OK);
+  CU_ASSERT_EQUAL(test_Echo_echo(c, "jnk", &s, NULL, a), PLUMB_EPROTO);
+  for (int i = 0; i < 3; i++)
+    CU_ASSERT_EQUAL(int_finish(p[i], &r), PLUMB_EPROTO);
+  int ok = 0;
+  for (long long end = ptest_now_ms() + 5000; !ok && ptest_now_ms() < end;
+       usleep(20000))
+    ok = test_Echo_add(c, 2, 2, &r) == PLUMB_OK && r == 4;
+  CU_ASSERT(ok);
+  plumb_arena_free(a);
+  plumb_client_close(c);
+}
+
 /* ---- suite real ----------------------------------------------------- */
 
 #define MIX_THREADS 4
@@ -446,11 +477,16 @@ mix_main(void *arg)
       /* a few in flight at once, finished in reverse */
       plumb_pending *p[4];
       int n = 0;
-      for (int k = 0; k < 4; k++)
-        if (pair_begin(m->c, TEST_ADD, a, k, &p[n]) == PLUMB_OK)
+      for (int k = 0; k < 4; k++) {
+        int st = pair_begin(m->c, TEST_ADD, a, k, &p[n]);
+        if (st == PLUMB_OK) {
           n++;
-        else
-          m->bad++;
+        } else {
+          if (m->bad++ == 0)
+            fprintf(stderr, "thread %d: begin: %s (%s)\n", m->id,
+                    plumb_strerror(st), plumb_client_last_error(m->c));
+        }
+      }
       for (int k = n - 1; k >= 0; k--)
         if (int_finish(p[k], &r) != PLUMB_OK || r != a + k)
           m->bad++;
@@ -472,15 +508,23 @@ test_mixed_threads(void)
   }
   /* and this thread runs an event loop with callbacks meanwhile */
   memset(&g_ooo, 0, sizeof g_ooo);
+  int begun = 0;
   for (int i = 0; i < 200; i++) {
     plumb_pending *p;
-    CU_ASSERT_EQUAL_FATAL(pair_begin(c, TEST_ADD, i, 7 * i, &p), PLUMB_OK);
+    int st = pair_begin(c, TEST_ADD, i, 7 * i, &p);
+    CU_ASSERT_EQUAL(st, PLUMB_OK);
+    if (st != PLUMB_OK) {
+      printf("\n    begin %d: %s (%s) ", i, plumb_strerror(st),
+             plumb_client_last_error(c));
+      break;
+    }
     plumb_pending_set_callback(p, ooo_cb, (void *)(intptr_t)i);
+    begun++;
   }
-  loop_until(c, &g_ooo.done, 200, 30000);
+  loop_until(c, &g_ooo.done, begun, 30000);
   CU_ASSERT_EQUAL(g_ooo.done, 200);
   CU_ASSERT_EQUAL(g_ooo.bad, 0);
-  int bad = 0;
+  int bad = 0; /* the threads are joined whatever happened */
   for (int i = 0; i < MIX_THREADS; i++) {
     pthread_join(th[i], NULL);
     bad += m[i].bad;
@@ -608,6 +652,7 @@ static const ptest_case fake_cases[] = {
   { "cancel", test_cancel },
   { "wait, poll, async deadline, late callback", test_wait_poll },
   { "max_pending and bad arguments", test_limits },
+  { "hostile answers", test_hostile_answers },
   { NULL, NULL },
 };
 static const ptest_case real_cases[] = {
