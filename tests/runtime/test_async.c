@@ -533,6 +533,47 @@ test_mixed_threads(void)
   plumb_client_close(c);
 }
 
+/* Outcomes other than a value reach _finish like a sync call's: a user
+ * exception in the caller's arena, a server error with its status. */
+static void
+test_async_outcomes(void)
+{
+  plumb_client *c = open_ep(real_cep, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  plumb_arena *a = plumb_arena_new();
+  plumb_pending *p;
+  ProtobufCMessage *m = NULL;
+  const char *type = NULL;
+  CU_ASSERT_EQUAL_FATAL(pair_begin(c, TEST_DIV, 9, 0, &p), PLUMB_OK);
+  CU_ASSERT_EQUAL(plumb_invoke_finish(p, &m, a), PLUMB_EEXCEPTION);
+  test_DivByZero *e = plumb_arena_exception(a, &type);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  CU_ASSERT_STRING_EQUAL(type, test_DivByZero_type.type_id);
+  CU_ASSERT_EQUAL(e->num, 9);
+  test_Str rq;
+  test_str_descriptor.message_init(&rq.base);
+  rq.s = (char *)"fail";
+  CU_ASSERT_EQUAL_FATAL(plumb_invoke_begin(c, &test_Echo_interface,
+                                           TEST_ECHO, &rq.base, &p),
+                        PLUMB_OK);
+  CU_ASSERT_EQUAL(plumb_invoke_finish(p, &m, a), PLUMB_EINVAL);
+  /* a oneway completes when sent; its effect is seen by the next call */
+  test_Pair pr;
+  test_pair_descriptor.message_init(&pr.base);
+  pr.a = 5;
+  int32_t before = -1, after = -1;
+  CU_ASSERT_EQUAL(test_Echo_count(c, &before), PLUMB_OK);
+  CU_ASSERT_EQUAL_FATAL(plumb_invoke_begin(c, &test_Echo_interface,
+                                           TEST_NOTE, &pr.base, &p),
+                        PLUMB_OK);
+  CU_ASSERT_EQUAL(plumb_pending_poll(p), 1);
+  CU_ASSERT_EQUAL(plumb_invoke_finish(p, NULL, NULL), PLUMB_OK);
+  CU_ASSERT_EQUAL(test_Echo_count(c, &after), PLUMB_OK);
+  CU_ASSERT_EQUAL(after, before + 5);
+  plumb_arena_free(a);
+  plumb_client_close(c);
+}
+
 /* Kills the suite's real server (SIGKILL: nothing is cleaned up, the
  * next server reclaims the endpoint) and, unless pipe, starts another. */
 static void
@@ -657,6 +698,7 @@ static const ptest_case fake_cases[] = {
 };
 static const ptest_case real_cases[] = {
   { "async and sync mixed, several threads", test_mixed_threads },
+  { "exceptions, errors and oneways through _finish", test_async_outcomes },
   { "reconnection after a server restart", test_reconnect },
   { NULL, NULL },
 };
