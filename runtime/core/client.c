@@ -137,9 +137,11 @@ plumb__client_take_deadline(plumb_client *c)
 
 /* Sends one frame without ever blocking the answers: while the transport
  * has no room, reads the answers that are there (if no one else is
- * reading) and waits a little for room.  An async caller keeping many
- * calls in flight would otherwise wait for room the server makes only
- * once we read what it answered (mq and sysvmq queues are short).
+ * reading) and waits a little for room.  A caller keeping many calls in
+ * flight, or several threads all sending (the one holding send_mu would
+ * block the rest), would otherwise wait for room the server makes only
+ * once we read what it answered (mq and sysvmq queues are ten messages
+ * deep).
  * *whole: 1 if the frame failed before any of it was taken (the
  * connection is still usable).  Holds send_mu. */
 static int

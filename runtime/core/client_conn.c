@@ -102,11 +102,16 @@ plumb__client_fd_conn(plumb_client *c, client_conn *cc, int add)
 {
   if (c->epfd < 0 || cc == NULL || add == cc->fd_added)
     return;
-  int fd = c->tr->conn_fd(cc->tc);
+  /* Asking for the fd may change how the transport receives (sysvmq and
+   * shm start a waiter thread), so it is never asked while a recv() runs
+   * on the connection (callers see to that) nor on a broken one: the fd
+   * is remembered for its removal. */
+  int fd = add ? c->tr->conn_fd(cc->tc) : cc->fd;
   if (fd < 0)
     return;
   if (add) {
     struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 1 };
+    cc->fd = fd;
     if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
       cc->fd_added = 1;
     else
@@ -143,7 +148,11 @@ plumb__client_fd_setup(plumb_client *c)
   c->efd = ef;
   c->tfd = tf;
   c->efd_signalled = 0;
-  plumb__client_fd_conn(c, c->cur, 1);
+  /* no recv() may run while the transport's fd is asked for */
+  while (c->reader_active)
+    pthread_cond_wait(&c->cv, &c->mu);
+  if (c->cur != NULL && !c->cur->broken)
+    plumb__client_fd_conn(c, c->cur, 1);
   if (c->cbq_head != NULL)
     plumb__client_signal(c);
   c->tfd_at = 0;

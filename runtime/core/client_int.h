@@ -41,7 +41,8 @@ typedef struct client_conn {
   plumb_conn *tc;
   int refs;
   int broken;
-  int fd_added; /* its fd is in c->epfd */
+  int fd_added; /* its fd (below) is in c->epfd */
+  int fd;
   uint32_t gen;
 } client_conn;
 

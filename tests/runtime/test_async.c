@@ -180,8 +180,13 @@ ooo_cb(plumb_pending *p, void *user)
 {
   int i = (int)(intptr_t)user;
   int32_t r = -1;
-  if (int_finish(p, &r) != PLUMB_OK || r != i + 7 * i || g_ooo.seen[i])
-    g_ooo.bad++;
+  plumb_client *c = plumb_pending_client(p);
+  int st = int_finish(p, &r); /* releases p */
+  if (st != PLUMB_OK || r != i + 7 * i || g_ooo.seen[i]) {
+    if (g_ooo.bad++ == 0)
+      fprintf(stderr, "call %d: %s, %d (%s)\n", i, plumb_strerror(st),
+              (int)r, plumb_client_last_error(c));
+  }
   g_ooo.seen[i] = 1;
   if (i < g_ooo.last)
     g_ooo.inversions++;
@@ -487,9 +492,15 @@ mix_main(void *arg)
                     plumb_strerror(st), plumb_client_last_error(m->c));
         }
       }
-      for (int k = n - 1; k >= 0; k--)
-        if (int_finish(p[k], &r) != PLUMB_OK || r != a + k)
-          m->bad++;
+      for (int k = n - 1; k >= 0; k--) {
+        int st = int_finish(p[k], &r);
+        if (st != PLUMB_OK || r != a + k) {
+          if (m->bad++ == 0)
+            fprintf(stderr, "thread %d: finish: %s, %d for %d (%s)\n",
+                    m->id, plumb_strerror(st), (int)r, (int)(a + k),
+                    plumb_client_last_error(m->c));
+        }
+      }
     }
   }
   return NULL;
