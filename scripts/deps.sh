@@ -19,6 +19,7 @@ PLUMB_PACKAGES=(
   scdoc groff-base             # man pages (docs/man), checked by groff
   # tests
   libcunit1-dev protobuf-compiler libprotobuf-dev valgrind python3
+  libuv1-dev               # examples/async: the libuv client (optional)
   clang libclang-rt-14-dev # libFuzzer harnesses (tests/fuzz)
   passwd                   # useradd/userdel for the second-user hostile tests
   iproute2                 # ip netns + veth: references from another namespace

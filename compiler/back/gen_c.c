@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "back.h"
+#include "gen_c_int.h"
 
 static gout H, W, T, CL, SV;
 static gout *HC = &H; /* the header h() writes to: H, or W for wire messages */
@@ -33,10 +34,16 @@ static gshare req_share, rep_share; /* identical messages, per file */
 #define t(...) gout_printf(&T, __VA_ARGS__)
 #define cl(...) gout_printf(&CL, __VA_ARGS__)
 #define sv(...) gout_printf(&SV, __VA_ARGS__)
+/* shared with gen_async.c (gen_c_int.h) under prefixed names */
+#define decl(t, n) gen_c_decl(t, n)
+#define op_out_ptr(op) gen_c_op_out_ptr(op)
+#define op_has_out(op) gen_c_op_has_out(op)
+#define cl_fill(p) gen_c_cl_fill(p)
+#define copy_out_rep(o, p, d, b, i) gen_c_copy_out_rep(o, p, d, b, i)
 
 /* "T name" or "T *name" depending on whether ctype ends with '*'. */
-static const char *
-decl(const char *ctype, const char *name)
+const char *
+gen_c_decl(const char *ctype, const char *name)
 {
   size_t n = strlen(ctype);
   return gstr(n && ctype[n - 1] == '*' ? "%s%s" : "%s %s", ctype, name);
@@ -718,8 +725,8 @@ c_param_list(const gop *op)
   return s;
 }
 
-static bool
-op_out_ptr(const gop *op)
+bool
+gen_c_op_out_ptr(const gop *op)
 {
   if (op->has_ret && shape_has_ptr(&op->ret.sh))
     return true;
@@ -738,8 +745,8 @@ h_anon_seq(const gparam *p)
     h_seq_struct(p->api, &p->sh);
 }
 
-static bool
-op_has_out(const gop *op)
+bool
+gen_c_op_has_out(const gop *op)
 {
   for (size_t i = 0; i < op->np; i++)
     if (op->p[i].dir != IDL_IN)
@@ -749,8 +756,8 @@ op_has_out(const gop *op)
 
 /* ---- stubs ------------------------------------------------------------------ */
 
-static void
-cl_fill(const gparam *p)
+void
+gen_c_cl_fill(const gparam *p)
 {
   const char *x = p->name;
   bool in = p->dir == IDL_IN;
@@ -821,8 +828,8 @@ rep_src(const char *base, const char *name, bool count)
   return count ? gstr("%sn_%s", base, name) : gstr("%s%s", base, name);
 }
 
-static void
-copy_out_rep(gout *o, const gparam *p, const char *dst, const char *base,
+void
+gen_c_copy_out_rep(gout *o, const gparam *p, const char *dst, const char *base,
              const char *ind)
 {
   if (p->sh.rep != REP_NONE) {
@@ -1109,6 +1116,7 @@ gen_interface(const idl_node *iface)
     h("int %s_%s(plumb_client *_c%s, plumb_arena *_arena);\n", icn,
       own[i].name, c_param_list(&own[i]));
   }
+  gen_async_protos(&H, iface, own, nown);
 
   /* server ops struct: each direct base's ops struct (member named after
    * the base), then the handlers of the operations declared here */
@@ -1180,6 +1188,7 @@ gen_interface(const idl_node *iface)
   /* client.c */
   for (size_t i = 0; i < nown; i++)
     cl_stub(iface, &own[i], i);
+  gen_async_stubs(&CL, iface, own, nown);
 
   /* server.c */
   sv("\n/* Registers ops (with ctx) as object `name` of interface %s. */\n"

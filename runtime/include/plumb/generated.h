@@ -33,6 +33,7 @@
 #include "plumb/arena.h"
 #include "plumb/client.h"
 #include "plumb/server.h"
+#include "plumb/async.h"
 
 #ifdef __cplusplus
 extern "C" {

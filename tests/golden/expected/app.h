@@ -49,6 +49,15 @@ int app_Event_from_any(const plumb_any *a, app_Event **v, plumb_arena *arena);
 int app_Log_append(plumb_client *_c, const app_Event *e, plumb_arena *_arena);
 /* sources (app.idl:14) */
 int app_Log_sources(plumb_client *_c, base_Names *_ret, plumb_arena *_arena);
+/* asynchronous stubs of Log: _begin sends, _finish collects (and releases the pending call) */
+int app_Log_append_begin(plumb_client *_c, const app_Event *e,
+    plumb_pending **_pending);
+int app_Log_append_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
+int app_Log_sources_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int app_Log_sources_finish(plumb_pending *_pending, base_Names *_ret,
+    plumb_arena *_arena);
 
 /* server side of Log: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct app_Log_ops {

@@ -370,6 +370,11 @@ typedef struct g4_Callback_ops {
 /* client stubs of Shape: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* area (idl4.idl:53) */
 int g4_Shape_area(plumb_client *_c, double *_ret, plumb_arena *_arena);
+/* asynchronous stubs of Shape: _begin sends, _finish collects (and releases the pending call) */
+int g4_Shape_area_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int g4_Shape_area_finish(plumb_pending *_pending, double *_ret,
+    plumb_arena *_arena);
 
 /* server side of Shape: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct g4_Shape_ops {
@@ -414,6 +419,31 @@ int g4_Service_get(plumb_client *_c, int32_t id, const char *port, g4_Rec *_ret,
 int g4_Service_put(plumb_client *_c, const g4_Holder *h, const g4_Service_put_counts_seq *counts, plumb_arena *_arena);
 /* default (idl4.idl:59) */
 int g4_Service_default(plumb_client *_c, int32_t *_ret, plumb_arena *_arena);
+/* asynchronous stubs of Service: _begin sends, _finish collects (and releases the pending call) */
+int g4_Service__get_level_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int g4_Service__get_level_finish(plumb_pending *_pending, int32_t *_ret,
+    plumb_arena *_arena);
+int g4_Service__set_level_begin(plumb_client *_c, int32_t value,
+    plumb_pending **_pending);
+int g4_Service__set_level_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
+int g4_Service__get_later_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int g4_Service__get_later_finish(plumb_pending *_pending, plumb_objref *_ret,
+    plumb_arena *_arena);
+int g4_Service_get_begin(plumb_client *_c, int32_t id, const char *port,
+    plumb_pending **_pending);
+int g4_Service_get_finish(plumb_pending *_pending, g4_Rec *_ret,
+    plumb_arena *_arena);
+int g4_Service_put_begin(plumb_client *_c, const g4_Holder *h, const g4_Service_put_counts_seq *counts,
+    plumb_pending **_pending);
+int g4_Service_put_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
+int g4_Service_default_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int g4_Service_default_finish(plumb_pending *_pending, int32_t *_ret,
+    plumb_arena *_arena);
 
 /* server side of Service: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct g4_Service_ops {

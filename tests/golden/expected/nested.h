@@ -162,6 +162,19 @@ int outer_inner_Device_current(plumb_client *_c, outer_inner_Device_State *_ret,
 int outer_inner_Device_configure(plumb_client *_c, outer_inner_Config *c, plumb_arena *_arena);
 /* transform (nested.idl:48) */
 int outer_inner_Device_transform(plumb_client *_c, const outer_inner_Vec *v, const char *l, outer_inner_Mat *_ret, plumb_arena *_arena);
+/* asynchronous stubs of Device: _begin sends, _finish collects (and releases the pending call) */
+int outer_inner_Device_current_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int outer_inner_Device_current_finish(plumb_pending *_pending, outer_inner_Device_State *_ret,
+    plumb_arena *_arena);
+int outer_inner_Device_configure_begin(plumb_client *_c, const outer_inner_Config *c,
+    plumb_pending **_pending);
+int outer_inner_Device_configure_finish(plumb_pending *_pending, outer_inner_Config *c,
+    plumb_arena *_arena);
+int outer_inner_Device_transform_begin(plumb_client *_c, const outer_inner_Vec *v, const char *l,
+    plumb_pending **_pending);
+int outer_inner_Device_transform_finish(plumb_pending *_pending, outer_inner_Mat *_ret,
+    plumb_arena *_arena);
 
 /* server side of Device: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct outer_inner_Device_ops {
