@@ -40,6 +40,7 @@ plumb_server_add_object(plumb_server *s, const char *name,
   ob->iface = iface;
   ob->impl = impl;
   ob->ctx = ctx;
+  ob->flags = 0;
   s->n_objs++;
   return PLUMB_OK;
 }

@@ -6,6 +6,7 @@
 #include "plumb/arena.h"
 #include "plumb/client.h"
 #include "plumb/server.h"
+#include "plumb/call.h"
 #include "plumb/generated.h"
 #include "plumb/config.h"
 #include "plumb/log.h"

@@ -49,6 +49,10 @@ typedef struct plumb_server_opts {
   uint64_t server_queue_bytes; /* queued on all connections; 512 MiB */
   int send_timeout_ms;   /* queue waiting this long drops the peer; 10000 */
   int frame_timeout_ms;  /* a frame begun must complete in this; 30000 */
+  /* The call model (docs/RUNTIME.md, "The call model"): calls of one
+   * connection served at once (waiting, running or deferred; reading the
+   * connection pauses at the limit); 0 = 16. */
+  unsigned conn_max_calls;
 } plumb_server_opts;
 
 PLUMB_API int plumb_server_new(plumb_server **out, const plumb_server_opts *o);
@@ -57,6 +61,18 @@ PLUMB_API int plumb_server_new(plumb_server **out, const plumb_server_opts *o);
 PLUMB_API int plumb_server_add_object(plumb_server *s, const char *name,
                                       const struct plumb_interface *iface,
                                       const void *impl, void *ctx);
+/* plumb_server_add_object_opts flags. */
+enum {
+  /* The object's handlers never run concurrently (with each other, and
+   * possibly with another serialized object's): for implementations that
+   * are not thread-safe.  A worker waits for its turn. */
+  PLUMB_OBJECT_SERIALIZE = 1u
+};
+/* plumb_server_add_object with flags (PLUMB_OBJECT_*). */
+PLUMB_API int plumb_server_add_object_opts(plumb_server *s, const char *name,
+                                           const struct plumb_interface *iface,
+                                           const void *impl, void *ctx,
+                                           unsigned flags);
 /* Starts listening on endpoint (may be called several times). */
 PLUMB_API int plumb_server_listen(plumb_server *s, const char *endpoint);
 /* Serves until stopped.  If handle_signals, SIGINT and SIGTERM stop it, and
