@@ -237,9 +237,10 @@ srv_conn_kick(srv_conn *sc)
 }
 
 /* Takes c off sc's live list; returns non-zero if sc was dropped and c was
- * its last call (then the caller frees sc, after unlocking). */
+ * its last call (then the caller frees sc, after unlocking).  *resume is
+ * set if reading sc was paused at conn_max_calls and may go on now. */
 static int
-srv_conn_unlink(srv_worker *w, srv_conn *sc, srv_call *c)
+srv_conn_unlink(srv_worker *w, srv_conn *sc, srv_call *c, int *resume)
 {
   srv_conn_calls *cc = &sc->calls;
 
@@ -255,7 +256,10 @@ srv_conn_unlink(srv_worker *w, srv_conn *sc, srv_call *c)
   srv_conn_pump(w, sc);
   if (cc->throttled && !cc->closed && cc->n < sc->srv->calls.conn_max) {
     cc->throttled = 0;
-    srv_conn_kick(sc);
+    if (resume != NULL)
+      *resume = 1;
+    else
+      srv_conn_kick(sc);
   }
   return cc->closed && cc->n == 0;
 }
@@ -352,7 +356,7 @@ plumb__srv_calls_cancel(srv_conn *sc, uint32_t call_id)
   plumb__log(PLUMB__LOG_DEBUG, "cancel of call %u: dropped before it "
              "started", call_id);
   srv_conn_unwait(sc, c);
-  (void)srv_conn_unlink(NULL, sc, c); /* sc is not closed: not the last */
+  (void)srv_conn_unlink(NULL, sc, c, NULL); /* not closed: not the last */
   atomic_fetch_sub(&sc->srv->calls.live, 1);
   srv_call_put(sc->srv, c);
 }
@@ -369,7 +373,7 @@ plumb__srv_calls_close(plumb_server *s, srv_conn *sc)
     atomic_store(&c->cancelled, 1);
   while ((c = cc->wait_head) != NULL) {
     cc->wait_head = c->next;
-    (void)srv_conn_unlink(NULL, sc, c);
+    (void)srv_conn_unlink(NULL, sc, c, NULL);
     atomic_fetch_sub(&s->calls.live, 1);
     srv_call_put(s, c);
   }
@@ -414,12 +418,25 @@ plumb__srv_call_release(srv_worker *w, srv_call *c)
   srv_conn *sc = c->sc;
   plumb_server *s = sc->srv;
 
+  int resume = 0;
   pthread_mutex_lock(&sc->mu);
-  int last = srv_conn_unlink(w, sc, c);
+  int last = srv_conn_unlink(w, sc, c, &resume);
   pthread_mutex_unlock(&sc->mu);
   plumb__decode_release(&s->dec_pool, c->taken);
   atomic_fetch_sub(&s->calls.live, 1);
   srv_call_put(s, c);
-  if (last)
+  if (last) {
     plumb__srv_conn_free(s, sc);
+    return;
+  }
+  if (!resume)
+    return;
+  /* Reading sc paused at conn_max_calls: a worker goes on reading it at
+   * once (if its reader has parked it already), else the timer does. */
+  int parked = SRV_PARKED;
+  if (w != NULL &&
+      atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED))
+    plumb__srv_serve_conn(w, sc);
+  else
+    srv_conn_kick(sc);
 }
