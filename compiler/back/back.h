@@ -31,6 +31,8 @@ typedef struct gen_options {
 
 /* Entry points; return 0 or the number of errors (reported on stderr). */
 int gen_c(const idl_tree *t, const gen_options *o);
+/* What gen_c writes: BASE + each suffix, NULL-terminated. */
+extern const char *const gen_c_suffixes[];
 int gen_proto(const idl_tree *t, const gen_options *o);
 
 /* ---- string pool ------------------------------------------------------- */

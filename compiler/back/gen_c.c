@@ -1099,6 +1099,10 @@ guard_of(const char *base)
   return g;
 }
 
+const char *const gen_c_suffixes[] = {
+  ".h", "-types.c", "-client.c", "-server.c", NULL
+};
+
 int
 gen_c(const idl_tree *tree, const gen_options *o)
 {

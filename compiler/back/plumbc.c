@@ -2,11 +2,14 @@
  * (parse + check, which reports its own diagnostics) and then the back ends.
  *
  *   plumbc [-I DIR]... [-D NAME[=VAL]]... [-U NAME]... [-o OUTDIR] [--proto]
- *          [--help] [--version] FILE.idl
+ *          [--depfile FILE] [--help] [--version] FILE.idl
+ *   plumbc -M [options] FILE.idl      dependency rule to stdout, no output
+ *   plumbc -E [options] FILE.idl      preprocessed IDL to stdout
  *   plumbc --check-compat [--strict] [-I DIR]... OLD.idl NEW.idl
  *
  * Exit status: 0 on success, 1 on any error (bad usage included).  With
  * --check-compat (compat.c): 0 compatible, 1 breaking, 2 usage/parse error.
+ * docs/IDL-MAPPING.md ("Running plumbc") lists every status and message.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +19,7 @@
 
 #include "back.h"
 #include "compat.h"
+#include "depfile.h"
 #include "front.h"
 
 static void
@@ -23,7 +27,8 @@ usage(FILE *f)
 {
   fprintf(f,
           "usage: plumbc [-I DIR]... [-D NAME[=VAL]]... [-U NAME]... "
-          "[-o OUTDIR] [--proto] [--help] [--version] FILE.idl\n"
+          "[-o OUTDIR] [--proto] [--depfile FILE] FILE.idl\n"
+          "       plumbc -M | -E [-I DIR]... [-D ...] [-U ...] FILE.idl\n"
           "\n"
           "Compiles an OMG IDL file into C for plumb.  For FILE.idl it writes\n"
           "into OUTDIR (default .): FILE.h, FILE-types.c, FILE-client.c,\n"
@@ -34,6 +39,11 @@ usage(FILE *f)
           "  -U NAME      undefine a macro (-D and -U apply in order)\n"
           "  -o OUTDIR    directory to write the generated files into\n"
           "  --proto      also write the equivalent proto3 schema\n"
+          "  --depfile FILE  also write a make-style rule: the generated\n"
+          "               files depend on every IDL file read (#include)\n"
+          "  -M           print that rule to stdout and generate nothing\n"
+          "  -E           print the preprocessed IDL to stdout and generate\n"
+          "               nothing\n"
           "  --check-compat OLD.idl NEW.idl\n"
           "               report breaking, source-only and safe changes\n"
           "               (exit 0: compatible, 1: breaking, 2: error)\n"
@@ -68,6 +78,35 @@ make_dirs(const char *dir)
   return rc;
 }
 
+/* The files gen_c (and gen_proto) write, as paths in outdir. */
+static size_t
+output_paths(const gen_options *go, const char **out)
+{
+  size_t n = 0;
+  /* "x.h", not "./x.h": make compares names as written */
+  const char *d = strcmp(go->outdir, ".") == 0 ? "" : go->outdir;
+  const char *sep = *d ? "/" : "";
+  for (size_t i = 0; gen_c_suffixes[i] != NULL; i++)
+    out[n++] = gstr("%s%s%s%s", d, sep, go->base, gen_c_suffixes[i]);
+  if (go->proto)
+    out[n++] = gstr("%s%s%s.proto", d, sep, go->base);
+  return n;
+}
+
+/* -M (to stdout) or --depfile (to depfile). */
+static int
+emit_deps(const idl_tree *tree, const gen_options *go, const char *depfile)
+{
+  const char *targets[16];
+  const char **deps;
+  size_t nt = output_paths(go, targets);
+  size_t nd = idl_tree_files(tree, &deps);
+  int rc = depfile != NULL ? depfile_save(depfile, targets, nt, deps, nd)
+                           : depfile_write(stdout, targets, nt, deps, nd);
+  free(deps);
+  return rc;
+}
+
 static void
 free_macros(char **m, size_t n)
 {
@@ -91,6 +130,8 @@ main(int argc, char **argv)
   int rc = 1;
   const char *input2 = NULL; /* --check-compat: NEW.idl */
   bool compat = false, strict = false;
+  bool deps_only = false, pp_only = false;
+  const char *depfile = NULL;
 
   if (dirs == NULL || macros == NULL) {
     free(dirs);
@@ -111,6 +152,17 @@ main(int argc, char **argv)
       return 0;
     } else if (strcmp(a, "--proto") == 0) {
       go.proto = true;
+    } else if (strcmp(a, "-M") == 0) {
+      deps_only = true;
+    } else if (strcmp(a, "-E") == 0) {
+      pp_only = true;
+    } else if (strcmp(a, "--depfile") == 0 ||
+               strncmp(a, "--depfile=", 10) == 0) {
+      depfile = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
+      if (depfile == NULL || *depfile == '\0') {
+        fprintf(stderr, "plumbc: --depfile needs a file name\n");
+        goto bad_usage;
+      }
     } else if (strcmp(a, "--check-compat") == 0) {
       compat = true;
     } else if (strcmp(a, "--strict") == 0) {
@@ -146,6 +198,15 @@ main(int argc, char **argv)
     fprintf(stderr, "plumbc: no input file\n");
     goto bad_usage;
   }
+  if ((deps_only || pp_only || depfile) && (compat || strict)) {
+    fprintf(stderr, "plumbc: -M, -E and --depfile do not combine with "
+                    "--check-compat\n");
+    goto bad_usage;
+  }
+  if (deps_only + pp_only + (depfile != NULL) > 1) {
+    fprintf(stderr, "plumbc: -M, -E and --depfile exclude each other\n");
+    goto bad_usage;
+  }
   if (compat || strict || input2 != NULL) {
     compat_options co = { dirs, ndirs, strict, stdout };
     if (!compat || input2 == NULL) {
@@ -168,6 +229,11 @@ main(int argc, char **argv)
   io.ninclude_dirs = ndirs;
   io.macros = (const char *const *)macros;
   io.nmacros = nmacros;
+  if (pp_only) {
+    io.echo = stdout;
+    rc = idl_preprocess_file(input, &io) == 0 && fflush(stdout) == 0 ? 0 : 1;
+    goto out;
+  }
   if (idl_parse_file(input, &io, &tree) != 0 || tree == NULL)
     goto out;
   go.base = file_base(input);
@@ -175,10 +241,16 @@ main(int argc, char **argv)
     const char *slash = strrchr(input, '/');
     go.idl = slash ? slash + 1 : input;
   }
+  if (deps_only) {
+    rc = emit_deps(tree, &go, NULL) == 0 && fflush(stdout) == 0 ? 0 : 1;
+    goto out;
+  }
   if (make_dirs(go.outdir) != 0)
     goto out;
   if (gen_c(tree, &go) == 0 && (!go.proto || gen_proto(tree, &go) == 0))
     rc = 0;
+  if (rc == 0 && depfile != NULL && emit_deps(tree, &go, depfile) != 0)
+    rc = 1;
 out:
   if (tree != NULL)
     idl_tree_free(tree);

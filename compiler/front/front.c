@@ -43,6 +43,24 @@ idl_tree_free(idl_tree *t)
   free(t);
 }
 
+size_t
+idl_tree_files(const idl_tree *t, const char ***names)
+{
+  const front_priv *p = t != NULL ? t->priv : NULL;
+  size_t n = 0, i;
+  const pfile *f;
+  *names = NULL;
+  if (p == NULL)
+    return 0;
+  for (f = p->files; f != NULL; f = f->next)
+    n++;
+  *names = xcalloc(n ? n : 1, sizeof **names);
+  /* the list is newest first: fill it from the end */
+  for (f = p->files, i = n; f != NULL; f = f->next)
+    (*names)[--i] = f->name;
+  return n;
+}
+
 static int
 front_run(pstate *ps, pfile *main, idl_tree **out)
 {
@@ -145,4 +163,55 @@ idl_parse_memory(const idl_memfile *files, size_t nfiles,
     return 1;
   }
   return front_run(&ps, main, out);
+}
+
+int
+idl_preprocess_file(const char *path, const idl_options *opts)
+{
+  pstate ps;
+  pfile *main;
+  unsigned before;
+  idl_tree *t;
+  front_priv *priv;
+  idl_loc loc;
+
+  if (opts == NULL || opts->echo == NULL)
+    return 1;
+  memset(&ps, 0, sizeof ps);
+  ps.opts = opts;
+  diag_limits(0);
+  before = diag_error_count();
+  errno = 0;
+  main = pp_read_file(&ps, path, NULL);
+  if (main == NULL) {
+    diag_error(NULL, "cannot open '%s': %s", path,
+               strerror(errno ? errno : ENOENT));
+    return 1;
+  }
+  /* a tree only to own the files and nodes the scanner makes */
+  t = xcalloc(1, sizeof *t);
+  priv = xcalloc(1, sizeof *priv);
+  loc.file = main->name;
+  loc.line = 1;
+  loc.col = 1;
+  t->priv = priv;
+  t->main_file = main->name;
+  ps.tree = t;
+  ps.main_file = main->name;
+  t->root = node_new(&ps, IDL_ROOT, NULL, loc);
+  pp_predefine(&ps);
+  if (!pp_charge(&ps, main, NULL)) {
+    /* reported */
+  } else if (lex_init(&ps, main) != 0) {
+    diag_error(NULL, "cannot initialise the scanner");
+  } else {
+    lex_scan_all(&ps);
+  }
+  lex_destroy(&ps);
+  pp_free(&ps);
+  t->includes = ps.includes;
+  t->nincludes = ps.nincludes;
+  priv->files = ps.files;
+  idl_tree_free(t);
+  return (int)(diag_error_count() - before);
 }

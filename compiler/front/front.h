@@ -5,6 +5,7 @@
 #define PLUMBC_FRONT_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "ast.h"
 
 typedef struct idl_options {
@@ -14,6 +15,10 @@ typedef struct idl_options {
    * "NAME" (defined as 1), "NAME=VALUE", or "-NAME" (undefined). */
   const char *const *macros;
   size_t nmacros;
+  /* plumbc -E: when set, every token scanned (after #include and #if) is
+   * also written here, with a `#line N "file"` marker wherever the file or
+   * line jumps; NULL = off. */
+  FILE *echo;
 } idl_options;
 
 /* Parses and checks `path`.  Returns the number of errors (0 = success);
@@ -38,5 +43,15 @@ int idl_parse_memory(const idl_memfile *files, size_t nfiles,
                      const idl_options *opts, size_t max_input_bytes,
                      idl_tree **out);
 void idl_tree_free(idl_tree *t);
+/* Every file read to make t, main file first, then the #included ones in
+ * the order they were first read, named as opened ("dir/x.idl"; a file
+ * reached twice by different names appears once).  Returns the count and
+ * a malloc'd array in *names (the caller frees the array; the strings
+ * belong to t).  For plumbc -M / --depfile. */
+size_t idl_tree_files(const idl_tree *t, const char ***names);
+/* plumbc -E: scans `path` as idl_parse_file does, writing the token stream
+ * to opts->echo (which must be set), without parsing it.  Returns the
+ * number of errors (scanner and preprocessor only). */
+int idl_preprocess_file(const char *path, const idl_options *opts);
 
 #endif

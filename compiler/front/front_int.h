@@ -192,6 +192,10 @@ typedef struct pstate {
   const char **includes;
   size_t nincludes, capincludes;
   unsigned syntax_errors;
+
+  /* plumbc -E (opts->echo): where the echoed text stands */
+  const char *echo_file;
+  int echo_line, echo_col;
 } pstate;
 
 /* ast.c */
@@ -233,6 +237,8 @@ void pp_free(pstate *ps);
 /* lexer.l */
 int lex_init(pstate *ps, pfile *main);
 void lex_destroy(pstate *ps);
+/* plumbc -E: scans to the end without parsing (tokens echoed). */
+void lex_scan_all(pstate *ps);
 void lex_push_file(pstate *ps, pfile *f);
 
 /* parser.y */

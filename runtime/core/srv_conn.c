@@ -25,6 +25,20 @@ srv_conn_arm(plumb_server *s, int fd, srv_conn *sc, int op)
   return plumb__srv_arm(s, fd, sc, op);
 }
 
+/* Gives sc (owned, never published or already unlinked) back to the pool:
+ * never free() it, a stale epoll event may still point at it. */
+static void
+srv_conn_pool_put(plumb_server *s, srv_conn *sc)
+{
+  atomic_store(&sc->next_check, 0);
+  atomic_store(&sc->state, SRV_DEAD);
+  pthread_mutex_lock(&s->mu);
+  sc->prev = NULL;
+  sc->next = s->pool;
+  s->pool = sc;
+  pthread_mutex_unlock(&s->mu);
+}
+
 /* A zeroed connection owned by the caller, from the pool if it can. */
 static srv_conn *
 srv_conn_alloc(plumb_server *s)
@@ -75,10 +89,8 @@ void
 plumb__srv_conn_free(plumb_server *s, srv_conn *sc)
 {
   pthread_mutex_destroy(&sc->mu);
+  srv_conn_pool_put(s, sc);
   pthread_mutex_lock(&s->mu);
-  sc->prev = NULL;
-  sc->next = s->pool;
-  s->pool = sc;
   /* An fd is free: a listener backing off after EMFILE retries now. */
   for (srv_listener *sl = s->listeners; sl != NULL; sl = sl->next)
     plumb__backoff_nudge(&sl->bo);
@@ -131,7 +143,7 @@ plumb__srv_accept_all(plumb_server *s, srv_listener *sl)
       plumb__access_log_refused(&sl->refused, sl->endpoint, &sc->peer,
                                 sc->fd);
       sl->tr->close(conn);
-      free(sc);
+      srv_conn_pool_put(s, sc);
       continue;
     }
     pthread_mutex_init(&sc->mu, NULL);
@@ -149,11 +161,22 @@ plumb__srv_accept_all(plumb_server *s, srv_listener *sl)
                  sl->endpoint, who);
     }
     int fd = sc->fd;
+    /* Into the epoll set while still OWNED and one-shot with no events: a
+     * stale event for this recycled srv_conn (the pool) may let another
+     * worker take it the moment it is PARKED, and that worker's re-arm is
+     * an EPOLL_CTL_MOD, which must find it there.  An event that fires now
+     * loses the swap; the MOD below looks at the fd afresh. */
+    struct epoll_event none = { .events = EPOLLONESHOT, .data.ptr = sc };
+    int added = epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &none) == 0;
     pthread_mutex_unlock(&sc->mu);
-    /* Once armed, another worker may serve and even free sc: hands off. */
-    if (srv_conn_arm(s, fd, sc, EPOLL_CTL_ADD) != PLUMB_OK) {
-      plumb__log(PLUMB__LOG_WARN, "epoll: cannot watch a new connection");
-      plumb__srv_conn_drop(s, sc);
+    /* Once armed, another worker may serve and even drop sc: hands off. */
+    if (!added || srv_conn_arm(s, fd, sc, EPOLL_CTL_MOD) != PLUMB_OK) {
+      int parked = SRV_PARKED;
+      if (!added ||
+          atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED)) {
+        plumb__log(PLUMB__LOG_WARN, "epoll: cannot watch a new connection");
+        plumb__srv_conn_drop(s, sc);
+      }
     }
   }
   int fd = failed ? sl->bo.tfd : sl->tr->listener_fd(sl->l);
@@ -232,7 +255,7 @@ plumb__srv_serve_conn(srv_worker *w, srv_conn *sc)
     return; /* someone took it meanwhile: theirs now */
   pthread_mutex_lock(&sc->mu);
   goto drop;
-park_calls: /* not watched: the call that ends the pause kicks the timer */
+park_calls: /* not watched: the call that ends the pause resumes it */
   pthread_mutex_unlock(&sc->mu);
   atomic_store(&sc->state, SRV_PARKED);
   return;

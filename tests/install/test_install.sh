@@ -5,7 +5,9 @@
 # the installed plumbc, runs its server and clients, and checks link-time
 # transport selection: the statically linked client carries the unix
 # transport and no code of any other, and an endpoint of another transport is
-# refused with a message naming what is available.
+# refused with a message naming what is available.  Then the depfile: after
+# touching words.idl (which hello.idl #includes) ninja regenerates hello's
+# code, and with nothing touched it has nothing to do.
 set -euo pipefail
 src=$(cd "$1" && pwd)
 work=$(mktemp -d /tmp/plumb-install.XXXXXX)
@@ -36,9 +38,27 @@ export LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")")
   fail "pkg-config transports variable"
 ok "pkg-config --variable=plumbc plumb"
 
-meson setup "$work/consumer" "$src/examples/consumer" >/dev/null
+# a copy, so that touching its IDL leaves the checkout alone
+cp -r "$src/examples/consumer" "$work/consumer-src"
+meson setup "$work/consumer" "$work/consumer-src" >/dev/null
 ninja -C "$work/consumer" >/dev/null
 ok "downstream project built with dependency('plumb') and the installed plumbc"
+
+ninja -C "$work/consumer" -n | grep -q "no work to do" ||
+  fail "a second build has work to do"
+# ninja keeps what the depfile said in its own log (and removes the file)
+ninja -C "$work/consumer" -t deps | grep -q 'words.idl' ||
+  fail "ninja's deps name no words.idl: $(ninja -C "$work/consumer" -t deps)"
+touch "$work/mark"
+sleep 1.1
+touch "$work/consumer-src/words.idl"
+out=$(ninja -C "$work/consumer")
+[ "$work/consumer/hello.h" -nt "$work/mark" ] ||
+  fail "hello.h not regenerated after touching words.idl: $out"
+echo "$out" | grep -q 'hello-idl' || fail "ninja did not run hello-idl: $out"
+ninja -C "$work/consumer" -n | grep -q "no work to do" ||
+  fail "work left after the rebuild"
+ok "touching the included words.idl regenerates hello.h (depfile), then nothing to do"
 
 ep="unix:$work/hello.sock"
 "$work/consumer/hello-server" "$ep" 2>"$work/server.log" &

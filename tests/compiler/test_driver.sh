@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# test_driver.sh PLUMBC - the plumbc driver's options and exit statuses
+# (docs/IDL-MAPPING.md, "Running plumbc"): -M, --depfile, -E, and the
+# messages of bad usage.  Works in a temporary directory it removes.
+set -uo pipefail
+plumbc=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+work=$(mktemp -d /tmp/plumbc-driver.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+pass=0
+fail() { echo "FAIL: $*"; exit 1; }
+ok() { echo "ok: $*"; pass=$((pass + 1)); }
+cd "$work" || exit 1
+
+mkdir -p inc "sp ace"
+cat > inc/base.idl <<'IDL'
+#ifndef BASE_IDL
+#define BASE_IDL
+module b { typedef long Num; };
+#endif
+IDL
+cat > mid.idl <<'IDL'
+#include <base.idl>
+module m { const long K = 2; };
+IDL
+cat > "sp ace/top.idl" <<'IDL'
+#include "../mid.idl"
+#include <base.idl>
+module t {
+#if 0
+  this is not IDL
+#endif
+  interface I { b::Num f(in b::Num a); };
+};
+IDL
+
+# -M: the rule on stdout, nothing written
+out=$("$plumbc" -M -I inc "sp ace/top.idl") || fail "-M: status $?"
+[ ! -e top.h ] || fail "-M generated files"
+expect='top.h \
+ top-types.c \
+ top-client.c \
+ top-server.c: \
+  sp\ ace/top.idl \
+  sp\ ace/../mid.idl \
+  inc/base.idl'
+[ "$out" = "$expect" ] || fail "-M printed:
+$out"
+ok "-M names every file read, #include'd twice or through -I, once; spaces escaped"
+
+# --depfile: the outputs and the rule, targets in OUTDIR
+"$plumbc" --depfile out/top.d -I inc -o out "sp ace/top.idl" ||
+  fail "--depfile: status $?"
+[ -f out/top.h ] && [ -f out/top-server.c ] || fail "--depfile: no output"
+head -1 out/top.d | grep -qx 'out/top.h \\' || fail "depfile: $(cat out/top.d)"
+grep -q '^  inc/base.idl$' out/top.d || fail "depfile: $(cat out/top.d)"
+"$plumbc" --depfile=out/p.d --proto -I inc -o out "sp ace/top.idl" ||
+  fail "--depfile=: status $?"
+grep -q '^ out/top.proto:' out/p.d || fail "depfile with --proto: $(cat out/p.d)"
+ok "--depfile FILE / --depfile=FILE write the outputs and the rule (with --proto)"
+
+# -E: active text only, #line markers, nothing written
+out=$("$plumbc" -E -I inc "sp ace/top.idl") || fail "-E: status $?"
+echo "$out" | grep -q 'this is not IDL' && fail "-E kept an inactive #if"
+echo "$out" | grep -q '#define' && fail "-E kept a directive"
+echo "$out" | grep -qx '#line 3 "inc/base.idl"' || fail "-E markers: $out"
+echo "$out" | grep -qx 'module b { typedef long Num; };' || fail "-E: $out"
+echo "$out" | grep -qx '  interface I { b::Num f(in b::Num a); };' ||
+  fail "-E: $out"
+[ ! -e top.h ] || fail "-E generated files"
+ok "-E prints the preprocessed IDL with #line markers"
+
+# errors: status 1 and a message naming the problem
+rc=0; msg=$("$plumbc" -E nosuch.idl 2>&1) || rc=$?
+[ $rc -eq 1 ] && echo "$msg" | grep -q "cannot open 'nosuch.idl'" ||
+  fail "-E of a missing file: $rc $msg"
+rc=0; msg=$("$plumbc" -M "sp ace/top.idl" 2>&1) || rc=$?
+[ $rc -eq 1 ] && echo "$msg" | grep -q "include file 'base.idl' not found" ||
+  fail "-M without -I: $rc $msg"
+rc=0; msg=$("$plumbc" -M -E mid.idl 2>&1) || rc=$?
+[ $rc -eq 1 ] && echo "$msg" | grep -q "exclude each other" ||
+  fail "-M -E: $rc $msg"
+rc=0; msg=$("$plumbc" --depfile 2>&1) || rc=$?
+[ $rc -eq 1 ] && echo "$msg" | grep -q "needs a file name" ||
+  fail "--depfile alone: $rc $msg"
+rc=0; msg=$("$plumbc" --depfile no/such/dir/x.d -I inc mid.idl 2>&1) || rc=$?
+[ $rc -eq 1 ] && echo "$msg" | grep -q "cannot write no/such/dir/x.d" ||
+  fail "--depfile into a missing dir: $rc $msg"
+rc=0; msg=$("$plumbc" -M --check-compat a.idl b.idl 2>&1) || rc=$?
+[ $rc -eq 2 ] && echo "$msg" | grep -q "do not combine" ||
+  fail "-M --check-compat: $rc $msg"
+ok "errors: status 1 (2 with --check-compat) and a message naming the problem"
+
+echo "$pass passed, 0 failed"
