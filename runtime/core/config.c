@@ -19,6 +19,7 @@
 #include "decode.h"
 #include "log.h"
 #include "open_opts.h"
+#include "srv_calls.h"
 #include "transport.h"
 
 #define CONFIG_MAX_TIMEOUT_MS 86400000LL /* one day */
@@ -35,12 +36,12 @@ typedef struct cfg_key {
 
 enum { K_ENDPOINT, K_TIMEOUT, K_MAX_FRAME, K_MODE, K_GROUP, K_RING, K_MSGSIZE,
        K_SPIN, K_ALLOW, K_ALLOW_UIDS, K_ALLOW_GIDS, K_MAX_DEPTH,
-       K_DECODE_BUDGET, K_MAX_DECODE_MEM, K_COUNT };
+       K_DECODE_BUDGET, K_MAX_DECODE_MEM, K_CONN_MAX_CALLS, K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
   "endpoint", "timeout_ms", "max_frame", "mode", "group", "shm_ring_size",
   "mq_msgsize", "spin_us", "allow", "allow_uids", "allow_gids", "max_depth",
-  "decode_budget", "max_decode_memory",
+  "decode_budget", "max_decode_memory", "conn_max_calls",
 };
 
 typedef struct cfg_parse {
@@ -111,7 +112,7 @@ cfg_handler(void *user, const char *section, const char *name,
   cfg_error(p, "%s:%d: [%s] unknown key '%s' (allowed: endpoint, timeout_ms, "
             "max_frame, mode, group, shm_ring_size, mq_msgsize, spin_us, allow, "
             "allow_uids, allow_gids, max_depth, decode_budget, "
-            "max_decode_memory)",
+            "max_decode_memory, conn_max_calls)",
             p->file, p->line, section, name);
   return 0;
 }
@@ -284,6 +285,12 @@ cfg_apply(cfg_parse *p, plumb_config *cfg)
       BAD(k, "expected a size of at least 1M (suffixes K, M, G)");
     else
       cfg->max_decode_memory = (size_t)u;
+  }
+  if ((k = cfg_pick(p, K_CONN_MAX_CALLS)) != NULL) {
+    if (parse_int(k->value, &i) < 0 || i < 1 || i > 65536)
+      BAD(k, "expected calls in flight per connection from 1 to 65536");
+    else
+      cfg->conn_max_calls = (unsigned)i;
   }
   if ((k = cfg_pick(p, K_ENDPOINT)) != NULL &&
       cfg->endpoint_source == PLUMB_SRC_DEFAULT) {
@@ -488,5 +495,7 @@ plumb_server_listen_service(plumb_server *s, const char *service,
   if (s != NULL)
     plumb__server_set_decode(s, cfg.max_depth, cfg.decode_budget,
                              cfg.max_decode_memory);
+  if (s != NULL && cfg.conn_max_calls != 0) /* the call model's */
+    plumb__server_set_conn_max_calls(s, cfg.conn_max_calls);
   return plumb__server_listen_opts(s, cfg.endpoint, &to);
 }

@@ -40,6 +40,13 @@ plumb__srv_calls_init(plumb_server *s, unsigned conn_max)
   return plumb__srv_arm(s, q->efd, &q->kind, EPOLL_CTL_ADD);
 }
 
+void
+plumb__server_set_conn_max_calls(plumb_server *s, unsigned n)
+{
+  if (s != NULL && n != 0)
+    s->calls.conn_max = n; /* before plumb_server_run */
+}
+
 static void
 srv_call_destroy(srv_call *c)
 {

@@ -106,6 +106,9 @@ void plumb__srv_calls_run_mine(struct srv_worker *w);
 /* After the workers stopped: releases every call still queued. */
 void plumb__srv_calls_drain(struct plumb_server *s);
 
+/* config.c: plumb.conf conn_max_calls (n > 0; before plumb_server_run). */
+void plumb__server_set_conn_max_calls(struct plumb_server *s, unsigned n);
+
 /* srv_conn.c's hooks (sc->mu held unless said otherwise) */
 /* Non-zero when sc has conn_max_calls calls: stop reading it (it is then
  * marked throttled, and the call that brings it under the limit hands it

@@ -189,7 +189,7 @@ static const bad_case bad_cases[] = {
     "plumb.conf:2: [calc] unknown key 'colour' (allowed: endpoint, "
     "timeout_ms, max_frame, mode, group, shm_ring_size, mq_msgsize, "
     "spin_us, allow, allow_uids, allow_gids, max_depth, decode_budget, "
-    "max_decode_memory)" },
+    "max_decode_memory, conn_max_calls)" },
   { "[calc]\nallow = everyone\n", PLUMB_ECONFIG,
     "plumb.conf:2: [calc] allow = 'everyone': expected 'any' or 'owner' "
     "(list others in allow_uids / allow_gids)" },

@@ -54,6 +54,8 @@ typedef struct plumb_config {
   unsigned max_depth;   /* servers: nested messages in a body; 0 = 64 */
   unsigned decode_budget; /* servers: x frame + 1 MiB per request; 0 = 16 */
   size_t max_decode_memory; /* servers: decode memory in use; 0 = 256 MiB */
+  unsigned conn_max_calls; /* servers: calls in flight per connection;
+                              0 = 16 */
 } plumb_config;
 
 /* Resolves service's configuration into *out.  On a bad value returns
