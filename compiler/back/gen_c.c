@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "back.h"
+#include "gen_defer.h"
 
 static gout H, T, CL, SV;
 static const gen_options *opt;
@@ -1027,6 +1028,7 @@ gen_interface(const idl_node *iface)
      "  return plumb_server_add_object(server, name, &%s_interface, ops, ctx);\n"
      "}\n",
      iface->name, icn, icn, icn);
+  gen_defer(&H, &SV, iface, own, nown); /* _reply / _raise_X helpers */
 }
 
 /* ---- walking the tree ------------------------------------------------------------ */

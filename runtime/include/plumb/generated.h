@@ -33,6 +33,7 @@
 #include "plumb/arena.h"
 #include "plumb/client.h"
 #include "plumb/server.h"
+#include "plumb/call.h" /* deferred replies, deadlines, cancel */
 
 #ifdef __cplusplus
 extern "C" {
