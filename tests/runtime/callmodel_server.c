@@ -14,7 +14,8 @@
  *                         another thread), "defer-now" (completed from
  *                         another thread before the handler returns),
  *                         "defer-wait" (waits up to 3 s for a cancel, then
- *                         completes)
+ *                         completes), "allocs" (malloc calls so far in
+ *                         this process: bench/alloc_count.c)
  * Every handler but "stats"/"reset" counts itself in `started`. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,6 +24,15 @@
 #include <string.h>
 #include <time.h>
 
+#ifdef CM_ALLOC_COUNT
+#include "alloc_count.h"
+#else
+static unsigned long long
+bench_allocs(void)
+{
+  return 0; /* not counted under the sanitizers: "allocs" answers 0 */
+}
+#endif
 #include "testif.h"
 
 typedef struct obj_stats {
@@ -188,6 +198,8 @@ srv_echo(void *ctx, plumb_call *call, const char *s, char **ret)
              atomic_load(&calc_stats.max_conc),
              atomic_load(&serial_stats.max_conc), atomic_load(&def_sent),
              atomic_load(&def_dropped), atomic_load(&def_cancel_seen));
+  } else if (strcmp(s, "allocs") == 0) {
+    snprintf(buf, sizeof buf, "%llu", bench_allocs());
   } else if (strcmp(s, "reset") == 0) {
     atomic_store(&started, 0);
     atomic_store(&cancel_seen, 0);
