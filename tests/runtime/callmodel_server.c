@@ -15,7 +15,10 @@
  *                         another thread before the handler returns),
  *                         "defer-wait" (waits up to 3 s for a cancel, then
  *                         completes), "allocs" (malloc calls so far in
- *                         this process: bench/alloc_count.c)
+ *                         this process: bench/alloc_count.c), "chain"
+ *                         (calls echo "deadline" on this same server
+ *                         through a client of its own, passing on what is
+ *                         left of its deadline: A -> B -> C, with B = C)
  * Every handler but "stats"/"reset" counts itself in `started`. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -43,6 +46,7 @@ static obj_stats calc_stats, serial_stats;
 static atomic_int started, cancel_seen, order_err, def_sent, def_dropped,
     def_cancel_seen;
 static pthread_mutex_t note_mu = PTHREAD_MUTEX_INITIALIZER;
+static const char *self_ep; /* our endpoint, for "chain" */
 static int note_seq;
 
 static void
@@ -185,6 +189,29 @@ srv_defer(plumb_call *call, int ms, int wait, int now)
   return PLUMB_DEFERRED;
 }
 
+/* B in A -> B -> C: C's answer to "deadline", as "passed=P seen=S" (P: the
+ * timeout B set, S: what C read). */
+static int
+srv_chain(plumb_call *call, char **ret)
+{
+  plumb_client *c;
+  plumb_client_opts o = { .timeout_ms = 60000 }; /* longer than A's */
+  char *seen = NULL, buf[96];
+  int32_t pid;
+  int st;
+  if ((st = plumb_client_open(&c, self_ep, NULL, &o)) != PLUMB_OK)
+    return st;
+  int64_t passed = plumb_call_pass_deadline(call, c);
+  st = test_Echo_echo(c, "deadline", &seen, &pid, plumb_call_arena(call));
+  if (st == PLUMB_OK) {
+    snprintf(buf, sizeof buf, "passed=%lld seen=%s", (long long)passed,
+             seen ? seen : "?");
+    *ret = plumb_call_strdup(call, buf);
+  }
+  plumb_client_close(c);
+  return st;
+}
+
 static int
 srv_echo(void *ctx, plumb_call *call, const char *s, char **ret)
 {
@@ -224,6 +251,8 @@ srv_echo(void *ctx, plumb_call *call, const char *s, char **ret)
       return srv_defer(call, 0, 0, 1);
     else if (strcmp(s, "defer-wait") == 0)
       return srv_defer(call, 0, 1, 0);
+    else if (strcmp(s, "chain") == 0)
+      return srv_chain(call, ret);
     else
       snprintf(buf, sizeof buf, "%s", s);
   }
@@ -255,6 +284,7 @@ main(int argc, char **argv)
     code = 1;
     goto out;
   }
+  self_ep = argv[1];
   for (int i = 1; i < argc; i++) {
     int st = plumb_server_listen(s, argv[i]);
     if (st != PLUMB_OK) {

@@ -538,6 +538,31 @@ test_deadline_read(void)
   raw_close(&r);
 }
 
+/* A -> B -> C: this process (A) calls B with a 1500 ms timeout through the
+ * client library, which sends it as the request's deadline; B passes what
+ * is left on to its own call to C; C reads it. */
+static void
+test_deadline_chain(void)
+{
+  plumb_client *c = NULL;
+  plumb_client_opts o = { .timeout_ms = 1500 };
+  plumb_arena *a = plumb_arena_new();
+  char *out = NULL;
+  int32_t pid;
+  long long passed = -2, seen = -2;
+  CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, g_ep, NULL, &o), PLUMB_OK);
+  CU_ASSERT_EQUAL(test_Echo_echo(c, "chain", &out, &pid, a), PLUMB_OK);
+  CU_ASSERT_PTR_NOT_NULL(out);
+  if (out != NULL)
+    CU_ASSERT_EQUAL(sscanf(out, "passed=%lld seen=%lld", &passed, &seen), 2);
+  printf("\n    %s: A timeout 1500 ms, B passed %lld ms, C saw %lld ms", g_tr,
+         passed, seen);
+  CU_ASSERT(passed > 1000 && passed <= 1500);
+  CU_ASSERT(seen > 900 && seen <= passed);
+  plumb_arena_free(a);
+  plumb_client_close(c);
+}
+
 /* ---- cancellation ------------------------------------------------------ */
 
 /* Cancelled while it waits (behind a slow oneway): never run, never
@@ -754,6 +779,7 @@ static const ptest_case cases[] = {
   { "deadline expired in transit", test_deadline_expired },
   { "deadline expired in the queue", test_deadline_queued },
   { "handler reads the deadline", test_deadline_read },
+  { "deadline propagation A -> B -> C", test_deadline_chain },
   { "cancel before start", test_cancel_before_start },
   { "cancel while running", test_cancel_running },
   { "cancel after completion", test_cancel_after },
