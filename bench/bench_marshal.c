@@ -19,9 +19,9 @@
 #include <plumb/plumb.h>
 
 #include "alloc_count.h"
-#include "bench.h"
+#include "bench-wire.h" /* bench.h + request/reply messages */
 #include "bench_util.h"
-#include "calculator.h"
+#include "calculator-wire.h"
 
 #define N_SAMPLES 1000
 

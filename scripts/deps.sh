@@ -13,11 +13,13 @@ set -euo pipefail
 PLUMB_PACKAGES=(
   # build
   meson ninja-build gcc libc6-dev pkgconf flex bison
+  g++ # the generated headers compile as C++ too (tests/golden)
   libprotobuf-c-dev libinih-dev
   # tests
   libcunit1-dev protobuf-compiler libprotobuf-dev valgrind python3
   clang libclang-rt-14-dev # libFuzzer harnesses (tests/fuzz)
   passwd                   # useradd/userdel for the second-user hostile tests
+  iproute2                 # ip netns + veth: references from another namespace
 )
 
 plumb_install_deps() {

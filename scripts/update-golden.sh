@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# update-golden.sh - regenerates tests/golden/expected/ (NAME.h, NAME.proto)
+# update-golden.sh - regenerates tests/golden/expected/ (NAME.h, NAME-wire.h, NAME.proto)
 # from tests/golden/*.idl with the plumbc built in BUILD (default: build).
 #   scripts/update-golden.sh [BUILD_DIR]
 # Review `git diff tests/golden/expected` before committing the result.
@@ -18,6 +18,6 @@ mkdir -p "$src/expected"
 for idl in "$src"/*.idl; do
   name=$(basename "$idl" .idl)
   "$plumbc" --proto -I "$src" -o "$tmp" "$idl"
-  cp "$tmp/$name.h" "$tmp/$name.proto" "$src/expected/"
-  echo "updated $src/expected/$name.h $src/expected/$name.proto"
+  cp "$tmp/$name.h" "$tmp/$name-wire.h" "$tmp/$name.proto" "$src/expected/"
+  echo "updated $src/expected/$name{.h,-wire.h,.proto}"
 done

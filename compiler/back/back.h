@@ -34,6 +34,8 @@ int gen_c(const idl_tree *t, const gen_options *o);
 /* What gen_c writes: BASE + each suffix, NULL-terminated. */
 extern const char *const gen_c_suffixes[];
 int gen_proto(const idl_tree *t, const gen_options *o);
+/* plumbc --impl: BASE-impl.c, never over an existing file (gen_impl.c). */
+int gen_impl(const idl_tree *t, const gen_options *o);
 
 /* ---- string pool ------------------------------------------------------- */
 char *gstr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -116,6 +118,8 @@ const char *proto_local(const idl_node *n);   /* name within the package */
 const char *proto_full(const idl_node *n);    /* "calc.Point" */
 const char *proto_enumerator(const idl_node *e); /* "RED" */
 void proto_set_tree(const idl_tree *t);
+const char *g_scoped(const idl_node *n);     /* "calc::Point" */
+const char *g_type_text(const idl_type *t);  /* "sequence<long, 4>" */
 
 /* ---- messages ----------------------------------------------------------- */
 typedef struct gfield {
@@ -163,6 +167,12 @@ typedef struct gop {
   size_t np;
   const char *req, *rep; /* C names of the request / reply messages */
 } gop;
+
+/* C API of an operation's parameters (gen_c.c), shared with gen_impl.c:
+ * the C type of p in stub/handler prototypes, and ", T a, T *b, R *_ret"
+ * (every parameter, then the result, each after ", "). */
+const char *c_param_ctype(const gparam *p);
+const char *c_param_list(const gop *op);
 
 /* Own operations of an interface, in declaration order. */
 gop *iface_own_ops(const idl_node *iface, size_t *n);

@@ -167,14 +167,6 @@ kind_word(idl_kind k)
   }
 }
 
-static const char *
-scoped(const idl_node *n)
-{
-  char *s = idl_scoped_name(n);
-  const char *r = gstr("%s", s ? (strncmp(s, "::", 2) == 0 ? s + 2 : s) : "?");
-  free(s);
-  return r;
-}
 
 static void
 collect(ctree *ct, const idl_node *scope)
@@ -193,7 +185,7 @@ collect(ctree *ct, const idl_node *scope)
       d = &ct->d[ct->nd++];
       d->n = c;
       d->rid = repo_id(c);
-      d->sname = scoped(c);
+      d->sname = g_scoped(c);
     }
     if (c->kind == IDL_MODULE || c->kind == IDL_INTERFACE ||
         c->kind == IDL_STRUCT || c->kind == IDL_UNION ||
@@ -296,38 +288,6 @@ mark_wire(void)
 
 /* ---- spelling types and values ----------------------------------------------- */
 
-static const char *
-type_text(const idl_type *t)
-{
-  static const char *const names[] = {
-    [IDL_T_VOID] = "void", [IDL_T_BOOLEAN] = "boolean", [IDL_T_CHAR] = "char",
-    [IDL_T_WCHAR] = "wchar", [IDL_T_OCTET] = "octet", [IDL_T_INT8] = "int8",
-    [IDL_T_UINT8] = "uint8", [IDL_T_SHORT] = "short",
-    [IDL_T_USHORT] = "unsigned short", [IDL_T_LONG] = "long",
-    [IDL_T_ULONG] = "unsigned long", [IDL_T_LLONG] = "long long",
-    [IDL_T_ULLONG] = "unsigned long long", [IDL_T_FLOAT] = "float",
-    [IDL_T_DOUBLE] = "double", [IDL_T_ANY] = "any", [IDL_T_OBJECT] = "Object",
-  };
-  if (t == NULL)
-    return "void";
-  switch (t->kind) {
-  case IDL_T_STRING: case IDL_T_WSTRING: {
-    const char *w = t->kind == IDL_T_STRING ? "string" : "wstring";
-    return t->bound ? gstr("%s<%" PRIu64 ">", w, t->bound) : w;
-  }
-  case IDL_T_SEQUENCE:
-    return t->bound ? gstr("sequence<%s, %" PRIu64 ">", type_text(t->elem),
-                           t->bound)
-                    : gstr("sequence<%s>", type_text(t->elem));
-  case IDL_T_NAMED:
-    return t->ref ? scoped(t->ref) : (t->name ? t->name : "?");
-  default:
-    return (size_t)t->kind < sizeof names / sizeof names[0] &&
-                   names[t->kind] != NULL
-               ? names[t->kind]
-               : "?";
-  }
-}
 
 static const char *
 dims_text(const uint64_t *dims, size_t nd)
@@ -453,7 +413,7 @@ typedef struct typed {
 static const char *
 typed_text(const typed *x)
 {
-  return gstr("%s%s", type_text(x->t), dims_text(x->dims, x->nd));
+  return gstr("%s%s", g_type_text(x->t), dims_text(x->dims, x->nd));
 }
 
 static bool
@@ -708,8 +668,8 @@ cmp_const(const cdecl *od, const cdecl *nd)
 {
   if (!spelling_same(od->n->type, nd->n->type))
     CHANGED(C_SOURCE, &nd->n->loc, &od->n->loc, "constant '%s' changed type "
-            "%s -> %s", nd->sname, type_text(od->n->type),
-            type_text(nd->n->type));
+            "%s -> %s", nd->sname, g_type_text(od->n->type),
+            g_type_text(nd->n->type));
   if (!value_same(&od->n->value, &nd->n->value))
     CHANGED(C_SOURCE, &nd->n->loc, &od->n->loc, "constant '%s' changed value "
             "%s -> %s", nd->sname, value_text(&od->n->value),
@@ -834,11 +794,11 @@ cmp_raises(const char *opname, const gop *oo, const gop *no)
   for (size_t i = 0; i < b->nraises; i++)
     if (!raises_has(a, b->raises[i], false))
       CHANGED(C_BREAK, &b->loc, &a->loc, "operation '%s' now raises '%s' "
-              "(old clients see PLUMB_ESERVER)", opname, scoped(b->raises[i]));
+              "(old clients see PLUMB_ESERVER)", opname, g_scoped(b->raises[i]));
   for (size_t i = 0; i < a->nraises; i++)
     if (!raises_has(b, a->raises[i], true))
       CHANGED(C_SAFE, &b->loc, &a->loc, "operation '%s' no longer raises '%s'",
-              opname, scoped(a->raises[i]));
+              opname, g_scoped(a->raises[i]));
 }
 
 static void
@@ -854,8 +814,8 @@ cmp_op(const char *iname, const gop *oo, const gop *no)
             no->oneway ? "now" : "no longer");
   if (oo->has_ret != no->has_ret) {
     CHANGED(C_BREAK, at, was, "return value of operation '%s' changed type "
-            "%s -> %s", opname, oo->has_ret ? type_text(oo->ret.type) : "void",
-            no->has_ret ? type_text(no->ret.type) : "void");
+            "%s -> %s", opname, oo->has_ret ? g_type_text(oo->ret.type) : "void",
+            no->has_ret ? g_type_text(no->ret.type) : "void");
   } else if (oo->has_ret) {
     typed o = { &oo->ret.sh, oo->ret.type, NULL, 0 };
     typed n = { &no->ret.sh, no->ret.type, NULL, 0 };
@@ -910,11 +870,11 @@ cmp_bases(const cdecl *od, const cdecl *nd)
   for (size_t i = 0; i < na; i++)
     if (!among(va[i], vb, nb, true))
       CHANGED(C_BREAK, &nd->n->loc, &od->n->loc, "interface '%s' no longer "
-              "inherits '%s'", nd->sname, scoped(va[i]));
+              "inherits '%s'", nd->sname, g_scoped(va[i]));
   for (size_t k = 0; k < nb; k++)
     if (!among(vb[k], va, na, false))
       CHANGED(C_SAFE, &nd->n->loc, &od->n->loc, "interface '%s' now inherits "
-              "'%s'", nd->sname, scoped(vb[k]));
+              "'%s'", nd->sname, g_scoped(vb[k]));
   for (size_t b = 0; order && b < od->n->nbases; b++)
     order = same_decl(od->n->bases[b], nd->n->bases[b]);
   if (!order && na == nb)

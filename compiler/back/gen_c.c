@@ -1,8 +1,13 @@
-/* gen_c.c - the C back end: writes BASE.h, BASE-types.c, BASE-client.c and
- * BASE-server.c for the declarations of the main IDL file.
+/* gen_c.c - the C back end: writes BASE.h, BASE-wire.h, BASE-types.c,
+ * BASE-client.c and BASE-server.c for the declarations of the main IDL file.
  *
- *   BASE.h        types, constants, descriptors' externs, request/reply
- *                 messages, client prototypes, server ops structs
+ *   BASE.h        what a user reads, in IDL order, each declaration with
+ *                 its IDL location and documentation comment: constants,
+ *                 types (with their descriptors' externs and helpers), per
+ *                 interface its client stubs, ops struct and registration
+ *                 helper
+ *   BASE-wire.h   internals: the request/reply messages of the operations
+ *                 (included by the generated .c files, not by BASE.h)
  *   BASE-types.c  protobuf-c descriptors (emitted here, protoc is never
  *                 needed), init/validate/any helpers, server thunks and the
  *                 plumb_interface tables (clients need the tables too)
@@ -20,10 +25,11 @@
 #include "back.h"
 #include "gen_defer.h"
 
-static gout H, T, CL, SV;
+static gout H, W, T, CL, SV;
+static gout *HC = &H; /* the header h() writes to: H, or W for wire messages */
 static const gen_options *opt;
 
-#define h(...) gout_printf(&H, __VA_ARGS__)
+#define h(...) gout_printf(HC, __VA_ARGS__)
 #define t(...) gout_printf(&T, __VA_ARGS__)
 #define cl(...) gout_printf(&CL, __VA_ARGS__)
 #define sv(...) gout_printf(&SV, __VA_ARGS__)
@@ -59,6 +65,45 @@ loc_str(const idl_node *n)
 {
   const char *f = n->loc.file ? n->loc.file : "?", *b = strrchr(f, '/');
   return gstr("%s:%d", b ? b + 1 : f, n->loc.line);
+}
+
+/* One comment: `head` (e.g. "struct Point (calc.idl:12)"; may be NULL)
+ * followed by the IDL documentation comment of n, if any, each line
+ * prefixed by `ind`; a star-slash in the IDL text cannot end it. */
+static void
+h_comment(const char *ind, const char *head, const idl_node *n)
+{
+  const char *p = n != NULL ? n->doc : NULL;
+  if (head == NULL && p == NULL)
+    return;
+  if (p == NULL) {
+    h("%s/* %s */\n", ind, head);
+    return;
+  }
+  if (head == NULL && strchr(p, '\n') == NULL && strstr(p, "*/") == NULL &&
+      strlen(ind) + strlen(p) + 6 <= 79) {
+    h("%s/* %s */\n", ind, p);
+    return;
+  }
+  if (head != NULL)
+    h("%s/* %s\n%s *", ind, head, ind);
+  else
+    h("%s/*", ind);
+  while (*p != '\0') {
+    const char *eol = strchr(p, '\n');
+    size_t len = eol ? (size_t)(eol - p) : strlen(p);
+    h("\n%s *%s", ind, len ? " " : "");
+    for (size_t i = 0; i < len; i++) {
+      if (p[i] == '*' && i + 1 < len && p[i + 1] == '/')
+        h("* ");
+      else
+        h("%c", p[i]);
+    }
+    p += len;
+    if (*p == '\n')
+      p++;
+  }
+  h(" */\n");
 }
 
 /* ---- constants ------------------------------------------------------------ */
@@ -116,13 +161,16 @@ static void
 h_enum(const idl_node *n)
 {
   const char *cn = cname(n);
-  h("\n/* enum %s (%s) */\ntypedef enum %s {\n", n->name,
-    loc_str(n), cn);
+  h("\n");
+  h_comment("", gstr("enum %s (%s)", n->name, loc_str(n)), n);
+  h("typedef enum %s {\n", cn);
   {
     const char *sep = "";
     for (const idl_node *e = n->children; e != NULL; e = e->next)
       if (e->kind == IDL_ENUMERATOR) {
-        h("%s  %s = %" PRIu64, sep, cname(e), e->value.u);
+        h("%s", sep);
+        h_comment("  ", NULL, e);
+        h("  %s = %" PRIu64, cname(e), e->value.u);
         sep = ",\n";
       }
   }
@@ -154,8 +202,8 @@ h_typedef(const idl_node *n)
   if (shape_of_owned(n->type, n->dims, n->ndims, &n->loc, &ow, &sh) != 0)
     return;
   for_owned_wraps(&sh, emit_wrap_msg);
-  h("\n/* typedef %s (%s) */\n", n->name,
-    loc_str(n));
+  h("\n");
+  h_comment("", gstr("typedef %s (%s)", n->name, loc_str(n)), n);
   if (sh.rep != REP_NONE || sh.base == B_BYTES)
     h_seq_struct(cn, &sh);
   else
@@ -165,6 +213,8 @@ h_typedef(const idl_node *n)
 static void
 h_field(const gfield *f, const char *ind)
 {
+  if (f->src != NULL)
+    h_comment(ind, NULL, f->src);
   if (f->sh.rep != REP_NONE) {
     h("%ssize_t n_%s;\n", ind, f->name);
     h("%s%s;\n", ind, decl(ptr_to(base_field_ctype(&f->sh)), f->name));
@@ -562,10 +612,13 @@ gen_user_msg(const idl_node *n)
     return;
   for (size_t i = 0; i < m.nf; i++)
     for_owned_wraps(&m.f[i].sh, emit_wrap_msg);
-  h("\n/* %s %s (%s) */\n",
-    n->kind == IDL_STRUCT ? "struct"
-                          : n->kind == IDL_UNION ? "union" : "exception",
-    n->name, loc_str(n));
+  h("\n");
+  h_comment("", gstr("%s %s (%s)",
+                     n->kind == IDL_STRUCT  ? "struct"
+                     : n->kind == IDL_UNION ? "union"
+                                            : "exception",
+                     n->name, loc_str(n)),
+            n);
   h_msg(&m, true);
   t_msg_desc(&m);
   t_validate(&m);
@@ -575,8 +628,8 @@ gen_user_msg(const idl_node *n)
 /* ---- operations: API types -------------------------------------------------- */
 
 /* C type of parameter p in stub/handler prototypes. */
-static const char *
-param_ctype(const gparam *p)
+const char *
+c_param_ctype(const gparam *p)
 {
   bool in = p->dir == IDL_IN;
   if (p->sh.rep != REP_NONE || p->sh.base == B_BYTES)
@@ -590,14 +643,14 @@ param_ctype(const gparam *p)
   }
 }
 
-static const char *
-param_list(const gop *op)
+const char *
+c_param_list(const gop *op)
 {
   const char *s = "";
   for (size_t i = 0; i < op->np; i++)
-    s = gstr("%s, %s", s, decl(param_ctype(&op->p[i]), op->p[i].name));
+    s = gstr("%s, %s", s, decl(c_param_ctype(&op->p[i]), op->p[i].name));
   if (op->has_ret)
-    s = gstr("%s, %s", s, decl(param_ctype(&op->ret), "_ret"));
+    s = gstr("%s, %s", s, decl(c_param_ctype(&op->ret), "_ret"));
   return s;
 }
 
@@ -723,7 +776,7 @@ cl_stub(const idl_node *iface, const gop *op, size_t index)
   const char *icn = cname(iface);
   bool need_arena = op_out_ptr(op);
   cl("\n/* %s::%s */\nint\n%s_%s(plumb_client *_c%s, plumb_arena *_arena)\n{\n",
-     iface->name, op->name, icn, op->name, param_list(op));
+     iface->name, op->name, icn, op->name, c_param_list(op));
   cl("  %s _req = %s_INIT;\n  ProtobufCMessage *_rm = NULL;\n", op->req,
      op->req);
   if (!op->oneway)
@@ -915,11 +968,11 @@ gen_interface(const idl_node *iface)
   gop *own = iface_own_ops(iface, &nown);
   const char *rid = repo_id(iface);
 
-  h("\n/* interface %s (%s) */\n", iface->name,
-    loc_str(iface));
-  /* request/reply messages of the operations this interface declares */
+  h("\n");
+  h_comment("", gstr("interface %s (%s)", iface->name, loc_str(iface)),
+            iface);
+  /* the API types of parameters declared in place (sequence<long> x) */
   for (size_t i = 0; i < nown; i++) {
-    gmsg rq, rp;
     for (size_t k = 0; k < own[i].np; k++) {
       for_owned_wraps(&own[i].p[k].sh, emit_wrap_msg);
       h_anon_seq(&own[i].p[k]);
@@ -928,19 +981,31 @@ gen_interface(const idl_node *iface)
       for_owned_wraps(&own[i].ret.sh, emit_wrap_msg);
       h_anon_seq(&own[i].ret);
     }
+  }
+  /* request/reply messages of the operations this interface declares: in
+   * the wire header */
+  HC = &W;
+  if (nown)
+    h("\n/* interface %s (%s): request and reply messages */\n",
+      iface->name, loc_str(iface));
+  for (size_t i = 0; i < nown; i++) {
+    gmsg rq, rp;
     msg_of_request(&own[i], &rq);
-    msg_of_reply(&own[i], &rp);
     h("typedef struct %s %s;\n", rq.cname, rq.cname);
     h("extern const ProtobufCMessageDescriptor %s__descriptor;\n", rq.cname);
     h_msg(&rq, false);
+    t_msg_desc(&rq);
+    t_validate(&rq);
+    if (own[i].oneway) /* no reply is ever sent: no reply message */
+      continue;
+    msg_of_reply(&own[i], &rp);
     h("typedef struct %s %s;\n", rp.cname, rp.cname);
     h("extern const ProtobufCMessageDescriptor %s__descriptor;\n", rp.cname);
     h_msg(&rp, false);
-    t_msg_desc(&rq);
-    t_validate(&rq);
     t_msg_desc(&rp);
     t_validate(&rp);
   }
+  HC = &H;
 
   /* client prototypes: only the operations declared here; an inherited
    * operation is called with its declaring interface's stub on any handle */
@@ -948,9 +1013,14 @@ gen_interface(const idl_node *iface)
     iface->name);
   for (size_t b = 0; b < iface->nbases; b++)
     h("/* inherited: the stubs of %s */\n", cname(iface_of(iface->bases[b])));
-  for (size_t i = 0; i < nown; i++)
+  for (size_t i = 0; i < nown; i++) {
+    const idl_node *on = own[i].node;
+    h_comment("", gstr("%s%s (%s)", own[i].name,
+                       own[i].oneway ? ", oneway" : "", loc_str(on)),
+              on);
     h("int %s_%s(plumb_client *_c%s, plumb_arena *_arena);\n", icn,
-      own[i].name, param_list(&own[i]));
+      own[i].name, c_param_list(&own[i]));
+  }
 
   /* server ops struct: each direct base's ops struct (member named after
    * the base), then the handlers of the operations declared here */
@@ -963,7 +1033,7 @@ gen_interface(const idl_node *iface)
   }
   for (size_t i = 0; i < nown; i++)
     h("  int (*%s)(void *_ctx, plumb_call *_call%s);\n", own[i].name,
-      param_list(&own[i]));
+      c_param_list(&own[i]));
   if (nown == 0 && iface->nbases == 0)
     h("  void *_reserved; /* the interface has no operations */\n");
   h("} %s_ops;\n", icn);
@@ -1064,9 +1134,9 @@ walk(const idl_node *scope)
       walk(c);
       break;
     case IDL_CONST:
-      h("\n/* const %s (%s) */\n#define %s %s\n", c->name,
-        loc_str(c), cname(c),
-        const_value(c));
+      h("\n");
+      h_comment("", gstr("const %s (%s)", c->name, loc_str(c)), c);
+      h("#define %s %s\n", cname(c), const_value(c));
       break;
     case IDL_ENUM:
       h_enum(c);
@@ -1102,7 +1172,7 @@ guard_of(const char *base)
 }
 
 const char *const gen_c_suffixes[] = {
-  ".h", "-types.c", "-client.c", "-server.c", NULL
+  ".h", "-types.c", "-client.c", "-server.c", "-wire.h", NULL
 };
 
 int
@@ -1114,14 +1184,18 @@ gen_c(const idl_tree *tree, const gen_options *o)
   opt = o;
   b = o->base;
   proto_set_tree(tree);
-  if (gout_open(&H, o, ".h") || gout_open(&T, o, "-types.c") ||
-      gout_open(&CL, o, "-client.c") || gout_open(&SV, o, "-server.c")) {
-    gout_close(&H), gout_close(&T), gout_close(&CL), gout_close(&SV);
+  HC = &H;
+  if (gout_open(&H, o, ".h") || gout_open(&W, o, "-wire.h") ||
+      gout_open(&T, o, "-types.c") || gout_open(&CL, o, "-client.c") ||
+      gout_open(&SV, o, "-server.c")) {
+    gout_close(&H), gout_close(&W), gout_close(&T), gout_close(&CL);
+    gout_close(&SV);
     return 1;
   }
   banner(&H, gstr("%s.h", b),
-         "C types, constants, protobuf-c descriptors, client stubs and "
-         "server ops structs.");
+         gstr("In IDL order: constants, types, and per interface its client "
+              "stubs,\n * ops struct and registration helper (the wire "
+              "messages are in %s-wire.h).", b));
   h("#ifndef %s\n#define %s\n\n", guard_of(b), guard_of(b));
   h("#include <limits.h>\n#include <stdbool.h>\n#include <stddef.h>\n"
     "#include <stdint.h>\n#include <protobuf-c/protobuf-c.h>\n"
@@ -1133,30 +1207,41 @@ gen_c(const idl_tree *tree, const gen_options *o)
     "#error \"%s.h was generated by plumbc %s for PLUMB_GENERATED_ABI 2\"\n"
     "#endif\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n",
     b, PLUMBC_VERSION);
+  banner(&W, gstr("%s-wire.h", b),
+         "Internals: the request and reply message of every operation "
+         "(included\n * by the generated .c files; a program needs it only "
+         "to call plumb_invoke\n * itself).");
+  gout_printf(&W, "#ifndef %s\n#define %s\n\n#include \"%s.h\"\n\n"
+              "#ifdef __cplusplus\nextern \"C\" {\n#endif\n",
+              guard_of(gstr("%s-wire", b)), guard_of(gstr("%s-wire", b)), b);
 
   banner(&T, gstr("%s-types.c", b),
          "protobuf-c descriptors, init/validate/any helpers, server thunks "
          "and interface tables.");
-  t("#include <stddef.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n", b);
+  t("#include <stddef.h>\n#include <string.h>\n\n#include \"%s-wire.h\"\n\n",
+    b);
   banner(&CL, gstr("%s-client.c", b),
          "Client stubs: fill the request, plumb_invoke(), copy the reply out.");
-  cl("#include <stddef.h>\n\n#include \"%s.h\"\n", b);
+  cl("#include <stddef.h>\n\n#include \"%s-wire.h\"\n", b);
   banner(&SV, gstr("%s-server.c", b),
          "Server registration helpers (the thunks live in the -types.c "
          "file).");
-  sv("#include <stddef.h>\n\n#include \"%s.h\"\n", b);
+  sv("#include <stddef.h>\n\n#include \"%s-wire.h\"\n", b);
 
   h("\n/* ---- forward declarations ---- */\n");
   forward_decls(tree->root);
   walk(tree->root);
 
   h("\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
+  gout_printf(&W, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
   gout_close(&H);
+  gout_close(&W);
   gout_close(&T);
   gout_close(&CL);
   gout_close(&SV);
   if (back_errors != before) { /* leave no half-written outputs behind */
     remove(H.path);
+    remove(W.path);
     remove(T.path);
     remove(CL.path);
     remove(SV.path);

@@ -3,6 +3,13 @@
  * gen_c.c emits (same names, same field numbers), so any protobuf toolchain
  * can read plumb's wire bodies.  If object references are used it also
  * writes plumb.proto (package plumb, message ObjRef).
+ *
+ * What a non-C peer needs beyond the messages travels as the custom options
+ * of idl/plumb/options.proto (installed with plumb): repository ids of
+ * structs, unions, exceptions and enums; per service the interface's
+ * repository id, hash and bases; per rpc its operation index, oneway and
+ * raises.  A oneway rpc declares no reply message and returns
+ * google.protobuf.Empty.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,7 +18,7 @@
 #include "back.h"
 
 static gout P;
-static bool uses_any, uses_objref;
+static bool uses_any, uses_objref, uses_oneway;
 
 #define p(...) gout_printf(&P, __VA_ARGS__)
 
@@ -45,6 +52,10 @@ static void
 p_msg(const gmsg *m)
 {
   p("\nmessage %s {\n", m->pshort);
+  if (m->node != NULL &&
+      (m->node->kind == IDL_STRUCT || m->node->kind == IDL_UNION ||
+       m->node->kind == IDL_EXCEPTION))
+    p("  option (plumb.type_id) = %s;\n", c_string_lit(repo_id(m->node)));
   if (!m->is_union) {
     for (size_t i = 0; i < m->nf; i++)
       p_field(&m->f[i], "  ");
@@ -71,6 +82,7 @@ static void
 p_enum(const idl_node *n)
 {
   p("\nenum %s {\n", proto_local(n));
+  p("  option (plumb.enum_type_id) = %s;\n", c_string_lit(repo_id(n)));
   for (const idl_node *e = n->children; e != NULL; e = e->next)
     if (e->kind == IDL_ENUMERATOR)
       p("  %s = %" PRIu64 ";\n", proto_enumerator(e), e->value.u);
@@ -89,9 +101,11 @@ p_interface(const idl_node *iface)
     if (ops[i].has_ret)
       for_owned_wraps(&ops[i].ret.sh, p_msg);
     msg_of_request(&ops[i], &rq);
-    msg_of_reply(&ops[i], &rp);
     p_msg(&rq);
-    p_msg(&rp);
+    if (!ops[i].oneway) {
+      msg_of_reply(&ops[i], &rp);
+      p_msg(&rp);
+    }
   }
   /* Only the operations declared here: an inherited one belongs to its
    * declaring interface's service (re-listing it would grow the output
@@ -102,11 +116,27 @@ p_interface(const idl_node *iface)
     p("// inherits the operations of service %s\n",
       proto_full(iface_of(iface->bases[b])));
   p("service %s {\n", proto_local(iface));
-  for (size_t i = 0; i < n; i++)
-    p("  rpc %s(.%s%s%s_%s_Request) returns (.%s%s%s_%s_Reply);\n",
-      ops[i].name, proto_package(iface), *proto_package(iface) ? "." : "",
-      proto_local(iface), ops[i].name, proto_package(iface),
-      *proto_package(iface) ? "." : "", proto_local(iface), ops[i].name);
+  p("  option (plumb.interface_id) = %s;\n", c_string_lit(repo_id(iface)));
+  p("  option (plumb.interface_hash) = %" PRIu32 ";\n", fnv1a(repo_id(iface)));
+  for (size_t b = 0; b < iface->nbases; b++)
+    p("  option (plumb.base_interface_ids) = %s;\n",
+      c_string_lit(repo_id(iface_of(iface->bases[b]))));
+  for (size_t i = 0; i < n; i++) {
+    const char *pre = gstr(".%s%s%s_%s", proto_package(iface),
+                           *proto_package(iface) ? "." : "",
+                           proto_local(iface), ops[i].name);
+    const idl_node *on = ops[i].node;
+    p("  rpc %s(%s_Request) returns (%s) {\n", ops[i].name, pre,
+      ops[i].oneway ? ".google.protobuf.Empty" : gstr("%s_Reply", pre));
+    p("    option (plumb.op_index) = %u;\n", ops[i].decl_index);
+    if (ops[i].oneway)
+      p("    option (plumb.oneway) = true;\n");
+    if (ops[i].kind == GOP_OP)
+      for (size_t k = 0; k < on->nraises; k++)
+        p("    option (plumb.raises) = { type_id: %s message: \"%s\" };\n",
+          c_string_lit(repo_id(on->raises[k])), proto_full(on->raises[k]));
+    p("  }\n");
+  }
   p("}\n");
 }
 
@@ -132,6 +162,7 @@ scan(const idl_node *scope)
       gop *ops = iface_own_ops(c, &n);
       scan(c);
       for (size_t i = 0; i < n; i++) {
+        uses_oneway |= ops[i].oneway;
         for (size_t k = 0; k < ops[i].np; k++)
           scan_uses(&ops[i].p[k].sh);
         if (ops[i].has_ret)
@@ -217,7 +248,8 @@ write_plumb_proto(const gen_options *o)
               "syntax = \"proto3\";\n\npackage plumb;\n\n"
               "// An IDL object reference: enough to reach the object.\n"
               "message ObjRef {\n  string endpoint = 1;\n"
-              "  string object = 2;\n  string type_id = 3;\n}\n",
+              "  string object = 2;\n  string type_id = 3;\n"
+              "  repeated string endpoints = 4;\n  string host = 5;\n}\n",
               PLUMBC_VERSION);
   return gout_close(&g);
 }
@@ -229,7 +261,7 @@ gen_proto(const idl_tree *tree, const gen_options *o)
   int before = back_errors;
 
   proto_set_tree(tree);
-  uses_any = uses_objref = false;
+  uses_any = uses_objref = uses_oneway = false;
   scan(tree->root);
   if (gout_open(&P, o, ".proto") != 0)
     return 1;
@@ -240,10 +272,12 @@ gen_proto(const idl_tree *tree, const gen_options *o)
   pkg = main_package(tree->root);
   if (pkg != NULL && *pkg)
     p("\npackage %s;\n", pkg);
-  if (uses_any || uses_objref || tree->nincludes)
-    p("\n");
+  p("\n");
   if (uses_any)
     p("import \"google/protobuf/any.proto\";\n");
+  if (uses_oneway)
+    p("import \"google/protobuf/empty.proto\";\n");
+  p("import \"plumb/options.proto\";\n");
   if (uses_objref)
     p("import \"plumb.proto\";\n");
   for (size_t i = 0; i < tree->nincludes; i++)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <inttypes.h>
 
 #include "back.h"
 #include "diag.h"
@@ -131,6 +132,16 @@ static const char *const c_keywords[] = {
   "signed", "sizeof", "static", "struct", "switch", "true", "typedef",
   "union", "unsigned", "void", "volatile", "while", "errno", "assert",
   "NULL", "offsetof",
+  /* C++ keywords: the headers compile as C++ too */
+  "alignas", "alignof", "and", "and_eq", "asm", "bitand", "bitor", "catch",
+  "char8_t", "char16_t", "char32_t", "class", "compl", "concept", "consteval",
+  "constexpr", "constinit", "const_cast", "co_await", "co_return",
+  "co_yield", "decltype", "delete", "dynamic_cast", "explicit", "export",
+  "friend", "mutable", "namespace", "new", "noexcept", "not", "not_eq",
+  "nullptr", "operator", "or", "or_eq", "private", "protected", "public",
+  "reinterpret_cast", "requires", "static_assert", "static_cast", "template",
+  "this", "thread_local", "throw", "try", "typeid", "typename", "using",
+  "virtual", "wchar_t", "xor", "xor_eq",
   "base", /* every message struct starts with ProtobufCMessage base */
   NULL
 };
@@ -943,4 +954,48 @@ for_owned_wraps(const gshape *s, void (*fn)(const gmsg *m))
     return;
   for_owned_wraps(&m.f[0].sh, fn);
   fn(&m);
+}
+
+/* ---- spelling IDL (diagnostics, comments) ---------------------------- */
+
+const char *
+g_scoped(const idl_node *n)
+{
+  char *s = idl_scoped_name(n);
+  const char *r = gstr("%s", s ? (strncmp(s, "::", 2) == 0 ? s + 2 : s) : "?");
+  free(s);
+  return r;
+}
+
+const char *
+g_type_text(const idl_type *t)
+{
+  static const char *const names[] = {
+    [IDL_T_VOID] = "void", [IDL_T_BOOLEAN] = "boolean", [IDL_T_CHAR] = "char",
+    [IDL_T_WCHAR] = "wchar", [IDL_T_OCTET] = "octet", [IDL_T_INT8] = "int8",
+    [IDL_T_UINT8] = "uint8", [IDL_T_SHORT] = "short",
+    [IDL_T_USHORT] = "unsigned short", [IDL_T_LONG] = "long",
+    [IDL_T_ULONG] = "unsigned long", [IDL_T_LLONG] = "long long",
+    [IDL_T_ULLONG] = "unsigned long long", [IDL_T_FLOAT] = "float",
+    [IDL_T_DOUBLE] = "double", [IDL_T_ANY] = "any", [IDL_T_OBJECT] = "Object",
+  };
+  if (t == NULL)
+    return "void";
+  switch (t->kind) {
+  case IDL_T_STRING: case IDL_T_WSTRING: {
+    const char *w = t->kind == IDL_T_STRING ? "string" : "wstring";
+    return t->bound ? gstr("%s<%" PRIu64 ">", w, t->bound) : w;
+  }
+  case IDL_T_SEQUENCE:
+    return t->bound ? gstr("sequence<%s, %" PRIu64 ">", g_type_text(t->elem),
+                           t->bound)
+                    : gstr("sequence<%s>", g_type_text(t->elem));
+  case IDL_T_NAMED:
+    return t->ref ? g_scoped(t->ref) : (t->name ? t->name : "?");
+  default:
+    return (size_t)t->kind < sizeof names / sizeof names[0] &&
+                   names[t->kind] != NULL
+               ? names[t->kind]
+               : "?";
+  }
 }

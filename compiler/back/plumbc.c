@@ -5,6 +5,7 @@
  *          [--depfile FILE] [--help] [--version] FILE.idl
  *   plumbc -M [options] FILE.idl      dependency rule to stdout, no output
  *   plumbc -E [options] FILE.idl      preprocessed IDL to stdout
+ *   plumbc --impl [options] FILE.idl  FILE-impl.c, a server skeleton
  *   plumbc --check-compat [--strict] [-I DIR]... OLD.idl NEW.idl
  *
  * Exit status: 0 on success, 1 on any error (bad usage included).  With
@@ -28,7 +29,8 @@ usage(FILE *f)
   fprintf(f,
           "usage: plumbc [-I DIR]... [-D NAME[=VAL]]... [-U NAME]... "
           "[-o OUTDIR] [--proto] [--depfile FILE] FILE.idl\n"
-          "       plumbc -M | -E [-I DIR]... [-D ...] [-U ...] FILE.idl\n"
+          "       plumbc -M | -E | --impl [-I DIR]... [-D ...] [-U ...] "
+          "FILE.idl\n"
           "\n"
           "Compiles an OMG IDL file into C for plumb.  For FILE.idl it writes\n"
           "into OUTDIR (default .): FILE.h, FILE-types.c, FILE-client.c,\n"
@@ -44,6 +46,8 @@ usage(FILE *f)
           "  -M           print that rule to stdout and generate nothing\n"
           "  -E           print the preprocessed IDL to stdout and generate\n"
           "               nothing\n"
+          "  --impl       write only FILE-impl.c, a server skeleton to fill\n"
+          "               in (never overwrites an existing file)\n"
           "  --check-compat OLD.idl NEW.idl\n"
           "               report breaking, source-only and safe changes\n"
           "               (exit 0: compatible, 1: breaking, 2: error)\n"
@@ -130,7 +134,7 @@ main(int argc, char **argv)
   int rc = 1;
   const char *input2 = NULL; /* --check-compat: NEW.idl */
   bool compat = false, strict = false;
-  bool deps_only = false, pp_only = false;
+  bool deps_only = false, pp_only = false, impl = false;
   const char *depfile = NULL;
 
   if (dirs == NULL || macros == NULL) {
@@ -152,6 +156,8 @@ main(int argc, char **argv)
       return 0;
     } else if (strcmp(a, "--proto") == 0) {
       go.proto = true;
+    } else if (strcmp(a, "--impl") == 0) {
+      impl = true;
     } else if (strcmp(a, "-M") == 0) {
       deps_only = true;
     } else if (strcmp(a, "-E") == 0) {
@@ -198,13 +204,15 @@ main(int argc, char **argv)
     fprintf(stderr, "plumbc: no input file\n");
     goto bad_usage;
   }
-  if ((deps_only || pp_only || depfile) && (compat || strict)) {
-    fprintf(stderr, "plumbc: -M, -E and --depfile do not combine with "
-                    "--check-compat\n");
+  if ((deps_only || pp_only || depfile || impl) && (compat || strict)) {
+    fprintf(stderr, "plumbc: -M, -E, --depfile and --impl do not combine "
+                    "with --check-compat\n");
     goto bad_usage;
   }
-  if (deps_only + pp_only + (depfile != NULL) > 1) {
-    fprintf(stderr, "plumbc: -M, -E and --depfile exclude each other\n");
+  if (deps_only + pp_only + (depfile != NULL) + impl > 1 ||
+      (impl && go.proto)) {
+    fprintf(stderr, "plumbc: -M, -E, --depfile, --proto and --impl: only "
+                    "--proto with --depfile, the others one at a time\n");
     goto bad_usage;
   }
   if (compat || strict || input2 != NULL) {
@@ -247,6 +255,10 @@ main(int argc, char **argv)
   }
   if (make_dirs(go.outdir) != 0)
     goto out;
+  if (impl) {
+    rc = gen_impl(tree, &go) == 0 ? 0 : 1;
+    goto out;
+  }
   if (gen_c(tree, &go) == 0 && (!go.proto || gen_proto(tree, &go) == 0))
     rc = 0;
   if (rc == 0 && depfile != NULL && emit_deps(tree, &go, depfile) != 0)

@@ -126,6 +126,10 @@ struct idl_node {
   idl_node *last_child;
   idl_annotation *annotations;
   unsigned flags;         /* enum idl_flags */
+  const char *doc;        /* the documentation comment directly above the
+                             declaration (doc.c), markers stripped, lines
+                             joined by '\n'; NULL if none.  Owned by the
+                             tree. */
 
   idl_type *type;         /* see idl_kind for who uses it */
   uint64_t *dims;         /* array dimensions (MEMBER, TYPEDEF, CASE) */

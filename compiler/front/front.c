@@ -14,6 +14,8 @@
 
 typedef struct front_priv {
   pfile *files;
+  pdoc *docs; /* the texts idl_node.doc points at */
+  size_t ndocs;
 } front_priv;
 
 void
@@ -29,6 +31,7 @@ idl_tree_free(idl_tree *t)
   p = t->priv;
   if (p != NULL) {
     pfile *f = p->files;
+    doc_free_all(p->docs, p->ndocs);
     while (f != NULL) {
       pfile *next = f->next;
       diag_unregister_source(f->name);
@@ -88,6 +91,10 @@ front_run(pstate *ps, pfile *main, idl_tree **out)
   }
   lex_destroy(ps);
   pp_free(ps);
+  doc_attach(ps, t->root);
+  priv->docs = ps->docs;
+  priv->ndocs = ps->ndocs;
+  ps->docs = NULL;
   t->includes = ps->includes;
   t->nincludes = ps->nincludes;
   priv->files = ps->files;
@@ -209,6 +216,9 @@ idl_preprocess_file(const char *path, const idl_options *opts)
   }
   lex_destroy(&ps);
   pp_free(&ps);
+  doc_attach(&ps, NULL);
+  priv->docs = ps.docs;
+  priv->ndocs = ps.ndocs;
   t->includes = ps.includes;
   t->nincludes = ps.nincludes;
   priv->files = ps.files;

@@ -165,6 +165,16 @@ typedef struct pincl {
 #define PS_MAX_ANNOTATIONS 64          /* annotations on one declaration */
 #define PS_MAX_TYPEDEF_CHAIN 1000      /* = idl_resolve_typedefs' bound */
 
+/* A documentation comment tied to the line of the first token after it. */
+typedef struct pdoc {
+  const char *file; /* interned */
+  int line;
+  char *text;
+  bool used; /* taken by a declaration */
+} pdoc;
+
+#define PS_MAX_DOC_BYTES 8192 /* one documentation comment (cut there) */
+
 typedef struct pstate {
   const idl_options *opts;
   const idl_memfile *memfiles; /* idl_parse_memory: the only files */
@@ -193,10 +203,32 @@ typedef struct pstate {
   size_t nincludes, capincludes;
   unsigned syntax_errors;
 
+  /* documentation comments (doc.c): the one being read or waiting for
+   * the next token, and those already tied to a token's line */
+  const char *tok_file; /* file and line of the last token scanned */
+  int tok_line;
+  bool doc_reading;     /* inside a slash-star-star comment */
+  bool doc_is_line;     /* pending: a run of // lines */
+  char *doc_text;       /* pending text, NULL if none */
+  size_t doc_len;
+  const char *doc_file;
+  int doc_end;          /* line the pending comment ends on */
+  struct pdoc *docs;
+  size_t ndocs, capdocs;
+
   /* plumbc -E (opts->echo): where the echoed text stands */
   const char *echo_file;
   int echo_line, echo_col;
 } pstate;
+
+/* doc.c: documentation comments */
+void doc_block_begin(pstate *ps);
+void doc_block_text(pstate *ps, const char *s, size_t n);
+void doc_block_end(pstate *ps, int line);
+void doc_line(pstate *ps, const char *text, int line);
+void doc_token(pstate *ps, const char *file, int line);
+void doc_attach(pstate *ps, idl_node *root);
+void doc_free_all(pdoc *docs, size_t n);
 
 /* ast.c */
 idl_node *node_new(pstate *ps, idl_kind k, char *name, idl_loc loc);

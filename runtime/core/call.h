@@ -30,6 +30,11 @@ struct plumb_call {
   /* plumb_call_fail(): the status and message the client is to get */
   int fail_status;
   char fail_msg[PLUMB__CALL_FAIL_MAX];
+  /* plumb_call_raise_system() (sysexc.c): code (0 = none), minor, and
+   * completion + 1 (0 = not set) */
+  int sys_code;
+  uint32_t sys_minor;
+  int sys_completed;
   /* nesting limit the generated validators apply (0 = PLUMB_DEFAULT_MAX_DEPTH) */
   unsigned max_depth;
   /* the call model (srv_calls.h): deadline, cancel flag, deferral */

@@ -54,7 +54,7 @@ plumb_deferred_complete(plumb_deferred *d, int status,
                              "PLUMB_DEFERRED");
   /* Packed now: reply may live on the completer's stack. */
   plumb__srv_call_prepare(c, status, reply != NULL ? reply : c->rep);
-  int st = c->ans_kind == PLUMB__FRAME_ERROR && status == PLUMB_OK
+  int st = c->ans_kind == PLUMB__FRAME_SYSEXC && status == PLUMB_OK
                ? c->ans_status : PLUMB_OK; /* e.g. ETOOBIG */
   int none = SRV_DEFER_NONE;
   if (atomic_compare_exchange_strong(&c->dstate, &none, SRV_DEFER_DONE))

@@ -1,14 +1,12 @@
-/* client.c - the client side: plumb_client_* and plumb_invoke().
+/* client.c - the client side: opening and closing a handle, the
+ * synchronous plumb_invoke(), sending requests, and decoding answers.
  *
  * One connection per client handle, shared by every thread that calls
- * through it.  Sends are serialised by a mutex (one writev per frame).
- * Replies are read leader/follower style: the first waiting caller becomes
- * the reader and receives frames, handing each reply to the caller whose
- * call id it carries (by swapping receive buffers, no copy) until its own
- * arrives; then another waiting caller takes over.  A lone caller therefore
- * reads its own reply with no thread hand-off.  A reply whose caller gave up
- * (deadline) is dropped.  A broken connection fails every waiting call at
- * once.  Nothing here reconnects: open a new client.
+ * through it (client_conn.c reads the replies leader/follower style and
+ * re-dials a broken connection; client_pending.c holds the asynchronous
+ * calls).  Sends are serialised by a mutex (one writev per frame).  Every
+ * request with a deadline carries the caller's remaining time on the wire
+ * (PROTOCOL.md 2.7).
  *
  * Per-thread state (scratch arena for arena == NULL, send and receive
  * buffers) is reused from call to call, so a steady loop of calls with
@@ -22,48 +20,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "arena_internal.h"
+#include "client_int.h"
 #include "decode.h"
 #include "frame.h"
 #include "log.h"
 #include "open_opts.h"
 #include "plumb/config.h"
 #include "plumb/generated.h"
+#include "sysexc.h"
 #include "transport.h"
 
 /* Per-thread buffers larger than this are released after the call (4 MiB:
  * a steady stream of 1 MiB calls reuses its pages instead of faulting). */
 #define CLIENT_BUF_KEEP (4u << 20)
-
-typedef struct client_call {
-  struct client_call *next;
-  uint32_t id;
-  int done;
-  int status;    /* set when done without a frame (error) */
-  plumb_buf buf; /* the answer frame, swapped in by the reader */
-} client_call;
-
-struct plumb_client {
-  const plumb_transport *tr;
-  plumb_conn *conn;
-  char *object;
-  uint16_t object_len;
-  uint32_t max_frame;
-  _Atomic int64_t timeout_ms;
-
-  pthread_mutex_t send_mu;
-  pthread_mutex_t mu; /* guards everything below */
-  pthread_cond_t cv;  /* reader role freed, a call completed, users left */
-  int reader_active;
-  int broken; /* connection unusable: status in broken_status */
-  int broken_status;
-  int users; /* threads inside plumb_invoke */
-  uint32_t next_id;
-  client_call *pending;
-  plumb_buf rx; /* the reader's receive buffer */
-  char last_error[256];
-};
 
 /* ---- per-thread state ------------------------------------------------ */
 
@@ -128,13 +100,9 @@ tls_fini(void)
 
 /* ---- helpers ------------------------------------------------------- */
 
-static void
-client_set_error(plumb_client *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 /* Records a last-error message; caller holds c->mu. */
-static void
-client_set_error(plumb_client *c, const char *fmt, ...)
+void
+plumb__client_set_error(plumb_client *c, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
@@ -142,113 +110,155 @@ client_set_error(plumb_client *c, const char *fmt, ...)
   va_end(ap);
 }
 
-/* Marks the connection broken and fails every pending call; holds c->mu. */
-static void
-client_break(plumb_client *c, int status, const char *why)
+plumb_arena *
+plumb__client_scratch(void)
 {
-  if (!c->broken) {
-    c->broken = 1;
-    c->broken_status = status;
-    client_set_error(c, "connection lost: %s", why);
-    c->tr->shutdown(c->conn);
+  client_tls *t = tls_get();
+  if (t == NULL)
+    return NULL;
+  if (t->scratch == NULL && (t->scratch = plumb_arena_new()) == NULL)
+    return NULL;
+  plumb_arena_reset(t->scratch);
+  return t->scratch;
+}
+
+int64_t
+plumb__client_take_deadline(plumb_client *c)
+{
+  client_tls *t = tls_get();
+  if (t != NULL && t->next_c == c) {
+    t->next_c = NULL;
+    return plumb__deadline_ms(t->next_ms);
   }
-  for (client_call *k = c->pending; k != NULL; k = k->next)
-    if (!k->done) {
-      k->done = 1;
-      k->status = status;
-    }
-  pthread_cond_broadcast(&c->cv);
+  return plumb__deadline_ms(c->timeout_ms);
 }
 
-static void
-client_unlink(plumb_client *c, client_call *call)
+int
+plumb__client_send(plumb_client *c, client_conn *cc, plumb__frame *f,
+                   int with_object, const void *body, size_t body_len,
+                   int64_t deadline)
 {
-  for (client_call **p = &c->pending; *p != NULL; p = &(*p)->next)
-    if (*p == call) {
-      *p = call->next;
-      return;
-    }
-}
+  uint8_t hdr[PLUMB__FRAME_HDR];
+  int st;
 
-/* Hands the frame in c->rx to the pending call it answers; holds c->mu. */
-static void
-client_deliver(plumb_client *c)
-{
-  const uint8_t *p = c->rx.data;
-  uint32_t id;
-
-  if (c->rx.len < PLUMB__FRAME_HDR ||
-      memcmp(p, PLUMB__FRAME_MAGIC, 4) != 0) {
-    client_break(c, PLUMB_EPROTO, "malformed frame from server");
-    return;
-  }
-  id = (uint32_t)p[8] | (uint32_t)p[9] << 8 | (uint32_t)p[10] << 16 |
-       (uint32_t)p[11] << 24;
-  for (client_call *k = c->pending; k != NULL; k = k->next)
-    if (k->id == id && !k->done) {
-      plumb_buf tmp = k->buf;
-      k->buf = c->rx;
-      c->rx = tmp;
-      c->rx.len = 0;
-      k->done = 1;
-      k->status = PLUMB_OK;
-      return;
-    }
-  plumb__log(PLUMB__LOG_DEBUG, "client: dropping answer to call %u "
-             "(caller gone)", id);
-}
-
-static void
-client_timespec(int64_t deadline, struct timespec *ts)
-{
-  ts->tv_sec = (time_t)(deadline / 1000000000);
-  ts->tv_nsec = (long)(deadline % 1000000000);
-}
-
-/* Waits (as reader or follower) until call is done; holds c->mu. */
-static void
-client_wait(plumb_client *c, client_call *call, int64_t deadline)
-{
-  while (!call->done) {
-    if (!c->reader_active) {
-      c->reader_active = 1;
-      pthread_mutex_unlock(&c->mu);
-      int st = c->tr->recv(c->conn, &c->rx, deadline);
-      pthread_mutex_lock(&c->mu);
-      c->reader_active = 0;
-      if (st == PLUMB_OK)
-        client_deliver(c);
-      else if (st == PLUMB_EAGAIN) {
-        /* Only a deadline in the past can give this: a timeout. */
-        if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline &&
-            !call->done) {
-          call->done = 1;
-          call->status = PLUMB_ETIMEDOUT;
-        }
-      } else if (st == PLUMB_ETIMEDOUT) {
-        if (!call->done) {
-          call->done = 1;
-          call->status = PLUMB_ETIMEDOUT;
-        }
-      } else if (!c->broken)
-        client_break(c, st == PLUMB_ETOOBIG || st == PLUMB_EPROTO ? st
-                        : st == PLUMB_ESYS ? PLUMB_ESYS : PLUMB_ECLOSED,
-                     plumb_strerror(st));
-      pthread_cond_broadcast(&c->cv);
-      continue;
-    }
-    if (deadline == PLUMB_FOREVER) {
-      pthread_cond_wait(&c->cv, &c->mu);
-    } else {
-      struct timespec ts;
-      client_timespec(deadline, &ts);
-      if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT &&
-          !call->done) {
-        call->done = 1;
-        call->status = PLUMB_ETIMEDOUT;
-      }
+  if (deadline != PLUMB_FOREVER) {
+    int64_t left = (deadline - plumb__now_ns()) / 1000;
+    if (left < 0)
+      left = 0;
+    if (left <= PLUMB__FRAME_DEADLINE_MAX_US) {
+      f->flags |= PLUMB__FRAME_F_DEADLINE;
+      f->status = (int32_t)left;
     }
   }
+  f->text_len = with_object ? c->object_len : 0;
+  f->body_len = (uint32_t)body_len;
+  plumb__frame_encode(hdr, f);
+  struct iovec iov[3] = {
+    { hdr, sizeof(hdr) },
+    { c->object, f->text_len },
+    { (void *)body, body_len },
+  };
+  if (plumb__log_enabled(PLUMB__LOG_TRACE))
+    plumb__log(PLUMB__LOG_TRACE, "client: send kind=%u id=%u iface=%08x "
+               "op=%u flags=%x deadline_us=%d object='%.*s' body=%u",
+               f->kind, f->call_id, f->iface, f->op, f->flags,
+               (int)f->status, (int)f->text_len, c->object, f->body_len);
+  pthread_mutex_lock(&c->send_mu);
+  st = c->tr->send(cc->tc, iov, 3, deadline);
+  pthread_mutex_unlock(&c->send_mu);
+  if (st != PLUMB_OK) {
+    pthread_mutex_lock(&c->mu);
+    /* a send that timed out may have left half a frame behind */
+    if (st == PLUMB_ETIMEDOUT || st == PLUMB_ECLOSED || st == PLUMB_ESYS)
+      plumb__conn_break(c, cc, st == PLUMB_ETIMEDOUT ? PLUMB_ECLOSED : st,
+                        plumb_strerror(st));
+    pthread_mutex_unlock(&c->mu);
+  }
+  return st;
+}
+
+int
+plumb__client_start(plumb_client *c, const plumb_operation *o,
+                    const ProtobufCMessage *req, plumb_pending *p,
+                    int64_t deadline)
+{
+  client_tls *t = tls_get();
+  client_conn *cc;
+  plumb__frame f;
+  size_t size;
+  int oneway = (o->flags & PLUMB_OP_ONEWAY) != 0;
+  int st;
+
+  if (t == NULL)
+    return PLUMB_ENOMEM;
+  size = req ? protobuf_c_message_get_packed_size(req) : 0;
+  if (size + PLUMB__FRAME_HDR + c->object_len > c->max_frame)
+    return PLUMB_ETOOBIG;
+  if (plumb__buf_reserve(&t->tx, size ? size : 1) != PLUMB_OK)
+    return PLUMB_ENOMEM;
+  t->tx.len = req ? protobuf_c_message_pack(req, t->tx.data) : 0;
+
+  pthread_mutex_lock(&c->mu);
+  if (!oneway && c->n_pending >= c->max_pending) {
+    plumb__client_set_error(c, "%s: %u calls outstanding on the handle "
+                            "(max_pending)", o->name, c->n_pending);
+    pthread_mutex_unlock(&c->mu);
+    return PLUMB_EBUSY;
+  }
+  if ((st = plumb__conn_get(c, deadline, &cc)) != PLUMB_OK) {
+    if (st == PLUMB_ETIMEDOUT)
+      plumb__client_set_error(c, "%s: no connection before the deadline",
+                              o->name);
+    pthread_mutex_unlock(&c->mu);
+    return st;
+  }
+  c->users++;
+  p->c = c;
+  p->op = o;
+  p->id = c->next_id++;
+  if (c->next_id == 0)
+    c->next_id = 1;
+  p->gen = cc->gen;
+  p->deadline = deadline;
+  p->status = PLUMB_OK;
+  p->state = PEND_INFLIGHT;
+  if (!oneway) {
+    plumb__pend_insert(c, p);
+    if (p->async) {
+      p->lprev = NULL;
+      p->lnext = c->inflight;
+      if (c->inflight != NULL)
+        c->inflight->lprev = p;
+      c->inflight = p;
+      plumb__client_arm_timer(c, deadline);
+    }
+  }
+  pthread_mutex_unlock(&c->mu);
+
+  memset(&f, 0, sizeof(f));
+  f.kind = oneway ? PLUMB__FRAME_ONEWAY : PLUMB__FRAME_REQUEST;
+  f.iface = o->decl_iface;
+  f.op = o->decl_index;
+  f.call_id = p->id;
+  st = plumb__client_send(c, cc, &f, 1, t->tx.data, t->tx.len, deadline);
+
+  pthread_mutex_lock(&c->mu);
+  if (st != PLUMB_OK) {
+    if (st == PLUMB_ECLOSED && c->last_status != PLUMB_OK && c->cur == NULL)
+      st = c->last_status;
+    if (p->state == PEND_INFLIGHT)
+      plumb__pend_complete(c, p, st); /* off the table and lists */
+    p->state = PEND_IDLE;
+  } else if (oneway) {
+    p->state = PEND_DONE;
+  }
+  plumb__conn_put(c, cc);
+  if (--c->users == 0)
+    pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  if (t->tx.cap > CLIENT_BUF_KEEP)
+    plumb__buf_free(&t->tx);
+  return st;
 }
 
 /* ---- public API ---------------------------------------------------- */
@@ -270,7 +280,7 @@ plumb__client_open_opts(plumb_client **out, const char *endpoint,
   plumb_client *c;
   const char *rest;
   pthread_condattr_t ca;
-  plumb_tran_opts to = *topts;
+  plumb_conn *tc = NULL;
   int st;
 
   if (out == NULL)
@@ -278,6 +288,8 @@ plumb__client_open_opts(plumb_client **out, const char *endpoint,
   *out = NULL;
   if (endpoint == NULL)
     return PLUMB_EINVAL;
+  if (strncmp(endpoint, "plumbref:", 9) == 0) /* client_ref.c */
+    return plumb__client_open_refstr(out, endpoint, object, opts);
   if (object == NULL)
     object = "";
   if (strlen(object) > PLUMB__FRAME_TEXT_MAX)
@@ -292,22 +304,35 @@ plumb__client_open_opts(plumb_client **out, const char *endpoint,
   if ((c = calloc(1, sizeof(*c))) == NULL)
     return PLUMB_ENOMEM;
   c->tr = tr;
+  c->epfd = c->efd = c->tfd = -1;
   c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : 5000;
   c->max_frame = opts && opts->max_frame ? opts->max_frame
                                          : PLUMB_DEFAULT_MAX_FRAME;
+  c->max_pending = opts && opts->max_pending ? opts->max_pending
+                                             : PLUMB_DEFAULT_MAX_PENDING;
+  c->no_reconnect = opts ? opts->no_reconnect != 0 : 0;
+  c->cancel_on_timeout = PLUMB__CANCEL_ON_TIMEOUT_DEFAULT;
   c->object_len = (uint16_t)strlen(object);
-  if ((c->object = strdup(object)) == NULL) {
+  c->topts = *topts;
+  c->topts.access = NULL;
+  c->topts.max_frame = c->max_frame;
+  if (c->topts.mode == 0)
+    c->topts.mode = 0600;
+  if ((c->object = strdup(object)) == NULL ||
+      (c->endpoint = strdup(endpoint)) == NULL) {
     st = PLUMB_ENOMEM;
     goto free_c;
   }
-  to.max_frame = c->max_frame;
-  if (to.mode == 0)
-    to.mode = 0600;
-  st = tr->dial(rest, &to, plumb__deadline_ms(c->timeout_ms), &c->conn);
+  c->rest = c->endpoint + (rest - endpoint);
+  st = tr->dial(c->rest, &c->topts, plumb__deadline_ms(c->timeout_ms), &tc);
   if (st != PLUMB_OK) {
     plumb__log(PLUMB__LOG_DEBUG, "client: dial %s: %s", endpoint,
                plumb_strerror(st));
-    goto free_obj;
+    goto free_c;
+  }
+  if ((st = plumb__conn_install(c, tc)) != PLUMB_OK) {
+    tr->close(tc);
+    goto free_c;
   }
   pthread_mutex_init(&c->send_mu, NULL);
   pthread_mutex_init(&c->mu, NULL);
@@ -316,13 +341,14 @@ plumb__client_open_opts(plumb_client **out, const char *endpoint,
   pthread_cond_init(&c->cv, &ca);
   pthread_condattr_destroy(&ca);
   c->next_id = 1;
+  c->last_status = PLUMB_ECLOSED;
   snprintf(c->last_error, sizeof(c->last_error), "no error");
   *out = c;
   return PLUMB_OK;
 
-free_obj:
-  free(c->object);
 free_c:
+  free(c->endpoint);
+  free(c->object);
   free(c);
   return st;
 }
@@ -333,17 +359,36 @@ plumb_client_close(plumb_client *c)
   if (c == NULL)
     return;
   pthread_mutex_lock(&c->mu);
-  client_break(c, PLUMB_ECLOSED, "client closed");
-  while (c->users > 0)
+  c->closing = 1;
+  if (c->cur != NULL) {
+    client_conn *cc = c->cur;
+    cc->refs++;
+    plumb__conn_break(c, cc, PLUMB_ECLOSED, "client closed");
+    plumb__conn_put(c, cc);
+  }
+  while (c->users > 0 || c->dialing)
     pthread_cond_wait(&c->cv, &c->mu);
   pthread_mutex_unlock(&c->mu);
-  c->tr->close(c->conn);
+  plumb__pending_pool_free(c);
+  if (c->epfd >= 0)
+    close(c->epfd);
+  if (c->efd >= 0)
+    close(c->efd);
+  if (c->tfd >= 0)
+    close(c->tfd);
   plumb__buf_free(&c->rx);
   pthread_cond_destroy(&c->cv);
   pthread_mutex_destroy(&c->mu);
   pthread_mutex_destroy(&c->send_mu);
+  free(c->endpoint);
   free(c->object);
   free(c);
+}
+
+const char *
+plumb_client_endpoint(const plumb_client *c)
+{
+  return c ? c->endpoint : "";
 }
 
 void
@@ -369,10 +414,19 @@ plumb_client_last_error(plumb_client *c)
   return c ? c->last_error : "no client";
 }
 
-/* Turns the answer frame in call->buf into the call's outcome. */
-static int
-client_finish(plumb_client *c, const plumb_operation *o, client_call *call,
-              ProtobufCMessage **rep, plumb_arena *arena)
+void
+plumb__client_set_cancel_on_timeout(plumb_client *c, int on)
+{
+  pthread_mutex_lock(&c->mu);
+  c->cancel_on_timeout = on != 0;
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* Turns the answer frame in buf into the call's outcome. */
+int
+plumb__client_decode(plumb_client *c, const plumb_operation *o,
+                     plumb_buf *buf, ProtobufCMessage **rep,
+                     plumb_arena *arena)
 {
   plumb__frame f;
   const char *why;
@@ -384,11 +438,11 @@ client_finish(plumb_client *c, const plumb_operation *o, client_call *call,
   size_t taken;
   int st;
 
-  st = plumb__frame_decode(call->buf.data, call->buf.len, c->max_frame, &f,
-                           &why);
+  plumb__sysexc_client_clear(c); /* this thread's outcome is this one */
+  st = plumb__frame_decode(buf->data, buf->len, c->max_frame, &f, &why);
   if (st != PLUMB_OK) {
     pthread_mutex_lock(&c->mu);
-    client_set_error(c, "bad answer frame: %s", why);
+    plumb__client_set_error(c, "bad answer frame: %s", why);
     pthread_mutex_unlock(&c->mu);
     return st;
   }
@@ -401,10 +455,10 @@ client_finish(plumb_client *c, const plumb_operation *o, client_call *call,
     if (o->reply == NULL)
       return PLUMB_OK;
     st = plumb__decode_body(&lim, NULL, o->reply, arena, f.body, f.body_len,
-                            call->buf.len, &m, &taken, whyd, sizeof whyd);
+                            buf->len, &m, &taken, whyd, sizeof whyd);
     if (st != PLUMB_OK) {
       pthread_mutex_lock(&c->mu);
-      client_set_error(c, "%s: reply: %s", o->name, whyd);
+      plumb__client_set_error(c, "%s: reply: %s", o->name, whyd);
       pthread_mutex_unlock(&c->mu);
       return st;
     }
@@ -419,12 +473,12 @@ client_finish(plumb_client *c, const plumb_operation *o, client_call *call,
           memcmp(ti->type_id, f.text, f.text_len) != 0)
         continue;
       st = plumb__decode_body(&lim, NULL, ti->descriptor, arena, f.body,
-                              f.body_len, call->buf.len, &m, &taken, whyd,
+                              f.body_len, buf->len, &m, &taken, whyd,
                               sizeof whyd);
       if (st != PLUMB_OK) {
         pthread_mutex_lock(&c->mu);
-        client_set_error(c, "%s: exception %s: %s", o->name, ti->type_id,
-                         whyd);
+        plumb__client_set_error(c, "%s: exception %s: %s", o->name,
+                                ti->type_id, whyd);
         pthread_mutex_unlock(&c->mu);
         return st;
       }
@@ -432,8 +486,8 @@ client_finish(plumb_client *c, const plumb_operation *o, client_call *call,
       return PLUMB_EEXCEPTION;
     }
     pthread_mutex_lock(&c->mu);
-    client_set_error(c, "%s raised undeclared exception %.*s", o->name,
-                     (int)f.text_len, f.text);
+    plumb__client_set_error(c, "%s raised undeclared exception %.*s",
+                            o->name, (int)f.text_len, f.text);
     pthread_mutex_unlock(&c->mu);
     return PLUMB_ESERVER;
   case PLUMB__FRAME_ERROR:
@@ -441,12 +495,31 @@ client_finish(plumb_client *c, const plumb_operation *o, client_call *call,
     if (st >= 0 || strcmp(plumb_status_name(st), "UNKNOWN") == 0)
       st = PLUMB_ESERVER;
     pthread_mutex_lock(&c->mu);
-    client_set_error(c, "%s: server: %.*s", o->name, (int)f.text_len, f.text);
+    plumb__client_set_error(c, "%s: server: %.*s", o->name, (int)f.text_len,
+                            f.text);
     pthread_mutex_unlock(&c->mu);
     return st;
+  case PLUMB__FRAME_SYSEXC: { /* sysexc.c: decode and record */
+    plumb_sysexc se;
+    st = plumb__sysexc_decode(&f, &se, &why);
+    pthread_mutex_lock(&c->mu);
+    if (st != PLUMB_OK)
+      plumb__client_set_error(c, "%s: %s", o->name, why);
+    else
+      plumb__client_set_error(c, "%s: server: %s (%s, minor %u, "
+                              "completed %s)", o->name, se.message,
+                              plumb_sysexc_name(se.code), (unsigned)se.minor,
+                              plumb_completion_name(se.completed));
+    pthread_mutex_unlock(&c->mu);
+    if (st != PLUMB_OK)
+      return st;
+    plumb__sysexc_client_set(c, &se);
+    return se.status;
+  }
   default:
     pthread_mutex_lock(&c->mu);
-    client_set_error(c, "unexpected frame kind %u from server", f.kind);
+    plumb__client_set_error(c, "unexpected frame kind %u from server",
+                            f.kind);
     pthread_mutex_unlock(&c->mu);
     return PLUMB_EPROTO;
   }
@@ -457,17 +530,15 @@ plumb_invoke(plumb_client *c, const plumb_interface *iface, uint32_t op,
              const ProtobufCMessage *req, ProtobufCMessage **rep,
              plumb_arena *arena)
 {
-  uint8_t hdr[PLUMB__FRAME_HDR];
-  client_call call;
-  plumb__frame f;
+  plumb_pending call;
   client_tls *t;
-  size_t size;
-  int st;
+  int st, timed_out = 0;
 
   if (rep)
     *rep = NULL;
   if (c == NULL || iface == NULL || op >= iface->n_ops)
     return PLUMB_EINVAL;
+  plumb__sysexc_client_clear(c);
   const plumb_operation *o = &iface->ops[op];
   int oneway = (o->flags & PLUMB_OP_ONEWAY) != 0;
   if ((t = tls_get()) == NULL)
@@ -478,91 +549,39 @@ plumb_invoke(plumb_client *c, const plumb_interface *iface, uint32_t op,
     arena = t->scratch;
     plumb_arena_reset(arena);
   }
-  int64_t deadline;
-  if (t->next_c == c) {
-    deadline = plumb__deadline_ms(t->next_ms);
-    t->next_c = NULL;
-  } else {
-    deadline = plumb__deadline_ms(c->timeout_ms);
-  }
+  int64_t deadline = plumb__client_take_deadline(c);
 
-  /* Body. */
-  size = req ? protobuf_c_message_get_packed_size(req) : 0;
-  if (size + PLUMB__FRAME_HDR + c->object_len > c->max_frame)
-    return PLUMB_ETOOBIG;
-  if (plumb__buf_reserve(&t->tx, size ? size : 1) != PLUMB_OK)
-    return PLUMB_ENOMEM;
-  t->tx.len = req ? protobuf_c_message_pack(req, t->tx.data) : 0;
-
-  memset(&f, 0, sizeof(f));
-  f.kind = oneway ? PLUMB__FRAME_ONEWAY : PLUMB__FRAME_REQUEST;
-  f.iface = o->decl_iface;
-  f.op = o->decl_index;
-  f.text_len = c->object_len;
-  f.body_len = (uint32_t)t->tx.len;
-
+  /* The call lives on this stack; the reader swaps the answer into its
+   * buffer (the thread's receive buffer, so nothing is allocated). */
   memset(&call, 0, sizeof(call));
   call.buf = t->rx;
   t->rx = (plumb_buf){ NULL, 0, 0 };
-
-  pthread_mutex_lock(&c->mu);
-  if (c->broken) {
-    st = c->broken_status;
-    pthread_mutex_unlock(&c->mu);
-    t->rx = call.buf;
-    return st;
-  }
-  c->users++;
-  f.call_id = call.id = c->next_id++;
-  if (c->next_id == 0)
-    c->next_id = 1;
-  if (!oneway) {
-    call.next = c->pending;
-    c->pending = &call;
-  }
-  pthread_mutex_unlock(&c->mu);
-
-  plumb__frame_encode(hdr, &f);
-  struct iovec iov[3] = {
-    { hdr, sizeof(hdr) },
-    { c->object, c->object_len },
-    { t->tx.data, t->tx.len },
-  };
-  if (plumb__log_enabled(PLUMB__LOG_TRACE))
-    plumb__log(PLUMB__LOG_TRACE, "client: send %s id=%u iface=%08x op=%u "
-               "object='%s' body=%u (%s)", oneway ? "oneway" : "request",
-               f.call_id, f.iface, f.op, c->object, f.body_len, o->name);
-  pthread_mutex_lock(&c->send_mu);
-  st = c->tr->send(c->conn, iov, 3, deadline);
-  pthread_mutex_unlock(&c->send_mu);
-
-  pthread_mutex_lock(&c->mu);
-  if (st != PLUMB_OK) {
-    if (st == PLUMB_ETIMEDOUT || st == PLUMB_ECLOSED || st == PLUMB_ESYS)
-      client_break(c, st == PLUMB_ETIMEDOUT ? PLUMB_ECLOSED : st,
-                   plumb_strerror(st));
-    if (st == PLUMB_ECLOSED && c->broken)
-      st = c->broken_status;
-  } else if (!oneway) {
-    client_wait(c, &call, deadline);
+  st = plumb__client_start(c, o, req, &call, deadline);
+  if (st == PLUMB_OK && !oneway) {
+    pthread_mutex_lock(&c->mu);
+    c->users++;
+    plumb__client_wait(c, &call, deadline);
+    if (call.state != PEND_DONE) {
+      plumb__pend_complete(c, &call, PLUMB_ETIMEDOUT);
+      timed_out = c->cancel_on_timeout;
+    }
     st = call.status;
+    if (st == PLUMB_ETIMEDOUT)
+      plumb__client_set_error(c, "%s: no answer before the deadline",
+                              o->name);
+    if (--c->users == 0)
+      pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (timed_out)
+      plumb__client_send_cancel(c, call.id, o);
   }
-  if (!oneway)
-    client_unlink(c, &call);
-  if (st == PLUMB_ETIMEDOUT)
-    client_set_error(c, "%s: no answer before the deadline", o->name);
-  if (--c->users == 0)
-    pthread_cond_broadcast(&c->cv);
-  pthread_mutex_unlock(&c->mu);
 
   if (st == PLUMB_OK && !oneway)
-    st = client_finish(c, o, &call, rep, arena);
+    st = plumb__client_decode(c, o, &call.buf, rep, arena);
   t->rx = call.buf;
   /* Do not keep a huge frame's buffers around for the thread's lifetime. */
   if (t->rx.cap > CLIENT_BUF_KEEP)
     plumb__buf_free(&t->rx);
-  if (t->tx.cap > CLIENT_BUF_KEEP)
-    plumb__buf_free(&t->tx);
   return st;
 }
 

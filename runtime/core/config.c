@@ -15,6 +15,7 @@
 #include <ini.h>
 
 #include "plumb/config.h"
+#include "plumb/objref.h"
 #include "access.h"
 #include "decode.h"
 #include "log.h"
@@ -296,7 +297,10 @@ cfg_apply(cfg_parse *p, plumb_config *cfg)
       cfg->endpoint_source == PLUMB_SRC_DEFAULT) {
     snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s", k->value);
     cfg->endpoint_source = PLUMB_SRC_FILE;
-    if (plumb__transport_find(cfg->endpoint, NULL) == NULL)
+    if (strlen(k->value) >= sizeof cfg->endpoint)
+      BAD(k, "endpoint longer than 511 bytes");
+    else if (strncmp(cfg->endpoint, "plumbref:", 9) != 0 && /* objref.c */
+        plumb__transport_find(cfg->endpoint, NULL) == NULL)
       BAD(k, strchr(k->value, ':') == NULL
                  ? "expected scheme:address, e.g. unix:/tmp/x.sock"
                  : "unknown transport");
@@ -349,6 +353,8 @@ plumb_endpoint_check(const char *endpoint, char *err, size_t errlen)
   if (err == NULL || errlen == 0)
     err = e, errlen = sizeof e;
   err[0] = '\0';
+  if (endpoint != NULL && strncmp(endpoint, "plumbref:", 9) == 0)
+    return plumb__objref_check(endpoint, err, errlen); /* objref.c */
   if (colon == NULL || colon == endpoint) {
     snprintf(err, errlen, "endpoint '%s' has no transport: expected "
              "scheme:address, e.g. unix:/tmp/x.sock (available: %s)",

@@ -16,5 +16,12 @@ int plumb__server_listen_opts(plumb_server *s, const char *endpoint,
 int plumb__client_open_opts(plumb_client **out, const char *endpoint,
                             const char *object, const plumb_client_opts *opts,
                             const plumb_tran_opts *to);
+/* plumb_client_open on a "plumbref:" string (client_ref.c): the object
+ * named in it, or `object` if that is not NULL or empty; no type check. */
+int plumb__client_open_refstr(plumb_client **out, const char *ref,
+                              const char *object,
+                              const plumb_client_opts *opts);
+/* plumb_endpoint_check for a "plumbref:" string (objref.c). */
+int plumb__objref_check(const char *ref, char *err, size_t errlen);
 
 #endif

@@ -62,6 +62,7 @@ plumb_server_new(plumb_server **out, const plumb_server_opts *o)
   *out = NULL;
   if ((s = calloc(1, sizeof(*s))) == NULL)
     return PLUMB_ENOMEM;
+  plumb__srv_objects_init(s);
   s->max_frame = o && o->max_frame ? o->max_frame : PLUMB_DEFAULT_MAX_FRAME;
   s->mode = o && o->mode ? o->mode : 0600;
   s->workers = o ? o->workers : 0;
@@ -401,9 +402,7 @@ plumb_server_free(plumb_server *s)
   if (s == NULL)
     return;
   srv_close_all(s);
-  for (size_t i = 0; i < s->n_objs; i++)
-    free(s->objs[i].name);
-  free(s->objs);
+  plumb__srv_objects_free(s);
   while (s->pool != NULL) {
     srv_conn *sc = s->pool;
     s->pool = sc->next;

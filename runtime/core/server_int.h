@@ -4,6 +4,8 @@
  * The server is split by concern (docs/RUNTIME.md, "Server I/O"):
  *   server.c       lifecycle: new, listen, run (the worker loop), stop, free
  *   srv_objects.c  the object table
+ *   srv_sysexc.c   answering with a system exception
+ *   builtin_ops.c  _is_a, _interface, _non_existent
  *   srv_conn.c     connections: accept, admit, serve, drop
  *   srv_flow.c     flow control: the timer, slow readers, partial frames
  *   srv_reply.c    sending answers without blocking
@@ -51,12 +53,18 @@ enum { SRV_LISTENER = 1, SRV_CONN = 2, SRV_STOP = 3, SRV_CONN_W = 4,
 /* srv_conn.state: who may touch it (see srv_conn_take). */
 enum { SRV_PARKED = 0, SRV_OWNED = 1, SRV_DEAD = 2 };
 
+/* One object (srv_objects.c).  Counted: the table holds one reference
+ * while the object is in it, each call in progress one more. */
 typedef struct srv_object {
+  struct srv_object *hnext; /* hash chain */
   char *name;
   size_t name_len;
+  uint32_t hash;
   const plumb_interface *iface;
   const void *impl;
   void *ctx;
+  void (*destroy)(void *ctx);
+  atomic_uint refs;
   unsigned flags; /* PLUMB_OBJECT_* */
 } srv_object;
 
@@ -107,8 +115,12 @@ struct plumb_server {
   unsigned mode;
   unsigned workers;
   plumb__access access; /* from the opts (access.set = 0: none given) */
-  srv_object *objs;
-  size_t n_objs, cap_objs;
+  /* the object table (srv_objects.c) */
+  pthread_rwlock_t obj_lock;
+  srv_object **obj_tab;
+  size_t obj_cap, n_objs;
+  srv_object *default_obj; /* the first object added, until removed */
+  int had_default;
   srv_listener *listeners;
   pthread_mutex_t mu; /* guards conns and listeners */
   srv_conn *conns;
@@ -154,9 +166,19 @@ plumb__srv_limits(const srv_conn *sc)
 /* server.c */
 int plumb__srv_arm(plumb_server *s, int fd, void *item, int op);
 
-/* srv_objects.c */
-const srv_object *plumb__srv_find_object(plumb_server *s, const char *name,
-                                         size_t len);
+/* srv_objects.c: get() counts a reference (len 0 = the default object),
+ * put() drops it; NULL if there is no such object. */
+void plumb__srv_objects_init(plumb_server *s);
+void plumb__srv_objects_free(plumb_server *s);
+srv_object *plumb__srv_object_get(plumb_server *s, const char *name,
+                                  size_t len);
+void plumb__srv_object_put(srv_object *ob);
+
+/* srv_sysexc.c: answers req with a system exception (kind 7). */
+int plumb__srv_send_sysexc(srv_conn *sc, const plumb__frame *req, int code,
+                           uint32_t minor, int completed, int status,
+                           const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
 
 /* srv_conn.c */
 void plumb__srv_accept_all(plumb_server *s, srv_listener *sl);

@@ -105,6 +105,7 @@ srv_call_get(plumb_server *s)
   atomic_init(&c->dstate, SRV_DEFER_NONE);
   c->deadline = 0;
   c->taken = 0;
+  c->obj = NULL;
   c->op = NULL;
   c->rep = NULL;
   c->ans_kind = 0;
@@ -430,6 +431,8 @@ plumb__srv_call_release(srv_worker *w, srv_call *c)
   int last = srv_conn_unlink(w, sc, c, &resume);
   pthread_mutex_unlock(&sc->mu);
   plumb__decode_release(&s->dec_pool, c->taken);
+  if (c->obj != NULL) /* may run its destroy callback: after the answer */
+    plumb__srv_object_put(c->obj);
   atomic_fetch_sub(&s->calls.live, 1);
   srv_call_put(s, c);
   if (last) {

@@ -60,12 +60,16 @@ typedef struct srv_call {
   plumb_buf tx;          /* the packed reply */
   plumb_arena *arena;    /* decoded request, reply, handler's memory */
   size_t taken;          /* decode pool bytes to give back */
+  struct srv_object *obj; /* counted while the call lives (srv_objects.c) */
   const plumb_operation *op;
   ProtobufCMessage *rep;
   struct plumb_call call;
   /* the answer, prepared outside the lock (plumb__srv_call_prepare) */
-  int ans_kind;          /* PLUMB__FRAME_REPLY/EXCEPTION/ERROR; 0 = none */
+  int ans_kind;          /* PLUMB__FRAME_REPLY/EXCEPTION/SYSEXC; 0 = none */
   int32_t ans_status;
+  int ans_code;          /* SYSEXC: plumb_sys_code, minor, completion */
+  uint32_t ans_minor;
+  int ans_completed;
   const char *ans_text;
   size_t ans_text_len;
   const uint8_t *ans_body;

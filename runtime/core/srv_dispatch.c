@@ -1,17 +1,21 @@
 /* srv_dispatch.c - serving requests: the frame a connection's reader got
  * (check it, hand a request to srv_calls.c, apply a CANCEL), and running a
- * call on a worker (its deadline, find object and operation, decode the
- * body within its limits (decode.h), run the handler through its generated
- * thunk) and answering it.
+ * call on a worker: its deadline, find the object (counted while the call
+ * lives, srv_objects.c) and the operation (the reserved interface goes to
+ * builtin_ops.c), decode the body within its limits (decode.h), run the
+ * handler through its generated thunk, and answer - failures as system
+ * exceptions (srv_sysexc.c, docs/PROTOCOL.md 2.3).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "builtin_ops.h"
 #include "call.h"
 #include "log.h"
 #include "plumb/call.h"
 #include "server_int.h"
+#include "sysexc.h"
 
 /* Serves one frame the reader (holding sc->mu) got into w->rx.  Returns
  * PLUMB_OK to keep the connection, or an error status to drop it (already
@@ -58,25 +62,67 @@ plumb__srv_serve_frame(srv_worker *w, srv_conn *sc)
 /* ---- answers ---------------------------------------------------------- */
 
 static void
-srv_call_error(srv_call *c, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+srv_call_sysexc(srv_call *c, int code, uint32_t minor, int completed,
+                int status, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
-/* Prepares an ERROR answer (logged; nothing is sent for a oneway). */
+/* Prepares a system exception answer (sent, and logged, by
+ * plumb__srv_send_sysexc; never sent for a oneway). */
 static void
-srv_call_error(srv_call *c, int status, const char *fmt, ...)
+srv_call_sysexc(srv_call *c, int code, uint32_t minor, int completed,
+                int status, const char *fmt, ...)
 {
   va_list ap;
 
   va_start(ap, fmt);
   vsnprintf(c->ans_msg, sizeof(c->ans_msg), fmt, ap);
   va_end(ap);
-  plumb__log(PLUMB__LOG_INFO, "call %u: %s", c->f.call_id, c->ans_msg);
-  c->ans_kind = c->oneway ? 0 : PLUMB__FRAME_ERROR;
+  c->ans_kind = PLUMB__FRAME_SYSEXC;
+  c->ans_code = code;
+  c->ans_minor = minor;
+  c->ans_completed = completed;
   c->ans_status = status;
-  c->ans_text = c->ans_msg;
-  c->ans_text_len = strlen(c->ans_msg);
-  c->ans_body = NULL;
-  c->ans_body_len = 0;
+}
+
+/* The system exception for a call whose handler (or thunk) failed with st:
+ * one it raised, or the one its status stands for (PROTOCOL.md 2.3).  The
+ * handler ran, so what it did is unknown: completion MAYBE, unless it said
+ * otherwise or the thunk refused the request before calling it. */
+static void
+srv_call_failure(srv_call *c, const char *name, int st)
+{
+  const struct plumb_call *call = &c->call;
+
+  if (st == PLUMB_ESYSTEM && call->sys_code != 0) {
+    srv_call_sysexc(c, call->sys_code, call->sys_minor,
+                    call->sys_completed ? call->sys_completed - 1
+                                        : PLUMB_COMPLETED_NO,
+                    PLUMB_ESYSTEM, "%s: %s", name, call->fail_msg);
+    return;
+  }
+  int peer = st == PLUMB_ESYSTEM ? PLUMB_ESERVER
+                                 : plumb__call_status_for_peer(st);
+  int code = plumb__sysexc_for_status(peer == PLUMB_ESERVER ? 0 : st);
+  int done = call->sys_completed ? call->sys_completed - 1
+                                 : PLUMB_COMPLETED_MAYBE;
+  if (call->fail_status != 0 && call->fail_status == st) {
+    /* plumb_call_fail: e.g. the thunk's validation of the request (the
+     * handler never ran) - BAD_PARAM, completion NO. */
+    if (st == PLUMB_EBADBODY && !call->sys_completed)
+      done = PLUMB_COMPLETED_NO;
+    srv_call_sysexc(c, code, PLUMB_MINOR_HANDLER, done, peer, "%s: %s",
+                    name, call->fail_msg);
+    return;
+  }
+  if (st == PLUMB_ENOOP) { /* the thunk found a NULL handler */
+    srv_call_sysexc(c, PLUMB_SYS_NO_IMPLEMENT, PLUMB_MINOR_NULL_HANDLER,
+                    PLUMB_COMPLETED_NO, PLUMB_ENOOP, "%s is not implemented",
+                    name);
+    return;
+  }
+  srv_call_sysexc(c, code, PLUMB_MINOR_HANDLER, done, peer,
+                  "%s failed: %s (%s)", name, plumb_strerror(st),
+                  plumb_status_name(st));
 }
 
 void
@@ -96,12 +142,15 @@ plumb__srv_call_prepare(srv_call *c, int st, const ProtobufCMessage *rep)
   if (st == PLUMB_OK) {
     size_t n = rep ? protobuf_c_message_get_packed_size(rep) : 0;
     if (n + PLUMB__FRAME_HDR > s->max_frame) {
-      srv_call_error(c, PLUMB_ETOOBIG,
-                     "%s: reply of %zu bytes over the frame limit", name, n);
+      srv_call_sysexc(c, PLUMB_SYS_IMP_LIMIT, PLUMB_MINOR_REPLY_SIZE,
+                      PLUMB_COMPLETED_YES, PLUMB_ETOOBIG,
+                      "%s: reply of %zu bytes over the frame limit", name, n);
       return;
     }
     if (plumb__buf_reserve(&c->tx, n ? n : 1) != PLUMB_OK) {
-      srv_call_error(c, PLUMB_ESERVER, "%s: out of memory", name);
+      srv_call_sysexc(c, PLUMB_SYS_NO_MEMORY, PLUMB_MINOR_OUT_OF_MEMORY,
+                      PLUMB_COMPLETED_YES, PLUMB_ESERVER,
+                      "%s: out of memory for the reply", name);
       return;
     }
     c->tx.len = rep ? protobuf_c_message_pack(rep, c->tx.data) : 0;
@@ -122,27 +171,26 @@ plumb__srv_call_prepare(srv_call *c, int st, const ProtobufCMessage *rep)
     c->ans_body_len = call->exc_len;
     return;
   }
-  if (call->fail_status != 0 && call->fail_status == st) {
-    srv_call_error(c, plumb__call_status_for_peer(st), "%s: %s", name,
-                   call->fail_msg);
-    return;
-  }
-  /* e.g. ENOOP: the object leaves this operation unimplemented (NULL
-   * handler); see call_status.c for what a peer may get. */
-  srv_call_error(c, plumb__call_status_for_peer(st), "%s failed: %s (%s)",
-                 name, plumb_strerror(st), plumb_status_name(st));
+  srv_call_failure(c, name, st);
 }
 
 int
 plumb__srv_call_send(srv_call *c)
 {
+  int st;
+
   if (c->ans_kind == 0)
     return PLUMB_OK; /* a oneway */
   if (!plumb__srv_call_lock_answer(c))
     return PLUMB_ECLOSED;
-  int st = plumb__srv_send(c->sc, &c->f, c->ans_kind, c->ans_status,
-                           c->ans_text, c->ans_text_len, c->ans_body,
-                           c->ans_body_len);
+  if (c->ans_kind == PLUMB__FRAME_SYSEXC)
+    st = plumb__srv_send_sysexc(c->sc, &c->f, c->ans_code, c->ans_minor,
+                                c->ans_completed, c->ans_status, "%s",
+                                c->ans_msg);
+  else
+    st = plumb__srv_send(c->sc, &c->f, c->ans_kind, c->ans_status,
+                         c->ans_text, c->ans_text_len, c->ans_body,
+                         c->ans_body_len);
   plumb__srv_call_unlock_answer(c, st);
   return st;
 }
@@ -157,6 +205,75 @@ srv_call_finish(srv_worker *w, srv_call *c)
   plumb__srv_call_release(w, c);
 }
 
+/* The decode failure st as a system exception. */
+static void
+srv_call_decode_failed(srv_call *c, int st, const char *why)
+{
+  int code = st == PLUMB_EBADBODY ? PLUMB_SYS_MARSHAL
+             : st == PLUMB_ETOOBIG ? PLUMB_SYS_IMP_LIMIT
+             : st == PLUMB_EBUSY ? PLUMB_SYS_NO_RESOURCES
+                                 : PLUMB_SYS_NO_MEMORY;
+  uint32_t minor = code == PLUMB_SYS_MARSHAL ? PLUMB_MINOR_BAD_WIRE
+                   : code == PLUMB_SYS_IMP_LIMIT ? PLUMB_MINOR_REQ_BUDGET
+                   : code == PLUMB_SYS_NO_RESOURCES ? PLUMB_MINOR_DECODE_POOL
+                                                    : PLUMB_MINOR_OUT_OF_MEMORY;
+  srv_call_sysexc(c, code, minor, PLUMB_COMPLETED_NO, st, "%s: %s",
+                  c->op->name, why);
+}
+
+/* Finds c's object (a counted reference, c->obj) and operation; answers
+ * and returns NULL if there is none. */
+static const plumb_operation *
+srv_call_lookup(srv_call *c, const void **impl)
+{
+  plumb_server *s = c->sc->srv;
+  const plumb__frame *f = &c->f;
+
+  srv_object *obj = plumb__srv_object_get(s, f->text, f->text_len);
+  if (obj == NULL) {
+    /* _non_existent is answered, not refused: "yes, it is gone". */
+    if (f->iface == PLUMB__OBJECT_IFACE_ID &&
+        f->op == PLUMB__OP_NON_EXISTENT) {
+      c->ans_kind = PLUMB__FRAME_REPLY;
+      c->ans_status = 0;
+      c->ans_text = NULL;
+      c->ans_text_len = 0;
+      c->ans_body = (const uint8_t *)"\x08\x01";
+      c->ans_body_len = 2;
+    } else if (f->text_len == 0) {
+      srv_call_sysexc(c, PLUMB_SYS_OBJECT_NOT_EXIST, PLUMB_MINOR_NO_DEFAULT,
+                      PLUMB_COMPLETED_NO, PLUMB_ENOOBJECT,
+                      "no default object");
+    } else {
+      srv_call_sysexc(c, PLUMB_SYS_OBJECT_NOT_EXIST, PLUMB_MINOR_NO_OBJECT,
+                      PLUMB_COMPLETED_NO, PLUMB_ENOOBJECT, "no object '%.*s'",
+                      (int)f->text_len, f->text);
+    }
+    return NULL;
+  }
+  c->obj = obj;
+  *impl = obj->impl;
+  const plumb_operation *op =
+      f->iface == PLUMB__OBJECT_IFACE_ID
+          ? plumb__builtin_op(f->op)
+          : plumb_interface_find_op(obj->iface, f->iface, f->op, impl);
+  if (op == NULL || op->request == NULL) {
+    srv_call_sysexc(c, PLUMB_SYS_BAD_OPERATION, PLUMB_MINOR_NO_OP,
+                    PLUMB_COMPLETED_NO, PLUMB_ENOOP,
+                    "object '%s' (%s) has no operation %08x:%u", obj->name,
+                    obj->iface->type_id, f->iface, f->op);
+    return NULL;
+  }
+  if (op->thunk == NULL) {
+    srv_call_sysexc(c, PLUMB_SYS_NO_IMPLEMENT, PLUMB_MINOR_NULL_HANDLER,
+                    PLUMB_COMPLETED_NO, PLUMB_ENOOP,
+                    "object '%s' (%s): %s is not implemented", obj->name,
+                    obj->iface->type_id, op->name);
+    return NULL;
+  }
+  return op;
+}
+
 void
 plumb__srv_call_run(srv_worker *w, srv_call *c)
 {
@@ -164,6 +281,7 @@ plumb__srv_call_run(srv_worker *w, srv_call *c)
   plumb_server *s = sc->srv;
   const plumb__frame *f = &c->f;
   int64_t now = plumb__now_ns();
+  const void *impl = NULL;
   int st;
 
   if (atomic_load(&c->cancelled)) { /* cancelled or dropped meanwhile */
@@ -171,26 +289,16 @@ plumb__srv_call_run(srv_worker *w, srv_call *c)
     return;
   }
   if (c->deadline != 0 && now >= c->deadline) {
-    srv_call_error(c, PLUMB_ETIMEDOUT, "deadline expired before the call "
-                   "started (it had %lld ms left when it arrived, %lld ms "
-                   "ago)", (long long)(c->deadline - c->arrived) / 1000000,
-                   (long long)(now - c->arrived) / 1000000);
+    srv_call_sysexc(c, PLUMB_SYS_TIMEOUT, 0, PLUMB_COMPLETED_NO,
+                    PLUMB_ETIMEDOUT, "deadline expired before the call "
+                    "started (it had %lld ms left when it arrived, %lld ms "
+                    "ago)", (long long)(c->deadline - c->arrived) / 1000000,
+                    (long long)(now - c->arrived) / 1000000);
     srv_call_finish(w, c);
     return;
   }
-  const srv_object *obj = plumb__srv_find_object(s, f->text, f->text_len);
-  if (obj == NULL) {
-    srv_call_error(c, PLUMB_ENOOBJECT, "no object '%.*s'", (int)f->text_len,
-                   f->text);
-    srv_call_finish(w, c);
-    return;
-  }
-  const void *impl = obj->impl;
-  const plumb_operation *op =
-      plumb_interface_find_op(obj->iface, f->iface, f->op, &impl);
-  if (op == NULL || op->thunk == NULL || op->request == NULL) {
-    srv_call_error(c, PLUMB_ENOOP, "object '%s' (%s) has no operation "
-                   "%08x:%u", obj->name, obj->iface->type_id, f->iface, f->op);
+  const plumb_operation *op = srv_call_lookup(c, &impl);
+  if (op == NULL) {
     srv_call_finish(w, c);
     return;
   }
@@ -201,7 +309,7 @@ plumb__srv_call_run(srv_worker *w, srv_call *c)
                           c->arena, f->body, f->body_len, c->rx.len, &req,
                           &c->taken, whyd, sizeof whyd);
   if (st != PLUMB_OK) {
-    srv_call_error(c, st, "%s: %s", op->name, whyd);
+    srv_call_decode_failed(c, st, whyd);
     srv_call_finish(w, c);
     return;
   }
@@ -209,13 +317,16 @@ plumb__srv_call_run(srv_worker *w, srv_call *c)
   if (op->reply != NULL) {
     if ((c->rep = plumb_arena_alloc(c->arena, op->reply->sizeof_message)) ==
         NULL) {
-      srv_call_error(c, PLUMB_ESERVER, "%s: out of memory", op->name);
+      srv_call_sysexc(c, PLUMB_SYS_NO_MEMORY, PLUMB_MINOR_OUT_OF_MEMORY,
+                      PLUMB_COMPLETED_NO, PLUMB_ESERVER, "%s: out of memory",
+                      op->name);
       srv_call_finish(w, c);
       return;
     }
     op->reply->message_init(c->rep);
   }
 
+  const srv_object *obj = c->obj;
   c->call = (struct plumb_call){ .server = s, .obj = obj, .conn = sc,
                                  .arena = c->arena,
                                  .max_depth = s->dec_limits.max_depth,

@@ -1,25 +1,21 @@
 /* srv_serial.c - objects whose handlers never run concurrently
- * (PLUMB_OBJECT_SERIALIZE, plumb_server_add_object_opts): a striped set of
+ * (PLUMB_OBJECT_SERIALIZE, plumb_server_object_flags): a striped set of
  * locks, the object's chosen by its name. */
 #include <string.h>
 
 #include "server_int.h"
 
 int
-plumb_server_add_object_opts(plumb_server *s, const char *name,
-                             const struct plumb_interface *iface,
-                             const void *impl, void *ctx, unsigned flags)
+plumb_server_object_flags(plumb_server *s, const char *name, unsigned flags)
 {
-  if (flags & ~(unsigned)PLUMB_OBJECT_SERIALIZE)
+  if (s == NULL || name == NULL || name[0] == '\0' ||
+      (flags & ~(unsigned)PLUMB_OBJECT_SERIALIZE))
     return PLUMB_EINVAL;
-  int st = plumb_server_add_object(s, name, iface, impl, ctx);
-  if (st != PLUMB_OK)
-    return st;
-  srv_object *o =
-      (srv_object *)plumb__srv_find_object(s, name, strlen(name));
-  if (o == NULL)
-    return PLUMB_ESERVER;
-  o->flags = flags;
+  srv_object *ob = plumb__srv_object_get(s, name, strlen(name));
+  if (ob == NULL)
+    return PLUMB_ENOOBJECT;
+  ob->flags = flags; /* read by the calls after this one (documented) */
+  plumb__srv_object_put(ob);
   return PLUMB_OK;
 }
 

@@ -433,10 +433,12 @@ static const plumb_field_check any_fields[2] = {
 const plumb_msg_check plumb_any_check = { &plumb_any_descriptor, any_fields,
                                           0, NULL, 0, -1 };
 
-static const plumb_field_check objref_fields[3] = {
+static const plumb_field_check objref_fields[5] = {
   { PLUMB_CK_STRING, PLUMB_CK_SINGLE, 0, 0, NULL }, /* endpoint */
   { PLUMB_CK_STRING, PLUMB_CK_SINGLE, 0, 0, NULL }, /* object */
   { PLUMB_CK_STRING, PLUMB_CK_SINGLE, 0, 0, NULL }, /* type_id */
+  { PLUMB_CK_STRING, PLUMB_CK_SEQ, 0, 0, NULL },    /* endpoints */
+  { PLUMB_CK_STRING, PLUMB_CK_SINGLE, 0, 0, NULL }, /* host */
 };
 const plumb_msg_check plumb_objref_check = { &plumb_objref_descriptor,
                                              objref_fields, 0, NULL, 0, -1 };

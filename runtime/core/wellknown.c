@@ -70,7 +70,7 @@ const ProtobufCMessageDescriptor plumb_any_descriptor = {
 
 /* ---- plumb.ObjRef --------------------------------------------------------- */
 
-static const ProtobufCFieldDescriptor objref_fields[3] = {
+static const ProtobufCFieldDescriptor objref_fields[5] = {
   { "endpoint", 1, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_STRING, 0,
     offsetof(plumb_objref, endpoint), NULL, protobuf_c_empty_string, 0, 0,
     NULL, NULL },
@@ -80,9 +80,16 @@ static const ProtobufCFieldDescriptor objref_fields[3] = {
   { "type_id", 3, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_STRING, 0,
     offsetof(plumb_objref, type_id), NULL, protobuf_c_empty_string, 0, 0,
     NULL, NULL },
+  { "endpoints", 4, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_STRING,
+    offsetof(plumb_objref, n_endpoints), offsetof(plumb_objref, endpoints),
+    NULL, NULL, 0, 0, NULL, NULL },
+  { "host", 5, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_STRING, 0,
+    offsetof(plumb_objref, host), NULL, protobuf_c_empty_string, 0, 0,
+    NULL, NULL },
 };
-static const unsigned objref_fields_by_name[3] = { 0, 1, 2 };
-static const ProtobufCIntRange objref_ranges[2] = { { 1, 0 }, { 0, 3 } };
+/* by name: endpoint, endpoints, host, object, type_id */
+static const unsigned objref_fields_by_name[5] = { 0, 3, 4, 1, 2 };
+static const ProtobufCIntRange objref_ranges[2] = { { 1, 0 }, { 0, 5 } };
 
 static void
 objref_init(ProtobufCMessage *m)
@@ -94,6 +101,9 @@ objref_init(ProtobufCMessage *m)
   r->endpoint = (char *)protobuf_c_empty_string;
   r->object = (char *)protobuf_c_empty_string;
   r->type_id = (char *)protobuf_c_empty_string;
+  r->n_endpoints = 0;
+  r->endpoints = NULL;
+  r->host = (char *)protobuf_c_empty_string;
 }
 
 const ProtobufCMessageDescriptor plumb_objref_descriptor = {
@@ -103,7 +113,7 @@ const ProtobufCMessageDescriptor plumb_objref_descriptor = {
   "plumb_objref",
   "plumb",
   sizeof(plumb_objref),
-  3,
+  5,
   objref_fields,
   objref_fields_by_name,
   1,

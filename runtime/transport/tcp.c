@@ -12,10 +12,12 @@
  * authenticates peers (docs/TRANSPORTS.md, "Who may connect"); the core
  * logs tcp peers as address:port.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -169,6 +171,32 @@ tcp_listener_close(plumb_listener *lb)
   free(l);
 }
 
+/* The address the kernel gave the listener (port 0 resolved). */
+static int
+tcp_listener_endpoint(plumb_listener *lb, char *buf, size_t len)
+{
+  plumb__socklistener *l = (plumb__socklistener *)lb;
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  char host[INET6_ADDRSTRLEN];
+  int n;
+
+  if (getsockname(l->fd, (struct sockaddr *)&ss, &sl) != 0)
+    return PLUMB_ESYS;
+  if (ss.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+    if (inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host) == NULL)
+      return PLUMB_ESYS;
+    n = snprintf(buf, len, "tcp://[%s]:%u", host, ntohs(a->sin6_port));
+  } else {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+    if (inet_ntop(AF_INET, &a->sin_addr, host, sizeof host) == NULL)
+      return PLUMB_ESYS;
+    n = snprintf(buf, len, "tcp://%s:%u", host, ntohs(a->sin_port));
+  }
+  return n > 0 && (size_t)n < len ? PLUMB_OK : PLUMB_ETOOBIG;
+}
+
 /* Connects fd to ai before deadline (non-blocking connect + poll). */
 static int
 tcp_connect(int fd, const struct addrinfo *ai, int64_t deadline)
@@ -246,4 +274,5 @@ const plumb_transport plumb__tran_tcp = {
   .peer = NULL,
   .shutdown = plumb__fdconn_shutdown,
   .close = plumb__fdconn_close,
+  .listener_endpoint = tcp_listener_endpoint,
 };

@@ -166,6 +166,13 @@ struct plumb_transport {
    * complete inside the connection.  The server drops a peer whose frame
    * stays incomplete past frame_timeout_ms (slowloris). */
   size_t (*rx_partial)(plumb_conn *c);
+  /* Optional: the listener's real endpoint, whole ("tcp://127.0.0.1:40123"
+   * for a listen on port 0), into buf[0..len) with its NUL.  PLUMB_OK,
+   * PLUMB_ETOOBIG (buf too small), PLUMB_ESYS.  NULL = the endpoint as
+   * given to listen() is already what a client dials (unix paths and
+   * abstract names, shm, mq, sysvmq, fifo names).  Object references carry
+   * it (docs/RUNTIME.md, "Objects and references"). */
+  int (*listener_endpoint)(plumb_listener *l, char *buf, size_t len);
 };
 
 /* Registry (registry.c, generated list of built-in transports). */

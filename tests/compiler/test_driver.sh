@@ -39,7 +39,8 @@ out=$("$plumbc" -M -I inc "sp ace/top.idl") || fail "-M: status $?"
 expect='top.h \
  top-types.c \
  top-client.c \
- top-server.c: \
+ top-server.c \
+ top-wire.h: \
   sp\ ace/top.idl \
   sp\ ace/../mid.idl \
   inc/base.idl'
@@ -69,6 +70,22 @@ echo "$out" | grep -qx '  interface I { b::Num f(in b::Num a); };' ||
 [ ! -e top.h ] || fail "-E generated files"
 ok "-E prints the preprocessed IDL with #line markers"
 
+# --impl: writes only FILE-impl.c, and never over an existing file
+"$plumbc" --impl -I inc -o skel "sp ace/top.idl" || fail "--impl: status $?"
+[ "$(ls skel)" = "top-impl.c" ] || fail "--impl wrote: $(ls skel)"
+grep -q 'impl_t_I_f' skel/top-impl.c || fail "--impl: no handler"
+grep -q 'plumb_server_listen_service(srv, "top", NULL)' skel/top-impl.c ||
+  fail "--impl: no service main()"
+echo "/* mine */" > skel/top-impl.c
+rc=0; msg=$("$plumbc" --impl -I inc -o skel "sp ace/top.idl" 2>&1) || rc=$?
+[ $rc -eq 1 ] && echo "$msg" | grep -qF "skel/top-impl.c exists; not overwriting it" ||
+  fail "--impl over an existing file: $rc $msg"
+[ "$(cat skel/top-impl.c)" = "/* mine */" ] || fail "--impl overwrote the file"
+rc=0; msg=$("$plumbc" --impl --proto mid.idl 2>&1) || rc=$?
+[ $rc -eq 1 ] && echo "$msg" | grep -q "one at a time" ||
+  fail "--impl --proto: $rc $msg"
+ok "--impl writes FILE-impl.c only and never overwrites an existing one"
+
 # errors: status 1 and a message naming the problem
 rc=0; msg=$("$plumbc" -E nosuch.idl 2>&1) || rc=$?
 [ $rc -eq 1 ] && echo "$msg" | grep -q "cannot open 'nosuch.idl'" ||
@@ -77,7 +94,7 @@ rc=0; msg=$("$plumbc" -M "sp ace/top.idl" 2>&1) || rc=$?
 [ $rc -eq 1 ] && echo "$msg" | grep -q "include file 'base.idl' not found" ||
   fail "-M without -I: $rc $msg"
 rc=0; msg=$("$plumbc" -M -E mid.idl 2>&1) || rc=$?
-[ $rc -eq 1 ] && echo "$msg" | grep -q "exclude each other" ||
+[ $rc -eq 1 ] && echo "$msg" | grep -q "one at a time" ||
   fail "-M -E: $rc $msg"
 rc=0; msg=$("$plumbc" --depfile 2>&1) || rc=$?
 [ $rc -eq 1 ] && echo "$msg" | grep -q "needs a file name" ||

@@ -1,7 +1,7 @@
 /* test_golden.c - golden tests of plumbc's output and its command line.
  *
  * For every tests/golden/NAME.idl it runs the built plumbc into the build
- * directory and compares NAME.h and NAME.proto byte for byte with
+ * directory and compares NAME.h, NAME-wire.h and NAME.proto byte for byte with
  * tests/golden/expected/.  After an intended change of the generators,
  * regenerate the expected files with scripts/update-golden.sh and review
  * the diff (see tests/golden/README.md).  Environment: PLUMBC (the binary),
@@ -96,6 +96,7 @@ golden(const char *name)
            plumbc, src, out, src, name);
   CU_ASSERT_EQUAL_FATAL(run(cmd), 0);
   compare(name, ".h");
+  compare(name, "-wire.h");
   compare(name, ".proto");
 }
 
@@ -138,7 +139,7 @@ static long
 chain_bytes(int n)
 {
   char idl[1024], cmd[4096];
-  const char *exts[] = { ".h", "-types.c", "-client.c", "-server.c",
+  const char *exts[] = { ".h", "-wire.h", "-types.c", "-client.c", "-server.c",
                          ".proto" };
   long total = 0;
   FILE *f;

@@ -272,7 +272,7 @@ static int
 call_add(const char *ep, int timeout_ms)
 {
   plumb_client *c;
-  plumb_client_opts o = { timeout_ms, 0 };
+  plumb_client_opts o = { .timeout_ms = timeout_ms };
   int32_t r = 0;
   int st = plumb_client_open(&c, ep, NULL, &o);
   if (st != PLUMB_OK)

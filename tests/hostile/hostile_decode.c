@@ -29,7 +29,7 @@
 #include "decode.h"
 #include "proc.h"
 #include "ptest.h"
-#include "hdecode.h"
+#include "hdecode-wire.h" /* hdecode.h + request/reply messages */
 
 #define DEEP 10000
 #define AMP_BODY ((16u << 20) - 256u) /* under the 16 MiB frame limit */

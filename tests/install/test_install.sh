@@ -29,7 +29,9 @@ pc=$(find "$work/prefix" -name plumb.pc | head -1)
 [ -x "$work/prefix/bin/plumbc" ] || fail "plumbc not installed"
 [ -f "$work/prefix/include/plumb/plumb.h" ] || fail "headers not installed"
 ls "$(dirname "$(dirname "$pc")")"/libplumb.a >/dev/null || fail "no libplumb.a"
-ok "installed: plumbc, headers, libplumb.so + libplumb.a, plumb.pc"
+[ -f "$work/prefix/share/plumb/idl/plumb/options.proto" ] ||
+  fail "plumb/options.proto not installed under \$datadir/plumb/idl"
+ok "installed: plumbc, headers, libplumb.so + libplumb.a, plumb.pc, plumb/options.proto"
 export PKG_CONFIG_PATH=$(dirname "$pc")
 export LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")")
 [ "$(pkg-config --variable=plumbc plumb)" = "$work/prefix/bin/plumbc" ] ||

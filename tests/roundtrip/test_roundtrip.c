@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "ptest.h"
-#include "rich.h"
+#include "rich-wire.h" /* rich.h and the request/reply messages */
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -1380,8 +1380,11 @@ run_protoc(const char *mode, const char *type, const void *in, size_t inlen,
   fwrite(in, 1, inlen, f);
   fclose(f);
   snprintf(cmd, sizeof cmd,
-           "'%s' --%s=%s -I'%s' -I/usr/include '%s/rich.proto' < '%s' > '%s'",
-           protoc, mode, type, dir, dir, inpath, outpath);
+           "'%s' --%s=%s -I'%s' -I'%s' -I/usr/include '%s/rich.proto' "
+           "< '%s' > '%s'",
+           protoc, mode, type, dir,
+           getenv("PLUMB_IDL_DIR") ? getenv("PLUMB_IDL_DIR") : ".", dir,
+           inpath, outpath);
   if (system(cmd) != 0) {
     fprintf(stderr, "failed: %s\n", cmd);
     unlink(inpath);

@@ -278,9 +278,10 @@ main(int argc, char **argv)
     return 1;
   if (plumb_server_add_object(s, "calc", &test_Echo_interface, &impl,
                               &calc_stats) != PLUMB_OK ||
-      plumb_server_add_object_opts(s, "serial", &test_Echo_interface, &impl,
-                                   &serial_stats,
-                                   PLUMB_OBJECT_SERIALIZE) != PLUMB_OK) {
+      plumb_server_add_object(s, "serial", &test_Echo_interface, &impl,
+                              &serial_stats) != PLUMB_OK ||
+      plumb_server_object_flags(s, "serial", PLUMB_OBJECT_SERIALIZE) !=
+          PLUMB_OK) {
     code = 1;
     goto out;
   }

@@ -481,7 +481,7 @@ test_deadline_expired(void)
                            10, 1), PLUMB_OK);
   CU_ASSERT_EQUAL_FATAL(raw_recv(&r, 2000, &f), PLUMB_OK);
   CU_ASSERT_EQUAL(f.call_id, 5);
-  CU_ASSERT_EQUAL(f.kind, PLUMB__FRAME_ERROR);
+  CU_ASSERT_EQUAL(f.kind, PLUMB__FRAME_SYSEXC); /* TIMEOUT, completed NO */
   CU_ASSERT_EQUAL(f.status, PLUMB_ETIMEDOUT);
   /* an expired oneway is dropped too */
   CU_ASSERT_EQUAL(raw_pair(&r, PLUMB__FRAME_ONEWAY, 6, TEST_NOTE, NULL, 0, 1,
@@ -512,7 +512,7 @@ test_deadline_queued(void)
   CU_ASSERT_EQUAL_FATAL(raw_recv(&r, 2000, &f), PLUMB_OK);
   CU_ASSERT(ptest_now_ms() - t0 >= 250);
   CU_ASSERT_EQUAL(f.call_id, 2);
-  CU_ASSERT_EQUAL(f.kind, PLUMB__FRAME_ERROR);
+  CU_ASSERT_EQUAL(f.kind, PLUMB__FRAME_SYSEXC); /* TIMEOUT, completed NO */
   CU_ASSERT_EQUAL(f.status, PLUMB_ETIMEDOUT);
   CU_ASSERT_EQUAL(stat_of("started"), 1); /* the note only */
   raw_close(&r);

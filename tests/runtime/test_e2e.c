@@ -100,7 +100,7 @@ spawn_server(const char *const *eps, int n, const char *ep, int *code)
       return -1;
     }
     plumb_client *c;
-    plumb_client_opts o = { 200, 0 };
+    plumb_client_opts o = { .timeout_ms = 200 };
     if (plumb_client_open(&c, ep, NULL, &o) == PLUMB_OK) {
       plumb_client_close(c);
       return pid;
@@ -302,7 +302,7 @@ static void
 test_frame_limit(void)
 {
   plumb_client *c;
-  plumb_client_opts o = { 0, 1024 };
+  plumb_client_opts o = { .max_frame = 1024 };
   plumb_arena *a = plumb_arena_new();
   char big[1001], *s;
   int32_t r;
@@ -554,7 +554,7 @@ test_server_gone(void)
   pid_t pid = spawn_private(ep, sizeof(ep));
   CU_ASSERT_FATAL(pid > 0);
   plumb_client *c;
-  plumb_client_opts o = { 1000, 0 };
+  plumb_client_opts o = { .timeout_ms = 1000 };
   int32_t r;
 
   CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, ep, "calc", &o), PLUMB_OK);
@@ -572,9 +572,13 @@ test_server_gone(void)
   waitpid(pid, NULL, 0);
   t0 = now_ms();
   int st = test_Echo_add(c, 1, 2, &r);
-  CU_ASSERT(st == PLUMB_ECLOSED);
+  /* ECLOSED if the call went out on the dead connection; ECONNREFUSED if
+   * the handle saw it dead first and re-dialled (docs/RUNTIME.md,
+   * "Reconnection"): no server there. */
+  CU_ASSERT(st == PLUMB_ECLOSED || st == PLUMB_ECONNREFUSED);
   CU_ASSERT(now_ms() - t0 < 900); /* at once, not at the 1 s deadline */
-  CU_ASSERT_EQUAL(test_Echo_add(c, 1, 2, &r), PLUMB_ECLOSED);
+  st = test_Echo_add(c, 1, 2, &r);
+  CU_ASSERT(st == PLUMB_ECLOSED || st == PLUMB_ECONNREFUSED);
   plumb_client_close(c);
   if (g_unix)
     unlink(ep + 5); /* SIGKILL leaves the file; the next server reclaims it */
@@ -817,14 +821,14 @@ test_malformed_answered(void)
                          (const uint8_t *)"\xff\xff\xff\xff\xff", 5, 1);
   raw_frame(fd, fr, (uint32_t)n);
   CU_ASSERT_EQUAL(raw_answer(fd, ans, sizeof(ans), &f), PLUMB_OK);
-  CU_ASSERT_EQUAL(f.kind, PLUMB__FRAME_ERROR);
+  CU_ASSERT_EQUAL(f.kind, PLUMB__FRAME_SYSEXC); /* MARSHAL */
   CU_ASSERT_EQUAL(f.status, PLUMB_EBADBODY);
   CU_ASSERT_EQUAL(f.call_id, 7);
   /* Unknown operation. */
   n = raw_request(fr, TEST_ECHO_ID, 77, NULL, 0, 1);
   raw_frame(fd, fr, (uint32_t)n);
   CU_ASSERT_EQUAL(raw_answer(fd, ans, sizeof(ans), &f), PLUMB_OK);
-  CU_ASSERT_EQUAL(f.kind, PLUMB__FRAME_ERROR);
+  CU_ASSERT_EQUAL(f.kind, PLUMB__FRAME_SYSEXC); /* BAD_OPERATION */
   CU_ASSERT_EQUAL(f.status, PLUMB_ENOOP);
   /* Unknown interface id. */
   n = raw_request(fr, 0xdeadbeef, 0, NULL, 0, 1);

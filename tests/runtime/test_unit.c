@@ -491,7 +491,7 @@ test_endpoints(void)
     if (st != bad[i].st)
       fprintf(stderr, "listen %s: %s\n", bad[i].ep, plumb_status_name(st));
     CU_ASSERT_EQUAL(st, bad[i].st);
-    plumb_client_opts o = { 200, 0 };
+    plumb_client_opts o = { .timeout_ms = 200 };
     st = plumb_client_open(&c, bad[i].ep, NULL, &o);
     if (st != bad[i].st)
       fprintf(stderr, "open %s: %s\n", bad[i].ep, plumb_status_name(st));

@@ -223,17 +223,23 @@ PLUMB_API int plumb_any_unpack(const plumb_any *any,
                                plumb_arena *arena);
 
 /* IDL object reference (an interface name or `Object` used as a type):
- * enough to reach the object - plumb_client_open(endpoint, object). */
+ * enough to reach the object - plumb_client_open_ref(), plumb/objref.h.
+ * A reference plumb_server_ref() made lists every endpoint of its server
+ * in endpoints[] (endpoint = the first, for plumb_client_open(endpoint,
+ * object)) and the host / IPC namespace identity it was made in. */
 typedef struct plumb_objref {
   ProtobufCMessage base;
   char *endpoint; /* "tcp://127.0.0.1:9000" */
   char *object;   /* object name on that server */
   char *type_id;  /* "IDL:calc/Calculator:1.0"; "" = unknown/Object */
+  size_t n_endpoints;
+  char **endpoints; /* every endpoint, in the server's order */
+  char *host;       /* plumb_host_identity() of the server; "" = unknown */
 } plumb_objref;
 PLUMB_API extern const ProtobufCMessageDescriptor plumb_objref_descriptor;
 #define PLUMB_OBJREF_INIT                                                      \
   { PROTOBUF_C_MESSAGE_INIT(&plumb_objref_descriptor), (char *)"",            \
-    (char *)"", (char *)"" }
+    (char *)"", (char *)"", 0, NULL, (char *)"" }
 
 
 /* ---- any helpers for basic IDL types (runtime/core/wellknown.c) ---------

@@ -57,22 +57,52 @@ typedef struct plumb_server_opts {
 
 PLUMB_API int plumb_server_new(plumb_server **out, const plumb_server_opts *o);
 /* Registers impl (a generated Module_Interface_ops struct) as object name.
- * The first object added is the default object. */
+ * The first object added is the default object (until it is removed).
+ * Objects may be added and removed at any time, from any thread, also
+ * from inside a handler (docs/RUNTIME.md, "Objects and references").
+ * PLUMB_EBUSY if name exists. */
 PLUMB_API int plumb_server_add_object(plumb_server *s, const char *name,
                                       const struct plumb_interface *iface,
                                       const void *impl, void *ctx);
-/* plumb_server_add_object_opts flags. */
+
+/* Longest id the server gives an anonymous object, with its NUL. */
+#define PLUMB_OBJECT_ID_MAX 40
+
+typedef struct plumb_object_opts {
+  /* NULL: anonymous - the server names the object with 128 random bits
+   * (32 hex digits), so that knowing its reference is the capability to
+   * call it. */
+  const char *name;
+  /* Called once with ctx after the object was removed (or the server
+   * freed) and the last call on it returned; on the thread that returned
+   * last.  NULL = none. */
+  void (*destroy)(void *ctx);
+} plumb_object_opts;
+
+/* plumb_server_add_object with options (o may be NULL: anonymous, no
+ * destroy callback).  The object's name is copied to id (if not NULL). */
+PLUMB_API int plumb_server_add_object_opts(plumb_server *s,
+                                           const struct plumb_interface *iface,
+                                           const void *impl, void *ctx,
+                                           const plumb_object_opts *o,
+                                           char id[PLUMB_OBJECT_ID_MAX]);
+/* plumb_server_object_flags. */
 enum {
   /* The object's handlers never run concurrently (with each other, and
    * possibly with another serialized object's): for implementations that
-   * are not thread-safe.  A worker waits for its turn. */
+   * are not thread-safe (docs/RUNTIME.md, "The call model").  A worker
+   * waits for its turn. */
   PLUMB_OBJECT_SERIALIZE = 1u
 };
-/* plumb_server_add_object with flags (PLUMB_OBJECT_*). */
-PLUMB_API int plumb_server_add_object_opts(plumb_server *s, const char *name,
-                                           const struct plumb_interface *iface,
-                                           const void *impl, void *ctx,
-                                           unsigned flags);
+/* Sets the PLUMB_OBJECT_* flags of object name; call it right after adding
+ * the object, before a call can reach it.  PLUMB_ENOOBJECT if there is no
+ * such object, PLUMB_EINVAL for unknown flags. */
+PLUMB_API int plumb_server_object_flags(plumb_server *s, const char *name,
+                                        unsigned flags);
+/* Removes object name: calls in progress on it finish, later ones get
+ * OBJECT_NOT_EXIST (PLUMB_ENOOBJECT); its destroy callback runs once the
+ * last of them returned.  PLUMB_ENOOBJECT if there is no such object. */
+PLUMB_API int plumb_server_remove_object(plumb_server *s, const char *name);
 /* Starts listening on endpoint (may be called several times). */
 PLUMB_API int plumb_server_listen(plumb_server *s, const char *endpoint);
 /* Serves until stopped.  If handle_signals, SIGINT and SIGTERM stop it, and

@@ -39,7 +39,9 @@ extern "C" {
   XX(ESTOPPED, -20, "server is stopping")                                      \
   XX(EPERM, -21, "permission denied")                                          \
   XX(ECONFIG, -22, "invalid configuration")                                    \
-  XX(EINTERFACE, -23, "object does not implement the requested interface")
+  XX(EINTERFACE, -23, "object does not implement the requested interface") \
+  XX(ECANCELLED, -24, "the call was cancelled by the caller")               \
+  XX(ESYSTEM, -25, "the server raised a system exception")
 
 typedef enum plumb_status {
 #define PLUMB__STATUS_ENUM(name, val, msg) PLUMB_##name = (val),

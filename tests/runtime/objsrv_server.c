@@ -1,0 +1,162 @@
+/* objsrv_server.c - the server the object-model tests start (test_objects,
+ * test_refs, test_sysexc): serves test::Echo as "calc" (the default),
+ * test::Derived as "derived" and a Derived without mul as "nomul" on every
+ * endpoint on its command line, until SIGTERM.  Its echo(s) takes commands,
+ * so that clients drive the object table from inside a handler:
+ *   new             add an anonymous Echo object; returns its id
+ *   del:ID          remove object ID (ENOOBJECT if none)
+ *   ref:NAME        plumb_server_ref of NAME ("" = default), as a string
+ *   destroyed       how many destroy callbacks ran, as a string
+ *   sys:C:M:D       raise system exception code C, minor M, completion D
+ *   st:N            return status -N
+ *   big:N           return N bytes (over the 256 KiB frame limit: the
+ *                   runtime's IMP_LIMIT)
+ * anything else is echoed.  Exit status: 0 after a clean stop, 3 if an
+ * endpoint is in use, 1 on other errors. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "testif.h"
+
+static plumb_server *g_srv;
+static atomic_int destroyed;
+
+static int
+srv_add(void *ctx, plumb_call *call, int32_t a, int32_t b, int32_t *ret)
+{
+  (void)ctx;
+  (void)call;
+  *ret = a + b;
+  return PLUMB_OK;
+}
+
+static int
+srv_nap(void *ctx, plumb_call *call, int32_t ms, int32_t b, int32_t *ret)
+{
+  (void)ctx;
+  (void)call;
+  if (ms > 5000)
+    ms = 5000;
+  struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+  nanosleep(&ts, NULL);
+  *ret = b;
+  return PLUMB_OK;
+}
+
+static int
+srv_mul(void *ctx, plumb_call *call, int32_t a, int32_t b, int32_t *ret)
+{
+  (void)ctx;
+  (void)call;
+  *ret = a * b;
+  return PLUMB_OK;
+}
+
+static void
+on_destroy(void *ctx)
+{
+  (void)ctx;
+  atomic_fetch_add(&destroyed, 1);
+}
+
+static int srv_echo(void *ctx, plumb_call *call, const char *s, char **ret);
+
+static const test_Echo_ops echo_impl = { srv_add, NULL, srv_echo, NULL,
+                                         NULL, srv_nap, NULL };
+static const test_Echo_ops derived_impl = { srv_add, NULL, srv_echo, NULL,
+                                            NULL, srv_nap, srv_mul };
+static const test_Echo_ops nomul_impl = { srv_add, NULL, srv_echo, NULL,
+                                          NULL, srv_nap, NULL };
+
+static int
+srv_echo(void *ctx, plumb_call *call, const char *s, char **ret)
+{
+  (void)ctx;
+  char buf[PLUMB_OBJECT_ID_MAX + 32];
+  int st;
+
+  if (strcmp(s, "new") == 0) {
+    plumb_object_opts o = { NULL, on_destroy };
+    char id[PLUMB_OBJECT_ID_MAX];
+    if ((st = plumb_server_add_object_opts(g_srv, &test_Echo_interface,
+                                           &echo_impl, NULL, &o, id)) !=
+        PLUMB_OK)
+      return plumb_call_fail(call, st, "add object: %s", plumb_strerror(st));
+    *ret = plumb_call_strdup(call, id);
+    return PLUMB_OK;
+  }
+  if (strncmp(s, "del:", 4) == 0) {
+    if ((st = plumb_server_remove_object(g_srv, s + 4)) != PLUMB_OK)
+      return plumb_call_fail(call, st, "remove '%s': %s", s + 4,
+                             plumb_strerror(st));
+    *ret = plumb_call_strdup(call, "ok");
+    return PLUMB_OK;
+  }
+  if (strncmp(s, "ref:", 4) == 0) {
+    plumb_objref r;
+    if ((st = plumb_server_ref(g_srv, s + 4, &r, plumb_call_arena(call))) !=
+            PLUMB_OK ||
+        (st = plumb_objref_format(&r, ret, plumb_call_arena(call))) !=
+            PLUMB_OK)
+      return st;
+    return PLUMB_OK;
+  }
+  if (strcmp(s, "destroyed") == 0) {
+    snprintf(buf, sizeof buf, "%d", atomic_load(&destroyed));
+    *ret = plumb_call_strdup(call, buf);
+    return PLUMB_OK;
+  }
+  int c, m, d;
+  if (sscanf(s, "sys:%d:%d:%d", &c, &m, &d) == 3) {
+    plumb_call_set_completion(call, d);
+    return plumb_call_raise_system(call, c, (uint32_t)m, "raised %s",
+                                   plumb_sysexc_name(c));
+  }
+  if (sscanf(s, "st:%d", &c) == 1)
+    return -c;
+  if (sscanf(s, "big:%d", &c) == 1 && c > 0 && c < (1 << 22)) {
+    if ((*ret = plumb_call_alloc(call, (size_t)c + 1)) == NULL)
+      return PLUMB_ENOMEM;
+    memset(*ret, 'x', (size_t)c);
+    (*ret)[c] = '\0';
+    return PLUMB_OK;
+  }
+  *ret = plumb_call_strdup(call, s);
+  return *ret ? PLUMB_OK : PLUMB_ENOMEM;
+}
+
+int
+main(int argc, char **argv)
+{
+  int st, code = 0;
+
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s ENDPOINT...\n", argv[0]);
+    return 1;
+  }
+  plumb_server_opts so = { .max_frame = 256 * 1024 };
+  if ((st = plumb_server_new(&g_srv, &so)) != PLUMB_OK)
+    return 1;
+  if (plumb_server_add_object(g_srv, "calc", &test_Echo_interface,
+                              &echo_impl, NULL) != PLUMB_OK ||
+      plumb_server_add_object(g_srv, "derived", &test_Derived_interface,
+                              &derived_impl, NULL) != PLUMB_OK ||
+      plumb_server_add_object(g_srv, "nomul", &test_Derived_interface,
+                              &nomul_impl, NULL) != PLUMB_OK) {
+    code = 1;
+    goto out;
+  }
+  for (int i = 1; i < argc; i++)
+    if ((st = plumb_server_listen(g_srv, argv[i])) != PLUMB_OK) {
+      code = st == PLUMB_EBUSY ? 3 : 1;
+      goto out;
+    }
+  if (plumb_server_run(g_srv, 1) != PLUMB_OK)
+    code = 1;
+out:
+  plumb_server_free(g_srv);
+  return code;
+}
