@@ -262,7 +262,7 @@ srv_conn_unlink(srv_worker *w, srv_conn *sc, srv_call *c, int *resume)
   if (c->oneway && c->state != SRV_CALL_WAITING)
     cc->oneway_busy = 0;
   srv_conn_pump(w, sc);
-  if (cc->throttled && !cc->closed && cc->n < sc->srv->calls.conn_max) {
+  if (cc->throttled && !cc->closed && cc->n <= sc->srv->calls.conn_max) {
     cc->throttled = 0;
     if (resume != NULL)
       *resume = 1;
@@ -275,7 +275,9 @@ srv_conn_unlink(srv_worker *w, srv_conn *sc, srv_call *c, int *resume)
 int
 plumb__srv_calls_full(srv_conn *sc)
 {
-  if (sc->calls.n < sc->srv->calls.conn_max)
+  /* At the limit the reader goes on: CANCEL frames still arrive, and the
+   * first request beyond it is admitted and pauses reading. */
+  if (sc->calls.n <= sc->srv->calls.conn_max)
     return 0;
   sc->calls.throttled = 1;
   return 1;

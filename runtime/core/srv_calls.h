@@ -114,9 +114,9 @@ void plumb__srv_calls_drain(struct plumb_server *s);
 void plumb__server_set_conn_max_calls(struct plumb_server *s, unsigned n);
 
 /* srv_conn.c's hooks (sc->mu held unless said otherwise) */
-/* Non-zero when sc has conn_max_calls calls: stop reading it (it is then
- * marked throttled, and the call that brings it under the limit hands it
- * back to the timer to be read again). */
+/* Non-zero when sc has more than conn_max_calls calls (the limit, plus the
+ * request that went past it): stop reading it.  It is then marked
+ * throttled, and the call that brings it back to the limit resumes it. */
 int plumb__srv_calls_full(struct srv_conn *sc);
 /* The connection is being dropped (sc->mu NOT held): cancels its calls.
  * Returns non-zero if some are still alive - the last one to be released
