@@ -186,12 +186,18 @@ plumb__srv_calls_event(srv_worker *w)
 
   /* One-shot: re-armed at once so another worker takes the next call. */
   (void)plumb__srv_arm(s, q->efd, &q->kind, EPOLL_CTL_MOD);
-  if (r != (ssize_t)sizeof(v))
-    return;
-  srv_call *c = srv_runq_pop(q);
-  if (c != NULL)
-    plumb__srv_call_run(w, c);
-  plumb__srv_calls_run_mine(w);
+  /* Then this worker goes on with queued calls (one count each, so the
+   * count stays the queue's length) before it waits again: a pipelining
+   * peer costs one read() per call, not a wake-up.  Bounded, so that the
+   * worker gets back to the other events. */
+  for (int i = 0; i < SRV_CALLS_BATCH && r == (ssize_t)sizeof(v); i++) {
+    srv_call *c = srv_runq_pop(q);
+    if (c != NULL)
+      plumb__srv_call_run(w, c);
+    plumb__srv_calls_run_mine(w);
+    if (i + 1 < SRV_CALLS_BATCH)
+      r = read(q->efd, &v, sizeof(v));
+  }
 }
 
 void
@@ -279,6 +285,10 @@ plumb__srv_calls_full(srv_conn *sc)
    * first request beyond it is admitted and pauses reading. */
   if (sc->calls.n <= sc->srv->calls.conn_max)
     return 0;
+  if (!sc->calls.throttled)
+    plumb__log(PLUMB__LOG_DEBUG, "client (pid %d): %u calls in flight "
+               "(conn_max_calls), reading it pauses", (int)sc->peer.pid,
+               sc->calls.n);
   sc->calls.throttled = 1;
   return 1;
 }

@@ -27,6 +27,7 @@
 #define SRV_CONN_MAX_CALLS 16u /* plumb_server_opts.conn_max_calls */
 #define SRV_CALL_POOL_MAX 256u /* idle srv_calls kept for reuse */
 #define SRV_SERIAL_LOCKS 8u    /* PLUMB_OBJECT_SERIALIZE lock stripes */
+#define SRV_CALLS_BATCH 64     /* queued calls a worker runs per wake-up */
 
 struct srv_conn;
 struct srv_worker;
