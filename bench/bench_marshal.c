@@ -115,8 +115,8 @@ main(int argc, char **argv)
     ptrs[i] = &samples[i];
   }
   bench_Batch batch = bench_Batch_INIT;
-  batch.n_items = N_SAMPLES;
-  batch.items = ptrs;
+  batch.items._length = N_SAMPLES;
+  batch.items._buffer = ptrs;
 
   const mcase cases[] = {
     { "calc_add_request", &add.base, &calc_Calculator_add__request__descriptor },

@@ -182,6 +182,18 @@ int msg_of_decl(const idl_node *n, gmsg *m);       /* struct/union/exc */
 int msg_of_request(const gop *op, gmsg *m);
 int msg_of_reply(const gop *op, gmsg *m);
 
+/* Operations with identical signatures share their request (reply)
+ * message: msg_key() is a message's content (field names, numbers, shapes,
+ * labels) as a string, and a gshare maps such keys to the first message's
+ * name.  gshare_find_or_add returns the name stored under key, or stores
+ * name there and returns NULL.  Pool memory; reset by zeroing. */
+const char *msg_key(const gmsg *m);
+typedef struct gshare {
+  size_t cap, n;
+  const char **keys, **names;
+} gshare;
+const char *gshare_find_or_add(gshare *s, const char *key, const char *name);
+
 bool node_main(const idl_node *n); /* declared in the main file */
 const char *file_base(const char *path); /* "dir/x.idl" -> "x" */
 const char *c_string_lit(const char *s);  /* "..." with escapes */

@@ -28,6 +28,7 @@
 static gout H, W, T, CL, SV;
 static gout *HC = &H; /* the header h() writes to: H, or W for wire messages */
 static const gen_options *opt;
+static gshare req_share, rep_share; /* identical messages, per file */
 
 #define h(...) gout_printf(HC, __VA_ARGS__)
 #define t(...) gout_printf(&T, __VA_ARGS__)
@@ -210,11 +211,36 @@ h_typedef(const idl_node *n)
     h("typedef %s;\n", decl(base_api_ctype(&sh), cn));
 }
 
+/* The typedef a repeated member of a user type is declared with
+ * (`Name binding_name;`), so that it has the C type a parameter of that
+ * IDL type has: the typedef's { _length, _buffer } is the same two words as
+ * protobuf-c's n_x / x, and the descriptor points into it.  NULL: the
+ * member keeps n_x / x (anonymous sequences, arrays of a typedef, request
+ * and reply fields). */
+static const char *
+field_td(const gfield *f)
+{
+  const idl_node *src = f->src;
+  const idl_type *ty;
+  if (f->sh.rep == REP_NONE || src == NULL || src->ndims != 0 || f->oneof ||
+      (src->kind != IDL_MEMBER && src->kind != IDL_CASE))
+    return NULL;
+  ty = src->type;
+  if (ty == NULL || ty->kind != IDL_T_NAMED || ty->ref == NULL ||
+      ty->ref->kind != IDL_TYPEDEF)
+    return NULL;
+  return cname(ty->ref);
+}
+
 static void
 h_field(const gfield *f, const char *ind)
 {
   if (f->src != NULL)
     h_comment(ind, NULL, f->src);
+  if (field_td(f) != NULL) {
+    h("%s%s %s;\n", ind, field_td(f), f->name);
+    return;
+  }
   if (f->sh.rep != REP_NONE) {
     h("%ssize_t n_%s;\n", ind, f->name);
     h("%s%s;\n", ind, decl(ptr_to(base_field_ctype(&f->sh)), f->name));
@@ -228,6 +254,8 @@ h_field(const gfield *f, const char *ind)
 static const char *
 field_init(const gfield *f)
 {
+  if (field_td(f) != NULL)
+    return "{ 0, NULL }";
   if (f->sh.rep != REP_NONE)
     return "0, NULL";
   {
@@ -333,9 +361,14 @@ t_field_desc(const gmsg *m, const gfield *f)
 {
   const char *label, *quant = "0", *desc = "NULL", *def = "NULL";
   const char *flags = "0";
+  const char *off = gstr("offsetof(%s, %s)", m->cname, f->name);
   if (f->sh.rep != REP_NONE) {
     label = "PROTOBUF_C_LABEL_REPEATED";
     quant = gstr("offsetof(%s, n_%s)", m->cname, f->name);
+    if (field_td(f) != NULL) { /* into the typedef: { _length, _buffer } */
+      quant = gstr("offsetof(%s, %s._length)", m->cname, f->name);
+      off = gstr("offsetof(%s, %s._buffer)", m->cname, f->name);
+    }
     if (base_is_scalar(f->sh.base))
       flags = "PROTOBUF_C_FIELD_FLAG_PACKED";
   } else if (f->oneof) {
@@ -362,10 +395,10 @@ t_field_desc(const gmsg *m, const gfield *f)
     break;
   default: break;
   }
-  t("  {\n    \"%s\", %u, %s, PROTOBUF_C_TYPE_%s,\n    %s, offsetof(%s, %s),\n"
+  t("  {\n    \"%s\", %u, %s, PROTOBUF_C_TYPE_%s,\n    %s, %s,\n"
     "    %s, %s, %s, 0, NULL, NULL\n  },\n",
-    f->pname, f->id, label, base_pbtype(f->sh.base), quant, m->cname,
-    f->name, desc, def, flags);
+    f->pname, f->id, label, base_pbtype(f->sh.base), quant, off, desc, def,
+    flags);
 }
 
 static void
@@ -960,6 +993,31 @@ t_thunk(const idl_node *iface, const gop *op)
 
 /* ---- interfaces ---------------------------------------------------------------- */
 
+/* A request/reply message: struct and helpers in the wire header,
+ * descriptor and validator in -types.c. */
+static void
+w_msg(const gmsg *m)
+{
+  h("typedef struct %s %s;\n", m->cname, m->cname);
+  h("extern const ProtobufCMessageDescriptor %s__descriptor;\n", m->cname);
+  h_msg(m, false);
+  t_msg_desc(m);
+  t_validate(m);
+}
+
+/* An operation whose request (reply) holds exactly what an earlier one's
+ * does shares that message: its own names stay valid as aliases. */
+static void
+w_alias(const char *name, const char *same, const char *what, const gop *op)
+{
+  h("/* the %s of %s: the same message as %s */\n"
+    "typedef %s %s;\n#define %s_INIT %s_INIT\n"
+    "#define %s__descriptor %s__descriptor\n#define %s__check %s__check\n"
+    "#define %s_init %s_init\n#define %s_validate %s_validate\n",
+    what, op->name, same, same, name, name, same, name, same, name, same,
+    name, same, name, same);
+}
+
 static void
 gen_interface(const idl_node *iface)
 {
@@ -990,20 +1048,19 @@ gen_interface(const idl_node *iface)
       iface->name, loc_str(iface));
   for (size_t i = 0; i < nown; i++) {
     gmsg rq, rp;
+    const char *same;
     msg_of_request(&own[i], &rq);
-    h("typedef struct %s %s;\n", rq.cname, rq.cname);
-    h("extern const ProtobufCMessageDescriptor %s__descriptor;\n", rq.cname);
-    h_msg(&rq, false);
-    t_msg_desc(&rq);
-    t_validate(&rq);
+    if ((same = gshare_find_or_add(&req_share, msg_key(&rq), rq.cname)))
+      w_alias(rq.cname, same, "request", &own[i]), own[i].req = same;
+    else
+      w_msg(&rq);
     if (own[i].oneway) /* no reply is ever sent: no reply message */
       continue;
     msg_of_reply(&own[i], &rp);
-    h("typedef struct %s %s;\n", rp.cname, rp.cname);
-    h("extern const ProtobufCMessageDescriptor %s__descriptor;\n", rp.cname);
-    h_msg(&rp, false);
-    t_msg_desc(&rp);
-    t_validate(&rp);
+    if ((same = gshare_find_or_add(&rep_share, msg_key(&rp), rp.cname)))
+      w_alias(rp.cname, same, "reply", &own[i]), own[i].rep = same;
+    else
+      w_msg(&rp);
   }
   HC = &H;
 
@@ -1185,6 +1242,8 @@ gen_c(const idl_tree *tree, const gen_options *o)
   b = o->base;
   proto_set_tree(tree);
   HC = &H;
+  memset(&req_share, 0, sizeof req_share);
+  memset(&rep_share, 0, sizeof rep_share);
   if (gout_open(&H, o, ".h") || gout_open(&W, o, "-wire.h") ||
       gout_open(&T, o, "-types.c") || gout_open(&CL, o, "-client.c") ||
       gout_open(&SV, o, "-server.c")) {

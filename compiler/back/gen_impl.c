@@ -347,7 +347,8 @@ gen_impl(const idl_tree *tree, const gen_options *o)
   w("\nint\nmain(int argc, char **argv)\n{\n");
   if (n_ifaces == 0) {
     w("  (void)argc;\n  (void)argv;\n"
-      "  fprintf(stderr, \"%s-server: %s declares no interface to serve\\n\");\n"
+      "  fprintf(stderr, \"%s-server: %s declares no interface to "
+      "serve\\n\");\n"
       "  return 1;\n}\n",
       b, o->idl);
   } else {

@@ -19,6 +19,8 @@
 
 static gout P;
 static bool uses_any, uses_objref, uses_oneway;
+/* identical request/reply messages are declared once (as in gen_c.c) */
+static gshare req_share, rep_share;
 
 #define p(...) gout_printf(&P, __VA_ARGS__)
 
@@ -94,17 +96,28 @@ p_interface(const idl_node *iface)
 {
   size_t n;
   gop *ops = iface_own_ops(iface, &n);
+  const char **rqn = galloc(sizeof *rqn * (n ? n : 1));
+  const char **rpn = galloc(sizeof *rpn * (n ? n : 1));
   for (size_t i = 0; i < n; i++) {
     gmsg rq, rp;
+    const char *same;
     for (size_t k = 0; k < ops[i].np; k++)
       for_owned_wraps(&ops[i].p[k].sh, p_msg);
     if (ops[i].has_ret)
       for_owned_wraps(&ops[i].ret.sh, p_msg);
     msg_of_request(&ops[i], &rq);
-    p_msg(&rq);
+    rqn[i] = gstr(".%s", rq.pfull);
+    if ((same = gshare_find_or_add(&req_share, msg_key(&rq), rqn[i])))
+      rqn[i] = same;
+    else
+      p_msg(&rq);
     if (!ops[i].oneway) {
       msg_of_reply(&ops[i], &rp);
-      p_msg(&rp);
+      rpn[i] = gstr(".%s", rp.pfull);
+      if ((same = gshare_find_or_add(&rep_share, msg_key(&rp), rpn[i])))
+        rpn[i] = same;
+      else
+        p_msg(&rp);
     }
   }
   /* Only the operations declared here: an inherited one belongs to its
@@ -122,12 +135,9 @@ p_interface(const idl_node *iface)
     p("  option (plumb.base_interface_ids) = %s;\n",
       c_string_lit(repo_id(iface_of(iface->bases[b]))));
   for (size_t i = 0; i < n; i++) {
-    const char *pre = gstr(".%s%s%s_%s", proto_package(iface),
-                           *proto_package(iface) ? "." : "",
-                           proto_local(iface), ops[i].name);
     const idl_node *on = ops[i].node;
-    p("  rpc %s(%s_Request) returns (%s) {\n", ops[i].name, pre,
-      ops[i].oneway ? ".google.protobuf.Empty" : gstr("%s_Reply", pre));
+    p("  rpc %s(%s) returns (%s) {\n", ops[i].name, rqn[i],
+      ops[i].oneway ? ".google.protobuf.Empty" : rpn[i]);
     p("    option (plumb.op_index) = %u;\n", ops[i].decl_index);
     if (ops[i].oneway)
       p("    option (plumb.oneway) = true;\n");
@@ -262,6 +272,8 @@ gen_proto(const idl_tree *tree, const gen_options *o)
 
   proto_set_tree(tree);
   uses_any = uses_objref = uses_oneway = false;
+  memset(&req_share, 0, sizeof req_share);
+  memset(&rep_share, 0, sizeof rep_share);
   scan(tree->root);
   if (gout_open(&P, o, ".proto") != 0)
     return 1;

@@ -999,3 +999,53 @@ g_type_text(const idl_type *t)
                : "?";
   }
 }
+
+/* ---- sharing identical request/reply messages ---------------------------- */
+
+const char *
+msg_key(const gmsg *m)
+{
+  const char *k = m->is_union ? "U" : "M";
+  for (size_t i = 0; i < m->nf; i++) {
+    const gfield *f = &m->f[i];
+    const gshape *h = &f->sh;
+    k = gstr("%s;%s=%u:%d:%p:%" PRIu64 ":%d:%" PRIu64 ":%" PRIu64 ":%s:%d%d",
+             k, f->pname, f->id, (int)h->base, (const void *)h->decl,
+             h->bound, h->rep, h->count, h->seq_bound,
+             h->wrap ? h->wrap : "", f->optional, f->oneof);
+  }
+  return k;
+}
+
+const char *
+gshare_find_or_add(gshare *s, const char *key, const char *name)
+{
+  size_t i;
+  if (s->n * 2 >= s->cap) { /* grow: rehash into twice the slots */
+    size_t cap = s->cap ? s->cap * 2 : 256;
+    const char **keys = galloc(sizeof *keys * cap);
+    const char **names = galloc(sizeof *names * cap);
+    for (size_t j = 0; j < s->cap; j++) {
+      if (s->keys[j] == NULL)
+        continue;
+      i = fnv1a(s->keys[j]) & (cap - 1);
+      while (keys[i] != NULL)
+        i = (i + 1) & (cap - 1);
+      keys[i] = s->keys[j];
+      names[i] = s->names[j];
+    }
+    s->keys = keys;
+    s->names = names;
+    s->cap = cap;
+  }
+  i = fnv1a(key) & (s->cap - 1);
+  while (s->keys[i] != NULL) {
+    if (strcmp(s->keys[i], key) == 0)
+      return s->names[i];
+    i = (i + 1) & (s->cap - 1);
+  }
+  s->keys[i] = key;
+  s->names[i] = name;
+  s->n++;
+  return NULL;
+}

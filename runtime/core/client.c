@@ -26,6 +26,7 @@
 #include "client_int.h"
 #include "decode.h"
 #include "frame.h"
+#include "lasterr.h"
 #include "log.h"
 #include "open_opts.h"
 #include "plumb/config.h"
@@ -269,7 +270,9 @@ plumb_client_open(plumb_client **out, const char *endpoint, const char *object,
 {
   plumb_tran_opts to = { 0 };
   to.mode = 0600;
-  return plumb__client_open_opts(out, endpoint, object, opts, &to);
+  plumb__err_begin(); /* plumb_last_error() (lasterr.h) */
+  return plumb__err_end(plumb__client_open_opts(out, endpoint, object, opts,
+                                                &to), endpoint);
 }
 
 int

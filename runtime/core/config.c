@@ -18,6 +18,7 @@
 #include "plumb/objref.h"
 #include "access.h"
 #include "decode.h"
+#include "lasterr.h"
 #include "log.h"
 #include "open_opts.h"
 #include "srv_calls.h"
@@ -37,12 +38,15 @@ typedef struct cfg_key {
 
 enum { K_ENDPOINT, K_TIMEOUT, K_MAX_FRAME, K_MODE, K_GROUP, K_RING, K_MSGSIZE,
        K_SPIN, K_ALLOW, K_ALLOW_UIDS, K_ALLOW_GIDS, K_MAX_DEPTH,
-       K_DECODE_BUDGET, K_MAX_DECODE_MEM, K_CONN_MAX_CALLS, K_COUNT };
+       K_DECODE_BUDGET, K_MAX_DECODE_MEM, K_CONN_QBYTES, K_CONN_QFRAMES,
+       K_SERVER_QBYTES, K_SEND_TIMEOUT, K_FRAME_TIMEOUT, K_CONN_MAX_CALLS, K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
   "endpoint", "timeout_ms", "max_frame", "mode", "group", "shm_ring_size",
   "mq_msgsize", "spin_us", "allow", "allow_uids", "allow_gids", "max_depth",
-  "decode_budget", "max_decode_memory", "conn_max_calls",
+  "decode_budget", "max_decode_memory", "conn_queue_bytes",
+  "conn_queue_frames", "server_queue_bytes", "send_timeout_ms",
+  "frame_timeout_ms", "conn_max_calls",
 };
 
 typedef struct cfg_parse {
@@ -110,11 +114,14 @@ cfg_handler(void *user, const char *section, const char *name,
     }
     return 1;
   }
-  cfg_error(p, "%s:%d: [%s] unknown key '%s' (allowed: endpoint, timeout_ms, "
-            "max_frame, mode, group, shm_ring_size, mq_msgsize, spin_us, allow, "
-            "allow_uids, allow_gids, max_depth, decode_budget, "
-            "max_decode_memory, conn_max_calls)",
-            p->file, p->line, section, name);
+  char allowed[512];
+  size_t o = 0;
+  allowed[0] = '\0';
+  for (int k = 0; k < K_COUNT && o < sizeof allowed; k++)
+    o += (size_t)snprintf(allowed + o, sizeof allowed - o, "%s%s",
+                          k ? ", " : "", key_names[k]);
+  cfg_error(p, "%s:%d: [%s] unknown key '%s' (allowed: %s)", p->file, p->line,
+            section, name, allowed);
   return 0;
 }
 
@@ -293,6 +300,36 @@ cfg_apply(cfg_parse *p, plumb_config *cfg)
     else
       cfg->conn_max_calls = (unsigned)i;
   }
+  if ((k = cfg_pick(p, K_CONN_QBYTES)) != NULL) {
+    if (parse_size(k->value, &u) < 0 || u < (64u << 10) ||
+        u > (uint64_t)SIZE_MAX / 2)
+      BAD(k, "expected a size of at least 64K (suffixes K, M, G)");
+    else
+      cfg->conn_queue_bytes = (size_t)u;
+  }
+  if ((k = cfg_pick(p, K_CONN_QFRAMES)) != NULL) {
+    if (parse_int(k->value, &i) < 0 || i < 1 || i > 1000000)
+      BAD(k, "expected a number of frames from 1 to 1000000");
+    else
+      cfg->conn_queue_frames = (unsigned)i;
+  }
+  if ((k = cfg_pick(p, K_SERVER_QBYTES)) != NULL) {
+    if (parse_size(k->value, &u) < 0 || u < (1u << 20) ||
+        u > (uint64_t)SIZE_MAX / 2)
+      BAD(k, "expected a size of at least 1M (suffixes K, M, G)");
+    else
+      cfg->server_queue_bytes = u;
+  }
+  for (int t = K_SEND_TIMEOUT; t <= K_FRAME_TIMEOUT; t++) {
+    if ((k = cfg_pick(p, t)) == NULL)
+      continue;
+    if (parse_int(k->value, &i) < 0 || i < 1 || i > CONFIG_MAX_TIMEOUT_MS)
+      BAD(k, "expected milliseconds from 1 to 86400000");
+    else if (t == K_SEND_TIMEOUT)
+      cfg->send_timeout_ms = (int)i;
+    else
+      cfg->frame_timeout_ms = (int)i;
+  }
   if ((k = cfg_pick(p, K_ENDPOINT)) != NULL &&
       cfg->endpoint_source == PLUMB_SRC_DEFAULT) {
     snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s", k->value);
@@ -348,38 +385,61 @@ int
 plumb_endpoint_check(const char *endpoint, char *err, size_t errlen)
 {
   const char *colon = endpoint ? strchr(endpoint, ':') : NULL;
-  char e[1];
+
+  char mine[400];
+  int st;
 
   if (err == NULL || errlen == 0)
-    err = e, errlen = sizeof e;
+    err = mine, errlen = sizeof mine;
   err[0] = '\0';
-  if (endpoint != NULL && strncmp(endpoint, "plumbref:", 9) == 0)
-    return plumb__objref_check(endpoint, err, errlen); /* objref.c */
-  if (colon == NULL || colon == endpoint) {
+  plumb__err_begin();
+  if (endpoint != NULL && strncmp(endpoint, "plumbref:", 9) == 0) {
+    st = plumb__objref_check(endpoint, err, errlen); /* objref.c */
+  } else if (colon == NULL || colon == endpoint) {
     snprintf(err, errlen, "endpoint '%s' has no transport: expected "
              "scheme:address, e.g. unix:/tmp/x.sock (available: %s)",
              endpoint ? endpoint : "", plumb__transport_names());
-    return PLUMB_EADDR;
-  }
-  if (plumb__transport_find(endpoint, NULL) == NULL) {
+    st = PLUMB_EADDR;
+  } else if (plumb__transport_find(endpoint, NULL) == NULL) {
     snprintf(err, errlen, "transport '%.*s' is not built into this libplumb "
              "(available: %s)", (int)(colon - endpoint), endpoint,
              plumb__transport_names());
-    return PLUMB_ENOTRANSPORT;
+    st = PLUMB_ENOTRANSPORT;
+  } else {
+    st = PLUMB_OK;
   }
-  return PLUMB_OK;
+  if (st != PLUMB_OK && err[0] != '\0')
+    plumb__err_set("%s", err);
+  return plumb__err_end(st, endpoint);
 }
+
+static int config_resolve(const char *service, const char *endpoint,
+                          plumb_config *cfg, char *err, size_t errlen);
 
 int
 plumb_config_resolve(const char *service, const char *endpoint,
                      plumb_config *cfg, char *err, size_t errlen)
 {
+
+  char mine[768];
+  if (err == NULL || errlen == 0)
+    err = mine, errlen = sizeof mine;
+  err[0] = '\0';
+  plumb__err_begin();
+  int rc = config_resolve(service, endpoint, cfg, err, errlen);
+  if (rc != PLUMB_OK && err[0] != '\0')
+    plumb__err_set("%s", err);
+  return plumb__err_end(rc, service ? service : "(null)");
+}
+
+static int
+config_resolve(const char *service, const char *endpoint, plumb_config *cfg,
+               char *err, size_t errlen)
+{
   cfg_parse p;
   char name[160];
   const char *v;
 
-  if (err && errlen)
-    err[0] = '\0';
   if (service == NULL || cfg == NULL || service[0] == '\0' ||
       strlen(service) > 64) {
     if (err && errlen)
@@ -466,13 +526,16 @@ plumb_client_open_service(plumb_client **out, const char *service,
   if ((rc = plumb_config_resolve(service, endpoint, &cfg, err, sizeof err)) !=
       PLUMB_OK) {
     plumb__log(PLUMB__LOG_ERROR, "%s", err);
-    return rc;
+    return rc; /* plumb_last_error() says why */
   }
   plumb_client_opts o = { .timeout_ms = cfg.timeout_ms,
                           .max_frame = cfg.max_frame };
   plumb_tran_opts to;
   config_tran_opts(&cfg, &to);
-  return plumb__client_open_opts(out, cfg.endpoint, object, &o, &to);
+  plumb__err_begin();
+  return plumb__err_end(
+      plumb__client_open_opts(out, cfg.endpoint, object, &o, &to),
+      cfg.endpoint);
 }
 
 int
@@ -486,22 +549,30 @@ plumb_server_listen_service(plumb_server *s, const char *service,
   if ((rc = plumb_config_resolve(service, endpoint, &cfg, err, sizeof err)) !=
       PLUMB_OK) {
     plumb__log(PLUMB__LOG_ERROR, "%s", err);
-    return rc;
+    return rc; /* plumb_last_error() says why */
   }
+  plumb__err_begin();
   plumb_tran_opts to;
   config_tran_opts(&cfg, &to);
   plumb__access acc; /* checked by plumb_config_resolve already */
   if (plumb__access_parse(&acc, cfg.allow, cfg.allow_uids, cfg.allow_gids,
                           err, sizeof err) != PLUMB_OK) {
     plumb__log(PLUMB__LOG_ERROR, "%s", err);
-    return PLUMB_ECONFIG;
+    plumb__err_set("%s", err);
+    return plumb__err_end(PLUMB_ECONFIG, cfg.endpoint);
   }
   to.access = acc.set ? &acc : NULL;
-  /* Decode limits are the server's: set ones win, unset ones stay. */
-  if (s != NULL)
+  /* Decode and flow-control limits are the server's: set ones win, unset
+   * ones stay. */
+  if (s != NULL) {
     plumb__server_set_decode(s, cfg.max_depth, cfg.decode_budget,
                              cfg.max_decode_memory);
-  if (s != NULL && cfg.conn_max_calls != 0) /* the call model's */
-    plumb__server_set_conn_max_calls(s, cfg.conn_max_calls);
-  return plumb__server_listen_opts(s, cfg.endpoint, &to);
+    plumb__server_set_flow(s, cfg.conn_queue_bytes, cfg.conn_queue_frames,
+                           cfg.server_queue_bytes, cfg.send_timeout_ms,
+                           cfg.frame_timeout_ms);
+    if (cfg.conn_max_calls != 0) /* the call model's */
+      plumb__server_set_conn_max_calls(s, cfg.conn_max_calls);
+  }
+  return plumb__err_end(plumb__server_listen_opts(s, cfg.endpoint, &to),
+                        cfg.endpoint);
 }

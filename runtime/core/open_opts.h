@@ -11,6 +11,12 @@
 /* plumb_server_listen with the given transport options. */
 int plumb__server_listen_opts(plumb_server *s, const char *endpoint,
                               const plumb_tran_opts *to);
+/* Sets the server's flow-control knobs (srv_flow.c): the non-zero ones win,
+ * the others stay.  Before plumb_server_run. */
+void plumb__server_set_flow(plumb_server *s, size_t conn_queue_bytes,
+                            unsigned conn_queue_frames,
+                            uint64_t server_queue_bytes, int send_timeout_ms,
+                            int frame_timeout_ms);
 /* plumb_client_open with transport options `to` (its max_frame is ignored:
  * the client's own limit from opts is used). */
 int plumb__client_open_opts(plumb_client **out, const char *endpoint,

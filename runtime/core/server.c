@@ -28,6 +28,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "lasterr.h"
 #include "log.h"
 #include "open_opts.h"
 #include "plumb/config.h"
@@ -157,11 +158,13 @@ int
 plumb_server_listen(plumb_server *s, const char *endpoint)
 {
   plumb_tran_opts to = { 0 };
+  plumb__err_begin(); /* plumb_last_error() (lasterr.h) */
   if (s == NULL)
-    return PLUMB_EINVAL;
+    return plumb__err_end(PLUMB_EINVAL, "plumb_server_listen: no server");
   to.max_frame = s->max_frame;
   to.mode = s->mode;
-  return plumb__server_listen_opts(s, endpoint, &to);
+  return plumb__err_end(plumb__server_listen_opts(s, endpoint, &to),
+                        endpoint);
 }
 
 int

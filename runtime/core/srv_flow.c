@@ -1,15 +1,38 @@
 /* srv_flow.c - the server's flow control (docs/RUNTIME.md, "Server I/O"):
  * the one timerfd that revisits parked connections, waiting for a peer that
  * does not read its replies (send_timeout_ms) and for a frame that does not
- * finish arriving (frame_timeout_ms).
+ * finish arriving (frame_timeout_ms); setting those knobs (plumb.conf,
+ * config.c).
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "open_opts.h"
 #include "server_int.h"
+
+void
+plumb__server_set_flow(plumb_server *s, size_t conn_queue_bytes,
+                       unsigned conn_queue_frames, uint64_t server_queue_bytes,
+                       int send_timeout_ms, int frame_timeout_ms)
+{
+  if (s == NULL)
+    return;
+  if (conn_queue_bytes != 0)
+    s->conn_queue_bytes = conn_queue_bytes;
+  if (conn_queue_frames != 0)
+    s->conn_queue_frames = conn_queue_frames;
+  if (server_queue_bytes != 0)
+    s->server_queue_bytes = server_queue_bytes > SIZE_MAX
+                                ? SIZE_MAX : (size_t)server_queue_bytes;
+  if (send_timeout_ms > 0)
+    s->send_timeout_ms = send_timeout_ms;
+  if (frame_timeout_ms > 0)
+    s->frame_timeout_ms = frame_timeout_ms;
+}
 
 /* ---- flow control: the timer ------------------------------------- */
 

@@ -107,13 +107,23 @@ static int
 mq_valid_name(const char *addr)
 {
   size_t n = addr ? strlen(addr) : 0;
-  if (n < 2 || n > MQ_NAME_MAX || addr[0] != '/')
+  if (n == 0 || addr[0] != '/') {
+    plumb__addr_why("POSIX queue names start with '/'");
     return 0;
+  }
+  if (n < 2 || n > MQ_NAME_MAX) {
+    plumb__addr_why("queue name must be 1 to %d characters after the '/'",
+                    MQ_NAME_MAX - 1);
+    return 0;
+  }
   for (size_t i = 1; i < n; i++) {
     char c = addr[i];
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
+      plumb__addr_why("character '%c' not allowed in a queue name (letters, "
+                      "digits, '.', '_', '-')", c);
       return 0;
+    }
   }
   return 1;
 }

@@ -154,13 +154,20 @@ shm_parse(const char *addr, shm_addr *out)
     p++;
   q = strchr(p, '?');
   n = q ? (size_t)(q - p) : strlen(p);
-  if (n == 0 || n > SHM_NAME_MAX || p[0] == '.')
+  if (n == 0 || n > SHM_NAME_MAX || p[0] == '.') {
+    plumb__addr_why(p[0] == '.' ? "name must not start with '.'"
+                                : "name must be 1 to %d characters",
+                    SHM_NAME_MAX);
     return PLUMB_EADDR;
+  }
   for (size_t i = 0; i < n; i++) {
     char ch = p[i];
     if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-          (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+          (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')) {
+      plumb__addr_why("character '%c' not allowed in a name (letters, "
+                      "digits, '.', '_', '-')", ch);
       return PLUMB_EADDR;
+    }
   }
   memcpy(out->name, p, n);
   out->name[n] = '\0';
@@ -173,22 +180,33 @@ shm_parse(const char *addr, shm_addr *out)
     size_t k;
     o++; /* past '?' or '&' */
     k = strcspn(o, "=");
-    if (o[k] != '=' || o[k + 1] < '0' || o[k + 1] > '9')
+    if (o[k] != '=' || o[k + 1] < '0' || o[k + 1] > '9') {
+      plumb__addr_why("option '%.*s' needs a number (key=N)", (int)k, o);
       return PLUMB_EADDR;
+    }
     errno = 0;
     v = strtoul(o + k + 1, &end, 10);
-    if (errno != 0 || (*end != '\0' && *end != '&'))
+    if (errno != 0 || (*end != '\0' && *end != '&')) {
+      plumb__addr_why("option '%.*s': not a number", (int)k, o);
       return PLUMB_EADDR;
+    }
     if (k == 4 && strncmp(o, "ring", 4) == 0) {
       if (v < PLUMB_SHM_RING_MIN || v > PLUMB_SHM_RING_MAX ||
-          (v & (v - 1)) != 0)
+          (v & (v - 1)) != 0) {
+        plumb__addr_why("ring=%lu: expected a power of two from %u to %u",
+                        v, (unsigned)PLUMB_SHM_RING_MIN,
+                        (unsigned)PLUMB_SHM_RING_MAX);
         return PLUMB_EADDR;
+      }
       out->ring = (uint32_t)v;
     } else if (k == 4 && strncmp(o, "spin", 4) == 0 && v <= 100000) {
       out->spin_us = (int)v;
     } else if (k == 4 && strncmp(o, "poll", 4) == 0 && v <= 100000) {
       out->poll_us = (int)v;
     } else {
+      plumb__addr_why("unknown option '%.*s' or value out of range "
+                      "(ring=BYTES, spin=US, poll=US up to 100000)", (int)k,
+                      o);
       return PLUMB_EADDR;
     }
     o = *end == '&' ? end : NULL;

@@ -45,6 +45,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,12 @@ enum {
 #define SV_T_BEACON 2L  /* well-known queue: the server's pid */
 #define SV_T_DATA 1L    /* private queues and boxes */
 #define SV_T_KNOCK 3L   /* in a box */
+/* A client's box carries this byte limit (set with its owner, in one
+ * IPC_SET): how the janitor knows a box whose client died before knocking
+ * - empty, never sent to, older than SV_BOX_ABANDON_S - from anyone
+ * else's private queue.  Far above what a box holds (a knock, an ack). */
+#define SV_BOX_QBYTES 12289UL
+#define SV_BOX_ABANDON_S 5
 #define SV_HDR 16       /* kind, pad[3], u32 aux, u64 secret (or nonce) */
 #define SV_MIN_CHUNK 256
 #define SV_HELLO_MAX 256       /* hellos waiting for accept() */
@@ -190,9 +197,11 @@ sv_errno_status(int e)
   }
 }
 
-/* A new private queue only `uid` (and we, its creator) may use. */
+/* A new private queue only `uid` (and we, its creator) may use.  qbytes
+ * != 0 also sets its byte limit, in the same IPC_SET (a client's box is
+ * marked so: SV_BOX_QBYTES). */
 static int
-sv_private_queue(uid_t uid, gid_t gid)
+sv_private_queue(uid_t uid, gid_t gid, unsigned long qbytes)
 {
   struct msqid_ds ds;
   int q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
@@ -200,10 +209,12 @@ sv_private_queue(uid_t uid, gid_t gid)
     return -1;
   if (msgctl(q, IPC_STAT, &ds) < 0)
     goto fail;
-  if (ds.msg_perm.uid != uid || ds.msg_perm.gid != gid) {
+  if (ds.msg_perm.uid != uid || ds.msg_perm.gid != gid || qbytes != 0) {
     ds.msg_perm.uid = uid;
     ds.msg_perm.gid = gid;
     ds.msg_perm.mode = 0600;
+    if (qbytes != 0)
+      ds.msg_qbytes = qbytes;
     if (msgctl(q, IPC_SET, &ds) < 0)
       goto fail;
   }
@@ -1023,14 +1034,17 @@ hub_main(void *arg)
  * dial that looks in between finds no beacon and goes on anyway. */
 /* Boxes of clients that died after their KNOCK but before the server saw
  * their HELLO: private queues given to us (uid, mode 0600) holding only a
- * knock whose sender is dead.  Nothing else matches, so nothing else is
- * removed. */
+ * knock whose sender is dead.  And boxes of clients that died after making
+ * them but before knocking: marked with SV_BOX_QBYTES, given to us, empty,
+ * never sent to or read from, SV_BOX_ABANDON_S old (a live client knocks
+ * at once).  Nothing else matches, so nothing else is removed. */
 static void
 sv_sweep_boxes(void)
 {
   FILE *f = fopen("/proc/sysvipc/msg", "re");
   char line[512];
-  long key, id, qnum, lspid, uid;
+  long key, id, qnum, lspid, lrpid, uid;
+  long long stime, rtime, ctime;
   unsigned perms;
   struct {
     long mtype;
@@ -1039,12 +1053,23 @@ sv_sweep_boxes(void)
 
   if (f == NULL)
     return;
+  long long now = (long long)time(NULL);
   for (int n = 0; n < 100000 && fgets(line, sizeof(line), f); n++) {
-    if (sscanf(line, "%ld %ld %o %*d %ld %ld %*d %ld", &key, &id, &perms,
-               &qnum, &lspid, &uid) != 6 ||
-        key != 0 || qnum != 1 || (perms & 0777) != 0600 ||
-        (uid_t)uid != geteuid() || lspid <= 0 ||
-        plumb__pid_alive((pid_t)lspid))
+    if (sscanf(line, "%ld %ld %o %*d %ld %ld %ld %ld %*d %*d %*d %lld %lld "
+               "%lld", &key, &id, &perms, &qnum, &lspid, &lrpid, &uid,
+               &stime, &rtime, &ctime) != 10 ||
+        key != 0 || (perms & 0777) != 0600 || (uid_t)uid != geteuid())
+      continue;
+    if (qnum == 0 && lspid == 0 && lrpid == 0 && stime == 0 && rtime == 0 &&
+        now - ctime >= SV_BOX_ABANDON_S) {
+      struct msqid_ds ds;
+      if (msgctl((int)id, IPC_STAT, &ds) == 0 &&
+          ds.msg_qbytes == SV_BOX_QBYTES && ds.msg_qnum == 0 &&
+          ds.msg_lspid == 0 && ds.msg_stime == 0)
+        msgctl((int)id, IPC_RMID, NULL);
+      continue;
+    }
+    if (qnum != 1 || lspid <= 0 || plumb__pid_alive((pid_t)lspid))
       continue;
     ssize_t r = msgrcv((int)id, &m, sizeof(m.text), 0,
                        MSG_COPY | IPC_NOWAIT | MSG_NOERROR);
@@ -1278,8 +1303,8 @@ sv_accept_hello(sv_hub *h, const sv_msg *m, sv_conn **out)
     rv = PLUMB_ECLOSED;
     goto fail;
   }
-  c->rq = sv_private_queue(c->peer_uid, c->peer_gid);
-  c->wq = c->rq < 0 ? -1 : sv_private_queue(c->peer_uid, c->peer_gid);
+  c->rq = sv_private_queue(c->peer_uid, c->peer_gid, 0);
+  c->wq = c->rq < 0 ? -1 : sv_private_queue(c->peer_uid, c->peer_gid, 0);
   if (c->wq < 0) {
     rv = errno == ENOSPC ? PLUMB_ENOMEM : PLUMB_ESYS;
     goto fail;
@@ -1442,11 +1467,15 @@ sv_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   if (c == NULL)
     return PLUMB_ENOMEM;
   /* The box: ours (cuid), given to the server's uid, mode 0600. */
-  boxq = sv_private_queue(wk.msg_perm.cuid, getegid());
+  boxq = sv_private_queue(wk.msg_perm.cuid, getegid(), SV_BOX_QBYTES);
   if (boxq < 0) {
     rv = errno == ENOSPC ? PLUMB_ENOMEM : PLUMB_ESYS;
     goto fail;
   }
+  /* Fault injection for tests/hostile (a client killed between making its
+   * box and knocking): never set outside a test. */
+  if (getenv("PLUMB__TEST_SYSVMQ_DIE_AFTER_BOX") != NULL)
+    raise(SIGKILL);
   uint64_t nonce = plumb__random64();
   if ((rv = sv_send_ctl(boxq, SV_T_KNOCK, SV_KNOCK, 0, nonce, NULL, 0,
                         PLUMB_NOWAIT)) != PLUMB_OK)

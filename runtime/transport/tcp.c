@@ -37,25 +37,56 @@ tcp_split(const char *addr, char *host, size_t hostsz, char *port,
   const char *hs, *he, *ps;
   char *end;
 
-  if (addr == NULL || addr[0] == '\0')
+  if (addr == NULL || addr[0] == '\0') {
+    plumb__addr_why("missing host and port (expected tcp://HOST:PORT)");
     return PLUMB_EADDR;
+  }
   if (addr[0] == '[') {
     hs = addr + 1;
-    if ((he = strchr(hs, ']')) == NULL || he[1] != ':')
+    if ((he = strchr(hs, ']')) == NULL) {
+      plumb__addr_why("'[' without ']' (expected tcp://[IPv6]:PORT)");
       return PLUMB_EADDR;
+    }
+    if (he[1] != ':') {
+      plumb__addr_why("missing port");
+      return PLUMB_EADDR;
+    }
     ps = he + 2;
   } else {
     hs = addr;
-    if ((he = strrchr(addr, ':')) == NULL || memchr(addr, ':', (size_t)(he - addr)))
-      return PLUMB_EADDR; /* no port, or a bare IPv6 address */
+    if ((he = strrchr(addr, ':')) == NULL) {
+      plumb__addr_why("missing port");
+      return PLUMB_EADDR;
+    }
+    if (memchr(addr, ':', (size_t)(he - addr))) {
+      plumb__addr_why("an IPv6 address goes in brackets: tcp://[%.*s]:PORT",
+                      (int)(he - addr), addr);
+      return PLUMB_EADDR;
+    }
     ps = he + 1;
   }
-  if (he == hs || (size_t)(he - hs) >= hostsz || ps[0] == '\0' ||
-      strlen(ps) >= portsz)
+  if (he == hs) {
+    plumb__addr_why("missing host");
     return PLUMB_EADDR;
+  }
+  if ((size_t)(he - hs) >= hostsz) {
+    plumb__addr_why("host name longer than %zu bytes", hostsz - 1);
+    return PLUMB_EADDR;
+  }
+  if (ps[0] == '\0') {
+    plumb__addr_why("missing port");
+    return PLUMB_EADDR;
+  }
+  errno = 0;
   long p = strtol(ps, &end, 10);
-  if (*end != '\0' || p < 0 || p > 65535 || ps[0] == '-' || ps[0] == '+')
+  if (*end != '\0' || ps[0] == '-' || ps[0] == '+' || end == ps) {
+    plumb__addr_why("port '%s' is not a number", ps);
     return PLUMB_EADDR;
+  }
+  if (errno != 0 || p < 0 || p > 65535 || strlen(ps) >= portsz) {
+    plumb__addr_why("port %s out of range", ps);
+    return PLUMB_EADDR;
+  }
   memcpy(host, hs, (size_t)(he - hs));
   host[he - hs] = '\0';
   strcpy(port, ps);
@@ -76,7 +107,8 @@ tcp_resolve(const char *addr, int passive, struct addrinfo **res)
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-  switch (getaddrinfo(host, port, &hints, res)) {
+  int g = getaddrinfo(host, port, &hints, res);
+  switch (g) {
   case 0:
     return PLUMB_OK;
   case EAI_MEMORY:
@@ -84,6 +116,7 @@ tcp_resolve(const char *addr, int passive, struct addrinfo **res)
   case EAI_SYSTEM:
     return PLUMB_ESYS;
   default:
+    plumb__addr_why("cannot resolve host '%s': %s", host, gai_strerror(g));
     return PLUMB_EADDR;
   }
 }

@@ -50,6 +50,12 @@ typedef struct plumb_buf {
 int plumb__buf_reserve(plumb_buf *b, size_t need);
 void plumb__buf_free(plumb_buf *b);
 
+/* Says why an address is wrong (or an IPC object cannot be made), in words
+ * for plumb_last_error(): e.g. "missing port".  A transport calls it before
+ * returning PLUMB_EADDR (or another failure); the core prefixes the
+ * endpoint.  The first reason given in a call is kept. */
+void plumb__addr_why(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 /* Monotonic clock in ns, and "now + ms" as a deadline (ms < 0: FOREVER). */
 int64_t plumb__now_ns(void);
 int64_t plumb__deadline_ms(int64_t ms);

@@ -44,8 +44,10 @@ unix_parse(const char *addr, struct sockaddr_un *sa, socklen_t *len)
 {
   size_t n;
 
-  if (addr == NULL || addr[0] == '\0')
+  if (addr == NULL || addr[0] == '\0') {
+    plumb__addr_why("missing path (expected unix:/PATH or unix:@NAME)");
     return PLUMB_EADDR;
+  }
   n = strlen(addr);
   memset(sa, 0, sizeof(*sa));
   sa->sun_family = AF_UNIX;
@@ -57,8 +59,10 @@ unix_parse(const char *addr, struct sockaddr_un *sa, socklen_t *len)
     *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
     return PLUMB_OK;
   }
-  if (n >= sizeof(sa->sun_path))
+  if (n >= sizeof(sa->sun_path)) {
+    plumb__addr_why("path longer than %zu bytes", sizeof(sa->sun_path) - 1);
     return PLUMB_EADDR;
+  }
   memcpy(sa->sun_path, addr, n + 1);
   *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
   return PLUMB_OK;
@@ -197,8 +201,12 @@ unix_bind_path(int fd, const struct sockaddr_un *sa, socklen_t len,
     snprintf(dir, sizeof dir, "%.*s/.plumb-XXXXXX", (int)dlen, sa->sun_path);
   else
     snprintf(dir, sizeof dir, ".plumb-XXXXXX");
-  if (mkdtemp(dir) == NULL)
+  if (mkdtemp(dir) == NULL) {
+    if (errno == ENOENT || errno == ENOTDIR)
+      plumb__addr_why("directory %.*s does not exist",
+                      (int)(strlen(dir) - sizeof("/.plumb-XXXXXX") + 1), dir);
     return unix_errno_status(errno);
+  }
   memset(&tmp, 0, sizeof tmp);
   tmp.sun_family = AF_UNIX;
   size_t n = strlen(dir); /* fits: checked above */

@@ -462,6 +462,69 @@ test_sysv_dead_box(void)
   CU_ASSERT(good_calls(5, NULL) == 0);
 }
 
+/* Empty private queues marked as sysvmq boxes (sysvmq.c: SV_BOX_QBYTES),
+ * into ids. */
+#define SV_BOX_QBYTES 12289UL
+static int
+sysv_marked_boxes(int *ids, int max)
+{
+  FILE *f = fopen("/proc/sysvipc/msg", "r");
+  char line[512];
+  int n = 0;
+  if (f == NULL)
+    return 0;
+  for (int i = 0; i < 100000 && n < max && fgets(line, sizeof(line), f);
+       i++) {
+    long key;
+    int id;
+    struct msqid_ds ds;
+    if (sscanf(line, "%ld %d", &key, &id) == 2 && key == 0 &&
+        msgctl(id, IPC_STAT, &ds) == 0 && ds.msg_qbytes == SV_BOX_QBYTES &&
+        ds.msg_qnum == 0)
+      ids[n++] = id;
+  }
+  fclose(f);
+  return n;
+}
+
+/* A client killed between making its box (msgget + IPC_SET) and knocking
+ * (fault injection in sysvmq.c's dial): its empty box is removed by the
+ * server's janitor within SV_BOX_ABANDON_S (5 s) + one sweep (2 s). */
+static void
+test_sysv_box_before_knock(void)
+{
+  int before[256], n = sysv_marked_boxes(before, 256);
+  pid_t p = tracked(fork());
+  if (p == 0) {
+    setenv("PLUMB__TEST_SYSVMQ_DIE_AFTER_BOX", "1", 1);
+    plumb_client *c = NULL;
+    plumb_client_open(&c, ep, "calc", NULL);
+    _exit(0); /* not reached: killed after the box */
+  }
+  int status = 0;
+  CU_ASSERT_EQUAL(waitpid(p, &status, 0), p);
+  CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  int now[256], m = sysv_marked_boxes(now, 256), box = -1;
+  for (int i = 0; i < m && box < 0; i++) {
+    int seen = 0;
+    for (int j = 0; j < n; j++)
+      seen |= now[i] == before[j];
+    if (!seen)
+      box = now[i];
+  }
+  CU_ASSERT_FATAL(box >= 0); /* the window was hit: a box was left */
+  struct msqid_ds ds;
+  int gone = 0;
+  for (int i = 0; i < 120 && !gone; i++) { /* 12 s at most */
+    usleep(100000);
+    gone = msgctl(box, IPC_STAT, &ds) < 0;
+  }
+  CU_ASSERT(gone);
+  if (!gone)
+    msgctl(box, IPC_RMID, NULL);
+  CU_ASSERT(good_calls(5, NULL) == 0);
+}
+
 /* A client stopped (SIGSTOP) in the middle of calling: others go on. */
 static int
 busy_client(long long until)
@@ -810,6 +873,8 @@ static const ptest_case sysv_cases[] = {
   { "clients killed while dialling leave nothing", test_killed_mid_handshake },
   { "a box left by a client that died before its HELLO is removed",
     test_sysv_dead_box },
+  { "a client killed before knocking leaves no box",
+    test_sysv_box_before_knock },
   { "0660 + group: a member of another uid is served, others refused",
     test_group_members_only },
   { "a non-root server of another uid serves root and group members",

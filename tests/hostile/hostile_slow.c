@@ -28,7 +28,11 @@
 #include "testif.h"
 #include "transport.h"
 
-#define SEND_TIMEOUT_MS 600   /* the server's send_timeout_ms */
+/* The server's send_timeout_ms: longer than PUSHBACK_MS plus the time our
+ * stuffing takes to fill what the kernel buffers between us and a server
+ * that stopped reading (tcp: the server's receive buffer may have grown to
+ * megabytes before it stopped), so push back is seen before the drop. */
+#define SEND_TIMEOUT_MS 3000
 #define FRAME_TIMEOUT_MS 1500 /* the server's frame_timeout_ms */
 #define NON_READERS 3
 #define HALF_FRAMES 1000
@@ -44,7 +48,7 @@ static pid_t server = -1;
 static int
 start_server(const char *ep)
 {
-  char *argv[] = { server_path, "-", "600", "1500", (char *)ep, NULL };
+  char *argv[] = { server_path, "-", NULL, NULL, (char *)ep, NULL };
   char send_ms[16], frame_ms[16];
 
   snprintf(send_ms, sizeof send_ms, "%d", SEND_TIMEOUT_MS);
@@ -87,7 +91,9 @@ stop_server(void)
 }
 
 /* A request frame for Echo.add(0, 0) on the default object: header + an
- * empty body (all fields zero). */
+ * empty body (all fields zero).  Small requests with small replies: the
+ * server's send buffer fills with replies after about as many bytes of
+ * requests, so push back comes soon. */
 static void
 request_frame(uint8_t hdr[PLUMB__FRAME_HDR], uint32_t id)
 {
@@ -138,18 +144,92 @@ log_says(const char *needle, int ms)
   return 0;
 }
 
-/* NON_READERS raw peers send requests until the server stops taking them
- * (it stopped reading: their replies are not read), then sit; a good
- * client must be served meanwhile; each non-reader is dropped. */
+/* How often the server log says `needle` (bounded read: 1 MiB). */
+static int
+log_count(const char *needle)
+{
+  static char buf[1 << 20];
+  FILE *f = fopen(log_path, "r");
+  int n = 0;
+
+  if (f == NULL)
+    return 0;
+  size_t len = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[len] = '\0';
+  for (const char *p = buf; (p = strstr(p, needle)) != NULL; p++)
+    n++;
+  return n;
+}
+
+/* Offers peer one more request without ever blocking and without ever
+ * leaving half a frame behind: the transport's try_send() takes a frame
+ * whole or keeps its unsent rest inside the connection, and flush() pushes
+ * that rest out before anything new.  1: a frame was taken, 0: nothing was
+ * (push back), -1: the server closed the connection. */
+static int
+offer(const plumb_transport *tr, plumb_conn *c, uint32_t id)
+{
+  uint8_t hdr[PLUMB__FRAME_HDR];
+  int st = tr->flush(c);
+
+  if (st == PLUMB_OK) {
+    request_frame(hdr, id);
+    struct iovec v = { hdr, sizeof hdr };
+    st = tr->try_send(c, &v, 1);
+  }
+  if (st != PLUMB_OK && st != PLUMB_EAGAIN && st != PLUMB_ECLOSED)
+    printf("\n    non-reader: send failed: %s\n", plumb_strerror(st));
+  return st == PLUMB_OK ? 1 : st == PLUMB_EAGAIN ? 0 : -1;
+}
+
+/* One round of offers to every live peer (at most 1000 frames each, until
+ * one is not taken).  A peer whose offers are taken gets last[i] = now; one
+ * the server closed is closed here and set to NULL (*closed counts them).
+ * Every peer is offered something in every round, so a frame that a
+ * transport took only partly is always finished (flush) soon: none is ever
+ * left half sent for the server's frame_timeout_ms. */
+static void
+offer_round(const plumb_transport *tr, plumb_conn **peers, uint32_t *ids,
+            long long *last, int *sent, int *closed)
+{
+  long long now = ptest_now_ms();
+  for (int i = 0; i < NON_READERS; i++) {
+    if (peers[i] == NULL)
+      continue;
+    int r = 1;
+    for (int k = 0; k < 1000 && r > 0; k++)
+      if ((r = offer(tr, peers[i], ++ids[i])) > 0) {
+        sent[i]++;
+        last[i] = now;
+      }
+    if (r < 0) {
+      tr->close(peers[i]);
+      peers[i] = NULL;
+      (*closed)++;
+    }
+  }
+}
+
+/* NON_READERS peers send requests and never read a reply.  They send
+ * until the server pushes each back - its sends have not been taken for
+ * PUSHBACK_MS, i.e. the server stopped reading it - bounded by 10 s; then
+ * a good client must be served meanwhile; then each non-reader is dropped
+ * for send_timeout_ms (not frame_timeout_ms: whole frames only, never
+ * half of one), which its sends see as the connection closing. */
+#define PUSHBACK_MS 300
 static void
 non_readers(const char *ep)
 {
   const char *rest;
   const plumb_transport *tr = plumb__transport_find(ep, &rest);
   plumb_conn *peers[NON_READERS] = { NULL };
-  uint8_t hdr[PLUMB__FRAME_HDR];
+  uint32_t ids[NON_READERS] = { 0 };
+  long long last[NON_READERS];
+  int sent[NON_READERS] = { 0 }, closed = 0;
 
   CU_ASSERT_PTR_NOT_NULL_FATAL(tr);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(tr->try_send);
   CU_ASSERT_EQUAL_FATAL(start_server(ep), 0);
   for (int i = 0; i < NON_READERS; i++) {
     plumb_tran_opts to = { .max_frame = PLUMB_DEFAULT_MAX_FRAME,
@@ -158,66 +238,67 @@ non_readers(const char *ep)
                              &peers[i]), PLUMB_OK);
     if (peers[i] == NULL)
       continue;
-    /* A small receive buffer, fixed (no tcp autotuning, which may absorb
-     * tens of megabytes of replies: net.ipv4.tcp_rmem), so the replies
-     * fill it soon; not a socket (fifo, queues): nothing to do. */
-    int rcv = 64 * 1024;
-    (void)setsockopt(tr->conn_fd(peers[i]), SOL_SOCKET, SO_RCVBUF, &rcv,
-                     sizeof rcv);
-    /* Until a send stalls for 20 ms: the server stopped reading us.  How
-     * many requests that takes depends on the kernel's socket buffers
-     * (tcp autotuning: megabytes), so the bound is time (10 s), with a
-     * count only as a backstop. */
-    int sent = 0, pushed = 0;
-    long long until = ptest_now_ms() + 10000;
-    for (uint32_t id = 1; id <= 50000000; id++) {
-      request_frame(hdr, id);
-      struct iovec v = { hdr, sizeof hdr };
-      if (tr->send(peers[i], &v, 1, plumb__deadline_ms(20)) != PLUMB_OK) {
-        pushed = 1;
-        break;
-      }
-      sent++;
-      if ((id & 1023) == 0 && ptest_now_ms() > until)
-        break;
+    /* The receive buffer is left alone: tcp autotuning grows it only as
+     * fast as the application reads, and this one never reads.  (Shrinking
+     * it after connect, SO_RCVBUF, made tcp connections stall both ways on
+     * this kernel - a window that never reopened - so that neither side
+     * saw the other's bytes.) */
+    /* Writes never block (a fifo's write end is blocking as dialed). */
+    int wfd;
+    uint32_t wev;
+    if (tr->write_wait(peers[i], &wfd, &wev) == PLUMB_OK && wfd >= 0) {
+      int fl = fcntl(wfd, F_GETFL);
+      CU_ASSERT(fl >= 0 && fcntl(wfd, F_SETFL, fl | O_NONBLOCK) == 0);
     }
-    if (!pushed)
-      printf("\n    %s: non-reader %d sent %d requests, no push back\n", ep,
-             i, sent);
-    CU_ASSERT(sent > 0 && pushed); /* the server pushed back */
+    last[i] = ptest_now_ms();
   }
+  /* Push back: every peer's offers refused for PUSHBACK_MS (10 s bound). */
+  int pushed = 0;
+  long long until = ptest_now_ms() + 10000;
+  for (int round = 0; round < 1000000 && ptest_now_ms() < until; round++) {
+    offer_round(tr, peers, ids, last, sent, &closed);
+    long long now = ptest_now_ms();
+    pushed = 0;
+    for (int i = 0; i < NON_READERS; i++)
+      pushed += peers[i] != NULL && now - last[i] >= PUSHBACK_MS;
+    if (pushed + closed == NON_READERS)
+      break;
+    usleep(2000);
+  }
+  if (pushed != NON_READERS)
+    printf("\n    %s: %d of %d non-readers pushed back, %d closed early "
+           "(sent %d, %d, %d)\n", ep, pushed, NON_READERS, closed, sent[0],
+           sent[1], sent[2]);
+  CU_ASSERT_EQUAL(pushed, NON_READERS); /* the server pushed back */
   long long worst = good_client();
   printf("\n    %s: well-behaved client, %d calls, slowest %lld us\n", ep,
          GOOD_CALLS, worst);
   CU_ASSERT(worst >= 0 && worst < GOOD_DEADLINE_MS * 1000LL);
-  CU_ASSERT(log_says("has not read its replies", 3000));
-  /* Every non-reader is dropped: its sends end in PLUMB_ECLOSED.  One
-   * that the kernel let drain meanwhile is stuffed again until it is
-   * (bounded: 5 s in all). */
-  int dropped = 0;
-  long long end = ptest_now_ms() + 5000;
-  while (dropped < NON_READERS && ptest_now_ms() < end) {
-    for (int i = 0; i < NON_READERS; i++) {
-      if (peers[i] == NULL)
-        continue;
-      int st = PLUMB_OK;
-      for (int k = 0; k < 100000 && st == PLUMB_OK; k++) {
-        request_frame(hdr, (uint32_t)k + 1);
-        struct iovec v = { hdr, sizeof hdr };
-        st = tr->send(peers[i], &v, 1, plumb__deadline_ms(20));
-      }
-      if (st == PLUMB_ECLOSED) {
-        tr->close(peers[i]);
-        peers[i] = NULL;
-        dropped++;
-      }
-    }
-    usleep(50000);
+  /* Every non-reader is dropped: its sends fail (the connection closed).
+   * One that the kernel let drain meanwhile is offered more until it is
+   * (bounded: SEND_TIMEOUT_MS + 6 s in all). */
+  long long end = ptest_now_ms() + SEND_TIMEOUT_MS + 6000;
+  for (int round = 0; round < 1000000 && closed < NON_READERS &&
+                      ptest_now_ms() < end; round++) {
+    offer_round(tr, peers, ids, last, sent, &closed);
+    usleep(5000);
   }
-  CU_ASSERT_EQUAL(dropped, NON_READERS);
+  if (closed < NON_READERS)
+    printf("\n    %s: %d of %d non-readers dropped\n", ep, closed,
+           NON_READERS);
+  CU_ASSERT_EQUAL(closed, NON_READERS);
   for (int i = 0; i < NON_READERS; i++)
     if (peers[i] != NULL)
       tr->close(peers[i]);
+  /* ... each for send_timeout_ms, none for frame_timeout_ms. */
+  CU_ASSERT(log_says("has not read its replies", 3000));
+  int by_send = log_count("has not read its replies");
+  int by_frame = log_count("is still incomplete");
+  if (by_send < closed || by_frame != 0)
+    printf("\n    %s: %d dropped by send_timeout_ms, %d by "
+           "frame_timeout_ms\n", ep, by_send, by_frame);
+  CU_ASSERT(by_send >= closed);
+  CU_ASSERT_EQUAL(by_frame, 0);
   CU_ASSERT(good_client() >= 0);
   stop_server();
 }

@@ -1,6 +1,7 @@
 /* impl_client.c - calls every operation of the objects a plumbc --impl
  * skeleton serves and checks that each answers PLUMB_ENOOP "not
- * implemented" (oneway operations: accepted, no answer).
+ * implemented" as the system exception NO_IMPLEMENT (oneway operations:
+ * accepted, no answer).
  *
  *   impl-client-X ENDPOINT
  *
@@ -50,6 +51,18 @@ call_all(plumb_client *c, const char *obj, const plumb_interface *decl,
               decl->type_id, op->name, plumb_strerror(rc),
               plumb_status_name(rc), plumb_status_name(want));
       failures++;
+    } else if (want == PLUMB_ENOOP) {
+      /* what arrived: the system exception NO_IMPLEMENT, message naming
+       * the operation */
+      plumb_sysexc x;
+      if (!plumb_client_system_exception(c, &x) ||
+          x.code != PLUMB_SYS_NO_IMPLEMENT ||
+          strstr(x.message, "not implemented") == NULL) {
+        fprintf(stderr, "FAIL: %s::%s: system exception %s '%s'\n",
+                decl->type_id, op->name, plumb_sysexc_name(x.code),
+                x.message);
+        failures++;
+      }
     }
     plumb_arena_free(a);
     free(req);

@@ -46,11 +46,13 @@ meson setup "$work/consumer" "$work/consumer-src" >/dev/null
 ninja -C "$work/consumer" >/dev/null
 ok "downstream project built with dependency('plumb') and the installed plumbc"
 
-ninja -C "$work/consumer" -n | grep -q "no work to do" ||
-  fail "a second build has work to do"
+out=$(ninja -C "$work/consumer" -n)
+echo "$out" | grep -q "no work to do" || fail "a second build has work to do: $out"
 # ninja keeps what the depfile said in its own log (and removes the file)
-ninja -C "$work/consumer" -t deps | grep -q 'words.idl' ||
-  fail "ninja's deps name no words.idl: $(ninja -C "$work/consumer" -t deps)"
+# (read whole first: grep -q would cut ninja's output and pipefail fail it)
+deps=$(ninja -C "$work/consumer" -t deps)
+echo "$deps" | grep -A3 '^hello.h:' | grep -q 'words.idl' ||
+  fail "ninja's deps of hello.h name no words.idl: $deps"
 touch "$work/mark"
 sleep 1.1
 touch "$work/consumer-src/words.idl"
@@ -58,8 +60,8 @@ out=$(ninja -C "$work/consumer")
 [ "$work/consumer/hello.h" -nt "$work/mark" ] ||
   fail "hello.h not regenerated after touching words.idl: $out"
 echo "$out" | grep -q 'hello-idl' || fail "ninja did not run hello-idl: $out"
-ninja -C "$work/consumer" -n | grep -q "no work to do" ||
-  fail "work left after the rebuild"
+out=$(ninja -C "$work/consumer" -n)
+echo "$out" | grep -q "no work to do" || fail "work left after the rebuild: $out"
 ok "touching the included words.idl regenerates hello.h (depfile), then nothing to do"
 
 ep="unix:$work/hello.sock"

@@ -96,8 +96,8 @@ fill_all(rt_All *v, rt_Shape *shape, rt_Num *num, plumb_any *any,
   v->colors = colors_v;
   v->n_arr = 6;
   v->arr = arr_v;
-  v->n_mat = 6;
-  v->mat = mat_v;
+  v->mat._length = 6;
+  v->mat._buffer = mat_v;
   parr[0] = point(2, 3, 4);
   parr[1] = point(3, 5, 6);
   v->n_parr = 2;
@@ -142,8 +142,8 @@ fill_all(rt_All *v, rt_Shape *shape, rt_Num *num, plumb_any *any,
     gi[1].v = row1;
     gp[0] = &gi[0];
     gp[1] = &gi[1];
-    v->n_grid = 2;
-    v->grid = gp;
+    v->grid._length = 2;
+    v->grid._buffer = gp;
     rt_All_names__item_init(&ni);
     ni.n_v = 2;
     ni.v = nm;
@@ -200,8 +200,8 @@ check_all(const rt_All *r)
   CU_ASSERT_EQUAL(r->colors[1], rt_Color_RED);
   CU_ASSERT_EQUAL_FATAL(r->n_arr, rt_Matrix_LENGTH);
   CU_ASSERT(memcmp(r->arr, arr_v, sizeof arr_v) == 0);
-  CU_ASSERT_EQUAL_FATAL(r->n_mat, 6);
-  CU_ASSERT(memcmp(r->mat, mat_v, sizeof mat_v) == 0);
+  CU_ASSERT_EQUAL_FATAL(r->mat._length, 6);
+  CU_ASSERT(memcmp(r->mat._buffer, mat_v, sizeof mat_v) == 0);
   CU_ASSERT_EQUAL_FATAL(r->n_parr, 2);
   CU_ASSERT_EQUAL(r->parr[1]->x, 5);
   CU_ASSERT_EQUAL(r->parr[1]->y, 6);
@@ -228,11 +228,11 @@ check_all(const rt_All *r)
   CU_ASSERT_EQUAL(r->money, 99);
   CU_ASSERT_STRING_EQUAL(r->name, "bob");
   CU_ASSERT_EQUAL(r->blob.len, 2);
-  CU_ASSERT_EQUAL_FATAL(r->n_grid, 2);
-  CU_ASSERT_EQUAL_FATAL(r->grid[0]->n_v, 2);
-  CU_ASSERT_EQUAL(r->grid[0]->v[1], 2);
-  CU_ASSERT_EQUAL_FATAL(r->grid[1]->n_v, 1);
-  CU_ASSERT_EQUAL(r->grid[1]->v[0], 3);
+  CU_ASSERT_EQUAL_FATAL(r->grid._length, 2);
+  CU_ASSERT_EQUAL_FATAL(r->grid._buffer[0]->n_v, 2);
+  CU_ASSERT_EQUAL(r->grid._buffer[0]->v[1], 2);
+  CU_ASSERT_EQUAL_FATAL(r->grid._buffer[1]->n_v, 1);
+  CU_ASSERT_EQUAL(r->grid._buffer[1]->v[0], 3);
   CU_ASSERT_EQUAL_FATAL(r->n_names, 1);
   CU_ASSERT_EQUAL_FATAL(r->names[0]->n_v, 2);
   CU_ASSERT_STRING_EQUAL(r->names[0]->v[1], "y");
@@ -273,8 +273,8 @@ test_pack_defaults(void)
   CU_ASSERT_EQUAL(protobuf_c_message_get_packed_size(&p.base), 0);
   v.n_arr = 6;
   v.arr = arr_v;
-  v.n_mat = 6;
-  v.mat = mat_v;
+  v.mat._length = 6;
+  v.mat._buffer = mat_v;
   r = roundtrip(&v.base);
   {
     rt_All *a = (rt_All *)r;
@@ -528,7 +528,7 @@ test_bounds_all(void)
   REJECT((g_all.n_bseq = 3, g_all.bseq = three));  /* sequence<long, 2> */
   REJECT(g_all.bbytes.len = 5);                    /* sequence<octet, 4> */
   REJECT((g_all.n_arr = 5, g_all.arr = five));     /* long [2][3] */
-  REJECT(g_all.n_mat = 0);                         /* Matrix */
+  REJECT(g_all.mat._length = 0);                         /* Matrix */
   REJECT(g_all.n_parr = 1);                        /* Point [2] */
   REJECT((g_all.n_colors = 1, g_all.colors = bad_color));
   REJECT(g_all.color = (rt_Color)3);
@@ -540,7 +540,7 @@ test_bounds_all(void)
   REJECT(g_all.u8 = 256);
   REJECT(g_all.wc = 0x110000);
   REJECT(g_all.pts[0] = NULL);
-  REJECT(g_all.grid[1] = NULL);
+  REJECT(g_all.grid._buffer[1] = NULL);
   REJECT(g_shape.label = (char *)"toolong");       /* branch string<4> */
   REJECT(g_shape._case = rt_Shape_case_side);      /* _d says label */
   REJECT(g_shape._d = (rt_Color)9);
@@ -610,7 +610,7 @@ test_bounds_named(void)
       "field 'bseq': sequence longer than its bound 2");
   WHY(g_shape.label = (char *)"toolong",
       "field 'shape.label': string longer than its bound 4");
-  WHY(g_all.n_mat = 5, "field 'mat': array has 5 elements, not 6");
+  WHY(g_all.mat._length = 5, "field 'mat': array has 5 elements, not 6");
   WHY(g_all.us = 70000,
       "field 'us': 70000 is out of range for an unsigned short");
   WHY(g_all.color = (rt_Color)3, "field 'color': 3 is not a value of enum Color");
@@ -1496,7 +1496,7 @@ test_interop_encode(void)
   CU_ASSERT_EQUAL(r->pts[0]->y, 2);
   CU_ASSERT_EQUAL_FATAL(r->n_colors, 1);
   CU_ASSERT_EQUAL(r->colors[0], rt_Color_GREEN);
-  CU_ASSERT_EQUAL(r->mat[5], 7);
+  CU_ASSERT_EQUAL(r->mat._buffer[5], 7);
   CU_ASSERT_EQUAL(r->parr[1]->y, 2);
   CU_ASSERT_EQUAL(r->p->x, -1);
   CU_ASSERT_EQUAL(r->shape->_d, rt_Color_RED);
@@ -1507,10 +1507,10 @@ test_interop_encode(void)
   CU_ASSERT_EQUAL(r->color, rt_Color_GREEN);
   CU_ASSERT_STRING_EQUAL(r->obj->endpoint, "e");
   CU_ASSERT_STRING_EQUAL(r->name, "n");
-  CU_ASSERT_EQUAL_FATAL(r->n_grid, 2);
-  CU_ASSERT_EQUAL_FATAL(r->grid[0]->n_v, 2);
-  CU_ASSERT_EQUAL(r->grid[0]->v[1], 5);
-  CU_ASSERT_EQUAL(r->grid[1]->n_v, 0);
+  CU_ASSERT_EQUAL_FATAL(r->grid._length, 2);
+  CU_ASSERT_EQUAL_FATAL(r->grid._buffer[0]->n_v, 2);
+  CU_ASSERT_EQUAL(r->grid._buffer[0]->v[1], 5);
+  CU_ASSERT_EQUAL(r->grid._buffer[1]->n_v, 0);
   CU_ASSERT_EQUAL_FATAL(r->n_names, 1);
   CU_ASSERT_STRING_EQUAL(r->names[0]->v[0], "q");
   CU_ASSERT_EQUAL(r->has_opt, 1);

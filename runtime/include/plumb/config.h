@@ -54,6 +54,13 @@ typedef struct plumb_config {
   unsigned max_depth;   /* servers: nested messages in a body; 0 = 64 */
   unsigned decode_budget; /* servers: x frame + 1 MiB per request; 0 = 16 */
   size_t max_decode_memory; /* servers: decode memory in use; 0 = 256 MiB */
+  /* Servers: flow control (docs/RUNTIME.md, "Server I/O"; the same fields
+   * of plumb_server_opts); 0 = not set (the server's value stays). */
+  size_t conn_queue_bytes;     /* replies queued per connection */
+  unsigned conn_queue_frames;  /* frames queued per connection */
+  uint64_t server_queue_bytes; /* queued on all connections */
+  int send_timeout_ms;         /* a full queue waiting this long: drop */
+  int frame_timeout_ms;        /* a frame begun must complete in this */
   unsigned conn_max_calls; /* servers: calls in flight per connection;
                               0 = 16 */
 } plumb_config;

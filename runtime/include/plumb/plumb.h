@@ -13,5 +13,6 @@
 #include "plumb/generated.h"
 #include "plumb/config.h"
 #include "plumb/log.h"
+#include "plumb/error.h"
 #define PLUMB_VERSION "0.1.0"
 #endif

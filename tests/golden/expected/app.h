@@ -30,11 +30,10 @@ struct app_Event {
   ProtobufCMessage base;
   base_Stamp *at;
   char *what;
-  size_t n_tags;
-  char **tags;
+  base_Names tags;
 };
 #define app_Event_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&app_Event__descriptor), NULL, (char *)protobuf_c_empty_string, 0, NULL }
+  { PROTOBUF_C_MESSAGE_INIT(&app_Event__descriptor), NULL, (char *)protobuf_c_empty_string, { 0, NULL } }
 void app_Event_init(app_Event *v);
 extern const plumb_msg_check app_Event__check;
 int app_Event_validate(const app_Event *v);

@@ -34,16 +34,13 @@ struct base_Service_now__reply {
 void base_Service_now__reply_init(base_Service_now__reply *v);
 extern const plumb_msg_check base_Service_now__reply__check;
 int base_Service_now__reply_validate(const base_Service_now__reply *v);
-typedef struct base_Service__get_version__request base_Service__get_version__request;
-extern const ProtobufCMessageDescriptor base_Service__get_version__request__descriptor;
-struct base_Service__get_version__request {
-  ProtobufCMessage base;
-};
-#define base_Service__get_version__request_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&base_Service__get_version__request__descriptor) }
-void base_Service__get_version__request_init(base_Service__get_version__request *v);
-extern const plumb_msg_check base_Service__get_version__request__check;
-int base_Service__get_version__request_validate(const base_Service__get_version__request *v);
+/* the request of _get_version: the same message as base_Service_now__request */
+typedef base_Service_now__request base_Service__get_version__request;
+#define base_Service__get_version__request_INIT base_Service_now__request_INIT
+#define base_Service__get_version__request__descriptor base_Service_now__request__descriptor
+#define base_Service__get_version__request__check base_Service_now__request__check
+#define base_Service__get_version__request_init base_Service_now__request_init
+#define base_Service__get_version__request_validate base_Service_now__request_validate
 typedef struct base_Service__get_version__reply base_Service__get_version__reply;
 extern const ProtobufCMessageDescriptor base_Service__get_version__reply__descriptor;
 struct base_Service__get_version__reply {

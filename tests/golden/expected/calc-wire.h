@@ -36,29 +36,20 @@ struct calc_Calculator_add__reply {
 void calc_Calculator_add__reply_init(calc_Calculator_add__reply *v);
 extern const plumb_msg_check calc_Calculator_add__reply__check;
 int calc_Calculator_add__reply_validate(const calc_Calculator_add__reply *v);
-typedef struct calc_Calculator_sub__request calc_Calculator_sub__request;
-extern const ProtobufCMessageDescriptor calc_Calculator_sub__request__descriptor;
-struct calc_Calculator_sub__request {
-  ProtobufCMessage base;
-  int32_t a;
-  int32_t b;
-};
-#define calc_Calculator_sub__request_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_sub__request__descriptor), 0, 0 }
-void calc_Calculator_sub__request_init(calc_Calculator_sub__request *v);
-extern const plumb_msg_check calc_Calculator_sub__request__check;
-int calc_Calculator_sub__request_validate(const calc_Calculator_sub__request *v);
-typedef struct calc_Calculator_sub__reply calc_Calculator_sub__reply;
-extern const ProtobufCMessageDescriptor calc_Calculator_sub__reply__descriptor;
-struct calc_Calculator_sub__reply {
-  ProtobufCMessage base;
-  int32_t _ret;
-};
-#define calc_Calculator_sub__reply_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_sub__reply__descriptor), 0 }
-void calc_Calculator_sub__reply_init(calc_Calculator_sub__reply *v);
-extern const plumb_msg_check calc_Calculator_sub__reply__check;
-int calc_Calculator_sub__reply_validate(const calc_Calculator_sub__reply *v);
+/* the request of sub: the same message as calc_Calculator_add__request */
+typedef calc_Calculator_add__request calc_Calculator_sub__request;
+#define calc_Calculator_sub__request_INIT calc_Calculator_add__request_INIT
+#define calc_Calculator_sub__request__descriptor calc_Calculator_add__request__descriptor
+#define calc_Calculator_sub__request__check calc_Calculator_add__request__check
+#define calc_Calculator_sub__request_init calc_Calculator_add__request_init
+#define calc_Calculator_sub__request_validate calc_Calculator_add__request_validate
+/* the reply of sub: the same message as calc_Calculator_add__reply */
+typedef calc_Calculator_add__reply calc_Calculator_sub__reply;
+#define calc_Calculator_sub__reply_INIT calc_Calculator_add__reply_INIT
+#define calc_Calculator_sub__reply__descriptor calc_Calculator_add__reply__descriptor
+#define calc_Calculator_sub__reply__check calc_Calculator_add__reply__check
+#define calc_Calculator_sub__reply_init calc_Calculator_add__reply_init
+#define calc_Calculator_sub__reply_validate calc_Calculator_add__reply_validate
 typedef struct calc_Calculator_div__request calc_Calculator_div__request;
 extern const ProtobufCMessageDescriptor calc_Calculator_div__request__descriptor;
 struct calc_Calculator_div__request {
@@ -102,37 +93,27 @@ struct calc_Calculator_ping__reply {
 void calc_Calculator_ping__reply_init(calc_Calculator_ping__reply *v);
 extern const plumb_msg_check calc_Calculator_ping__reply__check;
 int calc_Calculator_ping__reply_validate(const calc_Calculator_ping__reply *v);
-typedef struct calc_Calculator_reset__request calc_Calculator_reset__request;
-extern const ProtobufCMessageDescriptor calc_Calculator_reset__request__descriptor;
-struct calc_Calculator_reset__request {
-  ProtobufCMessage base;
-};
-#define calc_Calculator_reset__request_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_reset__request__descriptor) }
-void calc_Calculator_reset__request_init(calc_Calculator_reset__request *v);
-extern const plumb_msg_check calc_Calculator_reset__request__check;
-int calc_Calculator_reset__request_validate(const calc_Calculator_reset__request *v);
-typedef struct calc_Calculator__get_calls__request calc_Calculator__get_calls__request;
-extern const ProtobufCMessageDescriptor calc_Calculator__get_calls__request__descriptor;
-struct calc_Calculator__get_calls__request {
-  ProtobufCMessage base;
-};
-#define calc_Calculator__get_calls__request_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator__get_calls__request__descriptor) }
-void calc_Calculator__get_calls__request_init(calc_Calculator__get_calls__request *v);
-extern const plumb_msg_check calc_Calculator__get_calls__request__check;
-int calc_Calculator__get_calls__request_validate(const calc_Calculator__get_calls__request *v);
-typedef struct calc_Calculator__get_calls__reply calc_Calculator__get_calls__reply;
-extern const ProtobufCMessageDescriptor calc_Calculator__get_calls__reply__descriptor;
-struct calc_Calculator__get_calls__reply {
-  ProtobufCMessage base;
-  int32_t _ret;
-};
-#define calc_Calculator__get_calls__reply_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator__get_calls__reply__descriptor), 0 }
-void calc_Calculator__get_calls__reply_init(calc_Calculator__get_calls__reply *v);
-extern const plumb_msg_check calc_Calculator__get_calls__reply__check;
-int calc_Calculator__get_calls__reply_validate(const calc_Calculator__get_calls__reply *v);
+/* the request of reset: the same message as calc_Calculator_ping__request */
+typedef calc_Calculator_ping__request calc_Calculator_reset__request;
+#define calc_Calculator_reset__request_INIT calc_Calculator_ping__request_INIT
+#define calc_Calculator_reset__request__descriptor calc_Calculator_ping__request__descriptor
+#define calc_Calculator_reset__request__check calc_Calculator_ping__request__check
+#define calc_Calculator_reset__request_init calc_Calculator_ping__request_init
+#define calc_Calculator_reset__request_validate calc_Calculator_ping__request_validate
+/* the request of _get_calls: the same message as calc_Calculator_ping__request */
+typedef calc_Calculator_ping__request calc_Calculator__get_calls__request;
+#define calc_Calculator__get_calls__request_INIT calc_Calculator_ping__request_INIT
+#define calc_Calculator__get_calls__request__descriptor calc_Calculator_ping__request__descriptor
+#define calc_Calculator__get_calls__request__check calc_Calculator_ping__request__check
+#define calc_Calculator__get_calls__request_init calc_Calculator_ping__request_init
+#define calc_Calculator__get_calls__request_validate calc_Calculator_ping__request_validate
+/* the reply of _get_calls: the same message as calc_Calculator_add__reply */
+typedef calc_Calculator_add__reply calc_Calculator__get_calls__reply;
+#define calc_Calculator__get_calls__reply_INIT calc_Calculator_add__reply_INIT
+#define calc_Calculator__get_calls__reply__descriptor calc_Calculator_add__reply__descriptor
+#define calc_Calculator__get_calls__reply__check calc_Calculator_add__reply__check
+#define calc_Calculator__get_calls__reply_init calc_Calculator_add__reply_init
+#define calc_Calculator__get_calls__reply_validate calc_Calculator_add__reply_validate
 
 #ifdef __cplusplus
 }

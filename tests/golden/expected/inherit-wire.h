@@ -57,37 +57,27 @@ extern const plumb_msg_check zoo_Named__set_name__reply__check;
 int zoo_Named__set_name__reply_validate(const zoo_Named__set_name__reply *v);
 
 /* interface Animal (inherit.idl:9): request and reply messages */
-typedef struct zoo_Animal_sound__request zoo_Animal_sound__request;
-extern const ProtobufCMessageDescriptor zoo_Animal_sound__request__descriptor;
-struct zoo_Animal_sound__request {
-  ProtobufCMessage base;
-};
-#define zoo_Animal_sound__request_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&zoo_Animal_sound__request__descriptor) }
-void zoo_Animal_sound__request_init(zoo_Animal_sound__request *v);
-extern const plumb_msg_check zoo_Animal_sound__request__check;
-int zoo_Animal_sound__request_validate(const zoo_Animal_sound__request *v);
-typedef struct zoo_Animal_sound__reply zoo_Animal_sound__reply;
-extern const ProtobufCMessageDescriptor zoo_Animal_sound__reply__descriptor;
-struct zoo_Animal_sound__reply {
-  ProtobufCMessage base;
-  char *_ret;
-};
-#define zoo_Animal_sound__reply_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&zoo_Animal_sound__reply__descriptor), (char *)protobuf_c_empty_string }
-void zoo_Animal_sound__reply_init(zoo_Animal_sound__reply *v);
-extern const plumb_msg_check zoo_Animal_sound__reply__check;
-int zoo_Animal_sound__reply_validate(const zoo_Animal_sound__reply *v);
-typedef struct zoo_Animal_mate__request zoo_Animal_mate__request;
-extern const ProtobufCMessageDescriptor zoo_Animal_mate__request__descriptor;
-struct zoo_Animal_mate__request {
-  ProtobufCMessage base;
-};
-#define zoo_Animal_mate__request_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&zoo_Animal_mate__request__descriptor) }
-void zoo_Animal_mate__request_init(zoo_Animal_mate__request *v);
-extern const plumb_msg_check zoo_Animal_mate__request__check;
-int zoo_Animal_mate__request_validate(const zoo_Animal_mate__request *v);
+/* the request of sound: the same message as zoo_Named__get_name__request */
+typedef zoo_Named__get_name__request zoo_Animal_sound__request;
+#define zoo_Animal_sound__request_INIT zoo_Named__get_name__request_INIT
+#define zoo_Animal_sound__request__descriptor zoo_Named__get_name__request__descriptor
+#define zoo_Animal_sound__request__check zoo_Named__get_name__request__check
+#define zoo_Animal_sound__request_init zoo_Named__get_name__request_init
+#define zoo_Animal_sound__request_validate zoo_Named__get_name__request_validate
+/* the reply of sound: the same message as zoo_Named__get_name__reply */
+typedef zoo_Named__get_name__reply zoo_Animal_sound__reply;
+#define zoo_Animal_sound__reply_INIT zoo_Named__get_name__reply_INIT
+#define zoo_Animal_sound__reply__descriptor zoo_Named__get_name__reply__descriptor
+#define zoo_Animal_sound__reply__check zoo_Named__get_name__reply__check
+#define zoo_Animal_sound__reply_init zoo_Named__get_name__reply_init
+#define zoo_Animal_sound__reply_validate zoo_Named__get_name__reply_validate
+/* the request of mate: the same message as zoo_Named__get_name__request */
+typedef zoo_Named__get_name__request zoo_Animal_mate__request;
+#define zoo_Animal_mate__request_INIT zoo_Named__get_name__request_INIT
+#define zoo_Animal_mate__request__descriptor zoo_Named__get_name__request__descriptor
+#define zoo_Animal_mate__request__check zoo_Named__get_name__request__check
+#define zoo_Animal_mate__request_init zoo_Named__get_name__request_init
+#define zoo_Animal_mate__request_validate zoo_Named__get_name__request_validate
 typedef struct zoo_Animal_mate__reply zoo_Animal_mate__reply;
 extern const ProtobufCMessageDescriptor zoo_Animal_mate__reply__descriptor;
 struct zoo_Animal_mate__reply {
@@ -112,16 +102,13 @@ struct zoo_Pet_feed__request {
 void zoo_Pet_feed__request_init(zoo_Pet_feed__request *v);
 extern const plumb_msg_check zoo_Pet_feed__request__check;
 int zoo_Pet_feed__request_validate(const zoo_Pet_feed__request *v);
-typedef struct zoo_Pet_feed__reply zoo_Pet_feed__reply;
-extern const ProtobufCMessageDescriptor zoo_Pet_feed__reply__descriptor;
-struct zoo_Pet_feed__reply {
-  ProtobufCMessage base;
-};
-#define zoo_Pet_feed__reply_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&zoo_Pet_feed__reply__descriptor) }
-void zoo_Pet_feed__reply_init(zoo_Pet_feed__reply *v);
-extern const plumb_msg_check zoo_Pet_feed__reply__check;
-int zoo_Pet_feed__reply_validate(const zoo_Pet_feed__reply *v);
+/* the reply of feed: the same message as zoo_Named__set_name__reply */
+typedef zoo_Named__set_name__reply zoo_Pet_feed__reply;
+#define zoo_Pet_feed__reply_INIT zoo_Named__set_name__reply_INIT
+#define zoo_Pet_feed__reply__descriptor zoo_Named__set_name__reply__descriptor
+#define zoo_Pet_feed__reply__check zoo_Named__set_name__reply__check
+#define zoo_Pet_feed__reply_init zoo_Named__set_name__reply_init
+#define zoo_Pet_feed__reply_validate zoo_Named__set_name__reply_validate
 
 /* interface Worker (inherit.idl:16): request and reply messages */
 typedef struct zoo_Worker_work__request zoo_Worker_work__request;

@@ -67,12 +67,11 @@ extern const ProtobufCEnumDescriptor CosNaming_BindingType__descriptor;
 /* struct Binding (naming.idl:16) */
 struct CosNaming_Binding {
   ProtobufCMessage base;
-  size_t n_binding_name;
-  CosNaming_NameComponent **binding_name;
+  CosNaming_Name binding_name;
   CosNaming_BindingType binding_type;
 };
 #define CosNaming_Binding_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&CosNaming_Binding__descriptor), 0, NULL, (CosNaming_BindingType)0 }
+  { PROTOBUF_C_MESSAGE_INIT(&CosNaming_Binding__descriptor), { 0, NULL }, (CosNaming_BindingType)0 }
 void CosNaming_Binding_init(CosNaming_Binding *v);
 extern const plumb_msg_check CosNaming_Binding__check;
 int CosNaming_Binding_validate(const CosNaming_Binding *v);
@@ -99,11 +98,10 @@ extern const ProtobufCEnumDescriptor CosNaming_NamingContext_NotFoundReason__des
 struct CosNaming_NamingContext_NotFound {
   ProtobufCMessage base;
   CosNaming_NamingContext_NotFoundReason why;
-  size_t n_rest_of_name;
-  CosNaming_NameComponent **rest_of_name;
+  CosNaming_Name rest_of_name;
 };
 #define CosNaming_NamingContext_NotFound_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_NotFound__descriptor), (CosNaming_NamingContext_NotFoundReason)0, 0, NULL }
+  { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_NotFound__descriptor), (CosNaming_NamingContext_NotFoundReason)0, { 0, NULL } }
 void CosNaming_NamingContext_NotFound_init(CosNaming_NamingContext_NotFound *v);
 extern const plumb_msg_check CosNaming_NamingContext_NotFound__check;
 int CosNaming_NamingContext_NotFound_validate(const CosNaming_NamingContext_NotFound *v);

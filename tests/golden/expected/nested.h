@@ -112,11 +112,10 @@ struct outer_inner_Choice {
     int32_t alpha;
     char *beta;
   };
-  size_t n_other;
-  double *other;
+  outer_inner_Vec other;
 };
 #define outer_inner_Choice_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Choice__descriptor), 0, outer_inner_Choice_case__NOT_SET, { 0 }, 0, NULL }
+  { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Choice__descriptor), 0, outer_inner_Choice_case__NOT_SET, { 0 }, { 0, NULL } }
 void outer_inner_Choice_init(outer_inner_Choice *v);
 extern const plumb_msg_check outer_inner_Choice__check;
 int outer_inner_Choice_validate(const outer_inner_Choice *v);
@@ -128,8 +127,7 @@ int outer_inner_Choice_from_any(const plumb_any *a, outer_inner_Choice **v, plum
 struct outer_inner_Config {
   ProtobufCMessage base;
   char *name;
-  size_t n_transform;
-  double *transform;
+  outer_inner_Mat transform;
   protobuf_c_boolean has_scale;
   double scale;
   char *note;
@@ -139,7 +137,7 @@ struct outer_inner_Config {
   outer_inner_Choice **more;
 };
 #define outer_inner_Config_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Config__descriptor), (char *)protobuf_c_empty_string, 0, NULL, 0, 0, (char *)protobuf_c_empty_string, (outer_inner_Mode)0, NULL, 0, NULL }
+  { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Config__descriptor), (char *)protobuf_c_empty_string, { 0, NULL }, 0, 0, (char *)protobuf_c_empty_string, (outer_inner_Mode)0, NULL, 0, NULL }
 void outer_inner_Config_init(outer_inner_Config *v);
 extern const plumb_msg_check outer_inner_Config__check;
 int outer_inner_Config_validate(const outer_inner_Config *v);

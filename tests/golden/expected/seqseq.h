@@ -145,8 +145,7 @@ int mx_Sheet_paths__item_validate(const mx_Sheet_paths__item *v);
 /* struct Sheet (seqseq.idl:11) */
 struct mx_Sheet {
   ProtobufCMessage base;
-  size_t n_cells;
-  mx_Grid__item **cells;
+  mx_Grid cells;
   size_t n_names;
   mx_Sheet_names__item **names;
   size_t n_pair;
@@ -155,7 +154,7 @@ struct mx_Sheet {
   mx_Sheet_paths__item **paths;
 };
 #define mx_Sheet_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&mx_Sheet__descriptor), 0, NULL, 0, NULL, 0, NULL, 0, NULL }
+  { PROTOBUF_C_MESSAGE_INIT(&mx_Sheet__descriptor), { 0, NULL }, 0, NULL, 0, NULL, 0, NULL }
 void mx_Sheet_init(mx_Sheet *v);
 extern const plumb_msg_check mx_Sheet__check;
 int mx_Sheet_validate(const mx_Sheet *v);
@@ -176,11 +175,10 @@ struct mx_Cell {
   union {
     int32_t one;
   };
-  size_t n_grid;
-  mx_Grid__item **grid;
+  mx_Grid grid;
 };
 #define mx_Cell_INIT \
-  { PROTOBUF_C_MESSAGE_INIT(&mx_Cell__descriptor), 0, mx_Cell_case__NOT_SET, { 0 }, 0, NULL }
+  { PROTOBUF_C_MESSAGE_INIT(&mx_Cell__descriptor), 0, mx_Cell_case__NOT_SET, { 0 }, { 0, NULL } }
 void mx_Cell_init(mx_Cell *v);
 extern const plumb_msg_check mx_Cell__check;
 int mx_Cell_validate(const mx_Cell *v);
