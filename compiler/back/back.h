@@ -111,6 +111,7 @@ const char *base_proto_type(const gshape *s); /* .proto type name */
 /* ---- names -------------------------------------------------------------- */
 const char *cname(const idl_node *n);     /* calc_Calculator_add */
 const char *cident(const char *name);     /* escapes C keywords */
+const char *ckeyword(const char *name);   /* only keywords, not _names */
 const char *repo_id(const idl_node *n);   /* IDL:calc/Point:1.0 */
 uint32_t fnv1a(const char *s);
 const char *proto_package(const idl_node *n); /* "calc", "a.b" or "" */
@@ -195,6 +196,13 @@ typedef struct gshare {
 const char *gshare_find_or_add(gshare *s, const char *key, const char *name);
 
 bool node_main(const idl_node *n); /* declared in the main file */
+
+/* gen_types_ext.c: bitmask, bitset and native types in BASE.h */
+void gen_ext_bitmask(gout *h, const idl_node *n);
+void gen_ext_bitset(gout *h, const idl_node *n);
+void gen_ext_native(gout *h, const idl_node *n);
+void gen_ext_value_ops(gout *h, const idl_node *n); /* valuetype tables */
+void gen_ext_local_ops(gout *h, const idl_node *n); /* local interfaces */
 const char *file_base(const char *path); /* "dir/x.idl" -> "x" */
 const char *c_string_lit(const char *s);  /* "..." with escapes */
 /* true if includes[i] repeats an earlier entry (same base name). */

@@ -142,12 +142,15 @@ const_value(const idl_node *n)
       return gstr("UINT64_C(%" PRIu64 ")", v->u);
     return gstr("%" PRIu64 "u", v->u);
   case IDL_V_FLOAT:
+    if (idl_resolve_typedefs(n->type)->kind == IDL_T_LDOUBLE)
+      return gstr("%sL", float_lit(v->f, false));
     return float_lit(v->f, sh.base == B_FLOAT);
   case IDL_V_BOOL:
     return v->b ? "1" : "0";
   case IDL_V_CHAR:
     return gstr("%" PRIu64, v->u);
   case IDL_V_STRING:
+  case IDL_V_FIXED: /* fixed constants: their decimal text (the wire form) */
     return c_string_lit(v->s ? v->s : "");
   case IDL_V_ENUM:
     return v->e ? cname(v->e) : gstr("%" PRIu64, v->u);
@@ -157,6 +160,35 @@ const_value(const idl_node *n)
 }
 
 /* ---- header pieces ---------------------------------------------------------- */
+
+/* A constant inside a module is a macro (usable in C constant expressions);
+ * a top-level one, whose C name is its bare IDL name (`a`, `size`), is a
+ * static const object instead, so it cannot rewrite other code that uses
+ * the same word (IDL-MAPPING.md). */
+static void
+h_const(const idl_node *c)
+{
+  gshape sh;
+  const idl_type *r = idl_resolve_typedefs(c->type);
+  const char *ct;
+  h("\n");
+  h_comment("", gstr("const %s (%s)", c->name, loc_str(c)), c);
+  if (c->parent == NULL || c->parent->kind != IDL_ROOT ||
+      shape_of(c->type, NULL, 0, &c->loc, &sh) != 0) {
+    h("#define %s %s\n", cname(c), const_value(c));
+    return;
+  }
+  if (r != NULL && r->kind == IDL_T_LDOUBLE)
+    ct = "long double";
+  else if (sh.base == B_STRING || sh.base == B_WSTRING)
+    ct = NULL;
+  else
+    ct = base_api_ctype(&sh);
+  if (ct == NULL)
+    h("static const char %s[] = %s;\n", cname(c), const_value(c));
+  else
+    h("static const %s %s = %s;\n", ct, cname(c), const_value(c));
+}
 
 static void
 h_enum(const idl_node *n)
@@ -957,7 +989,7 @@ t_thunk(const idl_node *iface, const gop *op)
     if (!any_in)
       t("  (void)_req;\n");
   }
-  t("  if (_ops->%s == NULL)\n    return PLUMB_ENOOP;\n", op->name);
+  t("  if (_ops->%s == NULL)\n    return PLUMB_ENOOP;\n", ckeyword(op->name));
   t("  if (_rq == NULL || _rq->descriptor != &%s__descriptor)\n"
     "    return PLUMB_EBADBODY;\n"
     "  if ((_rc = plumb_call_check(_call, &%s__check, _rq, 0)) != PLUMB_OK)\n"
@@ -979,7 +1011,7 @@ t_thunk(const idl_node *iface, const gop *op)
   if (op->has_ret)
     args = gstr("%s, %s", args, t_thunk_arg(&op->ret));
   t("  _rc = _ops->%s(_ctx, _call%s);\n  if (_rc != PLUMB_OK)\n    return _rc;\n",
-    op->name, args);
+    ckeyword(op->name), args);
   if (op->has_ret)
     t_thunk_store(&op->ret);
   for (size_t i = 0; i < op->np; i++)
@@ -1089,7 +1121,7 @@ gen_interface(const idl_node *iface)
     h("  %s_ops %s;\n", bcn, bcn);
   }
   for (size_t i = 0; i < nown; i++)
-    h("  int (*%s)(void *_ctx, plumb_call *_call%s);\n", own[i].name,
+    h("  int (*%s)(void *_ctx, plumb_call *_call%s);\n", ckeyword(own[i].name),
       c_param_list(&own[i]));
   if (nown == 0 && iface->nbases == 0)
     h("  void *_reserved; /* the interface has no operations */\n");
@@ -1171,6 +1203,7 @@ forward_decls(const idl_node *scope)
       forward_decls(c);
       break;
     case IDL_STRUCT: case IDL_UNION: case IDL_EXCEPTION:
+      forward_decls(c); /* types nested inside it */
       h("typedef struct %s %s;\n", cname(c), cname(c));
       h("extern const ProtobufCMessageDescriptor %s__descriptor;\n", cname(c));
       break;
@@ -1191,9 +1224,7 @@ walk(const idl_node *scope)
       walk(c);
       break;
     case IDL_CONST:
-      h("\n");
-      h_comment("", gstr("const %s (%s)", c->name, loc_str(c)), c);
-      h("#define %s %s\n", cname(c), const_value(c));
+      h_const(c);
       break;
     case IDL_ENUM:
       h_enum(c);
@@ -1203,11 +1234,26 @@ walk(const idl_node *scope)
       h_typedef(c);
       break;
     case IDL_STRUCT: case IDL_UNION: case IDL_EXCEPTION:
+      walk(c); /* nested types (and map entries) first */
       gen_user_msg(c);
+      if (c->value_kind != IDL_VK_NONE)
+        gen_ext_value_ops(&H, c);
+      break;
+    case IDL_BITMASK:
+      gen_ext_bitmask(&H, c);
+      break;
+    case IDL_BITSET:
+      gen_ext_bitset(&H, c);
+      break;
+    case IDL_NATIVE:
+      gen_ext_native(&H, c);
       break;
     case IDL_INTERFACE:
       walk(c);
-      gen_interface(c);
+      if (c->is_local) /* no remote side (IDL-MAPPING.md) */
+        gen_ext_local_ops(&H, c);
+      else
+        gen_interface(c);
       break;
     default:
       break;

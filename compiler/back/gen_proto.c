@@ -162,6 +162,7 @@ scan(const idl_node *scope)
       break;
     case IDL_STRUCT: case IDL_UNION: case IDL_EXCEPTION: {
       gmsg m;
+      scan(c); /* nested types */
       if (msg_of_decl(c, &m) == 0)
         for (size_t i = 0; i < m.nf; i++)
           scan_uses(&m.f[i].sh);
@@ -169,8 +170,11 @@ scan(const idl_node *scope)
     }
     case IDL_INTERFACE: {
       size_t n;
-      gop *ops = iface_own_ops(c, &n);
+      gop *ops;
       scan(c);
+      if (c->is_local)
+        break;
+      ops = iface_own_ops(c, &n);
       for (size_t i = 0; i < n; i++) {
         uses_oneway |= ops[i].oneway;
         for (size_t k = 0; k < ops[i].np; k++)
@@ -211,6 +215,7 @@ walk(const idl_node *scope)
     }
     case IDL_STRUCT: case IDL_UNION: case IDL_EXCEPTION: {
       gmsg m;
+      walk(c); /* nested types */
       if (msg_of_decl(c, &m) == 0) {
         for (size_t i = 0; i < m.nf; i++)
           for_owned_wraps(&m.f[i].sh, p_msg);
@@ -220,7 +225,8 @@ walk(const idl_node *scope)
     }
     case IDL_INTERFACE:
       walk(c);
-      p_interface(c);
+      if (!c->is_local)
+        p_interface(c);
       break;
     default:
       break;

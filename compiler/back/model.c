@@ -131,7 +131,7 @@ static const char *const c_keywords[] = {
   "if", "inline", "int", "long", "register", "restrict", "return", "short",
   "signed", "sizeof", "static", "struct", "switch", "true", "typedef",
   "union", "unsigned", "void", "volatile", "while", "errno", "assert",
-  "NULL", "offsetof",
+  "NULL", "offsetof", "complex", "imaginary", "noreturn", "typeof",
   /* C++ keywords: the headers compile as C++ too */
   "alignas", "alignof", "and", "and_eq", "asm", "bitand", "bitor", "catch",
   "char8_t", "char16_t", "char32_t", "class", "compl", "concept", "consteval",
@@ -154,6 +154,16 @@ cident(const char *name)
       return gstr("_%s", name);
   if (name[0] == '_') /* reserved by the mapping (_d, _ret, _case...) */
     return gstr("_%s", name);
+  return name;
+}
+
+/* Only C keywords escaped ("_default"): op names in ops structs. */
+const char *
+ckeyword(const char *name)
+{
+  for (size_t i = 0; c_keywords[i] != NULL; i++)
+    if (strcmp(name, c_keywords[i]) == 0)
+      return gstr("_%s", name);
   return name;
 }
 
@@ -189,15 +199,25 @@ join_path(const idl_node *n, const char *sep, size_t skip)
   return s;
 }
 
+/* Flattened C name; a top-level IDL name that is a C keyword or reserved
+ * name (`register`, `int`, `NULL`) gets a trailing underscore. */
 const char *
 cname(const idl_node *n)
 {
-  return join_path(n, "_", 0);
+  const char *s = join_path(n, "_", 0);
+  for (size_t i = 0; c_keywords[i] != NULL; i++)
+    if (strcmp(s, c_keywords[i]) == 0)
+      return gstr("%s_", s);
+  return s;
 }
 
+/* The front end's id (honours #pragma prefix/ID/version, typeid,
+ * typeprefix); the plain default for hand-built trees. */
 const char *
 repo_id(const idl_node *n)
 {
+  if (n->repo_id != NULL)
+    return n->repo_id;
   return gstr("IDL:%s:1.0", join_path(n, "/", 0));
 }
 
@@ -486,7 +506,16 @@ shape_of_owned(const idl_type *t, const uint64_t *dims, size_t ndims,
   case IDL_T_STRING: out->base = B_STRING; out->bound = t->bound; break;
   case IDL_T_WSTRING: out->base = B_WSTRING; out->bound = t->bound; break;
   case IDL_T_ANY: out->base = B_ANY; break;
+  case IDL_T_VALUEBASE: out->base = B_ANY; break;
   case IDL_T_OBJECT: out->base = B_OBJREF; break;
+  case IDL_T_LDOUBLE: /* lossless text: "%La" hex float (IDL-MAPPING.md) */
+    out->base = B_STRING;
+    out->bound = 64;
+    break;
+  case IDL_T_FIXED: /* decimal text "-123.45": sign, digits, point */
+    out->base = B_STRING;
+    out->bound = t->bound ? t->bound + 3 : 34;
+    break;
   case IDL_T_NAMED: {
     const idl_node *r = t->ref;
     if (r == NULL)
@@ -497,6 +526,14 @@ shape_of_owned(const idl_type *t, const uint64_t *dims, size_t ndims,
     case IDL_ENUM: out->base = B_ENUM; out->decl = r; break;
     case IDL_INTERFACE: case IDL_FORWARD:
       out->base = B_OBJREF; out->decl = iface_of(r); break;
+    case IDL_BITMASK:
+      out->base = r->bit_bound > 32 ? B_ULLONG : B_ULONG; break;
+    case IDL_BITSET:
+      out->base = B_ULLONG; break; /* packed: NAME_pack / NAME_unpack */
+    case IDL_NATIVE:
+      back_error(&out->loc, "native type '%s' cannot be marshalled; use it "
+                 "only in local interfaces", r->name);
+      return -1;
     default:
       goto bad;
     }

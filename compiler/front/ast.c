@@ -48,6 +48,15 @@ xstrdup(const char *s)
   return memcpy(xmalloc(n), s, n);
 }
 
+char *
+xstrndup(const char *s, size_t n)
+{
+  char *d = xmalloc(n + 1);
+  memcpy(d, s, n);
+  d[n] = '\0';
+  return d;
+}
+
 /* --- expressions ---------------------------------------------------------- */
 
 expr *
@@ -112,8 +121,10 @@ type_clone(const idl_type *t)
   c = xmalloc(sizeof *c);
   *c = *FTYPE(t);
   c->t.elem = type_clone(t->elem);
+  c->t.key = type_clone(t->key);
   c->t.name = t->name ? xstrdup(t->name) : NULL;
   c->bound_x = expr_clone(FTYPE(t)->bound_x);
+  c->scale_x = expr_clone(FTYPE(t)->scale_x);
   return &c->t;
 }
 
@@ -123,8 +134,10 @@ type_free(idl_type *t)
   if (t == NULL)
     return;
   type_free(t->elem);
+  type_free(t->key);
   free(t->name);
   expr_free(FTYPE(t)->bound_x);
+  expr_free(FTYPE(t)->scale_x);
   free(FTYPE(t));
 }
 
@@ -208,6 +221,8 @@ node_new(pstate *ps, idl_kind k, char *name, idl_loc loc)
   f->n.loc = loc;
   if (ps != NULL && loc.file != NULL && loc.file != ps->main_file)
     f->n.flags |= IDL_F_INCLUDED;
+  if (ps != NULL && ps->prefix != NULL)
+    f->prefix = xstrdup(ps->prefix);
   return &f->n;
 }
 
@@ -250,10 +265,24 @@ node_free(idl_node *n)
   free(n->labels);
   free(n->raises);
   free(n->bases);
+  free(n->getraises);
+  free(n->setraises);
+  free((char *)n->repo_id);
+  free(f->prefix);
+  free(f->rid);
+  free(f->rversion);
+  free(f->rprefix);
   free(f->sname);
+  for (size_t i = 0; i < f->ngnames; i++)
+    type_free(f->gnames[i]);
+  free(f->gnames);
+  for (size_t i = 0; i < f->nsnames; i++)
+    type_free(f->snames[i]);
+  free(f->snames);
   expr_free(f->value_x);
   expr_array_free(f->dim_x, f->ndim_x);
   expr_array_free(f->label_x, f->nlabel_x);
+  expr_free(f->bits_x);
   for (size_t i = 0; i < f->nnames; i++)
     type_free(f->names[i]);
   free(f->names);
@@ -297,6 +326,10 @@ idl_tkind_name(idl_tkind k)
   case IDL_T_ANY: return "any";
   case IDL_T_OBJECT: return "Object";
   case IDL_T_NAMED: return "named type";
+  case IDL_T_LDOUBLE: return "long double";
+  case IDL_T_FIXED: return "fixed";
+  case IDL_T_MAP: return "map";
+  case IDL_T_VALUEBASE: return "ValueBase";
   }
   return "?";
 }
@@ -321,6 +354,11 @@ idl_kind_name(idl_kind k)
   case IDL_PARAM: return "parameter";
   case IDL_MEMBER: return "member";
   case IDL_CASE: return "union case";
+  case IDL_FORWARD_TYPE: return "forward declaration";
+  case IDL_BITMASK: return "bitmask";
+  case IDL_BITSET: return "bitset";
+  case IDL_NATIVE: return "native type";
+  case IDL_REPOID: return "repository id declaration";
   }
   return "?";
 }

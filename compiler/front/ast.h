@@ -39,6 +39,19 @@ typedef enum idl_kind {
   IDL_PARAM,      /* type, dir */
   IDL_MEMBER,     /* type (+ dims); one node per declarator */
   IDL_CASE,       /* a union branch: type (+ dims), name, labels */
+  IDL_FORWARD_TYPE, /* `struct X;` / `union X;` / `valuetype X;`
+                       (definition -> the STRUCT/UNION once seen); back
+                       ends emit nothing for it: every use is resolved to
+                       the definition */
+  IDL_BITMASK,    /* bit_bound; children = IDL_ENUMERATOR (value.u = bit
+                     position, from @position or the previous + 1) */
+  IDL_BITSET,     /* bit_bound = total bits (<= 64); children = IDL_MEMBER
+                     with bit_width (a nameless field pads: name "") */
+  IDL_NATIVE,     /* `native N;`: an opaque local type (void *) */
+  IDL_REPOID,     /* `typeid N "id";`, `typeprefix N "p";` (flags
+                     IDL_F_PREFIX), `#pragma ID N "id"`, `#pragma version
+                     N x.y` (IDL_F_VERSION): name = N as written, value.s;
+                     applied by check to repo_id */
 } idl_kind;
 
 typedef enum idl_tkind {
@@ -63,7 +76,15 @@ typedef enum idl_tkind {
   IDL_T_ANY,
   IDL_T_OBJECT,   /* the keyword `Object` */
   IDL_T_NAMED,    /* a scoped name: ref -> STRUCT, UNION, ENUM, TYPEDEF,
-                     INTERFACE or FORWARD (an object reference) */
+                     INTERFACE or FORWARD (an object reference), BITMASK,
+                     BITSET, NATIVE (never FORWARD_TYPE: check resolves
+                     forward structs/unions to their definition) */
+  IDL_T_LDOUBLE,  /* long double */
+  IDL_T_FIXED,    /* fixed<digits, scale>: bound = digits, scale */
+  IDL_T_MAP,      /* map<key, elem[, bound]>; check turns every map into
+                     a SEQUENCE of a synthesized entry STRUCT (key = 1,
+                     value = 2), so back ends never see this kind */
+  IDL_T_VALUEBASE, /* ValueBase: any value (mapped like any) */
 } idl_tkind;
 
 typedef struct idl_node idl_node;
@@ -71,8 +92,10 @@ typedef struct idl_node idl_node;
 typedef struct idl_type {
   idl_tkind kind;
   idl_loc loc;
-  uint64_t bound;        /* STRING, WSTRING, SEQUENCE */
-  struct idl_type *elem; /* SEQUENCE */
+  uint64_t bound;        /* STRING, WSTRING, SEQUENCE, MAP; FIXED digits */
+  unsigned scale;        /* FIXED */
+  struct idl_type *elem; /* SEQUENCE, MAP (the value type) */
+  struct idl_type *key;  /* MAP */
   char *name;            /* NAMED: as written, e.g. "::calc::Point" */
   idl_node *ref;         /* NAMED: resolved declaration */
 } idl_type;
@@ -86,6 +109,7 @@ typedef enum idl_vkind {
   IDL_V_CHAR,   /* u (code point) */
   IDL_V_STRING, /* s */
   IDL_V_ENUM,   /* e = the IDL_ENUMERATOR, u = its ordinal */
+  IDL_V_FIXED,  /* s = normalised decimal text, e.g. "-3.14" */
 } idl_vkind;
 
 typedef struct idl_value {
@@ -112,6 +136,21 @@ enum idl_flags {
   IDL_F_OPTIONAL = 1u << 3,  /* @optional member */
   IDL_F_DEFAULT = 1u << 4,   /* union case has `default:` */
   IDL_F_INCLUDED = 1u << 5,  /* declared in an #included file, not the main one */
+  IDL_F_PREFIX = 1u << 6,    /* REPOID: typeprefix (else typeid) */
+  IDL_F_PRIVATE = 1u << 7,   /* valuetype state member declared private */
+  IDL_F_FACTORY = 1u << 8,   /* valuetype factory (an OPERATION) */
+  IDL_F_INHERITED = 1u << 9, /* MEMBER copied from a base struct/value */
+  IDL_F_MAP_ENTRY = 1u << 10, /* STRUCT synthesized for a map<K,V> */
+  IDL_F_VERSION = 1u << 11,  /* REPOID: #pragma version (value.s = "x.y") */
+};
+
+/* STRUCT: what kind of value type it is (0 = a plain struct). */
+enum idl_value_kind {
+  IDL_VK_NONE,
+  IDL_VK_CONCRETE, /* valuetype V [: B] { state; ops; factories } */
+  IDL_VK_ABSTRACT, /* abstract valuetype: no state */
+  IDL_VK_BOXED,    /* valuetype V T;  -> one member `value` (field 1) */
+  IDL_VK_EVENT,    /* eventtype (a valuetype) */
 };
 
 typedef enum idl_dir { IDL_IN, IDL_OUT, IDL_INOUT } idl_dir;
@@ -158,8 +197,21 @@ struct idl_node {
   size_t nraises;
   idl_node **bases;       /* INTERFACE: resolved direct base interfaces */
   size_t nbases;
-  idl_node *definition;   /* FORWARD: the full INTERFACE, once seen */
-  bool is_local, is_abstract; /* INTERFACE: parsed, rejected by check */
+  idl_node *definition;   /* FORWARD: the full INTERFACE, once seen;
+                             FORWARD_TYPE: the STRUCT/UNION */
+  bool is_local, is_abstract; /* INTERFACE (abstract: also valuetypes) */
+  const char *repo_id;    /* every named declaration: its repository id
+                             ("IDL:omg.org/CosNaming/Name:1.0"), honouring
+                             #pragma prefix/ID/version, typeid and
+                             typeprefix; set by check */
+  idl_node *base;         /* STRUCT: base struct / value (its members are
+                             copied first, flagged IDL_F_INHERITED) */
+  unsigned bit_bound;     /* BITMASK, BITSET */
+  unsigned bit_width;     /* BITSET member */
+  int value_kind;         /* STRUCT: enum idl_value_kind */
+  bool is_custom, is_truncatable; /* valuetypes (accepted; see mapping) */
+  idl_node **getraises, **setraises; /* ATTRIBUTE: resolved exceptions */
+  size_t ngetraises, nsetraises;
 };
 
 typedef struct idl_tree {

@@ -18,7 +18,9 @@
 
 __extension__ typedef unsigned __int128 uxint;
 
-typedef enum cvkind { CV_INT, CV_FLOAT, CV_BOOL, CV_CHAR, CV_STRING, CV_ENUM } cvkind;
+typedef enum cvkind {
+  CV_INT, CV_FLOAT, CV_BOOL, CV_CHAR, CV_STRING, CV_ENUM, CV_FIXED
+} cvkind;
 
 typedef struct cval {
   cvkind k;
@@ -29,6 +31,7 @@ typedef struct cval {
   bool wide;
   const char *s;
   idl_node *e;
+  char fx[72]; /* FIXED: sign + up to 62 digits and a point */
 } cval;
 
 /* What the expression is evaluated for. */
@@ -39,7 +42,8 @@ typedef struct target {
   xint min, max;        /* integers */
   unsigned width;       /* integers: bits */
   bool is_signed;
-  uint64_t bound;       /* strings */
+  uint64_t bound;       /* strings; fixed: digits (0 = any, up to 31) */
+  unsigned scale;       /* fixed */
 } target;
 
 static const xint INT64_LO = -((xint)1 << 63);
@@ -79,6 +83,7 @@ cv_what(const cval *v)
   case CV_CHAR: return "character value";
   case CV_STRING: return "string value";
   case CV_ENUM: return "enumerator";
+  case CV_FIXED: return "fixed-point value";
   }
   return "value";
 }
@@ -110,8 +115,13 @@ set_target(const idl_type *t, target *tg)
   INT_T(IDL_T_LLONG, 64, true)
   INT_T(IDL_T_ULLONG, 64, false)
 #undef INT_T
+  case IDL_T_FIXED:
+    tg->bound = r->bound;
+    tg->scale = r->scale;
+    return true;
   case IDL_T_FLOAT:
   case IDL_T_DOUBLE:
+  case IDL_T_LDOUBLE:
   case IDL_T_BOOLEAN:
   case IDL_T_CHAR:
   case IDL_T_WCHAR:
@@ -140,7 +150,8 @@ is_int_target(const target *tg)
 static bool
 is_float_target(const target *tg)
 {
-  return tg->kind == IDL_T_FLOAT || tg->kind == IDL_T_DOUBLE;
+  return tg->kind == IDL_T_FLOAT || tg->kind == IDL_T_DOUBLE ||
+         tg->kind == IDL_T_LDOUBLE;
 }
 
 static bool
@@ -162,6 +173,10 @@ cval_from_value(const idl_value *v, cval *out)
   case IDL_V_CHAR: out->k = CV_CHAR; out->c = (uint32_t)v->u; break;
   case IDL_V_STRING: out->k = CV_STRING; out->s = v->s; break;
   case IDL_V_ENUM: out->k = CV_ENUM; out->e = v->e; out->i = v->u; break;
+  case IDL_V_FIXED:
+    out->k = CV_FIXED;
+    snprintf(out->fx, sizeof out->fx, "%s", v->s ? v->s : "0");
+    break;
   case IDL_V_NONE: out->k = CV_INT; break;
   }
 }
@@ -218,6 +233,18 @@ eval_unary(check_ctx *cx, const expr *x, const idl_node *scope,
 {
   if (!eval(cx, x->a, scope, tg, out, depth + 1))
     return false;
+  if (out->k == CV_FIXED && x->op != '~') {
+    if (x->op == '-') {
+      char tmp[sizeof out->fx];
+      snprintf(tmp, sizeof tmp, "%s", out->fx);
+      if (tmp[0] == '-')
+        snprintf(out->fx, sizeof out->fx, "%s", tmp + 1);
+      else
+        snprintf(out->fx, sizeof out->fx, "-%.*s",
+                 (int)sizeof out->fx - 2, tmp);
+    }
+    return true;
+  }
   if (out->k == CV_FLOAT && x->op != '~') {
     if (x->op == '-')
       out->f = -out->f;
@@ -346,11 +373,41 @@ eval(check_ctx *cx, const expr *x, const idl_node *scope, const target *tg,
   case X_CHAR: out->k = CV_CHAR; out->c = (uint32_t)x->u; out->wide = x->wide; return true;
   case X_STRING: out->k = CV_STRING; out->s = x->s; out->wide = x->wide; return true;
   case X_BOOL: out->k = CV_BOOL; out->b = x->b; return true;
+  case X_FIXED:
+    out->k = CV_FIXED;
+    if (strlen(x->s) > 62) {
+      diag_error(&x->loc, "fixed-point literal has more than 62 digits");
+      return false;
+    }
+    snprintf(out->fx, sizeof out->fx, "%s", x->s);
+    return true;
   case X_NAME: return eval_name(cx, x, scope, out);
   case X_UNARY: return eval_unary(cx, x, scope, tg, out, depth);
   case X_BINARY: return eval_binary(cx, x, scope, tg, out, depth);
   }
   return false;
+}
+
+/* Normalises a fixed-point text ("-003.140") to "-3.14" in out and counts
+ * its digits and fractional digits. */
+static void
+fixed_normalise(const char *in, char *out, size_t size, unsigned *digits,
+                unsigned *scale)
+{
+  bool neg = in[0] == '-';
+  const char *p = neg ? in + 1 : in, *dot = strchr(p, '.');
+  size_t il = dot ? (size_t)(dot - p) : strlen(p), fl = dot ? strlen(dot + 1) : 0;
+  const char *ip = p, *fp = dot ? dot + 1 : "";
+  while (il > 1 && *ip == '0')
+    ip++, il--;
+  while (fl > 0 && fp[fl - 1] == '0')
+    fl--;
+  *scale = (unsigned)fl;
+  *digits = (unsigned)((il == 1 && *ip == '0' ? 0 : il) + fl);
+  if (il == 0)
+    ip = "0", il = 1;
+  snprintf(out, size, "%s%.*s%s%.*s", neg && *digits > 0 ? "-" : "", (int)il,
+           ip, fl ? "." : "", (int)fl, fp);
 }
 
 /* Converts an evaluated value to the target type, with range checks. */
@@ -386,6 +443,31 @@ convert(const expr *x, const target *tg, const cval *v, idl_value *out)
     return true;
   }
   switch (tg->kind) {
+  case IDL_T_FIXED: {
+    char txt[80], norm[80];
+    unsigned digits, scale, maxd = tg->bound ? (unsigned)tg->bound : 31;
+    if (v->k == CV_INT) {
+      xint_str(v->i, txt, sizeof txt);
+    } else if (v->k == CV_FIXED) {
+      snprintf(txt, sizeof txt, "%s", v->fx);
+    } else {
+      goto mismatch;
+    }
+    fixed_normalise(txt, norm, sizeof norm, &digits, &scale);
+    if (digits > maxd || (tg->bound != 0 && scale > tg->scale) ||
+        (tg->bound != 0 && digits - scale > maxd - tg->scale)) {
+      if (tg->bound != 0)
+        diag_error(&x->loc, "fixed-point value %s does not fit in "
+                            "fixed<%u,%u>", norm, maxd, tg->scale);
+      else
+        diag_error(&x->loc, "fixed-point value %s has more than 31 digits",
+                   norm);
+      return false;
+    }
+    out->kind = IDL_V_FIXED;
+    out->s = xstrdup(norm);
+    return true;
+  }
   case IDL_T_BOOLEAN:
     if (v->k != CV_BOOL)
       goto mismatch;
@@ -497,6 +579,7 @@ value_to_string(const idl_value *v)
       snprintf(buf, sizeof buf, "'\\x%llx'", (unsigned long long)v->u);
     break;
   case IDL_V_STRING: return xstrdup(v->s ? v->s : "");
+  case IDL_V_FIXED: return xstrdup(v->s ? v->s : "0");
   case IDL_V_ENUM: snprintf(buf, sizeof buf, "%s", v->e ? v->e->name : "?"); break;
   default: snprintf(buf, sizeof buf, "?"); break;
   }

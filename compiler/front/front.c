@@ -101,6 +101,9 @@ front_run(pstate *ps, pfile *main, idl_tree **out)
   ps->files = NULL;
   if (diag_error_count() == before && !ps->fatal)
     check_tree(ps, t);
+  for (size_t i = 0; i < ps->nuser_annos; i++)
+    free(ps->user_annos[i]);
+  ps->nuser_annos = 0;
   errors = (int)(diag_error_count() - before);
   if (errors > 0) {
     idl_tree_free(t);

@@ -26,6 +26,7 @@ typedef enum xkind {
   X_FLOAT,  /* f */
   X_CHAR,   /* u = code point; wide */
   X_STRING, /* s; wide */
+  X_FIXED,  /* s = digits as written, without the d/D suffix */
   X_BOOL,   /* b */
   X_NAME,   /* s = scoped name as written */
   X_UNARY,  /* op in "-+~", a */
@@ -70,11 +71,22 @@ typedef struct fnode {
   unsigned lookup_walk; /* INTERFACE: the same for scope.c lookups */
   idl_node *fwd_next;   /* FORWARD: older forward of the same name */
   int typedef_depth;    /* TYPEDEF: typedefs to go through (bounded) */
+  idl_type **gnames, **snames; /* ATTRIBUTE: getraises / setraises */
+  size_t ngnames, nsnames;
+  char *prefix;         /* #pragma prefix in force where it was parsed */
+  int fwd_kind;         /* FORWARD_TYPE: IDL_STRUCT or IDL_UNION */
+  bool abstract_value;  /* STRUCT parsed from `abstract valuetype` */
+  expr *bits_x;         /* BITSET field: its width as written */
+  bool auto_type;       /* BITSET field without a destination type */
+  char *rid;            /* typeid / #pragma ID: explicit repository id */
+  char *rversion;       /* #pragma version: "x.y" */
+  char *rprefix;        /* typeprefix of this scope */
 } fnode;
 
 typedef struct ftype {
   idl_type t;
-  expr *bound_x; /* STRING / WSTRING / SEQUENCE bound as written */
+  expr *bound_x; /* STRING / WSTRING / SEQUENCE / MAP bound as written */
+  expr *scale_x; /* FIXED: digits in bound_x, scale here */
   bool bad;      /* unsupported type, already reported */
   int depth;     /* SEQUENCE: nesting of sequence<> (bounded in parser.y) */
 } ftype;
@@ -151,6 +163,7 @@ typedef struct pincl {
   void *buf; /* YY_BUFFER_STATE of the includer */
   int line, col;
   size_t nconds; /* conditional depth when the file was entered */
+  char *prefix;  /* the includer's #pragma prefix (restored at the end) */
 } pincl;
 
 #define PS_MAX_INCLUDE_DEPTH 64
@@ -163,6 +176,7 @@ typedef struct pincl {
 #define PS_MAX_TYPE_DEPTH 64           /* sequence<sequence<...>> */
 #define PS_MAX_INHERIT_DEPTH 256       /* interface inheritance chain */
 #define PS_MAX_ANNOTATIONS 64          /* annotations on one declaration */
+#define PS_MAX_USER_ANNOS 256          /* @annotation declarations remembered */
 #define PS_MAX_TYPEDEF_CHAIN 1000      /* = idl_resolve_typedefs' bound */
 
 /* A documentation comment tied to the line of the first token after it. */
@@ -199,9 +213,18 @@ typedef struct pstate {
   idl_loc comment_loc;
 
   char last_tok[96]; /* text of the last token, for syntax errors */
+  int prev_tok;      /* the token before, for context keywords */
+  char pending_brace; /* what the next '{' opens: 'M'odule, 'V'alue, 'O' */
+  char brace_kind[PS_MAX_NESTING + 2]; /* per open brace depth */
+  char *prefix;      /* #pragma prefix in force (NULL = none) */
+  char *pragma_out;  /* #pragma ID / version for the scanner to hand on as
+                        a T_PRAGMA token: "I" or "V", name, '\n', value */
   const char **includes;
   size_t nincludes, capincludes;
   unsigned syntax_errors;
+  bool trunc_pending; /* parser: `truncatable` seen in a value header */
+  char *user_annos[PS_MAX_USER_ANNOS]; /* names of @annotation declarations */
+  size_t nuser_annos;
 
   /* documentation comments (doc.c): the one being read or waiting for
    * the next token, and those already tied to a token's line */
@@ -248,6 +271,7 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
 const char *idl_tkind_name(idl_tkind k);
 const char *idl_kind_name(idl_kind k);
 

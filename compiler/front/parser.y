@@ -62,7 +62,14 @@ static expr *binary(int op, expr *a, expr *b, idl_loc loc);
 static expr *unary(int op, expr *a, idl_loc loc);
 static expr *bounded_expr(expr *x);
 static idl_type *sequence_of(idl_type *elem, expr *bound, idl_loc loc);
+static idl_type *map_of(idl_type *key, idl_type *elem, expr *bound,
+                        idl_loc loc);
 static idl_annotation *annotation(char *name, expr *x, idl_loc loc);
+static idl_node *pragma_node(pstate *ps, char *text, idl_loc loc);
+static idl_node *repoid_node(pstate *ps, char *name, char *value,
+                             unsigned flags, idl_loc loc);
+static void set_names(idl_node *n, tlist l);
+static void attr_raises(idl_node *n, const tlist *get, const tlist *set);
 static void idlyyerror(const IDLYYLTYPE *l, yyscan_t scanner, pstate *ps,
                        const char *msg);
 }
@@ -89,6 +96,7 @@ static void idlyyerror(const IDLYYLTYPE *l, yyscan_t scanner, pstate *ps,
   idl_annotation *anno;
   xlist xl;
   tlist tl;
+  struct { expr *x; char *name; } ap;
 }
 
 %token <str> T_IDENT "identifier"
@@ -98,8 +106,10 @@ static void idlyyerror(const IDLYYLTYPE *l, yyscan_t scanner, pstate *ps,
 %token <d> T_FLOAT_LIT "floating-point literal"
 %token <c> T_CHAR_LIT "character literal"
 %token <c> T_WCHAR_LIT "wide character literal"
-%token <str> T_UNSUP_TYPE "unsupported type"
 %token <str> T_UNSUP_DCL "unsupported declaration"
+%token <str> T_FIXED_LIT "fixed-point literal"
+%token <str> T_PRAGMA "#pragma"
+%token T_ANNO_DCL "'@annotation'"
 %token T_SCOPE "'::'" T_SHL "'<<'" T_GT_JOINED "'>>'"
 %token T_MODULE "'module'" T_INTERFACE "'interface'" T_STRUCT "'struct'"
 %token T_UNION "'union'" T_SWITCH "'switch'" T_CASE "'case'"
@@ -116,6 +126,14 @@ static void idlyyerror(const IDLYYLTYPE *l, yyscan_t scanner, pstate *ps,
 %token T_ABSTRACT "'abstract'" T_INT8 "'int8'" T_UINT8 "'uint8'"
 %token T_INT16 "'int16'" T_UINT16 "'uint16'" T_INT32 "'int32'"
 %token T_UINT32 "'uint32'" T_INT64 "'int64'" T_UINT64 "'uint64'"
+%token T_FIXED "'fixed'" T_MAP "'map'" T_VALUEBASE "'ValueBase'"
+%token T_BITMASK "'bitmask'" T_BITSET "'bitset'" T_BITFIELD "'bitfield'"
+%token T_NATIVE "'native'" T_TYPEID "'typeid'" T_TYPEPREFIX "'typeprefix'"
+%token T_GETRAISES "'getraises'" T_SETRAISES "'setraises'"
+%token T_VALUETYPE "'valuetype'" T_EVENTTYPE "'eventtype'"
+%token T_CUSTOM "'custom'" T_TRUNCATABLE "'truncatable'"
+%token T_SUPPORTS "'supports'" T_PUBLIC "'public'" T_PRIVATE "'private'"
+%token T_FACTORY "'factory'" T_CONTEXT "'context'"
 %token '{' "'{'" '}' "'}'" '(' "'('" ')' "')'" ';' "';'" ':' "':'"
 %token ',' "','" '=' "'='" '<' "'<'" '>' "'>'" '|' "'|'" '^' "'^'"
 %token '&' "'&'" '+' "'+'" '-' "'-'" '*' "'*'" '/' "'/'" '%' "'%'"
@@ -126,7 +144,13 @@ static void idlyyerror(const IDLYYLTYPE *l, yyscan_t scanner, pstate *ps,
 %type <list> members member op_params param_list
 %type <node> constr_type struct_def union_def enum_def const_dcl except_dcl
 %type <node> interface_dcl module_dcl op_dcl param enumerator union_case
-%type <list> enumerators union_cases attr_dcl
+%type <list> enumerators union_cases attr_dcl bit_values bitfields bitfield
+%type <list> value_body value_element state_member
+%type <node> bit_value bitmask_def bitset_def value_dcl value_header init_dcl
+%type <node> typeid_dcl
+%type <i> value_kw opt_truncatable
+%type <tl> value_inherit value_supports getraises setraises
+%type <ap> anno_param anno_params anno_args
 %type <type> type_spec base_type template_type op_type switch_type
 %type <x> const_expr or_expr xor_expr and_expr shift_expr add_expr mult_expr
 %type <x> unary_expr primary_expr literal bound_expr
@@ -134,7 +158,7 @@ static void idlyyerror(const IDLYYLTYPE *l, yyscan_t scanner, pstate *ps,
 %type <anno> annotations annotation
 %type <xl> case_labels
 %type <x> case_label
-%type <tl> scoped_names inheritance raises
+%type <tl> scoped_names inheritance raises struct_inherit
 %type <i> interface_kw op_attr param_dir
 
 %destructor { free($$); } <str>
@@ -146,6 +170,7 @@ static void idlyyerror(const IDLYYLTYPE *l, yyscan_t scanner, pstate *ps,
 %destructor { anno_free($$); } <anno>
 %destructor { xlist_free(&$$); } <xl>
 %destructor { tlist_free(&$$); } <tl>
+%destructor { expr_free($$.x); free($$.name); } <ap>
 
 %%
 
@@ -165,7 +190,17 @@ definition
   | annotations except_dcl ';' { $$ = one($2); annotate($$, $1); }
   | annotations interface_dcl ';' { $$ = one($2); annotate($$, $1); }
   | annotations module_dcl ';' { $$ = one($2); annotate($$, $1); }
+  | annotations value_dcl ';' { $$ = one($2); annotate($$, $1); }
+  | annotations typeid_dcl ';' { $$ = one($2); anno_free($1); }
+  | T_PRAGMA { $$ = one(pragma_node(ps, $1, LOC(@1))); }
   | error ';' { $$ = none(); yyerrok; }
+  ;
+
+typeid_dcl
+  : T_TYPEID scoped_name string_lit
+      { $$ = repoid_node(ps, $2, $3, 0, LOC(@1)); }
+  | T_TYPEPREFIX scoped_name string_lit
+      { $$ = repoid_node(ps, $2, $3, IDL_F_PREFIX, LOC(@1)); }
   ;
 
 module_dcl
@@ -235,22 +270,149 @@ export
   | annotations except_dcl ';' { $$ = one($2); annotate($$, $1); }
   | annotations attr_dcl ';' { $$ = $2; annotate($$, $1); }
   | annotations op_dcl ';' { $$ = one($2); annotate($$, $1); }
+  | annotations typeid_dcl ';' { $$ = one($2); anno_free($1); }
+  | T_PRAGMA { $$ = one(pragma_node(ps, $1, LOC(@1))); }
   | error ';' { $$ = none(); yyerrok; }
   ;
 
+/* --- value types -------------------------------------------------------- */
+
+value_kw
+  : T_VALUETYPE { $$ = IDL_VK_CONCRETE; }
+  | T_CUSTOM T_VALUETYPE { $$ = IDL_VK_CONCRETE | 0x100; }
+  | T_ABSTRACT T_VALUETYPE { $$ = IDL_VK_ABSTRACT; }
+  | T_EVENTTYPE { $$ = IDL_VK_EVENT; }
+  | T_CUSTOM T_EVENTTYPE { $$ = IDL_VK_EVENT | 0x100; }
+  | T_ABSTRACT T_EVENTTYPE { $$ = IDL_VK_ABSTRACT; }
+  ;
+
+value_dcl
+  : value_kw ident
+      {
+        $$ = node_new(ps, IDL_FORWARD_TYPE, $2, LOC(@2));
+        FNODE($$)->fwd_kind = IDL_STRUCT;
+        $$->value_kind = $1 & 0xff;
+      }
+  | value_kw ident type_spec
+      {
+        idl_node *m;
+        $$ = node_new(ps, IDL_STRUCT, $2, LOC(@2));
+        $$->value_kind = IDL_VK_BOXED;
+        FNODE($$)->kw_loc = LOC(@1);
+        if (($1 & 0xff) != IDL_VK_CONCRETE || ($1 & 0x100)) {
+          idl_loc l = LOC(@1);
+          diag_error(&l, "a boxed valuetype cannot be abstract, custom or "
+                         "an eventtype");
+        }
+        m = node_new(ps, IDL_MEMBER, xstrdup("value"), LOC(@3));
+        m->type = $3;
+        node_add_child($$, m);
+      }
+  | value_header '{' value_body '}'
+      {
+        $$ = $1;
+        node_add_children($$, $3.first);
+      }
+  ;
+
+value_header
+  : value_kw ident value_inherit value_supports
+      {
+        $$ = node_new(ps, IDL_STRUCT, $2, LOC(@2));
+        $$->value_kind = $1 & 0xff;
+        $$->is_custom = ($1 & 0x100) != 0;
+        $$->is_truncatable = ps->trunc_pending;
+        FNODE($$)->kw_loc = LOC(@1);
+        set_names($$, $3);
+        tlist_free(&$4); /* supports: accepted, no effect on the mapping */
+      }
+  ;
+
+value_inherit
+  : %empty { $$.v = NULL; $$.n = 0; ps->trunc_pending = false; }
+  | ':' opt_truncatable scoped_names
+      {
+        $$ = $3;
+        ps->trunc_pending = $2 != 0;
+      }
+  ;
+
+opt_truncatable
+  : %empty { $$ = 0; }
+  | T_TRUNCATABLE { $$ = 1; }
+  ;
+
+value_supports
+  : %empty { $$.v = NULL; $$.n = 0; }
+  | T_SUPPORTS scoped_names { $$ = $2; }
+  ;
+
+value_body
+  : %empty { $$ = none(); }
+  | value_body value_element { $$ = cat($1, $2); }
+  ;
+
+value_element
+  : export
+  | annotations state_member { $$ = $2; annotate($$, $1); }
+  | annotations init_dcl ';' { $$ = one($2); annotate($$, $1); }
+  ;
+
+state_member
+  : T_PUBLIC type_spec declarators ';'
+      { $$ = declare_each(ps, IDL_MEMBER, $2, $3); }
+  | T_PRIVATE type_spec declarators ';'
+      {
+        $$ = declare_each(ps, IDL_MEMBER, $2, $3);
+        for (idl_node *n = $$.first; n != NULL; n = n->next)
+          n->flags |= IDL_F_PRIVATE;
+      }
+  ;
+
+init_dcl
+  : T_FACTORY ident '(' op_params ')' raises
+      {
+        $$ = node_new(ps, IDL_OPERATION, $2, LOC(@2));
+        $$->flags |= IDL_F_FACTORY;
+        $$->type = type_new(IDL_T_VOID, LOC(@1));
+        node_add_children($$, $4.first);
+        FNODE($$)->names = $6.v;
+        FNODE($$)->nnames = $6.n;
+      }
+  ;
+
 attr_dcl
-  : T_READONLY T_ATTRIBUTE type_spec simple_declarators
+  : T_READONLY T_ATTRIBUTE type_spec simple_declarators raises
       {
         $$ = declare_each(ps, IDL_ATTRIBUTE, $3, $4);
-        for (idl_node *n = $$.first; n != NULL; n = n->next)
+        for (idl_node *n = $$.first; n != NULL; n = n->next) {
           n->flags |= IDL_F_READONLY;
+          attr_raises(n, &$5, NULL);
+        }
+        tlist_free(&$5);
       }
-  | T_ATTRIBUTE type_spec simple_declarators
-      { $$ = declare_each(ps, IDL_ATTRIBUTE, $2, $3); }
+  | T_ATTRIBUTE type_spec simple_declarators getraises setraises
+      {
+        $$ = declare_each(ps, IDL_ATTRIBUTE, $2, $3);
+        for (idl_node *n = $$.first; n != NULL; n = n->next)
+          attr_raises(n, &$4, &$5);
+        tlist_free(&$4);
+        tlist_free(&$5);
+      }
+  ;
+
+getraises
+  : %empty { $$.v = NULL; $$.n = 0; }
+  | T_GETRAISES '(' scoped_names ')' { $$ = $3; }
+  ;
+
+setraises
+  : %empty { $$.v = NULL; $$.n = 0; }
+  | T_SETRAISES '(' scoped_names ')' { $$ = $3; }
   ;
 
 op_dcl
-  : op_attr op_type ident '(' op_params ')' raises
+  : op_attr op_type ident '(' op_params ')' raises context
       {
         $$ = node_new(ps, IDL_OPERATION, $3, LOC(@3));
         if ($1)
@@ -303,6 +465,17 @@ raises
   | T_RAISES '(' scoped_names ')' { $$ = $3; }
   ;
 
+/* context ("a", "b*"): accepted and ignored (no CORBA contexts in plumb) */
+context
+  : %empty
+  | T_CONTEXT '(' context_strings ')'
+  ;
+
+context_strings
+  : string_lit { free($1); }
+  | context_strings ',' string_lit { free($3); }
+  ;
+
 /* --- constants and exceptions ------------------------------------------ */
 
 const_dcl
@@ -329,21 +502,87 @@ type_dcl
   | typedef_dcl
   | T_STRUCT ident
       {
-        idl_loc l = LOC(@1);
-        diag_error(&l, "forward declaration of struct '%s' is not supported",
-                   $2);
-        free($2);
-        $$ = none();
+        idl_node *n = node_new(ps, IDL_FORWARD_TYPE, $2, LOC(@2));
+        FNODE(n)->fwd_kind = IDL_STRUCT;
+        $$ = one(n);
       }
   | T_UNION ident
       {
-        idl_loc l = LOC(@1);
-        diag_error(&l, "forward declaration of union '%s' is not supported",
-                   $2);
-        free($2);
-        $$ = none();
+        idl_node *n = node_new(ps, IDL_FORWARD_TYPE, $2, LOC(@2));
+        FNODE(n)->fwd_kind = IDL_UNION;
+        $$ = one(n);
+      }
+  | T_NATIVE ident { $$ = one(node_new(ps, IDL_NATIVE, $2, LOC(@2))); }
+  | bitmask_def { $$ = one($1); }
+  | bitset_def { $$ = one($1); }
+  ;
+
+bitmask_def
+  : T_BITMASK ident '{' bit_values '}'
+      {
+        $$ = node_new(ps, IDL_BITMASK, $2, LOC(@2));
+        node_add_children($$, $4.first);
       }
   ;
+
+bit_values
+  : bit_value { $$ = one($1); }
+  | bit_values ',' bit_value { $$ = cat($1, one($3)); }
+  ;
+
+bit_value
+  : annotations ident
+      {
+        $$ = node_new(ps, IDL_ENUMERATOR, $2, LOC(@2));
+        $$->annotations = $1;
+      }
+  ;
+
+bitset_def
+  : T_BITSET ident struct_inherit '{' bitfields '}'
+      {
+        $$ = node_new(ps, IDL_BITSET, $2, LOC(@2));
+        set_names($$, $3);
+        node_add_children($$, $5.first);
+      }
+  ;
+
+bitfields
+  : %empty { $$ = none(); }
+  | bitfields bitfield { $$ = cat($1, $2); }
+  ;
+
+bitfield
+  : annotations T_BITFIELD '<' bound_expr close ';'
+      {
+        idl_node *n = node_new(ps, IDL_MEMBER, xstrdup(""), LOC(@2));
+        n->type = type_new(IDL_T_ULLONG, LOC(@2));
+        FNODE(n)->bits_x = $4;
+        n->annotations = $1;
+        $$ = one(n);
+      }
+  | annotations T_BITFIELD '<' bound_expr close simple_declarators ';'
+      {
+        $$ = declare_each(ps, IDL_MEMBER, type_new(IDL_T_ULLONG, LOC(@2)),
+                          $6);
+        for (idl_node *n = $$.first; n != NULL; n = n->next) {
+          FNODE(n)->auto_type = true;
+          FNODE(n)->bits_x = n == $$.first ? $4 : expr_clone($4);
+        }
+        annotate($$, $1);
+      }
+  | annotations T_BITFIELD '<' bound_expr ',' base_type close
+    simple_declarators ';'
+      {
+        $$ = declare_each(ps, IDL_MEMBER, $6, $8);
+        for (idl_node *n = $$.first; n != NULL; n = n->next)
+          FNODE(n)->bits_x = n == $$.first ? $4 : expr_clone($4);
+        annotate($$, $1);
+      }
+  | error ';' { $$ = none(); yyerrok; }
+  ;
+
+
 
 typedef_dcl
   : T_TYPEDEF type_spec declarators
@@ -362,10 +601,21 @@ constr_type
   ;
 
 struct_def
-  : T_STRUCT ident '{' members '}'
+  : T_STRUCT ident struct_inherit '{' members '}'
       {
         $$ = node_new(ps, IDL_STRUCT, $2, LOC(@2));
-        node_add_children($$, $4.first);
+        set_names($$, $3);
+        node_add_children($$, $5.first);
+      }
+  ;
+
+struct_inherit
+  : %empty { $$.v = NULL; $$.n = 0; }
+  | ':' scoped_name
+      {
+        $$.v = xmalloc(sizeof *$$.v);
+        $$.v[0] = named_type($2, LOC(@2));
+        $$.n = 1;
       }
   ;
 
@@ -388,6 +638,9 @@ member
         $$ = cat(one($2), m);
       }
   | annotations constr_type ';' { $$ = one($2); annotate($$, $1); }
+  | annotations typedef_dcl ';' { $$ = $2; annotate($$, $1); }
+  | annotations const_dcl ';' { $$ = one($2); annotate($$, $1); }
+  | T_PRAGMA { $$ = one(pragma_node(ps, $1, LOC(@1))); }
   | error ';' { $$ = none(); yyerrok; }
   ;
 
@@ -410,26 +663,35 @@ union_cases
   ;
 
 union_case
-  : case_labels annotations type_spec declarator ';'
+  : annotations case_labels annotations type_spec declarator ';'
       {
-        decl *d = $4;
+        decl *d = $5;
+        idl_annotation *an = $1;
         $$ = node_new(ps, IDL_CASE, d->name, d->loc);
         d->name = NULL;
-        $$->type = $3;
-        $$->annotations = $2;
+        $$->type = $4;
+        if (an == NULL) {
+          an = $3;
+        } else {
+          idl_annotation *t = an;
+          while (t->next != NULL)
+            t = t->next;
+          t->next = $3;
+        }
+        $$->annotations = an;
         FNODE($$)->dim_x = d->dims;
         FNODE($$)->ndim_x = d->ndims;
         d->dims = NULL;
         d->ndims = 0;
         decl_free(d);
-        FNODE($$)->label_x = $1.v;
-        FNODE($$)->nlabel_x = $1.n;
-        if ($1.has_default)
+        FNODE($$)->label_x = $2.v;
+        FNODE($$)->nlabel_x = $2.n;
+        if ($2.has_default)
           $$->flags |= IDL_F_DEFAULT;
         $$->value.kind = IDL_V_NONE;
         /* remember where `default:` was written in the type-less slot */
-        if ($1.has_default)
-          FNODE($$)->kw_loc = $1.default_loc;
+        if ($2.has_default)
+          FNODE($$)->kw_loc = $2.default_loc;
       }
   | error ';' { $$ = NULL; yyerrok; }
   ;
@@ -557,19 +819,14 @@ type_spec
   : base_type
   | template_type
   | scoped_name { $$ = named_type($1, LOC(@1)); }
-  | T_UNSUP_TYPE
-      {
-        idl_loc l = LOC(@1);
-        diag_error(&l, "'%s' is not supported", $1);
-        $$ = named_type($1, l);
-        FTYPE($$)->bad = true;
-      }
+  | T_VALUEBASE { $$ = type_new(IDL_T_VALUEBASE, LOC(@1)); }
   ;
 
 base_type
   : T_SHORT { $$ = type_new(IDL_T_SHORT, LOC(@1)); }
   | T_LONG { $$ = type_new(IDL_T_LONG, LOC(@1)); }
   | T_LONG T_LONG { $$ = type_new(IDL_T_LLONG, LOC(@1)); }
+  | T_LONG T_DOUBLE { $$ = type_new(IDL_T_LDOUBLE, LOC(@1)); }
   | T_UNSIGNED T_SHORT { $$ = type_new(IDL_T_USHORT, LOC(@1)); }
   | T_UNSIGNED T_LONG { $$ = type_new(IDL_T_ULONG, LOC(@1)); }
   | T_UNSIGNED T_LONG T_LONG { $$ = type_new(IDL_T_ULLONG, LOC(@1)); }
@@ -602,6 +859,17 @@ template_type
         $$ = type_new(IDL_T_STRING, LOC(@1));
         FTYPE($$)->bound_x = $3;
       }
+  | T_FIXED '<' bound_expr ',' bound_expr close
+      {
+        $$ = type_new(IDL_T_FIXED, LOC(@1));
+        FTYPE($$)->bound_x = $3;
+        FTYPE($$)->scale_x = $5;
+      }
+  | T_FIXED { $$ = type_new(IDL_T_FIXED, LOC(@1)); }
+  | T_MAP '<' type_spec ',' type_spec close
+      { $$ = map_of($3, $5, NULL, LOC(@1)); }
+  | T_MAP '<' type_spec ',' type_spec ',' bound_expr close
+      { $$ = map_of($3, $5, $7, LOC(@1)); }
   | T_WSTRING { $$ = type_new(IDL_T_WSTRING, LOC(@1)); }
   | T_WSTRING '<' bound_expr close
       {
@@ -673,24 +941,52 @@ annotations
 
 annotation
   : '@' anno_name { $$ = annotation($2, NULL, LOC(@1)); }
-  | '@' anno_name '(' ')' { $$ = annotation($2, NULL, LOC(@1)); }
-  | '@' anno_name '(' const_expr ')' { $$ = annotation($2, $4, LOC(@1)); }
-  | '@' anno_name '(' anno_params ')' { $$ = annotation($2, NULL, LOC(@1)); }
+  | '@' anno_name '(' anno_args ')'
+      {
+        $$ = annotation($2, $4.x, LOC(@1));
+        free($4.name);
+      }
+  ;
+
+/* @a(), @a(expr), @a(name = expr, ...): the positional argument or the
+ * one named `value` is kept (that is what every honoured annotation
+ * takes); other named arguments are parsed and dropped. */
+anno_args
+  : %empty { $$.x = NULL; $$.name = NULL; }
+  | const_expr { $$.x = $1; $$.name = NULL; }
+  | anno_params
   ;
 
 /* a plain identifier: with scoped names `@a ::T x;` would be ambiguous */
 anno_name
   : T_IDENT
   | T_DEFAULT { $$ = xstrdup("default"); }
+  | T_ONEWAY { $$ = xstrdup("oneway"); }
   ;
 
 anno_params
   : anno_param
   | anno_params ',' anno_param
+      {
+        if ($1.x == NULL && $3.name != NULL && strcmp($3.name, "value") == 0) {
+          $$ = $3;
+          free($1.name);
+        } else {
+          $$ = $1;
+          free($3.name);
+          expr_free($3.x);
+        }
+      }
   ;
 
 anno_param
-  : T_IDENT '=' const_expr { free($1); expr_free($3); }
+  : T_IDENT '=' const_expr
+      {
+        $$.name = $1;
+        $$.x = strcmp($1, "value") == 0 ? $3 : NULL;
+        if ($$.x == NULL)
+          expr_free($3);
+      }
   ;
 
 /* --- constant expressions ------------------------------------------------------ */
@@ -735,9 +1031,9 @@ mult_expr
 
 unary_expr
   : primary_expr
-  | '-' primary_expr { $$ = unary('-', $2, LOC(@1)); }
-  | '+' primary_expr { $$ = unary('+', $2, LOC(@1)); }
-  | '~' primary_expr { $$ = unary('~', $2, LOC(@1)); }
+  | '-' unary_expr { $$ = unary('-', $2, LOC(@1)); }
+  | '+' unary_expr { $$ = unary('+', $2, LOC(@1)); }
+  | '~' unary_expr { $$ = unary('~', $2, LOC(@1)); }
   ;
 
 primary_expr
@@ -749,6 +1045,7 @@ primary_expr
 literal
   : T_INT_LIT { $$ = expr_new(X_INT, LOC(@1)); $$->u = $1; }
   | T_FLOAT_LIT { $$ = expr_new(X_FLOAT, LOC(@1)); $$->f = $1; }
+  | T_FIXED_LIT { $$ = expr_new(X_FIXED, LOC(@1)); $$->s = $1; }
   | T_CHAR_LIT { $$ = expr_new(X_CHAR, LOC(@1)); $$->u = $1; }
   | T_WCHAR_LIT
       { $$ = expr_new(X_CHAR, LOC(@1)); $$->u = $1; $$->wide = true; }
@@ -911,13 +1208,43 @@ unary(int op, expr *a, idl_loc loc)
   return bounded_expr(x);
 }
 
+static int
+type_depth(const idl_type *t)
+{
+  return t->kind == IDL_T_SEQUENCE || t->kind == IDL_T_MAP ? FTYPE(t)->depth
+                                                          : 0;
+}
+
+/* map<key, elem[, bound]>: nesting (with sequences) bounded like them */
+static idl_type *
+map_of(idl_type *key, idl_type *elem, expr *bound, idl_loc loc)
+{
+  idl_type *t = type_new(IDL_T_MAP, loc);
+  int d = type_depth(elem) > type_depth(key) ? type_depth(elem)
+                                             : type_depth(key);
+  FTYPE(t)->depth = d + 1;
+  FTYPE(t)->bound_x = bound;
+  if (d + 1 > PS_MAX_TYPE_DEPTH) {
+    if (d == PS_MAX_TYPE_DEPTH)
+      diag_error(&loc, "map nested too deeply (more than %d levels)",
+                 PS_MAX_TYPE_DEPTH);
+    type_free(elem);
+    type_free(key);
+    key = type_new(IDL_T_LONG, loc);
+    elem = type_new(IDL_T_LONG, loc);
+  }
+  t->key = key;
+  t->elem = elem;
+  return t;
+}
+
 /* sequence<elem[, bound]>, nesting bounded like expressions: reported
  * once, the excess levels collapse to sequence<long>. */
 static idl_type *
 sequence_of(idl_type *elem, expr *bound, idl_loc loc)
 {
   idl_type *t = type_new(IDL_T_SEQUENCE, loc);
-  int d = elem->kind == IDL_T_SEQUENCE ? FTYPE(elem)->depth : 0;
+  int d = type_depth(elem);
   FTYPE(t)->depth = d + 1;
   FTYPE(t)->bound_x = bound;
   if (d + 1 > PS_MAX_TYPE_DEPTH) {
@@ -929,6 +1256,59 @@ sequence_of(idl_type *elem, expr *bound, idl_loc loc)
   }
   t->elem = elem;
   return t;
+}
+
+static void
+set_names(idl_node *n, tlist l)
+{
+  FNODE(n)->names = l.v;
+  FNODE(n)->nnames = l.n;
+}
+
+static idl_type **
+clone_names(const tlist *l)
+{
+  idl_type **v = xcalloc(l->n ? l->n : 1, sizeof *v);
+  for (size_t i = 0; i < l->n; i++)
+    v[i] = type_clone(l->v[i]);
+  return v;
+}
+
+/* getraises / setraises (readonly: raises) of one attribute declarator */
+static void
+attr_raises(idl_node *n, const tlist *get, const tlist *set)
+{
+  if (get != NULL && get->n > 0) {
+    FNODE(n)->gnames = clone_names(get);
+    FNODE(n)->ngnames = get->n;
+  }
+  if (set != NULL && set->n > 0) {
+    FNODE(n)->snames = clone_names(set);
+    FNODE(n)->nsnames = set->n;
+  }
+}
+
+static idl_node *
+repoid_node(pstate *ps, char *name, char *value, unsigned flags, idl_loc loc)
+{
+  idl_node *n = node_new(ps, IDL_REPOID, name, loc);
+  n->flags |= flags;
+  n->value.kind = IDL_V_STRING;
+  n->value.s = value;
+  return n;
+}
+
+/* T_PRAGMA text: 'I' or 'V', the name, '\n', the value (pp.c) */
+static idl_node *
+pragma_node(pstate *ps, char *text, idl_loc loc)
+{
+  char *nl = strchr(text, '\n');
+  idl_node *n;
+  *nl = '\0';
+  n = repoid_node(ps, xstrdup(text + 1), xstrdup(nl + 1),
+                  text[0] == 'V' ? IDL_F_VERSION : 0, loc);
+  free(text);
+  return n;
 }
 
 static idl_annotation *

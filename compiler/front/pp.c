@@ -362,6 +362,11 @@ pp_free(pstate *ps)
     m = next;
   }
   ps->macros = NULL;
+  free(ps->prefix);
+  ps->prefix = NULL;
+  free(ps->pragma_out);
+  ps->pragma_out = NULL;
+
   free(ps->conds);
   ps->conds = NULL;
   ps->nconds = ps->capconds = 0;
@@ -375,6 +380,111 @@ skip_ws(const char *p)
   while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\f' || *p == '\v')
     p++;
   return p;
+}
+
+/* A "..." string at p (no escapes but \" and \\) -> malloc'd, *end past
+ * it; NULL if p does not start one or it is unterminated. */
+static char *
+read_quoted(const char *p, const char **end)
+{
+  size_t n = 0;
+  char *s;
+  const char *q;
+  if (*p != '"')
+    return NULL;
+  for (q = p + 1; *q != '"'; q++) {
+    if (*q == '\0')
+      return NULL;
+    if (*q == '\\' && q[1] != '\0')
+      q++;
+    n++;
+  }
+  s = xmalloc(n + 1);
+  n = 0;
+  for (q = p + 1; *q != '"'; q++) {
+    if (*q == '\\' && q[1] != '\0')
+      q++;
+    s[n++] = *q;
+  }
+  s[n] = '\0';
+  *end = q + 1;
+  return s;
+}
+
+static bool
+only_comment_left(const char *p)
+{
+  p = skip_ws(p);
+  return *p == '\0' || (p[0] == '/' && (p[1] == '/' || p[1] == '*'));
+}
+
+/* #pragma prefix "p": repository ids of what follows in this file start
+ * with p/ (an empty string removes the prefix). */
+static void
+pp_pragma_prefix(pstate *ps, const char *p, idl_loc loc)
+{
+  const char *end;
+  char *v = read_quoted(skip_ws(p), &end);
+  if (v == NULL || !only_comment_left(end)) {
+    diag_error(&loc, "#pragma prefix expects a string literal");
+    free(v);
+    return;
+  }
+  free(ps->prefix);
+  ps->prefix = NULL;
+  if (*v != '\0')
+    ps->prefix = v;
+  else
+    free(v);
+}
+
+/* #pragma ID name "id" / #pragma version name major.minor: handed to the
+ * parser as a T_PRAGMA token so that check resolves name in the scope the
+ * pragma is written in. */
+static void
+pp_pragma_repoid(pstate *ps, const char *p, bool version, idl_loc loc)
+{
+  const char *q = skip_ws(p), *start = q, *end;
+  char *v = NULL, *out;
+  size_t nl;
+
+  while (isalnum((unsigned char)*q) || *q == '_' || *q == ':')
+    q++;
+  nl = (size_t)(q - start);
+  q = skip_ws(q);
+  if (version) {
+    const char *vs = q;
+    while (isdigit((unsigned char)*q))
+      q++;
+    if (q > vs && *q == '.' && isdigit((unsigned char)q[1])) {
+      q++;
+      while (isdigit((unsigned char)*q))
+        q++;
+      v = xstrndup(vs, (size_t)(q - vs));
+    }
+    end = q;
+  } else {
+    v = read_quoted(q, &end);
+  }
+  if (nl == 0 || v == NULL || !only_comment_left(end)) {
+    diag_error(&loc, version ? "#pragma version expects a name and "
+                               "major.minor"
+                             : "#pragma ID expects a name and a string "
+                               "literal");
+    free(v);
+    return;
+  }
+  if (ps->pragma_out != NULL) { /* not taken: cannot happen line by line */
+    free(ps->pragma_out);
+    ps->pragma_out = NULL;
+  }
+  out = xmalloc(nl + strlen(v) + 3);
+  out[0] = version ? 'V' : 'I';
+  memcpy(out + 1, start, nl);
+  out[nl + 1] = '\n';
+  strcpy(out + nl + 2, v);
+  ps->pragma_out = out;
+  free(v);
 }
 
 /* Reads an identifier at p into buf; returns the position after it. */
@@ -621,6 +731,10 @@ pp_directive(pstate *ps, const char *text, idl_loc loc)
     if (strcmp(what, "once") == 0 &&
         (*rest == '\0' || (rest[0] == '/' && (rest[1] == '/' || rest[1] == '*'))))
       ps->cur->once = true;
+    else if (strcmp(what, "prefix") == 0)
+      pp_pragma_prefix(ps, rest, loc);
+    else if (strcmp(what, "ID") == 0 || strcmp(what, "version") == 0)
+      pp_pragma_repoid(ps, rest, what[0] == 'v', loc);
     else
       diag_note(&loc, "#pragma %s ignored", what);
   } else if (strcmp(dir, "error") == 0) {

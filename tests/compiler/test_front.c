@@ -47,9 +47,10 @@ capture(const diag_record *r, void *ctx)
   snprintf(c->msg, sizeof c->msg, "%s", r->message);
 }
 
-static const char *const inc_dirs[] = {IDL_DIR "/include"};
+static const char *const inc_dirs[] = {IDL_DIR "/include",
+                                       IDL_DIR "/world"};
 static const idl_options opts = {.include_dirs = inc_dirs,
-                                 .ninclude_dirs = 1};
+                                 .ninclude_dirs = 2};
 
 static size_t
 count_sev(diag_severity sev)
@@ -374,7 +375,7 @@ test_union(void)
   c = child(w, "d");
   CU_ASSERT_TRUE(c->flags & IDL_F_DEFAULT);
   CU_ASSERT_EQUAL(c->nlabels, 0);
-  CU_ASSERT_EQUAL(c->field_id, 3);
+  CU_ASSERT_EQUAL(c->field_id, 10); /* @autoid(SEQUENTIAL): after @id(9) */
   c = child(find(t, "B"), "no");
   CU_ASSERT_EQUAL(c->labels[0].kind, IDL_V_BOOL);
   CU_ASSERT_FALSE(c->labels[0].b);
@@ -549,20 +550,20 @@ test_annotations(void)
                             "  @optional @id(10) string note;\n"
                             "  @default(5) long count;\n"
                             "  @range(min = 1, max = 9) short level;\n"
+                            "  @vendor_thing(1) @other long z;\n"
                             "};\n",
                             &opts, &t);
   diag_set_sink(NULL, NULL);
   CU_ASSERT_EQUAL(errors, 0);
-  CU_ASSERT_EQUAL(count_sev(DIAG_WARNING), 3);
+  /* standard IDL4 / XTypes annotations are accepted quietly; unknown ones
+   * are warned about */
+  CU_ASSERT_EQUAL(count_sev(DIAG_WARNING), 2);
   CU_ASSERT_EQUAL(count_sev(DIAG_ERROR), 0);
-  if (ncaps >= 3) {
-    CU_ASSERT_EQUAL(caps[0].line, 1);
-    CU_ASSERT_EQUAL(caps[0].col, 1);
-    CU_ASSERT_STRING_EQUAL(caps[0].msg, "annotation '@topic' ignored");
-    CU_ASSERT_STRING_EQUAL(caps[1].msg, "annotation '@default' ignored");
-    CU_ASSERT_EQUAL(caps[1].line, 5);
-    CU_ASSERT_EQUAL(caps[1].col, 3);
-    CU_ASSERT_STRING_EQUAL(caps[2].msg, "annotation '@range' ignored");
+  if (ncaps >= 2) {
+    CU_ASSERT_EQUAL(caps[0].line, 7);
+    CU_ASSERT_EQUAL(caps[0].col, 3);
+    CU_ASSERT_STRING_EQUAL(caps[0].msg, "annotation '@vendor_thing' ignored");
+    CU_ASSERT_STRING_EQUAL(caps[1].msg, "annotation '@other' ignored");
   }
   s = find(t, "Sample");
   CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -574,8 +575,8 @@ test_annotations(void)
   CU_ASSERT_TRUE(m->flags & IDL_F_OPTIONAL);
   CU_ASSERT_FALSE(m->flags & IDL_F_KEY);
   CU_ASSERT_EQUAL(m->field_id, 10);
-  CU_ASSERT_EQUAL(child(s, "count")->field_id, 3);
-  CU_ASSERT_EQUAL(child(s, "level")->field_id, 4);
+  CU_ASSERT_EQUAL(child(s, "count")->field_id, 11);
+  CU_ASSERT_EQUAL(child(s, "level")->field_id, 12);
   idl_tree_free(t);
 }
 
@@ -712,7 +713,7 @@ test_pragma_note(void)
   int errors;
   ncaps = 0;
   diag_set_sink(capture, NULL);
-  errors = idl_parse_string("t.idl", "#pragma prefix \"omg.org\"\n"
+  errors = idl_parse_string("t.idl", "#pragma keylist S a\n"
                                      "struct S { long a; };\n", &opts, &t);
   diag_set_sink(NULL, NULL);
   CU_ASSERT_EQUAL(errors, 0);
@@ -721,7 +722,119 @@ test_pragma_note(void)
   CU_ASSERT_EQUAL(caps[0].sev, DIAG_NOTE);
   CU_ASSERT_EQUAL(caps[0].line, 1);
   CU_ASSERT_EQUAL(caps[0].col, 1);
-  CU_ASSERT_STRING_EQUAL(caps[0].msg, "#pragma prefix ignored");
+  CU_ASSERT_STRING_EQUAL(caps[0].msg, "#pragma keylist ignored");
+  idl_tree_free(t);
+}
+
+/* IDL4 / CORBA 3 constructs in the tree (issue 15) */
+static void
+test_idl4_tree(void)
+{
+  idl_tree *t = parse_ok(
+      "#pragma prefix \"omg.org\"\n"
+      "module m {\n"
+      "  struct Tree;\n"
+      "  typedef sequence<Tree> Forest;\n"
+      "  struct Tree { Forest kids; };\n"
+      "  @bit_bound(8) bitmask P { A, @position(5) B, C };\n"
+      "  bitset Bs { bitfield<3> x; bitfield<2>; bitfield<7, short> y; };\n"
+      "  struct Base { long a; };\n"
+      "  struct D : Base { map<string, long> mp; long port; };\n"
+      "  valuetype V { public long v; private V next; factory mk(); };\n"
+      "  valuetype W : truncatable V { public long w; };\n"
+      "  valuetype Box string;\n"
+      "  abstract valuetype AV { };\n"
+      "  interface Never;\n"
+      "  local interface L { void f(in Never n); };\n"
+      "  interface I { void g(in long component, in string home); };\n"
+      "  #pragma version I 2.3\n"
+      "  typedef fixed<8,3> F;\n"
+      "  typedef long double LD;\n"
+      "};\n");
+  idl_node *m = find(t, "m"), *n, *c;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+  /* forward struct: the typedef's element resolves to the definition */
+  n = child(m, "Forest");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+  c = find(t, "m::Tree"); /* the first: the forward declaration */
+  CU_ASSERT_EQUAL_FATAL(c->kind, IDL_FORWARD_TYPE);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c->definition);
+  CU_ASSERT_EQUAL(c->definition->kind, IDL_STRUCT);
+  CU_ASSERT_PTR_EQUAL(n->type->elem->ref, c->definition);
+  /* bitmask positions and bit_bound */
+  n = find(t, "m::P");
+  CU_ASSERT_EQUAL(n->kind, IDL_BITMASK);
+  CU_ASSERT_EQUAL(n->bit_bound, 8);
+  CU_ASSERT_EQUAL(child(n, "B")->value.u, 5);
+  CU_ASSERT_EQUAL(child(n, "C")->value.u, 6);
+  /* bitset widths, automatic and explicit types */
+  n = find(t, "m::Bs");
+  CU_ASSERT_EQUAL(n->bit_bound, 12);
+  CU_ASSERT_EQUAL(child(n, "x")->bit_width, 3);
+  CU_ASSERT_EQUAL(child(n, "x")->type->kind, IDL_T_OCTET);
+  CU_ASSERT_EQUAL(child(n, "y")->type->kind, IDL_T_SHORT);
+  /* inheritance: the base's member first; map -> sequence of an entry */
+  n = find(t, "m::D");
+  CU_ASSERT_PTR_EQUAL(n->base, find(t, "m::Base"));
+  c = child(n, "a");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_TRUE(c->flags & IDL_F_INHERITED);
+  CU_ASSERT_EQUAL(c->field_id, 1);
+  c = child(n, "mp");
+  CU_ASSERT_EQUAL(c->field_id, 2);
+  CU_ASSERT_EQUAL(c->type->kind, IDL_T_SEQUENCE);
+  CU_ASSERT_PTR_EQUAL(c->type->elem->ref, child(n, "mp_Entry"));
+  CU_ASSERT_TRUE(child(n, "mp_Entry")->flags & IDL_F_MAP_ENTRY);
+  CU_ASSERT_EQUAL(child(n, "port")->field_id, 3); /* CCM word as a name */
+  /* valuetypes */
+  n = find(t, "m::V");
+  CU_ASSERT_EQUAL(n->kind, IDL_STRUCT);
+  CU_ASSERT_EQUAL(n->value_kind, IDL_VK_CONCRETE);
+  CU_ASSERT_TRUE(child(n, "next")->flags & IDL_F_PRIVATE);
+  CU_ASSERT_TRUE(child(n, "mk")->flags & IDL_F_FACTORY);
+  n = find(t, "m::W");
+  CU_ASSERT_TRUE(n->is_truncatable);
+  CU_ASSERT_PTR_EQUAL(n->base, find(t, "m::V"));
+  CU_ASSERT_EQUAL(find(t, "m::Box")->value_kind, IDL_VK_BOXED);
+  CU_ASSERT_EQUAL(find(t, "m::AV")->value_kind, IDL_VK_ABSTRACT);
+  /* local interface, never-defined forward, repository ids */
+  CU_ASSERT_TRUE(find(t, "m::L")->is_local);
+  CU_ASSERT_PTR_NULL(find(t, "m::Never")->definition);
+  CU_ASSERT_STRING_EQUAL(find(t, "m::I")->repo_id, "IDL:omg.org/m/I:2.3");
+  CU_ASSERT_STRING_EQUAL(find(t, "m::Tree")->repo_id,
+                         "IDL:omg.org/m/Tree:1.0");
+  /* fixed and long double */
+  n = find(t, "m::F");
+  CU_ASSERT_EQUAL(n->type->kind, IDL_T_FIXED);
+  CU_ASSERT_EQUAL(n->type->bound, 8);
+  CU_ASSERT_EQUAL(n->type->scale, 3);
+  CU_ASSERT_EQUAL(find(t, "m::LD")->type->kind, IDL_T_LDOUBLE);
+  idl_tree_free(t);
+}
+
+static void
+test_idl4_literals(void)
+{
+  idl_tree *t = parse_ok(
+      "const long a = -2147483648;\n"
+      "const long long b = -9223372036854775808;\n"
+      "const unsigned long c = ~0;\n"
+      "const long d = ~ -1;\n"
+      "const unsigned long long e = 0xFFFFFFFFFFFFFFFFull;\n"
+      "const long f = 017L;\n"
+      "const fixed g = -012.50d;\n"
+      "const wchar h = L'\\u00e9';\n"
+      "const long double i = 2.5;\n");
+  CU_ASSERT_EQUAL(find(t, "a")->value.i, INT32_MIN);
+  CU_ASSERT_EQUAL(find(t, "b")->value.i, INT64_MIN);
+  CU_ASSERT_EQUAL(find(t, "c")->value.u, UINT32_MAX);
+  CU_ASSERT_EQUAL(find(t, "d")->value.i, 0);
+  CU_ASSERT_EQUAL(find(t, "e")->value.u, UINT64_MAX);
+  CU_ASSERT_EQUAL(find(t, "f")->value.i, 15);
+  CU_ASSERT_EQUAL(find(t, "g")->value.kind, IDL_V_FIXED);
+  CU_ASSERT_STRING_EQUAL(find(t, "g")->value.s, "-12.5");
+  CU_ASSERT_EQUAL(find(t, "h")->value.u, 0xe9);
+  CU_ASSERT_EQUAL(find(t, "i")->value.f, 2.5);
   idl_tree_free(t);
 }
 
@@ -861,52 +974,15 @@ static const bad_case bad_cases[] = {
   {"invalid_character",
     "struct S { long $a; };\n",
     1, 17, "invalid character '$'", 1},
-  {"fixed_unsupported",
-    "typedef fixed<9,2> Money;\n",
-    1, 9, "'fixed' is not supported", 1},
-  {"valuetype_unsupported",
-    "valuetype V { public long x; };\n"
-    "struct T { long y; };\n",
-    1, 1, "'valuetype' is not supported", 1},
-  {"native_unsupported",
-    "native Handle;\n",
-    1, 1, "'native' is not supported", 1},
-  {"long_double_unsupported",
-    "struct S { long double d; };\n",
-    1, 12, "'long double' is not supported", 1},
   {"component_unsupported",
     "component C { };\n",
     1, 1, "'component' is not supported", 1},
-  {"eventtype_unsupported",
-    "module m {\n"
-    "  eventtype Tick { long t; };\n"
-    "};\n",
-    2, 3, "'eventtype' is not supported", 1},
-  {"getraises_unsupported",
-    "exception E {};\n"
-    "interface I {\n"
-    "  attribute long a getraises(E);\n"
-    "  long g();\n"
-    "};\n",
-    3, 20, "'getraises' is not supported", 1},
-  {"context_unsupported",
-    "interface I { void f() context(\"x\"); };\n",
-    1, 24, "'context' is not supported", 1},
   {"home_unsupported",
     "module m {\n"
     "  home H manages C { factory make(); };\n"
     "  struct S { long a; };\n"
     "};\n",
     2, 3, "'home' is not supported", 1},
-  {"abstract_valuetype_unsupported",
-    "abstract valuetype V { };\n",
-    1, 1, "'valuetype' is not supported", 1},
-  {"local_interface",
-    "local interface L { };\n",
-    1, 1, "local interfaces are not supported", 1},
-  {"abstract_interface",
-    "abstract interface L { };\n",
-    1, 1, "abstract interfaces are not supported", 1},
   {"case_collision",
     "struct Point { long x; };\n"
     "struct point { long y; };\n",
@@ -988,9 +1064,6 @@ static const bad_case bad_cases[] = {
   {"array_dim_zero",
     "typedef long A[0];\n",
     1, 16, "array dimension must be positive", 1},
-  {"forward_never_defined",
-    "interface F;\n",
-    1, 11, "interface 'F' is forward-declared but never defined", 1},
   {"module_reopen_redefinition",
     "module m { struct S { long a; }; };\n"
     "module m { struct S { long b; }; };\n",
@@ -1034,13 +1107,187 @@ static const bad_case bad_cases[] = {
   {"if_missing_colon",
     "#if 1 ? 2\n#endif\n",
     1, 1, "unsupported #if expression '1 ? 2'", 1},
+  /* IDL4 / CORBA 3 constructs (issue 15) */
+  {"bitmask_too_many_bits",
+    "@bit_bound(4) bitmask M { A, B, C, D, E };\n",
+    1, 39, "bitmask 'M' has more than 4 bits: 'E' would be bit 4", 1},
+  {"bitmask_position_out",
+    "bitmask M { A, @position(32) B };\n",
+    1, 30, "bitmask 'M' has more than 32 bits: 'B' would be bit 32", 1},
+  {"bitmask_bit_bound_65",
+    "@bit_bound(65) bitmask M { A };\n",
+    1, 1, "bit_bound 65 of bitmask 'M' is more than 64", 1},
+  {"bitmask_duplicate_bit",
+    "bitmask M { A, @position(0) B };\n",
+    1, 29, "bit 0 of 'B' is already used in bitmask 'M'", 1},
+  {"bitset_too_wide",
+    "bitset B { bitfield<40> a; bitfield<30> b; };\n",
+    1, 8, "bitset 'B' has 70 bits; at most 64 are supported", 1},
+  {"bitfield_width_65",
+    "bitset B { bitfield<65> a; };\n",
+    1, 21, "bitfield width 65 is more than 64 bits", 1},
+  {"bitfield_type_too_small",
+    "bitset B { bitfield<9, octet> a; };\n",
+    1, 31, "bitfield 'a' of 9 bits does not fit in 'octet'", 1},
+  {"bitfield_bad_type",
+    "bitset B { bitfield<2, float> a; };\n",
+    1, 24, "bitfield type must be boolean or an integer type, not 'float'", 1},
+  {"bitfield_zero",
+    "bitset B { bitfield<0> a; };\n",
+    1, 21, "bitfield width must be positive", 1},
+  {"map_key_struct",
+    "struct K { long a; };\n"
+    "struct S { map<K, long> m; };\n",
+    2, 16, "map key type 'K' must be an integer, boolean, character, enum or string type", 1},
+  {"map_key_double",
+    "typedef map<double, string> D;\n",
+    1, 13, "map key type 'double' must be an integer, boolean, character, enum or string type", 1},
+  {"map_key_sequence",
+    "struct S { map<sequence<long>, long> m; };\n",
+    1, 16, "map key type 'sequence' must be an integer, boolean, character, enum or string type", 1},
+  {"map_bound_zero",
+    "typedef map<string, long, 0> D;\n",
+    1, 27, "map bound must be positive", 1},
+  {"fixed_const_digits",
+    "typedef fixed<5,2> Money;\n"
+    "const Money m = 1234.5d;\n",
+    2, 17, "fixed-point value 1234.5 does not fit in fixed<5,2>", 1},
+  {"fixed_const_scale",
+    "const fixed<5,1> f = 1.25d;\n",
+    1, 22, "fixed-point value 1.25 does not fit in fixed<5,1>", 1},
+  {"fixed_digits_32",
+    "typedef fixed<32,2> F;\n",
+    1, 15, "fixed<32,2> has more than 31 digits", 1},
+  {"fixed_scale_over",
+    "typedef fixed<3,4> F;\n",
+    1, 17, "fixed<3,4>: the scale is larger than the number of digits", 1},
+  {"fixed_const_long",
+    "const fixed f = 12345678901234567890123456789012d;\n",
+    1, 17, "fixed-point value 12345678901234567890123456789012 has more than 31 digits", 1},
+  {"fixed_to_long",
+    "const long x = 1.5d;\n",
+    1, 16, "fixed-point value is not valid for type 'long'", 1},
+  {"truncatable_no_base",
+    "valuetype V : truncatable W { public long x; };\n",
+    1, 27, "undefined valuetype 'W'", 1},
+  {"truncatable_abstract_base",
+    "abstract valuetype A { };\n"
+    "valuetype V : truncatable A { public long x; };\n",
+    2, 1, "truncatable valuetype 'V' needs a concrete base", 1},
+  {"abstract_value_state",
+    "abstract valuetype A { public long x; };\n",
+    1, 36, "abstract valuetype 'A' cannot have state member 'x'", 1},
+  {"boxed_value_of_value",
+    "valuetype V { public long x; };\n"
+    "valuetype B V;\n",
+    2, 13, "boxed valuetype 'B' cannot box the valuetype 'V'", 1},
+  {"value_base_not_value",
+    "struct S { long a; };\n"
+    "valuetype V : S { public long x; };\n",
+    2, 15, "'S' is not a valuetype", 1},
+  {"value_second_base_concrete",
+    "valuetype A { public long a; };\n"
+    "valuetype B { public long b; };\n"
+    "valuetype V : A, B { };\n",
+    3, 18, "only the first base of valuetype 'V' may be concrete", 1},
+  {"boxed_custom",
+    "custom valuetype V long;\n",
+    1, 1, "a boxed valuetype cannot be abstract, custom or an eventtype", 1},
+  {"struct_base_not_struct",
+    "union U switch (long) { case 1: long a; };\n"
+    "struct S : U { long b; };\n",
+    2, 12, "'U' is not a struct", 1},
+  {"struct_base_member_clash",
+    "struct A { long x; };\n"
+    "struct B : A { string x; };\n",
+    2, 23, "redefinition of 'x'", 1},
+  {"struct_base_forward_only",
+    "struct A;\n"
+    "struct B : A { long y; };\n",
+    2, 12, "'A' is only forward-declared and cannot be a base", 1},
+  {"forward_struct_as_member",
+    "struct T;\n"
+    "struct U { T t; };\n"
+    "struct T { long a; };\n",
+    2, 12, "struct 'T' is not defined yet; before its definition it can only be used in a sequence", 1},
+  {"forward_struct_never_defined",
+    "struct T;\n"
+    "typedef sequence<T> Ts;\n",
+    2, 18, "struct 'T' is forward-declared but never defined", 1},
+  {"forward_kind_mismatch",
+    "struct T;\n"
+    "union T switch (long) { case 1: long a; };\n",
+    2, 7, "'T' was forward-declared as a struct", 1},
+  {"autoid_bad",
+    "@autoid(RANDOM) struct S { long a; };\n",
+    1, 1, "@autoid takes SEQUENTIAL or HASH", 1},
+  {"sequential_after_id_clash",
+    "struct S { @id(2) long a; long b; @id(3) long c; };\n",
+    1, 47, "field id 3 of 'c' is already used by 'b'", 1},
+  {"local_base_of_remote",
+    "local interface L { };\n"
+    "interface R : L { };\n",
+    2, 11, "unconstrained interface 'R' cannot inherit from local interface 'L'", 1},
+  {"abstract_base_concrete",
+    "interface C { };\n"
+    "abstract interface A : C { };\n",
+    2, 20, "abstract interface 'A' can only inherit from abstract interfaces, not 'C'", 1},
+  {"getraises_not_exception",
+    "struct S { long a; };\n"
+    "interface I { attribute long x getraises (S); };\n",
+    2, 43, "'S' in raises is not an exception", 1},
+  {"setraises_undefined",
+    "interface I { attribute long x setraises (Nope); };\n",
+    1, 43, "undefined exception 'Nope'", 1},
+  {"typeid_undefined",
+    "typeid Nope \"IDL:x/Nope:1.0\";\n",
+    1, 1, "undefined name 'Nope'", 1},
+  {"typeid_twice",
+    "struct S { long a; };\n"
+    "typeid S \"IDL:a/S:1.0\";\n"
+    "typeid S \"IDL:b/S:1.0\";\n",
+    3, 1, "repository id of 'S' is already 'IDL:a/S:1.0'", 1},
+  {"typeid_no_format",
+    "struct S { long a; };\n"
+    "typeid S \"S\";\n",
+    2, 1, "repository id 'S' has no format prefix (such as 'IDL:')", 1},
+  {"typeprefix_on_const",
+    "const long K = 1;\n"
+    "typeprefix K \"x.org\";\n",
+    2, 1, "typeprefix needs a module, interface or valuetype, not constant 'K'", 1},
+  {"pragma_id_bad",
+    "#pragma ID S\n",
+    1, 1, "#pragma ID expects a name and a string literal", 1},
+  {"pragma_version_bad",
+    "struct S { long a; };\n"
+    "#pragma version S one\n",
+    2, 1, "#pragma version expects a name and major.minor", 1},
+  {"pragma_prefix_bad",
+    "#pragma prefix omg.org\n",
+    1, 1, "#pragma prefix expects a string literal", 1},
+  {"native_in_struct",
+    "native H;\n"
+    "struct S { H h; };\n",
+    2, 12, "native type 'H' can only be used in local interfaces", 1},
+  {"ccm_component",
+    "component C { };\n",
+    1, 1, "'component' is not supported", 1},
+  {"import_unsupported",
+    "import ::CORBA;\n",
+    1, 1, "'import' is not supported", 1},
+  {"annotation_id_zero",
+    "struct S { @id(0) long a; };\n",
+    1, 16, "@id must be positive", 1},
+  {"ldouble_const_string",
+    "const long double d = \"x\";\n",
+    1, 23, "string value is not valid for type 'long double'", 1},
 };
 
 static void
 test_malformed(void)
 {
   size_t ncases = sizeof bad_cases / sizeof bad_cases[0];
-  CU_ASSERT_TRUE(ncases >= 35);
+  CU_ASSERT_TRUE(ncases >= 100);
   for (size_t i = 0; i < ncases; i++) {
     const bad_case *c = &bad_cases[i];
     idl_tree *t = (idl_tree *)&t; /* must be overwritten with NULL */
@@ -1098,12 +1345,12 @@ test_error_recovery(void)
   CU_ASSERT_EQUAL(caps[1].col, 17);
   CU_ASSERT_STRING_EQUAL(caps[1].msg,
                          "syntax error, unexpected ')', expecting identifier "
-                         "or 'long'");
+                         "or 'long' or 'double'");
   CU_ASSERT_EQUAL(caps[2].line, 6);
   CU_ASSERT_EQUAL(caps[2].col, 12);
   CU_ASSERT_STRING_EQUAL(caps[2].msg,
                          "syntax error, unexpected '=', expecting identifier "
-                         "or 'long'");
+                         "or 'long' or 'double'");
   /* semantic errors are all reported too */
   ncaps = 0;
   diag_set_sink(capture, NULL);
@@ -1174,8 +1421,11 @@ parse_file_ok(const char *path, size_t *nwarnings)
 static void
 test_real_world_files(void)
 {
-  static const char *const files[] = {"CosNaming.idl", "CosEvent.idl",
-                                      "Bank.idl", "Echo.idl", "services.idl"};
+  static const char *const files[] = {
+      "CosNaming.idl", "CosEvent.idl", "Bank.idl", "Echo.idl", "services.idl",
+      "world/CosNotifyLike.idl", "world/TaoLiterals.idl",
+      "world/ValueTypes.idl", "world/XTypes.idl", "world/Pose.idl",
+      "world/pkg/msg/Header.idl", "world/pkg/msg/Time.idl"};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     char path[512];
     size_t warnings = 1;
@@ -1367,6 +1617,8 @@ static const ptest_case tree_cases[] = {
   {"preprocessor_expressions", test_preprocessor_expressions},
   {"command_line_macros", test_command_line_macros},
   {"pragma_note", test_pragma_note},
+  {"idl4_tree", test_idl4_tree},
+  {"idl4_literals", test_idl4_literals},
   {NULL, NULL},
 };
 

@@ -107,6 +107,7 @@ static void test_inherit(void) { golden("inherit"); }
 static void test_nested(void) { golden("nested"); }
 static void test_naming(void) { golden("naming"); }
 static void test_seqseq(void) { golden("seqseq"); }
+static void test_idl4(void) { golden("idl4"); }
 
 static void
 test_cli(void)
@@ -192,6 +193,7 @@ static const ptest_case cases[] = {
   { "nested", test_nested },
   { "naming", test_naming },
   { "sequences of sequences", test_seqseq },
+  { "IDL4 / CORBA 3 constructs", test_idl4 },
   { "command line", test_cli },
   { "code volume of a 200-interface chain", test_code_volume },
   { NULL, NULL },

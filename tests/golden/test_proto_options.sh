@@ -67,7 +67,7 @@ grep -q '\[plumb.enum_type_id\]: "IDL:' "$work/nested.txt" ||
 ok "nested: enums carry their repository id"
 
 decode naming
-has naming '[plumb.type_id]: "IDL:CosNaming/NamingContext/NotFound:1.0"' \
-  'type_id: "IDL:CosNaming/NamingContext/NotFound:1.0"'
+has naming '[plumb.type_id]: "IDL:omg.org/CosNaming/NamingContext/NotFound:1.0"' \
+  'type_id: "IDL:omg.org/CosNaming/NamingContext/NotFound:1.0"'
 ok "naming: nested exceptions carry their repository ids, in messages and raises"
 echo "$pass passed, 0 failed"
