@@ -24,6 +24,7 @@
 
 #include "back.h"
 #include "gen_c_int.h"
+#include "gen_defer.h"
 
 static gout H, W, T, CL, SV;
 static gout *HC = &H; /* the header h() writes to: H, or W for wire messages */
@@ -1197,6 +1198,7 @@ gen_interface(const idl_node *iface)
      "  return plumb_server_add_object(server, name, &%s_interface, ops, ctx);\n"
      "}\n",
      iface->name, icn, icn, icn);
+  gen_defer(&H, &SV, iface, own, nown); /* _reply / _raise_X helpers */
 }
 
 /* ---- walking the tree ------------------------------------------------------------ */

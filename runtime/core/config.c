@@ -22,6 +22,7 @@
 #include "log.h"
 #include "introspect.h"
 #include "open_opts.h"
+#include "srv_calls.h"
 #include "transport.h"
 
 #define CONFIG_MAX_TIMEOUT_MS 86400000LL /* one day */
@@ -40,14 +41,14 @@ enum { K_ENDPOINT, K_TIMEOUT, K_MAX_FRAME, K_MODE, K_GROUP, K_RING, K_MSGSIZE,
        K_SPIN, K_ALLOW, K_ALLOW_UIDS, K_ALLOW_GIDS, K_MAX_DEPTH,
        K_DECODE_BUDGET, K_MAX_DECODE_MEM, K_CONN_QBYTES, K_CONN_QFRAMES,
        K_SERVER_QBYTES, K_SEND_TIMEOUT, K_FRAME_TIMEOUT, K_INTROSPECTION,
-       K_COUNT };
+       K_CONN_MAX_CALLS, K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
   "endpoint", "timeout_ms", "max_frame", "mode", "group", "shm_ring_size",
   "mq_msgsize", "spin_us", "allow", "allow_uids", "allow_gids", "max_depth",
   "decode_budget", "max_decode_memory", "conn_queue_bytes",
   "conn_queue_frames", "server_queue_bytes", "send_timeout_ms",
-  "frame_timeout_ms", "introspection",
+  "frame_timeout_ms", "introspection", "conn_max_calls",
 };
 
 typedef struct cfg_parse {
@@ -302,6 +303,12 @@ cfg_apply(cfg_parse *p, plumb_config *cfg)
       BAD(k, "expected a size of at least 1M (suffixes K, M, G)");
     else
       cfg->max_decode_memory = (size_t)u;
+  }
+  if ((k = cfg_pick(p, K_CONN_MAX_CALLS)) != NULL) {
+    if (parse_int(k->value, &i) < 0 || i < 1 || i > 65536)
+      BAD(k, "expected calls in flight per connection from 1 to 65536");
+    else
+      cfg->conn_max_calls = (unsigned)i;
   }
   if ((k = cfg_pick(p, K_CONN_QBYTES)) != NULL) {
     if (parse_size(k->value, &u) < 0 || u < (64u << 10) ||
@@ -582,6 +589,8 @@ plumb_server_listen_service(plumb_server *s, const char *service,
                            cfg.frame_timeout_ms);
     if (cfg.introspection_off) /* off wins, see introspect.c */
       plumb__server_no_introspection(s);
+    if (cfg.conn_max_calls != 0) /* the call model's */
+      plumb__server_set_conn_max_calls(s, cfg.conn_max_calls);
   }
   return plumb__err_end(plumb__server_listen_opts(s, cfg.endpoint, &to),
                         cfg.endpoint);

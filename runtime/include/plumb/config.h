@@ -62,6 +62,8 @@ typedef struct plumb_config {
   int send_timeout_ms;         /* a full queue waiting this long: drop */
   int frame_timeout_ms;        /* a frame begun must complete in this */
   int introspection_off; /* servers: key introspection = off (default on) */
+  unsigned conn_max_calls; /* servers: calls in flight per connection;
+                              0 = 16 */
 } plumb_config;
 
 /* Resolves service's configuration into *out.  On a bad value returns

@@ -34,6 +34,7 @@
 #include "plumb/client.h"
 #include "plumb/server.h"
 #include "plumb/async.h"
+#include "plumb/call.h" /* deferred replies, deadlines, cancel */
 
 #ifdef __cplusplus
 extern "C" {

@@ -7,6 +7,7 @@
 #include "plumb/client.h"
 #include "plumb/async.h"
 #include "plumb/server.h"
+#include "plumb/call.h"
 #include "plumb/sysexc.h"
 #include "plumb/objref.h"
 #include "plumb/generated.h"

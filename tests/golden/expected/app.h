@@ -69,6 +69,13 @@ extern const plumb_interface app_Log_interface;
 int app_Log__serve(plumb_server *server, const char *name,
     const app_Log_ops *ops, void *ctx);
 
+/* deferred replies of Log (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int app_Log_append_reply(struct plumb_deferred *_d);
+int app_Log_append_raise_Failed(struct plumb_deferred *_d, const base_Failed *_e);
+int app_Log_sources_reply(struct plumb_deferred *_d, const base_Names *_ret);
+
 #ifdef __cplusplus
 }
 #endif

@@ -87,6 +87,12 @@ extern const plumb_interface base_Service_interface;
 int base_Service__serve(plumb_server *server, const char *name,
     const base_Service_ops *ops, void *ctx);
 
+/* deferred replies of Service (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int base_Service_now_reply(struct plumb_deferred *_d, const base_Stamp *_ret);
+int base_Service__get_version_reply(struct plumb_deferred *_d, const char *_ret);
+
 #ifdef __cplusplus
 }
 #endif

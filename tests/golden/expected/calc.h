@@ -104,6 +104,16 @@ extern const plumb_interface calc_Calculator_interface;
 int calc_Calculator__serve(plumb_server *server, const char *name,
     const calc_Calculator_ops *ops, void *ctx);
 
+/* deferred replies of Calculator (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int calc_Calculator_add_reply(struct plumb_deferred *_d, int32_t _ret);
+int calc_Calculator_sub_reply(struct plumb_deferred *_d, int32_t _ret);
+int calc_Calculator_div_reply(struct plumb_deferred *_d, double _ret);
+int calc_Calculator_div_raise_DivByZero(struct plumb_deferred *_d, const calc_DivByZero *_e);
+int calc_Calculator_ping_reply(struct plumb_deferred *_d);
+int calc_Calculator__get_calls_reply(struct plumb_deferred *_d, int32_t _ret);
+
 #ifdef __cplusplus
 }
 #endif

@@ -384,6 +384,11 @@ extern const plumb_interface g4_Shape_interface;
 int g4_Shape__serve(plumb_server *server, const char *name,
     const g4_Shape_ops *ops, void *ctx);
 
+/* deferred replies of Shape (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int g4_Shape_area_reply(struct plumb_deferred *_d, double _ret);
+
 /* struct put_counts_Entry (idl4.idl:58) */
 struct g4_Service_put_counts_Entry {
   ProtobufCMessage base;
@@ -458,6 +463,17 @@ typedef struct g4_Service_ops {
 extern const plumb_interface g4_Service_interface;
 int g4_Service__serve(plumb_server *server, const char *name,
     const g4_Service_ops *ops, void *ctx);
+
+/* deferred replies of Service (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int g4_Service__get_level_reply(struct plumb_deferred *_d, int32_t _ret);
+int g4_Service__set_level_reply(struct plumb_deferred *_d);
+int g4_Service__get_later_reply(struct plumb_deferred *_d, const plumb_objref *_ret);
+int g4_Service_get_reply(struct plumb_deferred *_d, const g4_Rec *_ret);
+int g4_Service_get_raise_Fail(struct plumb_deferred *_d, const g4_Fail *_e);
+int g4_Service_put_reply(struct plumb_deferred *_d);
+int g4_Service_default_reply(struct plumb_deferred *_d, int32_t _ret);
 
 #ifdef __cplusplus
 }

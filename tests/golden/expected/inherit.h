@@ -48,6 +48,12 @@ extern const plumb_interface zoo_Named_interface;
 int zoo_Named__serve(plumb_server *server, const char *name,
     const zoo_Named_ops *ops, void *ctx);
 
+/* deferred replies of Named (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int zoo_Named__get_name_reply(struct plumb_deferred *_d, const char *_ret);
+int zoo_Named__set_name_reply(struct plumb_deferred *_d);
+
 /* interface Animal (inherit.idl:9) */
 
 /* client stubs of Animal: 0 (PLUMB_OK) or a PLUMB_E* status */
@@ -76,6 +82,12 @@ extern const plumb_interface zoo_Animal_interface;
 int zoo_Animal__serve(plumb_server *server, const char *name,
     const zoo_Animal_ops *ops, void *ctx);
 
+/* deferred replies of Animal (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int zoo_Animal_sound_reply(struct plumb_deferred *_d, const char *_ret);
+int zoo_Animal_mate_reply(struct plumb_deferred *_d, const plumb_objref *_ret);
+
 /* interface Pet (inherit.idl:13) */
 
 /* client stubs of Pet: 0 (PLUMB_OK) or a PLUMB_E* status */
@@ -96,6 +108,11 @@ typedef struct zoo_Pet_ops {
 extern const plumb_interface zoo_Pet_interface;
 int zoo_Pet__serve(plumb_server *server, const char *name,
     const zoo_Pet_ops *ops, void *ctx);
+
+/* deferred replies of Pet (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int zoo_Pet_feed_reply(struct plumb_deferred *_d);
 
 /* interface Worker (inherit.idl:16) */
 
@@ -140,6 +157,11 @@ typedef struct zoo_Dog_ops {
 extern const plumb_interface zoo_Dog_interface;
 int zoo_Dog__serve(plumb_server *server, const char *name,
     const zoo_Dog_ops *ops, void *ctx);
+
+/* deferred replies of Dog (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int zoo_Dog_fetch_reply(struct plumb_deferred *_d, bool _ret, const plumb_objref *found);
 
 #ifdef __cplusplus
 }

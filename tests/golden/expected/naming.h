@@ -189,6 +189,25 @@ extern const plumb_interface CosNaming_NamingContext_interface;
 int CosNaming_NamingContext__serve(plumb_server *server, const char *name,
     const CosNaming_NamingContext_ops *ops, void *ctx);
 
+/* deferred replies of NamingContext (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int CosNaming_NamingContext_bind_reply(struct plumb_deferred *_d);
+int CosNaming_NamingContext_bind_raise_NotFound(struct plumb_deferred *_d, const CosNaming_NamingContext_NotFound *_e);
+int CosNaming_NamingContext_bind_raise_AlreadyBound(struct plumb_deferred *_d, const CosNaming_NamingContext_AlreadyBound *_e);
+int CosNaming_NamingContext_bind_raise_InvalidName(struct plumb_deferred *_d, const CosNaming_NamingContext_InvalidName *_e);
+int CosNaming_NamingContext_rebind_reply(struct plumb_deferred *_d);
+int CosNaming_NamingContext_rebind_raise_NotFound(struct plumb_deferred *_d, const CosNaming_NamingContext_NotFound *_e);
+int CosNaming_NamingContext_rebind_raise_InvalidName(struct plumb_deferred *_d, const CosNaming_NamingContext_InvalidName *_e);
+int CosNaming_NamingContext_resolve_reply(struct plumb_deferred *_d, const plumb_objref *_ret);
+int CosNaming_NamingContext_resolve_raise_NotFound(struct plumb_deferred *_d, const CosNaming_NamingContext_NotFound *_e);
+int CosNaming_NamingContext_resolve_raise_InvalidName(struct plumb_deferred *_d, const CosNaming_NamingContext_InvalidName *_e);
+int CosNaming_NamingContext_unbind_reply(struct plumb_deferred *_d);
+int CosNaming_NamingContext_unbind_raise_NotFound(struct plumb_deferred *_d, const CosNaming_NamingContext_NotFound *_e);
+int CosNaming_NamingContext_unbind_raise_InvalidName(struct plumb_deferred *_d, const CosNaming_NamingContext_InvalidName *_e);
+int CosNaming_NamingContext_new_context_reply(struct plumb_deferred *_d, const plumb_objref *_ret);
+int CosNaming_NamingContext_list_reply(struct plumb_deferred *_d, const CosNaming_BindingList *bl, const plumb_objref *bi);
+
 /* interface BindingIterator (naming.idl:41) */
 
 /* client stubs of BindingIterator: 0 (PLUMB_OK) or a PLUMB_E* status */
@@ -221,6 +240,13 @@ typedef struct CosNaming_BindingIterator_ops {
 extern const plumb_interface CosNaming_BindingIterator_interface;
 int CosNaming_BindingIterator__serve(plumb_server *server, const char *name,
     const CosNaming_BindingIterator_ops *ops, void *ctx);
+
+/* deferred replies of BindingIterator (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int CosNaming_BindingIterator_next_one_reply(struct plumb_deferred *_d, bool _ret, const CosNaming_Binding *b);
+int CosNaming_BindingIterator_next_n_reply(struct plumb_deferred *_d, bool _ret, const CosNaming_BindingList *bl);
+int CosNaming_BindingIterator_destroy_reply(struct plumb_deferred *_d);
 
 #ifdef __cplusplus
 }

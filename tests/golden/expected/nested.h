@@ -186,6 +186,13 @@ extern const plumb_interface outer_inner_Device_interface;
 int outer_inner_Device__serve(plumb_server *server, const char *name,
     const outer_inner_Device_ops *ops, void *ctx);
 
+/* deferred replies of Device (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int outer_inner_Device_current_reply(struct plumb_deferred *_d, outer_inner_Device_State _ret);
+int outer_inner_Device_configure_reply(struct plumb_deferred *_d, const outer_inner_Config *c);
+int outer_inner_Device_transform_reply(struct plumb_deferred *_d, const outer_inner_Mat *_ret);
+
 #ifdef __cplusplus
 }
 #endif

@@ -216,6 +216,12 @@ extern const plumb_interface mx_Calc_interface;
 int mx_Calc__serve(plumb_server *server, const char *name,
     const mx_Calc_ops *ops, void *ctx);
 
+/* deferred replies of Calc (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int mx_Calc_transpose_reply(struct plumb_deferred *_d, const mx_Grid *_ret, const mx_Calc_transpose_blobs_seq *blobs);
+int mx_Calc_split_reply(struct plumb_deferred *_d, const mx_Rows *_ret);
+
 #ifdef __cplusplus
 }
 #endif
