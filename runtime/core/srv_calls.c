@@ -275,7 +275,7 @@ srv_conn_unlink(srv_worker *w, srv_conn *sc, srv_call *c, int *resume)
     else
       srv_conn_kick(sc);
   }
-  return cc->closed && cc->n == 0;
+  return cc->closed && !cc->dropping && cc->n == 0;
 }
 
 int
@@ -381,7 +381,7 @@ plumb__srv_calls_cancel(srv_conn *sc, uint32_t call_id)
   srv_call_put(sc->srv, c);
 }
 
-int
+void
 plumb__srv_calls_close(plumb_server *s, srv_conn *sc)
 {
   srv_conn_calls *cc = &sc->calls;
@@ -389,6 +389,7 @@ plumb__srv_calls_close(plumb_server *s, srv_conn *sc)
 
   pthread_mutex_lock(&sc->mu);
   cc->closed = 1;
+  cc->dropping = 1;
   for (c = cc->live; c != NULL; c = c->lnext)
     atomic_store(&c->cancelled, 1);
   while ((c = cc->wait_head) != NULL) {
@@ -398,7 +399,16 @@ plumb__srv_calls_close(plumb_server *s, srv_conn *sc)
     srv_call_put(s, c);
   }
   cc->wait_tail = NULL;
-  int alive = cc->n != 0;
+  pthread_mutex_unlock(&sc->mu);
+}
+
+int
+plumb__srv_calls_closed(srv_conn *sc)
+{
+  /* A call released meanwhile saw `dropping` and left sc to us. */
+  pthread_mutex_lock(&sc->mu);
+  sc->calls.dropping = 0;
+  int alive = sc->calls.n != 0;
   pthread_mutex_unlock(&sc->mu);
   return alive;
 }

@@ -86,6 +86,8 @@ typedef struct srv_conn_calls {
   int oneway_busy;  /* a oneway is ready or running: later calls wait */
   int throttled;    /* reading paused at conn_max_calls */
   int closed;       /* dropped: answer nothing; the last call frees it */
+  int dropping;     /* plumb__srv_conn_drop still works on it: nobody
+                       frees it until plumb__srv_calls_closed says so */
 } srv_conn_calls;
 
 /* The server's (in plumb_server). */
@@ -120,9 +122,13 @@ void plumb__server_set_conn_max_calls(struct plumb_server *s, unsigned n);
  * throttled, and the call that brings it back to the limit resumes it. */
 int plumb__srv_calls_full(struct srv_conn *sc);
 /* The connection is being dropped (sc->mu NOT held): cancels its calls.
- * Returns non-zero if some are still alive - the last one to be released
- * then calls plumb__srv_conn_free. */
-int plumb__srv_calls_close(struct plumb_server *s, struct srv_conn *sc);
+ * Until plumb__srv_calls_closed, no call frees sc, even its last one (the
+ * drop still uses sc and its transport connection). */
+void plumb__srv_calls_close(struct plumb_server *s, struct srv_conn *sc);
+/* The drop is done with sc: returns non-zero if calls are still alive -
+ * the last one to be released then calls plumb__srv_conn_free - and zero
+ * if the caller frees sc now. */
+int plumb__srv_calls_closed(struct srv_conn *sc);
 
 /* srv_dispatch.c's hooks */
 /* A request or oneway frame f, just read into w->rx: takes the buffer and

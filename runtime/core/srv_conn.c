@@ -63,8 +63,11 @@ void
 plumb__srv_conn_drop(plumb_server *s, srv_conn *sc)
 {
   /* Its calls are cancelled; one still running or deferred keeps sc (not
-   * the transport connection) until it is released (srv_calls.c). */
-  int alive = plumb__srv_calls_close(s, sc);
+   * the transport connection) until it is released (srv_calls.c) - but
+   * never before this drop is done with sc: a call finishing meanwhile
+   * must not put sc back in the pool, where an accept could reuse it
+   * while we still close "its" connection. */
+  plumb__srv_calls_close(s, sc);
   (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, sc->fd, NULL);
   if (sc->wfd_added)
     (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, sc->wfd, NULL);
@@ -81,7 +84,7 @@ plumb__srv_conn_drop(plumb_server *s, srv_conn *sc)
   sc->tr->close(sc->conn);
   atomic_store(&sc->next_check, 0);
   atomic_store(&sc->state, SRV_DEAD);
-  if (!alive)
+  if (!plumb__srv_calls_closed(sc))
     plumb__srv_conn_free(s, sc);
 }
 
