@@ -61,6 +61,7 @@ typedef struct plumb_config {
   uint64_t server_queue_bytes; /* queued on all connections */
   int send_timeout_ms;         /* a full queue waiting this long: drop */
   int frame_timeout_ms;        /* a frame begun must complete in this */
+  size_t max_rx_memory;        /* servers: partial frames, all peers */
 } plumb_config;
 
 /* Resolves service's configuration into *out.  On a bad value returns

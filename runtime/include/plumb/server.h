@@ -49,6 +49,10 @@ typedef struct plumb_server_opts {
   uint64_t server_queue_bytes; /* queued on all connections; 512 MiB */
   int send_timeout_ms;   /* queue waiting this long drops the peer; 10000 */
   int frame_timeout_ms;  /* a frame begun must complete in this; 30000 */
+  /* Bytes all connections together may hold for frames still arriving
+   * (beyond 64 KiB each); over it the peer that asks is dropped.  0 =
+   * 256 MiB; never below 2 x max_frame (docs/RUNTIME.md, "Server I/O"). */
+  size_t max_rx_memory;
 } plumb_server_opts;
 
 PLUMB_API int plumb_server_new(plumb_server **out, const plumb_server_opts *o);
