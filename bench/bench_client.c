@@ -22,6 +22,12 @@
  *       warm-up and at the end, and the net
  *       number of heap blocks still allocated by the client; SIGUSR1 to
  *       the server at both points makes it print its allocation count.
+ * async: one handle, one thread, WINDOW add() calls kept in flight with the
+ *       generated _begin/_finish stubs (the oldest is finished, then a new
+ *       one begun) for SEC seconds or COUNT calls; WINDOW 0 = the same loop
+ *       with the synchronous stub, for comparison.  Prints calls/s and heap
+ *       allocations per call.
+ *   bench-client async ENDPOINT -w WINDOW [-n COUNT] [-t SEC]
  * One output line of key=value pairs per run; exit status 0 on success.
  * Every loop is bounded by count and time.
  */
@@ -48,6 +54,7 @@ typedef struct opts {
   int cpu;
   int procs;
   pid_t server;
+  int window;
 } opts;
 
 /* Opens a client, retrying (at most 5 s) while the server starts. */
@@ -340,14 +347,79 @@ run_rss(const opts *in)
   return 0;
 }
 
+static int
+run_async(const opts *o)
+{
+  plumb_client *c = open_client(o->ep);
+  int w = o->window, bad = 0;
+  long done = 0, begun = 0;
+  if (c == NULL || w < 0 || w > 4096)
+    return 1;
+  plumb_pending **ring = calloc((size_t)(w ? w : 1), sizeof(*ring));
+  int32_t *want = calloc((size_t)(w ? w : 1), sizeof(*want));
+  if (ring == NULL || want == NULL)
+    return 1;
+  /* warm-up: fills the pool and the buffers */
+  for (int i = 0; i < 200; i++) {
+    int32_t r;
+    if (bench_Bench_add(c, i, 1, &r, NULL) != PLUMB_OK)
+      return 1;
+  }
+  unsigned long long a0 = bench_allocs();
+  int64_t t0 = bench_now_ns();
+  int64_t end = t0 + (int64_t)(o->secs * 1e9);
+  if (w == 0) {
+    for (; done < o->count && ((done & 255) || bench_now_ns() < end); done++) {
+      int32_t r;
+      if (bench_Bench_add(c, (int32_t)done, 2, &r, NULL) != PLUMB_OK ||
+          r != (int32_t)done + 2)
+        bad++;
+    }
+  } else {
+    int stop = 0;
+    while (done < begun || !stop) {
+      if (!stop && begun - done < w) {
+        int k = (int)(begun % w);
+        if (bench_Bench_add_begin(c, (int32_t)begun, 2, &ring[k]) !=
+            PLUMB_OK) {
+          bad++;
+          stop = 1;
+          continue;
+        }
+        want[k] = (int32_t)begun + 2;
+        begun++;
+        if (begun >= o->count || ((begun & 255) == 0 && bench_now_ns() >= end))
+          stop = 1;
+        continue;
+      }
+      int k = (int)(done % w);
+      int32_t r = 0;
+      if (bench_Bench_add_finish(ring[k], &r, NULL) != PLUMB_OK ||
+          r != want[k])
+        bad++;
+      done++;
+    }
+  }
+  int64_t dt = bench_now_ns() - t0;
+  unsigned long long a1 = bench_allocs();
+  printf("mode=async window=%d calls=%ld secs=%.3f calls_per_s=%.0f "
+         "allocs_per_call=%.3f bad=%d\n", w, done, dt / 1e9,
+         done / (dt / 1e9), done ? (double)(a1 - a0) / (double)done : 0.0,
+         bad);
+  free(ring);
+  free(want);
+  plumb_client_close(c);
+  return bad == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
-  opts o = { NULL, "null", 0, 20000, 2.0, -1, 1, 0 };
+  opts o = { NULL, "null", 0, 20000, 2.0, -1, 1, 0, 1 };
   int opt, first;
 
   if (argc < 3) {
-    fprintf(stderr, "usage: %s lat|tput|rss ENDPOINT [OP] [options]\n",
+    fprintf(stderr, "usage: %s lat|tput|rss|async ENDPOINT [OP] [options]\n",
             argv[0]);
     return 2;
   }
@@ -360,7 +432,7 @@ main(int argc, char **argv)
     first = 4;
   }
   optind = first;
-  while ((opt = getopt(argc, argv, "s:n:t:c:p:P:")) != -1) {
+  while ((opt = getopt(argc, argv, "s:n:t:c:p:P:w:")) != -1) {
     switch (opt) {
     case 's': o.size = (size_t)atol(optarg); break;
     case 'n': o.count = atol(optarg); break;
@@ -368,6 +440,7 @@ main(int argc, char **argv)
     case 'c': o.cpu = atoi(optarg); break;
     case 'p': o.procs = atoi(optarg); break;
     case 'P': o.server = (pid_t)atoi(optarg); break;
+    case 'w': o.window = atoi(optarg); break;
     default: return 2;
     }
   }
@@ -380,6 +453,8 @@ main(int argc, char **argv)
     return run_tput(&o);
   if (strcmp(argv[1], "rss") == 0)
     return run_rss(&o);
+  if (strcmp(argv[1], "async") == 0)
+    return run_async(&o);
   fprintf(stderr, "bench-client: unknown mode %s\n", argv[1]);
   return 2;
 }

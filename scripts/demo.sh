@@ -72,4 +72,43 @@ for t in unix $built; do
   shm) run_one shm "shm:/$tag" "shm:/$tag" ;;
   esac
 done
+
+echo "== plumb-naming, a name: endpoint and plumb call"
+ns_ep="unix:/tmp/$tag-naming.sock"
+calc_ep="tcp://127.0.0.1:$((port + 1))"
+"$BUILD/services/naming/plumb-naming" --memory "$ns_ep" 2>"/tmp/$tag-ns.log" &
+nspid=$!
+"$server" "$calc_ep" 2>"/tmp/$tag.log" &
+spid=$!
+export PLUMB_NAMING_ENDPOINT=$ns_ep
+plumb="$BUILD/tools/plumb"
+for _ in $(seq 1 50); do
+  "$plumb" names >/dev/null 2>&1 && "$plumb" ping -c 1 "$calc_ep" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+demo_step() { # description command...
+  local d=$1 out rc=0
+  shift
+  out=$("$@" 2>&1) || rc=$?
+  if [ $rc -eq 0 ]; then
+    printf '%-44s ok   %s\n' "$d" "$(echo "$out" | paste -sd' ' | cut -c1-70)"
+  else
+    printf '%-44s FAIL (%d)\n' "$d" $rc; echo "$out" | sed 's/^/        /'
+    failed=1
+  fi
+}
+demo_step "plumb bind --context apps" "$plumb" bind --context apps
+demo_step "plumb bind apps/calc $calc_ep calc" "$plumb" bind apps/calc "$calc_ep" calc
+demo_step "plumb resolve apps/calc" "$plumb" resolve apps/calc
+demo_step "calc-client name:apps/calc 7 5" "$client" name:apps/calc 7 5
+demo_step "plumb call ... add {a:40,b:2}" "$plumb" --json call \
+  --idl examples/calculator/calculator.idl name:apps/calc calc add '{"a":40,"b":2}'
+demo_step "plumb list name:apps/calc" "$plumb" list name:apps/calc
+demo_step "plumb call (introspection) ... sub" "$plumb" --json call \
+  name:apps/calc calc sub '{"a":40,"b":2}'
+demo_step "plumb ping -c 20 name:apps/calc" sh -c "'$plumb' ping -c 20 name:apps/calc | tail -1"
+kill -TERM "$spid" "$nspid" 2>/dev/null || true
+wait "$spid" 2>/dev/null || true
+wait "$nspid" 2>/dev/null || true
+rm -f "/tmp/$tag.log" "/tmp/$tag-ns.log"
 exit $failed

@@ -15,8 +15,11 @@ PLUMB_PACKAGES=(
   meson ninja-build gcc libc6-dev pkgconf flex bison
   g++ # the generated headers compile as C++ too (tests/golden)
   libprotobuf-c-dev libinih-dev
+  libsqlite3-dev libjson-c-dev # plumb-naming (bindings), the plumb CLI (JSON)
+  scdoc groff-base             # man pages (docs/man), checked by groff
   # tests
   libcunit1-dev protobuf-compiler libprotobuf-dev valgrind python3
+  libuv1-dev               # examples/async: the libuv client (optional)
   clang libclang-rt-14-dev # libFuzzer harnesses (tests/fuzz)
   passwd                   # useradd/userdel for the second-user hostile tests
   iproute2                 # ip netns + veth: references from another namespace

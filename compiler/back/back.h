@@ -34,6 +34,9 @@ int gen_c(const idl_tree *t, const gen_options *o);
 /* What gen_c writes: BASE + each suffix, NULL-terminated. */
 extern const char *const gen_c_suffixes[];
 int gen_proto(const idl_tree *t, const gen_options *o);
+/* gen_meta.c: writes iface's IDL text table into t; returns its C name. */
+struct gout;
+const char *gen_meta_iface(struct gout *t, const idl_node *iface);
 /* plumbc --impl: BASE-impl.c, never over an existing file (gen_impl.c). */
 int gen_impl(const idl_tree *t, const gen_options *o);
 

@@ -23,6 +23,8 @@
 #include <string.h>
 
 #include "back.h"
+#include "gen_c_int.h"
+#include "gen_defer.h"
 
 static gout H, W, T, CL, SV;
 static gout *HC = &H; /* the header h() writes to: H, or W for wire messages */
@@ -33,10 +35,16 @@ static gshare req_share, rep_share; /* identical messages, per file */
 #define t(...) gout_printf(&T, __VA_ARGS__)
 #define cl(...) gout_printf(&CL, __VA_ARGS__)
 #define sv(...) gout_printf(&SV, __VA_ARGS__)
+/* shared with gen_async.c (gen_c_int.h) under prefixed names */
+#define decl(t, n) gen_c_decl(t, n)
+#define op_out_ptr(op) gen_c_op_out_ptr(op)
+#define op_has_out(op) gen_c_op_has_out(op)
+#define cl_fill(p) gen_c_cl_fill(p)
+#define copy_out_rep(o, p, d, b, i) gen_c_copy_out_rep(o, p, d, b, i)
 
 /* "T name" or "T *name" depending on whether ctype ends with '*'. */
-static const char *
-decl(const char *ctype, const char *name)
+const char *
+gen_c_decl(const char *ctype, const char *name)
 {
   size_t n = strlen(ctype);
   return gstr(n && ctype[n - 1] == '*' ? "%s%s" : "%s %s", ctype, name);
@@ -718,8 +726,8 @@ c_param_list(const gop *op)
   return s;
 }
 
-static bool
-op_out_ptr(const gop *op)
+bool
+gen_c_op_out_ptr(const gop *op)
 {
   if (op->has_ret && shape_has_ptr(&op->ret.sh))
     return true;
@@ -738,8 +746,8 @@ h_anon_seq(const gparam *p)
     h_seq_struct(p->api, &p->sh);
 }
 
-static bool
-op_has_out(const gop *op)
+bool
+gen_c_op_has_out(const gop *op)
 {
   for (size_t i = 0; i < op->np; i++)
     if (op->p[i].dir != IDL_IN)
@@ -749,8 +757,8 @@ op_has_out(const gop *op)
 
 /* ---- stubs ------------------------------------------------------------------ */
 
-static void
-cl_fill(const gparam *p)
+void
+gen_c_cl_fill(const gparam *p)
 {
   const char *x = p->name;
   bool in = p->dir == IDL_IN;
@@ -821,8 +829,8 @@ rep_src(const char *base, const char *name, bool count)
   return count ? gstr("%sn_%s", base, name) : gstr("%s%s", base, name);
 }
 
-static void
-copy_out_rep(gout *o, const gparam *p, const char *dst, const char *base,
+void
+gen_c_copy_out_rep(gout *o, const gparam *p, const char *dst, const char *base,
              const char *ind)
 {
   if (p->sh.rep != REP_NONE) {
@@ -1109,6 +1117,7 @@ gen_interface(const idl_node *iface)
     h("int %s_%s(plumb_client *_c%s, plumb_arena *_arena);\n", icn,
       own[i].name, c_param_list(&own[i]));
   }
+  gen_async_protos(&H, iface, own, nown);
 
   /* server ops struct: each direct base's ops struct (member named after
    * the base), then the handlers of the operations declared here */
@@ -1169,15 +1178,18 @@ gen_interface(const idl_node *iface)
       t("  offsetof(%s_ops, %s),\n", icn, cname(iface_of(iface->bases[b])));
     t("};\n");
   }
+  const char *meta = gen_meta_iface(&T, iface); /* introspection */
   t("const plumb_interface %s_interface = {\n  PLUMB_GENERATED_ABI,\n"
-    "  \"%s\",\n  0x%08" PRIx32 "u,\n  %s,\n  %zu,\n  %s,\n  %zu,\n  %s\n};\n",
+    "  \"%s\",\n  0x%08" PRIx32 "u,\n  %s,\n  %zu,\n  %s,\n  %zu,\n  %s,\n"
+    "  %s\n};\n",
     icn, rid, fnv1a(rid), nown ? gstr("%s__ops", icn) : "NULL", nown,
     iface->nbases ? gstr("%s__bases", icn) : "NULL", iface->nbases,
-    iface->nbases ? gstr("%s__base_offsets", icn) : "NULL");
+    iface->nbases ? gstr("%s__base_offsets", icn) : "NULL", meta);
 
   /* client.c */
   for (size_t i = 0; i < nown; i++)
     cl_stub(iface, &own[i], i);
+  gen_async_stubs(&CL, iface, own, nown);
 
   /* server.c */
   sv("\n/* Registers ops (with ctx) as object `name` of interface %s. */\n"
@@ -1186,6 +1198,7 @@ gen_interface(const idl_node *iface)
      "  return plumb_server_add_object(server, name, &%s_interface, ops, ctx);\n"
      "}\n",
      iface->name, icn, icn, icn);
+  gen_defer(&H, &SV, iface, own, nown); /* _reply / _raise_X helpers */
 }
 
 /* ---- walking the tree ------------------------------------------------------------ */

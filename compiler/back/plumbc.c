@@ -23,6 +23,10 @@
 #include "depfile.h"
 #include "front.h"
 
+#ifndef PLUMBC_IDLDIR /* set by meson: $datadir/plumb/idl */
+#define PLUMBC_IDLDIR "/usr/local/share/plumb/idl"
+#endif
+
 static void
 usage(FILE *f)
 {
@@ -37,7 +41,9 @@ usage(FILE *f)
           "into OUTDIR (default .): FILE.h, FILE-wire.h, FILE-types.c,\n"
           "FILE-client.c, FILE-server.c, and with --proto also FILE.proto.\n"
           "\n"
-          "  -I DIR       add DIR to the #include search path (repeatable)\n"
+          "  -I DIR       add DIR to the #include search path (repeatable);\n"
+          "               plumb's own IDL (" PLUMBC_IDLDIR ")\n"
+          "               is searched last\n"
           "  -D NAME[=VAL] define a macro for #if (VAL 1 if omitted)\n"
           "  -U NAME      undefine a macro (-D and -U apply in order)\n"
           "  -o OUTDIR    directory to write the generated files into\n"
@@ -216,6 +222,7 @@ main(int argc, char **argv)
                     "--proto with --depfile, the others one at a time\n");
     goto bad_usage;
   }
+  dirs[ndirs++] = PLUMBC_IDLDIR; /* CosNaming.idl, plumb/introspect.idl */
   if (compat || strict || input2 != NULL) {
     compat_options co = { dirs, ndirs, strict, stdout };
     if (!compat || input2 == NULL) {

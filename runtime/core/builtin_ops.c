@@ -125,7 +125,7 @@ ops_fill(void)
 
 const plumb_interface plumb__object_interface = {
   PLUMB_GENERATED_ABI, PLUMB__OBJECT_TYPE_ID, PLUMB__OBJECT_IFACE_ID,
-  object_ops_full, 3, NULL, 0, NULL
+  object_ops_full, 3, NULL, 0, NULL, NULL
 };
 
 const plumb_operation *

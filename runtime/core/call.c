@@ -1,8 +1,12 @@
 /* call.c - what handlers see of the call they serve: plumb_call_peer,
- * _object, _alloc, _strdup, _arena, _raise (plumb_call_fail is in
- * call_fail.c).
+ * _object, _alloc, _strdup, _arena, _raise, its deadline and whether it was
+ * cancelled (plumb_call_fail is in call_fail.c, deferral in call_defer.c).
  */
+#include <stdatomic.h>
 #include <stddef.h>
+
+#include "plumb/call.h"
+#include "plumb/client.h"
 
 #include "call.h"
 #include "server_int.h"
@@ -56,3 +60,40 @@ plumb_call_raise(plumb_call *call, const plumb_type_info *type,
   return PLUMB_EEXCEPTION;
 }
 
+
+/* ---- the call model: deadline and cancellation ------------------------ */
+
+int64_t
+plumb_call_deadline(const plumb_call *call)
+{
+  return call != NULL && call->sv != NULL ? call->sv->deadline : 0;
+}
+
+int64_t
+plumb_call_remaining_ms(const plumb_call *call)
+{
+  int64_t d = plumb_call_deadline(call);
+  if (d == 0)
+    return -1;
+  int64_t left = d - plumb__now_ns();
+  return left <= 0 ? 0 : left / 1000000;
+}
+
+int64_t
+plumb_call_pass_deadline(const plumb_call *call, plumb_client *c)
+{
+  int64_t ms = plumb_call_remaining_ms(call);
+  if (ms < 0 || c == NULL)
+    return -1;
+  /* 0 ms left would read as "no timeout" to some callers: 1 ms fails fast
+   * the same way. */
+  plumb_client_next_timeout(c, ms > 0 ? ms : 1);
+  return ms > 0 ? ms : 1;
+}
+
+int
+plumb_call_cancelled(const plumb_call *call)
+{
+  return call != NULL && call->sv != NULL &&
+         atomic_load(&call->sv->cancelled);
+}

@@ -2,8 +2,8 @@
  *
  * Shared by the dispatch (srv_dispatch.c), which fills it in for each request,
  * and by the plumb_call_* functions handlers and generated thunks use
- * (call.c, call_fail.c).  Lives on the serving worker's stack; everything
- * it points to lives until the reply is sent.
+ * (call.c, call_fail.c, call_defer.c).  Lives in its srv_call
+ * (srv_calls.h); everything it points to lives until the reply is sent.
  */
 #ifndef PLUMB_CALL_H
 #define PLUMB_CALL_H
@@ -17,6 +17,7 @@
 
 struct srv_object;
 struct srv_conn;
+struct srv_call;
 
 struct plumb_call {
   plumb_server *server;
@@ -36,6 +37,9 @@ struct plumb_call {
   int sys_completed;
   /* nesting limit the generated validators apply (0 = PLUMB_DEFAULT_MAX_DEPTH) */
   unsigned max_depth;
+  /* the call model (srv_calls.h): deadline, cancel flag, deferral */
+  struct srv_call *sv; /* NULL when served outside it */
+  int deferred;        /* plumb_call_defer was called */
 };
 
 /* The status a peer gets for a call that failed with st (call_status.c). */

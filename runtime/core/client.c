@@ -13,6 +13,7 @@
  * fixed-size arguments does not touch malloc after the first one.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -28,6 +29,7 @@
 #include "frame.h"
 #include "lasterr.h"
 #include "log.h"
+#include "name_endpoint.h"
 #include "open_opts.h"
 #include "plumb/config.h"
 #include "plumb/generated.h"
@@ -134,10 +136,56 @@ plumb__client_take_deadline(plumb_client *c)
   return plumb__deadline_ms(c->timeout_ms);
 }
 
+/* Sends one frame without ever blocking the answers: while the transport
+ * has no room, reads the answers that are there (if no one else is
+ * reading) and waits a little for room.  A caller keeping many calls in
+ * flight, or several threads all sending (the one holding send_mu would
+ * block the rest), would otherwise wait for room the server makes only
+ * once we read what it answered (mq and sysvmq queues are ten messages
+ * deep).
+ * *whole: 1 if the frame failed before any of it was taken (the
+ * connection is still usable).  Holds send_mu. */
+static int
+send_reading(plumb_client *c, client_conn *cc, const struct iovec *iov,
+             int64_t deadline, int *whole)
+{
+  int tail = 0, st, nap_us = 50;
+
+  *whole = 1;
+  st = c->tr->try_send(cc->tc, iov, 3);
+  for (;;) {
+    if (st == PLUMB_OK) {
+      *whole = 0;
+      tail = 1;
+      st = c->tr->flush(cc->tc);
+      if (st == PLUMB_OK)
+        return PLUMB_OK;
+    }
+    if (st != PLUMB_EAGAIN)
+      return st;
+    if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
+      return PLUMB_ETIMEDOUT;
+    pthread_mutex_lock(&c->mu);
+    plumb__client_read_ready(c);
+    pthread_mutex_unlock(&c->mu);
+    int fd;
+    uint32_t ev;
+    if (c->tr->write_wait(cc->tc, &fd, &ev) == PLUMB_OK) {
+      struct pollfd pf = { fd, (short)ev, 0 };
+      (void)poll(&pf, 1, 1);
+    } else {
+      usleep((useconds_t)nap_us);
+      if (nap_us < 1000)
+        nap_us *= 2;
+    }
+    st = tail ? c->tr->flush(cc->tc) : c->tr->try_send(cc->tc, iov, 3);
+  }
+}
+
 int
 plumb__client_send(plumb_client *c, client_conn *cc, plumb__frame *f,
                    int with_object, const void *body, size_t body_len,
-                   int64_t deadline)
+                   int64_t deadline, int reading)
 {
   uint8_t hdr[PLUMB__FRAME_HDR];
   int st;
@@ -164,10 +212,18 @@ plumb__client_send(plumb_client *c, client_conn *cc, plumb__frame *f,
                "op=%u flags=%x deadline_us=%d object='%.*s' body=%u",
                f->kind, f->call_id, f->iface, f->op, f->flags,
                (int)f->status, (int)f->text_len, c->object, f->body_len);
+  int whole = 0; /* reading send: nothing of the frame was taken */
   pthread_mutex_lock(&c->send_mu);
-  st = c->tr->send(cc->tc, iov, 3, deadline);
+  if (reading)
+    st = send_reading(c, cc, iov, deadline, &whole);
+  else
+    st = c->tr->send(cc->tc, iov, 3, deadline);
   pthread_mutex_unlock(&c->send_mu);
-  if (st != PLUMB_OK) {
+  if (st == PLUMB_ETIMEDOUT && whole) {
+    pthread_mutex_lock(&c->mu);
+    plumb__client_set_error(c, "no room to send before the deadline");
+    pthread_mutex_unlock(&c->mu);
+  } else if (st != PLUMB_OK) {
     pthread_mutex_lock(&c->mu);
     /* a send that timed out may have left half a frame behind */
     if (st == PLUMB_ETIMEDOUT || st == PLUMB_ECLOSED || st == PLUMB_ESYS)
@@ -241,7 +297,11 @@ plumb__client_start(plumb_client *c, const plumb_operation *o,
   f.iface = o->decl_iface;
   f.op = o->decl_index;
   f.call_id = p->id;
-  st = plumb__client_send(c, cc, &f, 1, t->tx.data, t->tx.len, deadline);
+  /* Sync calls too: a thread blocked in a plain send while it holds
+   * send_mu would keep every other caller from sending, and if all of
+   * them wait there nobody reads the answers that make room. */
+  st = plumb__client_send(c, cc, &f, 1, t->tx.data, t->tx.len, deadline,
+                          1);
 
   pthread_mutex_lock(&c->mu);
   if (st != PLUMB_OK) {
@@ -291,6 +351,8 @@ plumb__client_open_opts(plumb_client **out, const char *endpoint,
   *out = NULL;
   if (endpoint == NULL)
     return PLUMB_EINVAL;
+  if (strncmp(endpoint, "name:", 5) == 0) /* naming: name_endpoint.c */
+    return plumb__name_open(out, endpoint, object, opts, topts);
   if (strncmp(endpoint, "plumbref:", 9) == 0) /* client_ref.c */
     return plumb__client_open_refstr(out, endpoint, object, opts);
   if (object == NULL)

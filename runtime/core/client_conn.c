@@ -102,11 +102,16 @@ plumb__client_fd_conn(plumb_client *c, client_conn *cc, int add)
 {
   if (c->epfd < 0 || cc == NULL || add == cc->fd_added)
     return;
-  int fd = c->tr->conn_fd(cc->tc);
+  /* Asking for the fd may change how the transport receives (sysvmq and
+   * shm start a waiter thread), so it is never asked while a recv() runs
+   * on the connection (callers see to that) nor on a broken one: the fd
+   * is remembered for its removal. */
+  int fd = add ? c->tr->conn_fd(cc->tc) : cc->fd;
   if (fd < 0)
     return;
   if (add) {
     struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 1 };
+    cc->fd = fd;
     if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
       cc->fd_added = 1;
     else
@@ -143,7 +148,11 @@ plumb__client_fd_setup(plumb_client *c)
   c->efd = ef;
   c->tfd = tf;
   c->efd_signalled = 0;
-  plumb__client_fd_conn(c, c->cur, 1);
+  /* no recv() may run while the transport's fd is asked for */
+  while (c->reader_active)
+    pthread_cond_wait(&c->cv, &c->mu);
+  if (c->cur != NULL && !c->cur->broken)
+    plumb__client_fd_conn(c, c->cur, 1);
   if (c->cbq_head != NULL)
     plumb__client_signal(c);
   c->tfd_at = 0;
@@ -168,6 +177,8 @@ plumb__client_arm_timer(plumb_client *c, int64_t deadline)
   if (timerfd_settime(c->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
     c->tfd_at = c->timer_at;
 }
+
+static int client_read_one(plumb_client *c, int64_t deadline);
 
 /* ---- connections ---------------------------------------------------- */
 
@@ -280,7 +291,11 @@ plumb__conn_get(plumb_client *c, int64_t deadline, client_conn **out)
       if (!c->no_reconnect && !c->reader_active && c->n_pending == 0 &&
           plumb__now_ns() - c->last_rx_ns > PLUMB__IDLE_CHECK_NS) {
         c->last_rx_ns = plumb__now_ns();
-        plumb__client_read_ready(c);
+        /* twice: a message transport may answer the first non-blocking
+         * read after a frame without looking at its peer */
+        if (client_read_one(c, PLUMB_NOWAIT) == PLUMB_EAGAIN &&
+            !c->reader_active)
+          (void)client_read_one(c, PLUMB_NOWAIT);
         continue;
       }
       cc->refs++;
@@ -421,7 +436,8 @@ plumb__client_send_cancel(plumb_client *c, uint32_t id,
   f.iface = op ? op->decl_iface : 0;
   f.op = op ? op->decl_index : 0;
   /* no object, no body; a short deadline: a cancel is advice */
-  (void)plumb__client_send(c, cc, &f, 0, NULL, 0, plumb__deadline_ms(1000));
+  (void)plumb__client_send(c, cc, &f, 0, NULL, 0, plumb__deadline_ms(1000),
+                           1);
   pthread_mutex_lock(&c->mu);
   plumb__conn_put(c, cc);
   pthread_mutex_unlock(&c->mu);

@@ -41,7 +41,8 @@ typedef struct client_conn {
   plumb_conn *tc;
   int refs;
   int broken;
-  int fd_added; /* its fd is in c->epfd */
+  int fd_added; /* its fd (below) is in c->epfd */
+  int fd;
   uint32_t gen;
 } client_conn;
 
@@ -125,10 +126,11 @@ int plumb__client_decode(plumb_client *c, const plumb_operation *o,
 int64_t plumb__client_take_deadline(plumb_client *c);
 /* Sends one frame (header for f, the object name if with_object, body) on
  * cc, with the DEADLINE flag when deadline is not FOREVER; breaks cc if the
- * send failed for good.  Holds nothing. */
+ * send failed for good.  reading: read answers while waiting for room
+ * (async callers).  Holds nothing. */
 int plumb__client_send(plumb_client *c, client_conn *cc, plumb__frame *f,
                        int with_object, const void *body, size_t body_len,
-                       int64_t deadline);
+                       int64_t deadline, int reading);
 /* Prepares and sends the request for o on p (p->id etc. filled in, p in
  * the id table unless oneway).  Holds nothing. */
 int plumb__client_start(plumb_client *c, const plumb_operation *o,

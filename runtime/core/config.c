@@ -20,7 +20,9 @@
 #include "decode.h"
 #include "lasterr.h"
 #include "log.h"
+#include "introspect.h"
 #include "open_opts.h"
+#include "srv_calls.h"
 #include "transport.h"
 
 #define CONFIG_MAX_TIMEOUT_MS 86400000LL /* one day */
@@ -38,15 +40,15 @@ typedef struct cfg_key {
 enum { K_ENDPOINT, K_TIMEOUT, K_MAX_FRAME, K_MODE, K_GROUP, K_RING, K_MSGSIZE,
        K_SPIN, K_ALLOW, K_ALLOW_UIDS, K_ALLOW_GIDS, K_MAX_DEPTH,
        K_DECODE_BUDGET, K_MAX_DECODE_MEM, K_CONN_QBYTES, K_CONN_QFRAMES,
-       K_SERVER_QBYTES, K_SEND_TIMEOUT, K_FRAME_TIMEOUT, K_MAX_RX_MEM,
-       K_COUNT };
+       K_SERVER_QBYTES, K_SEND_TIMEOUT, K_FRAME_TIMEOUT, K_INTROSPECTION,
+       K_CONN_MAX_CALLS, K_MAX_RX_MEM, K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
   "endpoint", "timeout_ms", "max_frame", "mode", "group", "shm_ring_size",
   "mq_msgsize", "spin_us", "allow", "allow_uids", "allow_gids", "max_depth",
   "decode_budget", "max_decode_memory", "conn_queue_bytes",
   "conn_queue_frames", "server_queue_bytes", "send_timeout_ms",
-  "frame_timeout_ms", "max_rx_memory",
+  "frame_timeout_ms", "introspection", "conn_max_calls", "max_rx_memory",
 };
 
 typedef struct cfg_parse {
@@ -249,6 +251,14 @@ cfg_apply(cfg_parse *p, plumb_config *cfg)
     else
       cfg->mq_msgsize = (uint32_t)u;
   }
+  if ((k = cfg_pick(p, K_INTROSPECTION)) != NULL) { /* introspect.c */
+    if (strcmp(k->value, "on") == 0 || strcmp(k->value, "yes") == 0)
+      cfg->introspection_off = 0;
+    else if (strcmp(k->value, "off") == 0 || strcmp(k->value, "no") == 0)
+      cfg->introspection_off = 1;
+    else
+      BAD(k, "expected on or off");
+  }
   if ((k = cfg_pick(p, K_SPIN)) != NULL) {
     if (parse_int(k->value, &i) < 0 || i < 0 || i > 100000)
       BAD(k, "expected microseconds from 0 to 100000");
@@ -294,6 +304,12 @@ cfg_apply(cfg_parse *p, plumb_config *cfg)
     else
       cfg->max_decode_memory = (size_t)u;
   }
+  if ((k = cfg_pick(p, K_CONN_MAX_CALLS)) != NULL) {
+    if (parse_int(k->value, &i) < 0 || i < 1 || i > 65536)
+      BAD(k, "expected calls in flight per connection from 1 to 65536");
+    else
+      cfg->conn_max_calls = (unsigned)i;
+  }
   if ((k = cfg_pick(p, K_MAX_RX_MEM)) != NULL) {
     if (parse_size(k->value, &u) < 0 || u < (1u << 20) ||
         u > (uint64_t)SIZE_MAX / 2)
@@ -338,7 +354,8 @@ cfg_apply(cfg_parse *p, plumb_config *cfg)
     if (strlen(k->value) >= sizeof cfg->endpoint)
       BAD(k, "endpoint longer than 511 bytes");
     else if (strncmp(cfg->endpoint, "plumbref:", 9) != 0 && /* objref.c */
-        plumb__transport_find(cfg->endpoint, NULL) == NULL)
+             strncmp(cfg->endpoint, "name:", 5) != 0 && /* name_endpoint.c */
+             plumb__transport_find(cfg->endpoint, NULL) == NULL)
       BAD(k, strchr(k->value, ':') == NULL
                  ? "expected scheme:address, e.g. unix:/tmp/x.sock"
                  : "unknown transport");
@@ -401,6 +418,11 @@ plumb_endpoint_check(const char *endpoint, char *err, size_t errlen)
              "scheme:address, e.g. unix:/tmp/x.sock (available: %s)",
              endpoint ? endpoint : "", plumb__transport_names());
     st = PLUMB_EADDR;
+  } else if (strncmp(endpoint, "name:", 5) == 0) { /* name_endpoint.c */
+    if (endpoint[5] == '\0')
+      snprintf(err, errlen, "endpoint 'name:' names nothing: expected "
+               "name:PATH, e.g. name:apps/calc");
+    st = endpoint[5] ? PLUMB_OK : PLUMB_EADDR;
   } else if (plumb__transport_find(endpoint, NULL) == NULL) {
     snprintf(err, errlen, "transport '%.*s' is not built into this libplumb "
              "(available: %s)", (int)(colon - endpoint), endpoint,
@@ -463,7 +485,8 @@ config_resolve(const char *service, const char *endpoint, plumb_config *cfg,
   } else if ((v = getenv(name)) != NULL && v[0] != '\0') {
     snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s", v);
     cfg->endpoint_source = PLUMB_SRC_ENV;
-  } else if ((v = getenv("PLUMB_ENDPOINT")) != NULL && v[0] != '\0') {
+  } else if ((v = getenv("PLUMB_ENDPOINT")) != NULL && v[0] != '\0' &&
+             strcmp(service, "naming") != 0) { /* the program's, not naming's */
     snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s", v);
     cfg->endpoint_source = PLUMB_SRC_ENV;
     snprintf(name, sizeof name, "PLUMB_ENDPOINT");
@@ -571,6 +594,10 @@ plumb_server_listen_service(plumb_server *s, const char *service,
     plumb__server_set_flow(s, cfg.conn_queue_bytes, cfg.conn_queue_frames,
                            cfg.server_queue_bytes, cfg.send_timeout_ms,
                            cfg.frame_timeout_ms);
+    if (cfg.introspection_off) /* off wins, see introspect.c */
+      plumb__server_no_introspection(s);
+    if (cfg.conn_max_calls != 0) /* the call model's */
+      plumb__server_set_conn_max_calls(s, cfg.conn_max_calls);
     plumb__server_set_rx_memory(s, cfg.max_rx_memory);
   }
   return plumb__err_end(plumb__server_listen_opts(s, cfg.endpoint, &to),

@@ -7,9 +7,10 @@
  * plumb_server_run is one of them) each wait on it for one event at a time.
  * The worker that gets a listener accepts every pending client
  * (srv_conn.c); the worker that gets a connection receives every frame it
- * has, serves each one in turn (srv_dispatch.c) and re-arms it.  So a
- * request costs one wake-up, different connections are served in parallel,
- * and the calls of one connection are served one at a time in order.
+ * has, hands each request to srv_calls.c and re-arms it; it runs the first
+ * call itself, any worker the others (the run queue's eventfd).  So a
+ * request costs one wake-up, and the calls of one connection are served in
+ * parallel up to conn_max_calls, under the ordering rule of srv_calls.c.
  *
  * A connection whose peer sends something that is not a frame (bad magic,
  * truncated, over the limit, wrong kind) is logged and dropped; other
@@ -80,6 +81,8 @@ plumb_server_new(plumb_server **out, const plumb_server_opts *o)
   s->max_frame = o && o->max_frame ? o->max_frame : PLUMB_DEFAULT_MAX_FRAME;
   s->mode = o && o->mode ? o->mode : 0600;
   s->workers = o ? o->workers : 0;
+  s->no_introspection = o ? o->no_introspection : 0; /* introspect.c */
+  clock_gettime(CLOCK_MONOTONIC, &s->started);
   if (s->workers == 0) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     s->workers = n < 2 ? 2 : n > 64 ? 64 : (unsigned)n;
@@ -117,9 +120,13 @@ plumb_server_new(plumb_server **out, const plumb_server_opts *o)
   ev.data.ptr = &s->timer_kind;
   if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timerfd, &ev) != 0)
     goto close_timer;
+  if (plumb__srv_calls_init(s, o ? o->conn_max_calls : 0) != PLUMB_OK)
+    goto close_calls;
   *out = s;
   return PLUMB_OK;
 
+close_calls:
+  plumb__srv_calls_fini(s);
 close_timer:
   close(s->timerfd);
 close_stop:
@@ -274,6 +281,8 @@ srv_worker_main(void *arg)
       plumb__srv_accept_all(s, ev.data.ptr);
     } else if (kind == SRV_TIMER) {
       plumb__srv_timer_tick(w);
+    } else if (kind == SRV_CALLS) {
+      plumb__srv_calls_event(w);
     } else { /* a connection: the worker that wins the swap serves it */
       srv_conn *sc = kind == SRV_CONN
                          ? ev.data.ptr
@@ -283,6 +292,7 @@ srv_worker_main(void *arg)
       if (atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED))
         plumb__srv_serve_conn(w, sc);
     }
+    plumb__srv_calls_run_mine(w); /* a call it read for itself */
   }
   return NULL;
 }
@@ -377,6 +387,7 @@ plumb_server_run(plumb_server *s, int handle_signals)
     srv_signal_target = NULL;
   }
   srv_close_all(s);
+  plumb__srv_calls_drain(s); /* calls queued but never run */
   { /* Re-arm for a later run (after new plumb_server_listen calls). */
     uint64_t v;
     ssize_t r = read(s->stopfd, &v, sizeof(v));
@@ -418,6 +429,7 @@ plumb_server_free(plumb_server *s)
     s->pool = sc->next;
     free(sc);
   }
+  plumb__srv_calls_fini(s);
   close(s->timerfd);
   pthread_mutex_destroy(&s->timer_mu);
   close(s->stopfd);

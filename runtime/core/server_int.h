@@ -10,7 +10,9 @@
  *   srv_flow.c     flow control: the timer, slow readers, partial frames
  *   srv_reply.c    sending answers without blocking
  *   srv_dispatch.c one request: find object and operation, decode, run, answer
- *   call.c         what handlers see (plumb_call_*)
+ *   srv_calls.c    calls in flight: pool, ordering, run queue, cancel
+ *   srv_serial.c   PLUMB_OBJECT_SERIALIZE objects
+ *   call.c         what handlers see (plumb_call_*); call_defer.c deferred
  */
 #ifndef PLUMB_SERVER_INT_H
 #define PLUMB_SERVER_INT_H
@@ -26,6 +28,7 @@
 #include "frame.h"
 #include "plumb/server.h"
 #include "plumb/generated.h"
+#include "srv_calls.h"
 #include "rxpool.h"
 #include "transport.h"
 #include "txq.h"
@@ -48,7 +51,7 @@
 #define SRV_BUF_KEEP (4u << 20)
 
 enum { SRV_LISTENER = 1, SRV_CONN = 2, SRV_STOP = 3, SRV_CONN_W = 4,
-       SRV_TIMER = 5 };
+       SRV_TIMER = 5, SRV_CALLS = 6 };
 /* srv_conn.state: who may touch it (see srv_conn_take). */
 enum { SRV_PARKED = 0, SRV_OWNED = 1, SRV_DEAD = 2 };
 
@@ -64,6 +67,8 @@ typedef struct srv_object {
   void *ctx;
   void (*destroy)(void *ctx);
   atomic_uint refs;
+  int anon; /* named by the server (a capability): never listed */
+  unsigned flags; /* PLUMB_OBJECT_* */
 } srv_object;
 
 typedef struct srv_listener {
@@ -105,6 +110,7 @@ typedef struct srv_conn {
   int64_t retry_ms;       /* write_wait()==ENOTSUP: current retry interval */
   int64_t partial_since;  /* a frame began arriving; 0 = none */
   _Atomic int64_t next_check; /* the timer's next look at it; 0 = none */
+  srv_conn_calls calls;   /* its calls in flight (srv_calls.h), under mu */
 } srv_conn;
 
 struct plumb_server {
@@ -141,6 +147,9 @@ struct plumb_server {
   int timerfd;
   pthread_mutex_t timer_mu;
   int64_t timer_at;     /* when timerfd fires next; 0 = disarmed */
+  int no_introspection;     /* introspect.c: _plumb.introspect off */
+  struct timespec started;  /* CLOCK_MONOTONIC at plumb_server_new */
+  srv_calls calls;      /* calls in flight, run queue (srv_calls.h) */
 };
 
 /* Per-worker reusable state. */
@@ -150,6 +159,7 @@ typedef struct srv_worker {
   plumb_arena *arena;
   plumb_buf rx;
   plumb_buf tx;
+  srv_call *mine; /* a ready call this worker runs next (srv_calls.c) */
 } srv_worker;
 
 /* The queue limits of sc's server. */
@@ -182,6 +192,8 @@ int plumb__srv_send_sysexc(srv_conn *sc, const plumb__frame *req, int code,
 void plumb__srv_accept_all(plumb_server *s, srv_listener *sl);
 void plumb__srv_serve_conn(srv_worker *w, srv_conn *sc);
 void plumb__srv_conn_drop(plumb_server *s, srv_conn *sc);
+/* The end of a drop once no call of sc is alive: back to the pool. */
+void plumb__srv_conn_free(plumb_server *s, srv_conn *sc);
 
 /* srv_flow.c */
 void plumb__srv_timer_want(plumb_server *s, int64_t at);

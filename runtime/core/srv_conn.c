@@ -62,6 +62,9 @@ srv_conn_alloc(plumb_server *s)
 void
 plumb__srv_conn_drop(plumb_server *s, srv_conn *sc)
 {
+  /* Its calls are cancelled; one still running or deferred keeps sc (not
+   * the transport connection) until it is released (srv_calls.c). */
+  int alive = plumb__srv_calls_close(s, sc);
   (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, sc->fd, NULL);
   if (sc->wfd_added)
     (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, sc->wfd, NULL);
@@ -76,6 +79,15 @@ plumb__srv_conn_drop(plumb_server *s, srv_conn *sc)
     sc->next->prev = sc->prev;
   pthread_mutex_unlock(&s->mu);
   sc->tr->close(sc->conn);
+  atomic_store(&sc->next_check, 0);
+  atomic_store(&sc->state, SRV_DEAD);
+  if (!alive)
+    plumb__srv_conn_free(s, sc);
+}
+
+void
+plumb__srv_conn_free(plumb_server *s, srv_conn *sc)
+{
   pthread_mutex_destroy(&sc->mu);
   srv_conn_pool_put(s, sc);
   pthread_mutex_lock(&s->mu);
@@ -200,6 +212,8 @@ plumb__srv_serve_conn(srv_worker *w, srv_conn *sc)
     sc->retry_ms = 0;
   }
   for (;;) {
+    if (plumb__srv_calls_full(sc))
+      goto park_calls; /* conn_max_calls: its calls first (srv_calls.c) */
     st = sc->tr->recv(sc->conn, &w->rx, PLUMB_NOWAIT);
     if (st == PLUMB_EAGAIN)
       break;
@@ -243,6 +257,10 @@ plumb__srv_serve_conn(srv_worker *w, srv_conn *sc)
     return; /* someone took it meanwhile: theirs now */
   pthread_mutex_lock(&sc->mu);
   goto drop;
+park_calls: /* not watched: the call that ends the pause resumes it */
+  pthread_mutex_unlock(&sc->mu);
+  atomic_store(&sc->state, SRV_PARKED);
+  return;
 park_write:
   if (plumb__srv_park_write(s, sc, plumb__now_ns()) == PLUMB_OK)
     return;

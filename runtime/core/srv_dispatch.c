@@ -1,39 +1,25 @@
-/* srv_dispatch.c - serving one request frame: check it, find the object
- * and the operation, decode the body within its limits (decode.h), run the
- * handler through its generated thunk and answer.  Objects are counted
- * while a call runs on them (srv_objects.c); the reserved interface goes
- * to builtin_ops.c; failures are answered as system exceptions
- * (srv_sysexc.c, docs/PROTOCOL.md 2.3).
+/* srv_dispatch.c - serving requests: the frame a connection's reader got
+ * (check it, hand a request to srv_calls.c, apply a CANCEL), and running a
+ * call on a worker: its deadline, find the object (counted while the call
+ * lives, srv_objects.c) and the operation (the reserved interface goes to
+ * builtin_ops.c), decode the body within its limits (decode.h), run the
+ * handler through its generated thunk, and answer - failures as system
+ * exceptions (srv_sysexc.c, docs/PROTOCOL.md 2.3).
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "builtin_ops.h"
 #include "call.h"
 #include "log.h"
+#include "plumb/call.h"
 #include "server_int.h"
 #include "sysexc.h"
 
-/* The operation and the ops struct its thunk gets (inherited operations
- * live in the bases' tables; iface_find.c walks them). */
-static const plumb_operation *
-srv_find_op(const plumb_interface *iface, uint32_t decl_iface, uint32_t index,
-            const void **impl)
-{
-  return plumb_interface_find_op(iface, decl_iface, index, impl);
-}
-
-static int srv_serve_object(srv_worker *w, srv_conn *sc,
-                            const plumb__frame *fp, srv_object *obj);
-static int srv_answer_failure(srv_conn *sc, const plumb__frame *f,
-                              const plumb_operation *op,
-                              const plumb_call *call, int st);
-static int srv_serve_call(srv_worker *w, srv_conn *sc,
-                          const plumb__frame *fp, const srv_object *obj,
-                          const plumb_operation *op, const void *impl,
-                          ProtobufCMessage *req);
-
-/* Serves one frame.  Returns PLUMB_OK to keep the connection, or an error
- * status to drop it (already logged). */
+/* Serves one frame the reader (holding sc->mu) got into w->rx.  Returns
+ * PLUMB_OK to keep the connection, or an error status to drop it (already
+ * logged). */
 int
 plumb__srv_serve_frame(srv_worker *w, srv_conn *sc)
 {
@@ -58,155 +44,62 @@ plumb__srv_serve_frame(srv_worker *w, srv_conn *sc)
     return st;
   }
   if (plumb__log_enabled(PLUMB__LOG_TRACE))
-    plumb__log(PLUMB__LOG_TRACE, "server: recv kind=%u id=%u iface=%08x "
-               "op=%u object='%.*s' body=%u", f.kind, f.call_id, f.iface, f.op,
-               (int)f.text_len, f.text, f.body_len);
+    plumb__log(PLUMB__LOG_TRACE, "server: recv kind=%u id=%u flags=%x "
+               "iface=%08x op=%u object='%.*s' body=%u", f.kind, f.call_id,
+               f.flags, f.iface, f.op, (int)f.text_len, f.text, f.body_len);
+  if (f.kind == PLUMB__FRAME_CANCEL) {
+    plumb__srv_calls_cancel(sc, f.call_id);
+    return PLUMB_OK;
+  }
   if (f.kind != PLUMB__FRAME_REQUEST && f.kind != PLUMB__FRAME_ONEWAY) {
     plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): frame kind %u "
                "is not a request", (int)sc->peer.pid, f.kind);
     return PLUMB_EPROTO;
   }
-  srv_object *obj = plumb__srv_object_get(s, f.text, f.text_len);
-  if (obj == NULL) {
-    /* _non_existent is answered, not refused: "yes, it is gone". */
-    if (f.iface == PLUMB__OBJECT_IFACE_ID && f.op == PLUMB__OP_NON_EXISTENT)
-      return plumb__srv_send(sc, &f, PLUMB__FRAME_REPLY, 0, NULL, 0,
-                             (const uint8_t *)"\x08\x01", 2);
-    if (f.text_len == 0)
-      return plumb__srv_send_sysexc(sc, &f, PLUMB_SYS_OBJECT_NOT_EXIST,
-                                    PLUMB_MINOR_NO_DEFAULT,
-                                    PLUMB_COMPLETED_NO, PLUMB_ENOOBJECT,
-                                    "no default object");
-    return plumb__srv_send_sysexc(sc, &f, PLUMB_SYS_OBJECT_NOT_EXIST,
-                                  PLUMB_MINOR_NO_OBJECT, PLUMB_COMPLETED_NO,
-                                  PLUMB_ENOOBJECT, "no object '%.*s'",
-                                  (int)f.text_len, f.text);
-  }
-  st = srv_serve_object(w, sc, &f, obj);
-  plumb__srv_object_put(obj);
-  return st;
+  return plumb__srv_calls_admit(w, sc, &f);
 }
 
-/* Serves request f on obj (counted by the caller). */
-static int
-srv_serve_object(srv_worker *w, srv_conn *sc, const plumb__frame *fp,
-                 srv_object *obj)
-{
-  plumb_server *s = w->s;
-  plumb__frame f = *fp;
-  int st;
-  const void *impl = obj->impl;
-  const plumb_operation *op =
-      f.iface == PLUMB__OBJECT_IFACE_ID
-          ? plumb__builtin_op(f.op)
-          : srv_find_op(obj->iface, f.iface, f.op, &impl);
-  if (op == NULL || op->request == NULL)
-    return plumb__srv_send_sysexc(sc, &f, PLUMB_SYS_BAD_OPERATION,
-                                  PLUMB_MINOR_NO_OP, PLUMB_COMPLETED_NO,
-                                  PLUMB_ENOOP,
-                                  "object '%s' (%s) has no operation "
-                                  "%08x:%u", obj->name, obj->iface->type_id,
-                                  f.iface, f.op);
-  if (op->thunk == NULL)
-    return plumb__srv_send_sysexc(sc, &f, PLUMB_SYS_NO_IMPLEMENT,
-                                  PLUMB_MINOR_NULL_HANDLER,
-                                  PLUMB_COMPLETED_NO, PLUMB_ENOOP,
-                                  "object '%s' (%s): %s is not implemented",
-                                  obj->name, obj->iface->type_id, op->name);
+/* ---- answers ---------------------------------------------------------- */
 
-  plumb_arena_reset(w->arena);
-  char whyd[PLUMB__DECODE_WHY_MAX];
-  size_t taken;
-  ProtobufCMessage *req;
-  st = plumb__decode_body(&s->dec_limits, &s->dec_pool, op->request,
-                          w->arena, f.body, f.body_len, w->rx.len, &req,
-                          &taken, whyd, sizeof whyd);
-  if (st != PLUMB_OK) {
-    int code = st == PLUMB_EBADBODY ? PLUMB_SYS_MARSHAL
-               : st == PLUMB_ETOOBIG ? PLUMB_SYS_IMP_LIMIT
-               : st == PLUMB_EBUSY ? PLUMB_SYS_NO_RESOURCES
-                                   : PLUMB_SYS_NO_MEMORY;
-    uint32_t minor = code == PLUMB_SYS_MARSHAL ? PLUMB_MINOR_BAD_WIRE
-                     : code == PLUMB_SYS_IMP_LIMIT ? PLUMB_MINOR_REQ_BUDGET
-                     : code == PLUMB_SYS_NO_RESOURCES
-                         ? PLUMB_MINOR_DECODE_POOL
-                         : PLUMB_MINOR_OUT_OF_MEMORY;
-    return plumb__srv_send_sysexc(sc, &f, code, minor, PLUMB_COMPLETED_NO,
-                                  st, "%s: %s", op->name, whyd);
-  }
-  st = srv_serve_call(w, sc, &f, obj, op, impl, req);
-  plumb__decode_release(&s->dec_pool, taken);
-  return st;
+static void
+srv_call_sysexc(srv_call *c, int code, uint32_t minor, int completed,
+                int status, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* Prepares a system exception answer (sent, and logged, by
+ * plumb__srv_send_sysexc; never sent for a oneway). */
+static void
+srv_call_sysexc(srv_call *c, int code, uint32_t minor, int completed,
+                int status, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(c->ans_msg, sizeof(c->ans_msg), fmt, ap);
+  va_end(ap);
+  c->ans_kind = PLUMB__FRAME_SYSEXC;
+  c->ans_code = code;
+  c->ans_minor = minor;
+  c->ans_completed = completed;
+  c->ans_status = status;
 }
 
-/* Runs the handler of op on the decoded request req and answers it. */
-static int
-srv_serve_call(srv_worker *w, srv_conn *sc, const plumb__frame *fp,
-               const srv_object *obj, const plumb_operation *op,
-               const void *impl, ProtobufCMessage *req)
+/* The system exception for a call whose handler (or thunk) failed with st:
+ * one it raised, or the one its status stands for (PROTOCOL.md 2.3).  The
+ * handler ran, so what it did is unknown: completion MAYBE, unless it said
+ * otherwise or the thunk refused the request before calling it. */
+static void
+srv_call_failure(srv_call *c, const char *name, int st)
 {
-  plumb_server *s = w->s;
-  plumb__frame f = *fp;
-  int st;
-  ProtobufCMessage *rep = NULL;
-  if (op->reply != NULL) {
-    if ((rep = plumb_arena_alloc(w->arena, op->reply->sizeof_message)) ==
-        NULL)
-      return plumb__srv_send_sysexc(sc, &f, PLUMB_SYS_NO_MEMORY,
-                                    PLUMB_MINOR_OUT_OF_MEMORY,
-                                    PLUMB_COMPLETED_NO, PLUMB_ESERVER,
-                                    "%s: out of memory", op->name);
-    op->reply->message_init(rep);
-  }
+  const struct plumb_call *call = &c->call;
 
-  struct plumb_call call = { .server = s, .obj = obj, .conn = sc,
-                             .arena = w->arena,
-                             .max_depth = s->dec_limits.max_depth };
-  st = op->thunk(impl, obj->ctx, &call, req, rep);
-  if (f.kind == PLUMB__FRAME_ONEWAY) {
-    if (st != PLUMB_OK)
-      plumb__log(PLUMB__LOG_INFO, "oneway %s failed: %s", op->name,
-                 plumb_strerror(st));
-    return PLUMB_OK;
+  if (st == PLUMB_ESYSTEM && call->sys_code != 0) {
+    srv_call_sysexc(c, call->sys_code, call->sys_minor,
+                    call->sys_completed ? call->sys_completed - 1
+                                        : PLUMB_COMPLETED_NO,
+                    PLUMB_ESYSTEM, "%s: %s", name, call->fail_msg);
+    return;
   }
-  if (st == PLUMB_OK) {
-    size_t n = rep ? protobuf_c_message_get_packed_size(rep) : 0;
-    if (n + PLUMB__FRAME_HDR > s->max_frame)
-      return plumb__srv_send_sysexc(
-          sc, &f, PLUMB_SYS_IMP_LIMIT, PLUMB_MINOR_REPLY_SIZE,
-          PLUMB_COMPLETED_YES, PLUMB_ETOOBIG,
-          "%s: reply of %zu bytes over the frame limit", op->name, n);
-    if (plumb__buf_reserve(&w->tx, n ? n : 1) != PLUMB_OK)
-      return plumb__srv_send_sysexc(sc, &f, PLUMB_SYS_NO_MEMORY,
-                                    PLUMB_MINOR_OUT_OF_MEMORY,
-                                    PLUMB_COMPLETED_YES, PLUMB_ESERVER,
-                                    "%s: out of memory for the reply",
-                                    op->name);
-    w->tx.len = rep ? protobuf_c_message_pack(rep, w->tx.data) : 0;
-    return plumb__srv_send(sc, &f, PLUMB__FRAME_REPLY, 0, NULL, 0, w->tx.data,
-                           w->tx.len);
-  }
-  if (st == PLUMB_EEXCEPTION && call.exc_type != NULL) {
-    const char *tid = call.exc_type->type_id;
-    return plumb__srv_send(sc, &f, PLUMB__FRAME_EXCEPTION, 0, tid, strlen(tid),
-                           call.exc_body, call.exc_len);
-  }
-  return srv_answer_failure(sc, &f, op, &call, st);
-}
-
-/* Answers a call whose handler (or thunk) failed with st: a system
- * exception it raised, or the one its status stands for (PROTOCOL.md 2.3).
- * The handler ran, so what it did is unknown: completion MAYBE, unless it
- * said otherwise or the thunk refused the request before calling it. */
-static int
-srv_answer_failure(srv_conn *sc, const plumb__frame *f,
-                   const plumb_operation *op, const plumb_call *call, int st)
-{
-  if (st == PLUMB_ESYSTEM && call->sys_code != 0)
-    return plumb__srv_send_sysexc(
-        sc, f, call->sys_code, call->sys_minor,
-        call->sys_completed ? call->sys_completed - 1 : PLUMB_COMPLETED_NO,
-        PLUMB_ESYSTEM, "%s: %s", op->name, call->fail_msg);
   int peer = st == PLUMB_ESYSTEM ? PLUMB_ESERVER
                                  : plumb__call_status_for_peer(st);
   int code = plumb__sysexc_for_status(peer == PLUMB_ESERVER ? 0 : st);
@@ -217,15 +110,253 @@ srv_answer_failure(srv_conn *sc, const plumb__frame *f,
      * handler never ran) - BAD_PARAM, completion NO. */
     if (st == PLUMB_EBADBODY && !call->sys_completed)
       done = PLUMB_COMPLETED_NO;
-    return plumb__srv_send_sysexc(sc, f, code, PLUMB_MINOR_HANDLER, done,
-                                  peer, "%s: %s", op->name, call->fail_msg);
+    srv_call_sysexc(c, code, PLUMB_MINOR_HANDLER, done, peer, "%s: %s",
+                    name, call->fail_msg);
+    return;
   }
-  if (st == PLUMB_ENOOP) /* the thunk found a NULL handler */
-    return plumb__srv_send_sysexc(sc, f, PLUMB_SYS_NO_IMPLEMENT,
-                                  PLUMB_MINOR_NULL_HANDLER,
-                                  PLUMB_COMPLETED_NO, PLUMB_ENOOP,
-                                  "%s is not implemented", op->name);
-  return plumb__srv_send_sysexc(sc, f, code, PLUMB_MINOR_HANDLER, done, peer,
-                                "%s failed: %s (%s)", op->name,
-                                plumb_strerror(st), plumb_status_name(st));
+  if (st == PLUMB_ENOOP) { /* the thunk found a NULL handler */
+    srv_call_sysexc(c, PLUMB_SYS_NO_IMPLEMENT, PLUMB_MINOR_NULL_HANDLER,
+                    PLUMB_COMPLETED_NO, PLUMB_ENOOP, "%s is not implemented",
+                    name);
+    return;
+  }
+  srv_call_sysexc(c, code, PLUMB_MINOR_HANDLER, done, peer,
+                  "%s failed: %s (%s)", name, plumb_strerror(st),
+                  plumb_status_name(st));
+}
+
+void
+plumb__srv_call_prepare(srv_call *c, int st, const ProtobufCMessage *rep)
+{
+  plumb_server *s = c->sc->srv;
+  const char *name = c->op ? c->op->name : "call";
+  struct plumb_call *call = &c->call;
+
+  if (c->oneway) {
+    if (st != PLUMB_OK)
+      plumb__log(PLUMB__LOG_INFO, "oneway %s failed: %s", name,
+                 plumb_strerror(st));
+    c->ans_kind = 0;
+    return;
+  }
+  if (st == PLUMB_OK) {
+    size_t n = rep ? protobuf_c_message_get_packed_size(rep) : 0;
+    if (n + PLUMB__FRAME_HDR > s->max_frame) {
+      srv_call_sysexc(c, PLUMB_SYS_IMP_LIMIT, PLUMB_MINOR_REPLY_SIZE,
+                      PLUMB_COMPLETED_YES, PLUMB_ETOOBIG,
+                      "%s: reply of %zu bytes over the frame limit", name, n);
+      return;
+    }
+    if (plumb__buf_reserve(&c->tx, n ? n : 1) != PLUMB_OK) {
+      srv_call_sysexc(c, PLUMB_SYS_NO_MEMORY, PLUMB_MINOR_OUT_OF_MEMORY,
+                      PLUMB_COMPLETED_YES, PLUMB_ESERVER,
+                      "%s: out of memory for the reply", name);
+      return;
+    }
+    c->tx.len = rep ? protobuf_c_message_pack(rep, c->tx.data) : 0;
+    c->ans_kind = PLUMB__FRAME_REPLY;
+    c->ans_status = 0;
+    c->ans_text = NULL;
+    c->ans_text_len = 0;
+    c->ans_body = c->tx.data;
+    c->ans_body_len = c->tx.len;
+    return;
+  }
+  if (st == PLUMB_EEXCEPTION && call->exc_type != NULL) {
+    c->ans_kind = PLUMB__FRAME_EXCEPTION;
+    c->ans_status = 0;
+    c->ans_text = call->exc_type->type_id;
+    c->ans_text_len = strlen(c->ans_text);
+    c->ans_body = call->exc_body;
+    c->ans_body_len = call->exc_len;
+    return;
+  }
+  srv_call_failure(c, name, st);
+}
+
+int
+plumb__srv_call_send(srv_call *c)
+{
+  int st;
+
+  if (c->ans_kind == 0)
+    return PLUMB_OK; /* a oneway */
+  if (!plumb__srv_call_lock_answer(c))
+    return PLUMB_ECLOSED;
+  if (c->ans_kind == PLUMB__FRAME_SYSEXC)
+    st = plumb__srv_send_sysexc(c->sc, &c->f, c->ans_code, c->ans_minor,
+                                c->ans_completed, c->ans_status, "%s",
+                                c->ans_msg);
+  else
+    st = plumb__srv_send(c->sc, &c->f, c->ans_kind, c->ans_status,
+                         c->ans_text, c->ans_text_len, c->ans_body,
+                         c->ans_body_len);
+  plumb__srv_call_unlock_answer(c, st);
+  return st;
+}
+
+/* ---- running a call ------------------------------------------------- */
+
+/* Sends c's prepared answer and releases it. */
+static void
+srv_call_finish(srv_worker *w, srv_call *c)
+{
+  (void)plumb__srv_call_send(c);
+  plumb__srv_call_release(w, c);
+}
+
+/* The decode failure st as a system exception. */
+static void
+srv_call_decode_failed(srv_call *c, int st, const char *why)
+{
+  int code = st == PLUMB_EBADBODY ? PLUMB_SYS_MARSHAL
+             : st == PLUMB_ETOOBIG ? PLUMB_SYS_IMP_LIMIT
+             : st == PLUMB_EBUSY ? PLUMB_SYS_NO_RESOURCES
+                                 : PLUMB_SYS_NO_MEMORY;
+  uint32_t minor = code == PLUMB_SYS_MARSHAL ? PLUMB_MINOR_BAD_WIRE
+                   : code == PLUMB_SYS_IMP_LIMIT ? PLUMB_MINOR_REQ_BUDGET
+                   : code == PLUMB_SYS_NO_RESOURCES ? PLUMB_MINOR_DECODE_POOL
+                                                    : PLUMB_MINOR_OUT_OF_MEMORY;
+  srv_call_sysexc(c, code, minor, PLUMB_COMPLETED_NO, st, "%s: %s",
+                  c->op->name, why);
+}
+
+/* Finds c's object (a counted reference, c->obj) and operation; answers
+ * and returns NULL if there is none. */
+static const plumb_operation *
+srv_call_lookup(srv_call *c, const void **impl)
+{
+  plumb_server *s = c->sc->srv;
+  const plumb__frame *f = &c->f;
+
+  srv_object *obj = plumb__srv_object_get(s, f->text, f->text_len);
+  if (obj == NULL) {
+    /* _non_existent is answered, not refused: "yes, it is gone". */
+    if (f->iface == PLUMB__OBJECT_IFACE_ID &&
+        f->op == PLUMB__OP_NON_EXISTENT) {
+      c->ans_kind = PLUMB__FRAME_REPLY;
+      c->ans_status = 0;
+      c->ans_text = NULL;
+      c->ans_text_len = 0;
+      c->ans_body = (const uint8_t *)"\x08\x01";
+      c->ans_body_len = 2;
+    } else if (f->text_len == 0) {
+      srv_call_sysexc(c, PLUMB_SYS_OBJECT_NOT_EXIST, PLUMB_MINOR_NO_DEFAULT,
+                      PLUMB_COMPLETED_NO, PLUMB_ENOOBJECT,
+                      "no default object");
+    } else {
+      srv_call_sysexc(c, PLUMB_SYS_OBJECT_NOT_EXIST, PLUMB_MINOR_NO_OBJECT,
+                      PLUMB_COMPLETED_NO, PLUMB_ENOOBJECT, "no object '%.*s'",
+                      (int)f->text_len, f->text);
+    }
+    return NULL;
+  }
+  c->obj = obj;
+  *impl = obj->impl;
+  const plumb_operation *op =
+      f->iface == PLUMB__OBJECT_IFACE_ID
+          ? plumb__builtin_op(f->op)
+          : plumb_interface_find_op(obj->iface, f->iface, f->op, impl);
+  if (op == NULL || op->request == NULL) {
+    srv_call_sysexc(c, PLUMB_SYS_BAD_OPERATION, PLUMB_MINOR_NO_OP,
+                    PLUMB_COMPLETED_NO, PLUMB_ENOOP,
+                    "object '%s' (%s) has no operation %08x:%u", obj->name,
+                    obj->iface->type_id, f->iface, f->op);
+    return NULL;
+  }
+  if (op->thunk == NULL) {
+    srv_call_sysexc(c, PLUMB_SYS_NO_IMPLEMENT, PLUMB_MINOR_NULL_HANDLER,
+                    PLUMB_COMPLETED_NO, PLUMB_ENOOP,
+                    "object '%s' (%s): %s is not implemented", obj->name,
+                    obj->iface->type_id, op->name);
+    return NULL;
+  }
+  return op;
+}
+
+void
+plumb__srv_call_run(srv_worker *w, srv_call *c)
+{
+  srv_conn *sc = c->sc;
+  plumb_server *s = sc->srv;
+  const plumb__frame *f = &c->f;
+  int64_t now = plumb__now_ns();
+  const void *impl = NULL;
+  int st;
+
+  if (atomic_load(&c->cancelled)) { /* cancelled or dropped meanwhile */
+    plumb__srv_call_release(w, c);
+    return;
+  }
+  if (c->deadline != 0 && now >= c->deadline) {
+    srv_call_sysexc(c, PLUMB_SYS_TIMEOUT, 0, PLUMB_COMPLETED_NO,
+                    PLUMB_ETIMEDOUT, "deadline expired before the call "
+                    "started (it had %lld ms left when it arrived, %lld ms "
+                    "ago)", (long long)(c->deadline - c->arrived) / 1000000,
+                    (long long)(now - c->arrived) / 1000000);
+    srv_call_finish(w, c);
+    return;
+  }
+  const plumb_operation *op = srv_call_lookup(c, &impl);
+  if (op == NULL) {
+    srv_call_finish(w, c);
+    return;
+  }
+  c->op = op;
+  char whyd[PLUMB__DECODE_WHY_MAX];
+  ProtobufCMessage *req;
+  st = plumb__decode_body(&s->dec_limits, &s->dec_pool, op->request,
+                          c->arena, f->body, f->body_len, c->rx.len, &req,
+                          &c->taken, whyd, sizeof whyd);
+  if (st != PLUMB_OK) {
+    srv_call_decode_failed(c, st, whyd);
+    srv_call_finish(w, c);
+    return;
+  }
+  c->rep = NULL;
+  if (op->reply != NULL) {
+    if ((c->rep = plumb_arena_alloc(c->arena, op->reply->sizeof_message)) ==
+        NULL) {
+      srv_call_sysexc(c, PLUMB_SYS_NO_MEMORY, PLUMB_MINOR_OUT_OF_MEMORY,
+                      PLUMB_COMPLETED_NO, PLUMB_ESERVER, "%s: out of memory",
+                      op->name);
+      srv_call_finish(w, c);
+      return;
+    }
+    op->reply->message_init(c->rep);
+  }
+
+  const srv_object *obj = c->obj;
+  c->call = (struct plumb_call){ .server = s, .obj = obj, .conn = sc,
+                                 .arena = c->arena,
+                                 .max_depth = s->dec_limits.max_depth,
+                                 .sv = c };
+  pthread_mutex_t *serial = (obj->flags & PLUMB_OBJECT_SERIALIZE)
+                                ? plumb__srv_serial_lock(s, obj->name)
+                                : NULL;
+  if (serial != NULL)
+    pthread_mutex_lock(serial);
+  st = op->thunk(impl, obj->ctx, &c->call, req, c->rep);
+  if (serial != NULL)
+    pthread_mutex_unlock(serial);
+  if (c->call.deferred) {
+    if (st != PLUMB_DEFERRED)
+      plumb__log(PLUMB__LOG_WARN, "%s: the handler deferred the call but "
+                 "returned %s, not PLUMB_DEFERRED: waiting for its "
+                 "completion", op->name, plumb_status_name(st));
+    int none = SRV_DEFER_NONE;
+    if (atomic_compare_exchange_strong(&c->dstate, &none, SRV_DEFER_HELD))
+      return; /* the completer answers and releases it */
+    srv_call_finish(w, c); /* completed already: prepared by the completer */
+    return;
+  }
+  if (st == PLUMB_DEFERRED)
+    st = plumb_call_fail(&c->call, PLUMB_ESERVER, "the handler returned "
+                         "PLUMB_DEFERRED without plumb_call_defer()");
+  if (atomic_load(&c->cancelled)) { /* never answered */
+    plumb__srv_call_release(w, c);
+    return;
+  }
+  plumb__srv_call_prepare(c, st, c->rep);
+  srv_call_finish(w, c);
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "introspect.h"
 #include "log.h"
 #include "server_int.h"
 
@@ -152,6 +153,7 @@ plumb_server_add_object_opts(plumb_server *s,
   ob->impl = impl;
   ob->ctx = ctx;
   ob->destroy = o ? o->destroy : NULL;
+  ob->anon = name == NULL; /* introspection never lists these */
   atomic_init(&ob->refs, 1);
   pthread_rwlock_wrlock(&s->obj_lock);
   for (int tries = 0;; tries++) {
@@ -244,6 +246,8 @@ srv_object *
 plumb__srv_object_get(plumb_server *s, const char *name, size_t len)
 {
   srv_object *ob;
+  if (len > 0 && (ob = plumb__introspect_find(s, name, len)) != NULL)
+    return ob; /* the reserved introspection object (introspect.c) */
   pthread_rwlock_rdlock(&s->obj_lock);
   ob = len == 0 ? s->default_obj : obj_find(s, name, len,
                                             obj_hash(name, len));

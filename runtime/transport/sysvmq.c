@@ -737,8 +737,16 @@ sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
     if (n < 0 && errno == ENOMSG) {
       if (atomic_load(&c->peer_bye) || c->peer_dead)
         return PLUMB_ECLOSED;
-      if (deadline == PLUMB_NOWAIT)
+      if (deadline == PLUMB_NOWAIT) {
+        /* a non-blocking look also tells a dead peer (a client checking
+         * an idle connection before it sends) */
+        struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
+        if (poll(&p, 1, 0) == 1) {
+          c->peer_dead = 1;
+          continue;
+        }
         return PLUMB_EAGAIN;
+      }
       if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
         return PLUMB_ETIMEDOUT;
       /* Block: announce it, arm the deadline, re-check, then sleep in

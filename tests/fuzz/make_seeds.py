@@ -9,9 +9,10 @@ import struct
 ECHO, DERIVED = 0x1e5c0001, 0x1e5c0002
 
 
-def frame(kind, call_id, iface, op, text=b"", body=b"", status=0, ver=1):
-    hdr = b"PLMB" + struct.pack("<BBHIIIiHHI", ver, kind, 0, call_id, iface,
-                                op, status, len(text), 0, len(body))
+def frame(kind, call_id, iface, op, text=b"", body=b"", status=0, ver=1,
+          flags=0):
+    hdr = b"PLMB" + struct.pack("<BBHIIIiHHI", ver, kind, flags, call_id,
+                                iface, op, status, len(text), 0, len(body))
     return hdr + text + body
 
 
@@ -51,6 +52,18 @@ frames = {
     "bad_version": frame(1, 11, ECHO, 0, b"t", pair(1, 1), ver=2),
     "reply_kind": frame(2, 12, ECHO, 0, b"", pair(1, 1)),
     "bad_body": frame(1, 13, ECHO, 0, b"t", b"\x0a\x05\x00"),
+    # the call model (PROTOCOL.md 2.7): DEADLINE flag (remaining us in
+    # status), CANCEL frames
+    "add_deadline": frame(1, 15, ECHO, 0, b"t", pair(2, 3), status=500000,
+                          flags=1),
+    "add_deadline_past": frame(1, 16, ECHO, 0, b"t", pair(2, 3), status=0,
+                               flags=1),
+    "add_deadline_negative": frame(1, 17, ECHO, 0, b"t", pair(2, 3),
+                                   status=-5, flags=1),
+    "note_deadline": frame(3, 18, ECHO, 3, b"t", pair(1, 0), status=10,
+                           flags=1),
+    "cancel": frame(6, 1, 0, 0),
+    "cancel_unknown": frame(6, 0xffffffff, ECHO, 0, b"t", b"x"),
     "unknown_fields": frame(1, 14, ECHO, 0, b"t",
                             b"\x1a\x03\x0a\x01\x00" + pair(1, 2) +
                             b"\x25\x00\x00\x00\x00"),
@@ -65,6 +78,10 @@ open("corpus/frame/stream_two", "wb").write(
 open("corpus/server/pipelined", "wb").write(
     stream(frames["add"], frames["note_oneway"], frames["div_by_zero"],
            frames["echo"]))
+open("corpus/server/pipelined_cancel", "wb").write(
+    stream(frames["note_oneway"], frames["add"], frames["cancel"],
+           frames["add_deadline"], frame(6, 15, 0, 0),
+           frames["add_deadline_past"], frames["echo"]))
 open("corpus/server/half_frame", "wb").write(stream(frames["echo"])[:20])
 open("corpus/server/huge_length", "wb").write(b"\xff\xff\xff\x7f" +
                                               frames["add"])

@@ -40,6 +40,33 @@ export LD_LIBRARY_PATH=$(dirname "$(dirname "$pc")")
   fail "pkg-config transports variable"
 ok "pkg-config --variable=plumbc plumb"
 
+idldir=$(pkg-config --variable=idldir plumb)
+[ -f "$idldir/CosNaming.idl" ] || fail "CosNaming.idl not in idldir $idldir"
+[ -f "$idldir/plumb/introspect.idl" ] || fail "plumb/introspect.idl not installed"
+printf '#include <CosNaming.idl>\n#include <plumb/introspect.idl>\n%s\n' \
+  'module app { interface Dir { CosNaming::Name where(); }; };' >"$work/app.idl"
+mkdir -p "$work/gen"
+"$work/prefix/bin/plumbc" -o "$work/gen" "$work/app.idl" 2>"$work/plumbc.log" ||
+  fail "installed plumbc without -I: $(cat "$work/plumbc.log")"
+ok "plumb IDL installed in idldir and found by plumbc without -I"
+
+[ -x "$work/prefix/bin/plumb" ] || fail "plumb CLI not installed"
+[ -x "$work/prefix/sbin/plumb-naming" ] || fail "plumb-naming not installed"
+[ -f "$work/prefix/lib/systemd/system/plumb-naming.service" ] ||
+  fail "plumb-naming.service not installed"
+grep -q "^ExecStart=$work/prefix/sbin/plumb-naming$" \
+  "$work/prefix/lib/systemd/system/plumb-naming.service" ||
+  fail "plumb-naming.service ExecStart"
+[ -f "$work/prefix/share/bash-completion/completions/plumb" ] ||
+  fail "bash completion not installed"
+if command -v scdoc >/dev/null; then
+  for m in man1/plumb.1 man1/plumbc.1 man8/plumb-naming.8 man5/plumb.conf.5; do
+    [ -f "$work/prefix/share/man/$m" ] || fail "man page $m not installed"
+  done
+fi
+"$work/prefix/bin/plumb" --help | grep -q "usage: plumb" || fail "plumb --help"
+ok "installed: plumb, plumb-naming (+ systemd unit), bash completion, man pages"
+
 # a copy, so that touching its IDL leaves the checkout alone
 cp -r "$src/examples/consumer" "$work/consumer-src"
 meson setup "$work/consumer" "$work/consumer-src" >/dev/null
@@ -94,6 +121,24 @@ out=$("$work/consumer/hello-client" tcp://127.0.0.1:9 x 2>&1) || rc=$?
 echo "$out" | grep -qF "transport 'tcp' is not built into this libplumb (available: unix)" ||
   fail "message: $out"
 ok "tcp endpoint refused: $out"
+
+# the installed naming service and a name: endpoint
+export PLUMB_NAMING_ENDPOINT="unix:$work/naming.sock"
+"$work/prefix/sbin/plumb-naming" --memory "$PLUMB_NAMING_ENDPOINT" \
+  2>"$work/naming.log" &
+npid=$!
+for _ in $(seq 1 100); do
+  "$work/prefix/bin/plumb" names >/dev/null 2>&1 && break
+  sleep 0.05
+done
+"$work/prefix/bin/plumb" bind hello "$ep" ||
+  fail "plumb bind: $(cat "$work/naming.log")"
+out=$("$work/consumer/hello-client" name:hello named) || fail "name: $out"
+[ "$out" = "hello, named" ] || fail "got '$out' through name:hello"
+kill -TERM "$npid"
+wait "$npid" || fail "plumb-naming exit status $?"
+unset PLUMB_NAMING_ENDPOINT
+ok "installed plumb-naming: plumb bind, then hello-client name:hello"
 
 kill -TERM "$pid"
 wait "$pid" || fail "server exit status $?"

@@ -173,7 +173,7 @@ thunk_count(const void *impl, void *ctx, plumb_call *call,
 static const plumb_operation echo_ops[] = { ECHO_OPS(TEST_ECHO_ID) };
 const plumb_interface test_Echo_interface = {
   PLUMB_GENERATED_ABI, "IDL:test/Echo:1.0", TEST_ECHO_ID, echo_ops, 6, NULL, 0,
-  NULL
+  NULL, NULL
 };
 
 /* Like generated tables, Derived lists only its own operation; Echo's are
@@ -186,7 +186,7 @@ static const plumb_interface *const derived_bases[] = { &test_Echo_interface };
 static const size_t derived_base_offsets[] = { 0 };
 const plumb_interface test_Derived_interface = {
   PLUMB_GENERATED_ABI, "IDL:test/Derived:1.0", TEST_DERIVED_ID, derived_ops, 1,
-  derived_bases, 1, derived_base_offsets
+  derived_bases, 1, derived_base_offsets, NULL
 };
 
 /* ---- stubs ---------------------------------------------------------- */

@@ -61,6 +61,9 @@ typedef struct plumb_config {
   uint64_t server_queue_bytes; /* queued on all connections */
   int send_timeout_ms;         /* a full queue waiting this long: drop */
   int frame_timeout_ms;        /* a frame begun must complete in this */
+  int introspection_off; /* servers: key introspection = off (default on) */
+  unsigned conn_max_calls; /* servers: calls in flight per connection;
+                              0 = 16 */
   size_t max_rx_memory;        /* servers: partial frames, all peers */
 } plumb_config;
 

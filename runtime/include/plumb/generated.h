@@ -33,6 +33,8 @@
 #include "plumb/arena.h"
 #include "plumb/client.h"
 #include "plumb/server.h"
+#include "plumb/async.h"
+#include "plumb/call.h" /* deferred replies, deadlines, cancel */
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,6 +84,10 @@ typedef struct plumb_interface {
   /* base_offsets[i]: offset of bases[i]'s ops struct inside this
    * interface's ops struct (the impl pointer a base's thunk receives) */
   const size_t *base_offsets;
+  /* The interface as self-contained IDL (itself, its bases, every type it
+   * uses), in NULL-terminated chunks to concatenate; what the server's
+   * introspection object hands out (docs/TOOLS.md).  NULL = none. */
+  const char *const *idl;
 } plumb_interface;
 
 /* Finds the operation (decl_iface, decl_index) that iface offers, its own or

@@ -49,6 +49,13 @@ typedef struct plumb_server_opts {
   uint64_t server_queue_bytes; /* queued on all connections; 512 MiB */
   int send_timeout_ms;   /* queue waiting this long drops the peer; 10000 */
   int frame_timeout_ms;  /* a frame begun must complete in this; 30000 */
+  /* 1: do not answer the introspection object "_plumb.introspect"
+   * (docs/TOOLS.md); 0 = answer it (the default) */
+  int no_introspection;
+  /* The call model (docs/RUNTIME.md, "The call model"): calls of one
+   * connection served at once (waiting, running or deferred; reading the
+   * connection pauses at the limit); 0 = 16. */
+  unsigned conn_max_calls;
   /* Bytes all connections together may hold for frames still arriving
    * (beyond 64 KiB each); over it the peer that asks is dropped.  0 =
    * 256 MiB; never below 2 x max_frame (docs/RUNTIME.md, "Server I/O"). */
@@ -86,6 +93,19 @@ PLUMB_API int plumb_server_add_object_opts(plumb_server *s,
                                            const void *impl, void *ctx,
                                            const plumb_object_opts *o,
                                            char id[PLUMB_OBJECT_ID_MAX]);
+/* plumb_server_object_flags. */
+enum {
+  /* The object's handlers never run concurrently (with each other, and
+   * possibly with another serialized object's): for implementations that
+   * are not thread-safe (docs/RUNTIME.md, "The call model").  A worker
+   * waits for its turn. */
+  PLUMB_OBJECT_SERIALIZE = 1u
+};
+/* Sets the PLUMB_OBJECT_* flags of object name; call it right after adding
+ * the object, before a call can reach it.  PLUMB_ENOOBJECT if there is no
+ * such object, PLUMB_EINVAL for unknown flags. */
+PLUMB_API int plumb_server_object_flags(plumb_server *s, const char *name,
+                                        unsigned flags);
 /* Removes object name: calls in progress on it finish, later ones get
  * OBJECT_NOT_EXIST (PLUMB_ENOOBJECT); its destroy callback runs once the
  * last of them returned.  PLUMB_ENOOBJECT if there is no such object. */

@@ -49,6 +49,15 @@ int app_Event_from_any(const plumb_any *a, app_Event **v, plumb_arena *arena);
 int app_Log_append(plumb_client *_c, const app_Event *e, plumb_arena *_arena);
 /* sources (app.idl:14) */
 int app_Log_sources(plumb_client *_c, base_Names *_ret, plumb_arena *_arena);
+/* asynchronous stubs of Log: _begin sends, _finish collects (and releases the pending call) */
+int app_Log_append_begin(plumb_client *_c, const app_Event *e,
+    plumb_pending **_pending);
+int app_Log_append_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
+int app_Log_sources_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int app_Log_sources_finish(plumb_pending *_pending, base_Names *_ret,
+    plumb_arena *_arena);
 
 /* server side of Log: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct app_Log_ops {
@@ -59,6 +68,13 @@ typedef struct app_Log_ops {
 extern const plumb_interface app_Log_interface;
 int app_Log__serve(plumb_server *server, const char *name,
     const app_Log_ops *ops, void *ctx);
+
+/* deferred replies of Log (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int app_Log_append_reply(struct plumb_deferred *_d);
+int app_Log_append_raise_Failed(struct plumb_deferred *_d, const base_Failed *_e);
+int app_Log_sources_reply(struct plumb_deferred *_d, const base_Names *_ret);
 
 #ifdef __cplusplus
 }

@@ -68,6 +68,15 @@ int base_Failed_from_any(const plumb_any *a, base_Failed **v, plumb_arena *arena
 int base_Service_now(plumb_client *_c, base_Stamp *_ret, plumb_arena *_arena);
 /* _get_version (base.idl:17) */
 int base_Service__get_version(plumb_client *_c, char **_ret, plumb_arena *_arena);
+/* asynchronous stubs of Service: _begin sends, _finish collects (and releases the pending call) */
+int base_Service_now_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int base_Service_now_finish(plumb_pending *_pending, base_Stamp *_ret,
+    plumb_arena *_arena);
+int base_Service__get_version_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int base_Service__get_version_finish(plumb_pending *_pending, char **_ret,
+    plumb_arena *_arena);
 
 /* server side of Service: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct base_Service_ops {
@@ -77,6 +86,12 @@ typedef struct base_Service_ops {
 extern const plumb_interface base_Service_interface;
 int base_Service__serve(plumb_server *server, const char *name,
     const base_Service_ops *ops, void *ctx);
+
+/* deferred replies of Service (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int base_Service_now_reply(struct plumb_deferred *_d, const base_Stamp *_ret);
+int base_Service__get_version_reply(struct plumb_deferred *_d, const char *_ret);
 
 #ifdef __cplusplus
 }

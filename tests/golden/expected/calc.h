@@ -65,6 +65,31 @@ int calc_Calculator_ping(plumb_client *_c, plumb_arena *_arena);
 int calc_Calculator_reset(plumb_client *_c, plumb_arena *_arena);
 /* _get_calls (calc.idl:27) */
 int calc_Calculator__get_calls(plumb_client *_c, int32_t *_ret, plumb_arena *_arena);
+/* asynchronous stubs of Calculator: _begin sends, _finish collects (and releases the pending call) */
+int calc_Calculator_add_begin(plumb_client *_c, int32_t a, int32_t b,
+    plumb_pending **_pending);
+int calc_Calculator_add_finish(plumb_pending *_pending, int32_t *_ret,
+    plumb_arena *_arena);
+int calc_Calculator_sub_begin(plumb_client *_c, int32_t a, int32_t b,
+    plumb_pending **_pending);
+int calc_Calculator_sub_finish(plumb_pending *_pending, int32_t *_ret,
+    plumb_arena *_arena);
+int calc_Calculator_div_begin(plumb_client *_c, double a, double b,
+    plumb_pending **_pending);
+int calc_Calculator_div_finish(plumb_pending *_pending, double *_ret,
+    plumb_arena *_arena);
+int calc_Calculator_ping_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int calc_Calculator_ping_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
+int calc_Calculator_reset_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int calc_Calculator_reset_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
+int calc_Calculator__get_calls_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int calc_Calculator__get_calls_finish(plumb_pending *_pending, int32_t *_ret,
+    plumb_arena *_arena);
 
 /* server side of Calculator: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct calc_Calculator_ops {
@@ -78,6 +103,16 @@ typedef struct calc_Calculator_ops {
 extern const plumb_interface calc_Calculator_interface;
 int calc_Calculator__serve(plumb_server *server, const char *name,
     const calc_Calculator_ops *ops, void *ctx);
+
+/* deferred replies of Calculator (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int calc_Calculator_add_reply(struct plumb_deferred *_d, int32_t _ret);
+int calc_Calculator_sub_reply(struct plumb_deferred *_d, int32_t _ret);
+int calc_Calculator_div_reply(struct plumb_deferred *_d, double _ret);
+int calc_Calculator_div_raise_DivByZero(struct plumb_deferred *_d, const calc_DivByZero *_e);
+int calc_Calculator_ping_reply(struct plumb_deferred *_d);
+int calc_Calculator__get_calls_reply(struct plumb_deferred *_d, int32_t _ret);
 
 #ifdef __cplusplus
 }

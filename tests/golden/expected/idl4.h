@@ -370,6 +370,11 @@ typedef struct g4_Callback_ops {
 /* client stubs of Shape: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* area (idl4.idl:53) */
 int g4_Shape_area(plumb_client *_c, double *_ret, plumb_arena *_arena);
+/* asynchronous stubs of Shape: _begin sends, _finish collects (and releases the pending call) */
+int g4_Shape_area_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int g4_Shape_area_finish(plumb_pending *_pending, double *_ret,
+    plumb_arena *_arena);
 
 /* server side of Shape: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct g4_Shape_ops {
@@ -378,6 +383,11 @@ typedef struct g4_Shape_ops {
 extern const plumb_interface g4_Shape_interface;
 int g4_Shape__serve(plumb_server *server, const char *name,
     const g4_Shape_ops *ops, void *ctx);
+
+/* deferred replies of Shape (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int g4_Shape_area_reply(struct plumb_deferred *_d, double _ret);
 
 /* struct put_counts_Entry (idl4.idl:58) */
 struct g4_Service_put_counts_Entry {
@@ -414,6 +424,31 @@ int g4_Service_get(plumb_client *_c, int32_t id, const char *port, g4_Rec *_ret,
 int g4_Service_put(plumb_client *_c, const g4_Holder *h, const g4_Service_put_counts_seq *counts, plumb_arena *_arena);
 /* default (idl4.idl:59) */
 int g4_Service_default(plumb_client *_c, int32_t *_ret, plumb_arena *_arena);
+/* asynchronous stubs of Service: _begin sends, _finish collects (and releases the pending call) */
+int g4_Service__get_level_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int g4_Service__get_level_finish(plumb_pending *_pending, int32_t *_ret,
+    plumb_arena *_arena);
+int g4_Service__set_level_begin(plumb_client *_c, int32_t value,
+    plumb_pending **_pending);
+int g4_Service__set_level_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
+int g4_Service__get_later_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int g4_Service__get_later_finish(plumb_pending *_pending, plumb_objref *_ret,
+    plumb_arena *_arena);
+int g4_Service_get_begin(plumb_client *_c, int32_t id, const char *port,
+    plumb_pending **_pending);
+int g4_Service_get_finish(plumb_pending *_pending, g4_Rec *_ret,
+    plumb_arena *_arena);
+int g4_Service_put_begin(plumb_client *_c, const g4_Holder *h, const g4_Service_put_counts_seq *counts,
+    plumb_pending **_pending);
+int g4_Service_put_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
+int g4_Service_default_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int g4_Service_default_finish(plumb_pending *_pending, int32_t *_ret,
+    plumb_arena *_arena);
 
 /* server side of Service: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct g4_Service_ops {
@@ -428,6 +463,17 @@ typedef struct g4_Service_ops {
 extern const plumb_interface g4_Service_interface;
 int g4_Service__serve(plumb_server *server, const char *name,
     const g4_Service_ops *ops, void *ctx);
+
+/* deferred replies of Service (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int g4_Service__get_level_reply(struct plumb_deferred *_d, int32_t _ret);
+int g4_Service__set_level_reply(struct plumb_deferred *_d);
+int g4_Service__get_later_reply(struct plumb_deferred *_d, const plumb_objref *_ret);
+int g4_Service_get_reply(struct plumb_deferred *_d, const g4_Rec *_ret);
+int g4_Service_get_raise_Fail(struct plumb_deferred *_d, const g4_Fail *_e);
+int g4_Service_put_reply(struct plumb_deferred *_d);
+int g4_Service_default_reply(struct plumb_deferred *_d, int32_t _ret);
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,15 @@ extern "C" {
 int zoo_Named__get_name(plumb_client *_c, char **_ret, plumb_arena *_arena);
 /* _set_name (inherit.idl:7) */
 int zoo_Named__set_name(plumb_client *_c, const char *value, plumb_arena *_arena);
+/* asynchronous stubs of Named: _begin sends, _finish collects (and releases the pending call) */
+int zoo_Named__get_name_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int zoo_Named__get_name_finish(plumb_pending *_pending, char **_ret,
+    plumb_arena *_arena);
+int zoo_Named__set_name_begin(plumb_client *_c, const char *value,
+    plumb_pending **_pending);
+int zoo_Named__set_name_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
 
 /* server side of Named: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct zoo_Named_ops {
@@ -39,6 +48,12 @@ extern const plumb_interface zoo_Named_interface;
 int zoo_Named__serve(plumb_server *server, const char *name,
     const zoo_Named_ops *ops, void *ctx);
 
+/* deferred replies of Named (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int zoo_Named__get_name_reply(struct plumb_deferred *_d, const char *_ret);
+int zoo_Named__set_name_reply(struct plumb_deferred *_d);
+
 /* interface Animal (inherit.idl:9) */
 
 /* client stubs of Animal: 0 (PLUMB_OK) or a PLUMB_E* status */
@@ -47,6 +62,15 @@ int zoo_Named__serve(plumb_server *server, const char *name,
 int zoo_Animal_sound(plumb_client *_c, char **_ret, plumb_arena *_arena);
 /* mate (inherit.idl:11) */
 int zoo_Animal_mate(plumb_client *_c, plumb_objref *_ret, plumb_arena *_arena);
+/* asynchronous stubs of Animal: _begin sends, _finish collects (and releases the pending call) */
+int zoo_Animal_sound_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int zoo_Animal_sound_finish(plumb_pending *_pending, char **_ret,
+    plumb_arena *_arena);
+int zoo_Animal_mate_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int zoo_Animal_mate_finish(plumb_pending *_pending, plumb_objref *_ret,
+    plumb_arena *_arena);
 
 /* server side of Animal: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct zoo_Animal_ops {
@@ -58,12 +82,23 @@ extern const plumb_interface zoo_Animal_interface;
 int zoo_Animal__serve(plumb_server *server, const char *name,
     const zoo_Animal_ops *ops, void *ctx);
 
+/* deferred replies of Animal (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int zoo_Animal_sound_reply(struct plumb_deferred *_d, const char *_ret);
+int zoo_Animal_mate_reply(struct plumb_deferred *_d, const plumb_objref *_ret);
+
 /* interface Pet (inherit.idl:13) */
 
 /* client stubs of Pet: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* inherited: the stubs of zoo_Animal */
 /* feed (inherit.idl:14) */
 int zoo_Pet_feed(plumb_client *_c, uint16_t grams, plumb_arena *_arena);
+/* asynchronous stubs of Pet: _begin sends, _finish collects (and releases the pending call) */
+int zoo_Pet_feed_begin(plumb_client *_c, uint16_t grams,
+    plumb_pending **_pending);
+int zoo_Pet_feed_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
 
 /* server side of Pet: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct zoo_Pet_ops {
@@ -74,12 +109,22 @@ extern const plumb_interface zoo_Pet_interface;
 int zoo_Pet__serve(plumb_server *server, const char *name,
     const zoo_Pet_ops *ops, void *ctx);
 
+/* deferred replies of Pet (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int zoo_Pet_feed_reply(struct plumb_deferred *_d);
+
 /* interface Worker (inherit.idl:16) */
 
 /* client stubs of Worker: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* inherited: the stubs of zoo_Animal */
 /* work, oneway (inherit.idl:17) */
 int zoo_Worker_work(plumb_client *_c, int32_t hours, plumb_arena *_arena);
+/* asynchronous stubs of Worker: _begin sends, _finish collects (and releases the pending call) */
+int zoo_Worker_work_begin(plumb_client *_c, int32_t hours,
+    plumb_pending **_pending);
+int zoo_Worker_work_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
 
 /* server side of Worker: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct zoo_Worker_ops {
@@ -97,6 +142,11 @@ int zoo_Worker__serve(plumb_server *server, const char *name,
 /* inherited: the stubs of zoo_Worker */
 /* fetch (inherit.idl:20) */
 int zoo_Dog_fetch(plumb_client *_c, const plumb_objref *thing, plumb_objref *found, bool *_ret, plumb_arena *_arena);
+/* asynchronous stubs of Dog: _begin sends, _finish collects (and releases the pending call) */
+int zoo_Dog_fetch_begin(plumb_client *_c, const plumb_objref *thing,
+    plumb_pending **_pending);
+int zoo_Dog_fetch_finish(plumb_pending *_pending, plumb_objref *found, bool *_ret,
+    plumb_arena *_arena);
 
 /* server side of Dog: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct zoo_Dog_ops {
@@ -107,6 +157,11 @@ typedef struct zoo_Dog_ops {
 extern const plumb_interface zoo_Dog_interface;
 int zoo_Dog__serve(plumb_server *server, const char *name,
     const zoo_Dog_ops *ops, void *ctx);
+
+/* deferred replies of Dog (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int zoo_Dog_fetch_reply(struct plumb_deferred *_d, bool _ret, const plumb_objref *found);
 
 #ifdef __cplusplus
 }

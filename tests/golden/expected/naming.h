@@ -150,6 +150,31 @@ int CosNaming_NamingContext_unbind(plumb_client *_c, const CosNaming_Name *n, pl
 int CosNaming_NamingContext_new_context(plumb_client *_c, plumb_objref *_ret, plumb_arena *_arena);
 /* list (naming.idl:38) */
 int CosNaming_NamingContext_list(plumb_client *_c, uint32_t how_many, CosNaming_BindingList *bl, plumb_objref *bi, plumb_arena *_arena);
+/* asynchronous stubs of NamingContext: _begin sends, _finish collects (and releases the pending call) */
+int CosNaming_NamingContext_bind_begin(plumb_client *_c, const CosNaming_Name *n, const plumb_objref *obj,
+    plumb_pending **_pending);
+int CosNaming_NamingContext_bind_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
+int CosNaming_NamingContext_rebind_begin(plumb_client *_c, const CosNaming_Name *n, const plumb_objref *obj,
+    plumb_pending **_pending);
+int CosNaming_NamingContext_rebind_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
+int CosNaming_NamingContext_resolve_begin(plumb_client *_c, const CosNaming_Name *n,
+    plumb_pending **_pending);
+int CosNaming_NamingContext_resolve_finish(plumb_pending *_pending, plumb_objref *_ret,
+    plumb_arena *_arena);
+int CosNaming_NamingContext_unbind_begin(plumb_client *_c, const CosNaming_Name *n,
+    plumb_pending **_pending);
+int CosNaming_NamingContext_unbind_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
+int CosNaming_NamingContext_new_context_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int CosNaming_NamingContext_new_context_finish(plumb_pending *_pending, plumb_objref *_ret,
+    plumb_arena *_arena);
+int CosNaming_NamingContext_list_begin(plumb_client *_c, uint32_t how_many,
+    plumb_pending **_pending);
+int CosNaming_NamingContext_list_finish(plumb_pending *_pending, CosNaming_BindingList *bl, plumb_objref *bi,
+    plumb_arena *_arena);
 
 /* server side of NamingContext: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct CosNaming_NamingContext_ops {
@@ -164,6 +189,25 @@ extern const plumb_interface CosNaming_NamingContext_interface;
 int CosNaming_NamingContext__serve(plumb_server *server, const char *name,
     const CosNaming_NamingContext_ops *ops, void *ctx);
 
+/* deferred replies of NamingContext (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int CosNaming_NamingContext_bind_reply(struct plumb_deferred *_d);
+int CosNaming_NamingContext_bind_raise_NotFound(struct plumb_deferred *_d, const CosNaming_NamingContext_NotFound *_e);
+int CosNaming_NamingContext_bind_raise_AlreadyBound(struct plumb_deferred *_d, const CosNaming_NamingContext_AlreadyBound *_e);
+int CosNaming_NamingContext_bind_raise_InvalidName(struct plumb_deferred *_d, const CosNaming_NamingContext_InvalidName *_e);
+int CosNaming_NamingContext_rebind_reply(struct plumb_deferred *_d);
+int CosNaming_NamingContext_rebind_raise_NotFound(struct plumb_deferred *_d, const CosNaming_NamingContext_NotFound *_e);
+int CosNaming_NamingContext_rebind_raise_InvalidName(struct plumb_deferred *_d, const CosNaming_NamingContext_InvalidName *_e);
+int CosNaming_NamingContext_resolve_reply(struct plumb_deferred *_d, const plumb_objref *_ret);
+int CosNaming_NamingContext_resolve_raise_NotFound(struct plumb_deferred *_d, const CosNaming_NamingContext_NotFound *_e);
+int CosNaming_NamingContext_resolve_raise_InvalidName(struct plumb_deferred *_d, const CosNaming_NamingContext_InvalidName *_e);
+int CosNaming_NamingContext_unbind_reply(struct plumb_deferred *_d);
+int CosNaming_NamingContext_unbind_raise_NotFound(struct plumb_deferred *_d, const CosNaming_NamingContext_NotFound *_e);
+int CosNaming_NamingContext_unbind_raise_InvalidName(struct plumb_deferred *_d, const CosNaming_NamingContext_InvalidName *_e);
+int CosNaming_NamingContext_new_context_reply(struct plumb_deferred *_d, const plumb_objref *_ret);
+int CosNaming_NamingContext_list_reply(struct plumb_deferred *_d, const CosNaming_BindingList *bl, const plumb_objref *bi);
+
 /* interface BindingIterator (naming.idl:41) */
 
 /* client stubs of BindingIterator: 0 (PLUMB_OK) or a PLUMB_E* status */
@@ -173,6 +217,19 @@ int CosNaming_BindingIterator_next_one(plumb_client *_c, CosNaming_Binding *b, b
 int CosNaming_BindingIterator_next_n(plumb_client *_c, uint32_t how_many, CosNaming_BindingList *bl, bool *_ret, plumb_arena *_arena);
 /* destroy (naming.idl:44) */
 int CosNaming_BindingIterator_destroy(plumb_client *_c, plumb_arena *_arena);
+/* asynchronous stubs of BindingIterator: _begin sends, _finish collects (and releases the pending call) */
+int CosNaming_BindingIterator_next_one_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int CosNaming_BindingIterator_next_one_finish(plumb_pending *_pending, CosNaming_Binding *b, bool *_ret,
+    plumb_arena *_arena);
+int CosNaming_BindingIterator_next_n_begin(plumb_client *_c, uint32_t how_many,
+    plumb_pending **_pending);
+int CosNaming_BindingIterator_next_n_finish(plumb_pending *_pending, CosNaming_BindingList *bl, bool *_ret,
+    plumb_arena *_arena);
+int CosNaming_BindingIterator_destroy_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int CosNaming_BindingIterator_destroy_finish(plumb_pending *_pending,
+    plumb_arena *_arena);
 
 /* server side of BindingIterator: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct CosNaming_BindingIterator_ops {
@@ -183,6 +240,13 @@ typedef struct CosNaming_BindingIterator_ops {
 extern const plumb_interface CosNaming_BindingIterator_interface;
 int CosNaming_BindingIterator__serve(plumb_server *server, const char *name,
     const CosNaming_BindingIterator_ops *ops, void *ctx);
+
+/* deferred replies of BindingIterator (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int CosNaming_BindingIterator_next_one_reply(struct plumb_deferred *_d, bool _ret, const CosNaming_Binding *b);
+int CosNaming_BindingIterator_next_n_reply(struct plumb_deferred *_d, bool _ret, const CosNaming_BindingList *bl);
+int CosNaming_BindingIterator_destroy_reply(struct plumb_deferred *_d);
 
 #ifdef __cplusplus
 }

@@ -162,6 +162,19 @@ int outer_inner_Device_current(plumb_client *_c, outer_inner_Device_State *_ret,
 int outer_inner_Device_configure(plumb_client *_c, outer_inner_Config *c, plumb_arena *_arena);
 /* transform (nested.idl:48) */
 int outer_inner_Device_transform(plumb_client *_c, const outer_inner_Vec *v, const char *l, outer_inner_Mat *_ret, plumb_arena *_arena);
+/* asynchronous stubs of Device: _begin sends, _finish collects (and releases the pending call) */
+int outer_inner_Device_current_begin(plumb_client *_c,
+    plumb_pending **_pending);
+int outer_inner_Device_current_finish(plumb_pending *_pending, outer_inner_Device_State *_ret,
+    plumb_arena *_arena);
+int outer_inner_Device_configure_begin(plumb_client *_c, const outer_inner_Config *c,
+    plumb_pending **_pending);
+int outer_inner_Device_configure_finish(plumb_pending *_pending, outer_inner_Config *c,
+    plumb_arena *_arena);
+int outer_inner_Device_transform_begin(plumb_client *_c, const outer_inner_Vec *v, const char *l,
+    plumb_pending **_pending);
+int outer_inner_Device_transform_finish(plumb_pending *_pending, outer_inner_Mat *_ret,
+    plumb_arena *_arena);
 
 /* server side of Device: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct outer_inner_Device_ops {
@@ -172,6 +185,13 @@ typedef struct outer_inner_Device_ops {
 extern const plumb_interface outer_inner_Device_interface;
 int outer_inner_Device__serve(plumb_server *server, const char *name,
     const outer_inner_Device_ops *ops, void *ctx);
+
+/* deferred replies of Device (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int outer_inner_Device_current_reply(struct plumb_deferred *_d, outer_inner_Device_State _ret);
+int outer_inner_Device_configure_reply(struct plumb_deferred *_d, const outer_inner_Config *c);
+int outer_inner_Device_transform_reply(struct plumb_deferred *_d, const outer_inner_Mat *_ret);
 
 #ifdef __cplusplus
 }

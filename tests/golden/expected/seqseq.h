@@ -197,6 +197,15 @@ typedef struct mx_Calc_transpose_blobs_seq {
 int mx_Calc_transpose(plumb_client *_c, const mx_Grid *g, mx_Calc_transpose_blobs_seq *blobs, mx_Grid *_ret, plumb_arena *_arena);
 /* split (seqseq.idl:25) */
 int mx_Calc_split(plumb_client *_c, const mx_Row *r, mx_Rows *_ret, plumb_arena *_arena);
+/* asynchronous stubs of Calc: _begin sends, _finish collects (and releases the pending call) */
+int mx_Calc_transpose_begin(plumb_client *_c, const mx_Grid *g,
+    plumb_pending **_pending);
+int mx_Calc_transpose_finish(plumb_pending *_pending, mx_Calc_transpose_blobs_seq *blobs, mx_Grid *_ret,
+    plumb_arena *_arena);
+int mx_Calc_split_begin(plumb_client *_c, const mx_Row *r,
+    plumb_pending **_pending);
+int mx_Calc_split_finish(plumb_pending *_pending, mx_Rows *_ret,
+    plumb_arena *_arena);
 
 /* server side of Calc: fill in the handlers (NULL = PLUMB_ENOOP) */
 typedef struct mx_Calc_ops {
@@ -206,6 +215,12 @@ typedef struct mx_Calc_ops {
 extern const plumb_interface mx_Calc_interface;
 int mx_Calc__serve(plumb_server *server, const char *name,
     const mx_Calc_ops *ops, void *ctx);
+
+/* deferred replies of Calc (plumb_call_defer): complete the call from any
+ * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
+struct plumb_deferred;
+int mx_Calc_transpose_reply(struct plumb_deferred *_d, const mx_Grid *_ret, const mx_Calc_transpose_blobs_seq *blobs);
+int mx_Calc_split_reply(struct plumb_deferred *_d, const mx_Rows *_ret);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,29 @@
+/* gen_c_int.h - what gen_c.c shares with the C back end's other parts
+ * (gen_async.c): the parameter and stub helpers, and the async hooks.
+ * Internal to compiler/back. */
+#ifndef PLUMBC_GEN_C_INT_H
+#define PLUMBC_GEN_C_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "back.h"
+
+/* gen_c.c */
+const char *gen_c_decl(const char *ctype, const char *name);
+bool gen_c_op_out_ptr(const gop *op);
+bool gen_c_op_has_out(const gop *op);
+/* Writes the request fill of p ("_req.x = x;") to the client file. */
+void gen_c_cl_fill(const gparam *p);
+void gen_c_copy_out_rep(gout *o, const gparam *p, const char *dst,
+                        const char *base, const char *ind);
+
+/* gen_async.c: the asynchronous stubs of an interface's own operations
+ * (docs/IDL-MAPPING.md, "Asynchronous calls"): prototypes into h, code
+ * into cl. */
+void gen_async_protos(gout *h, const idl_node *iface, const gop *own,
+                      size_t nown);
+void gen_async_stubs(gout *cl, const idl_node *iface, const gop *own,
+                     size_t nown);
+
+#endif

@@ -1,0 +1,134 @@
+/* gen_defer.c - deferred-reply helpers (docs/IDL-MAPPING.md, "Deferred
+ * replies"; docs/RUNTIME.md, "The call model").  For every two-way
+ * operation op of interface I:
+ *
+ *   int I_op_reply(struct plumb_deferred *d, <return value, out and inout
+ *                  values>);                  fills the reply, completes d
+ *   int I_op_raise_E(struct plumb_deferred *d, const E *e);
+ *                                             for each exception E op raises
+ *
+ * declared in BASE.h, defined in BASE-server.c.  Values are taken by value
+ * (numbers, enums, bool), as const char * (strings) or by const pointer
+ * (structs, unions, any, object references, sequences, arrays, octet
+ * sequences); they are packed before the helper returns.  gen_c.c calls
+ * gen_defer() once per interface.
+ */
+#include <string.h>
+
+#include "gen_defer.h"
+
+/* C type of value p in a _reply helper. */
+static const char *
+defer_ctype(const gparam *p)
+{
+  if (p->sh.rep != REP_NONE || p->sh.base == B_BYTES)
+    return gstr("const %s *", p->api);
+  switch (p->sh.base) {
+  case B_STRING: case B_WSTRING: return "const char *";
+  case B_MSG: case B_ANY: case B_OBJREF:
+    return gstr("const %s *", base_api_ctype(&p->sh));
+  default: return base_api_ctype(&p->sh);
+  }
+}
+
+static const char *
+defer_decl(const char *ctype, const char *name)
+{
+  size_t n = strlen(ctype);
+  return gstr(n && ctype[n - 1] == '*' ? "%s%s" : "%s %s", ctype, name);
+}
+
+/* ", T ret, T out..." of op's _reply helper. */
+static const char *
+defer_params(const gop *op)
+{
+  const char *s = "";
+  if (op->has_ret)
+    s = gstr("%s, %s", s, defer_decl(defer_ctype(&op->ret), "_ret"));
+  for (size_t i = 0; i < op->np; i++)
+    if (op->p[i].dir != IDL_IN)
+      s = gstr("%s, %s", s, defer_decl(defer_ctype(&op->p[i]), op->p[i].name));
+  return s;
+}
+
+/* Stores value `v` (named as in defer_params) into the reply field of p. */
+static void
+defer_store(gout *o, const gparam *p, const char *v)
+{
+  const char *x = p->name;
+  if (p->sh.rep != REP_NONE) {
+    gout_printf(o, "  _rep->n_%s = %s->_length;\n  _rep->%s = %s->_buffer;\n",
+                x, v, x, v);
+    return;
+  }
+  if (p->sh.base == B_BYTES) {
+    gout_printf(o, "  _rep->%s.len = %s->_length;\n"
+                "  _rep->%s.data = %s->_buffer;\n", x, v, x, v);
+    return;
+  }
+  switch (p->sh.base) {
+  case B_STRING: case B_WSTRING:
+    gout_printf(o, "  _rep->%s = (char *)%s;\n", x, v);
+    break;
+  case B_MSG: case B_ANY: case B_OBJREF:
+    gout_printf(o, "  _rep->%s = (%s *)%s;\n", x, base_api_ctype(&p->sh), v);
+    break;
+  default:
+    gout_printf(o, "  _rep->%s = %s;\n", x, v);
+    break;
+  }
+}
+
+void
+gen_defer(gout *h, gout *sv, const idl_node *iface, const gop *own,
+          size_t nown)
+{
+  const char *icn = cname(iface);
+  bool any = false;
+
+  for (size_t i = 0; i < nown; i++)
+    any |= !own[i].oneway;
+  if (!any)
+    return;
+  gout_printf(h, "\n/* deferred replies of %s (plumb_call_defer): complete "
+              "the call from any\n * thread; 0 (PLUMB_OK) or a PLUMB_E* "
+              "status (plumb/call.h) */\nstruct plumb_deferred;\n",
+              iface->name);
+  gout_printf(sv, "\n#include <plumb/call.h>\n");
+  for (size_t i = 0; i < nown; i++) {
+    const gop *op = &own[i];
+    if (op->oneway)
+      continue;
+    gout_printf(h, "int %s_%s_reply(struct plumb_deferred *_d%s);\n", icn,
+                op->name, defer_params(op));
+    gout_printf(sv, "\n/* Completes a deferred %s with its results. */\n"
+                "int\n%s_%s_reply(struct plumb_deferred *_d%s)\n{\n"
+                "  %s *_rep = (%s *)plumb_deferred_reply(_d);\n"
+                "  if (_rep == NULL)\n    return PLUMB_EINVAL;\n",
+                op->name, icn, op->name, defer_params(op), op->rep, op->rep);
+    if (op->has_ret)
+      defer_store(sv, &op->ret, "_ret");
+    for (size_t k = 0; k < op->np; k++)
+      if (op->p[k].dir != IDL_IN)
+        defer_store(sv, &op->p[k], op->p[k].name);
+    gout_printf(sv, "  return plumb_deferred_complete(_d,\n"
+                "      plumb_call_check(plumb_deferred_call(_d), "
+                "&%s__check, &_rep->base, 1), NULL);\n}\n", op->rep);
+    const idl_node *on = op->node;
+    if (op->kind != GOP_OP)
+      continue;
+    for (size_t k = 0; k < on->nraises; k++) {
+      const idl_node *e = on->raises[k];
+      const char *ecn = cname(e);
+      gout_printf(h, "int %s_%s_raise_%s(struct plumb_deferred *_d, "
+                  "const %s *_e);\n", icn, op->name, e->name, ecn);
+      gout_printf(sv, "\n/* Completes a deferred %s by raising %s. */\n"
+                  "int\n%s_%s_raise_%s(struct plumb_deferred *_d, "
+                  "const %s *_e)\n{\n"
+                  "  int _rc = plumb_call_raise(plumb_deferred_call(_d), "
+                  "&%s_type, _e);\n"
+                  "  return plumb_deferred_complete(_d, _rc, NULL);\n}\n",
+                  op->name, e->name, icn, op->name, e->name, ecn, ecn);
+    }
+  }
+}

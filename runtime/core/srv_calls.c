@@ -1,0 +1,464 @@
+/* srv_calls.c - the calls a server has in flight (docs/RUNTIME.md, "The call
+ * model"): the pool of srv_calls, each connection's live and wait lists,
+ * the ordering rule, the server's run queue, cancellation, pausing a
+ * connection at conn_max_calls, and keeping a dropped connection's memory
+ * until its last call is released.
+ *
+ * Ordering rule: the calls of one connection start in the order they
+ * arrived while no oneway is ahead of them; a oneway, once started, holds
+ * back every later call of its connection until it is done.  So oneways
+ * run one at a time in order, a call after a oneway sees its effect, and
+ * two-way calls with no oneway between them run in parallel.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server_int.h"
+
+/* ---- lifecycle ------------------------------------------------------- */
+
+int
+plumb__srv_calls_init(plumb_server *s, unsigned conn_max)
+{
+  srv_calls *q = &s->calls;
+
+  q->efd = -1;
+  q->kind = SRV_CALLS;
+  q->conn_max = conn_max ? conn_max : SRV_CONN_MAX_CALLS;
+  atomic_init(&q->live, 0);
+  pthread_mutex_init(&q->mu, NULL);
+  for (unsigned i = 0; i < SRV_SERIAL_LOCKS; i++)
+    pthread_mutex_init(&q->serial[i], NULL);
+  q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC | EFD_SEMAPHORE);
+  if (q->efd < 0)
+    return PLUMB_ESYS;
+  return plumb__srv_arm(s, q->efd, &q->kind, EPOLL_CTL_ADD);
+}
+
+void
+plumb__server_set_conn_max_calls(plumb_server *s, unsigned n)
+{
+  if (s != NULL && n != 0)
+    s->calls.conn_max = n; /* before plumb_server_run */
+}
+
+static void
+srv_call_destroy(srv_call *c)
+{
+  plumb_arena_free(c->arena);
+  plumb__buf_free(&c->rx);
+  plumb__buf_free(&c->tx);
+  free(c);
+}
+
+void
+plumb__srv_calls_fini(plumb_server *s)
+{
+  srv_calls *q = &s->calls;
+  unsigned live = atomic_load(&q->live);
+
+  if (live != 0)
+    plumb__log(PLUMB__LOG_WARN, "server freed with %u calls not completed "
+               "(deferred calls must be completed before plumb_server_free)",
+               live);
+  while (q->pool != NULL) {
+    srv_call *c = q->pool;
+    q->pool = c->next;
+    srv_call_destroy(c);
+  }
+  if (q->efd >= 0)
+    close(q->efd);
+  for (unsigned i = 0; i < SRV_SERIAL_LOCKS; i++)
+    pthread_mutex_destroy(&q->serial[i]);
+  pthread_mutex_destroy(&q->mu);
+}
+
+/* ---- the pool ---------------------------------------------------------- */
+
+static srv_call *
+srv_call_get(plumb_server *s)
+{
+  srv_calls *q = &s->calls;
+
+  pthread_mutex_lock(&q->mu);
+  srv_call *c = q->pool;
+  if (c != NULL) {
+    q->pool = c->next;
+    q->pooled--;
+  }
+  pthread_mutex_unlock(&q->mu);
+  if (c == NULL) {
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+      return NULL;
+    if ((c->arena = plumb_arena_new()) == NULL) {
+      free(c);
+      return NULL;
+    }
+  }
+  c->next = c->lprev = c->lnext = NULL;
+  atomic_init(&c->cancelled, 0);
+  atomic_init(&c->dstate, SRV_DEFER_NONE);
+  c->deadline = 0;
+  c->taken = 0;
+  c->obj = NULL;
+  c->op = NULL;
+  c->rep = NULL;
+  c->ans_kind = 0;
+  memset(&c->call, 0, sizeof(c->call));
+  return c;
+}
+
+static void
+srv_call_put(plumb_server *s, srv_call *c)
+{
+  srv_calls *q = &s->calls;
+
+  plumb_arena_reset(c->arena);
+  if (c->rx.cap > SRV_BUF_KEEP)
+    plumb__buf_free(&c->rx);
+  if (c->tx.cap > SRV_BUF_KEEP)
+    plumb__buf_free(&c->tx);
+  c->sc = NULL;
+  pthread_mutex_lock(&q->mu);
+  if (q->pooled < SRV_CALL_POOL_MAX) {
+    c->next = q->pool;
+    q->pool = c;
+    q->pooled++;
+    c = NULL;
+  }
+  pthread_mutex_unlock(&q->mu);
+  if (c != NULL)
+    srv_call_destroy(c);
+}
+
+/* ---- the run queue ----------------------------------------------------- */
+
+/* c may start: the worker w keeps the first one for itself (it runs it
+ * once it is done with the connection, saving a wake-up), the rest go to
+ * the run queue for any worker. */
+static void
+srv_call_start(srv_worker *w, srv_call *c)
+{
+  plumb_server *s = c->sc->srv;
+  srv_calls *q = &s->calls;
+  uint64_t one = 1;
+
+  c->state = SRV_CALL_READY;
+  if (w != NULL && w->mine == NULL) {
+    w->mine = c;
+    return;
+  }
+  c->next = NULL;
+  pthread_mutex_lock(&q->mu);
+  if (q->tail != NULL)
+    q->tail->next = c;
+  else
+    q->head = c;
+  q->tail = c;
+  pthread_mutex_unlock(&q->mu);
+  if (write(q->efd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+    plumb__log(PLUMB__LOG_ERROR, "call queue eventfd: %s", strerror(errno));
+}
+
+static srv_call *
+srv_runq_pop(srv_calls *q)
+{
+  pthread_mutex_lock(&q->mu);
+  srv_call *c = q->head;
+  if (c != NULL && (q->head = c->next) == NULL)
+    q->tail = NULL;
+  pthread_mutex_unlock(&q->mu);
+  return c;
+}
+
+void
+plumb__srv_calls_event(srv_worker *w)
+{
+  plumb_server *s = w->s;
+  srv_calls *q = &s->calls;
+  uint64_t v;
+  ssize_t r = read(q->efd, &v, sizeof(v));
+
+  /* One-shot: re-armed at once so another worker takes the next call. */
+  (void)plumb__srv_arm(s, q->efd, &q->kind, EPOLL_CTL_MOD);
+  /* Then this worker goes on with queued calls (one count each, so the
+   * count stays the queue's length) before it waits again: a pipelining
+   * peer costs one read() per call, not a wake-up.  Bounded, so that the
+   * worker gets back to the other events. */
+  for (int i = 0; i < SRV_CALLS_BATCH && r == (ssize_t)sizeof(v); i++) {
+    srv_call *c = srv_runq_pop(q);
+    if (c != NULL)
+      plumb__srv_call_run(w, c);
+    plumb__srv_calls_run_mine(w);
+    if (i + 1 < SRV_CALLS_BATCH)
+      r = read(q->efd, &v, sizeof(v));
+  }
+}
+
+void
+plumb__srv_calls_run_mine(srv_worker *w)
+{
+  while (w->mine != NULL) {
+    srv_call *c = w->mine;
+    w->mine = NULL;
+    plumb__srv_call_run(w, c);
+  }
+}
+
+void
+plumb__srv_calls_drain(plumb_server *s)
+{
+  srv_calls *q = &s->calls;
+  uint64_t v;
+  srv_call *c;
+
+  while ((c = srv_runq_pop(q)) != NULL)
+    plumb__srv_call_release(NULL, c);
+  while (read(q->efd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+    ;
+}
+
+/* ---- a connection's lists (sc->mu held) -------------------------------- */
+
+/* Starts the waiting calls the ordering rule lets start. */
+static void
+srv_conn_pump(srv_worker *w, srv_conn *sc)
+{
+  srv_conn_calls *cc = &sc->calls;
+
+  while (!cc->oneway_busy && !cc->closed && cc->wait_head != NULL) {
+    srv_call *c = cc->wait_head;
+    if ((cc->wait_head = c->next) == NULL)
+      cc->wait_tail = NULL;
+    if (c->oneway)
+      cc->oneway_busy = 1;
+    srv_call_start(w, c);
+  }
+}
+
+/* Asks the timer to hand sc to a worker now (it is parked, or will be). */
+static void
+srv_conn_kick(srv_conn *sc)
+{
+  int64_t now = plumb__now_ns();
+  atomic_store(&sc->next_check, now);
+  plumb__srv_timer_want(sc->srv, now);
+}
+
+/* Takes c off sc's live list; returns non-zero if sc was dropped and c was
+ * its last call (then the caller frees sc, after unlocking).  *resume is
+ * set if reading sc was paused at conn_max_calls and may go on now. */
+static int
+srv_conn_unlink(srv_worker *w, srv_conn *sc, srv_call *c, int *resume)
+{
+  srv_conn_calls *cc = &sc->calls;
+
+  if (c->lprev != NULL)
+    c->lprev->lnext = c->lnext;
+  else
+    cc->live = c->lnext;
+  if (c->lnext != NULL)
+    c->lnext->lprev = c->lprev;
+  cc->n--;
+  if (c->oneway && c->state != SRV_CALL_WAITING)
+    cc->oneway_busy = 0;
+  srv_conn_pump(w, sc);
+  if (cc->throttled && !cc->closed && cc->n <= sc->srv->calls.conn_max) {
+    cc->throttled = 0;
+    if (resume != NULL)
+      *resume = 1;
+    else
+      srv_conn_kick(sc);
+  }
+  return cc->closed && cc->n == 0;
+}
+
+int
+plumb__srv_calls_full(srv_conn *sc)
+{
+  /* At the limit the reader goes on: CANCEL frames still arrive, and the
+   * first request beyond it is admitted and pauses reading. */
+  if (sc->calls.n <= sc->srv->calls.conn_max)
+    return 0;
+  if (!sc->calls.throttled)
+    plumb__log(PLUMB__LOG_DEBUG, "client (pid %d): %u calls in flight "
+               "(conn_max_calls), reading it pauses", (int)sc->peer.pid,
+               sc->calls.n);
+  sc->calls.throttled = 1;
+  return 1;
+}
+
+int
+plumb__srv_calls_admit(srv_worker *w, srv_conn *sc, const plumb__frame *f)
+{
+  plumb_server *s = w->s;
+  srv_conn_calls *cc = &sc->calls;
+  srv_call *c = srv_call_get(s);
+
+  if (c == NULL)
+    return plumb__srv_send_error(sc, f, PLUMB_ENOMEM,
+                                 "out of memory for a call");
+  /* The request stays where it was read: the call takes the buffer and
+   * leaves the reader its own (empty or pooled) one. */
+  plumb_buf t = c->rx;
+  c->rx = w->rx;
+  w->rx = t;
+  c->f = *f; /* points into c->rx now */
+  c->sc = sc;
+  c->oneway = f->kind == PLUMB__FRAME_ONEWAY;
+  c->arrived = plumb__now_ns();
+  if (f->flags & PLUMB__FRAME_F_DEADLINE) {
+    int64_t us = f->status < 0 ? 0 : f->status;
+    c->deadline = c->arrived + us * 1000;
+  }
+  c->state = SRV_CALL_WAITING;
+  c->lprev = NULL;
+  c->lnext = cc->live;
+  if (cc->live != NULL)
+    cc->live->lprev = c;
+  cc->live = c;
+  cc->n++;
+  atomic_fetch_add(&s->calls.live, 1);
+  c->next = NULL;
+  if (cc->wait_tail != NULL)
+    cc->wait_tail->next = c;
+  else
+    cc->wait_head = c;
+  cc->wait_tail = c;
+  srv_conn_pump(w, sc);
+  return PLUMB_OK;
+}
+
+/* Takes a waiting call out of the wait list (sc->mu held). */
+static void
+srv_conn_unwait(srv_conn *sc, srv_call *c)
+{
+  srv_conn_calls *cc = &sc->calls;
+  srv_call *prev = NULL;
+
+  for (srv_call *p = cc->wait_head; p != NULL; prev = p, p = p->next)
+    if (p == c) {
+      if (prev != NULL)
+        prev->next = c->next;
+      else
+        cc->wait_head = c->next;
+      if (cc->wait_tail == c)
+        cc->wait_tail = prev;
+      return;
+    }
+}
+
+void
+plumb__srv_calls_cancel(srv_conn *sc, uint32_t call_id)
+{
+  srv_call *c;
+
+  for (c = sc->calls.live; c != NULL; c = c->lnext)
+    if (c->f.call_id == call_id && !c->oneway &&
+        !atomic_load(&c->cancelled))
+      break;
+  if (c == NULL) {
+    plumb__log(PLUMB__LOG_DEBUG, "cancel of call %u: not in flight (done "
+               "already)", call_id);
+    return;
+  }
+  atomic_store(&c->cancelled, 1);
+  if (c->state != SRV_CALL_WAITING) {
+    plumb__log(PLUMB__LOG_DEBUG, "cancel of call %u: started, its handler "
+               "is told", call_id);
+    return; /* whoever runs or holds it sees the flag */
+  }
+  plumb__log(PLUMB__LOG_DEBUG, "cancel of call %u: dropped before it "
+             "started", call_id);
+  srv_conn_unwait(sc, c);
+  (void)srv_conn_unlink(NULL, sc, c, NULL); /* not closed: not the last */
+  atomic_fetch_sub(&sc->srv->calls.live, 1);
+  srv_call_put(sc->srv, c);
+}
+
+int
+plumb__srv_calls_close(plumb_server *s, srv_conn *sc)
+{
+  srv_conn_calls *cc = &sc->calls;
+  srv_call *c;
+
+  pthread_mutex_lock(&sc->mu);
+  cc->closed = 1;
+  for (c = cc->live; c != NULL; c = c->lnext)
+    atomic_store(&c->cancelled, 1);
+  while ((c = cc->wait_head) != NULL) {
+    cc->wait_head = c->next;
+    (void)srv_conn_unlink(NULL, sc, c, NULL);
+    atomic_fetch_sub(&s->calls.live, 1);
+    srv_call_put(s, c);
+  }
+  cc->wait_tail = NULL;
+  int alive = cc->n != 0;
+  pthread_mutex_unlock(&sc->mu);
+  return alive;
+}
+
+/* ---- answering and releasing ------------------------------------------- */
+
+int
+plumb__srv_call_lock_answer(srv_call *c)
+{
+  pthread_mutex_lock(&c->sc->mu);
+  if (c->sc->calls.closed || atomic_load(&c->cancelled)) {
+    pthread_mutex_unlock(&c->sc->mu);
+    return 0;
+  }
+  return 1;
+}
+
+void
+plumb__srv_call_unlock_answer(srv_call *c, int st)
+{
+  srv_conn *sc = c->sc;
+
+  if (st != PLUMB_OK) {
+    /* Logged by the sender.  Only the connection's owner may drop it:
+     * shut it down, and the next look at it (now) drops it. */
+    sc->tr->shutdown(sc->conn);
+    srv_conn_kick(sc);
+  } else if (!plumb__txq_empty(&sc->txq) || sc->tail) {
+    srv_conn_kick(sc); /* the owner pushes the queue out */
+  }
+  pthread_mutex_unlock(&sc->mu);
+}
+
+void
+plumb__srv_call_release(srv_worker *w, srv_call *c)
+{
+  srv_conn *sc = c->sc;
+  plumb_server *s = sc->srv;
+
+  int resume = 0;
+  pthread_mutex_lock(&sc->mu);
+  int last = srv_conn_unlink(w, sc, c, &resume);
+  pthread_mutex_unlock(&sc->mu);
+  plumb__decode_release(&s->dec_pool, c->taken);
+  if (c->obj != NULL) /* may run its destroy callback: after the answer */
+    plumb__srv_object_put(c->obj);
+  atomic_fetch_sub(&s->calls.live, 1);
+  srv_call_put(s, c);
+  if (last) {
+    plumb__srv_conn_free(s, sc);
+    return;
+  }
+  if (!resume)
+    return;
+  /* Reading sc paused at conn_max_calls: a worker goes on reading it at
+   * once (if its reader has parked it already), else the timer does. */
+  int parked = SRV_PARKED;
+  if (w != NULL &&
+      atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED))
+    plumb__srv_serve_conn(w, sc);
+  else
+    srv_conn_kick(sc);
+}

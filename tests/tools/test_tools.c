@@ -1,0 +1,412 @@
+/* test_tools.c - the plumb CLI against the example servers (calc-server,
+ * kv-server) over every built-in transport: describe --idl (its output
+ * parsed again by plumbc), call --idl with JSON in and out (values
+ * checked: unions, sequences of structs, 64-bit integers, bytes, user
+ * exceptions, attributes, oneway) and the same by introspection, list,
+ * describe of what a server serves (parsed again by plumbc), ping, usage
+ * errors and exit statuses, introspection switched off in plumb.conf, and
+ * libplumb's hand-written introspection tables against plumbc's. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <plumb/plumb.h>
+
+#include "introspect.h" /* runtime/core: the hand-written tables */
+#include "plumb_introspect.h"
+#include "proc.h"
+#include "ptest.h"
+
+static char dir[128], out[256];
+
+static int
+sh(const char *fmt, ...)
+{
+  char cmd[4096], line[4400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  snprintf(line, sizeof line, "timeout 20 %s >%s 2>&1", cmd, out);
+  int st = system(line);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int
+out_has(const char *needle)
+{
+  int r = ptest_file_contains(out, needle);
+  if (!r) {
+    char buf[2048] = "";
+    FILE *f = fopen(out, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+      fclose(f);
+    printf("\n    expected '%s' in: %s", needle, buf);
+  }
+  return r;
+}
+
+static int
+init(void)
+{
+  snprintf(dir, sizeof dir, "/tmp/plumb-tools-test-%d", (int)getpid());
+  if (mkdir(dir, 0700) != 0)
+    return -1;
+  snprintf(out, sizeof out, "%s/out.txt", dir);
+  unsetenv("PLUMB_CONFIG");
+  unsetenv("PLUMB_ENDPOINT");
+  return 0;
+}
+
+static int
+cleanup(void)
+{
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Starts server `bin` on ep and waits until `plumb ping` answers. */
+static pid_t
+start(const char *bin, const char *ep)
+{
+  char *argv[] = { (char *)bin, (char *)ep, NULL };
+  char log[256];
+  snprintf(log, sizeof log, "%s/server.log", dir);
+  pid_t p = ptest_spawn(argv, log);
+  for (long long end = ptest_now_ms() + 5000; ptest_now_ms() < end;
+       usleep(20000)) {
+    if (sh("%s ping -c 1 %s", PLUMB_CLI, ep) == 0)
+      return p;
+    if (ptest_exited(p))
+      return -1;
+  }
+  ptest_stop(p, SIGKILL, 1000);
+  return -1;
+}
+
+static const char *
+endpoint_for(const char *t, char *buf, size_t n, int salt)
+{
+  int pid = (int)getpid();
+  if (strcmp(t, "unix") == 0)
+    snprintf(buf, n, "unix:%s/s%d.sock", dir, salt);
+  else if (strcmp(t, "tcp") == 0)
+    snprintf(buf, n, "tcp://127.0.0.1:%d", ptest_free_port(AF_INET, salt));
+  else if (strcmp(t, "fifo") == 0)
+    snprintf(buf, n, "fifo:%s/s%d.fifo", dir, salt);
+  else if (strcmp(t, "sysvmq") == 0)
+    snprintf(buf, n, "sysvmq:%s/s%d.key", dir, salt);
+  else
+    snprintf(buf, n, "%s:/plumb-tt-%d-%d", t, pid, salt);
+  plumb_config c;
+  return plumb_config_resolve("x", buf, &c, NULL, 0) == PLUMB_OK ? buf
+                                                                 : NULL;
+}
+
+static const char *const transports[] = { "unix", "tcp", "shm", "fifo",
+                                          "mq", "sysvmq", NULL };
+
+/* ---- describe ------------------------------------------------------------- */
+
+static void
+test_describe(void)
+{
+  const char *idls[] = { KV_IDL, CALC_IDL, COSNAMING_IDL, INTROSPECT_IDL,
+                         NULL };
+  for (int i = 0; idls[i]; i++) {
+    CU_ASSERT_EQUAL(sh("sh -c '%s describe --idl %s > %s/d%d.idl'",
+                       PLUMB_CLI, idls[i], dir, i), 0);
+    CU_ASSERT_EQUAL(sh("%s -o %s/g%d %s/d%d.idl", PLUMBC, dir, i, dir, i),
+                    0);
+  }
+  CU_ASSERT_EQUAL(sh("cat %s/d0.idl", dir), 0);
+  CU_ASSERT(out_has("union Value switch (::kv::Kind) {"));
+  CU_ASSERT(out_has("::kv::Value get(in string key) raises "
+                    "(::kv::NotFound);"));
+  CU_ASSERT(out_has("oneway void log(in string message);"));
+  CU_ASSERT(out_has("readonly attribute unsigned long size;"));
+  CU_ASSERT(out_has("string<256> key;"));
+  CU_ASSERT_EQUAL(sh("%s describe --idl %s kv::Entry", PLUMB_CLI, KV_IDL),
+                  0);
+  CU_ASSERT(out_has("module kv {\n  struct Entry {"));
+  CU_ASSERT_EQUAL(sh("%s describe --idl %s kv::Nope", PLUMB_CLI, KV_IDL), 2);
+  CU_ASSERT(out_has("no declaration 'kv::Nope'"));
+}
+
+/* ---- call over every transport ------------------------------------------- */
+
+/* "--idl FILE" for call --idl, "" for calls by introspection */
+static char kvidl[400], calcidl[400];
+
+static void
+calls_on(const char *kv, const char *calc)
+{
+#define KV PLUMB_CLI, kvidl, kv
+#define CALL "%s call %s %s '' "
+  CU_ASSERT_EQUAL(sh(CALL "put '{\"key\":\"n\",\"value\":{\"_d\":"
+                     "\"K_NUMBER\",\"number\":\"-9007199254740993\"}}'", KV),
+                  0);
+  CU_ASSERT(out_has("\"version\":1"));
+  CU_ASSERT_EQUAL(sh(CALL "put '{\"key\":\"b\",\"value\":{\"blob\":"
+                     "\"AAEC/w==\"}}'", KV), 0);
+  CU_ASSERT_EQUAL(sh(CALL "put '{\"key\":\"t\",\"value\":{\"text\":"
+                     "\"h\\u00e9llo\"}}'", KV), 0);
+  CU_ASSERT_EQUAL(sh(CALL "put '{\"key\":\"t\",\"value\":{\"text\":"
+                     "\"again\"}}'", KV), 0);
+  CU_ASSERT(out_has("\"version\":2"));
+  /* 64-bit through a union, bytes, text */
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s '' get '{\"key\":\"n\"}'",
+                     KV), 0);
+  CU_ASSERT(out_has("{\"_ret\":{\"_d\":\"K_NUMBER\",\"number\":"
+                    "\"-9007199254740993\"}}"));
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s '' get '{\"key\":\"b\"}'",
+                     KV), 0);
+  CU_ASSERT(out_has("{\"_ret\":{\"_d\":\"K_BLOB\",\"blob\":\"AAEC/w==\"}}"));
+  /* a sequence of structs in (put_many) and out (list) */
+  CU_ASSERT_EQUAL(sh("echo '{\"entries\":[{\"key\":\"m1\",\"value\":"
+                     "{\"number\":\"1\"}},{\"key\":\"m2\",\"value\":"
+                     "{\"text\":\"two\"}}]}' | %s --json call %s %s "
+                     "'' put_many -", KV), 0);
+  CU_ASSERT(out_has("{\"_ret\":2}"));
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s '' list "
+                     "'{\"prefix\":\"m\"}'", KV), 0);
+  CU_ASSERT(out_has("{\"key\":\"m1\",\"value\":{\"_d\":\"K_NUMBER\","
+                    "\"number\":\"1\"},\"version\":1}"));
+  CU_ASSERT(out_has("{\"key\":\"m2\",\"value\":{\"_d\":\"K_TEXT\","
+                    "\"text\":\"two\"},\"version\":1}"));
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s '' keys", KV), 0);
+  CU_ASSERT(out_has("\"m1\""));
+  /* a user exception: JSON with its type id, exit 3 */
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s '' get '{\"key\":\"no\"}'",
+                     KV), 3);
+  CU_ASSERT(out_has("{\"exception\":\"IDL:kv/NotFound:1.0\",\"value\":"
+                    "{\"key\":\"no\"}}"));
+  /* attributes and oneway */
+  CU_ASSERT_EQUAL(sh(CALL "_set_name '{\"value\":\"store-1\"}'", KV), 0);
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s '' _get_name", KV), 0);
+  CU_ASSERT(out_has("{\"_ret\":\"store-1\"}"));
+  CU_ASSERT_EQUAL(sh(CALL "log '{\"message\":\"hi\"}'", KV), 0);
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s '' Store._get_size", KV),
+                  0);
+  CU_ASSERT(out_has("{\"_ret\":5}"));
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s '' remove "
+                     "'{\"key\":\"m1\"}'", KV), 0);
+  CU_ASSERT(out_has("{\"_ret\":true}"));
+#undef KV
+  /* the calculator: numbers, double, its exception */
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s calc add "
+                     "'{\"a\":2147483600,\"b\":47}'", PLUMB_CLI, calcidl,
+                     calc), 0);
+  CU_ASSERT(out_has("{\"_ret\":2147483647}"));
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s calc div "
+                     "'{\"a\":1,\"b\":4}'", PLUMB_CLI, calcidl, calc), 0);
+  CU_ASSERT(out_has("{\"_ret\":0.25}"));
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s calc div "
+                     "'{\"a\":1,\"b\":0}'", PLUMB_CLI, calcidl, calc), 3);
+  CU_ASSERT(out_has("\"exception\":\"IDL:calc/DivByZero:1.0\""));
+  CU_ASSERT_EQUAL(sh("%s ping -c 5 %s", PLUMB_CLI, calc), 0);
+  CU_ASSERT(out_has("5 sent, 5 received, 0% lost"));
+#undef CALL
+}
+
+static void
+test_call_transports(void)
+{
+  char kv[300], calc[300];
+  int tried = 0;
+  for (int i = 0; transports[i]; i++) {
+    if (!endpoint_for(transports[i], kv, sizeof kv, 2 * i + 20) ||
+        !endpoint_for(transports[i], calc, sizeof calc, 2 * i + 21))
+      continue;
+    pid_t k = start(KV_SERVER, kv), c = start(CALC_SERVER, calc);
+    CU_ASSERT(k > 0 && c > 0);
+    if (k > 0 && c > 0) {
+      int before = (int)CU_get_number_of_failures();
+      snprintf(kvidl, sizeof kvidl, "--idl %s", KV_IDL);
+      snprintf(calcidl, sizeof calcidl, "--idl %s", CALC_IDL);
+      calls_on(kv, calc);
+      if ((int)CU_get_number_of_failures() != before)
+        printf("\n    ^ over %s with --idl", transports[i]);
+      /* the same through introspection, on a fresh store */
+      CU_ASSERT_EQUAL(ptest_stop(k, SIGTERM, 5000), 0);
+      k = start(KV_SERVER, kv);
+      CU_ASSERT_FATAL(k > 0);
+      kvidl[0] = calcidl[0] = '\0';
+      before = (int)CU_get_number_of_failures();
+      calls_on(kv, calc);
+      if ((int)CU_get_number_of_failures() != before)
+        printf("\n    ^ over %s by introspection", transports[i]);
+      CU_ASSERT_EQUAL(sh("%s list %s", PLUMB_CLI, kv), 0);
+      CU_ASSERT(out_has("kv IDL:kv/Store:1.0\n# plumb "));
+      CU_ASSERT_EQUAL(sh("sh -c '%s describe %s > %s/served.idl' && "
+                         "%s -o %s/gs %s/served.idl", PLUMB_CLI, kv, dir,
+                         PLUMBC, dir, dir), 0);
+      tried++;
+    }
+    if (k > 0)
+      CU_ASSERT_EQUAL(ptest_stop(k, SIGTERM, 5000), 0);
+    if (c > 0)
+      CU_ASSERT_EQUAL(ptest_stop(c, SIGTERM, 5000), 0);
+  }
+  printf("\n    call/ping over %d transports", tried);
+  CU_ASSERT(tried >= 2);
+}
+
+/* ---- errors --------------------------------------------------------------- */
+
+static void
+test_errors(void)
+{
+  char ep[300];
+  snprintf(ep, sizeof ep, "unix:%s/e.sock", dir);
+  pid_t k = start(KV_SERVER, ep);
+  CU_ASSERT_FATAL(k > 0);
+  /* bad JSON, wrong types, unknown fields, out parameters given */
+  CU_ASSERT_EQUAL(sh("%s call --idl %s %s '' get '{\"key\":'", PLUMB_CLI,
+                     KV_IDL, ep), 2);
+  CU_ASSERT(out_has("arguments are not JSON"));
+  CU_ASSERT_EQUAL(sh("%s call --idl %s %s '' get '{\"key\":5}'", PLUMB_CLI,
+                     KV_IDL, ep), 2);
+  CU_ASSERT(out_has("field 'key': expected a string"));
+  CU_ASSERT_EQUAL(sh("%s call --idl %s %s '' put '{\"value\":{\"_d\":"
+                     "\"K_NONE\"}}'", PLUMB_CLI, KV_IDL, ep), 2);
+  CU_ASSERT(out_has("field 'value._d': 'K_NONE' is not an enumerator of "
+                    "Kind"));
+  CU_ASSERT_EQUAL(sh("%s call --idl %s %s '' put '{\"version\":1}'",
+                     PLUMB_CLI, KV_IDL, ep), 2);
+  CU_ASSERT(out_has("'version' is an out parameter of put"));
+  CU_ASSERT_EQUAL(sh("%s call --idl %s %s '' put '{\"value\":{\"text\":"
+                     "\"a\",\"number\":\"1\"}}'", PLUMB_CLI, KV_IDL, ep), 2);
+  CU_ASSERT(out_has("a union holds one member"));
+  CU_ASSERT_EQUAL(sh("%s call --idl %s %s '' nosuch", PLUMB_CLI, KV_IDL, ep),
+                  2);
+  CU_ASSERT(out_has("has an operation 'nosuch'"));
+  CU_ASSERT_EQUAL(sh("%s call --idl %s %s '' put_many '{\"entries\":[{"
+                     "\"key\":\"%0300d\"}]}'", PLUMB_CLI, KV_IDL, ep, 0), 2);
+  CU_ASSERT(out_has("field 'entries[0].key': string longer than its bound "
+                    "256"));
+  CU_ASSERT_EQUAL(sh("%s call --idl /nonexistent.idl %s '' get", PLUMB_CLI,
+                     ep), 2);
+  /* no server there: status 1, the endpoint named */
+  CU_ASSERT_EQUAL(sh("%s call --idl %s unix:%s/none.sock '' keys", PLUMB_CLI,
+                     KV_IDL, dir), 1);
+  CU_ASSERT(out_has("none.sock"));
+  CU_ASSERT_EQUAL(sh("%s ping -c 2 unix:%s/none.sock", PLUMB_CLI, dir), 1);
+  /* introspection: a type the server does not serve, an unknown object */
+  CU_ASSERT_EQUAL(sh("%s describe %s IDL:calc/Calculator:1.0", PLUMB_CLI,
+                     ep), 2);
+  CU_ASSERT(out_has("the server serves no interface IDL:calc/Calculator"));
+  CU_ASSERT_EQUAL(sh("%s call %s nobody keys", PLUMB_CLI, ep), 2);
+  CU_ASSERT(out_has("no object 'nobody'"));
+  /* introspection switched off in plumb.conf: the CLI says so (status 4)
+   * and --idl still works against the same server */
+  char conf[300], off_ep[300];
+  snprintf(conf, sizeof conf, "%s/off.conf", dir);
+  snprintf(off_ep, sizeof off_ep, "unix:%s/off.sock", dir);
+  FILE *f = fopen(conf, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  fputs("[calc]\nintrospection = off\n", f);
+  fclose(f);
+  setenv("PLUMB_CONFIG", conf, 1);
+  pid_t off = start(CALC_SERVER, off_ep);
+  unsetenv("PLUMB_CONFIG");
+  CU_ASSERT_FATAL(off > 0);
+  CU_ASSERT_EQUAL(sh("%s list %s", PLUMB_CLI, off_ep), 4);
+  CU_ASSERT(out_has("does not answer introspection"));
+  CU_ASSERT_EQUAL(sh("%s call %s calc add", PLUMB_CLI, off_ep), 4);
+  CU_ASSERT(out_has("--idl FILE"));
+  CU_ASSERT_EQUAL(sh("%s describe %s", PLUMB_CLI, off_ep), 4);
+  CU_ASSERT_EQUAL(sh("%s --json call --idl %s %s calc add "
+                     "'{\"a\":1,\"b\":2}'", PLUMB_CLI, CALC_IDL, off_ep), 0);
+  CU_ASSERT(out_has("{\"_ret\":3}"));
+  CU_ASSERT_EQUAL(ptest_stop(off, SIGTERM, 5000), 0);
+  /* usage and help */
+  CU_ASSERT_EQUAL(sh("%s", PLUMB_CLI), 2);
+  CU_ASSERT_EQUAL(sh("%s frobnicate", PLUMB_CLI), 2);
+  CU_ASSERT(out_has("unknown command 'frobnicate'"));
+  const char *cmds[] = { "list", "describe", "call", "ping", "names",
+                         "resolve", "bind", "unbind", NULL };
+  for (int i = 0; cmds[i]; i++) {
+    CU_ASSERT_EQUAL(sh("%s %s --help", PLUMB_CLI, cmds[i]), 0);
+    CU_ASSERT(out_has("usage: plumb"));
+  }
+  CU_ASSERT_EQUAL(sh("%s --timeout abc ping %s", PLUMB_CLI, ep), 2);
+  CU_ASSERT_EQUAL(ptest_stop(k, SIGTERM, 5000), 0);
+}
+
+/* ---- libplumb's introspection tables equal plumbc's ---------------------- */
+
+static void
+same_fields(const ProtobufCMessageDescriptor *hand,
+            const ProtobufCMessageDescriptor *gen)
+{
+  CU_ASSERT_PTR_NOT_NULL_FATAL(hand);
+  for (unsigned i = 0; i < hand->n_fields; i++) {
+    const ProtobufCFieldDescriptor *h = &hand->fields[i];
+    const ProtobufCFieldDescriptor *g =
+        protobuf_c_message_descriptor_get_field(gen, h->id);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    CU_ASSERT_STRING_EQUAL(h->name, g->name);
+    CU_ASSERT_EQUAL(h->type, g->type);
+    CU_ASSERT_EQUAL(h->label, g->label);
+    if (h->type == PROTOBUF_C_TYPE_MESSAGE)
+      same_fields(h->descriptor, g->descriptor);
+  }
+  /* the fields left out of the hand-written ones are all repeated (so
+   * absent on the wire when empty) */
+  for (unsigned i = 0; i < gen->n_fields; i++)
+    if (protobuf_c_message_descriptor_get_field(hand, gen->fields[i].id) ==
+        NULL)
+      CU_ASSERT_EQUAL(gen->fields[i].label, PROTOBUF_C_LABEL_REPEATED);
+}
+
+static void
+test_tables(void)
+{
+  const plumb_interface *h = &plumb__introspect_iface;
+  const plumb_interface *g = &plumb_introspect_Introspector_interface;
+  CU_ASSERT_STRING_EQUAL(h->type_id, g->type_id);
+  CU_ASSERT_EQUAL(h->id, g->id);
+  CU_ASSERT_EQUAL(h->id, plumb_type_hash(h->type_id));
+  CU_ASSERT_EQUAL_FATAL(h->n_ops, g->n_ops);
+  for (size_t i = 0; i < h->n_ops; i++) {
+    CU_ASSERT_STRING_EQUAL(h->ops[i].name, g->ops[i].name);
+    CU_ASSERT_EQUAL(h->ops[i].decl_iface, g->ops[i].decl_iface);
+    CU_ASSERT_EQUAL(h->ops[i].decl_index, g->ops[i].decl_index);
+    CU_ASSERT_EQUAL(h->ops[i].n_raises, g->ops[i].n_raises);
+    for (size_t r = 0; r < h->ops[i].n_raises; r++)
+      CU_ASSERT_STRING_EQUAL(h->ops[i].raises[r]->type_id,
+                             g->ops[i].raises[r]->type_id);
+    same_fields(h->ops[i].request, g->ops[i].request);
+    same_fields(h->ops[i].reply, g->ops[i].reply);
+  }
+}
+
+static const ptest_case cases[] = {
+  { "libplumb introspection tables equal plumbc's", test_tables },
+  { "describe --idl re-parses", test_describe },
+  { "call --idl / ping over every transport", test_call_transports },
+  { "errors, exit statuses, no introspection", test_errors },
+  { NULL, NULL },
+};
+
+static const ptest_suite suites[] = {
+  { "tools", cases, init, cleanup },
+  { NULL, NULL, NULL, NULL },
+};
+
+int
+main(int argc, char **argv)
+{
+  signal(SIGPIPE, SIG_IGN);
+  return ptest_run(suites, argc, argv);
+}

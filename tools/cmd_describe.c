@@ -1,0 +1,104 @@
+/* cmd_describe.c - `plumb describe`: the IDL printed back from plumbc's
+ * tree, in a form plumbc parses again - of --idl FILE (every declaration
+ * of the main file, or one TYPE inside its modules), or of what a server
+ * serves for an OBJECT or a type id, asked by introspection. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "idl_print.h"
+#include "idlsrc.h"
+#include "introspect_cli.h"
+
+static void
+pad(FILE *f, int ind)
+{
+  fprintf(f, "%*s", ind * 2, "");
+}
+
+/* Prints n inside its enclosing modules (an interface's nested type as a
+ * whole interface would lose nothing but is longer: print the interface). */
+static void
+print_in_modules(FILE *f, const idl_node *n)
+{
+  const idl_node *chain[64];
+  int k = 0;
+  for (const idl_node *p = n->parent; p && p->kind == IDL_MODULE && k < 64;
+       p = p->parent)
+    chain[k++] = p;
+  for (int i = k - 1; i >= 0; i--) {
+    pad(f, k - 1 - i);
+    fprintf(f, "module %s {\n", chain[i]->name);
+  }
+  idl_print_decl(f, n, k);
+  for (int i = 0; i < k; i++) {
+    pad(f, k - 1 - i);
+    fputs("};\n", f);
+  }
+}
+
+static int
+describe_run(cli *g, int argc, char **argv)
+{
+  idl_src src;
+  const char *pos[2] = { NULL };
+  int n = 0;
+  if (idlsrc_args(&src, argc, argv) != 0)
+    return CLI_USAGE;
+  for (int i = 1; i < argc; i++)
+    if (argv[i] != NULL) {
+      if (n == 2)
+        return cli_error(CLI_USAGE, "describe: unexpected '%s'", argv[i]);
+      pos[n++] = argv[i];
+    }
+  if (src.idl == NULL) { /* ask the server: OBJECT or IDL:TYPE_ID */
+    if (n == 0)
+      return cli_error(CLI_USAGE, "describe: expected ENDPOINT (or --idl "
+                       "FILE)");
+    const char *what = n == 2 ? pos[1] : NULL;
+    int is_tid = what && strncmp(what, "IDL:", 4) == 0;
+    int st = cli_introspect_load(g, &src, pos[0], is_tid ? NULL : what,
+                                 is_tid ? what : NULL);
+    if (st == CLI_OK) {
+      printf("// %s served by %s\n", src.iface, pos[0]);
+      for (const idl_node *c = src.tree->root->children; c; c = c->next)
+        idl_print_decl(stdout, c, 0);
+    }
+    idlsrc_free(&src);
+    return st;
+  }
+  if (idlsrc_load(&src) != 0)
+    return CLI_USAGE;
+  /* ENDPOINT is optional with --idl: the description comes from the file */
+  const char *type = n == 2 ? pos[1]
+                     : n == 1 && strchr(pos[0], ':') == NULL ? pos[0]
+                     : n == 1 && strstr(pos[0], "::") ? pos[0] : NULL;
+  int st = CLI_OK;
+  printf("// described by plumb describe from %s\n", src.idl);
+  if (type != NULL) {
+    const idl_node *d = idlsrc_lookup(&src, type);
+    if (d == NULL)
+      st = cli_error(CLI_USAGE, "describe: no declaration '%s' in %s", type,
+                     src.idl);
+    else
+      print_in_modules(stdout, d);
+  } else {
+    for (const idl_node *c = src.tree->root->children; c; c = c->next)
+      if (node_main(c))
+        idl_print_decl(stdout, c, 0);
+  }
+  idlsrc_free(&src);
+  return st;
+}
+
+const cli_cmd cli_cmd_describe = {
+  "describe", describe_run, "describe ENDPOINT [OBJECT | TYPE_ID] | "
+  "describe --idl FILE [-I DIR]... [TYPE]",
+  "Prints as IDL, which plumbc parses again (types fully scoped,\n"
+  "constants and case labels evaluated), what the server at ENDPOINT\n"
+  "serves for OBJECT (default: its default object) or TYPE_ID (IDL:...),\n"
+  "asked by introspection (exit 4 if the server does not answer it); or,\n"
+  "with --idl, the declarations of FILE, or only TYPE (a scoped name such\n"
+  "as kv::Store) inside its modules.\n",
+};
