@@ -93,8 +93,9 @@ list_run(cli *g, int argc, char **argv)
   } else if (g->json) {
     printf("{\"server\":{\"version\":");
     cli_json_str(stdout, si.version);
-    printf(",\"uptime_ms\":\"%llu\",\"health\":",
-           (unsigned long long)si.uptime_ms);
+    printf(",\"uptime_ms\":\"%llu\",\"calls_served\":\"%llu\",\"health\":",
+           (unsigned long long)si.uptime_ms,
+           (unsigned long long)si.calls_served);
     cli_json_str(stdout, si.health);
     printf(",\"endpoints\":[");
     for (size_t i = 0; i < si.n_endpoints; i++) {
@@ -113,8 +114,9 @@ list_run(cli *g, int argc, char **argv)
   } else {
     for (size_t i = 0; i < ol._length; i++)
       printf("%s %s\n", ol._buffer[i]->name, ol._buffer[i]->type_id);
-    printf("# plumb %s, up %llu ms, %s, %u objects\n", si.version,
-           (unsigned long long)si.uptime_ms, si.health, si.objects);
+    printf("# plumb %s, up %llu ms, %s, %u objects, %llu calls served\n",
+           si.version, (unsigned long long)si.uptime_ms, si.health,
+           si.objects, (unsigned long long)si.calls_served);
   }
   plumb_arena_free(a);
   plumb_client_close(c);

@@ -291,6 +291,8 @@ info_thunk(const void *impl, void *ctx, plumb_call *call,
   v->uptime_ms = (uint64_t)((now.tv_sec - s->started.tv_sec) * 1000 +
                             (now.tv_nsec - s->started.tv_nsec) / 1000000);
   v->objects = (uint32_t)s->n_objs;
+  v->calls_served = (uint64_t)atomic_load_explicit(&s->calls_served,
+                                                  memory_order_relaxed);
   v->health = (char *)(atomic_load(&s->stopping) ? "stopping" : "ok");
   pthread_mutex_lock(&s->mu);
   size_t n = 0;

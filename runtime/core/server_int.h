@@ -149,6 +149,7 @@ struct plumb_server {
   int64_t timer_at;     /* when timerfd fires next; 0 = disarmed */
   int no_introspection;     /* introspect.c: _plumb.introspect off */
   struct timespec started;  /* CLOCK_MONOTONIC at plumb_server_new */
+  atomic_uint_fast64_t calls_served; /* operations found and run */
   srv_calls calls;      /* calls in flight, run queue (srv_calls.h) */
 };
 

@@ -303,6 +303,7 @@ plumb__srv_call_run(srv_worker *w, srv_call *c)
     return;
   }
   c->op = op;
+  atomic_fetch_add_explicit(&s->calls_served, 1, memory_order_relaxed);
   char whyd[PLUMB__DECODE_WHY_MAX];
   ProtobufCMessage *req;
   st = plumb__decode_body(&s->dec_limits, &s->dec_pool, op->request,

@@ -260,7 +260,8 @@ plumb__sysexc_decode(const plumb__frame *f, plumb_sysexc *info,
   info->status = st;
   size_t tl = f->text_len < sizeof info->message - 1
                   ? f->text_len : sizeof info->message - 1;
-  memcpy(info->message, f->text, tl);
+  if (tl != 0) /* f->text may be NULL when there is none */
+    memcpy(info->message, f->text, tl);
   info->message[tl] = '\0';
   return PLUMB_OK;
 }

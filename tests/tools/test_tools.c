@@ -247,6 +247,9 @@ test_call_transports(void)
         printf("\n    ^ over %s by introspection", transports[i]);
       CU_ASSERT_EQUAL(sh("%s list %s", PLUMB_CLI, kv), 0);
       CU_ASSERT(out_has("kv IDL:kv/Store:1.0\n# plumb "));
+      /* the calls above were counted (introspection's info) */
+      CU_ASSERT(out_has(" calls served\n"));
+      CU_ASSERT(!out_has(" 0 calls served\n"));
       CU_ASSERT_EQUAL(sh("sh -c '%s describe %s > %s/served.idl' && "
                          "%s -o %s/gs %s/served.idl", PLUMB_CLI, kv, dir,
                          PLUMBC, dir, dir), 0);
