@@ -41,14 +41,14 @@ enum { K_ENDPOINT, K_TIMEOUT, K_MAX_FRAME, K_MODE, K_GROUP, K_RING, K_MSGSIZE,
        K_SPIN, K_ALLOW, K_ALLOW_UIDS, K_ALLOW_GIDS, K_MAX_DEPTH,
        K_DECODE_BUDGET, K_MAX_DECODE_MEM, K_CONN_QBYTES, K_CONN_QFRAMES,
        K_SERVER_QBYTES, K_SEND_TIMEOUT, K_FRAME_TIMEOUT, K_INTROSPECTION,
-       K_CONN_MAX_CALLS, K_COUNT };
+       K_CONN_MAX_CALLS, K_MAX_RX_MEM, K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
   "endpoint", "timeout_ms", "max_frame", "mode", "group", "shm_ring_size",
   "mq_msgsize", "spin_us", "allow", "allow_uids", "allow_gids", "max_depth",
   "decode_budget", "max_decode_memory", "conn_queue_bytes",
   "conn_queue_frames", "server_queue_bytes", "send_timeout_ms",
-  "frame_timeout_ms", "introspection", "conn_max_calls",
+  "frame_timeout_ms", "introspection", "conn_max_calls", "max_rx_memory",
 };
 
 typedef struct cfg_parse {
@@ -309,6 +309,13 @@ cfg_apply(cfg_parse *p, plumb_config *cfg)
       BAD(k, "expected calls in flight per connection from 1 to 65536");
     else
       cfg->conn_max_calls = (unsigned)i;
+  }
+  if ((k = cfg_pick(p, K_MAX_RX_MEM)) != NULL) {
+    if (parse_size(k->value, &u) < 0 || u < (1u << 20) ||
+        u > (uint64_t)SIZE_MAX / 2)
+      BAD(k, "expected a size of at least 1M (suffixes K, M, G)");
+    else
+      cfg->max_rx_memory = (size_t)u;
   }
   if ((k = cfg_pick(p, K_CONN_QBYTES)) != NULL) {
     if (parse_size(k->value, &u) < 0 || u < (64u << 10) ||
@@ -591,6 +598,7 @@ plumb_server_listen_service(plumb_server *s, const char *service,
       plumb__server_no_introspection(s);
     if (cfg.conn_max_calls != 0) /* the call model's */
       plumb__server_set_conn_max_calls(s, cfg.conn_max_calls);
+    plumb__server_set_rx_memory(s, cfg.max_rx_memory);
   }
   return plumb__err_end(plumb__server_listen_opts(s, cfg.endpoint, &to),
                         cfg.endpoint);

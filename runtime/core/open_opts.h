@@ -17,6 +17,8 @@ void plumb__server_set_flow(plumb_server *s, size_t conn_queue_bytes,
                             unsigned conn_queue_frames,
                             uint64_t server_queue_bytes, int send_timeout_ms,
                             int frame_timeout_ms);
+/* Sets the server's max_rx_memory (0 = keep; never below 2 x max_frame). */
+void plumb__server_set_rx_memory(plumb_server *s, size_t max_rx_memory);
 /* plumb_client_open with transport options `to` (its max_frame is ignored:
  * the client's own limit from opts is used). */
 int plumb__client_open_opts(plumb_client **out, const char *endpoint,

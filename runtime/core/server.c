@@ -50,6 +50,20 @@ srv_flow_defaults(plumb_server *s, const plumb_server_opts *o)
                                                    : SRV_SEND_TIMEOUT_MS;
   s->frame_timeout_ms = o && o->frame_timeout_ms > 0 ? o->frame_timeout_ms
                                                      : SRV_FRAME_TIMEOUT_MS;
+  plumb__server_set_rx_memory(s, o ? o->max_rx_memory : 0);
+}
+
+void
+plumb__server_set_rx_memory(plumb_server *s, size_t max_rx_memory)
+{
+  /* Never below two whole frames: one peer's largest frame always fits. */
+  size_t floor = 2 * (size_t)s->max_frame;
+  if (max_rx_memory != 0)
+    s->rx_pool.max = max_rx_memory;
+  else if (s->rx_pool.max == 0)
+    s->rx_pool.max = SRV_MAX_RX_MEMORY;
+  if (s->rx_pool.max < floor)
+    s->rx_pool.max = floor;
 }
 
 int
@@ -179,6 +193,8 @@ plumb__server_listen_opts(plumb_server *s, const char *endpoint,
   srv_listener *sl;
   int st;
 
+  if (s != NULL)
+    to.rx_pool = &s->rx_pool; /* shared by every listener's connections */
   if (s == NULL || endpoint == NULL)
     return PLUMB_EINVAL;
   if ((tr = plumb__transport_find(endpoint, &rest)) == NULL) {

@@ -29,6 +29,7 @@
 #include "plumb/server.h"
 #include "plumb/generated.h"
 #include "srv_calls.h"
+#include "rxpool.h"
 #include "transport.h"
 #include "txq.h"
 
@@ -37,6 +38,7 @@
  * blocking send bounded by SRV_SEND_FALLBACK_MS. */
 #define SRV_SEND_TIMEOUT_MS 10000
 #define SRV_FRAME_TIMEOUT_MS 30000
+#define SRV_MAX_RX_MEMORY ((size_t)256 << 20) /* max_rx_memory */
 #define SRV_SEND_FALLBACK_MS 1000
 #define SRV_CONN_QUEUE_FRAMES 4096u
 #define SRV_SERVER_QUEUE_BYTES ((size_t)512 << 20)
@@ -131,6 +133,9 @@ struct plumb_server {
   atomic_int stopping;
   plumb__decode_limits dec_limits; /* request bodies (decode.h) */
   plumb__decode_pool dec_pool;     /* max_decode_memory */
+  plumb__rx_pool rx_pool;          /* max_rx_memory: partial frames */
+  _Atomic int64_t rx_log_next;     /* "receive memory full": rate limit */
+  atomic_uint rx_log_quiet;        /* drops not reported since */
   /* flow control (plumb_server_opts, docs/RUNTIME.md) */
   size_t conn_queue_bytes;
   unsigned conn_queue_frames;
@@ -196,6 +201,9 @@ void plumb__srv_timer_want(plumb_server *s, int64_t at);
 void plumb__srv_timer_tick(srv_worker *w);
 int plumb__srv_park_write(plumb_server *s, srv_conn *sc, int64_t now);
 int plumb__srv_check_partial(plumb_server *s, srv_conn *sc, int64_t now);
+/* Logs that sc is dropped because the receive budget (max_rx_memory) is
+ * full: at most one line a second, with the count of those not reported. */
+void plumb__srv_log_rx_full(plumb_server *s, const srv_conn *sc);
 
 /* srv_reply.c */
 int plumb__srv_send(srv_conn *sc, const plumb__frame *req, int kind,

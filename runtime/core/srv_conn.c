@@ -224,6 +224,8 @@ plumb__srv_serve_conn(srv_worker *w, srv_conn *sc)
       if (st == PLUMB_ECLOSED)
         plumb__log(PLUMB__LOG_DEBUG, "client (pid %d) left",
                    (int)sc->peer.pid);
+      else if (st == PLUMB_EBUSY)
+        plumb__srv_log_rx_full(s, sc);
       else
         plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): %s",
                    (int)sc->peer.pid, plumb_strerror(st));

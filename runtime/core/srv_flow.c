@@ -164,6 +164,23 @@ plumb__srv_park_write(plumb_server *s, srv_conn *sc, int64_t now)
   return PLUMB_OK;
 }
 
+void
+plumb__srv_log_rx_full(plumb_server *s, const srv_conn *sc)
+{
+  int64_t now = plumb__now_ns();
+  int64_t next = atomic_load(&s->rx_log_next);
+
+  if (now < next || !atomic_compare_exchange_strong(&s->rx_log_next, &next,
+                                                    now + 1000000000)) {
+    atomic_fetch_add(&s->rx_log_quiet, 1);
+    return;
+  }
+  unsigned quiet = atomic_exchange(&s->rx_log_quiet, 0);
+  plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): receive memory of "
+             "the server full (max_rx_memory=%zu; %u more dropped since the "
+             "last report)", (int)sc->peer.pid, s->rx_pool.max, quiet);
+}
+
 /* A frame that began arriving must complete within frame_timeout_ms.
  * Returns PLUMB_OK or PLUMB_ETIMEDOUT (drop); may ask for the timer. */
 int

@@ -9,14 +9,23 @@
 
 #include "transport.h"
 
+size_t
+plumb__buf_cap_for(const plumb_buf *b, size_t need)
+{
+  if (need <= b->cap)
+    return b->cap;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < need)
+    cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+  return cap;
+}
+
 int
 plumb__buf_reserve(plumb_buf *b, size_t need)
 {
   if (need <= b->cap)
     return PLUMB_OK;
-  size_t cap = b->cap ? b->cap : 256;
-  while (cap < need)
-    cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+  size_t cap = plumb__buf_cap_for(b, need);
   uint8_t *p = realloc(b->data, cap);
   if (p == NULL)
     return PLUMB_ENOMEM;

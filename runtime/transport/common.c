@@ -219,6 +219,12 @@ plumb__reasm_first(plumb__reasm *r, size_t want, uint32_t max_frame,
   }
   if (n > want)
     return PLUMB_EPROTO;
+  if (plumb__rx_charge(r->pool, &r->charged,
+                       plumb__rx_held(&r->part, want ? want : 1)) !=
+      PLUMB_OK) {
+    r->skip = want - n;
+    return PLUMB_EBUSY;
+  }
   if (plumb__buf_reserve(&r->part, want ? want : 1) != PLUMB_OK)
     return PLUMB_ENOMEM;
   memcpy(r->part.data, data, n);
@@ -248,5 +254,14 @@ plumb__reasm_take(plumb__reasm *r, plumb_buf *buf)
   *buf = r->part;
   r->part = t;
   r->part.len = 0;
+  r->in_frame = 0;
+  plumb__rx_release(r->pool, &r->charged);
+}
+
+void
+plumb__reasm_free(plumb__reasm *r)
+{
+  plumb__rx_release(r->pool, &r->charged);
+  plumb__buf_free(&r->part);
   r->in_frame = 0;
 }

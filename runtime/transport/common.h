@@ -15,6 +15,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "rxpool.h"
 #include "transport.h"
 
 static inline void
@@ -116,12 +117,16 @@ typedef struct plumb__reasm {
   size_t want;    /* its length */
   size_t skip;    /* bytes of an oversized frame still to discard */
   int in_frame;
+  plumb__rx_pool *pool; /* server side: charged for part (rxpool.h) */
+  size_t charged;
 } plumb__reasm;
 
 /* The first message of a frame of `want` bytes, carrying data[0..n).  Both
  * return 1 once the frame is whole, 0 while more must come, PLUMB_EPROTO,
  * PLUMB_ENOMEM, or PLUMB_ETOOBIG for a frame over max_frame: its later
- * messages are then discarded and the connection stays usable. */
+ * messages are then discarded and the connection stays usable.  With a
+ * pool set, PLUMB_EBUSY when the frame does not fit in the server's
+ * receive budget (its later messages are discarded too). */
 int plumb__reasm_first(plumb__reasm *r, size_t want, uint32_t max_frame,
                        const uint8_t *data, size_t n);
 /* A later message of the frame. */
@@ -129,5 +134,7 @@ int plumb__reasm_more(plumb__reasm *r, const uint8_t *data, size_t n);
 /* Hands the whole frame to buf (the buffers swap, no copy) and starts
  * over. */
 void plumb__reasm_take(plumb__reasm *r, plumb_buf *buf);
+/* Frees the buffer and gives its charge back (connection closed). */
+void plumb__reasm_free(plumb__reasm *r);
 
 #endif

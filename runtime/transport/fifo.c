@@ -47,6 +47,7 @@ typedef struct fifo_listener {
   plumb_listener base;
   int fd;        /* rendezvous, O_RDWR */
   uint32_t max_frame;
+  plumb__rx_pool *rx_pool; /* for the connections (NULL: none) */
   dev_t dev;
   ino_t ino;
   char *path;
@@ -306,6 +307,7 @@ fifo_listen(const char *addr, const plumb_tran_opts *opts,
   l->ino = st.st_ino;
   l->max_frame = opts && opts->max_frame ? opts->max_frame
                                          : PLUMB_DEFAULT_MAX_FRAME;
+  l->rx_pool = opts ? opts->rx_pool : NULL;
   fifo_sweep(addr);
   l->swept = plumb__now_ns();
   *out = &l->base;
@@ -407,6 +409,7 @@ fifo_accept_hello(fifo_listener *l, const uint8_t *h, fifo_conn **out)
       c->fc.peer_pid = (pid_t)pid;
   }
   plumb__fdconn_start(&c->fc, l->max_frame);
+  plumb__stream_set_pool(&c->fc.st, l->rx_pool);
   memcpy(ack, FIFO_ACK, 8);
   plumb__put_le32(ack + 8, (uint32_t)getpid());
   if ((rv = plumb__stream_send(&c->fc.st, &v, 1, PLUMB_NOWAIT)) != PLUMB_OK)

@@ -245,7 +245,7 @@ mq_conn_free(mq_conn *c)
     close(c->epfd);
   free(c->rmsg);
   free(c->wmsg);
-  plumb__buf_free(&c->rx.part);
+  plumb__reasm_free(&c->rx);
   plumb__buf_free(&c->tail.buf);
   if (c->cname) {
     mq_unlink(c->cname);
@@ -494,6 +494,7 @@ ready:
   c->secret = plumb__random64();
   if ((rv = mq_conn_setup(c, l->max_frame)) != PLUMB_OK)
     goto fail;
+  c->rx.pool = l->opts.rx_pool; /* server-wide receive budget */
   ack[0] = MQ_ACK;
   plumb__put_le32(ack + 1, (uint32_t)getpid());
   plumb__put_le64(ack + 5, c->secret);

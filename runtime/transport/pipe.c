@@ -47,6 +47,7 @@ typedef struct pipe_listener {
   int evfd;        /* readable until the one connection is accepted */
   pipe_conn *conn; /* handed out by accept() */
   uint32_t max_frame;
+  plumb__rx_pool *rx_pool; /* for the connections (NULL: none) */
 } pipe_listener;
 
 const plumb_transport plumb__tran_pipe;
@@ -181,6 +182,7 @@ pipe_listen(const char *addr, const plumb_tran_opts *opts,
   l->base.ops = &plumb__tran_pipe;
   l->max_frame = opts && opts->max_frame ? opts->max_frame
                                          : PLUMB_DEFAULT_MAX_FRAME;
+  l->rx_pool = opts ? opts->rx_pool : NULL;
   l->evfd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
   c->fc.rfd = fcntl(0, F_DUPFD_CLOEXEC, 3);
   c->fc.wfd = fcntl(1, F_DUPFD_CLOEXEC, 3);
@@ -203,6 +205,7 @@ pipe_listen(const char *addr, const plumb_tran_opts *opts,
   c->fc.peer_pid = getppid();
   c->stop_on_eof = !keep;
   plumb__fdconn_start(&c->fc, l->max_frame);
+  plumb__stream_set_pool(&c->fc.st, l->rx_pool);
   l->conn = c;
   *out = &l->base;
   return PLUMB_OK;

@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "rxpool.h"
 #include "shm_ring.h"
 #include "transport.h"
 
@@ -95,6 +96,7 @@ typedef struct shm_listener {
   int fd; /* the abstract SOCK_SEQPACKET listening socket */
   uint32_t ring;
   uint32_t max_frame;
+  plumb__rx_pool *rx_pool; /* for the connections (NULL: none) */
   unsigned mode;
   int spin_us, poll_us; /* from the endpoint, -1 if not given */
   int has_group;        /* chown the control segment to group */
@@ -127,6 +129,8 @@ typedef struct shm_conn {
   uint32_t rlen;
   uint32_t rgot;
   plumb_buf part;
+  plumb__rx_pool *rx_pool; /* server side: charged for part (rxpool.h) */
+  size_t rx_charged;
   /* try_send: a frame too long for the ring at once, streamed by flush() */
   plumb_buf ttail;
   size_t ttoff;
@@ -383,6 +387,7 @@ shm_listen(const char *addr, const plumb_tran_opts *opts, plumb_listener **out)
   l->spin_us = a.spin_us;
   l->poll_us = a.poll_us;
   l->max_frame = opts ? opts->max_frame : PLUMB_DEFAULT_MAX_FRAME;
+  l->rx_pool = opts ? opts->rx_pool : NULL;
   l->mode = opts && opts->mode ? opts->mode : 0600;
   l->has_group = opts && opts->has_group;
   l->group = l->has_group ? opts->group : 0;
@@ -514,6 +519,7 @@ shm_conn_close(plumb_conn *pc)
     munmap(c->map, c->map_len);
   if (c->sock >= 0)
     close(c->sock);
+  plumb__rx_release(c->rx_pool, &c->rx_charged);
   plumb__buf_free(&c->part);
   plumb__buf_free(&c->ttail);
   pthread_mutex_destroy(&c->fd_lock);
@@ -585,6 +591,7 @@ shm_accept(plumb_listener *pl, plumb_conn **out)
     close(sock);
     return PLUMB_ENOMEM;
   }
+  c->rx_pool = l->rx_pool; /* server-wide receive budget */
   memfd = memfd_create("plumb-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (memfd < 0) {
     rc = PLUMB_ESYS;
@@ -1083,6 +1090,11 @@ shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
         rc = PLUMB_ETOOBIG;
         break;
       }
+      if (plumb__rx_charge(c->rx_pool, &c->rx_charged,
+                           plumb__rx_held(&c->part, len)) != PLUMB_OK) {
+        rc = PLUMB_EBUSY; /* the server's receive memory is full */
+        break;
+      }
       if (plumb__buf_reserve(&c->part, len ? len : 1) != PLUMB_OK) {
         rc = PLUMB_ENOMEM;
         break;
@@ -1100,6 +1112,7 @@ shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
       c->part.cap = old.cap;
       c->part.len = 0;
       c->rhdr_got = 0;
+      plumb__rx_release(c->rx_pool, &c->rx_charged);
       rc = PLUMB_OK;
       break;
     }

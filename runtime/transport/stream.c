@@ -51,8 +51,15 @@ plumb__stream_set_wake(plumb__stream *s, int wake_fd)
 }
 
 void
+plumb__stream_set_pool(plumb__stream *s, plumb__rx_pool *pool)
+{
+  s->pool = pool;
+}
+
+void
 plumb__stream_free(plumb__stream *s)
 {
+  plumb__rx_release(s->pool, &s->charged);
   plumb__buf_free(&s->rx);
   plumb__buf_free(&s->tail);
   s->off = s->toff = 0;
@@ -299,6 +306,7 @@ stream_take(plumb__stream *s, plumb_buf *out, size_t *need)
   s->off += *need;
   if (s->off == s->rx.len) {
     s->off = s->rx.len = 0;
+    plumb__rx_release(s->pool, &s->charged); /* nothing partial left */
     if (s->rx.cap > STREAM_RX_KEEP)
       plumb__buf_free(&s->rx);
   }
@@ -364,8 +372,14 @@ plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline)
       s->rx.len -= s->off;
       s->off = 0;
     }
-    if (plumb__buf_reserve(&s->rx, need < STREAM_RX_MIN ? STREAM_RX_MIN
-                                                        : need) != PLUMB_OK)
+    size_t want = need < STREAM_RX_MIN ? STREAM_RX_MIN : need;
+    /* The buffer serves a partial frame: the server's budget pays for it
+     * beyond the free allowance (a no-op for small frames), before the
+     * memory is taken. */
+    if (plumb__rx_charge(s->pool, &s->charged,
+                         plumb__rx_held(&s->rx, want)) != PLUMB_OK)
+      return PLUMB_EBUSY;
+    if (plumb__buf_reserve(&s->rx, want) != PLUMB_OK)
       return PLUMB_ENOMEM;
     /* Blocking receivers on non-blocking fds wait first (one poll + one
      * read per frame); PLUMB_NOWAIT receivers and blocking sockets read at
@@ -485,7 +499,10 @@ plumb__socklistener_accept(plumb_listener *pl, plumb_conn **out)
       return PLUMB_EAGAIN;
     return l->errno_status(errno);
   }
-  return fdconn_socket(l->base.ops, fd, l->max_frame, l->tcp_nodelay, out);
+  int st = fdconn_socket(l->base.ops, fd, l->max_frame, l->tcp_nodelay, out);
+  if (st == PLUMB_OK)
+    plumb__stream_set_pool(&((plumb__fdconn *)*out)->st, l->rx_pool);
+  return st;
 }
 
 /* `shut` is only ever set on pipes and FIFOs; a shut-down socket fails by

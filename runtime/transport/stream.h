@@ -47,6 +47,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "rxpool.h"
 #include "transport.h"
 
 /* Bytes of the length prefix in front of every frame. */
@@ -66,6 +67,8 @@ typedef struct plumb__stream {
   size_t off;
   plumb_buf tail;     /* try_send: unsent rest of a frame, tail.data[toff..) */
   size_t toff;
+  plumb__rx_pool *pool; /* server side: charged for rx while it is busy */
+  size_t charged;       /* bytes of pool this stream holds */
 } plumb__stream;
 
 /* Prepares s over rfd/wfd (both must be O_NONBLOCK; the stream never closes
@@ -77,7 +80,11 @@ void plumb__stream_init(plumb__stream *s, int rfd, int wfd,
  * once it is readable.  Sockets do not need it (shutdown(2) wakes poll);
  * pipes and FIFOs do.  -1 (the default) turns it off. */
 void plumb__stream_set_wake(plumb__stream *s, int wake_fd);
-/* Frees the receive buffer (not the descriptors). */
+/* Server side: charge pool (rxpool.h) for the receive buffer while it
+ * holds a partial frame; recv() then fails with PLUMB_EBUSY when the
+ * budget is full.  NULL (the default): nothing is counted. */
+void plumb__stream_set_pool(plumb__stream *s, plumb__rx_pool *pool);
+/* Frees the receive buffer (not the descriptors) and its charge. */
 void plumb__stream_free(plumb__stream *s);
 
 /* Sends one frame (the concatenation of iov[0..iovcnt), iovcnt at most
@@ -92,7 +99,8 @@ int plumb__stream_send(plumb__stream *s, const struct iovec *iov, int iovcnt,
  * plumb__buf_reserve).  A length over max_frame fails with PLUMB_ETOOBIG
  * before anything is allocated.  Errors: PLUMB_EAGAIN (PLUMB_NOWAIT and no
  * whole frame yet), PLUMB_ETIMEDOUT, PLUMB_ECLOSED (end of stream; also in
- * the middle of a frame), PLUMB_ETOOBIG, PLUMB_ENOMEM, PLUMB_ESYS. */
+ * the middle of a frame), PLUMB_ETOOBIG, PLUMB_EBUSY (the server's receive
+ * memory is full; the stream is unusable), PLUMB_ENOMEM, PLUMB_ESYS. */
 int plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline);
 
 /* 1 if a whole frame is already buffered (recv will not touch the fd). */
@@ -144,6 +152,7 @@ typedef struct plumb__socklistener {
   plumb_listener base;
   int fd;                   /* listening, O_NONBLOCK */
   uint32_t max_frame;       /* of accepted connections */
+  plumb__rx_pool *rx_pool;  /* of accepted connections (NULL: none) */
   int tcp_nodelay;          /* set TCP_NODELAY on them */
   int (*errno_status)(int); /* accept(2)'s errno as a PLUMB_ status */
 } plumb__socklistener;

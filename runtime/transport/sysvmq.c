@@ -150,6 +150,7 @@ struct sv_hub {
   int qid;           /* the well-known queue */
   char *made_path;   /* ftok file we created, removed with the queue */
   uint32_t max_frame;
+  plumb__rx_pool *rx_pool; /* for the connections (NULL: none) */
   pthread_t thr;
   int thr_on;
   void *rbuf;        /* the waiter's receive buffer */
@@ -593,7 +594,7 @@ sv_conn_free(sv_conn *c)
   if (c->wakefd >= 0)
     close(c->wakefd);
   sv_inbox_fini(&c->in);
-  plumb__buf_free(&c->rx.part);
+  plumb__reasm_free(&c->rx);
   plumb__buf_free(&c->tail.buf);
   free(c->wmsg);
   free(c->rbuf);
@@ -1178,6 +1179,7 @@ sv_listen(const char *addr, const plumb_tran_opts *opts,
   h->hellos.evfd = -1;
   h->max_frame = opts && opts->max_frame ? opts->max_frame
                                          : PLUMB_DEFAULT_MAX_FRAME;
+  h->rx_pool = opts ? opts->rx_pool : NULL;
   pthread_mutex_init(&h->mu, NULL);
   h->refs = 1;
   h->listening = 1;
@@ -1295,6 +1297,7 @@ sv_accept_hello(sv_hub *h, const sv_msg *m, sv_conn **out)
   sv_conn *c = sv_conn_new(sv_chunk_size(h->qid), h->max_frame);
   if (c == NULL)
     return PLUMB_ENOMEM;
+  c->rx.pool = h->rx_pool; /* server-wide receive budget */
   atomic_store(&c->boxq, boxq);
   c->peer_pid = box.msg_lspid;
   c->peer_uid = box.msg_perm.cuid;

@@ -187,6 +187,7 @@ tcp_listen(const char *addr, const plumb_tran_opts *opts,
   l->base.ops = &plumb__tran_tcp;
   l->fd = fd;
   l->max_frame = opts->max_frame;
+  l->rx_pool = opts->rx_pool;
   l->tcp_nodelay = 1; /* connections are blocking sockets (stream.h) */
   l->errno_status = tcp_errno_status;
   *out = &l->base;

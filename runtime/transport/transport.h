@@ -48,6 +48,9 @@ typedef struct plumb_buf {
 
 /* Makes room for at least `need` bytes (keeps contents); PLUMB_ENOMEM. */
 int plumb__buf_reserve(plumb_buf *b, size_t need);
+/* The capacity plumb__buf_reserve(b, need) would leave b with (to charge
+ * a budget before allocating). */
+size_t plumb__buf_cap_for(const plumb_buf *b, size_t need);
 void plumb__buf_free(plumb_buf *b);
 
 /* Says why an address is wrong (or an IPC object cannot be made), in words
@@ -84,6 +87,9 @@ typedef struct plumb_tran_opts {
    * at accept; a transport that meets clients before accept() returns
    * (shm's rendezvous) may check earlier.  NULL = no policy (clients). */
   const struct plumb__access *access;
+  /* Server side: the server-wide budget of receive memory (rxpool.h) its
+   * connections charge for partial frames.  NULL = none (clients). */
+  struct plumb__rx_pool *rx_pool;
 } plumb_tran_opts;
 
 typedef struct plumb_transport plumb_transport;

@@ -242,6 +242,7 @@ unix_listen(const char *addr, const plumb_tran_opts *opts,
     return PLUMB_ENOMEM;
   l->sl.base.ops = &plumb__tran_unix;
   l->sl.max_frame = opts->max_frame;
+  l->sl.rx_pool = opts->rx_pool;
   l->sl.errno_status = unix_errno_status;
   fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {

@@ -102,7 +102,7 @@ test_order(void)
              "max_depth = 100\ndecode_budget = 8\nmax_decode_memory = 64M\n"
              "conn_queue_bytes = 3M\nconn_queue_frames = 77\n"
              "server_queue_bytes = 1G\nsend_timeout_ms = 1234\n"
-             "frame_timeout_ms = 5678\n");
+             "frame_timeout_ms = 5678\nmax_rx_memory = 48M\n");
   CU_ASSERT_EQUAL(resolve("calc", NULL, &c, err, sizeof err), PLUMB_OK);
   CU_ASSERT_STRING_EQUAL(c.endpoint, "unix:/tmp/from-file.sock");
   CU_ASSERT_EQUAL(c.timeout_ms, 900); /* inherited from [defaults] */
@@ -120,6 +120,7 @@ test_order(void)
   CU_ASSERT_EQUAL(c.server_queue_bytes, (uint64_t)1 << 30);
   CU_ASSERT_EQUAL(c.send_timeout_ms, 1234);
   CU_ASSERT_EQUAL(c.frame_timeout_ms, 5678);
+  CU_ASSERT_EQUAL(c.max_rx_memory, (size_t)48 << 20);
 
   /* $PLUMB_CONFIG beats ./plumb.conf */
   char other[160];
@@ -202,7 +203,7 @@ static const bad_case bad_cases[] = {
     "spin_us, allow, allow_uids, allow_gids, max_depth, decode_budget, "
     "max_decode_memory, conn_queue_bytes, conn_queue_frames, "
     "server_queue_bytes, send_timeout_ms, frame_timeout_ms, "
-    "introspection, conn_max_calls)" },
+    "introspection, conn_max_calls, max_rx_memory)" },
   { "[calc]\nallow = everyone\n", PLUMB_ECONFIG,
     "plumb.conf:2: [calc] allow = 'everyone': expected 'any' or 'owner' "
     "(list others in allow_uids / allow_gids)" },
@@ -236,6 +237,9 @@ static const bad_case bad_cases[] = {
   { "[calc]\nframe_timeout_ms = 99999999999\n", PLUMB_ECONFIG,
     "plumb.conf:2: [calc] frame_timeout_ms = '99999999999': expected "
     "milliseconds from 1 to 86400000" },
+  { "[calc]\nmax_rx_memory = 512K\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] max_rx_memory = '512K': expected a size of at "
+    "least 1M (suffixes K, M, G)" },
   { "endpoint = unix:/tmp/x\n", PLUMB_ECONFIG,
     "plumb.conf:1: key 'endpoint' outside any section: put it under "
     "[defaults] or [<service>]" },

@@ -1,5 +1,5 @@
 /* hostile_server.c - the server process the hostile tests attack
- * (hostile_access.c, hostile_slow.c): serves test::Echo
+ * (hostile_access.c, hostile_slow.c, hostile_rx.c): serves test::Echo
  * (tests/runtime/testif.c) as object "calc" on every endpoint given.
  *
  *   hostile-server SERVICE SEND_TIMEOUT_MS FRAME_TIMEOUT_MS ENDPOINT...
@@ -9,7 +9,9 @@
  * PLUMB_CONFIG decides mode, group and who may connect.  Timeouts of 0 keep
  * the defaults (short ones let slow-peer cases finish in seconds).  Raises
  * its fd limit to the hard limit (1,000 half-frame peers; a test that
- * lowers both limits keeps them).  Runs until SIGTERM; exit 0 after a clean
+ * lowers both limits keeps them).  The environment may set
+ * HOSTILE_MAX_FRAME and HOSTILE_MAX_RX_MEMORY (bytes; hostile_rx.c).
+ * Runs until SIGTERM; exit 0 after a clean
  * stop, 3 if an endpoint is in use, 1 on other errors. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,10 @@ main(int argc, char **argv)
   const char *service = strcmp(argv[1], "-") == 0 ? NULL : argv[1];
   plumb_server_opts o = { .workers = 2, .send_timeout_ms = atoi(argv[2]),
                           .frame_timeout_ms = atoi(argv[3]) };
+  if (getenv("HOSTILE_MAX_FRAME"))
+    o.max_frame = (uint32_t)strtoul(getenv("HOSTILE_MAX_FRAME"), NULL, 0);
+  if (getenv("HOSTILE_MAX_RX_MEMORY"))
+    o.max_rx_memory = strtoul(getenv("HOSTILE_MAX_RX_MEMORY"), NULL, 0);
   if (plumb_server_new(&s, &o) != PLUMB_OK)
     return 1;
   if (plumb_server_add_object(s, "calc", &test_Echo_interface, &impl,

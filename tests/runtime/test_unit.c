@@ -4,6 +4,7 @@
  * endpoint parsing and unix socket-file handling. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,11 @@
 #include <unistd.h>
 
 #include "arena_internal.h"
+#include "common.h"
 #include "frame.h"
 #include "plumb/plumb.h"
 #include "ptest.h"
+#include "rxpool.h"
 #include "stream.h"
 #include "transport.h"
 #ifdef PLUMB_TEST_CALC
@@ -592,6 +595,141 @@ test_frame_doc_iface_id(void)
 #endif
 }
 
+/* ---- the receive budget (rxpool.h) ---------------------------------- */
+
+static void
+test_rxpool_charge(void)
+{
+  plumb__rx_pool pool = { .max = 1 << 20 };
+  size_t a = 0, b = 0;
+
+  /* Within the free allowance: nothing counted. */
+  CU_ASSERT_EQUAL(plumb__rx_charge(&pool, &a, PLUMB__RX_FREE), PLUMB_OK);
+  CU_ASSERT_EQUAL(a, 0);
+  CU_ASSERT_EQUAL(atomic_load(&pool.used), 0);
+  CU_ASSERT_EQUAL(plumb__rx_charge(&pool, &a, PLUMB__RX_FREE + 1000),
+                  PLUMB_OK);
+  CU_ASSERT_EQUAL(a, 1000);
+  CU_ASSERT_EQUAL(plumb__rx_charge(&pool, &b, PLUMB__RX_FREE + (1 << 20)),
+                  PLUMB_EBUSY); /* 1000 + 1 MiB > 1 MiB */
+  CU_ASSERT_EQUAL(b, 0);
+  CU_ASSERT_EQUAL(plumb__rx_charge(&pool, &b,
+                                   PLUMB__RX_FREE + (1 << 20) - 1000),
+                  PLUMB_OK); /* exactly full */
+  CU_ASSERT_EQUAL(atomic_load(&pool.used), (size_t)1 << 20);
+  CU_ASSERT_EQUAL(plumb__rx_charge(&pool, &a, PLUMB__RX_FREE + 1001),
+                  PLUMB_EBUSY);
+  CU_ASSERT_EQUAL(plumb__rx_charge(&pool, &a, 10), PLUMB_OK); /* shrink */
+  CU_ASSERT_EQUAL(a, 0);
+  plumb__rx_release(&pool, &b);
+  CU_ASSERT_EQUAL(b, 0);
+  CU_ASSERT_EQUAL(atomic_load(&pool.used), 0);
+  /* No pool: never fails, counts nothing. */
+  CU_ASSERT_EQUAL(plumb__rx_charge(NULL, &a, (size_t)1 << 40), PLUMB_OK);
+  CU_ASSERT_EQUAL(a, 0);
+}
+
+/* A stream charges its pool while it holds a partial frame beyond the
+ * allowance, fails with PLUMB_EBUSY when the pool is full (before the
+ * buffer grows) and gives everything back when the frame is handed over
+ * or the stream freed. */
+static void
+test_rxpool_stream(void)
+{
+  plumb__rx_pool pool = { .max = 1 << 20 };
+  plumb_buf out = { 0 };
+  static uint8_t wire[4 + 512 * 1024];
+  uint32_t n = 512 * 1024;
+
+  stream_pair(4u << 20);
+  plumb__stream_set_pool(&rx_st, &pool);
+  wire[0] = (uint8_t)n;
+  wire[1] = (uint8_t)(n >> 8);
+  wire[2] = (uint8_t)(n >> 16);
+  wire[3] = 0;
+  /* A small frame never touches the pool. */
+  uint8_t small[4 + 10] = { 10, 0, 0, 0 };
+  CU_ASSERT_EQUAL(write(sp[1], small, sizeof small), (ssize_t)sizeof small);
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, plumb__deadline_ms(1000)),
+                  PLUMB_OK);
+  CU_ASSERT_EQUAL(atomic_load(&pool.used), 0);
+  /* Half of a 512 KiB frame: charged, then released once it is whole. */
+  CU_ASSERT_EQUAL(write(sp[1], wire, 1000), 1000);
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, PLUMB_NOWAIT),
+                  PLUMB_EAGAIN);
+  size_t charged = atomic_load(&pool.used);
+  CU_ASSERT(charged >= n - PLUMB__RX_FREE && charged <= (size_t)1 << 20);
+  struct pollfd pf = { sp[1], POLLOUT, 0 };
+  size_t off = 1000;
+  int st = PLUMB_EAGAIN;
+  for (int i = 0; i < 10000 && st == PLUMB_EAGAIN; i++) {
+    if (off < sizeof wire && poll(&pf, 1, 100) > 0) {
+      ssize_t w = write(sp[1], wire + off, sizeof wire - off);
+      off += w > 0 ? (size_t)w : 0;
+    }
+    st = plumb__stream_recv(&rx_st, &out, PLUMB_NOWAIT);
+  }
+  CU_ASSERT_EQUAL(st, PLUMB_OK);
+  CU_ASSERT_EQUAL(out.len, n);
+  CU_ASSERT_EQUAL(atomic_load(&pool.used), 0);
+  /* Someone else holds most of the pool: the next big frame is refused. */
+  atomic_store(&pool.used, (size_t)900 << 10);
+  CU_ASSERT_EQUAL(write(sp[1], wire, 1000), 1000);
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, plumb__deadline_ms(1000)),
+                  PLUMB_EBUSY);
+  CU_ASSERT_EQUAL(atomic_load(&pool.used), (size_t)900 << 10);
+  atomic_store(&pool.used, 0);
+  /* Freed mid-frame: the charge comes back. */
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, PLUMB_NOWAIT),
+                  PLUMB_EAGAIN);
+  CU_ASSERT(atomic_load(&pool.used) > 0);
+  stream_unpair();
+  CU_ASSERT_EQUAL(atomic_load(&pool.used), 0);
+  plumb__buf_free(&out);
+}
+
+/* Reassembly (mq, sysvmq) charges a multi-message frame from its first
+ * message to its hand-over; a frame that does not fit is PLUMB_EBUSY and
+ * its later messages are discarded. */
+static void
+test_rxpool_reasm(void)
+{
+  plumb__rx_pool pool = { .max = 1 << 20 };
+  plumb__reasm r = { .pool = &pool };
+  plumb_buf out = { 0 };
+  static uint8_t data[8192];
+  size_t want = 256 * 1024;
+
+  CU_ASSERT_EQUAL(plumb__reasm_first(&r, 100, 1u << 20, data, 100), 1);
+  plumb__reasm_take(&r, &out);
+  CU_ASSERT_EQUAL(atomic_load(&pool.used), 0);
+  CU_ASSERT_EQUAL(plumb__reasm_first(&r, want, 1u << 20, data, 4096), 0);
+  CU_ASSERT_EQUAL(atomic_load(&pool.used), want - PLUMB__RX_FREE);
+  int st = 0;
+  for (size_t got = 4096; got < want && st == 0; got += sizeof data)
+    st = plumb__reasm_more(&r, data, want - got < sizeof data
+                                         ? want - got : sizeof data);
+  CU_ASSERT_EQUAL(st, 1);
+  plumb__reasm_take(&r, &out);
+  CU_ASSERT_EQUAL(out.len, want);
+  CU_ASSERT_EQUAL(atomic_load(&pool.used), 0);
+  /* Over the budget (others hold 900 KiB): refused, the rest skipped,
+   * nothing charged. */
+  atomic_store(&pool.used, (size_t)900 << 10);
+  CU_ASSERT_EQUAL(plumb__reasm_first(&r, want, 1u << 20, data, 4096),
+                  PLUMB_EBUSY);
+  CU_ASSERT_EQUAL(atomic_load(&pool.used), (size_t)900 << 10);
+  atomic_store(&pool.used, 0);
+  CU_ASSERT_EQUAL(plumb__reasm_more(&r, data, sizeof data), 0);
+  /* Closed mid-frame: released. */
+  r.skip = 0;
+  CU_ASSERT_EQUAL(plumb__reasm_first(&r, want, 1u << 20, data, 4096), 0);
+  CU_ASSERT(atomic_load(&pool.used) > 0);
+  plumb__reasm_free(&r);
+  CU_ASSERT_EQUAL(atomic_load(&pool.used), 0);
+  plumb__buf_free(&out);
+}
+
 static const ptest_case frame_cases[] = {
   { "encode/decode round trip", test_frame_roundtrip },
   { "malformed frames", test_frame_malformed },
@@ -617,10 +755,18 @@ static const ptest_case core_cases[] = {
   { NULL, NULL },
 };
 
+static const ptest_case rxpool_cases[] = {
+  { "charge and release", test_rxpool_charge },
+  { "stream", test_rxpool_stream },
+  { "reassembly", test_rxpool_reasm },
+  { NULL, NULL },
+};
+
 static const ptest_suite suites[] = {
   { "frame", frame_cases, NULL, NULL },
   { "stream", stream_cases, NULL, NULL },
   { "core", core_cases, NULL, NULL },
+  { "receive budget", rxpool_cases, NULL, NULL },
   { NULL, NULL, NULL, NULL },
 };
 

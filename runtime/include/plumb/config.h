@@ -64,6 +64,7 @@ typedef struct plumb_config {
   int introspection_off; /* servers: key introspection = off (default on) */
   unsigned conn_max_calls; /* servers: calls in flight per connection;
                               0 = 16 */
+  size_t max_rx_memory;        /* servers: partial frames, all peers */
 } plumb_config;
 
 /* Resolves service's configuration into *out.  On a bad value returns

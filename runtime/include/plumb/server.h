@@ -56,6 +56,10 @@ typedef struct plumb_server_opts {
    * connection served at once (waiting, running or deferred; reading the
    * connection pauses at the limit); 0 = 16. */
   unsigned conn_max_calls;
+  /* Bytes all connections together may hold for frames still arriving
+   * (beyond 64 KiB each); over it the peer that asks is dropped.  0 =
+   * 256 MiB; never below 2 x max_frame (docs/RUNTIME.md, "Server I/O"). */
+  size_t max_rx_memory;
 } plumb_server_opts;
 
 PLUMB_API int plumb_server_new(plumb_server **out, const plumb_server_opts *o);
