@@ -44,10 +44,16 @@ if [ ! -x "$P/bin/bash" ]; then
     { echo "fresh-debian: debootstrap failed, see $BASE/debootstrap.log"; exit 1; }
 fi
 
-umount_all() { umount -R "$R/dev" "$R/proc" "$R/sys" 2>/dev/null; }
+# Every mount under the run root, deepest first: /proc, /sys, /dev and any a
+# test left (ip netns keeps /run/netns mounted, as it does on any machine).
+umount_all() {
+  awk -v r="$R" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/self/mounts |
+    sort -r | while read -r m; do umount -R "$m" 2>/dev/null || umount -l "$m"; done
+}
 trap umount_all EXIT
 umount_all
 rm -rf "$R"
+[ ! -e "$R" ] || { echo "fresh-debian: cannot remove $R (still mounted?)" >&2; exit 1; }
 cp -a "$P" "$R"
 cp /etc/resolv.conf "$R/etc/" 2>/dev/null
 mkdir -p "$R/root/plumb"
