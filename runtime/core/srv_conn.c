@@ -189,9 +189,36 @@ plumb__srv_accept_all(plumb_server *s, srv_listener *sl)
 
 /* ---- serving a connection ------------------------------------------ */
 
+/* Runs the call w read for itself (w->mine) now, before reading sc on:
+ * its reply goes out first, so a client making one call at a time waits
+ * for no system call of the reader (the next recv() to EAGAIN, shm's
+ * doorbell drain and arming, the epoll re-arm).  Meanwhile sc is
+ * SRV_INLINE + w->id, in no epoll set; should the call run past
+ * SRV_INLINE_NS the timer takes sc over (srv_flow.c) and reads on, so
+ * CANCEL frames and the connection's parallel calls wait at most that.
+ * Called with sc->mu held; returns 0 with it held again and sc still
+ * ours, or 1 if sc was taken over (or dropped) meanwhile: hands off. */
+static int
+srv_conn_run_inline(srv_worker *w, srv_conn *sc)
+{
+  int me = SRV_INLINE + w->id;
+  int64_t at = plumb__now_ns() + SRV_INLINE_NS;
+
+  atomic_store(&sc->next_check, at);
+  atomic_store(&sc->state, me);
+  pthread_mutex_unlock(&sc->mu);
+  plumb__srv_timer_want(w->s, at);
+  plumb__srv_calls_run_mine(w);
+  if (!atomic_compare_exchange_strong(&sc->state, &me, SRV_OWNED))
+    return 1;
+  pthread_mutex_lock(&sc->mu);
+  return 0;
+}
+
 /* Serves a connection its worker owns: first pushes out queued replies
  * (while any remain, the peer's requests are not read: backpressure on
- * it alone), then every frame it has, then re-arms it (or drops it). */
+ * it alone), then every frame it has - running the first call each frame
+ * starts inline, before the next read - then re-arms it (or drops it). */
 void
 plumb__srv_serve_conn(srv_worker *w, srv_conn *sc)
 {
@@ -199,6 +226,7 @@ plumb__srv_serve_conn(srv_worker *w, srv_conn *sc)
   int st;
 
   pthread_mutex_lock(&sc->mu);
+again:
   atomic_store(&sc->next_check, 0);
   if (!plumb__txq_empty(&sc->txq) || sc->tail) {
     plumb__txq_limits lim = plumb__srv_limits(sc);
@@ -240,6 +268,11 @@ plumb__srv_serve_conn(srv_worker *w, srv_conn *sc)
     }
     if (!plumb__txq_empty(&sc->txq) || sc->tail)
       goto park_write; /* stop reading this peer until it reads */
+    if (w->mine != NULL) {
+      if (srv_conn_run_inline(w, sc))
+        return; /* taken over meanwhile: its new owner's */
+      goto again; /* its reply may be queued: flush first */
+    }
   }
   if (plumb__srv_check_partial(s, sc, plumb__now_ns()) != PLUMB_OK)
     goto drop;

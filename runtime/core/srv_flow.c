@@ -80,13 +80,16 @@ plumb__srv_timer_tick(srv_worker *w)
   pthread_mutex_lock(&s->mu);
   for (srv_conn *sc = s->conns; sc != NULL; sc = sc->next) {
     int64_t at = atomic_load(&sc->next_check);
-    int parked = SRV_PARKED;
     if (at == 0)
       continue;
     if (at > now || n == SRV_TIMER_BATCH) {
       next = next == 0 || at < next ? at : next;
       continue;
     }
+    /* Parked, or its reader is running a call inline: take it over. */
+    int parked = atomic_load(&sc->state);
+    if (parked != SRV_PARKED && parked < SRV_INLINE)
+      parked = SRV_PARKED;
     if (atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED))
       due[n++] = sc;
     else /* being served: look again soon in case it parks on this */
