@@ -4,7 +4,8 @@
  * Endpoint `shm:/name[?ring=BYTES][&spin=US][&poll=US]`: ring is the size
  * of each ring (a power of two between 4 KiB and 256 MiB; 256 KiB by
  * default, the server's choice), spin and poll cap this side's spinning
- * (else PLUMB_SHM_SPIN_US / PLUMB_SHM_POLL_US, else 20 and 0).  The name is
+ * (else PLUMB_SHM_SPIN_US / PLUMB_SHM_POLL_US, else 20 and - on the
+ * server side only - 20; the client does not poll).  The name is
  * one path component of [A-Za-z0-9._-], at most 64 characters, not
  * starting with '.'.
  *
@@ -65,6 +66,9 @@
 #define SHM_HELLO_MAGIC 0x706c6d68u /* "plmh" */
 #define SHM_FRAME_KEY 0x5a3cc3a5u
 #define SHM_SLICE_NS (100 * 1000000LL) /* peer-death check while asleep */
+/* Server side (receives requests): busy-poll budget before a waited-mode
+ * recv() reports EAGAIN, in us (adaptive, see plumb__shm_poll). */
+#define SHM_SERVER_POLL_US 20
 
 /* The control segment /plumb-<name>. */
 typedef struct shm_ctl {
@@ -494,7 +498,7 @@ shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring,
   const char *spin_env = spin_us < 0 ? "PLUMB_SHM_SPIN_US" : NULL;
   const char *poll_env = poll_us < 0 ? "PLUMB_SHM_POLL_US" : NULL;
   spin_us = spin_us < 0 ? 20 : spin_us;
-  poll_us = poll_us < 0 ? 0 : poll_us;
+  poll_us = poll_us < 0 ? (c->side == 0 ? SHM_SERVER_POLL_US : 0) : poll_us;
   plumb__shm_spin_init(&c->spin_rx, spin_us, spin_env, &ch->cpu[me],
                        &ch->cpu[peer]);
   plumb__shm_spin_init(&c->spin_tx, spin_us, spin_env, &ch->cpu[me],
@@ -1167,6 +1171,28 @@ shm_signal(shm_conn *c)
   (void)!write(c->efd, &one, sizeof(one));
 }
 
+/* Busy pollers in this process at once: at most one CPU fewer than there
+ * are (at least one), so polling never takes every CPU from the peers it
+ * waits for, nor the server's other workers from their connections. */
+static _Atomic int shm_pollers;
+
+static int
+shm_poll_enter(void)
+{
+  static _Atomic int max;
+  int m = atomic_load_explicit(&max, memory_order_relaxed);
+
+  if (m == 0) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    m = n > 2 ? (int)n - 1 : 1;
+    atomic_store_explicit(&max, m, memory_order_relaxed);
+  }
+  if (atomic_fetch_add(&shm_pollers, 1) < m)
+    return 1;
+  atomic_fetch_sub(&shm_pollers, 1);
+  return 0;
+}
+
 /* Waited mode: the core polls conn_fd() (sock + efd).  Before reporting
  * EAGAIN we drain the doorbells, arm the bell (the producer's next publish
  * sends one doorbell message on the side socket) and look at the ring once
@@ -1180,11 +1206,15 @@ shm_recv_waited(shm_conn *c, plumb_buf *buf, int64_t deadline)
     uint32_t seen;
     int more, rung, rc = shm_rx_pull(c, buf, &more, &seen);
 
-    /* Optional busy poll (PLUMB_SHM_POLL_US): a request that follows
-     * within the adaptive budget costs no system call at all. */
-    if (rc == PLUMB_EAGAIN && plumb__shm_poll(&c->spin_poll,
-                                              &c->rx.ctl->tail, seen))
-      rc = shm_rx_pull(c, buf, &more, &seen);
+    /* Busy poll (the server's default, PLUMB_SHM_POLL_US): a request
+     * that follows within the adaptive budget costs no system call at
+     * all.  Bounded in time and in pollers (shm_poll_enter). */
+    if (rc == PLUMB_EAGAIN && c->spin_poll.max_ns != 0 && shm_poll_enter()) {
+      int won = plumb__shm_poll(&c->spin_poll, &c->rx.ctl->tail, seen);
+      atomic_fetch_sub(&shm_pollers, 1);
+      if (won)
+        rc = shm_rx_pull(c, buf, &more, &seen);
+    }
     if (rc != PLUMB_EAGAIN)
       return rc;
     if (atomic_exchange(&c->efd_pending, 0)) {
