@@ -59,7 +59,7 @@ enum { SRV_LISTENER = 1, SRV_CONN = 2, SRV_STOP = 3, SRV_CONN_W = 4,
 enum { SRV_PARKED = 0, SRV_OWNED = 1, SRV_DEAD = 2, SRV_INLINE = 3 };
 /* A call a worker runs inline holds its connection's reader this long at
  * most: then the timer reads on (cancel frames, parallel calls). */
-#define SRV_INLINE_NS 1000000
+#define SRV_INLINE_NS 2000000
 
 /* One object (srv_objects.c).  Counted: the table holds one reference
  * while the object is in it, each call in progress one more. */
@@ -112,6 +112,10 @@ typedef struct srv_conn {
   int tail;               /* the transport keeps part of a frame unsent */
   int wfd;                /* write_wait()'s fd when it is not fd, or -1 */
   int wfd_added;          /* wfd is in the epoll set */
+  /* Did the last read right after a call find the next request (a peer on
+   * our CPU often has sent it by then)?  Else, on rx_level transports, the
+   * reader skips that read, trying it again every 16th call. */
+  unsigned rx_after_miss, rx_after_n;
   int64_t blocked_since;  /* first reply that had to wait; 0 = none */
   int64_t retry_ms;       /* write_wait()==ENOTSUP: current retry interval */
   int64_t partial_since;  /* a frame began arriving; 0 = none */

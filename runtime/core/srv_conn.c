@@ -194,7 +194,7 @@ plumb__srv_accept_all(plumb_server *s, srv_listener *sl)
  * for no system call of the reader (the next recv() to EAGAIN, shm's
  * doorbell drain and arming, the epoll re-arm).  Meanwhile sc is
  * SRV_INLINE + w->id, in no epoll set; should the call run past
- * SRV_INLINE_NS the timer takes sc over (srv_flow.c) and reads on, so
+ * SRV_INLINE_NS (2 ms) the timer takes sc over (srv_flow.c) and reads on, so
  * CANCEL frames and the connection's parallel calls wait at most that.
  * Called with sc->mu held; returns 0 with it held again and sc still
  * ours, or 1 if sc was taken over (or dropped) meanwhile: hands off. */
@@ -223,7 +223,7 @@ void
 plumb__srv_serve_conn(srv_worker *w, srv_conn *sc)
 {
   plumb_server *s = w->s;
-  int st;
+  int st, ran = 0;
 
   pthread_mutex_lock(&sc->mu);
 again:
@@ -243,9 +243,20 @@ again:
     sc->retry_ms = 0;
   }
   for (;;) {
+    int after = ran;
+    if (ran) {
+      ran = 0;
+      /* Nothing held and the last such read missed: epoll tells when
+       * more comes (rx_level), one system call saved per call. */
+      if (sc->tr->rx_level && sc->rx_after_miss &&
+          (++sc->rx_after_n & 15) != 0 && sc->tr->rx_partial(sc->conn) == 0)
+        break;
+    }
     if (plumb__srv_calls_full(sc))
       goto park_calls; /* conn_max_calls: its calls first (srv_calls.c) */
     st = sc->tr->recv(sc->conn, &w->rx, PLUMB_NOWAIT);
+    if (after)
+      sc->rx_after_miss = st == PLUMB_EAGAIN;
     if (st == PLUMB_EAGAIN)
       break;
     if (st != PLUMB_OK) {
@@ -271,6 +282,7 @@ again:
     if (w->mine != NULL) {
       if (srv_conn_run_inline(w, sc))
         return; /* taken over meanwhile: its new owner's */
+      ran = 1;
       goto again; /* its reply may be queued: flush first */
     }
   }

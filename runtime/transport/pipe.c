@@ -358,6 +358,7 @@ const plumb_transport plumb__tran_pipe = {
   .flush = pipe_flush,
   .write_wait = plumb__fdconn_write_wait,
   .rx_partial = plumb__fdconn_rx_partial,
+  .rx_level = 1,
   .recv = pipe_recv,
   .conn_fd = plumb__fdconn_fd,
   .peer = plumb__fdconn_peer,

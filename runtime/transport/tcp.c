@@ -303,6 +303,7 @@ const plumb_transport plumb__tran_tcp = {
   .flush = plumb__fdconn_flush,
   .write_wait = plumb__fdconn_write_wait,
   .rx_partial = plumb__fdconn_rx_partial,
+  .rx_level = 1,
   .recv = plumb__fdconn_recv,
   .conn_fd = plumb__fdconn_fd,
   .peer = NULL,

@@ -185,6 +185,13 @@ struct plumb_transport {
    * abstract names, shm, mq, sysvmq, fifo names).  Object references carry
    * it (docs/RUNTIME.md, "Objects and references"). */
   int (*listener_endpoint)(plumb_listener *l, char *buf, size_t len);
+  /* Non-zero: conn_fd() polls readable (level-triggered) whenever recv()
+   * would find data, so a reader holding nothing (rx_partial() == 0) may
+   * hand the connection back to epoll without first calling recv() to
+   * PLUMB_EAGAIN (srv_conn.c saves that system call after each call).
+   * Zero (shm: its recv() arms the doorbell; queues that reassemble):
+   * recv() to PLUMB_EAGAIN first. */
+  int rx_level;
 };
 
 /* Registry (registry.c, generated list of built-in transports). */
