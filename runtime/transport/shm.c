@@ -125,6 +125,7 @@ typedef struct shm_conn {
   int rx_err;         /* sticky receive failure */
   int tx_err;         /* sticky send failure (half-sent frame, EPROTO) */
   _Atomic int peer_gone; /* the side socket reported the peer's death */
+  _Atomic int in_call;   /* server: a request received, not answered yet */
   plumb__shm_spin spin_rx, spin_tx;
   plumb__shm_spin spin_poll; /* waited mode: spin before reporting EAGAIN */
   /* reassembly of the frame being received */
@@ -505,6 +506,33 @@ shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring,
                        &ch->cpu[peer]);
   plumb__shm_spin_init(&c->spin_poll, poll_us, poll_env, &ch->cpu[me],
                        &ch->cpu[peer]);
+  if (c->side == 1)
+    c->spin_rx.crowd = &ch->crowd; /* the client waiting for its reply */
+}
+
+/* Server side: the shm calls this process has received and not answered,
+ * over all its connections; published in each channel at every send
+ * (plumb__shm_chan.crowd) so that clients stop spinning when they would
+ * outnumber the CPUs. */
+static _Atomic uint32_t shm_srv_calls;
+
+static void
+shm_call_begin(shm_conn *c)
+{
+  if (c->side == 0 && !atomic_exchange(&c->in_call, 1))
+    atomic_fetch_add(&shm_srv_calls, 1);
+}
+
+static void
+shm_call_end(shm_conn *c)
+{
+  if (c->side != 0)
+    return;
+  if (atomic_exchange(&c->in_call, 0))
+    atomic_fetch_sub(&shm_srv_calls, 1);
+  if (c->chan != NULL)
+    atomic_store_explicit(&c->chan->crowd, atomic_load(&shm_srv_calls),
+                          memory_order_relaxed);
 }
 
 static void shm_conn_shutdown(plumb_conn *pc);
@@ -515,6 +543,8 @@ shm_conn_close(plumb_conn *pc)
   shm_conn *c = (shm_conn *)pc;
 
   shm_conn_shutdown(pc);
+  if (c->side == 0 && atomic_exchange(&c->in_call, 0))
+    atomic_fetch_sub(&shm_srv_calls, 1);
   if (c->efd >= 0)
     close(c->efd);
   if (c->epfd >= 0)
@@ -903,6 +933,7 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
     return PLUMB_ETOOBIG;
   if (atomic_load(&c->closed))
     return PLUMB_ECLOSED;
+  shm_call_end(c);
   if (c->tx_err)
     return c->tx_err;
   if ((rc = shm_conn_dead(c, 0)) != PLUMB_OK)
@@ -1246,10 +1277,23 @@ shm_recv_waited(shm_conn *c, plumb_buf *buf, int64_t deadline)
   }
 }
 
+static int shm_conn_recv_frame(shm_conn *c, plumb_buf *buf,
+                               int64_t deadline);
+
 static int
 shm_conn_recv(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
 {
   shm_conn *c = (shm_conn *)pc;
+  int rc = shm_conn_recv_frame(c, buf, deadline);
+
+  if (rc == PLUMB_OK)
+    shm_call_begin(c);
+  return rc;
+}
+
+static int
+shm_conn_recv_frame(shm_conn *c, plumb_buf *buf, int64_t deadline)
+{
 
   if (atomic_load(&c->closed))
     return PLUMB_ECLOSED;
