@@ -1239,8 +1239,12 @@ shm_recv_waited(shm_conn *c, plumb_buf *buf, int64_t deadline)
 
     /* Busy poll (the server's default, PLUMB_SHM_POLL_US): a request
      * that follows within the adaptive budget costs no system call at
-     * all.  Bounded in time and in pollers (shm_poll_enter). */
-    if (rc == PLUMB_EAGAIN && c->spin_poll.max_ns != 0 && shm_poll_enter()) {
+     * all.  Bounded in time and in pollers (shm_poll_enter), and only
+     * while no other connection has a call in progress here (that one
+     * needs the CPU; its client's next request wakes us anyway). */
+    if (rc == PLUMB_EAGAIN && c->spin_poll.max_ns != 0 &&
+        atomic_load_explicit(&shm_srv_calls, memory_order_relaxed) == 0 &&
+        shm_poll_enter()) {
       int won = plumb__shm_poll(&c->spin_poll, &c->rx.ctl->tail, seen);
       atomic_fetch_sub(&shm_pollers, 1);
       if (won)
