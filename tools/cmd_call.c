@@ -81,6 +81,7 @@ call_run(cli *g, int argc, char **argv)
   }
   if ((op = idlsrc_find_op(&src, pos[2])) == NULL)
     goto out_usage;
+  jm_set_types(src.tree->root);
   const plumb_interface *iface = dyn_interface(op);
   dyn_msg *rq = dyn_of_request(op), *rp = op->oneway ? NULL
                                                       : dyn_of_reply(op);
