@@ -379,6 +379,49 @@ test_ping(void)
   CU_ASSERT_EQUAL(sh("%s ping -c 1 unix:%s/none.sock", PLUMB_CLI, dir), 1);
 }
 
+/* ---- access rules apply to introspection -------------------------------- */
+
+/* As root: another user (nobody, 65534, through setpriv) is refused by a
+ * default (0600) server - introspection included - and served once
+ * allow_uids admits it.  An abstract socket, so that no file permission
+ * is what refuses it. */
+static void
+test_access(void)
+{
+  if (geteuid() != 0 || system("command -v setpriv >/dev/null") != 0) {
+    printf("\n    SKIPPED: needs root and setpriv (another user)");
+    return;
+  }
+  char ep[300], conf[300];
+  snprintf(ep, sizeof ep, "unix:@plumb-tt-%d-acc", (int)getpid());
+  snprintf(conf, sizeof conf, "%s/acc.conf", dir);
+#define AS_NOBODY "setpriv --reuid=65534 --regid=65534 --clear-groups "
+  for (int admitted = 0; admitted < 2; admitted++) {
+    FILE *f = fopen(conf, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(admitted ? "[calc]\nallow_uids = 65534\n" : "[calc]\n", f);
+    fclose(f);
+    setenv("PLUMB_CONFIG", conf, 1);
+    pid_t p = start(CALC_SERVER, ep);
+    unsetenv("PLUMB_CONFIG");
+    CU_ASSERT_FATAL(p > 0);
+    CU_ASSERT_EQUAL(sh("%s list %s", PLUMB_CLI, ep), 0); /* its owner */
+    int want = admitted ? 0 : 1;
+    CU_ASSERT_EQUAL(sh(AS_NOBODY "%s list %s", PLUMB_CLI, ep), want);
+    if (admitted)
+      CU_ASSERT(out_has("calc IDL:calc/Calculator:1.0"));
+    CU_ASSERT_EQUAL(sh(AS_NOBODY "%s describe %s", PLUMB_CLI, ep), want);
+    CU_ASSERT_EQUAL(sh(AS_NOBODY "%s --json call %s calc add "
+                       "'{\"a\":1,\"b\":2}'", PLUMB_CLI, ep), want);
+    if (admitted)
+      CU_ASSERT(out_has("{\"_ret\":3}"));
+    CU_ASSERT_EQUAL(sh(AS_NOBODY "%s --json call --idl %s %s calc add "
+                       "'{\"a\":1,\"b\":2}'", PLUMB_CLI, CALC_IDL, ep), want);
+    CU_ASSERT_EQUAL(ptest_stop(p, SIGTERM, 5000), 0);
+  }
+#undef AS_NOBODY
+}
+
 /* ---- errors --------------------------------------------------------------- */
 
 static void
@@ -512,6 +555,7 @@ static const ptest_case cases[] = {
   { "errors, exit statuses, no introspection", test_errors },
   { "any in JSON, both forms, round trip", test_any },
   { "ping by _non_existent", test_ping },
+  { "access rules apply to introspection", test_access },
   { NULL, NULL },
 };
 
