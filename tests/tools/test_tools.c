@@ -264,6 +264,73 @@ test_call_transports(void)
   CU_ASSERT(tried >= 2);
 }
 
+/* ---- chat: object references in and out, anonymous objects ------------ */
+
+/* Lobby.create returns a Room reference; the room (anonymous, never
+ * listed) is then called by its id: attribute, user exception, a bad
+ * reference argument, close.  idl: "--idl FILE" or "" (introspection:
+ * the room's type comes from its built-in _interface). */
+static void
+chat_calls(const char *ep, const char *idl)
+{
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s lobby create "
+                     "'{\"topic\":\"t1\"}'", PLUMB_CLI, idl, ep), 0);
+  CU_ASSERT(out_has("\"type_id\":\"IDL:chat/Room:1.0\""));
+  char buf[2048] = "", room[64] = "";
+  FILE *f = fopen(out, "r");
+  size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+  buf[n] = '\0';
+  if (f)
+    fclose(f);
+  const char *o = strstr(buf, "\"object\":\"");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+  CU_ASSERT_EQUAL(sscanf(o + 10, "%32[0-9a-f]", room), 1);
+  CU_ASSERT_EQUAL_FATAL(strlen(room), 32);
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s %s _get_topic", PLUMB_CLI, idl,
+                     ep, room), 0);
+  CU_ASSERT(out_has("{\"_ret\":\"t1\"}"));
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s %s say "
+                     "'{\"nick\":\"x\",\"text\":\"hi\"}'", PLUMB_CLI, idl,
+                     ep, room), 3);
+  CU_ASSERT(out_has("{\"exception\":\"IDL:chat/NotMember:1.0\",\"value\":"
+                    "{\"nick\":\"x\"}}"));
+  /* a reference to something that is not a Listener: refused, named */
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s %s join '{\"nick\":\"x\","
+                     "\"who\":{\"endpoint\":\"%s\",\"object\":\"lobby\","
+                     "\"type_id\":\"IDL:chat/Listener:1.0\"}}'", PLUMB_CLI,
+                     idl, ep, room, ep), 1);
+  CU_ASSERT(out_has("cannot call back 'x'"));
+  CU_ASSERT_EQUAL(sh("%s --json call %s %s %s close", PLUMB_CLI, idl, ep,
+                     room), 0);
+  CU_ASSERT(sh("%s --json call %s %s %s _get_topic", PLUMB_CLI, idl, ep,
+               room) != 0);
+}
+
+static void
+test_chat(void)
+{
+  char ep[300], idl[400];
+  int tried = 0;
+  for (int i = 0; transports[i]; i++) {
+    if (!endpoint_for(transports[i], ep, sizeof ep, 70 + i))
+      continue;
+    pid_t p = start(CHAT_SERVER, ep);
+    CU_ASSERT(p > 0);
+    if (p <= 0)
+      continue;
+    int before = (int)CU_get_number_of_failures();
+    snprintf(idl, sizeof idl, "--idl %s", CHAT_IDL);
+    chat_calls(ep, idl);
+    chat_calls(ep, "");
+    if ((int)CU_get_number_of_failures() != before)
+      printf("\n    ^ chat over %s", transports[i]);
+    CU_ASSERT_EQUAL(ptest_stop(p, SIGTERM, 5000), 0);
+    tried++;
+  }
+  printf("\n    chat over %d transports", tried);
+  CU_ASSERT(tried >= 2);
+}
+
 /* ---- any in and out ------------------------------------------------------ */
 
 /* Calls echo with argument JSON `in` and checks the printed result
@@ -553,6 +620,7 @@ static const ptest_case cases[] = {
   { "describe --idl re-parses", test_describe },
   { "call --idl / ping over every transport", test_call_transports },
   { "errors, exit statuses, no introspection", test_errors },
+  { "chat: references, anonymous objects, every transport", test_chat },
   { "any in JSON, both forms, round trip", test_any },
   { "ping by _non_existent", test_ping },
   { "access rules apply to introspection", test_access },
