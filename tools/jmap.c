@@ -621,6 +621,84 @@ jm_from_json(const dyn_msg *t, json_object *o, ProtobufCMessage **out,
 
 static json_object *msg_to(const dyn_msg *t, const ProtobufCMessage *m);
 
+#define ANY_MAX_DEPTH 64
+
+static int
+wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+  *v = 0;
+  for (unsigned sh = 0; sh < 64 && *p < end; sh += 7) {
+    uint8_t b = *(*p)++;
+    *v |= (uint64_t)(b & 0x7f) << sh;
+    if (!(b & 0x80))
+      return 0;
+  }
+  return -1;
+}
+
+/* 0 if the any's bytes (from the server: a stranger) nest messages of
+ * type d at most ANY_MAX_DEPTH deep and are well formed; walked without
+ * recursion, as protobuf-c's unpack recurses once per nested message (a
+ * recursive IDL type could otherwise exhaust the CLI's stack). */
+static int
+any_bounded(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+            size_t len)
+{
+  struct { const ProtobufCMessageDescriptor *d; const uint8_t *end; }
+      st[ANY_MAX_DEPTH + 1];
+  unsigned top = 0;
+  if (len == 0)
+    return 0;
+  st[0].d = d;
+  st[0].end = p + len;
+  for (;;) {
+    if (p == st[top].end) {
+      if (top == 0)
+        return 0;
+      top--;
+      continue;
+    }
+    uint64_t tag, v;
+    if (wire_varint(&p, st[top].end, &tag) != 0)
+      return -1;
+    switch (tag & 7) {
+    case 0:
+      if (wire_varint(&p, st[top].end, &v) != 0)
+        return -1;
+      break;
+    case 1:
+    case 5: {
+      size_t w = (tag & 7) == 1 ? 8 : 4;
+      if ((size_t)(st[top].end - p) < w)
+        return -1;
+      p += w;
+      break;
+    }
+    case 2: {
+      if (wire_varint(&p, st[top].end, &v) != 0 ||
+          v > (uint64_t)(st[top].end - p))
+        return -1;
+      const ProtobufCFieldDescriptor *f =
+          protobuf_c_message_descriptor_get_field(st[top].d,
+                                                  (unsigned)(tag >> 3));
+      if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+          f->descriptor != NULL) {
+        if (top == ANY_MAX_DEPTH)
+          return -1;
+        top++;
+        st[top].d = f->descriptor;
+        st[top].end = p + v;
+      } else {
+        p += v;
+      }
+      break;
+    }
+    default:
+      return -1; /* groups: never written by plumb */
+    }
+  }
+}
+
 /* {"@type": URL, "value": JSON of a known type, else base64} */
 static json_object *
 any_to(const plumb_any *a)
@@ -633,7 +711,8 @@ any_to(const plumb_any *a)
   if (ar != NULL) {
     plumb_type_info ti = { url + sizeof ANY_PREFIX - 1, &dt->d };
     void *m = NULL;
-    if (plumb_any_unpack(a, &ti, &m, ar) == PLUMB_OK)
+    if (any_bounded(&dt->d, a->value.data, a->value.len) == 0 &&
+        plumb_any_unpack(a, &ti, &m, ar) == PLUMB_OK)
       v = msg_to(dt, m);
     plumb_arena_free(ar);
   }

@@ -249,7 +249,7 @@ test_call_transports(void)
       CU_ASSERT(out_has("kv IDL:kv/Store:1.0\n# plumb "));
       /* the calls above were counted (introspection's info) */
       CU_ASSERT(out_has(" calls served\n"));
-      CU_ASSERT(!out_has(" 0 calls served\n"));
+      CU_ASSERT(!ptest_file_contains(out, " 0 calls served\n"));
       CU_ASSERT_EQUAL(sh("sh -c '%s describe %s > %s/served.idl' && "
                          "%s -o %s/gs %s/served.idl", PLUMB_CLI, kv, dir,
                          PLUMBC, dir, dir), 0);
@@ -333,6 +333,44 @@ test_chat(void)
 
 /* ---- any in and out ------------------------------------------------------ */
 
+/* Writes {"a": any} holding a Tree nested depth deep (kids = field 2,
+ * each level one kid), its encoding in base64, to path; 0 or -1. */
+static int
+write_tree_any(const char *path, int depth)
+{
+  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                            "0123456789+/";
+  unsigned char b[1024], t[1024];
+  size_t n = 0;
+  for (int i = 0; i < depth && n + 3 < sizeof b; i++) {
+    size_t h = 0;
+    t[h++] = 0x12;
+    if (n < 128) {
+      t[h++] = (unsigned char)n;
+    } else {
+      t[h++] = (unsigned char)(n & 127) | 128;
+      t[h++] = (unsigned char)(n >> 7);
+    }
+    memcpy(t + h, b, n);
+    memcpy(b, t, n + h);
+    n += h;
+  }
+  FILE *f = fopen(path, "w");
+  if (f == NULL)
+    return -1;
+  fputs("{\"a\":{\"@type\":\"IDL:anyt/Tree:1.0\",\"value\":\"", f);
+  for (size_t i = 0; i < n; i += 3) {
+    unsigned v = (unsigned)b[i] << 16 | (i + 1 < n ? b[i + 1] << 8 : 0) |
+                 (i + 2 < n ? b[i + 2] : 0);
+    fputc(b64[v >> 18 & 63], f);
+    fputc(b64[v >> 12 & 63], f);
+    fputc(i + 1 < n ? b64[v >> 6 & 63] : '=', f);
+    fputc(i + 2 < n ? b64[v & 63] : '=', f);
+  }
+  fputs("\"}}\n", f);
+  return fclose(f) == 0 ? 0 : -1;
+}
+
 /* Calls echo with argument JSON `in` and checks the printed result
  * contains `want`; then feeds the printed "_ret" back in (round trip). */
 static void
@@ -382,6 +420,25 @@ any_calls(const char *ep, const char *idl)
                      "\"value\":\"CAE=\"}}'", PLUMB_CLI, idl, ep), 0);
   CU_ASSERT(out_has("{\"_ret\":{\"@type\":\"type.plumb/IDL:other/T:1.0\","
                     "\"value\":\"CAE=\"}}"));
+  /* a recursive type nested 4 deep prints as JSON; nested 101 deep (as
+   * a hostile server might send it) it is not unpacked: base64 */
+  if (idl[0] != '\0') {
+    for (int depth = 3; depth <= 100; depth += 97) {
+      char gen[300];
+      snprintf(gen, sizeof gen, "%s/tree.json", dir);
+      CU_ASSERT_EQUAL(write_tree_any(gen, depth), 0);
+      CU_ASSERT_EQUAL(sh("%s --json call %s %s echo echo - < %s", PLUMB_CLI,
+                         idl, ep, gen), 0);
+      if (depth == 3) {
+        CU_ASSERT(out_has("\"value\":{\"label\":\"\",\"kids\":[{\"label\""
+                          ":\"\",\"kids\":[{\"label\":\"\",\"kids\":[{"
+                          "\"label\":\"\",\"kids\":[]}]}]}]}"));
+      } else {
+        CU_ASSERT(out_has("\"@type\":\"type.plumb/IDL:anyt/Tree:1.0\","
+                          "\"value\":\"EukB"));
+      }
+    }
+  }
   /* errors, named */
   CU_ASSERT_EQUAL(sh(ECHO "echo '{\"a\":5}'", PLUMB_CLI, idl, ep), 2);
   CU_ASSERT(out_has("field 'a': expected an any"));
