@@ -3,6 +3,7 @@
  * of the main file, or one TYPE inside its modules), or of what a server
  * serves for an OBJECT or a type id, asked by introspection. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,25 @@ print_in_modules(FILE *f, const idl_node *n)
   }
 }
 
+/* --json: {"interface", "type_id", "idl"} (interface and type_id only
+ * when the description came from a server), from the text in buf. */
+static void
+print_json(const idl_src *src, const char *iface, char *buf)
+{
+  printf("{");
+  if (iface != NULL) {
+    const idl_node *d = idlsrc_lookup((idl_src *)src, iface);
+    printf("\"interface\":");
+    cli_json_str(stdout, iface);
+    printf(",\"type_id\":");
+    cli_json_str(stdout, d ? repo_id(d) : "");
+    printf(",");
+  }
+  printf("\"idl\":");
+  cli_json_str(stdout, buf ? buf : "");
+  printf("}\n");
+}
+
 static int
 describe_run(cli *g, int argc, char **argv)
 {
@@ -61,9 +81,19 @@ describe_run(cli *g, int argc, char **argv)
     int st = cli_introspect_load(g, &src, pos[0], is_tid ? NULL : what,
                                  is_tid ? what : NULL);
     if (st == CLI_OK) {
-      printf("// %s served by %s\n", src.iface, pos[0]);
+      char *buf = NULL;
+      size_t len = 0;
+      FILE *f = g->json ? open_memstream(&buf, &len) : stdout;
+      if (f == NULL)
+        f = stdout;
+      fprintf(f, "// %s served by %s\n", src.iface, pos[0]);
       for (const idl_node *c = src.tree->root->children; c; c = c->next)
-        idl_print_decl(stdout, c, 0);
+        idl_print_decl(f, c, 0);
+      if (f != stdout) {
+        fclose(f);
+        print_json(&src, src.iface, buf);
+        free(buf);
+      }
     }
     idlsrc_free(&src);
     return st;
@@ -75,18 +105,29 @@ describe_run(cli *g, int argc, char **argv)
                      : n == 1 && strchr(pos[0], ':') == NULL ? pos[0]
                      : n == 1 && strstr(pos[0], "::") ? pos[0] : NULL;
   int st = CLI_OK;
-  printf("// described by plumb describe from %s\n", src.idl);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = g->json ? open_memstream(&buf, &len) : stdout;
+  if (f == NULL)
+    f = stdout;
+  fprintf(f, "// described by plumb describe from %s\n", src.idl);
   if (type != NULL) {
     const idl_node *d = idlsrc_lookup(&src, type);
     if (d == NULL)
       st = cli_error(CLI_USAGE, "describe: no declaration '%s' in %s", type,
                      src.idl);
     else
-      print_in_modules(stdout, d);
+      print_in_modules(f, d);
   } else {
     for (const idl_node *c = src.tree->root->children; c; c = c->next)
       if (node_main(c))
-        idl_print_decl(stdout, c, 0);
+        idl_print_decl(f, c, 0);
+  }
+  if (f != stdout) {
+    fclose(f);
+    if (st == CLI_OK)
+      print_json(&src, NULL, buf);
+    free(buf);
   }
   idlsrc_free(&src);
   return st;
@@ -100,5 +141,6 @@ const cli_cmd cli_cmd_describe = {
   "serves for OBJECT (default: its default object) or TYPE_ID (IDL:...),\n"
   "asked by introspection (exit 4 if the server does not answer it); or,\n"
   "with --idl, the declarations of FILE, or only TYPE (a scoped name such\n"
-  "as kv::Store) inside its modules.\n",
+  "as kv::Store) inside its modules.  With --json: {\"interface\",\n"
+  "\"type_id\", \"idl\"} (interface and type_id from a server only).\n",
 };

@@ -138,6 +138,10 @@ test_describe(void)
   CU_ASSERT_EQUAL(sh("%s describe --idl %s kv::Entry", PLUMB_CLI, KV_IDL),
                   0);
   CU_ASSERT(out_has("module kv {\n  struct Entry {"));
+  CU_ASSERT_EQUAL(sh("%s --json describe --idl %s kv::Entry", PLUMB_CLI,
+                     KV_IDL), 0);
+  CU_ASSERT(out_has("{\"idl\":\"// described by plumb describe from "));
+  CU_ASSERT(out_has("module kv {\\n  struct Entry {"));
   CU_ASSERT_EQUAL(sh("%s describe --idl %s kv::Nope", PLUMB_CLI, KV_IDL), 2);
   CU_ASSERT(out_has("no declaration 'kv::Nope'"));
 }
@@ -250,6 +254,9 @@ test_call_transports(void)
       /* the calls above were counted (introspection's info) */
       CU_ASSERT(out_has(" calls served\n"));
       CU_ASSERT(!ptest_file_contains(out, " 0 calls served\n"));
+      CU_ASSERT_EQUAL(sh("%s --json describe %s kv", PLUMB_CLI, kv), 0);
+      CU_ASSERT(out_has("{\"interface\":\"kv::Store\",\"type_id\":"
+                        "\"IDL:kv/Store:1.0\",\"idl\":\"// kv::Store served by "));
       CU_ASSERT_EQUAL(sh("sh -c '%s describe %s > %s/served.idl' && "
                          "%s -o %s/gs %s/served.idl", PLUMB_CLI, kv, dir,
                          PLUMBC, dir, dir), 0);
