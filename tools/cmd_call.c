@@ -176,8 +176,9 @@ const cli_cmd cli_cmd_call = {
   "op, Interface.op or Module::Interface::op; attributes are _get_name and\n"
   "_set_name.  A user exception prints {\"exception\": TYPE_ID, \"value\":\n"
   "{...}} and exits with 3.  The JSON mapping (64-bit integers as\n"
-  "strings, bytes as base64, enums by name, unions as {\"_d\", member}) is\n"
-  "in docs/IDL-MAPPING.md.  The interface comes from the server's\n"
+  "strings, bytes as base64, enums by name, unions as {\"_d\", member},\n"
+  "any as {\"@type\": \"type.plumb/IDL:...\", \"value\": JSON or base64})\n"
+  "is in docs/IDL-MAPPING.md.  The interface comes from the server's\n"
   "introspection, or from --idl FILE (plumbc's include path: -I, then\n"
   "plumb's own IDL directory), which works with introspection off.\n",
 };

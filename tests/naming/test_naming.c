@@ -435,7 +435,7 @@ test_persistence(void)
   CU_ASSERT_EQUAL(ns_stop(SIGTERM), 0);
 }
 
-/* ---- a stranger's calls: bounds, exhausted iterators, concurrency --------- */
+/* ---- a stranger's calls: bounds, 10,000 iterators, concurrency -------- */
 
 static void *
 writer(void *arg)

@@ -256,7 +256,8 @@ test_call_transports(void)
       CU_ASSERT(!ptest_file_contains(out, " 0 calls served\n"));
       CU_ASSERT_EQUAL(sh("%s --json describe %s kv", PLUMB_CLI, kv), 0);
       CU_ASSERT(out_has("{\"interface\":\"kv::Store\",\"type_id\":"
-                        "\"IDL:kv/Store:1.0\",\"idl\":\"// kv::Store served by "));
+                        "\"IDL:kv/Store:1.0\",\"idl\":\"// kv::Store "
+                        "served by "));
       CU_ASSERT_EQUAL(sh("sh -c '%s describe %s > %s/served.idl' && "
                          "%s -o %s/gs %s/served.idl", PLUMB_CLI, kv, dir,
                          PLUMBC, dir, dir), 0);
@@ -338,15 +339,15 @@ test_chat(void)
   CU_ASSERT(tried >= 2);
 }
 
-/* ---- any in and out ------------------------------------------------------ */
+/* ---- any in and out ---------------------------------------------------- */
 
 /* Writes {"a": any} holding a Tree nested depth deep (kids = field 2,
  * each level one kid), its encoding in base64, to path; 0 or -1. */
 static int
 write_tree_any(const char *path, int depth)
 {
-  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                            "0123456789+/";
+  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                            "abcdefghijklmnopqrstuvwxyz0123456789+/";
   unsigned char b[1024], t[1024];
   size_t n = 0;
   for (int i = 0; i < depth && n + 3 < sizeof b; i++) {
@@ -478,7 +479,7 @@ test_any(void)
   }
 }
 
-/* ---- ping ------------------------------------------------------------------ */
+/* ---- ping -------------------------------------------------------------- */
 
 static void
 test_ping(void)
