@@ -258,6 +258,17 @@ test_call_transports(void)
       CU_ASSERT(out_has("{\"interface\":\"kv::Store\",\"type_id\":"
                         "\"IDL:kv/Store:1.0\",\"idl\":\"// kv::Store "
                         "served by "));
+      /* the same, structured for scripts */
+      CU_ASSERT(out_has("{\"name\":\"get\",\"oneway\":false,\"result\":"
+                        "\"kv::Value\",\"params\":[{\"name\":\"key\",\"dir\":"
+                        "\"in\",\"type\":\"string\"}],\"raises\":["
+                        "\"IDL:kv/NotFound:1.0\"]}"));
+      CU_ASSERT(out_has("{\"name\":\"version\",\"dir\":\"out\",\"type\":"
+                        "\"unsigned long\"}"));
+      CU_ASSERT(out_has("{\"name\":\"log\",\"oneway\":true,"));
+      CU_ASSERT(out_has("\"attributes\":[{\"name\":\"name\",\"readonly\":"
+                        "false,\"type\":\"string\"},{\"name\":\"size\","
+                        "\"readonly\":true,\"type\":\"unsigned long\"}]"));
       CU_ASSERT_EQUAL(sh("sh -c '%s describe %s > %s/served.idl' && "
                          "%s -o %s/gs %s/served.idl", PLUMB_CLI, kv, dir,
                          PLUMBC, dir, dir), 0);
