@@ -225,9 +225,10 @@ main(int argc, char **argv)
       goto out;
     }
   }
-  fprintf(stderr, "plumb-naming: serving %s on %s (%s)\n",
+  fprintf(stderr, "plumb-naming: serving %s on %s (%s; at most %u "
+          "binding iterators, idle ones destroyed after %u s)\n",
           NAMING_ROOT_OBJECT, n.ref_endpoint,
-          memory ? "in memory" : db_path);
+          memory ? "in memory" : db_path, n.max_iters, n.idle_s);
   rc = plumb_server_run(s, 1) == PLUMB_OK ? 0 : 1;
 out:
   if (n.db != NULL && n.server != NULL)

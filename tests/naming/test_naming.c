@@ -662,8 +662,8 @@ test_hostile(void)
   CU_ASSERT_EQUAL(ns_stop(SIGTERM), 0);
 }
 
-/* --max-iterators / --iterator-idle on the command line: idle iterators
- * are destroyed, the pool's size holds */
+/* --max-iterators / --iterator-idle on the command line (over plumb.conf's
+ * keys): idle iterators are destroyed, the pool's size holds */
 static void
 test_iter_flags(void)
 {
@@ -673,9 +673,16 @@ test_iter_flags(void)
   CU_ASSERT_EQUAL(sh("%s --max-iterators 0 --memory %s", PLUMB_NAMING,
                      ns_ep), 2);
   CU_ASSERT(out_has("--max-iterators: expected 1 to 65536 iterators"));
+  /* the flags win over plumb.conf */
+  FILE *cf = fopen(conf, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cf);
+  fputs("[naming]\nmax_iterators = 64\niterator_idle_s = 3600\n", cf);
+  fclose(cf);
+  setenv("PLUMB_CONFIG", conf, 1);
   ns_opts = opts;
   int started = ns_start(eps, 1);
   ns_opts = NULL;
+  unsetenv("PLUMB_CONFIG");
   CU_ASSERT_EQUAL_FATAL(started, 0);
   CU_ASSERT_EQUAL(sh("%s bind a unix:/x o && %s bind b unix:/x o", PLUMB_CLI,
                      PLUMB_CLI), 0);
