@@ -62,11 +62,12 @@ ping_run(cli *g, int argc, char **argv)
   long got = 0, gone = 0;
   const char *last = "";
   for (long i = 0; rtt && i < count; i++) {
-    int no;
+    int no = 0;
     double t0 = now_us();
     rc = plumb_client_non_existent(c, &no);
     double dt = now_us() - t0;
-    if (rc == PLUMB_OK) {
+    if (rc == PLUMB_OK || rc == PLUMB_ENOOP) { /* ENOOP: a plumb older than
+                                                 the built-ins answered */
       rtt[got++] = dt;
       gone += no != 0;
       if (!g->json)
