@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "access.h"
 #include "builtin_ops.h"
 #include "call.h"
 #include "log.h"
@@ -39,8 +40,8 @@ plumb__srv_serve_frame(srv_worker *w, srv_conn *sc)
     return st == PLUMB_OK ? PLUMB_OK : st;
   }
   if (st != PLUMB_OK) {
-    plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): %s",
-               (int)sc->peer.pid, why);
+    plumb__log(PLUMB__LOG_WARN, "dropping client %s: %s",
+               PLUMB__PEER(&sc->peer), why);
     return st;
   }
   if (plumb__log_enabled(PLUMB__LOG_TRACE))
@@ -52,8 +53,8 @@ plumb__srv_serve_frame(srv_worker *w, srv_conn *sc)
     return PLUMB_OK;
   }
   if (f.kind != PLUMB__FRAME_REQUEST && f.kind != PLUMB__FRAME_ONEWAY) {
-    plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): frame kind %u "
-               "is not a request", (int)sc->peer.pid, f.kind);
+    plumb__log(PLUMB__LOG_WARN, "dropping client %s: frame kind %u "
+               "is not a request", PLUMB__PEER(&sc->peer), f.kind);
     return PLUMB_EPROTO;
   }
   return plumb__srv_calls_admit(w, sc, &f);

@@ -568,7 +568,8 @@ shm_accept(plumb_listener *pl, plumb_conn **out)
     close(sock);
     return PLUMB_EAGAIN;
   }
-  plumb_peer who = { 1, cr.pid, cr.uid, cr.gid };
+  plumb_peer who = { .has_creds = 1, .pid = cr.pid, .uid = cr.uid,
+                     .gid = cr.gid };
   if (!plumb__access_admit(&l->access, &who, sock)) {
     plumb__access_log_refused(&l->refused, l->endpoint, &who, -1);
     close(sock);

@@ -11,6 +11,11 @@
  *   st:N            return status -N
  *   big:N           return N bytes (over the 256 KiB frame limit: the
  *                   runtime's IMP_LIMIT)
+ *   peer            plumb_call_peer as "addr=A creds=C pid=P uid=U"
+ *   hold:MS[:PAD]   sleep MS ms (at most 5000) holding the request's decode
+ *                   memory (PAD makes it big); returns "held"
+ * With OBJSRV_MAX_DECODE_MEMORY=N in its environment the server's
+ * max_decode_memory is N (the runtime's NO_RESOURCES).
  * anything else is echoed.  Exit status: 0 after a clean stop, 3 if an
  * endpoint is in use, 1 on other errors. */
 #include <stdatomic.h>
@@ -109,7 +114,23 @@ srv_echo(void *ctx, plumb_call *call, const char *s, char **ret)
     *ret = plumb_call_strdup(call, buf);
     return PLUMB_OK;
   }
+  if (strcmp(s, "peer") == 0) {
+    const plumb_peer *p = plumb_call_peer(call);
+    char pb[PLUMB_PEER_ADDR_MAX + 64];
+    snprintf(pb, sizeof pb, "addr=%s creds=%d pid=%d uid=%u", p->addr,
+             p->has_creds, (int)p->pid, (unsigned)p->uid);
+    *ret = plumb_call_strdup(call, pb);
+    return PLUMB_OK;
+  }
   int c, m, d;
+  if (sscanf(s, "hold:%d", &c) == 1) {
+    if (c > 5000)
+      c = 5000;
+    struct timespec ts = { c / 1000, (long)(c % 1000) * 1000000 };
+    nanosleep(&ts, NULL);
+    *ret = plumb_call_strdup(call, "held");
+    return PLUMB_OK;
+  }
   if (sscanf(s, "sys:%d:%d:%d", &c, &m, &d) == 3) {
     plumb_call_set_completion(call, d);
     return plumb_call_raise_system(call, c, (uint32_t)m, "raised %s",
@@ -138,6 +159,9 @@ main(int argc, char **argv)
     return 1;
   }
   plumb_server_opts so = { .max_frame = 256 * 1024 };
+  const char *mdm = getenv("OBJSRV_MAX_DECODE_MEMORY");
+  if (mdm != NULL)
+    so.max_decode_memory = (size_t)strtoull(mdm, NULL, 10);
   if ((st = plumb_server_new(&g_srv, &so)) != PLUMB_OK)
     return 1;
   if (plumb_server_add_object(g_srv, "calc", &test_Echo_interface,

@@ -17,16 +17,16 @@
 #error OBJSRV_SERVER_PATH must name the objsrv_server binary
 #endif
 
-/* Starts the server on eps[0..n) and waits until eps[0] answers; -1 if it
- * did not come up within 20 s. */
+/* Starts the server on eps[0..n) (its stderr to log_path unless NULL) and
+ * waits until eps[0] answers; -1 if it did not come up within 20 s. */
 static inline pid_t
-objsrv_spawn(const char *const *eps, int n)
+objsrv_spawn_log(const char *const *eps, int n, const char *log_path)
 {
   char *argv[12] = { (char *)OBJSRV_SERVER_PATH };
   for (int i = 0; i < n && i < 10; i++)
     argv[i + 1] = (char *)eps[i];
   argv[n + 1] = NULL;
-  pid_t pid = ptest_spawn(argv, NULL);
+  pid_t pid = ptest_spawn(argv, log_path);
   if (pid < 0)
     return -1;
   for (long long end = ptest_now_ms() + 20000; ptest_now_ms() < end;) {
@@ -46,6 +46,12 @@ objsrv_spawn(const char *const *eps, int n)
   }
   ptest_stop(pid, SIGKILL, 2000);
   return -1;
+}
+
+static inline pid_t
+objsrv_spawn(const char *const *eps, int n)
+{
+  return objsrv_spawn_log(eps, n, NULL);
 }
 
 /* SIGTERM and wait; the exit status (0 = clean stop). */
