@@ -108,11 +108,17 @@ srv_call_failure(srv_call *c, const char *name, int st)
                                  : PLUMB_COMPLETED_MAYBE;
   if (call->fail_status != 0 && call->fail_status == st) {
     /* plumb_call_fail: e.g. the thunk's validation of the request (the
-     * handler never ran) - BAD_PARAM, completion NO. */
+     * handler never ran) - BAD_PARAM, minor BAD_VALUE, completion NO - or
+     * of the reply - INTERNAL, BAD_REPLY, YES (validate.c sets sys_*). */
+    uint32_t minor = PLUMB_MINOR_HANDLER;
+    if (call->sys_code != 0) {
+      code = call->sys_code;
+      minor = call->sys_minor;
+    }
     if (st == PLUMB_EBADBODY && !call->sys_completed)
       done = PLUMB_COMPLETED_NO;
-    srv_call_sysexc(c, code, PLUMB_MINOR_HANDLER, done, peer, "%s: %s",
-                    name, call->fail_msg);
+    srv_call_sysexc(c, code, minor, done, peer, "%s: %s", name,
+                    call->fail_msg);
     return;
   }
   if (st == PLUMB_ENOOP) { /* the thunk found a NULL handler */
