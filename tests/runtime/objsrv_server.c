@@ -24,41 +24,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "echo_impl.h"
+#include "serve.h"
 #include "testif.h"
 
 static plumb_server *g_srv;
 static atomic_int destroyed;
-
-static int
-srv_add(void *ctx, plumb_call *call, int32_t a, int32_t b, int32_t *ret)
-{
-  (void)ctx;
-  (void)call;
-  *ret = a + b;
-  return PLUMB_OK;
-}
-
-static int
-srv_nap(void *ctx, plumb_call *call, int32_t ms, int32_t b, int32_t *ret)
-{
-  (void)ctx;
-  (void)call;
-  if (ms > 5000)
-    ms = 5000;
-  struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-  nanosleep(&ts, NULL);
-  *ret = b;
-  return PLUMB_OK;
-}
-
-static int
-srv_mul(void *ctx, plumb_call *call, int32_t a, int32_t b, int32_t *ret)
-{
-  (void)ctx;
-  (void)call;
-  *ret = a * b;
-  return PLUMB_OK;
-}
 
 static void
 on_destroy(void *ctx)
@@ -69,12 +40,13 @@ on_destroy(void *ctx)
 
 static int srv_echo(void *ctx, plumb_call *call, const char *s, char **ret);
 
-static const test_Echo_ops echo_impl = { srv_add, NULL, srv_echo, NULL,
-                                         NULL, srv_nap, NULL };
-static const test_Echo_ops derived_impl = { srv_add, NULL, srv_echo, NULL,
-                                            NULL, srv_nap, srv_mul };
-static const test_Echo_ops nomul_impl = { srv_add, NULL, srv_echo, NULL,
-                                          NULL, srv_nap, NULL };
+static const test_Echo_ops echo_impl = { echo_impl_add, NULL, srv_echo,
+                                         NULL, NULL, echo_impl_nap, NULL };
+static const test_Echo_ops derived_impl = { echo_impl_add, NULL, srv_echo,
+                                            NULL, NULL, echo_impl_nap,
+                                            echo_impl_mul };
+static const test_Echo_ops nomul_impl = { echo_impl_add, NULL, srv_echo,
+                                          NULL, NULL, echo_impl_nap, NULL };
 
 static int
 srv_echo(void *ctx, plumb_call *call, const char *s, char **ret)
@@ -152,8 +124,6 @@ srv_echo(void *ctx, plumb_call *call, const char *s, char **ret)
 int
 main(int argc, char **argv)
 {
-  int st, code = 0;
-
   if (argc < 2) {
     fprintf(stderr, "usage: %s ENDPOINT...\n", argv[0]);
     return 1;
@@ -162,7 +132,7 @@ main(int argc, char **argv)
   const char *mdm = getenv("OBJSRV_MAX_DECODE_MEMORY");
   if (mdm != NULL)
     so.max_decode_memory = (size_t)strtoull(mdm, NULL, 10);
-  if ((st = plumb_server_new(&g_srv, &so)) != PLUMB_OK)
+  if (plumb_server_new(&g_srv, &so) != PLUMB_OK)
     return 1;
   if (plumb_server_add_object(g_srv, "calc", &test_Echo_interface,
                               &echo_impl, NULL) != PLUMB_OK ||
@@ -170,17 +140,8 @@ main(int argc, char **argv)
                               &derived_impl, NULL) != PLUMB_OK ||
       plumb_server_add_object(g_srv, "nomul", &test_Derived_interface,
                               &nomul_impl, NULL) != PLUMB_OK) {
-    code = 1;
-    goto out;
+    plumb_server_free(g_srv);
+    return 1;
   }
-  for (int i = 1; i < argc; i++)
-    if ((st = plumb_server_listen(g_srv, argv[i])) != PLUMB_OK) {
-      code = st == PLUMB_EBUSY ? 3 : 1;
-      goto out;
-    }
-  if (plumb_server_run(g_srv, 1) != PLUMB_OK)
-    code = 1;
-out:
-  plumb_server_free(g_srv);
-  return code;
+  return ptest_serve(g_srv, argv + 1, argc - 1);
 }

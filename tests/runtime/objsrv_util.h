@@ -1,5 +1,6 @@
 /* objsrv_util.h - starting and stopping objsrv_server (OBJSRV_SERVER_PATH)
- * for the object-model tests; every wait is bounded. */
+ * for the object-model tests, and talking to it; every wait is bounded.
+ * What is not about objsrv lives in tests/support (proc.h, srvproc.h). */
 #ifndef OBJSRV_UTIL_H
 #define OBJSRV_UTIL_H
 
@@ -10,7 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <CUnit/CUnit.h>
+
 #include "proc.h"
+#include "srvproc.h"
 #include "testif.h"
 
 #ifndef OBJSRV_SERVER_PATH
@@ -18,7 +22,9 @@
 #endif
 
 /* Starts the server on eps[0..n) (its stderr to log_path unless NULL) and
- * waits until eps[0] answers; -1 if it did not come up within 20 s. */
+ * waits until it serves: eps[0] accepts a client and answers a call (so
+ * it runs, after listening on all of them).  -1 if it did not come up
+ * within 20 s. */
 static inline pid_t
 objsrv_spawn_log(const char *const *eps, int n, const char *log_path)
 {
@@ -26,24 +32,19 @@ objsrv_spawn_log(const char *const *eps, int n, const char *log_path)
   for (int i = 0; i < n && i < 10; i++)
     argv[i + 1] = (char *)eps[i];
   argv[n + 1] = NULL;
-  pid_t pid = ptest_spawn(argv, log_path);
+  pid_t pid = ptest_start_server(argv, eps[0], log_path, 20000);
+  plumb_client *c;
+  int32_t r = 0;
+  int st = PLUMB_ECONNREFUSED;
+
   if (pid < 0)
     return -1;
-  for (long long end = ptest_now_ms() + 20000; ptest_now_ms() < end;) {
-    if (ptest_exited(pid))
-      return -1;
-    plumb_client *c;
-    plumb_client_opts o = { .timeout_ms = 200 };
-    if (plumb_client_open(&c, eps[0], NULL, &o) == PLUMB_OK) {
-      int32_t r = 0;
-      int st = test_Echo_add(c, 1, 1, &r);
-      plumb_client_close(c);
-      if (st == PLUMB_OK)
-        return pid;
-    }
-    struct timespec ts = { 0, 10000000 };
-    nanosleep(&ts, NULL);
+  if (plumb_client_open(&c, eps[0], NULL, NULL) == PLUMB_OK) {
+    st = test_Echo_add(c, 1, 1, &r);
+    plumb_client_close(c);
   }
+  if (st == PLUMB_OK && r == 2)
+    return pid;
   ptest_stop(pid, SIGKILL, 2000);
   return -1;
 }
@@ -52,6 +53,27 @@ static inline pid_t
 objsrv_spawn(const char *const *eps, int n)
 {
   return objsrv_spawn_log(eps, n, NULL);
+}
+
+/* The fixture of the suites that share one server on a private unix
+ * socket, /tmp/plumb-<tag>-<pid>.sock: 0 if it serves, 1 if not.  Stop it
+ * with ptest_srvproc_stop (0 = clean stop and socket removed). */
+static inline int
+objsrv_start_unix(ptest_srvproc *p, const char *tag)
+{
+  ptest_srvproc_name(p, tag);
+  const char *eps[] = { p->ep };
+  p->pid = objsrv_spawn(eps, 1);
+  return p->pid > 0 ? 0 : 1;
+}
+
+/* A client of object `name` on ep (a fatal test failure if it fails). */
+static inline plumb_client *
+objsrv_open(const char *ep, const char *name)
+{
+  plumb_client *c = NULL;
+  CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, ep, name, NULL), PLUMB_OK);
+  return c;
 }
 
 /* SIGTERM and wait; the exit status (0 = clean stop). */

@@ -15,8 +15,8 @@
 #include "objsrv_util.h"
 #include "ptest.h"
 
-static char g_unix[128], g_tcp4[64], g_tcp6[64], g_path[108], g_log[128];
-static pid_t g_srv = -1;
+static char g_tcp4[64], g_tcp6[64], g_log[128];
+static ptest_srvproc g_srv; /* with a unix socket, and tcp */
 
 static int
 suite_init(void)
@@ -25,34 +25,28 @@ suite_init(void)
   int n = 0;
   int p4 = ptest_free_port(AF_INET, 31), p6 = ptest_free_port(AF_INET6, 37);
 
-  snprintf(g_path, sizeof g_path, "/tmp/plumb-peer-%d.sock", (int)getpid());
+  ptest_srvproc_name(&g_srv, "peer");
   snprintf(g_log, sizeof g_log, "/tmp/plumb-peer-%d.log", (int)getpid());
-  snprintf(g_unix, sizeof g_unix, "unix:%s", g_path);
   if (p4 < 0)
     return 1;
   snprintf(g_tcp4, sizeof g_tcp4, "tcp://127.0.0.1:%d", p4);
   eps[n++] = g_tcp4;
-  eps[n++] = g_unix;
+  eps[n++] = g_srv.ep;
   if (p6 >= 0) {
     snprintf(g_tcp6, sizeof g_tcp6, "tcp://[::1]:%d", p6);
     eps[n++] = g_tcp6;
   }
   setenv("PLUMB_LOG", "debug", 1);
-  g_srv = objsrv_spawn_log(eps, n, g_log);
+  g_srv.pid = objsrv_spawn_log(eps, n, g_log);
   unsetenv("PLUMB_LOG");
-  return g_srv > 0 ? 0 : 1;
+  return g_srv.pid > 0 ? 0 : 1;
 }
 
 static int
 suite_cleanup(void)
 {
-  int code = objsrv_stop(g_srv);
   unlink(g_log);
-  if (access(g_path, F_OK) == 0) {
-    unlink(g_path);
-    return 1;
-  }
-  return code == 0 ? 0 : 1;
+  return ptest_srvproc_stop(&g_srv);
 }
 
 /* 1 if one of this process's sockets is bound to local port `port` of
@@ -156,7 +150,7 @@ static void
 test_unix(void)
 {
   char got[160], want[160], line[120];
-  ask_peer(g_unix, got, sizeof got);
+  ask_peer(g_srv.ep, got, sizeof got);
   snprintf(want, sizeof want, "addr= creds=1 pid=%d uid=%u", (int)getpid(),
            (unsigned)geteuid());
   CU_ASSERT_STRING_EQUAL(got, want);
