@@ -76,6 +76,19 @@ objsrv_open(const char *ep, const char *name)
   return c;
 }
 
+/* Defines the fixture of a suite that shares one objsrv_server on a
+ * private unix socket named after tag: g_obj (its endpoint g_obj.ep),
+ * suite_init, suite_cleanup, and open_obj(name) for a client of object
+ * `name` on it. */
+#define OBJSRV_UNIX_FIXTURE(tag)                                               \
+  static ptest_srvproc g_obj;                                                  \
+  static int suite_init(void) { return objsrv_start_unix(&g_obj, tag); }      \
+  static int suite_cleanup(void) { return ptest_srvproc_stop(&g_obj); }       \
+  static plumb_client *open_obj(const char *name)                              \
+  {                                                                            \
+    return objsrv_open(g_obj.ep, name);                                        \
+  }
+
 /* SIGTERM and wait; the exit status (0 = clean stop). */
 static inline int
 objsrv_stop(pid_t pid)

@@ -16,25 +16,7 @@
 #include "ptest.h"
 #include "sysexc.h"
 
-static ptest_srvproc g_obj; /* objsrv_server on a private unix socket */
-
-static int
-suite_init(void)
-{
-  return objsrv_start_unix(&g_obj, "sysx");
-}
-
-static int
-suite_cleanup(void)
-{
-  return ptest_srvproc_stop(&g_obj);
-}
-
-static plumb_client *
-open_obj(const char *name)
-{
-  return objsrv_open(g_obj.ep, name);
-}
+OBJSRV_UNIX_FIXTURE("sysx")
 
 static void
 test_raised_by_handler(void)

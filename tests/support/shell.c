@@ -20,17 +20,25 @@ ptest_sh(const char *out, const char *fmt, ...)
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+size_t
+ptest_slurp(const char *path, char *buf, size_t n)
+{
+  FILE *f = fopen(path, "r");
+  size_t len = f && n > 0 ? fread(buf, 1, n - 1, f) : 0;
+  if (n > 0)
+    buf[len] = '\0';
+  if (f)
+    fclose(f);
+  return len;
+}
+
 int
 ptest_out_has(const char *out, const char *needle)
 {
   int r = ptest_file_contains(out, needle);
   if (!r) {
-    char buf[2048] = "";
-    FILE *f = fopen(out, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-      fclose(f);
+    char buf[2048];
+    ptest_slurp(out, buf, sizeof buf);
     printf("\n    expected '%s' in: %s", needle, buf);
   }
   return r;
