@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "access.h"
 #include "log.h"
 #include "server_int.h"
 
@@ -141,6 +142,7 @@ plumb__srv_accept_all(plumb_server *s, srv_listener *sl)
     sc->fd = sl->tr->conn_fd(conn);
     if (sl->tr->peer == NULL || sl->tr->peer(conn, &sc->peer) != PLUMB_OK)
       memset(&sc->peer, 0, sizeof(sc->peer));
+    plumb__peer_set_addr(&sc->peer, sc->fd); /* tcp: "host:port" */
     if (!plumb__access_admit(&sl->access, &sc->peer, sc->fd)) {
       /* Closed at once: the peer never reaches a handler. */
       plumb__access_log_refused(&sl->refused, sl->endpoint, &sc->peer,
@@ -234,8 +236,8 @@ again:
     if (st == PLUMB_EAGAIN)
       goto park_write;
     if (st != PLUMB_OK) {
-      plumb__log(PLUMB__LOG_INFO, "dropping client (pid %d): %s",
-                 (int)sc->peer.pid, plumb_strerror(st));
+      plumb__log(PLUMB__LOG_INFO, "dropping client %s: %s",
+                 PLUMB__PEER(&sc->peer), plumb_strerror(st));
       goto drop;
     }
     sc->tail = 0;
@@ -261,20 +263,20 @@ again:
       break;
     if (st != PLUMB_OK) {
       if (st == PLUMB_ECLOSED)
-        plumb__log(PLUMB__LOG_DEBUG, "client (pid %d) left",
-                   (int)sc->peer.pid);
+        plumb__log(PLUMB__LOG_DEBUG, "client %s left",
+                   PLUMB__PEER(&sc->peer));
       else if (st == PLUMB_EBUSY)
         plumb__srv_log_rx_full(s, sc);
       else
-        plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): %s",
-                   (int)sc->peer.pid, plumb_strerror(st));
+        plumb__log(PLUMB__LOG_WARN, "dropping client %s: %s",
+                   PLUMB__PEER(&sc->peer), plumb_strerror(st));
       goto drop;
     }
     sc->partial_since = 0;
     if ((st = plumb__srv_serve_frame(w, sc)) != PLUMB_OK) {
       if (st != PLUMB_EPROTO && st != PLUMB_ETOOBIG && st != PLUMB_EVERSION)
-        plumb__log(PLUMB__LOG_INFO, "dropping client (pid %d): %s",
-                   (int)sc->peer.pid, plumb_strerror(st));
+        plumb__log(PLUMB__LOG_INFO, "dropping client %s: %s",
+                   PLUMB__PEER(&sc->peer), plumb_strerror(st));
       goto drop;
     }
     if (!plumb__txq_empty(&sc->txq) || sc->tail)

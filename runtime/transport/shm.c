@@ -159,25 +159,12 @@ shm_parse(const char *addr, shm_addr *out)
 
   if (p == NULL)
     return PLUMB_EADDR;
-  if (*p == '/')
-    p++;
   q = strchr(p, '?');
   n = q ? (size_t)(q - p) : strlen(p);
-  if (n == 0 || n > SHM_NAME_MAX || p[0] == '.') {
-    plumb__addr_why(p[0] == '.' ? "name must not start with '.'"
-                                : "name must be 1 to %d characters",
-                    SHM_NAME_MAX);
-    return PLUMB_EADDR;
-  }
-  for (size_t i = 0; i < n; i++) {
-    char ch = p[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-          (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')) {
-      plumb__addr_why("character '%c' not allowed in a name (letters, "
-                      "digits, '.', '_', '-')", ch);
-      return PLUMB_EADDR;
-    }
-  }
+  if ((n = plumb__ipc_name_check(p, n, SHM_NAME_MAX, "shm",
+                                  "shared memory")) == 0)
+    return PLUMB_EADDR; /* the mq/shm name rule (ipcname.c) */
+  p++; /* past the '/' */
   memcpy(out->name, p, n);
   out->name[n] = '\0';
   out->ring = 0; /* not given: shm_apply_opts decides */
@@ -615,7 +602,8 @@ shm_accept(plumb_listener *pl, plumb_conn **out)
     close(sock);
     return PLUMB_EAGAIN;
   }
-  plumb_peer who = { 1, cr.pid, cr.uid, cr.gid };
+  plumb_peer who = { .has_creds = 1, .pid = cr.pid, .uid = cr.uid,
+                     .gid = cr.gid };
   if (!plumb__access_admit(&l->access, &who, sock)) {
     plumb__access_log_refused(&l->refused, l->endpoint, &who, -1);
     close(sock);
