@@ -26,6 +26,8 @@
 #define STREAM_RX_KEEP (2u * 1024u * 1024u) /* a 1 MiB frame stays cheap */
 /* Longest single blocking recv() on a blocking socket (ms). */
 #define STREAM_RCVTIMEO_SLICE 100
+/* Largest send buffer asked for on unix sockets (see stream_size_sndbuf). */
+#define PLUMB__STREAM_SNDBUF (2u * 1024u * 1024u)
 
 void
 plumb__stream_init(plumb__stream *s, int rfd, int wfd, uint32_t max_frame)
@@ -442,6 +444,26 @@ plumb__fdconn_fini(plumb__fdconn *c)
   plumb__stream_free(&c->st);
 }
 
+/* A unix stream socket's send buffer bounds what one sendmsg() can hand
+ * the kernel (the receiver has no buffer of its own: the sender's is
+ * charged).  With the default (wmem_default, 208 KiB) a 1 MiB frame goes in
+ * five turns, each a wake-up of both sides; a buffer that holds a whole
+ * large frame - min(max_frame, PLUMB__STREAM_SNDBUF), the kernel caps it
+ * at wmem_max - lets it go in one.  Only memory a frame actually uses is
+ * charged, so idle and small-call connections cost nothing more. */
+static void
+stream_size_sndbuf(int fd, uint32_t max_frame)
+{
+  int want = max_frame > PLUMB__STREAM_SNDBUF ? (int)PLUMB__STREAM_SNDBUF
+                                              : (int)max_frame;
+  int have = 0;
+  socklen_t len = sizeof(have);
+
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &have, &len) == 0 &&
+      have < want)
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+}
+
 /* A connection over socket fd, which it owns from now on (closed on
  * failure). */
 static int
@@ -457,6 +479,8 @@ fdconn_socket(const plumb_transport *ops, int fd, uint32_t max_frame,
   }
   if (tcp_nodelay)
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  else
+    stream_size_sndbuf(fd, max_frame);
   c->base.ops = ops;
   c->rfd = c->wfd = fd;
   c->wakefd = -1;
