@@ -24,6 +24,8 @@
 /* Receive buffer kept between frames; larger ones are released when idle. */
 #define STREAM_RX_MIN (16u * 1024u)
 #define STREAM_RX_KEEP (2u * 1024u * 1024u) /* a 1 MiB frame stays cheap */
+/* Frames from this size on are read straight into the buffer handed out. */
+#define STREAM_BODY_MIN (64u * 1024u)
 /* Longest single blocking recv() on a blocking socket (ms). */
 #define STREAM_RCVTIMEO_SLICE 100
 /* Largest send buffer asked for on unix sockets (see stream_size_sndbuf). */
@@ -64,7 +66,7 @@ plumb__stream_free(plumb__stream *s)
   plumb__rx_release(s->pool, &s->charged);
   plumb__buf_free(&s->rx);
   plumb__buf_free(&s->tail);
-  s->off = s->toff = 0;
+  s->off = s->toff = s->body = 0;
 }
 
 /* Waits until fd polls for events or the deadline passes (or the wake fd
@@ -279,19 +281,45 @@ int
 plumb__stream_buffered(const plumb__stream *s)
 {
   size_t have = s->rx.len - s->off;
+
+  if (s->body)
+    return s->rx.len == s->body;
   if (have < PLUMB__STREAM_PREFIX)
     return 0;
   uint32_t n = plumb__get_le32(s->rx.data + s->off);
   return n <= s->max_frame && have - PLUMB__STREAM_PREFIX >= n;
 }
 
+/* The buffer is empty again: no charge, and a large one goes. */
+static void
+stream_rx_idle(plumb__stream *s)
+{
+  s->off = s->rx.len = 0;
+  plumb__rx_release(s->pool, &s->charged); /* nothing partial left */
+  if (s->rx.cap > STREAM_RX_KEEP)
+    plumb__buf_free(&s->rx);
+}
+
 /* Hands out the frame at the head of the buffer if it is complete.
- * Returns PLUMB_OK, PLUMB_EAGAIN (need more bytes) or an error. */
+ * Returns PLUMB_OK, PLUMB_EAGAIN (need more bytes: *need of them in the
+ * buffer) or an error.  A frame of at least STREAM_BODY_MIN bytes that is
+ * not all here yet switches the stream to body mode (stream.h). */
 static int
 stream_take(plumb__stream *s, plumb_buf *out, size_t *need)
 {
   size_t have = s->rx.len - s->off;
 
+  if (s->body) {
+    *need = s->body;
+    if (s->rx.len < s->body)
+      return PLUMB_EAGAIN;
+    plumb_buf t = *out; /* the buffers swap: no copy */
+    *out = s->rx;
+    s->rx = t;
+    s->body = 0;
+    stream_rx_idle(s);
+    return PLUMB_OK;
+  }
   *need = PLUMB__STREAM_PREFIX;
   if (have < PLUMB__STREAM_PREFIX)
     return PLUMB_EAGAIN;
@@ -299,19 +327,24 @@ stream_take(plumb__stream *s, plumb_buf *out, size_t *need)
   if (n > s->max_frame)
     return PLUMB_ETOOBIG;
   *need = PLUMB__STREAM_PREFIX + (size_t)n;
-  if (have < *need)
+  if (have < *need) {
+    if (n >= STREAM_BODY_MIN) { /* everything here is of this frame */
+      memmove(s->rx.data, s->rx.data + s->off + PLUMB__STREAM_PREFIX,
+              have - PLUMB__STREAM_PREFIX);
+      s->rx.len = have - PLUMB__STREAM_PREFIX;
+      s->off = 0;
+      s->body = n;
+      *need = n;
+    }
     return PLUMB_EAGAIN;
+  }
   if (plumb__buf_reserve(out, n ? n : 1) != PLUMB_OK)
     return PLUMB_ENOMEM;
   memcpy(out->data, s->rx.data + s->off + PLUMB__STREAM_PREFIX, n);
   out->len = n;
   s->off += *need;
-  if (s->off == s->rx.len) {
-    s->off = s->rx.len = 0;
-    plumb__rx_release(s->pool, &s->charged); /* nothing partial left */
-    if (s->rx.cap > STREAM_RX_KEEP)
-      plumb__buf_free(&s->rx);
-  }
+  if (s->off == s->rx.len)
+    stream_rx_idle(s);
   return PLUMB_OK;
 }
 
@@ -347,7 +380,7 @@ static ssize_t
 stream_read(plumb__stream *s, int64_t deadline, int *st)
 {
   void *p = s->rx.data + s->rx.len;
-  size_t n = s->rx.cap - s->rx.len;
+  size_t n = s->body ? s->body - s->rx.len : s->rx.cap - s->rx.len;
 
   if (!s->rblock)
     return read(s->rfd, p, n);
@@ -374,7 +407,7 @@ plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline)
       s->rx.len -= s->off;
       s->off = 0;
     }
-    size_t want = need < STREAM_RX_MIN ? STREAM_RX_MIN : need;
+    size_t want = need < STREAM_RX_MIN && !s->body ? STREAM_RX_MIN : need;
     /* The buffer serves a partial frame: the server's budget pays for it
      * beyond the free allowance (a no-op for small frames), before the
      * memory is taken. */
