@@ -26,6 +26,8 @@
 #define STREAM_RX_KEEP (2u * 1024u * 1024u) /* a 1 MiB frame stays cheap */
 /* Frames from this size on are read straight into the buffer handed out. */
 #define STREAM_BODY_MIN (64u * 1024u)
+/* Largest pipe a big frame grows its pipe to (see stream_grow_pipe). */
+#define STREAM_PIPE_MAX (1u << 20)
 /* Longest single blocking recv() on a blocking socket (ms). */
 #define STREAM_RCVTIMEO_SLICE 100
 /* Largest send buffer asked for on unix sockets (see stream_size_sndbuf). */
@@ -125,6 +127,28 @@ stream_frame_iov(const plumb__stream *s, const struct iovec *iov, int iovcnt,
   return PLUMB_OK;
 }
 
+/* A pipe or FIFO holds 64 KiB by default: a 1 MiB frame then crosses in
+ * sixteen turns, each a wake-up of both sides.  The first frame larger than
+ * that grows the pipe once to min(frame, pipe-max-size, STREAM_PIPE_MAX).
+ * Only connections that carry big frames pay: the pages count against the
+ * user's pipe-user-pages-soft (64 MiB), which small-call connections never
+ * touch; a refusal (EPERM past the limit) just keeps the default. */
+static void
+stream_grow_pipe(plumb__stream *s, size_t frame)
+{
+  long max = plumb__read_long("/proc/sys/fs/pipe-max-size", 1 << 20);
+  size_t want = STREAM_PIPE_MAX;
+
+  s->pipe_grown = 1;
+  if (max > 0 && (size_t)max < want)
+    want = (size_t)max;
+  if (frame < want)
+    want = frame;
+  int have = fcntl(s->wfd, F_GETPIPE_SZ);
+  if (have > 0 && (size_t)have < want)
+    (void)fcntl(s->wfd, F_SETPIPE_SZ, (int)want);
+}
+
 /* One non-blocking write of iov; never raises SIGPIPE. */
 static ssize_t
 stream_write(plumb__stream *s, struct iovec *iov, int n)
@@ -167,6 +191,8 @@ plumb__stream_send(plumb__stream *s, const struct iovec *iov, int iovcnt,
   if ((st = stream_frame_iov(s, iov, iovcnt, prefix, v, &n, &total)) !=
       PLUMB_OK)
     return st;
+  if (!s->wsock && !s->pipe_grown && total >= STREAM_BODY_MIN)
+    stream_grow_pipe(s, total + PLUMB__STREAM_PREFIX);
 
   struct iovec *cur = v;
   for (;;) {
@@ -226,6 +252,8 @@ plumb__stream_try_send(plumb__stream *s, const struct iovec *iov, int iovcnt)
   if ((st = stream_frame_iov(s, iov, iovcnt, prefix, v, &n, &total)) !=
       PLUMB_OK)
     return st;
+  if (!s->wsock && !s->pipe_grown && total >= STREAM_BODY_MIN)
+    stream_grow_pipe(s, total + PLUMB__STREAM_PREFIX);
   do
     w = stream_write(s, v, n);
   while (w < 0 && errno == EINTR);

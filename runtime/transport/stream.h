@@ -62,6 +62,7 @@ typedef struct plumb__stream {
   int wsock;          /* wfd is a socket: use MSG_NOSIGNAL */
   int rblock;         /* rfd is a blocking socket (see above) */
   int rcvtimeo_ms;    /* rfd's SO_RCVTIMEO as last set; -1 = unknown */
+  int pipe_grown;     /* pipe/FIFO write end: F_SETPIPE_SZ tried (stream.c) */
   uint32_t max_frame; /* largest frame accepted or sent (bytes after prefix) */
   plumb_buf rx;       /* bytes read, not yet returned: rx.data[off..rx.len) */
   size_t off;
