@@ -607,6 +607,38 @@ test_nowait_partial(void)
   CU_ASSERT(leftovers() == 0);
 }
 
+/* Big frames back to back with small ones, both ways: a receiver that
+ * reads a big frame straight into the buffer it hands out (stream.c, body
+ * mode) must stop at its end and find the small frame after it intact. */
+static void
+test_big_then_small(void)
+{
+  plumb_conn *c = NULL;
+  plumb_buf b = { 0 };
+  uint8_t *p = malloc(TX_BIG), small[7];
+  struct iovec vb = { p, TX_BIG }, vs = { small, sizeof(small) };
+
+  CU_ASSERT_FATAL(p != NULL);
+  CU_ASSERT_FATAL(srv_start() >= 0);
+  CU_ASSERT_FATAL(tx_dial(NULL, &c) == PLUMB_OK);
+  for (int round = 0; round < 3; round++) {
+    fill(p, TX_BIG, 100 + (uint32_t)round);
+    fill(small, sizeof(small), 200 + (uint32_t)round);
+    CU_ASSERT(T->send(c, &vb, 1, plumb__deadline_ms(10000)) == PLUMB_OK);
+    CU_ASSERT(T->send(c, &vs, 1, plumb__deadline_ms(10000)) == PLUMB_OK);
+    CU_ASSERT(T->recv(c, &b, plumb__deadline_ms(10000)) == PLUMB_OK);
+    CU_ASSERT(b.len == TX_BIG && memcmp(b.data, p, TX_BIG) == 0);
+    CU_ASSERT(T->recv(c, &b, plumb__deadline_ms(10000)) == PLUMB_OK);
+    CU_ASSERT(b.len == sizeof(small) &&
+              memcmp(b.data, small, sizeof(small)) == 0);
+  }
+  T->close(c);
+  srv_finish();
+  free(p);
+  plumb__buf_free(&b);
+  CU_ASSERT(leftovers() == 0);
+}
+
 static void
 test_max_frame(void)
 {
@@ -1049,6 +1081,7 @@ static const ptest_case tx_cases[] = {
     test_server_death },
   { "client killed mid-call: server serves others", test_client_death },
   { "PLUMB_NOWAIT keeps a partial frame", test_nowait_partial },
+  { "big frames back to back with small ones", test_big_then_small },
   { "max_frame enforced on send and receive", test_max_frame },
   { "shutdown wakes a blocked recv", test_shutdown_wakes },
   { "shutdown wakes a blocked send", test_shutdown_wakes_send },
@@ -1131,6 +1164,7 @@ static const ptest_case tx_pipe_cases[] = {
   { "deadline expiry; bad programs refused and reaped", test_deadline },
   { "server killed: client fails fast, child reaped", test_server_death },
   { "PLUMB_NOWAIT keeps a partial frame", test_nowait_partial },
+  { "big frames back to back with small ones", test_big_then_small },
   { "max_frame enforced on send and receive", test_max_frame },
   { "shutdown wakes a blocked recv", test_shutdown_wakes },
   { "shutdown wakes a blocked send", test_shutdown_wakes_send },
