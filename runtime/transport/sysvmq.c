@@ -564,6 +564,23 @@ sv_thread(pthread_t *t, void *(*fn)(void *), void *arg)
   return rv == 0 ? 0 : -1;
 }
 
+/* Joins a thread that is on its way out (its queue removed, or woken);
+ * cancels it only if it is not gone within a second.  Threads are not
+ * cancelled as a rule: one unwound by a cancel leaves AddressSanitizer's
+ * stack poisoning on its (cached, reused) stack. */
+static void
+sv_join(pthread_t t)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += 1;
+  if (pthread_timedjoin_np(t, NULL, &ts) != 0) {
+    pthread_cancel(t);
+    pthread_join(t, NULL);
+  }
+}
+
 /* ---- connections (both sides) ---- */
 
 static sv_conn *
@@ -707,20 +724,24 @@ sv_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
   return PLUMB_OK;
 }
 
-/* One built message to our peer, blocking in msgsnd() until the queue has
- * room (the writer thread; cancellable there, and woken with EIDRM when
- * close() removes the pair). */
+/* One built message to our peer, waiting until the queue has room (the
+ * writer thread).  A server blocks in msgsnd() - the kernel wakes it as
+ * soon as there is room, and close() removes the pair first (EIDRM), so
+ * it never needs cancelling; a client (try_send() on a client connection:
+ * only tests do that) cannot remove the server's queue and polls instead,
+ * seeing close() through c->shut. */
 static int
 sv_send_blocking(sv_conn *c, void *msg, size_t textlen)
 {
-  int old, r;
+  int r;
 
+  if (c->hub == NULL)
+    return sv_send_msg(c->wq, msg, textlen, c->pidfd, &c->shut, &c->in,
+                       PLUMB_FOREVER);
   for (;;) {
     if (atomic_load(&c->shut) || atomic_load(&c->peer_bye))
       return PLUMB_ECLOSED;
-    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
     r = msgsnd(c->wq, msg, textlen, 0);
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
     if (r == 0)
       return PLUMB_OK;
     if (errno == EINTR)
@@ -1084,6 +1105,8 @@ reader_main(void *arg)
         continue;
       break; /* EIDRM/EINVAL: the pair was removed */
     }
+    if (atomic_load(&c->shut))
+      break; /* close(): see sv_stop_threads */
     if (!sv_genuine(c, text, n))
       continue;
     sv_rmid(&c->boxq);
@@ -1164,16 +1187,24 @@ sv_stop_threads(sv_conn *c)
     c->wd_on = 0;
   }
   if (c->thr_on) {
-    pthread_cancel(c->thr);
-    pthread_join(c->thr, NULL);
+    /* The reader leaves by itself: EIDRM once a server removed the pair,
+     * or our own WAKE (a client) with c->shut set; the closed inbox ends a
+     * hand-over wait. */
+    atomic_store(&c->shut, 1);
+    sv_inbox_close(&c->in, PLUMB_ECLOSED);
+    if (c->hub == NULL)
+      (void)sv_send_ctl(c->rq, SV_T_DATA, SV_WAKE, 0, c->secret, NULL, 0,
+                        PLUMB_NOWAIT);
+    sv_join(c->thr);
     c->thr_on = 0;
   }
-  if (c->wthr_on) { /* woken by w_stop, or in msgsnd() by the cancel */
+  if (c->wthr_on) { /* woken by w_stop; out of msgsnd() by EIDRM (server)
+                      * or c->shut (client), see sv_send_blocking */
+    atomic_store(&c->shut, 1);
     pthread_mutex_lock(&c->wmu);
     c->w_stop = 1;
     pthread_cond_signal(&c->wcv);
     pthread_mutex_unlock(&c->wmu);
-    pthread_cancel(c->wthr);
     pthread_join(c->wthr, NULL);
     c->wthr_on = 0;
   }
@@ -1324,10 +1355,8 @@ hub_destroy(sv_hub *h)
     close(h->jan_fd);
   if (h->qid >= 0)
     msgctl(h->qid, IPC_RMID, NULL);
-  if (h->thr_on) {
-    pthread_cancel(h->thr);
-    pthread_join(h->thr, NULL);
-  }
+  if (h->thr_on) /* the queue is gone: its msgrcv() fails with EIDRM */
+    sv_join(h->thr);
   if (h->made_path) {
     unlink(h->made_path);
     free(h->made_path);
