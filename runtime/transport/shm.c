@@ -25,8 +25,11 @@
  *
  * Frames.  Each frame is an 8-byte record header (length, length ^ key)
  * followed by its bytes; frames longer than the ring are streamed through it
- * in pieces.  Everything read from shared memory is validated: an impossible
- * index or record header fails the connection with PLUMB_EPROTO.
+ * in pieces.  A server frame that cannot go in at once is streamed by a
+ * per-connection writer thread that waits for room and then signals an
+ * eventfd (write_wait).  Everything read from shared memory is validated:
+ * an impossible index or record header fails the connection with
+ * PLUMB_EPROTO.
  *
  * Waiting.  A blocking send()/recv() spins adaptively, then sleeps on the
  * futex in 100 ms slices, checking the side socket for a dead peer after
@@ -69,6 +72,8 @@
 /* Server side (receives requests): busy-poll budget before a waited-mode
  * recv() reports EAGAIN, in us (adaptive, see plumb__shm_poll). */
 #define SHM_SERVER_POLL_US 20
+#define SHM_TTAIL_KEEP (4u << 20)      /* a kept-frame buffer reused up to */
+#define SHM_WRITER_STACK (256u * 1024u)
 
 /* The control segment /plumb-<name>. */
 typedef struct shm_ctl {
@@ -136,9 +141,20 @@ typedef struct shm_conn {
   plumb_buf part;
   plumb__rx_pool *rx_pool; /* server side: charged for part (rxpool.h) */
   size_t rx_charged;
-  /* try_send: a frame too long for the ring at once, streamed by flush() */
+  /* try_send: a frame that cannot go into the ring now (too long for it, or
+   * no room), copied and streamed by flush(); when the ring is full flush()
+   * hands it to the writer thread, which waits for room on the ring's head
+   * (spin, then futex) and makes wevfd readable when all of it went: that
+   * is write_wait()'s fd.  ttail/ttoff belong to the writer while w_busy
+   * (under wmu), to the core's flush() otherwise. */
   plumb_buf ttail;
   size_t ttoff;
+  pthread_mutex_t wmu;
+  pthread_cond_t wcv;
+  int w_busy, w_stop, w_status;
+  int wevfd;
+  pthread_t wthr;
+  int wthr_on;
   /* waited mode, set up by the first conn_fd() */
   pthread_mutex_t fd_lock;
   _Atomic int waited;
@@ -460,8 +476,10 @@ shm_conn_new(int side, int sock, uint32_t max_frame)
   c->side = side;
   c->sock = sock;
   c->max_frame = max_frame;
-  c->efd = c->epfd = -1;
+  c->efd = c->epfd = c->wevfd = -1;
   pthread_mutex_init(&c->fd_lock, NULL);
+  pthread_mutex_init(&c->wmu, NULL);
+  pthread_cond_init(&c->wcv, NULL);
   return c;
 }
 
@@ -529,9 +547,18 @@ shm_conn_close(plumb_conn *pc)
 {
   shm_conn *c = (shm_conn *)pc;
 
-  shm_conn_shutdown(pc);
+  shm_conn_shutdown(pc); /* wakes a writer waiting for room, too */
   if (c->side == 0 && atomic_exchange(&c->in_call, 0))
     atomic_fetch_sub(&shm_srv_calls, 1);
+  if (c->wthr_on) {
+    pthread_mutex_lock(&c->wmu);
+    c->w_stop = 1;
+    pthread_cond_signal(&c->wcv);
+    pthread_mutex_unlock(&c->wmu);
+    pthread_join(c->wthr, NULL);
+  }
+  if (c->wevfd >= 0)
+    close(c->wevfd);
   if (c->efd >= 0)
     close(c->efd);
   if (c->epfd >= 0)
@@ -544,6 +571,8 @@ shm_conn_close(plumb_conn *pc)
   plumb__buf_free(&c->part);
   plumb__buf_free(&c->ttail);
   pthread_mutex_destroy(&c->fd_lock);
+  pthread_cond_destroy(&c->wcv);
+  pthread_mutex_destroy(&c->wmu);
   free(c);
 }
 
@@ -985,41 +1014,127 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
   return PLUMB_OK;
 }
 
-/* Server side, never blocking (transport.h).  A frame that fits the ring
- * goes in whole or not at all (PLUMB_EAGAIN); one longer than the ring can
- * never fit at once, so it is copied and streamed through by flush() as
- * the peer makes room.  No writable fd: write_wait() is PLUMB_ENOTSUP and
- * the core retries on its timer. */
+/* Streams the kept frame (ttail) into the ring: without waiting
+ * (PLUMB_EAGAIN once the ring is full) or, for the writer thread, waiting
+ * for room as a blocking send() does.  Big frames go in pieces (shm_piece)
+ * so that the peer copies out while we copy in. */
 static int
-shm_conn_flush(plumb_conn *pc)
+shm_tail_push(shm_conn *c, int block)
 {
-  shm_conn *c = (shm_conn *)pc;
   uint32_t space, head_seen;
+  size_t piece = block ? shm_piece(c, &c->tx) : SIZE_MAX;
   int rc;
 
-  if (atomic_load(&c->closed))
-    return PLUMB_ECLOSED;
-  if (c->tx_err)
-    return c->tx_err;
   while (c->ttoff < c->ttail.len) {
     if ((rc = plumb__shm_ring_writable(&c->tx, &space, &head_seen)) != 0)
       return c->tx_err = rc;
     if (space == 0) {
-      if ((rc = shm_conn_dead(c, 0)) != PLUMB_OK)
+      if (!block) {
+        if ((rc = shm_conn_dead(c, 0)) != PLUMB_OK)
+          return c->tx_err = rc;
+        return PLUMB_EAGAIN;
+      }
+      rc = plumb__shm_wait(&c->spin_tx, &c->tx.ctl->head, head_seen,
+                           &c->tx.ctl->prod_waiting, &c->tx.ctl->head_wake_ns,
+                           PLUMB_FOREVER, SHM_SLICE_NS, shm_conn_dead, c);
+      if (rc != PLUMB_OK)
         return c->tx_err = rc;
-      return PLUMB_EAGAIN;
+      continue;
     }
     size_t n = c->ttail.len - c->ttoff;
     if (n > space)
       n = space;
+    if (n > piece)
+      n = piece;
     plumb__shm_ring_write(&c->tx, c->ttail.data + c->ttoff, n);
     plumb__shm_ring_publish_tail(&c->tx);
     c->ttoff += n;
   }
   c->ttail.len = c->ttoff = 0;
-  if (c->ttail.cap > c->tx.size)
+  if (c->ttail.cap > SHM_TTAIL_KEEP)
     plumb__buf_free(&c->ttail);
   return PLUMB_OK;
+}
+
+/* The writer thread (started at the first full ring of a server
+ * connection): streams what flush() hands it, then signals wevfd. */
+static void *
+shm_writer_main(void *arg)
+{
+  shm_conn *c = arg;
+  uint64_t one = 1;
+
+  pthread_mutex_lock(&c->wmu);
+  for (;;) {
+    while (!c->w_busy && !c->w_stop)
+      pthread_cond_wait(&c->wcv, &c->wmu);
+    if (c->w_stop)
+      break;
+    pthread_mutex_unlock(&c->wmu);
+    int rc = shm_tail_push(c, 1);
+    pthread_mutex_lock(&c->wmu);
+    c->w_status = rc;
+    c->w_busy = 0;
+    if (write(c->wevfd, &one, sizeof(one)) < 0) {
+      /* cannot overflow: flush() reads it before the next hand-off */
+    }
+  }
+  pthread_mutex_unlock(&c->wmu);
+  return NULL;
+}
+
+/* The ring is full: the writer thread takes over the kept frame. */
+static int
+shm_hand_off(shm_conn *c)
+{
+  if (!c->wthr_on) {
+    pthread_attr_t a;
+    int rv;
+    if (c->wevfd < 0 &&
+        (c->wevfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+      return PLUMB_ESYS;
+    if (pthread_attr_init(&a) != 0)
+      return PLUMB_ESYS;
+    pthread_attr_setstacksize(&a, SHM_WRITER_STACK);
+    rv = pthread_create(&c->wthr, &a, shm_writer_main, c);
+    pthread_attr_destroy(&a);
+    if (rv != 0)
+      return PLUMB_ESYS;
+    c->wthr_on = 1;
+  }
+  pthread_mutex_lock(&c->wmu);
+  c->w_busy = 1;
+  pthread_cond_signal(&c->wcv);
+  pthread_mutex_unlock(&c->wmu);
+  return PLUMB_EAGAIN;
+}
+
+/* Server side, never blocking (transport.h).  A frame that fits the ring
+ * and finds room goes in whole; any other is copied and streamed through by
+ * flush(), or by the writer thread while the ring is full. */
+static int
+shm_conn_flush(plumb_conn *pc)
+{
+  shm_conn *c = (shm_conn *)pc;
+  int rc;
+
+  if (c->wthr_on) {
+    uint64_t v;
+    pthread_mutex_lock(&c->wmu);
+    int busy = c->w_busy;
+    if (!busy && read(c->wevfd, &v, sizeof(v)) < 0) {
+      /* EAGAIN: nothing handed off since the last look */
+    }
+    pthread_mutex_unlock(&c->wmu);
+    if (busy)
+      return PLUMB_EAGAIN;
+  }
+  if (atomic_load(&c->closed))
+    return PLUMB_ECLOSED;
+  if (c->tx_err)
+    return c->tx_err;
+  rc = shm_tail_push(c, 0);
+  return rc == PLUMB_EAGAIN ? shm_hand_off(c) : rc;
 }
 
 static int
@@ -1029,20 +1144,18 @@ shm_conn_try_send(plumb_conn *pc, const struct iovec *iov, int iovcnt)
   size_t total = 0;
   int rc;
 
-  if (c->ttoff < c->ttail.len)
-    return PLUMB_EAGAIN;
+  if ((rc = shm_conn_flush(pc)) != PLUMB_OK)
+    return rc; /* PLUMB_EAGAIN: a kept frame still goes first */
   if (shm_frame_len(c, iov, iovcnt, &total) != PLUMB_OK)
     return PLUMB_ETOOBIG;
+  shm_call_end(c); /* answered, whether it fits the ring now or not */
   if (total + 8 <= c->tx.size) {
     rc = shm_conn_send(pc, iov, iovcnt, PLUMB_NOWAIT);
-    if (rc == PLUMB_EAGAIN && (rc = shm_conn_dead(c, 0)) == PLUMB_OK)
-      rc = PLUMB_EAGAIN;
-    return rc;
+    if (rc != PLUMB_EAGAIN)
+      return rc;
+    if ((rc = shm_conn_dead(c, 0)) != PLUMB_OK)
+      return rc;
   }
-  if (atomic_load(&c->closed))
-    return PLUMB_ECLOSED;
-  if (c->tx_err)
-    return c->tx_err;
   if (plumb__buf_reserve(&c->ttail, total + 8) != PLUMB_OK)
     return PLUMB_ENOMEM;
   uint32_t hdr[2] = { (uint32_t)total, (uint32_t)total ^ SHM_FRAME_KEY };
@@ -1058,13 +1171,20 @@ shm_conn_try_send(plumb_conn *pc, const struct iovec *iov, int iovcnt)
   return rc == PLUMB_EAGAIN ? PLUMB_OK : rc; /* taken either way */
 }
 
+/* The writer thread's eventfd once it exists (it does whenever flush() said
+ * PLUMB_EAGAIN). */
 static int
 shm_conn_write_wait(plumb_conn *pc, int *fd, uint32_t *events)
 {
-  (void)pc;
-  *fd = -1;
-  *events = 0;
-  return PLUMB_ENOTSUP;
+  shm_conn *c = (shm_conn *)pc;
+
+  *fd = c->wevfd;
+  *events = EPOLLIN;
+  if (c->wevfd < 0) {
+    *events = 0;
+    return PLUMB_ENOTSUP;
+  }
+  return PLUMB_OK;
 }
 
 static size_t

@@ -24,8 +24,14 @@
 /* Receive buffer kept between frames; larger ones are released when idle. */
 #define STREAM_RX_MIN (16u * 1024u)
 #define STREAM_RX_KEEP (2u * 1024u * 1024u) /* a 1 MiB frame stays cheap */
+/* Frames from this size on are read straight into the buffer handed out. */
+#define STREAM_BODY_MIN (64u * 1024u)
+/* Largest pipe a big frame grows its pipe to (see stream_grow_pipe). */
+#define STREAM_PIPE_MAX (1u << 20)
 /* Longest single blocking recv() on a blocking socket (ms). */
 #define STREAM_RCVTIMEO_SLICE 100
+/* Largest send buffer asked for on unix sockets (see stream_size_sndbuf). */
+#define PLUMB__STREAM_SNDBUF (2u * 1024u * 1024u)
 
 void
 plumb__stream_init(plumb__stream *s, int rfd, int wfd, uint32_t max_frame)
@@ -62,7 +68,7 @@ plumb__stream_free(plumb__stream *s)
   plumb__rx_release(s->pool, &s->charged);
   plumb__buf_free(&s->rx);
   plumb__buf_free(&s->tail);
-  s->off = s->toff = 0;
+  s->off = s->toff = s->body = 0;
 }
 
 /* Waits until fd polls for events or the deadline passes (or the wake fd
@@ -121,6 +127,28 @@ stream_frame_iov(const plumb__stream *s, const struct iovec *iov, int iovcnt,
   return PLUMB_OK;
 }
 
+/* A pipe or FIFO holds 64 KiB by default: a 1 MiB frame then crosses in
+ * sixteen turns, each a wake-up of both sides.  The first frame larger than
+ * that grows the pipe once to min(frame, pipe-max-size, STREAM_PIPE_MAX).
+ * Only connections that carry big frames pay: the pages count against the
+ * user's pipe-user-pages-soft (64 MiB), which small-call connections never
+ * touch; a refusal (EPERM past the limit) just keeps the default. */
+static void
+stream_grow_pipe(plumb__stream *s, size_t frame)
+{
+  long max = plumb__read_long("/proc/sys/fs/pipe-max-size", 1 << 20);
+  size_t want = STREAM_PIPE_MAX;
+
+  s->pipe_grown = 1;
+  if (max > 0 && (size_t)max < want)
+    want = (size_t)max;
+  if (frame < want)
+    want = frame;
+  int have = fcntl(s->wfd, F_GETPIPE_SZ);
+  if (have > 0 && (size_t)have < want)
+    (void)fcntl(s->wfd, F_SETPIPE_SZ, (int)want);
+}
+
 /* One non-blocking write of iov; never raises SIGPIPE. */
 static ssize_t
 stream_write(plumb__stream *s, struct iovec *iov, int n)
@@ -163,6 +191,8 @@ plumb__stream_send(plumb__stream *s, const struct iovec *iov, int iovcnt,
   if ((st = stream_frame_iov(s, iov, iovcnt, prefix, v, &n, &total)) !=
       PLUMB_OK)
     return st;
+  if (!s->wsock && !s->pipe_grown && total >= STREAM_BODY_MIN)
+    stream_grow_pipe(s, total + PLUMB__STREAM_PREFIX);
 
   struct iovec *cur = v;
   for (;;) {
@@ -222,6 +252,8 @@ plumb__stream_try_send(plumb__stream *s, const struct iovec *iov, int iovcnt)
   if ((st = stream_frame_iov(s, iov, iovcnt, prefix, v, &n, &total)) !=
       PLUMB_OK)
     return st;
+  if (!s->wsock && !s->pipe_grown && total >= STREAM_BODY_MIN)
+    stream_grow_pipe(s, total + PLUMB__STREAM_PREFIX);
   do
     w = stream_write(s, v, n);
   while (w < 0 && errno == EINTR);
@@ -277,19 +309,45 @@ int
 plumb__stream_buffered(const plumb__stream *s)
 {
   size_t have = s->rx.len - s->off;
+
+  if (s->body)
+    return s->rx.len == s->body;
   if (have < PLUMB__STREAM_PREFIX)
     return 0;
   uint32_t n = plumb__get_le32(s->rx.data + s->off);
   return n <= s->max_frame && have - PLUMB__STREAM_PREFIX >= n;
 }
 
+/* The buffer is empty again: no charge, and a large one goes. */
+static void
+stream_rx_idle(plumb__stream *s)
+{
+  s->off = s->rx.len = 0;
+  plumb__rx_release(s->pool, &s->charged); /* nothing partial left */
+  if (s->rx.cap > STREAM_RX_KEEP)
+    plumb__buf_free(&s->rx);
+}
+
 /* Hands out the frame at the head of the buffer if it is complete.
- * Returns PLUMB_OK, PLUMB_EAGAIN (need more bytes) or an error. */
+ * Returns PLUMB_OK, PLUMB_EAGAIN (need more bytes: *need of them in the
+ * buffer) or an error.  A frame of at least STREAM_BODY_MIN bytes that is
+ * not all here yet switches the stream to body mode (stream.h). */
 static int
 stream_take(plumb__stream *s, plumb_buf *out, size_t *need)
 {
   size_t have = s->rx.len - s->off;
 
+  if (s->body) {
+    *need = s->body;
+    if (s->rx.len < s->body)
+      return PLUMB_EAGAIN;
+    plumb_buf t = *out; /* the buffers swap: no copy */
+    *out = s->rx;
+    s->rx = t;
+    s->body = 0;
+    stream_rx_idle(s);
+    return PLUMB_OK;
+  }
   *need = PLUMB__STREAM_PREFIX;
   if (have < PLUMB__STREAM_PREFIX)
     return PLUMB_EAGAIN;
@@ -297,19 +355,24 @@ stream_take(plumb__stream *s, plumb_buf *out, size_t *need)
   if (n > s->max_frame)
     return PLUMB_ETOOBIG;
   *need = PLUMB__STREAM_PREFIX + (size_t)n;
-  if (have < *need)
+  if (have < *need) {
+    if (n >= STREAM_BODY_MIN) { /* everything here is of this frame */
+      memmove(s->rx.data, s->rx.data + s->off + PLUMB__STREAM_PREFIX,
+              have - PLUMB__STREAM_PREFIX);
+      s->rx.len = have - PLUMB__STREAM_PREFIX;
+      s->off = 0;
+      s->body = n;
+      *need = n;
+    }
     return PLUMB_EAGAIN;
+  }
   if (plumb__buf_reserve(out, n ? n : 1) != PLUMB_OK)
     return PLUMB_ENOMEM;
   memcpy(out->data, s->rx.data + s->off + PLUMB__STREAM_PREFIX, n);
   out->len = n;
   s->off += *need;
-  if (s->off == s->rx.len) {
-    s->off = s->rx.len = 0;
-    plumb__rx_release(s->pool, &s->charged); /* nothing partial left */
-    if (s->rx.cap > STREAM_RX_KEEP)
-      plumb__buf_free(&s->rx);
-  }
+  if (s->off == s->rx.len)
+    stream_rx_idle(s);
   return PLUMB_OK;
 }
 
@@ -345,7 +408,7 @@ static ssize_t
 stream_read(plumb__stream *s, int64_t deadline, int *st)
 {
   void *p = s->rx.data + s->rx.len;
-  size_t n = s->rx.cap - s->rx.len;
+  size_t n = s->body ? s->body - s->rx.len : s->rx.cap - s->rx.len;
 
   if (!s->rblock)
     return read(s->rfd, p, n);
@@ -372,7 +435,7 @@ plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline)
       s->rx.len -= s->off;
       s->off = 0;
     }
-    size_t want = need < STREAM_RX_MIN ? STREAM_RX_MIN : need;
+    size_t want = need < STREAM_RX_MIN && !s->body ? STREAM_RX_MIN : need;
     /* The buffer serves a partial frame: the server's budget pays for it
      * beyond the free allowance (a no-op for small frames), before the
      * memory is taken. */
@@ -442,6 +505,26 @@ plumb__fdconn_fini(plumb__fdconn *c)
   plumb__stream_free(&c->st);
 }
 
+/* A unix stream socket's send buffer bounds what one sendmsg() can hand
+ * the kernel (the receiver has no buffer of its own: the sender's is
+ * charged).  With the default (wmem_default, 208 KiB) a 1 MiB frame goes in
+ * five turns, each a wake-up of both sides; a buffer that holds a whole
+ * large frame - min(max_frame, PLUMB__STREAM_SNDBUF), the kernel caps it
+ * at wmem_max - lets it go in one.  Only memory a frame actually uses is
+ * charged, so idle and small-call connections cost nothing more. */
+static void
+stream_size_sndbuf(int fd, uint32_t max_frame)
+{
+  int want = max_frame > PLUMB__STREAM_SNDBUF ? (int)PLUMB__STREAM_SNDBUF
+                                              : (int)max_frame;
+  int have = 0;
+  socklen_t len = sizeof(have);
+
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &have, &len) == 0 &&
+      have < want)
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+}
+
 /* A connection over socket fd, which it owns from now on (closed on
  * failure). */
 static int
@@ -457,6 +540,8 @@ fdconn_socket(const plumb_transport *ops, int fd, uint32_t max_frame,
   }
   if (tcp_nodelay)
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  else
+    stream_size_sndbuf(fd, max_frame);
   c->base.ops = ops;
   c->rfd = c->wfd = fd;
   c->wakefd = -1;

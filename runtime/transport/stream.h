@@ -62,9 +62,15 @@ typedef struct plumb__stream {
   int wsock;          /* wfd is a socket: use MSG_NOSIGNAL */
   int rblock;         /* rfd is a blocking socket (see above) */
   int rcvtimeo_ms;    /* rfd's SO_RCVTIMEO as last set; -1 = unknown */
+  int pipe_grown;     /* pipe/FIFO write end: F_SETPIPE_SZ tried (stream.c) */
   uint32_t max_frame; /* largest frame accepted or sent (bytes after prefix) */
   plumb_buf rx;       /* bytes read, not yet returned: rx.data[off..rx.len) */
   size_t off;
+  /* A large frame is read body-only: its prefix dropped, rx.data[0..len)
+   * holds the first bytes of a body of `body` bytes (0 = not in that mode),
+   * nothing beyond it is read, and the whole buffer is handed to the
+   * caller by swapping - no copy (stream.c, stream_take). */
+  size_t body;
   plumb_buf tail;     /* try_send: unsent rest of a frame, tail.data[toff..) */
   size_t toff;
   plumb__rx_pool *pool; /* server side: charged for rx while it is busy */

@@ -34,8 +34,13 @@
  * watchdog thread turns its deadline (timerfd), shutdown() and the server's
  * death (pidfd) into a WAKE message to itself.  If a client's conn_fd() is
  * asked for, it switches for good to a reader thread like the server's.
+ * The reader thread rebuilds frames itself (into one buffer per connection,
+ * no allocation per message) and hands each whole frame to recv().
  * The server side never waits for a peer: try_send()/flush() use IPC_NOWAIT
- * and keep an unsent rest; write_wait() is PLUMB_ENOTSUP (no fd to poll).
+ * and keep an unsent rest; when the queue is full, a writer thread (started
+ * at the first full queue) blocks in msgsnd() for it - the kernel wakes it
+ * as the peer makes room - and then makes an eventfd readable, which is
+ * write_wait()'s fd: a real wake-up instead of the core's retry timer.
  * Trust: the kernel checks the queues' permission bits on every operation;
  * SysV has no per-process isolation, so a process of the client's own uid
  * can still read or forge its traffic (docs/TRANSPORTS.md, threat model).
@@ -50,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -103,6 +109,7 @@ typedef struct sv_inbox {
   unsigned count;
   int evfd;      /* readable while messages wait or closed */
   int signalled;
+  pthread_cond_t taken; /* a connection's frame was taken, or closed */
   int closed;    /* nothing more will arrive: fail with `status` */
   int status;
 } sv_inbox;
@@ -133,7 +140,26 @@ typedef struct sv_conn {
   int peer_dead;
   uint8_t *wmsg;     /* long mtype + text */
   plumb__reasm rx;   /* the frame being received */
-  plumb__tail tail;  /* try_send(): the unsent rest of a frame */
+  /* Reader thread mode: the reader rebuilds frames in rx itself and hands
+   * each whole one over (1) or an error (< 0) for recv(); 0 = nothing.
+   * Under in.mu; the reader waits on in.taken until recv() took it. */
+  int r_ready;
+  /* try_send(): what did not fit in the full queue - one built message
+   * (pend: long mtype + text, pend_len text bytes; 0 = none) and the rest
+   * of the frame after it (tail).  flush() sends them without waiting; if
+   * the queue is still full it hands them to the writer thread, which
+   * blocks in msgsnd() until the peer makes room and then makes wevfd
+   * readable: write_wait()'s real wake-up.  Owned by the writer while
+   * w_busy (under wmu), by the core's flush() otherwise. */
+  plumb__tail tail;
+  uint8_t *pend;
+  size_t pend_len;
+  pthread_mutex_t wmu;
+  pthread_cond_t wcv;
+  int w_busy, w_stop, w_status;
+  int wevfd;
+  pthread_t wthr;
+  int wthr_on;
   atomic_uint forged; /* messages dropped: not from our peer */
   pthread_t thr;     /* reader thread (servers; clients after conn_fd()) */
   int thr_on;
@@ -410,6 +436,7 @@ sv_inbox_init(sv_inbox *ib, size_t limit)
   if (ib->evfd < 0)
     return PLUMB_ESYS;
   pthread_mutex_init(&ib->mu, NULL);
+  pthread_cond_init(&ib->taken, NULL);
   return PLUMB_OK;
 }
 
@@ -441,6 +468,7 @@ sv_inbox_fini(sv_inbox *ib)
   sv_inbox_drop(ib);
   close(ib->evfd);
   ib->evfd = -1;
+  pthread_cond_destroy(&ib->taken);
   pthread_mutex_destroy(&ib->mu);
 }
 
@@ -481,6 +509,7 @@ sv_inbox_close(sv_inbox *ib, int status)
     ib->status = status;
   }
   sv_signal(ib);
+  pthread_cond_broadcast(&ib->taken);
   pthread_mutex_unlock(&ib->mu);
 }
 
@@ -555,6 +584,23 @@ sv_thread(pthread_t *t, void *(*fn)(void *), void *arg)
   return rv == 0 ? 0 : -1;
 }
 
+/* Joins a thread that is on its way out (its queue removed, or woken);
+ * cancels it only if it is not gone within a second.  Threads are not
+ * cancelled as a rule: one unwound by a cancel leaves AddressSanitizer's
+ * stack poisoning on its (cached, reused) stack. */
+static void
+sv_join(pthread_t t)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += 1;
+  if (pthread_timedjoin_np(t, NULL, &ts) != 0) {
+    pthread_cancel(t);
+    pthread_join(t, NULL);
+  }
+}
+
 /* ---- connections (both sides) ---- */
 
 static sv_conn *
@@ -568,17 +614,24 @@ sv_conn_new(size_t chunk, uint32_t max_frame)
   atomic_init(&c->boxq, -1);
   c->pidfd = c->epfd = c->tfd = c->wakefd = -1;
   c->in.evfd = -1;
+  c->wevfd = -1;
   c->chunk = chunk;
   c->max_frame = max_frame ? max_frame : PLUMB_DEFAULT_MAX_FRAME;
   c->wmsg = malloc(sizeof(long) + chunk);
+  c->pend = malloc(sizeof(long) + chunk);
   c->rbuf = malloc(sizeof(long) + chunk + 64);
-  if (c->wmsg == NULL || c->rbuf == NULL ||
-      sv_inbox_init(&c->in, 2 * (size_t)c->max_frame + (1u << 20)) != 0) {
+  /* the inbox carries no messages on a connection (the reader rebuilds
+   * frames itself): no byte limit */
+  if (c->wmsg == NULL || c->pend == NULL || c->rbuf == NULL ||
+      sv_inbox_init(&c->in, 0) != 0) {
     free(c->wmsg);
+    free(c->pend);
     free(c->rbuf);
     free(c);
     return NULL;
   }
+  pthread_mutex_init(&c->wmu, NULL);
+  pthread_cond_init(&c->wcv, NULL);
   return c;
 }
 
@@ -613,10 +666,15 @@ sv_conn_free(sv_conn *c)
     close(c->tfd);
   if (c->wakefd >= 0)
     close(c->wakefd);
+  if (c->wevfd >= 0)
+    close(c->wevfd);
   sv_inbox_fini(&c->in);
   plumb__reasm_free(&c->rx);
   plumb__buf_free(&c->tail.buf);
+  pthread_cond_destroy(&c->wcv);
+  pthread_mutex_destroy(&c->wmu);
   free(c->wmsg);
+  free(c->pend);
   free(c->rbuf);
   free(c);
 }
@@ -631,13 +689,13 @@ sv_genuine(sv_conn *c, const uint8_t *text, ssize_t n)
   return 0;
 }
 
-/* Fills c->wmsg with the header of a data message. */
+/* Fills msg (long mtype + text) with the header of a data message. */
 static uint8_t *
-sv_data_hdr(sv_conn *c, uint8_t kind, uint32_t total)
+sv_data_hdr(sv_conn *c, uint8_t *msg, uint8_t kind, uint32_t total)
 {
-  uint8_t *text = c->wmsg + sizeof(long);
+  uint8_t *text = msg + sizeof(long);
   long mtype = SV_T_DATA;
-  memcpy(c->wmsg, &mtype, sizeof(long));
+  memcpy(msg, &mtype, sizeof(long));
   memset(text, 0, SV_HDR);
   text[0] = kind;
   plumb__put_le32(text + 4, total);
@@ -655,21 +713,27 @@ sv_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
 
   if (atomic_load(&c->shut) || c->wbroken)
     return PLUMB_ECLOSED;
-  if (plumb__tail_pending(&c->tail)) /* a try_send() rest goes first */
-    return PLUMB_EAGAIN;
+  if (c->pend_len || plumb__tail_pending(&c->tail))
+    return PLUMB_EAGAIN; /* a try_send() rest goes first */
   if ((rv = plumb__split_begin(&sp, iov, iovcnt, c->max_frame)) != PLUMB_OK)
     return rv;
   while (plumb__split_more(&sp)) {
-    uint8_t *text = sv_data_hdr(c, sp.msgs == 0 ? SV_FIRST : SV_MORE,
+    uint8_t *text = sv_data_hdr(c, c->wmsg,
+                                sp.msgs == 0 ? SV_FIRST : SV_MORE,
                                 (uint32_t)sp.total);
     size_t used = SV_HDR + plumb__split_fill(&sp, text + SV_HDR,
                                              c->chunk - SV_HDR);
     rv = sv_send_msg(c->wq, c->wmsg, used, c->pidfd, &c->shut, &c->in,
                      deadline);
     if (rv != PLUMB_OK) {
-      if (rv == PLUMB_EAGAIN && deadline == PLUMB_NOWAIT && sp.msgs > 1) {
-        /* try_send(): keep the unsent rest (message already built) */
-        rv = plumb__tail_keep(&c->tail, &sp, text + SV_HDR, used - SV_HDR);
+      if (rv == PLUMB_EAGAIN && deadline == PLUMB_NOWAIT) {
+        /* try_send(): the frame is taken - the built message waits in
+         * pend, the rest of the frame in tail (flush() sends both) */
+        uint8_t *t = c->pend;
+        c->pend = c->wmsg;
+        c->wmsg = t;
+        c->pend_len = used;
+        rv = plumb__tail_keep(&c->tail, &sp, text + SV_HDR, 0);
         if (rv != PLUMB_OK)
           c->wbroken = 1;
         return rv;
@@ -680,27 +744,138 @@ sv_send_frame(plumb_conn *pc, const struct iovec *iov, int iovcnt,
   return PLUMB_OK;
 }
 
+/* One built message to our peer, waiting until the queue has room (the
+ * writer thread).  A server blocks in msgsnd() - the kernel wakes it as
+ * soon as there is room, and close() removes the pair first (EIDRM), so
+ * it never needs cancelling; a client (try_send() on a client connection:
+ * only tests do that) cannot remove the server's queue and polls instead,
+ * seeing close() through c->shut. */
+static int
+sv_send_blocking(sv_conn *c, void *msg, size_t textlen)
+{
+  int r;
+
+  if (c->hub == NULL)
+    return sv_send_msg(c->wq, msg, textlen, c->pidfd, &c->shut, &c->in,
+                       PLUMB_FOREVER);
+  for (;;) {
+    if (atomic_load(&c->shut) || atomic_load(&c->peer_bye))
+      return PLUMB_ECLOSED;
+    r = msgsnd(c->wq, msg, textlen, 0);
+    if (r == 0)
+      return PLUMB_OK;
+    if (errno == EINTR)
+      continue;
+    if (errno == EIDRM || errno == EINVAL)
+      return PLUMB_ECLOSED;
+    return sv_errno_status(errno) == PLUMB_EPERM ? PLUMB_EPERM : PLUMB_ESYS;
+  }
+}
+
+/* Sends what try_send() kept - pend, then the tail one message at a time
+ * (each built in pend before it goes) - waiting for room (block) or not
+ * (PLUMB_EAGAIN with the rest still kept). */
+static int
+sv_push(sv_conn *c, int block)
+{
+  for (;;) {
+    if (c->pend_len == 0) {
+      if (!plumb__tail_pending(&c->tail))
+        return PLUMB_OK;
+      uint8_t *text = sv_data_hdr(c, c->pend, SV_MORE, 0);
+      size_t n = plumb__tail_peek(&c->tail, text + SV_HDR,
+                                  c->chunk - SV_HDR);
+      plumb__tail_sent(&c->tail, n);
+      c->pend_len = SV_HDR + n;
+    }
+    int rv = block ? sv_send_blocking(c, c->pend, c->pend_len)
+                   : sv_send_msg(c->wq, c->pend, c->pend_len, c->pidfd,
+                                 &c->shut, &c->in, PLUMB_NOWAIT);
+    if (rv != PLUMB_OK)
+      return rv;
+    c->pend_len = 0;
+  }
+}
+
+/* The writer thread (server side, started at the first full queue): sends
+ * what flush() hands it, then makes wevfd readable. */
+static void *
+writer_main(void *arg)
+{
+  sv_conn *c = arg;
+  uint64_t one = 1;
+  int old;
+
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+  pthread_mutex_lock(&c->wmu);
+  for (;;) {
+    while (!c->w_busy && !c->w_stop)
+      pthread_cond_wait(&c->wcv, &c->wmu);
+    if (c->w_stop)
+      break;
+    pthread_mutex_unlock(&c->wmu);
+    int rv = sv_push(c, 1);
+    pthread_mutex_lock(&c->wmu);
+    c->w_status = rv;
+    c->w_busy = 0;
+    if (write(c->wevfd, &one, sizeof(one)) < 0) {
+      /* cannot overflow: flush() reads it before the next hand-off */
+    }
+  }
+  pthread_mutex_unlock(&c->wmu);
+  return NULL;
+}
+
+/* The queue is full: the writer thread takes over the kept rest. */
+static int
+sv_hand_off(sv_conn *c)
+{
+  if (!c->wthr_on) {
+    if (c->wevfd < 0 &&
+        (c->wevfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+      return PLUMB_ESYS;
+    if (sv_thread(&c->wthr, writer_main, c) != 0)
+      return PLUMB_ESYS;
+    c->wthr_on = 1;
+  }
+  pthread_mutex_lock(&c->wmu);
+  c->w_busy = 1;
+  pthread_cond_signal(&c->wcv);
+  pthread_mutex_unlock(&c->wmu);
+  return PLUMB_EAGAIN;
+}
+
 /* Server side, never blocking (transport.h). */
 static int
 sv_flush(plumb_conn *pc)
 {
   sv_conn *c = (sv_conn *)pc;
+  int rv;
 
-  while (plumb__tail_pending(&c->tail)) {
-    if (atomic_load(&c->shut))
-      return PLUMB_ECLOSED;
-    uint8_t *text = sv_data_hdr(c, SV_MORE, 0);
-    size_t n = plumb__tail_peek(&c->tail, text + SV_HDR, c->chunk - SV_HDR);
-    int rv = sv_send_msg(c->wq, c->wmsg, SV_HDR + n, c->pidfd, &c->shut,
-                         &c->in, PLUMB_NOWAIT);
-    if (rv != PLUMB_OK) {
-      if (rv != PLUMB_EAGAIN)
-        c->wbroken = 1;
+  if (c->wthr_on) {
+    uint64_t v;
+    pthread_mutex_lock(&c->wmu);
+    int busy = c->w_busy;
+    rv = c->w_status;
+    if (!busy && read(c->wevfd, &v, sizeof(v)) < 0) {
+      /* EAGAIN: nothing handed off since the last look */
+    }
+    pthread_mutex_unlock(&c->wmu);
+    if (busy)
+      return PLUMB_EAGAIN;
+    if (rv != PLUMB_OK) { /* sticky: the pair holds half a frame */
+      c->wbroken = 1;
       return rv;
     }
-    plumb__tail_sent(&c->tail, n);
   }
-  return PLUMB_OK;
+  if (atomic_load(&c->shut))
+    return PLUMB_ECLOSED;
+  rv = sv_push(c, 0);
+  if (rv == PLUMB_EAGAIN)
+    rv = sv_hand_off(c);
+  if (rv != PLUMB_OK && rv != PLUMB_EAGAIN)
+    c->wbroken = 1;
+  return rv;
 }
 
 static int
@@ -718,13 +893,20 @@ sv_try_send(plumb_conn *pc, const struct iovec *iov, int iovcnt)
   return rv;
 }
 
+/* The writer thread's eventfd once it exists (it does whenever flush() said
+ * PLUMB_EAGAIN); before that there is nothing to wait for. */
 static int
 sv_write_wait(plumb_conn *pc, int *fd, uint32_t *events)
 {
-  (void)pc;
-  *fd = -1;
-  *events = 0;
-  return PLUMB_ENOTSUP; /* SysV queues cannot be polled: retry on a timer */
+  sv_conn *c = (sv_conn *)pc;
+
+  *fd = c->wevfd;
+  *events = EPOLLIN;
+  if (c->wevfd < 0) {
+    *events = 0;
+    return PLUMB_ENOTSUP; /* the core retries on its timer */
+  }
+  return PLUMB_OK;
 }
 
 /* Adds one data message to the frame being rebuilt: 1 = frame complete. */
@@ -866,28 +1048,35 @@ sv_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
   if (c->direct)
     return sv_recv_direct(c, buf, deadline);
   for (;;) {
-    int closed, status;
+    int closed, status, r;
     if (atomic_load(&c->shut))
       return PLUMB_ECLOSED;
-    sv_msg *m = sv_inbox_get(&c->in, &closed, &status);
-    if (m) {
-      int r = sv_take(c, m->kind, m->aux, m->data, m->n);
-      free(m);
-      if (r < 0)
-        return r;
-      if (r == 1) {
+    pthread_mutex_lock(&c->in.mu);
+    if ((r = c->r_ready) != 0) {
+      if (r == 1)
         plumb__reasm_take(&c->rx, buf);
-        return PLUMB_OK;
-      }
-      continue;
+      c->r_ready = 0;
+      pthread_cond_signal(&c->in.taken);
     }
+    if (!c->in.closed && c->in.signalled) {
+      uint64_t v;
+      if (read(c->in.evfd, &v, sizeof(v)) == sizeof(v) || errno == EAGAIN)
+        c->in.signalled = 0;
+    }
+    closed = c->in.closed;
+    status = c->in.status;
+    pthread_mutex_unlock(&c->in.mu);
+    if (r == 1)
+      return PLUMB_OK;
+    if (r < 0)
+      return r;
     if (closed)
       return status ? status : PLUMB_ECLOSED;
     if (c->peer_dead)
       return PLUMB_ECLOSED;
     struct pollfd p[2] = { { .fd = c->in.evfd, .events = POLLIN },
                            { .fd = c->pidfd, .events = POLLIN } };
-    int r = poll(p, 2, plumb__poll_timeout(deadline));
+    r = poll(p, 2, plumb__poll_timeout(deadline));
     if (r < 0 && errno != EINTR)
       return PLUMB_ESYS;
     if (r == 0)
@@ -900,40 +1089,55 @@ sv_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
   }
 }
 
-/* Reader thread: our queue's genuine messages into the inbox.  The first
- * one from a client confirms the handshake: its box goes. */
+/* Reader thread: what sv_take() gave (1: a whole frame in c->rx; < 0: an
+ * error) goes to recv(); waits until recv() took it.  -1 once closed. */
+static int
+sv_hand_over(sv_conn *c, int r)
+{
+  pthread_mutex_lock(&c->in.mu);
+  c->r_ready = r;
+  sv_signal(&c->in);
+  while (c->r_ready != 0 && !c->in.closed)
+    pthread_cond_wait(&c->in.taken, &c->in.mu);
+  int closed = c->in.closed;
+  pthread_mutex_unlock(&c->in.mu);
+  return closed ? -1 : 0;
+}
+
+/* Reader thread: rebuilds the frames of our queue's genuine messages in
+ * c->rx (no allocation per message) and hands each to recv().  The first
+ * message from a client confirms the handshake: its box goes. */
 static void *
 reader_main(void *arg)
 {
   sv_conn *c = arg;
   size_t cap = c->chunk + 64;
-  void *buf = c->rbuf; /* owned by the connection: we may be cancelled */
+  const uint8_t *text = (const uint8_t *)c->rbuf + sizeof(long);
   int old;
 
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
   for (;;) {
-    sv_msg *m = sv_receive(c->rq, SV_T_DATA, 0, buf, cap);
-    if (m == NULL) {
-      if (errno == EINTR || errno == EPROTO || errno == ENOMEM)
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+    ssize_t n = msgrcv(c->rq, c->rbuf, cap, SV_T_DATA, MSG_NOERROR);
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    if (n < 0) {
+      if (errno == EINTR)
         continue;
       break; /* EIDRM/EINVAL: the pair was removed */
     }
-    if (m->id != c->secret) {
-      atomic_fetch_add(&c->forged, 1);
-      free(m);
+    if (atomic_load(&c->shut))
+      break; /* close(): see sv_stop_threads */
+    if (!sv_genuine(c, text, n))
       continue;
-    }
     sv_rmid(&c->boxq);
-    if (m->kind == SV_BYE) {
+    if (text[0] == SV_BYE) {
       atomic_store(&c->peer_bye, 1);
-      free(m);
       break;
     }
-    if (m->kind == SV_WAKE) {
-      free(m);
-      continue;
-    }
-    sv_inbox_put(&c->in, m);
+    int r = sv_take(c, text[0], plumb__get_le32(text + 4), text + SV_HDR,
+                    (size_t)n - SV_HDR);
+    if (r != 0 && sv_hand_over(c, r) != 0)
+      break;
   }
   sv_inbox_close(&c->in, PLUMB_ECLOSED);
   return NULL;
@@ -1003,9 +1207,26 @@ sv_stop_threads(sv_conn *c)
     c->wd_on = 0;
   }
   if (c->thr_on) {
-    pthread_cancel(c->thr);
-    pthread_join(c->thr, NULL);
+    /* The reader leaves by itself: EIDRM once a server removed the pair,
+     * or our own WAKE (a client) with c->shut set; the closed inbox ends a
+     * hand-over wait. */
+    atomic_store(&c->shut, 1);
+    sv_inbox_close(&c->in, PLUMB_ECLOSED);
+    if (c->hub == NULL)
+      (void)sv_send_ctl(c->rq, SV_T_DATA, SV_WAKE, 0, c->secret, NULL, 0,
+                        PLUMB_NOWAIT);
+    sv_join(c->thr);
     c->thr_on = 0;
+  }
+  if (c->wthr_on) { /* woken by w_stop; out of msgsnd() by EIDRM (server)
+                      * or c->shut (client), see sv_send_blocking */
+    atomic_store(&c->shut, 1);
+    pthread_mutex_lock(&c->wmu);
+    c->w_stop = 1;
+    pthread_cond_signal(&c->wcv);
+    pthread_mutex_unlock(&c->wmu);
+    pthread_join(c->wthr, NULL);
+    c->wthr_on = 0;
   }
 }
 
@@ -1154,10 +1375,8 @@ hub_destroy(sv_hub *h)
     close(h->jan_fd);
   if (h->qid >= 0)
     msgctl(h->qid, IPC_RMID, NULL);
-  if (h->thr_on) {
-    pthread_cancel(h->thr);
-    pthread_join(h->thr, NULL);
-  }
+  if (h->thr_on) /* the queue is gone: its msgrcv() fails with EIDRM */
+    sv_join(h->thr);
   if (h->made_path) {
     unlink(h->made_path);
     free(h->made_path);

@@ -490,6 +490,98 @@ test_peer_and_nowait(void)
   CU_ASSERT_EQUAL(leftovers(), 0);
 }
 
+/* In-process dial for the server-side tests. */
+typedef struct dial_arg {
+  const char *rest;
+  plumb_conn *c;
+  int rc;
+} dial_arg;
+
+static void *
+dial_main(void *p)
+{
+  dial_arg *a = p;
+  plumb_tran_opts o = opts_max(PLUMB_DEFAULT_MAX_FRAME);
+  a->rc = T->dial(a->rest, &o, plumb__deadline_ms(5000), &a->c);
+  return NULL;
+}
+
+/* Server side: a frame that cannot go into the ring is taken and streamed
+ * by the writer thread; write_wait() gives its eventfd, readable once the
+ * client has read the frame (no retry timer). */
+static void
+test_server_writer(void)
+{
+  plumb_tran_opts o = opts_max(PLUMB_DEFAULT_MAX_FRAME);
+  plumb_listener *l = NULL;
+  plumb_conn *s = NULL;
+  plumb_buf in = { 0 };
+  dial_arg a = { NULL, NULL, -1 };
+  pthread_t th;
+  const char *rest;
+  char ep[128];
+  size_t n = 5 * 4096 + 123; /* five rings and a bit */
+  uint8_t *big = malloc(n);
+
+  CU_ASSERT_FATAL(big != NULL);
+  fill(big, n, 31);
+  mkep(ep, sizeof(ep), "writer", NULL);
+  plumb__transport_find(ep, &rest);
+  o.shm_ring_size = 4096;
+  CU_ASSERT_EQUAL_FATAL(T->listen(rest, &o, &l), PLUMB_OK);
+  a.rest = rest;
+  CU_ASSERT_FATAL(pthread_create(&th, NULL, dial_main, &a) == 0);
+  struct pollfd lp = { .fd = T->listener_fd(l), .events = POLLIN };
+  int rc = PLUMB_EAGAIN;
+  for (int i = 0; i < 100 && rc == PLUMB_EAGAIN; i++)
+    if (poll(&lp, 1, 50) >= 0)
+      rc = T->accept(l, &s);
+  pthread_join(th, NULL);
+  CU_ASSERT_EQUAL_FATAL(rc, PLUMB_OK);
+  CU_ASSERT_EQUAL_FATAL(a.rc, PLUMB_OK);
+  struct iovec v = { big, n };
+  int64_t t0 = plumb__now_ns();
+  CU_ASSERT_EQUAL(T->try_send(s, &v, 1), PLUMB_OK); /* taken */
+  CU_ASSERT_EQUAL(T->try_send(s, &v, 1), PLUMB_EAGAIN); /* one at a time */
+  CU_ASSERT_EQUAL(T->flush(s), PLUMB_EAGAIN);
+  CU_ASSERT(ms_since(t0) < 50); /* never waited */
+  int fd = -1;
+  uint32_t ev = 0;
+  CU_ASSERT_EQUAL(T->write_wait(s, &fd, &ev), PLUMB_OK);
+  CU_ASSERT(fd >= 0 && ev == EPOLLIN);
+  struct pollfd wp = { .fd = fd, .events = POLLIN };
+  CU_ASSERT_EQUAL(poll(&wp, 1, 0), 0); /* nobody read yet */
+  CU_ASSERT_EQUAL(T->recv(a.c, &in, plumb__deadline_ms(5000)), PLUMB_OK);
+  CU_ASSERT(in.len == n && memcmp(in.data, big, n) == 0);
+  CU_ASSERT_EQUAL(poll(&wp, 1, 2000), 1); /* the writer is done */
+  CU_ASSERT_EQUAL(T->flush(s), PLUMB_OK);
+  CU_ASSERT_EQUAL(poll(&wp, 1, 0), 0); /* flush() consumed the signal */
+  /* the connection goes on, both ways */
+  fill(big, n, 32);
+  CU_ASSERT_EQUAL(T->try_send(s, &v, 1), PLUMB_OK);
+  CU_ASSERT_EQUAL(T->recv(a.c, &in, plumb__deadline_ms(5000)), PLUMB_OK);
+  CU_ASSERT(in.len == n && memcmp(in.data, big, n) == 0);
+  for (int i = 0; i < 100 && T->flush(s) == PLUMB_EAGAIN; i++)
+    poll(&wp, 1, 20);
+  CU_ASSERT_EQUAL(T->flush(s), PLUMB_OK);
+  struct iovec small = { big, 1000 }; /* fits: no reader needed yet */
+  CU_ASSERT_EQUAL(T->send(a.c, &small, 1, plumb__deadline_ms(5000)),
+                  PLUMB_OK);
+  CU_ASSERT_EQUAL(T->recv(s, &in, plumb__deadline_ms(5000)), PLUMB_OK);
+  CU_ASSERT(in.len == 1000 && memcmp(in.data, big, 1000) == 0);
+  /* a writer parked on a full ring is woken and joined by close() */
+  CU_ASSERT_EQUAL(T->try_send(s, &v, 1), PLUMB_OK);
+  CU_ASSERT_EQUAL(T->flush(s), PLUMB_EAGAIN);
+  t0 = plumb__now_ns();
+  T->close(s);
+  CU_ASSERT(ms_since(t0) < 1000);
+  T->close(a.c);
+  T->listener_close(l);
+  plumb__buf_free(&in);
+  free(big);
+  CU_ASSERT_EQUAL(leftovers(), 0);
+}
+
 static void
 test_deadline(void)
 {
@@ -879,6 +971,7 @@ static const ptest_case basic_cases[] = {
   { "addresses", test_addresses },
   { "listen_busy", test_listen_busy },
   { "peer_and_nowait", test_peer_and_nowait },
+  { "server_writer", test_server_writer },
   { "deadline", test_deadline },
   { "send_deadline", test_send_deadline },
   { "shutdown", test_shutdown },
