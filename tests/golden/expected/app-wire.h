@@ -56,6 +56,9 @@ struct app_Log_sources__reply {
 void app_Log_sources__reply_init(app_Log_sources__reply *v);
 extern const plumb_msg_check app_Log_sources__reply__check;
 int app_Log_sources__reply_validate(const app_Log_sources__reply *v);
+/* operation signatures of Log (stub and thunk tables, -types.c) */
+extern const plumb_op_sig app_Log_append__sig;
+extern const plumb_op_sig app_Log_sources__sig;
 
 #ifdef __cplusplus
 }

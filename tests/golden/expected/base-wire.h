@@ -52,6 +52,9 @@ struct base_Service__get_version__reply {
 void base_Service__get_version__reply_init(base_Service__get_version__reply *v);
 extern const plumb_msg_check base_Service__get_version__reply__check;
 int base_Service__get_version__reply_validate(const base_Service__get_version__reply *v);
+/* operation signatures of Service (stub and thunk tables, -types.c) */
+extern const plumb_op_sig base_Service_now__sig;
+extern const plumb_op_sig base_Service__get_version__sig;
 
 #ifdef __cplusplus
 }

@@ -114,6 +114,12 @@ typedef calc_Calculator_add__reply calc_Calculator__get_calls__reply;
 #define calc_Calculator__get_calls__reply__check calc_Calculator_add__reply__check
 #define calc_Calculator__get_calls__reply_init calc_Calculator_add__reply_init
 #define calc_Calculator__get_calls__reply_validate calc_Calculator_add__reply_validate
+/* operation signatures of Calculator (stub and thunk tables, -types.c) */
+extern const plumb_op_sig calc_Calculator_add__sig;
+extern const plumb_op_sig calc_Calculator_div__sig;
+extern const plumb_op_sig calc_Calculator_ping__sig;
+extern const plumb_op_sig calc_Calculator_reset__sig;
+extern const plumb_op_sig calc_Calculator__get_calls__sig;
 
 #ifdef __cplusplus
 }

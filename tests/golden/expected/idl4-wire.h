@@ -34,6 +34,8 @@ struct g4_Shape_area__reply {
 void g4_Shape_area__reply_init(g4_Shape_area__reply *v);
 extern const plumb_msg_check g4_Shape_area__reply__check;
 int g4_Shape_area__reply_validate(const g4_Shape_area__reply *v);
+/* operation signatures of Shape (stub and thunk tables, -types.c) */
+extern const plumb_op_sig g4_Shape_area__sig;
 
 /* interface Service (idl4.idl:54): request and reply messages */
 /* the request of _get_level: the same message as g4_Shape_area__request */
@@ -150,6 +152,12 @@ typedef g4_Service__get_level__reply g4_Service_default__reply;
 #define g4_Service_default__reply__check g4_Service__get_level__reply__check
 #define g4_Service_default__reply_init g4_Service__get_level__reply_init
 #define g4_Service_default__reply_validate g4_Service__get_level__reply_validate
+/* operation signatures of Service (stub and thunk tables, -types.c) */
+extern const plumb_op_sig g4_Service__get_level__sig;
+extern const plumb_op_sig g4_Service__set_level__sig;
+extern const plumb_op_sig g4_Service__get_later__sig;
+extern const plumb_op_sig g4_Service_get__sig;
+extern const plumb_op_sig g4_Service_put__sig;
 
 #ifdef __cplusplus
 }

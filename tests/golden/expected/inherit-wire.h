@@ -55,6 +55,9 @@ struct zoo_Named__set_name__reply {
 void zoo_Named__set_name__reply_init(zoo_Named__set_name__reply *v);
 extern const plumb_msg_check zoo_Named__set_name__reply__check;
 int zoo_Named__set_name__reply_validate(const zoo_Named__set_name__reply *v);
+/* operation signatures of Named (stub and thunk tables, -types.c) */
+extern const plumb_op_sig zoo_Named__get_name__sig;
+extern const plumb_op_sig zoo_Named__set_name__sig;
 
 /* interface Animal (inherit.idl:9): request and reply messages */
 /* the request of sound: the same message as zoo_Named__get_name__request */
@@ -89,6 +92,8 @@ struct zoo_Animal_mate__reply {
 void zoo_Animal_mate__reply_init(zoo_Animal_mate__reply *v);
 extern const plumb_msg_check zoo_Animal_mate__reply__check;
 int zoo_Animal_mate__reply_validate(const zoo_Animal_mate__reply *v);
+/* operation signatures of Animal (stub and thunk tables, -types.c) */
+extern const plumb_op_sig zoo_Animal_mate__sig;
 
 /* interface Pet (inherit.idl:13): request and reply messages */
 typedef struct zoo_Pet_feed__request zoo_Pet_feed__request;
@@ -109,6 +114,8 @@ typedef zoo_Named__set_name__reply zoo_Pet_feed__reply;
 #define zoo_Pet_feed__reply__check zoo_Named__set_name__reply__check
 #define zoo_Pet_feed__reply_init zoo_Named__set_name__reply_init
 #define zoo_Pet_feed__reply_validate zoo_Named__set_name__reply_validate
+/* operation signatures of Pet (stub and thunk tables, -types.c) */
+extern const plumb_op_sig zoo_Pet_feed__sig;
 
 /* interface Worker (inherit.idl:16): request and reply messages */
 typedef struct zoo_Worker_work__request zoo_Worker_work__request;
@@ -122,6 +129,8 @@ struct zoo_Worker_work__request {
 void zoo_Worker_work__request_init(zoo_Worker_work__request *v);
 extern const plumb_msg_check zoo_Worker_work__request__check;
 int zoo_Worker_work__request_validate(const zoo_Worker_work__request *v);
+/* operation signatures of Worker (stub and thunk tables, -types.c) */
+extern const plumb_op_sig zoo_Worker_work__sig;
 
 /* interface Dog (inherit.idl:19): request and reply messages */
 typedef struct zoo_Dog_fetch__request zoo_Dog_fetch__request;
@@ -147,6 +156,8 @@ struct zoo_Dog_fetch__reply {
 void zoo_Dog_fetch__reply_init(zoo_Dog_fetch__reply *v);
 extern const plumb_msg_check zoo_Dog_fetch__reply__check;
 int zoo_Dog_fetch__reply_validate(const zoo_Dog_fetch__reply *v);
+/* operation signatures of Dog (stub and thunk tables, -types.c) */
+extern const plumb_op_sig zoo_Dog_fetch__sig;
 
 #ifdef __cplusplus
 }

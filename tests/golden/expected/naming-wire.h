@@ -132,6 +132,12 @@ struct CosNaming_NamingContext_list__reply {
 void CosNaming_NamingContext_list__reply_init(CosNaming_NamingContext_list__reply *v);
 extern const plumb_msg_check CosNaming_NamingContext_list__reply__check;
 int CosNaming_NamingContext_list__reply_validate(const CosNaming_NamingContext_list__reply *v);
+/* operation signatures of NamingContext (stub and thunk tables, -types.c) */
+extern const plumb_op_sig CosNaming_NamingContext_bind__sig;
+extern const plumb_op_sig CosNaming_NamingContext_resolve__sig;
+extern const plumb_op_sig CosNaming_NamingContext_unbind__sig;
+extern const plumb_op_sig CosNaming_NamingContext_new_context__sig;
+extern const plumb_op_sig CosNaming_NamingContext_list__sig;
 
 /* interface BindingIterator (naming.idl:41): request and reply messages */
 /* the request of next_one: the same message as CosNaming_NamingContext_new_context__request */
@@ -187,6 +193,10 @@ typedef CosNaming_NamingContext_bind__reply CosNaming_BindingIterator_destroy__r
 #define CosNaming_BindingIterator_destroy__reply__check CosNaming_NamingContext_bind__reply__check
 #define CosNaming_BindingIterator_destroy__reply_init CosNaming_NamingContext_bind__reply_init
 #define CosNaming_BindingIterator_destroy__reply_validate CosNaming_NamingContext_bind__reply_validate
+/* operation signatures of BindingIterator (stub and thunk tables, -types.c) */
+extern const plumb_op_sig CosNaming_BindingIterator_next_one__sig;
+extern const plumb_op_sig CosNaming_BindingIterator_next_n__sig;
+extern const plumb_op_sig CosNaming_BindingIterator_destroy__sig;
 
 #ifdef __cplusplus
 }

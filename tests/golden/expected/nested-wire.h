@@ -81,6 +81,10 @@ struct outer_inner_Device_transform__reply {
 void outer_inner_Device_transform__reply_init(outer_inner_Device_transform__reply *v);
 extern const plumb_msg_check outer_inner_Device_transform__reply__check;
 int outer_inner_Device_transform__reply_validate(const outer_inner_Device_transform__reply *v);
+/* operation signatures of Device (stub and thunk tables, -types.c) */
+extern const plumb_op_sig outer_inner_Device_current__sig;
+extern const plumb_op_sig outer_inner_Device_configure__sig;
+extern const plumb_op_sig outer_inner_Device_transform__sig;
 
 #ifdef __cplusplus
 }

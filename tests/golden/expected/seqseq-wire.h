@@ -63,6 +63,9 @@ struct mx_Calc_split__reply {
 void mx_Calc_split__reply_init(mx_Calc_split__reply *v);
 extern const plumb_msg_check mx_Calc_split__reply__check;
 int mx_Calc_split__reply_validate(const mx_Calc_split__reply *v);
+/* operation signatures of Calc (stub and thunk tables, -types.c) */
+extern const plumb_op_sig mx_Calc_transpose__sig;
+extern const plumb_op_sig mx_Calc_split__sig;
 
 #ifdef __cplusplus
 }
