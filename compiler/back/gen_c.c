@@ -1113,7 +1113,7 @@ gen_interface(const idl_node *iface)
      "  return plumb_server_add_object(server, name, &%s_interface, ops, ctx);\n"
      "}\n",
      iface->name, icn, icn, icn);
-  gen_defer(&H, &SV, iface, own, nown); /* _reply / _raise_X helpers */
+  gen_defer(&H, &SV, iface, own, nown, sigs); /* _reply / _raise_X helpers */
 }
 
 /* ---- walking the tree ------------------------------------------------------------ */

@@ -7,12 +7,15 @@
  * arguments (in-values converted to their C types, out-values initialised,
  * inout ones copied from the request), the handler called, and what it
  * returned stored into the reply and checked - what the per-operation C
- * bodies used to do.
+ * bodies used to do.  plumb_deferred_reply_args() is the body of the
+ * generated deferred-reply helpers (I_op_reply): the same stores, from the
+ * values the helper was given.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "plumb/call.h"
 #include "plumb/generated.h"
 
 /* Arguments of up to this many parameters live on the stack; more are
@@ -165,4 +168,48 @@ plumb_thunk_run(const plumb_op_sig *sig, plumb_fn fn, plumb_op_caller caller,
     if (sig->params[i].dir & PLUMB_OPD_OUT)
       store(&sig->params[i], rep, &v[i], a[i]);
   return plumb_call_check(call, sig->rep_check, rep, 1);
+}
+
+/* The value an API argument of kind k (as plumb_stub_call's args) holds,
+ * as a slot store() reads. */
+static void
+slot_of(const plumb_op_param *p, const void *arg, thunk_slot *v)
+{
+  memset(v, 0, sizeof *v);
+  switch (p->kind) {
+  case PLUMB_OPK_BOOL: v->b = *(const bool *)arg; break;
+  case PLUMB_OPK_CHAR: v->c = *(const char *)arg; break;
+  case PLUMB_OPK_INT8: v->i8 = *(const int8_t *)arg; break;
+  case PLUMB_OPK_UINT8: v->u8 = *(const uint8_t *)arg; break;
+  case PLUMB_OPK_INT16: v->i16 = *(const int16_t *)arg; break;
+  case PLUMB_OPK_UINT16: v->u16 = *(const uint16_t *)arg; break;
+  case PLUMB_OPK_32: memcpy(v->w, arg, 4); break;
+  case PLUMB_OPK_64: memcpy(v->w, arg, 8); break;
+  case PLUMB_OPK_STRING: v->s = *(char *const *)arg; break;
+  case PLUMB_OPK_MSG: break; /* the pointer itself */
+  case PLUMB_OPK_SEQ: case PLUMB_OPK_BYTES:
+    if (arg != NULL) /* NULL: empty */
+      memcpy(&v->seq, arg, sizeof v->seq);
+    break;
+  }
+}
+
+int
+plumb_deferred_reply_args(struct plumb_deferred *d, const plumb_op_sig *sig,
+                          void *const *args)
+{
+  ProtobufCMessage *rep = plumb_deferred_reply(d);
+  if (rep == NULL || sig->reply == NULL)
+    return PLUMB_EINVAL;
+  for (size_t i = 0; i < sig->n_params; i++) {
+    const plumb_op_param *p = &sig->params[i];
+    thunk_slot v;
+    if (!(p->dir & PLUMB_OPD_OUT))
+      continue;
+    slot_of(p, args[i], &v);
+    store(p, rep, &v, args[i]);
+  }
+  return plumb_deferred_complete(
+      d, plumb_call_check(plumb_deferred_call(d), sig->rep_check, rep, 1),
+      NULL);
 }

@@ -193,6 +193,7 @@ PLUMB_API int plumb_invoke(plumb_client *c, const plumb_interface *iface,
                            uint32_t op, const ProtobufCMessage *req,
                            ProtobufCMessage **rep, plumb_arena *arena);
 
+struct plumb_deferred;
 /* ---- table-driven stubs and thunks (runtime/core/stub.c, thunk.c) ------
  * A stub or thunk body is data: one plumb_op_param per parameter (in IDL
  * order, then the result), saying how the C argument maps to its request /
@@ -271,6 +272,12 @@ PLUMB_API int plumb_thunk_run(const plumb_op_sig *sig, plumb_fn fn,
                               plumb_op_caller caller, void *ctx,
                               plumb_call *call, const ProtobufCMessage *req,
                               ProtobufCMessage *rep);
+/* Deferred-reply helper body (I_op_reply): stores the out-values args
+ * (pointers as plumb_stub_call's; in-parameters NULL) into d's reply,
+ * checks it and completes d. */
+PLUMB_API int plumb_deferred_reply_args(struct plumb_deferred *d,
+                                        const plumb_op_sig *sig,
+                                        void *const *args);
 
 /* Server side: records exception `value` of type `type` as the outcome of the
  * call and returns PLUMB_EEXCEPTION, so a handler can `return plumb_call_raise(...)`.
