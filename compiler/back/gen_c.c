@@ -366,13 +366,23 @@ h_msg(const gmsg *m, bool user)
   h(" }\n");
   h("void %s_init(%s *v);\n", cn, cn);
   h("extern const plumb_msg_check %s__check;\n", cn);
-  h("int %s_validate(const %s *v);\n", cn, cn);
+  /* the helpers are one call of the runtime on the type's tables: inline,
+   * so a file that does not use them does not compile them */
+  h("static inline int\n%s_validate(const %s *v)\n{\n"
+    "  return plumb_validate(&%s__check, v ? &v->base : NULL, 0, NULL, 0);\n"
+    "}\n", cn, cn, cn);
   if (user) {
     h("extern const plumb_type_info %s_type;\n", cn);
-    h("int %s_to_any(plumb_any *a, const %s *v, plumb_arena *arena);\n", cn,
-      cn);
-    h("int %s_from_any(const plumb_any *a, %s **v, plumb_arena *arena);\n",
-      cn, cn);
+    h("static inline int\n%s_to_any(plumb_any *a, const %s *v, "
+      "plumb_arena *arena)\n{\n"
+      "  return plumb_any_pack(a, &%s_type, v, arena);\n}\n", cn, cn, cn);
+    h("static inline int\n%s_from_any(const plumb_any *a, %s **v, "
+      "plumb_arena *arena)\n{\n"
+      "  void *p = NULL;\n"
+      "  int rc = plumb_any_unpack_checked(a, &%s_type, &%s__check, &p, "
+      "arena);\n"
+      "  if (rc == PLUMB_OK)\n    *v = (%s *)p;\n  return rc;\n}\n",
+      cn, cn, cn, cn, cn);
   }
 }
 
@@ -638,10 +648,6 @@ t_validate(const gmsg *m)
     "%ld\n};\n",
     cn, cn, m->nf ? gstr("%s__checks", cn) : "NULL", m->is_union ? 1 : 0,
     nlabels ? gstr("%s__labels", cn) : "NULL", nlabels, dflt);
-  t("int\n%s_validate(const %s *v)\n{\n"
-    "  return plumb_validate(&%s__check, v ? &v->base : NULL, 0, NULL, 0);\n"
-    "}\n",
-    cn, cn, cn);
 }
 
 static void
@@ -650,16 +656,6 @@ t_user_helpers(const gmsg *m, const idl_node *n)
   const char *cn = m->cname;
   t("const plumb_type_info %s_type = { \"%s\", &%s__descriptor };\n", cn,
     repo_id(n), cn);
-  t("int\n%s_to_any(plumb_any *a, const %s *v, plumb_arena *arena)\n{\n"
-    "  return plumb_any_pack(a, &%s_type, v, arena);\n}\n",
-    cn, cn, cn);
-  t("int\n%s_from_any(const plumb_any *a, %s **v, plumb_arena *arena)\n{\n"
-    "  void *p = NULL;\n"
-    "  int rc = plumb_any_unpack(a, &%s_type, &p, arena);\n"
-    "  if (rc != PLUMB_OK)\n    return rc;\n"
-    "  if (%s_validate(p) != PLUMB_OK)\n    return PLUMB_EBADBODY;\n"
-    "  *v = p;\n  return PLUMB_OK;\n}\n",
-    cn, cn, cn, cn);
 }
 
 /* A wrapper message: one element of a sequence/array of sequences. */

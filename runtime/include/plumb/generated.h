@@ -312,6 +312,13 @@ PLUMB_API int plumb_any_pack(plumb_any *any, const plumb_type_info *type,
 PLUMB_API int plumb_any_unpack(const plumb_any *any,
                                const plumb_type_info *type, void **msg,
                                plumb_arena *arena);
+/* plumb_any_unpack, then plumb_validate against check: what a generated
+ * T_from_any does.  PLUMB_EBADBODY if the value is not valid (*msg is
+ * then left alone). */
+PLUMB_API int plumb_any_unpack_checked(const plumb_any *any,
+                                       const plumb_type_info *type,
+                                       const plumb_msg_check *check,
+                                       void **msg, plumb_arena *arena);
 
 /* IDL object reference (an interface name or `Object` used as a type):
  * enough to reach the object - plumb_client_open_ref(), plumb/objref.h.
