@@ -10,14 +10,15 @@
  *   - `const plumb_interface calc_Calculator_interface`, whose ops[] table
  *     lists only the operations the interface itself declares; inherited
  *     ones are reached through bases[] (the base interfaces' own tables);
- *   - client stubs of the declared operations that fill the request and call
- *     plumb_invoke() (an inherited operation is called with its declaring
- *     interface's stub, on any handle);
+ *   - client stubs of the declared operations: one call of plumb_stub_call()
+ *     with the operation's signature table (plumb_op_sig, below), which
+ *     fills the request and calls plumb_invoke() (an inherited operation is
+ *     called with its declaring interface's stub, on any handle);
  *   - a `calc_Calculator_ops` struct that the server fills in: one member
  *     per direct base (that base's ops struct, named after the base's C
  *     name), then one handler pointer per declared operation; and thunks
- *     (plumb_thunk) that unpack the request fields, call the handler and
- *     fill the reply.
+ *     (plumb_thunk): one call of plumb_thunk_run(), which unpacks the
+ *     request fields, calls the handler and fills the reply.
  * Nothing is re-emitted per inheriting interface, so generated code grows
  * linearly with the IDL however deep the inheritance.
  */
