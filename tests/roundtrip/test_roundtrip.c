@@ -809,8 +809,8 @@ test_table(void)
   CU_ASSERT_EQUAL(i->abi, PLUMB_GENERATED_ABI);
   CU_ASSERT_STRING_EQUAL(i->type_id, "IDL:rt/Store:1.0");
   CU_ASSERT_EQUAL(i->id, store);
-  /* only its own 13 operations: ping and title live in rt_Base's table */
-  CU_ASSERT_EQUAL_FATAL(i->n_ops, 13);
+  /* only its own 14 operations: ping and title live in rt_Base's table */
+  CU_ASSERT_EQUAL_FATAL(i->n_ops, 14);
   CU_ASSERT_EQUAL_FATAL(i->n_bases, 1);
   CU_ASSERT_PTR_EQUAL(i->bases[0], &rt_Base_interface);
   CU_ASSERT_EQUAL(i->base_offsets[0], offsetof(rt_Store_ops, rt_Base));
@@ -844,7 +844,7 @@ test_table(void)
     CU_ASSERT_PTR_EQUAL(plumb_interface_find_op(i, store, 12, &impl),
                         &i->ops[12]);
     CU_ASSERT_PTR_EQUAL(impl, &o);
-    CU_ASSERT_PTR_NULL(plumb_interface_find_op(i, store, 13, &impl));
+    CU_ASSERT_PTR_NULL(plumb_interface_find_op(i, store, 14, &impl));
     CU_ASSERT_PTR_NULL(plumb_interface_find_op(i, base, 3, &impl));
     CU_ASSERT_PTR_NULL(plumb_interface_find_op(i, 12345, 0, &impl));
   }
