@@ -39,8 +39,6 @@ static gshare req_share, rep_share; /* identical messages, per file */
 #define decl(t, n) gen_c_decl(t, n)
 #define op_out_ptr(op) gen_c_op_out_ptr(op)
 #define op_has_out(op) gen_c_op_has_out(op)
-#define cl_fill(p) gen_c_cl_fill(p)
-#define copy_out_rep(o, p, d, b, i) gen_c_copy_out_rep(o, p, d, b, i)
 
 /* "T name" or "T *name" depending on whether ctype ends with '*'. */
 const char *
@@ -368,13 +366,23 @@ h_msg(const gmsg *m, bool user)
   h(" }\n");
   h("void %s_init(%s *v);\n", cn, cn);
   h("extern const plumb_msg_check %s__check;\n", cn);
-  h("int %s_validate(const %s *v);\n", cn, cn);
+  /* the helpers are one call of the runtime on the type's tables: inline,
+   * so a file that does not use them does not compile them */
+  h("static inline int\n%s_validate(const %s *v)\n{\n"
+    "  return plumb_validate(&%s__check, v ? &v->base : NULL, 0, NULL, 0);\n"
+    "}\n", cn, cn, cn);
   if (user) {
     h("extern const plumb_type_info %s_type;\n", cn);
-    h("int %s_to_any(plumb_any *a, const %s *v, plumb_arena *arena);\n", cn,
-      cn);
-    h("int %s_from_any(const plumb_any *a, %s **v, plumb_arena *arena);\n",
-      cn, cn);
+    h("static inline int\n%s_to_any(plumb_any *a, const %s *v, "
+      "plumb_arena *arena)\n{\n"
+      "  return plumb_any_pack(a, &%s_type, v, arena);\n}\n", cn, cn, cn);
+    h("static inline int\n%s_from_any(const plumb_any *a, %s **v, "
+      "plumb_arena *arena)\n{\n"
+      "  void *p = NULL;\n"
+      "  int rc = plumb_any_unpack_checked(a, &%s_type, &%s__check, &p, "
+      "arena);\n"
+      "  if (rc == PLUMB_OK)\n    *v = (%s *)p;\n  return rc;\n}\n",
+      cn, cn, cn, cn, cn);
   }
 }
 
@@ -640,10 +648,6 @@ t_validate(const gmsg *m)
     "%ld\n};\n",
     cn, cn, m->nf ? gstr("%s__checks", cn) : "NULL", m->is_union ? 1 : 0,
     nlabels ? gstr("%s__labels", cn) : "NULL", nlabels, dflt);
-  t("int\n%s_validate(const %s *v)\n{\n"
-    "  return plumb_validate(&%s__check, v ? &v->base : NULL, 0, NULL, 0);\n"
-    "}\n",
-    cn, cn, cn);
 }
 
 static void
@@ -652,16 +656,6 @@ t_user_helpers(const gmsg *m, const idl_node *n)
   const char *cn = m->cname;
   t("const plumb_type_info %s_type = { \"%s\", &%s__descriptor };\n", cn,
     repo_id(n), cn);
-  t("int\n%s_to_any(plumb_any *a, const %s *v, plumb_arena *arena)\n{\n"
-    "  return plumb_any_pack(a, &%s_type, v, arena);\n}\n",
-    cn, cn, cn);
-  t("int\n%s_from_any(const plumb_any *a, %s **v, plumb_arena *arena)\n{\n"
-    "  void *p = NULL;\n"
-    "  int rc = plumb_any_unpack(a, &%s_type, &p, arena);\n"
-    "  if (rc != PLUMB_OK)\n    return rc;\n"
-    "  if (%s_validate(p) != PLUMB_OK)\n    return PLUMB_EBADBODY;\n"
-    "  *v = p;\n  return PLUMB_OK;\n}\n",
-    cn, cn, cn, cn);
 }
 
 /* A wrapper message: one element of a sequence/array of sequences. */
@@ -757,277 +751,190 @@ gen_c_op_has_out(const gop *op)
 
 /* ---- stubs ------------------------------------------------------------------ */
 
-void
-gen_c_cl_fill(const gparam *p)
-{
-  const char *x = p->name;
-  bool in = p->dir == IDL_IN;
-  if (p->sh.rep != REP_NONE) {
-    cl("  if (%s != NULL) {\n    _req.n_%s = %s->_length;\n"
-       "    _req.%s = %s->_buffer;\n  }\n",
-       x, x, x, x, x);
-    return;
-  }
-  switch (p->sh.base) {
-  case B_BYTES:
-    cl("  if (%s != NULL) {\n    _req.%s.len = %s->_length;\n"
-       "    _req.%s.data = %s->_buffer;\n  }\n",
-       x, x, x, x, x);
-    break;
-  case B_STRING: case B_WSTRING:
-    cl(in ? "  _req.%s = (char *)%s;\n" : "  _req.%s = *%s;\n", x, x);
-    break;
-  case B_MSG: case B_ANY: case B_OBJREF:
-    cl("  _req.%s = (%s)%s;\n", x, base_field_ctype(&p->sh), x);
-    break;
-  default:
-    cl(in ? "  _req.%s = %s;\n" : "  _req.%s = *%s;\n", x, x);
-    break;
-  }
-}
+/* ---- signatures: the data behind stubs and thunks --------------------------
+ * Each operation's stub and thunk are one call into the runtime
+ * (plumb_stub_call, plumb_thunk_run in runtime/core/stub.c, thunk.c) with a
+ * plumb_op_sig: one per distinct (request, reply, parameter kinds) of the
+ * file, in -types.c, declared in the wire header.  The only per-type code
+ * left is a thunk's `caller`, which calls the handler with its C type: one
+ * per distinct handler type of the file. */
 
-static void
-copy_out(gout *o, const gparam *p, const char *dst, const char *src,
-         const char *ind)
-{
-  /* dst: expression of the caller's pointer; src: reply field */
-  if (p->sh.rep != REP_NONE) {
-    gout_printf(o, "%s%s->_length = %s_n;\n%s%s->_buffer = %s;\n", ind, dst,
-                src, ind, dst, src);
-    return;
-  }
-  switch (p->sh.base) {
-  case B_BYTES:
-    gout_printf(o, "%s%s->_length = %s.len;\n%s%s->_buffer = %s.data;\n", ind,
-                dst, src, ind, dst, src);
-    break;
-  case B_MSG:
-    gout_printf(o, "%sif (%s != NULL)\n%s  *%s = *%s;\n%selse\n%s  %s_init(%s);\n",
-                ind, src, ind, dst, src, ind, ind, cname(p->sh.decl), dst);
-    break;
-  case B_ANY: case B_OBJREF:
-    gout_printf(o, "%sif (%s != NULL) {\n%s  *%s = *%s;\n%s} else {\n"
-                   "%s  %s _z = %s;\n%s  *%s = _z;\n%s}\n",
-                ind, src, ind, dst, src, ind, ind, base_api_ctype(&p->sh),
-                p->sh.base == B_ANY ? "PLUMB_ANY_INIT" : "PLUMB_OBJREF_INIT",
-                ind, dst, ind);
-    break;
-  case B_BOOL:
-    gout_printf(o, "%s*%s = %s != 0;\n", ind, dst, src);
-    break;
-  default:
-    gout_printf(o, "%s*%s = %s;\n", ind, dst, src);
-    break;
-  }
-}
+static gshare sig_share, caller_share;
+static const idl_node *sig_iface; /* last interface that declared one */
 
-/* "_rep->n_x" style accessors need the count name: callers pass src as
- * "_rep->x" and copy_out builds "_rep->x_n"... so use a tiny adaptor. */
 static const char *
-rep_src(const char *base, const char *name, bool count)
+op_kind(const gshape *sh)
 {
-  return count ? gstr("%sn_%s", base, name) : gstr("%s%s", base, name);
+  if (sh->rep != REP_NONE)
+    return "PLUMB_OPK_SEQ";
+  switch (sh->base) {
+  case B_BOOL: return "PLUMB_OPK_BOOL";
+  case B_CHAR: return "PLUMB_OPK_CHAR";
+  case B_INT8: return "PLUMB_OPK_INT8";
+  case B_OCTET: case B_UINT8: return "PLUMB_OPK_UINT8";
+  case B_SHORT: return "PLUMB_OPK_INT16";
+  case B_USHORT: return "PLUMB_OPK_UINT16";
+  case B_WCHAR: case B_LONG: case B_ULONG: case B_FLOAT: case B_ENUM:
+    return "PLUMB_OPK_32";
+  case B_LLONG: case B_ULLONG: case B_DOUBLE: return "PLUMB_OPK_64";
+  case B_STRING: case B_WSTRING: return "PLUMB_OPK_STRING";
+  case B_BYTES: return "PLUMB_OPK_BYTES";
+  case B_MSG: case B_ANY: case B_OBJREF: case B_WRAP: return "PLUMB_OPK_MSG";
+  }
+  return "PLUMB_OPK_32";
 }
 
-void
-gen_c_copy_out_rep(gout *o, const gparam *p, const char *dst, const char *base,
-             const char *ind)
+static const char *
+op_msg_desc(const gshape *sh)
 {
-  if (p->sh.rep != REP_NONE) {
-    gout_printf(o, "%s%s->_length = %s;\n%s%s->_buffer = %s;\n", ind, dst,
-                rep_src(base, p->name, true), ind, dst,
-                rep_src(base, p->name, false));
-    return;
+  if (sh->rep != REP_NONE)
+    return "NULL";
+  switch (sh->base) {
+  case B_MSG: return gstr("&%s__descriptor", cname(sh->decl));
+  case B_ANY: return "&plumb_any_descriptor";
+  case B_OBJREF: return "&plumb_objref_descriptor";
+  default: return "NULL";
   }
-  copy_out(o, p, dst, rep_src(base, p->name, false), ind);
+}
+
+static const char *
+op_dir(idl_dir d)
+{
+  return d == IDL_IN ? "PLUMB_OPD_IN"
+         : d == IDL_OUT ? "PLUMB_OPD_OUT" : "PLUMB_OPD_INOUT";
+}
+
+/* The parameters of op in sig order: its own, then the result. */
+static size_t
+op_params(const gop *op, const gparam **v)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < op->np; i++)
+    v[n++] = &op->p[i];
+  if (op->has_ret)
+    v[n++] = &op->ret;
+  return n;
+}
+
+static const char *
+op_param_row(const gop *op, const gparam *p)
+{
+  bool in = p->dir != IDL_OUT, out = p->dir != IDL_IN;
+  bool seq = p->sh.rep != REP_NONE;
+  const char *rq = in ? gstr("offsetof(%s, %s)", op->req, p->name) : "0";
+  const char *rp = out ? gstr("offsetof(%s, %s)", op->rep, p->name) : "0";
+  const char *rqn = in && seq ? gstr("offsetof(%s, n_%s)", op->req, p->name)
+                              : "0";
+  const char *rpn = out && seq ? gstr("offsetof(%s, n_%s)", op->rep, p->name)
+                               : "0";
+  return gstr("  { %s, %s,\n    %s, %s,\n    %s, %s, %s },\n",
+              op_kind(&p->sh), op_dir(p->dir), rq, rp, rqn, rpn,
+              op_msg_desc(&p->sh));
+}
+
+/* Emits (or finds) op's signature table; returns its C name. */
+static const char *
+op_sig(const idl_node *iface, const gop *op)
+{
+  const gparam **v = galloc(sizeof *v * (op->np + 1));
+  size_t n = op_params(op, v);
+  const char *key = gstr("%s|%s", op->req, op->oneway ? "-" : op->rep);
+  const char *name = gstr("%s_%s__sig", cname(iface), op->name);
+  const char *same, *rows = "";
+  for (size_t i = 0; i < n; i++)
+    key = gstr("%s|%s%d%s", key, op_kind(&v[i]->sh), (int)v[i]->dir,
+               op_msg_desc(&v[i]->sh));
+  if ((same = gshare_find_or_add(&sig_share, key, name)) != NULL)
+    return same;
+  for (size_t i = 0; i < n; i++)
+    rows = gstr("%s%s", rows, op_param_row(op, v[i]));
+  if (sig_iface != iface) {
+    sig_iface = iface;
+    gout_printf(&W, "/* operation signatures of %s (stub and thunk tables, "
+                "-types.c) */\n", iface->name);
+  }
+  gout_printf(&W, "extern const plumb_op_sig %s;\n", name);
+  if (n)
+    t("\nstatic const plumb_op_param %s_params[%zu] = {\n%s};\n", name, n,
+      rows);
+  t("%sconst plumb_op_sig %s = {\n  &%s__descriptor, %s,\n  &%s__check, %s,\n"
+    "  %s, %zu, %s\n};\n",
+    n ? "" : "\n", name, op->req,
+    op->oneway ? "NULL" : gstr("&%s__descriptor", op->rep), op->req,
+    op->oneway ? "NULL" : gstr("&%s__check", op->rep),
+    n ? gstr("%s_params", name) : "NULL", n,
+    op->oneway ? "PLUMB_OPS_ONEWAY"
+               : op_out_ptr(op) ? "PLUMB_OPS_ARENA" : "0");
+  return name;
+}
+
+/* Emits (or finds) the caller of op's handler type; returns its name. */
+static const char *
+op_caller(const idl_node *iface, const gop *op)
+{
+  const gparam **v = galloc(sizeof *v * (op->np + 1));
+  size_t n = op_params(op, v);
+  const char *key = "", *args = "", *same;
+  const char *name = gstr("%s_%s__caller", cname(iface), op->name);
+  for (size_t i = 0; i < n; i++) {
+    const char *ct = c_param_ctype(v[i]);
+    bool by_value = gen_c_arg_by_value(v[i], false);
+    key = gstr("%s, %s", key, ct);
+    args = gstr("%s, %s", args,
+                by_value ? gstr("*(%s const *)_a[%zu]", ct, i)
+                         : gstr("(%s)_a[%zu]", ct, i));
+  }
+  if ((same = gshare_find_or_add(&caller_share, key, name)) != NULL)
+    return same;
+  t("\nstatic int\n%s(plumb_fn _fn, void *_ctx, plumb_call *_call,\n"
+    "    void *const *_a)\n{\n%s"
+    "  return ((int (*)(void *, plumb_call *%s))_fn)(_ctx, _call%s);\n}\n",
+    name, n ? "" : "  (void)_a;\n", key, args);
+  return name;
+}
+
+bool
+gen_c_arg_by_value(const gparam *p, bool as_in)
+{
+  return (p->dir == IDL_IN || (as_in && p->dir == IDL_INOUT)) &&
+         p->sh.rep == REP_NONE &&
+         (base_is_scalar(p->sh.base) || p->sh.base == B_STRING ||
+          p->sh.base == B_WSTRING);
 }
 
 static void
-cl_stub(const idl_node *iface, const gop *op, size_t index)
+cl_stub(const idl_node *iface, const gop *op, size_t index, const char *sig)
 {
   const char *icn = cname(iface);
-  bool need_arena = op_out_ptr(op);
+  const gparam **v = galloc(sizeof *v * (op->np + 1));
+  size_t n = op_params(op, v);
   cl("\n/* %s::%s */\nint\n%s_%s(plumb_client *_c%s, plumb_arena *_arena)\n{\n",
      iface->name, op->name, icn, op->name, c_param_list(op));
-  cl("  %s _req = %s_INIT;\n  ProtobufCMessage *_rm = NULL;\n", op->req,
-     op->req);
-  if (!op->oneway)
-    cl("  const %s *_rep;\n", op->rep);
-  cl("  int _rc;\n\n");
-  if (need_arena)
-    cl("  if (_arena == NULL)\n    return PLUMB_EINVAL;\n");
-  for (size_t i = 0; i < op->np; i++)
-    if (op->p[i].dir != IDL_IN)
-      cl("  if (%s == NULL)\n    return PLUMB_EINVAL;\n", op->p[i].name);
-  if (op->has_ret)
-    cl("  if (_ret == NULL)\n    return PLUMB_EINVAL;\n");
-  for (size_t i = 0; i < op->np; i++)
-    if (op->p[i].dir != IDL_OUT)
-      cl_fill(&op->p[i]);
-  cl("  if ((_rc = plumb_client_check(_c, \"%s\", &%s__check, &_req.base, "
-     "0)) != PLUMB_OK)\n    return _rc;\n",
-     op->name, op->req);
-  cl("  _rc = plumb_invoke(_c, &%s_interface, %zu, &_req.base, &_rm, _arena);\n"
-     "  if (_rc != PLUMB_OK)\n    return _rc;\n",
-     icn, index);
-  if (op->oneway) {
-    cl("  (void)_rm;\n  return PLUMB_OK;\n}\n");
-    return;
+  if (n) {
+    const char *args = "";
+    for (size_t i = 0; i < n; i++) {
+      args = gstr("%s%s(void *)%s%s", args, i ? ", " : "",
+                  gen_c_arg_by_value(v[i], false) ? "&" : "", v[i]->name);
+    }
+    cl("  void *const _a[%zu] = { %s };\n", n, args);
   }
-  cl("  if (_rm == NULL || _rm->descriptor != &%s__descriptor)\n"
-     "    return PLUMB_EBADBODY;\n  _rep = (const %s *)_rm;\n"
-     "  if ((_rc = plumb_client_check(_c, \"%s\", &%s__check, _rm, 1)) != "
-     "PLUMB_OK)\n    return _rc;\n",
-     op->rep, op->rep, op->name, op->rep);
-  if (!op->has_ret && !op_has_out(op))
-    cl("  (void)_rep;\n");
-  if (op->has_ret)
-    copy_out_rep(&CL, &op->ret, "_ret", "_rep->", "  ");
-  for (size_t i = 0; i < op->np; i++)
-    if (op->p[i].dir != IDL_IN)
-      copy_out_rep(&CL, &op->p[i], op->p[i].name, "_rep->", "  ");
-  cl("  return PLUMB_OK;\n}\n");
+  cl("  return plumb_stub_call(_c, &%s_interface, %zu, &%s, %s, _arena);\n}\n",
+     icn, index, sig, n ? "_a" : "NULL");
 }
 
 /* ---- thunks ------------------------------------------------------------------ */
 
 static void
-t_thunk_local(const gparam *p)
-{
-  const char *x = p->name, *l = gstr("_a_%s", p->name);
-  bool in = p->dir == IDL_IN, io = p->dir == IDL_INOUT;
-  if (p->sh.rep != REP_NONE || p->sh.base == B_BYTES) {
-    bool b = p->sh.rep == REP_NONE;
-    t("  %s %s = { 0, NULL };\n", p->api, l);
-    if (in || io) {
-      t("  %s._length = _req->%s%s;\n", l, b ? x : gstr("n_%s", x),
-        b ? ".len" : "");
-      t("  %s._buffer = _req->%s%s;\n", l, x, b ? ".data" : "");
-    }
-    return;
-  }
-  switch (p->sh.base) {
-  case B_STRING: case B_WSTRING:
-    if (!in)
-      t("  char *%s = %s;\n", l, io ? gstr("_req->%s", x) : "NULL");
-    break;
-  case B_MSG: case B_ANY: case B_OBJREF: {
-    const char *ty = base_api_ctype(&p->sh);
-    const char *init = p->sh.base == B_ANY      ? "PLUMB_ANY_INIT"
-                       : p->sh.base == B_OBJREF ? "PLUMB_OBJREF_INIT"
-                                                : gstr("%s_INIT", ty);
-    if (in) {
-      t("  %s %s = %s;\n", ty, l, init);
-    } else {
-      t("  %s *%s = plumb_call_alloc(_call, sizeof *%s);\n", ty, l, l);
-      t("  if (%s == NULL)\n    return PLUMB_ENOMEM;\n", l);
-      t("  {\n    %s _z = %s;\n    *%s = %s;\n  }\n", ty, init, l,
-        io ? gstr("_req->%s != NULL ? *_req->%s : _z", x, x) : "_z");
-    }
-    break;
-  }
-  default:
-    if (!in)
-      t("  %s %s = %s;\n", base_api_ctype(&p->sh), l,
-        io ? gstr("_req->%s", x) : "0");
-    break;
-  }
-}
-
-static const char *
-t_thunk_arg(const gparam *p)
-{
-  const char *x = p->name, *l = gstr("_a_%s", p->name);
-  if (p->sh.rep != REP_NONE || p->sh.base == B_BYTES)
-    return gstr("&%s", l);
-  if (p->dir == IDL_IN) {
-    switch (p->sh.base) {
-    case B_STRING: case B_WSTRING:
-      return gstr("_req->%s != NULL ? _req->%s : \"\"", x, x);
-    case B_MSG: case B_ANY: case B_OBJREF:
-      return gstr("_req->%s != NULL ? _req->%s : &%s", x, x, l);
-    case B_BOOL:
-      return gstr("_req->%s != 0", x);
-    default:
-      return gstr("_req->%s", x);
-    }
-  }
-  switch (p->sh.base) {
-  case B_MSG: case B_ANY: case B_OBJREF: return l;
-  default: return gstr("&%s", l);
-  }
-}
-
-static void
-t_thunk_store(const gparam *p)
-{
-  const char *x = p->name, *l = gstr("_a_%s", p->name);
-  if (p->sh.rep != REP_NONE) {
-    t("  _rep->n_%s = %s._length;\n  _rep->%s = %s._buffer;\n", x, l, x, l);
-    return;
-  }
-  if (p->sh.base == B_BYTES) {
-    t("  _rep->%s.len = %s._length;\n  _rep->%s.data = %s._buffer;\n", x, l,
-      x, l);
-    return;
-  }
-  t("  _rep->%s = %s;\n", x, l);
-}
-
-static void
-t_thunk(const idl_node *iface, const gop *op)
+t_thunk(const idl_node *iface, const gop *op, const char *sig)
 {
   const char *icn = cname(iface);
-  const char *args = "";
+  const char *caller = op_caller(iface, op);
   t("\nstatic int\n%s_%s__thunk(const void *_impl, void *_ctx, "
     "plumb_call *_call,\n    const ProtobufCMessage *_rq, ProtobufCMessage *_rp)\n{\n",
     icn, op->name);
-  t("  const %s_ops *_ops = _impl;\n  const %s *_req = (const %s *)_rq;\n",
-    icn, op->req, op->req);
-  if (!op->oneway)
-    t("  %s *_rep = (%s *)_rp;\n", op->rep, op->rep);
-  t("  int _rc;\n\n");
-  if (op->oneway)
-    t("  (void)_rp;\n");
-  {
-    bool any_in = false;
-    for (size_t i = 0; i < op->np; i++)
-      any_in |= op->p[i].dir != IDL_OUT;
-    if (!any_in)
-      t("  (void)_req;\n");
-  }
-  t("  if (_ops->%s == NULL)\n    return PLUMB_ENOOP;\n", ckeyword(op->name));
-  t("  if (_rq == NULL || _rq->descriptor != &%s__descriptor)\n"
-    "    return PLUMB_EBADBODY;\n"
-    "  if ((_rc = plumb_call_check(_call, &%s__check, _rq, 0)) != PLUMB_OK)\n"
-    "    return _rc;\n",
-    op->req, op->req);
-  if (op->oneway == false && op->has_ret == false) {
-    bool any_out = false;
-    for (size_t i = 0; i < op->np; i++)
-      any_out |= op->p[i].dir != IDL_IN;
-    if (!any_out)
-      t("  (void)_rep;\n");
-  }
-  for (size_t i = 0; i < op->np; i++)
-    t_thunk_local(&op->p[i]);
-  if (op->has_ret)
-    t_thunk_local(&op->ret);
-  for (size_t i = 0; i < op->np; i++)
-    args = gstr("%s, %s", args, t_thunk_arg(&op->p[i]));
-  if (op->has_ret)
-    args = gstr("%s, %s", args, t_thunk_arg(&op->ret));
-  t("  _rc = _ops->%s(_ctx, _call%s);\n  if (_rc != PLUMB_OK)\n    return _rc;\n",
-    ckeyword(op->name), args);
-  if (op->has_ret)
-    t_thunk_store(&op->ret);
-  for (size_t i = 0; i < op->np; i++)
-    if (op->p[i].dir != IDL_IN)
-      t_thunk_store(&op->p[i]);
-  if (!op->oneway)
-    t("  return plumb_call_check(_call, &%s__check, _rp, 1);\n}\n", op->rep);
-  else
-    t("  return PLUMB_OK;\n}\n");
+  t("  return plumb_thunk_run(&%s,\n      (plumb_fn)((const %s_ops *)_impl)->%s,"
+    " %s,\n      _ctx, _call, _rq, _rp);\n}\n",
+    sig, icn, ckeyword(op->name), caller);
 }
 
 /* ---- interfaces ---------------------------------------------------------------- */
@@ -1139,9 +1046,13 @@ gen_interface(const idl_node *iface)
     "    const %s_ops *ops, void *ctx);\n",
     icn, icn);
 
-  /* types.c: thunks and the interface table of the own operations */
+  /* types.c: signatures, thunks and the interface table of the own
+   * operations */
+  const char **sigs = galloc(sizeof *sigs * (nown + 1));
   for (size_t i = 0; i < nown; i++)
-    t_thunk(iface, &own[i]);
+    sigs[i] = op_sig(iface, &own[i]);
+  for (size_t i = 0; i < nown; i++)
+    t_thunk(iface, &own[i], sigs[i]);
   for (size_t i = 0; i < nown; i++) {
     const idl_node *on = own[i].node;
     if (own[i].kind != GOP_OP || on->nraises == 0)
@@ -1188,8 +1099,8 @@ gen_interface(const idl_node *iface)
 
   /* client.c */
   for (size_t i = 0; i < nown; i++)
-    cl_stub(iface, &own[i], i);
-  gen_async_stubs(&CL, iface, own, nown);
+    cl_stub(iface, &own[i], i, sigs[i]);
+  gen_async_stubs(&CL, iface, own, nown, sigs);
 
   /* server.c */
   sv("\n/* Registers ops (with ctx) as object `name` of interface %s. */\n"
@@ -1198,7 +1109,7 @@ gen_interface(const idl_node *iface)
      "  return plumb_server_add_object(server, name, &%s_interface, ops, ctx);\n"
      "}\n",
      iface->name, icn, icn, icn);
-  gen_defer(&H, &SV, iface, own, nown); /* _reply / _raise_X helpers */
+  gen_defer(&H, &SV, iface, own, nown, sigs); /* _reply / _raise_X helpers */
 }
 
 /* ---- walking the tree ------------------------------------------------------------ */
@@ -1301,6 +1212,9 @@ gen_c(const idl_tree *tree, const gen_options *o)
   HC = &H;
   memset(&req_share, 0, sizeof req_share);
   memset(&rep_share, 0, sizeof rep_share);
+  memset(&sig_share, 0, sizeof sig_share);
+  memset(&caller_share, 0, sizeof caller_share);
+  sig_iface = NULL;
   if (gout_open(&H, o, ".h") || gout_open(&W, o, "-wire.h") ||
       gout_open(&T, o, "-types.c") || gout_open(&CL, o, "-client.c") ||
       gout_open(&SV, o, "-server.c")) {

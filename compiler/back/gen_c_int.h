@@ -13,10 +13,9 @@
 const char *gen_c_decl(const char *ctype, const char *name);
 bool gen_c_op_out_ptr(const gop *op);
 bool gen_c_op_has_out(const gop *op);
-/* Writes the request fill of p ("_req.x = x;") to the client file. */
-void gen_c_cl_fill(const gparam *p);
-void gen_c_copy_out_rep(gout *o, const gparam *p, const char *dst,
-                        const char *base, const char *ind);
+/* Is p passed to the stub tables as the address of its value (an
+ * in-scalar or in-string; as_in: an inout one seen by _begin)? */
+bool gen_c_arg_by_value(const gparam *p, bool as_in);
 
 /* gen_async.c: the asynchronous stubs of an interface's own operations
  * (docs/IDL-MAPPING.md, "Asynchronous calls"): prototypes into h, code
@@ -24,6 +23,6 @@ void gen_c_copy_out_rep(gout *o, const gparam *p, const char *dst,
 void gen_async_protos(gout *h, const idl_node *iface, const gop *own,
                       size_t nown);
 void gen_async_stubs(gout *cl, const idl_node *iface, const gop *own,
-                     size_t nown);
+                     size_t nown, const char *const *sigs);
 
 #endif

@@ -10,8 +10,9 @@
  * declared in BASE.h, defined in BASE-server.c.  Values are taken by value
  * (numbers, enums, bool), as const char * (strings) or by const pointer
  * (structs, unions, any, object references, sequences, arrays, octet
- * sequences); they are packed before the helper returns.  gen_c.c calls
- * gen_defer() once per interface.
+ * sequences); they are packed before the helper returns.  A helper is one
+ * call of plumb_deferred_reply_args() with the operation's signature table
+ * (gen_c.c).  gen_c.c calls gen_defer() once per interface.
  */
 #include <string.h>
 
@@ -51,37 +52,29 @@ defer_params(const gop *op)
   return s;
 }
 
-/* Stores value `v` (named as in defer_params) into the reply field of p. */
-static void
-defer_store(gout *o, const gparam *p, const char *v)
+/* "void *const _a[N] = { ... };\n": the values in the signature's order
+ * (parameters, then the result), NULL for in-parameters. */
+static const char *
+defer_args(const gop *op)
 {
-  const char *x = p->name;
-  if (p->sh.rep != REP_NONE) {
-    gout_printf(o, "  _rep->n_%s = %s->_length;\n  _rep->%s = %s->_buffer;\n",
-                x, v, x, v);
-    return;
+  const char *args = "";
+  size_t n = op->np + (op->has_ret ? 1 : 0);
+  for (size_t i = 0; i < n; i++) {
+    const gparam *p = i < op->np ? &op->p[i] : &op->ret;
+    bool by_value = p->sh.rep == REP_NONE && p->sh.base != B_BYTES &&
+                    p->sh.base != B_MSG && p->sh.base != B_ANY &&
+                    p->sh.base != B_OBJREF;
+    args = gstr("%s%s%s", args, i ? ", " : "",
+                p->dir == IDL_IN ? "NULL"
+                                 : gstr("(void *)%s%s", by_value ? "&" : "",
+                                        p->name));
   }
-  if (p->sh.base == B_BYTES) {
-    gout_printf(o, "  _rep->%s.len = %s->_length;\n"
-                "  _rep->%s.data = %s->_buffer;\n", x, v, x, v);
-    return;
-  }
-  switch (p->sh.base) {
-  case B_STRING: case B_WSTRING:
-    gout_printf(o, "  _rep->%s = (char *)%s;\n", x, v);
-    break;
-  case B_MSG: case B_ANY: case B_OBJREF:
-    gout_printf(o, "  _rep->%s = (%s *)%s;\n", x, base_api_ctype(&p->sh), v);
-    break;
-  default:
-    gout_printf(o, "  _rep->%s = %s;\n", x, v);
-    break;
-  }
+  return n ? gstr("  void *const _a[%zu] = { %s };\n", n, args) : "";
 }
 
 void
 gen_defer(gout *h, gout *sv, const idl_node *iface, const gop *own,
-          size_t nown)
+          size_t nown, const char *const *sigs)
 {
   const char *icn = cname(iface);
   bool any = false;
@@ -101,19 +94,14 @@ gen_defer(gout *h, gout *sv, const idl_node *iface, const gop *own,
       continue;
     gout_printf(h, "int %s_%s_reply(struct plumb_deferred *_d%s);\n", icn,
                 op->name, defer_params(op));
-    gout_printf(sv, "\n/* Completes a deferred %s with its results. */\n"
-                "int\n%s_%s_reply(struct plumb_deferred *_d%s)\n{\n"
-                "  %s *_rep = (%s *)plumb_deferred_reply(_d);\n"
-                "  if (_rep == NULL)\n    return PLUMB_EINVAL;\n",
-                op->name, icn, op->name, defer_params(op), op->rep, op->rep);
-    if (op->has_ret)
-      defer_store(sv, &op->ret, "_ret");
-    for (size_t k = 0; k < op->np; k++)
-      if (op->p[k].dir != IDL_IN)
-        defer_store(sv, &op->p[k], op->p[k].name);
-    gout_printf(sv, "  return plumb_deferred_complete(_d,\n"
-                "      plumb_call_check(plumb_deferred_call(_d), "
-                "&%s__check, &_rep->base, 1), NULL);\n}\n", op->rep);
+    {
+      const char *a = defer_args(op);
+      gout_printf(sv, "\n/* Completes a deferred %s with its results. */\n"
+                  "int\n%s_%s_reply(struct plumb_deferred *_d%s)\n{\n"
+                  "%s  return plumb_deferred_reply_args(_d, &%s, %s);\n}\n",
+                  op->name, icn, op->name, defer_params(op), a, sigs[i],
+                  *a ? "_a" : "NULL");
+    }
     const idl_node *on = op->node;
     if (op->kind != GOP_OP)
       continue;

@@ -6,8 +6,9 @@
 #include "back.h"
 
 /* Declares (in h) and defines (in sv) I_op_reply and I_op_raise_E for the
- * two-way operations own[0..nown) of interface iface. */
+ * two-way operations own[0..nown) of interface iface; sigs[i] names
+ * own[i]'s signature table. */
 void gen_defer(gout *h, gout *sv, const idl_node *iface, const gop *own,
-               size_t nown);
+               size_t nown, const char *const *sigs);
 
 #endif

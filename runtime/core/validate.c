@@ -1,6 +1,7 @@
 /* validate.c - plumb_validate(): the one interpreter of the check tables
  * plumbc emits for every message (plumb/generated.h), plus the thin wrappers
- * thunks and stubs call (plumb_call_check, plumb_client_check) and the check
+ * thunks and stubs call (plumb_call_check, plumb_client_check), the checked
+ * any unpacking T_from_any inlines (plumb_any_unpack_checked) and the check
  * tables of the well-known any / objref messages.
  *
  * It owns what "a valid value" means beyond protobuf: narrow integer
@@ -432,6 +433,21 @@ plumb_client_check(plumb_client *c, const char *op,
                              why);
   return plumb_client_fail(c, PLUMB_EBADBODY, "%s: invalid reply: %s", op,
                            why);
+}
+
+int
+plumb_any_unpack_checked(const plumb_any *any, const plumb_type_info *type,
+                         const plumb_msg_check *check, void **msg,
+                         plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack(any, type, &p, arena);
+  if (rc != PLUMB_OK)
+    return rc;
+  if (plumb_validate(check, p, 0, NULL, 0) != PLUMB_OK)
+    return PLUMB_EBADBODY;
+  *msg = p;
+  return PLUMB_OK;
 }
 
 /* ---- the well-known messages (wellknown.c) ------------------------------ */

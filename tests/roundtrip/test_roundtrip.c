@@ -809,8 +809,8 @@ test_table(void)
   CU_ASSERT_EQUAL(i->abi, PLUMB_GENERATED_ABI);
   CU_ASSERT_STRING_EQUAL(i->type_id, "IDL:rt/Store:1.0");
   CU_ASSERT_EQUAL(i->id, store);
-  /* only its own 13 operations: ping and title live in rt_Base's table */
-  CU_ASSERT_EQUAL_FATAL(i->n_ops, 13);
+  /* only its own 14 operations: ping and title live in rt_Base's table */
+  CU_ASSERT_EQUAL_FATAL(i->n_ops, 14);
   CU_ASSERT_EQUAL_FATAL(i->n_bases, 1);
   CU_ASSERT_PTR_EQUAL(i->bases[0], &rt_Base_interface);
   CU_ASSERT_EQUAL(i->base_offsets[0], offsetof(rt_Store_ops, rt_Base));
@@ -844,7 +844,7 @@ test_table(void)
     CU_ASSERT_PTR_EQUAL(plumb_interface_find_op(i, store, 12, &impl),
                         &i->ops[12]);
     CU_ASSERT_PTR_EQUAL(impl, &o);
-    CU_ASSERT_PTR_NULL(plumb_interface_find_op(i, store, 13, &impl));
+    CU_ASSERT_PTR_NULL(plumb_interface_find_op(i, store, 14, &impl));
     CU_ASSERT_PTR_NULL(plumb_interface_find_op(i, base, 3, &impl));
     CU_ASSERT_PTR_NULL(plumb_interface_find_op(i, 12345, 0, &impl));
   }
@@ -1082,6 +1082,32 @@ h_narrow(void *ctx, plumb_call *call, uint16_t x, char c, bool b,
   return PLUMB_OK;
 }
 
+/* every scalar kind of plumb_op_param in, out and inout */
+static int
+h_kinds(void *ctx, plumb_call *call, uint8_t o, int16_t s, int64_t ll,
+        float f, rt_Color col, int16_t *io, bool *ib, uint8_t *oo,
+        int64_t *oll, float *of, rt_Color *ocol, rt_Blob *blob,
+        double *_ret)
+{
+  (void)ctx;
+  *io = (int16_t)(*io * s);
+  *ib = !*ib;
+  *oo = (uint8_t)(o + 1);
+  *oll = ll * 2;
+  *of = f / 2;
+  *ocol = col == rt_Color_RED ? rt_Color_BLUE : rt_Color_RED;
+  if (blob->_length > 0) {
+    uint8_t *b = plumb_call_alloc(call, blob->_length);
+    if (b == NULL)
+      return PLUMB_ENOMEM;
+    for (size_t i = 0; i < blob->_length; i++)
+      b[i] = (uint8_t)(blob->_buffer[blob->_length - 1 - i]);
+    blob->_buffer = b;
+  }
+  *_ret = (double)ll + 0.5;
+  return PLUMB_OK;
+}
+
 static int
 h_transpose(void *ctx, plumb_call *call, const rt_LongGrid *g,
             rt_LongGrid *_ret)
@@ -1111,6 +1137,7 @@ static const rt_Store_ops store_ops = {
   .fail = h_fail,
   .note = h_note,
   .narrow = h_narrow,
+  .kinds = h_kinds,
   /* _get_count left NULL: PLUMB_ENOOP */
 };
 
@@ -1241,6 +1268,31 @@ test_rpc_all(void)
 
   CU_ASSERT_EQUAL(rt_Store_narrow(c, 1000, 'a', true, &n16, NULL), PLUMB_OK);
   CU_ASSERT_EQUAL(n16, 1098);
+  {
+    int16_t io = -3;
+    bool ib = true;
+    uint8_t oo = 0, bytes[3] = { 1, 2, 3 };
+    int64_t oll = 0;
+    float of = 0;
+    rt_Color ocol = rt_Color_GREEN;
+    rt_Blob blob = { 3, bytes };
+    double d = 0;
+    CU_ASSERT_EQUAL(rt_Store_kinds(c, 254, -7, -(1ll << 40), 3.0f, rt_Color_RED,
+                                   &io, &ib, &oo, &oll, &of, &ocol, &blob,
+                                   &d, a),
+                    PLUMB_OK);
+    CU_ASSERT_EQUAL(io, 21);
+    CU_ASSERT_EQUAL(ib, false);
+    CU_ASSERT_EQUAL(oo, 255);
+    CU_ASSERT_EQUAL(oll, -(1ll << 41));
+    CU_ASSERT_DOUBLE_EQUAL(of, 1.5, 1e-6);
+    CU_ASSERT_EQUAL(ocol, rt_Color_BLUE);
+    CU_ASSERT_EQUAL(blob._length, 3);
+    if (blob._length == 3)
+      CU_ASSERT(blob._buffer[0] == 3 && blob._buffer[1] == 2 &&
+                blob._buffer[2] == 1);
+    CU_ASSERT_DOUBLE_EQUAL(d, -(double)(1ll << 40) + 0.5, 1e-6);
+  }
   /* a NULL handler: the thunk says PLUMB_ENOOP, the client sees a failure */
   rc = rt_Store__get_count(c, &u32, NULL);
   CU_ASSERT(rc == PLUMB_ENOOP || rc == PLUMB_ESERVER);

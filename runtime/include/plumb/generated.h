@@ -10,14 +10,15 @@
  *   - `const plumb_interface calc_Calculator_interface`, whose ops[] table
  *     lists only the operations the interface itself declares; inherited
  *     ones are reached through bases[] (the base interfaces' own tables);
- *   - client stubs of the declared operations that fill the request and call
- *     plumb_invoke() (an inherited operation is called with its declaring
- *     interface's stub, on any handle);
+ *   - client stubs of the declared operations: one call of plumb_stub_call()
+ *     with the operation's signature table (plumb_op_sig, below), which
+ *     fills the request and calls plumb_invoke() (an inherited operation is
+ *     called with its declaring interface's stub, on any handle);
  *   - a `calc_Calculator_ops` struct that the server fills in: one member
  *     per direct base (that base's ops struct, named after the base's C
  *     name), then one handler pointer per declared operation; and thunks
- *     (plumb_thunk) that unpack the request fields, call the handler and
- *     fill the reply.
+ *     (plumb_thunk): one call of plumb_thunk_run(), which unpacks the
+ *     request fields, calls the handler and fills the reply.
  * Nothing is re-emitted per inheriting interface, so generated code grows
  * linearly with the IDL however deep the inheritance.
  */
@@ -193,6 +194,92 @@ PLUMB_API int plumb_invoke(plumb_client *c, const plumb_interface *iface,
                            uint32_t op, const ProtobufCMessage *req,
                            ProtobufCMessage **rep, plumb_arena *arena);
 
+struct plumb_deferred;
+/* ---- table-driven stubs and thunks (runtime/core/stub.c, thunk.c) ------
+ * A stub or thunk body is data: one plumb_op_param per parameter (in IDL
+ * order, then the result), saying how the C argument maps to its request /
+ * reply field.  plumbc emits one plumb_op_sig per distinct signature of a
+ * file (operations with identical request, reply and parameter kinds share
+ * it); a stub is one call of plumb_stub_call(), a thunk one call of
+ * plumb_thunk_run() with a `caller` shared by every operation with the same
+ * C handler type. */
+enum plumb_op_kind {
+  PLUMB_OPK_BOOL,   /* bool        <-> protobuf_c_boolean */
+  PLUMB_OPK_CHAR,   /* char        <-> int32 */
+  PLUMB_OPK_INT8,   /* int8_t      <-> int32 */
+  PLUMB_OPK_UINT8,  /* uint8_t     <-> uint32 (octet, uint8) */
+  PLUMB_OPK_INT16,  /* int16_t     <-> int32 */
+  PLUMB_OPK_UINT16, /* uint16_t    <-> uint32 */
+  PLUMB_OPK_32,     /* 4 bytes as they are: (u)int32, wchar, enum, float */
+  PLUMB_OPK_64,     /* 8 bytes as they are: (u)int64, double */
+  PLUMB_OPK_STRING, /* char *      <-> char * ("" for a missing in) */
+  PLUMB_OPK_MSG,    /* T (by pointer) <-> T * (struct, union, any, objref) */
+  PLUMB_OPK_SEQ,    /* { _length, _buffer } <-> n_x, x */
+  PLUMB_OPK_BYTES   /* { _length, _buffer } <-> ProtobufCBinaryData */
+};
+enum { PLUMB_OPD_IN = 1u, PLUMB_OPD_OUT = 2u, PLUMB_OPD_INOUT = 3u };
+
+typedef struct plumb_op_param {
+  uint8_t kind;           /* plumb_op_kind */
+  uint8_t dir;            /* PLUMB_OPD_*: the result is OUT */
+  uint32_t req_off;       /* offset of the field in the request (in) */
+  uint32_t rep_off;       /* ... in the reply (out) */
+  uint32_t req_n_off;     /* SEQ: offset of n_x in the request */
+  uint32_t rep_n_off;     /* SEQ: offset of n_x in the reply */
+  const ProtobufCMessageDescriptor *msg; /* MSG: the value's type */
+} plumb_op_param;
+
+enum { PLUMB_OPS_ONEWAY = 1u, PLUMB_OPS_ARENA = 2u /* out values point */ };
+
+typedef struct plumb_op_sig {
+  const ProtobufCMessageDescriptor *request;
+  const ProtobufCMessageDescriptor *reply; /* NULL for oneway */
+  const plumb_msg_check *req_check, *rep_check;
+  const plumb_op_param *params; /* parameters, then the result */
+  uint16_t n_params;
+  uint16_t flags;              /* PLUMB_OPS_* */
+} plumb_op_sig;
+
+/* Client stub body: args[i] points at the i-th C argument's value (for
+ * in-values passed by value or as strings, the argument variable; for the
+ * others, the pointer the caller passed).  Checks the out pointers (and the
+ * arena if out values point into it), fills the request, validates it,
+ * calls iface->ops[op] and copies the validated reply out. */
+PLUMB_API int plumb_stub_call(plumb_client *c, const plumb_interface *iface,
+                              uint32_t op, const plumb_op_sig *sig,
+                              void *const *args, plumb_arena *arena);
+
+/* The asynchronous stubs' bodies: _begin fills, checks and sends the
+ * request (args as plumb_stub_call's; only in-values are read); _finish
+ * checks the out pointers (releasing pending on failure), waits, and
+ * copies the checked reply out (only out-values are written). */
+PLUMB_API int plumb_stub_begin(plumb_client *c, const plumb_interface *iface,
+                               uint32_t op, const plumb_op_sig *sig,
+                               void *const *args, plumb_pending **pending);
+PLUMB_API int plumb_stub_finish(plumb_pending *pending,
+                                const plumb_interface *iface, uint32_t op,
+                                const plumb_op_sig *sig, void *const *args,
+                                plumb_arena *arena);
+
+/* A handler, as a generic function pointer (cast back by the caller). */
+typedef void (*plumb_fn)(void);
+/* Calls handler fn with args[i] pointing at each argument as
+ * plumb_stub_call's args do (generated, one per distinct handler type). */
+typedef int (*plumb_op_caller)(plumb_fn fn, void *ctx, plumb_call *call,
+                               void *const *args);
+/* Server thunk body: checks and unpacks req into arguments, calls
+ * caller(fn, ...), stores the results into rep and validates it. */
+PLUMB_API int plumb_thunk_run(const plumb_op_sig *sig, plumb_fn fn,
+                              plumb_op_caller caller, void *ctx,
+                              plumb_call *call, const ProtobufCMessage *req,
+                              ProtobufCMessage *rep);
+/* Deferred-reply helper body (I_op_reply): stores the out-values args
+ * (pointers as plumb_stub_call's; in-parameters NULL) into d's reply,
+ * checks it and completes d. */
+PLUMB_API int plumb_deferred_reply_args(struct plumb_deferred *d,
+                                        const plumb_op_sig *sig,
+                                        void *const *args);
+
 /* Server side: records exception `value` of type `type` as the outcome of the
  * call and returns PLUMB_EEXCEPTION, so a handler can `return plumb_call_raise(...)`.
  * The value is packed at once; it need not outlive the call. */
@@ -226,6 +313,13 @@ PLUMB_API int plumb_any_pack(plumb_any *any, const plumb_type_info *type,
 PLUMB_API int plumb_any_unpack(const plumb_any *any,
                                const plumb_type_info *type, void **msg,
                                plumb_arena *arena);
+/* plumb_any_unpack, then plumb_validate against check: what a generated
+ * T_from_any does.  PLUMB_EBADBODY if the value is not valid (*msg is
+ * then left alone). */
+PLUMB_API int plumb_any_unpack_checked(const plumb_any *any,
+                                       const plumb_type_info *type,
+                                       const plumb_msg_check *check,
+                                       void **msg, plumb_arena *arena);
 
 /* IDL object reference (an interface name or `Object` used as a type):
  * enough to reach the object - plumb_client_open_ref(), plumb/objref.h.

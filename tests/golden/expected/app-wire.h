@@ -23,7 +23,11 @@ struct app_Log_append__request {
   { PROTOBUF_C_MESSAGE_INIT(&app_Log_append__request__descriptor), NULL }
 void app_Log_append__request_init(app_Log_append__request *v);
 extern const plumb_msg_check app_Log_append__request__check;
-int app_Log_append__request_validate(const app_Log_append__request *v);
+static inline int
+app_Log_append__request_validate(const app_Log_append__request *v)
+{
+  return plumb_validate(&app_Log_append__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct app_Log_append__reply app_Log_append__reply;
 extern const ProtobufCMessageDescriptor app_Log_append__reply__descriptor;
 struct app_Log_append__reply {
@@ -33,7 +37,11 @@ struct app_Log_append__reply {
   { PROTOBUF_C_MESSAGE_INIT(&app_Log_append__reply__descriptor) }
 void app_Log_append__reply_init(app_Log_append__reply *v);
 extern const plumb_msg_check app_Log_append__reply__check;
-int app_Log_append__reply_validate(const app_Log_append__reply *v);
+static inline int
+app_Log_append__reply_validate(const app_Log_append__reply *v)
+{
+  return plumb_validate(&app_Log_append__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct app_Log_sources__request app_Log_sources__request;
 extern const ProtobufCMessageDescriptor app_Log_sources__request__descriptor;
 struct app_Log_sources__request {
@@ -43,7 +51,11 @@ struct app_Log_sources__request {
   { PROTOBUF_C_MESSAGE_INIT(&app_Log_sources__request__descriptor) }
 void app_Log_sources__request_init(app_Log_sources__request *v);
 extern const plumb_msg_check app_Log_sources__request__check;
-int app_Log_sources__request_validate(const app_Log_sources__request *v);
+static inline int
+app_Log_sources__request_validate(const app_Log_sources__request *v)
+{
+  return plumb_validate(&app_Log_sources__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct app_Log_sources__reply app_Log_sources__reply;
 extern const ProtobufCMessageDescriptor app_Log_sources__reply__descriptor;
 struct app_Log_sources__reply {
@@ -55,7 +67,14 @@ struct app_Log_sources__reply {
   { PROTOBUF_C_MESSAGE_INIT(&app_Log_sources__reply__descriptor), 0, NULL }
 void app_Log_sources__reply_init(app_Log_sources__reply *v);
 extern const plumb_msg_check app_Log_sources__reply__check;
-int app_Log_sources__reply_validate(const app_Log_sources__reply *v);
+static inline int
+app_Log_sources__reply_validate(const app_Log_sources__reply *v)
+{
+  return plumb_validate(&app_Log_sources__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
+/* operation signatures of Log (stub and thunk tables, -types.c) */
+extern const plumb_op_sig app_Log_append__sig;
+extern const plumb_op_sig app_Log_sources__sig;
 
 #ifdef __cplusplus
 }

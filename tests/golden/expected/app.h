@@ -36,10 +36,26 @@ struct app_Event {
   { PROTOBUF_C_MESSAGE_INIT(&app_Event__descriptor), NULL, (char *)protobuf_c_empty_string, { 0, NULL } }
 void app_Event_init(app_Event *v);
 extern const plumb_msg_check app_Event__check;
-int app_Event_validate(const app_Event *v);
+static inline int
+app_Event_validate(const app_Event *v)
+{
+  return plumb_validate(&app_Event__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info app_Event_type;
-int app_Event_to_any(plumb_any *a, const app_Event *v, plumb_arena *arena);
-int app_Event_from_any(const plumb_any *a, app_Event **v, plumb_arena *arena);
+static inline int
+app_Event_to_any(plumb_any *a, const app_Event *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &app_Event_type, v, arena);
+}
+static inline int
+app_Event_from_any(const plumb_any *a, app_Event **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &app_Event_type, &app_Event__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (app_Event *)p;
+  return rc;
+}
 
 /* interface Log (app.idl:12) */
 

@@ -22,7 +22,11 @@ struct base_Service_now__request {
   { PROTOBUF_C_MESSAGE_INIT(&base_Service_now__request__descriptor) }
 void base_Service_now__request_init(base_Service_now__request *v);
 extern const plumb_msg_check base_Service_now__request__check;
-int base_Service_now__request_validate(const base_Service_now__request *v);
+static inline int
+base_Service_now__request_validate(const base_Service_now__request *v)
+{
+  return plumb_validate(&base_Service_now__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct base_Service_now__reply base_Service_now__reply;
 extern const ProtobufCMessageDescriptor base_Service_now__reply__descriptor;
 struct base_Service_now__reply {
@@ -33,7 +37,11 @@ struct base_Service_now__reply {
   { PROTOBUF_C_MESSAGE_INIT(&base_Service_now__reply__descriptor), NULL }
 void base_Service_now__reply_init(base_Service_now__reply *v);
 extern const plumb_msg_check base_Service_now__reply__check;
-int base_Service_now__reply_validate(const base_Service_now__reply *v);
+static inline int
+base_Service_now__reply_validate(const base_Service_now__reply *v)
+{
+  return plumb_validate(&base_Service_now__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 /* the request of _get_version: the same message as base_Service_now__request */
 typedef base_Service_now__request base_Service__get_version__request;
 #define base_Service__get_version__request_INIT base_Service_now__request_INIT
@@ -51,7 +59,14 @@ struct base_Service__get_version__reply {
   { PROTOBUF_C_MESSAGE_INIT(&base_Service__get_version__reply__descriptor), (char *)protobuf_c_empty_string }
 void base_Service__get_version__reply_init(base_Service__get_version__reply *v);
 extern const plumb_msg_check base_Service__get_version__reply__check;
-int base_Service__get_version__reply_validate(const base_Service__get_version__reply *v);
+static inline int
+base_Service__get_version__reply_validate(const base_Service__get_version__reply *v)
+{
+  return plumb_validate(&base_Service__get_version__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
+/* operation signatures of Service (stub and thunk tables, -types.c) */
+extern const plumb_op_sig base_Service_now__sig;
+extern const plumb_op_sig base_Service__get_version__sig;
 
 #ifdef __cplusplus
 }

@@ -42,10 +42,26 @@ struct base_Stamp {
   { PROTOBUF_C_MESSAGE_INIT(&base_Stamp__descriptor), 0, 0 }
 void base_Stamp_init(base_Stamp *v);
 extern const plumb_msg_check base_Stamp__check;
-int base_Stamp_validate(const base_Stamp *v);
+static inline int
+base_Stamp_validate(const base_Stamp *v)
+{
+  return plumb_validate(&base_Stamp__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info base_Stamp_type;
-int base_Stamp_to_any(plumb_any *a, const base_Stamp *v, plumb_arena *arena);
-int base_Stamp_from_any(const plumb_any *a, base_Stamp **v, plumb_arena *arena);
+static inline int
+base_Stamp_to_any(plumb_any *a, const base_Stamp *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &base_Stamp_type, v, arena);
+}
+static inline int
+base_Stamp_from_any(const plumb_any *a, base_Stamp **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &base_Stamp_type, &base_Stamp__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (base_Stamp *)p;
+  return rc;
+}
 
 /* exception Failed (base.idl:12) */
 struct base_Failed {
@@ -56,10 +72,26 @@ struct base_Failed {
   { PROTOBUF_C_MESSAGE_INIT(&base_Failed__descriptor), (char *)protobuf_c_empty_string }
 void base_Failed_init(base_Failed *v);
 extern const plumb_msg_check base_Failed__check;
-int base_Failed_validate(const base_Failed *v);
+static inline int
+base_Failed_validate(const base_Failed *v)
+{
+  return plumb_validate(&base_Failed__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info base_Failed_type;
-int base_Failed_to_any(plumb_any *a, const base_Failed *v, plumb_arena *arena);
-int base_Failed_from_any(const plumb_any *a, base_Failed **v, plumb_arena *arena);
+static inline int
+base_Failed_to_any(plumb_any *a, const base_Failed *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &base_Failed_type, v, arena);
+}
+static inline int
+base_Failed_from_any(const plumb_any *a, base_Failed **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &base_Failed_type, &base_Failed__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (base_Failed *)p;
+  return rc;
+}
 
 /* interface Service (base.idl:15) */
 

@@ -24,7 +24,11 @@ struct calc_Calculator_add__request {
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_add__request__descriptor), 0, 0 }
 void calc_Calculator_add__request_init(calc_Calculator_add__request *v);
 extern const plumb_msg_check calc_Calculator_add__request__check;
-int calc_Calculator_add__request_validate(const calc_Calculator_add__request *v);
+static inline int
+calc_Calculator_add__request_validate(const calc_Calculator_add__request *v)
+{
+  return plumb_validate(&calc_Calculator_add__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct calc_Calculator_add__reply calc_Calculator_add__reply;
 extern const ProtobufCMessageDescriptor calc_Calculator_add__reply__descriptor;
 struct calc_Calculator_add__reply {
@@ -35,7 +39,11 @@ struct calc_Calculator_add__reply {
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_add__reply__descriptor), 0 }
 void calc_Calculator_add__reply_init(calc_Calculator_add__reply *v);
 extern const plumb_msg_check calc_Calculator_add__reply__check;
-int calc_Calculator_add__reply_validate(const calc_Calculator_add__reply *v);
+static inline int
+calc_Calculator_add__reply_validate(const calc_Calculator_add__reply *v)
+{
+  return plumb_validate(&calc_Calculator_add__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 /* the request of sub: the same message as calc_Calculator_add__request */
 typedef calc_Calculator_add__request calc_Calculator_sub__request;
 #define calc_Calculator_sub__request_INIT calc_Calculator_add__request_INIT
@@ -61,7 +69,11 @@ struct calc_Calculator_div__request {
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_div__request__descriptor), 0, 0 }
 void calc_Calculator_div__request_init(calc_Calculator_div__request *v);
 extern const plumb_msg_check calc_Calculator_div__request__check;
-int calc_Calculator_div__request_validate(const calc_Calculator_div__request *v);
+static inline int
+calc_Calculator_div__request_validate(const calc_Calculator_div__request *v)
+{
+  return plumb_validate(&calc_Calculator_div__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct calc_Calculator_div__reply calc_Calculator_div__reply;
 extern const ProtobufCMessageDescriptor calc_Calculator_div__reply__descriptor;
 struct calc_Calculator_div__reply {
@@ -72,7 +84,11 @@ struct calc_Calculator_div__reply {
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_div__reply__descriptor), 0 }
 void calc_Calculator_div__reply_init(calc_Calculator_div__reply *v);
 extern const plumb_msg_check calc_Calculator_div__reply__check;
-int calc_Calculator_div__reply_validate(const calc_Calculator_div__reply *v);
+static inline int
+calc_Calculator_div__reply_validate(const calc_Calculator_div__reply *v)
+{
+  return plumb_validate(&calc_Calculator_div__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct calc_Calculator_ping__request calc_Calculator_ping__request;
 extern const ProtobufCMessageDescriptor calc_Calculator_ping__request__descriptor;
 struct calc_Calculator_ping__request {
@@ -82,7 +98,11 @@ struct calc_Calculator_ping__request {
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_ping__request__descriptor) }
 void calc_Calculator_ping__request_init(calc_Calculator_ping__request *v);
 extern const plumb_msg_check calc_Calculator_ping__request__check;
-int calc_Calculator_ping__request_validate(const calc_Calculator_ping__request *v);
+static inline int
+calc_Calculator_ping__request_validate(const calc_Calculator_ping__request *v)
+{
+  return plumb_validate(&calc_Calculator_ping__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct calc_Calculator_ping__reply calc_Calculator_ping__reply;
 extern const ProtobufCMessageDescriptor calc_Calculator_ping__reply__descriptor;
 struct calc_Calculator_ping__reply {
@@ -92,7 +112,11 @@ struct calc_Calculator_ping__reply {
   { PROTOBUF_C_MESSAGE_INIT(&calc_Calculator_ping__reply__descriptor) }
 void calc_Calculator_ping__reply_init(calc_Calculator_ping__reply *v);
 extern const plumb_msg_check calc_Calculator_ping__reply__check;
-int calc_Calculator_ping__reply_validate(const calc_Calculator_ping__reply *v);
+static inline int
+calc_Calculator_ping__reply_validate(const calc_Calculator_ping__reply *v)
+{
+  return plumb_validate(&calc_Calculator_ping__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 /* the request of reset: the same message as calc_Calculator_ping__request */
 typedef calc_Calculator_ping__request calc_Calculator_reset__request;
 #define calc_Calculator_reset__request_INIT calc_Calculator_ping__request_INIT
@@ -114,6 +138,12 @@ typedef calc_Calculator_add__reply calc_Calculator__get_calls__reply;
 #define calc_Calculator__get_calls__reply__check calc_Calculator_add__reply__check
 #define calc_Calculator__get_calls__reply_init calc_Calculator_add__reply_init
 #define calc_Calculator__get_calls__reply_validate calc_Calculator_add__reply_validate
+/* operation signatures of Calculator (stub and thunk tables, -types.c) */
+extern const plumb_op_sig calc_Calculator_add__sig;
+extern const plumb_op_sig calc_Calculator_div__sig;
+extern const plumb_op_sig calc_Calculator_ping__sig;
+extern const plumb_op_sig calc_Calculator_reset__sig;
+extern const plumb_op_sig calc_Calculator__get_calls__sig;
 
 #ifdef __cplusplus
 }

@@ -40,10 +40,26 @@ struct calc_DivByZero {
   { PROTOBUF_C_MESSAGE_INIT(&calc_DivByZero__descriptor), (char *)protobuf_c_empty_string }
 void calc_DivByZero_init(calc_DivByZero *v);
 extern const plumb_msg_check calc_DivByZero__check;
-int calc_DivByZero_validate(const calc_DivByZero *v);
+static inline int
+calc_DivByZero_validate(const calc_DivByZero *v)
+{
+  return plumb_validate(&calc_DivByZero__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info calc_DivByZero_type;
-int calc_DivByZero_to_any(plumb_any *a, const calc_DivByZero *v, plumb_arena *arena);
-int calc_DivByZero_from_any(const plumb_any *a, calc_DivByZero **v, plumb_arena *arena);
+static inline int
+calc_DivByZero_to_any(plumb_any *a, const calc_DivByZero *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &calc_DivByZero_type, v, arena);
+}
+static inline int
+calc_DivByZero_from_any(const plumb_any *a, calc_DivByZero **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &calc_DivByZero_type, &calc_DivByZero__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (calc_DivByZero *)p;
+  return rc;
+}
 
 /* interface Calculator (calc.idl:19)
  *

@@ -22,7 +22,11 @@ struct g4_Shape_area__request {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Shape_area__request__descriptor) }
 void g4_Shape_area__request_init(g4_Shape_area__request *v);
 extern const plumb_msg_check g4_Shape_area__request__check;
-int g4_Shape_area__request_validate(const g4_Shape_area__request *v);
+static inline int
+g4_Shape_area__request_validate(const g4_Shape_area__request *v)
+{
+  return plumb_validate(&g4_Shape_area__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct g4_Shape_area__reply g4_Shape_area__reply;
 extern const ProtobufCMessageDescriptor g4_Shape_area__reply__descriptor;
 struct g4_Shape_area__reply {
@@ -33,7 +37,13 @@ struct g4_Shape_area__reply {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Shape_area__reply__descriptor), 0 }
 void g4_Shape_area__reply_init(g4_Shape_area__reply *v);
 extern const plumb_msg_check g4_Shape_area__reply__check;
-int g4_Shape_area__reply_validate(const g4_Shape_area__reply *v);
+static inline int
+g4_Shape_area__reply_validate(const g4_Shape_area__reply *v)
+{
+  return plumb_validate(&g4_Shape_area__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
+/* operation signatures of Shape (stub and thunk tables, -types.c) */
+extern const plumb_op_sig g4_Shape_area__sig;
 
 /* interface Service (idl4.idl:54): request and reply messages */
 /* the request of _get_level: the same message as g4_Shape_area__request */
@@ -53,7 +63,11 @@ struct g4_Service__get_level__reply {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Service__get_level__reply__descriptor), 0 }
 void g4_Service__get_level__reply_init(g4_Service__get_level__reply *v);
 extern const plumb_msg_check g4_Service__get_level__reply__check;
-int g4_Service__get_level__reply_validate(const g4_Service__get_level__reply *v);
+static inline int
+g4_Service__get_level__reply_validate(const g4_Service__get_level__reply *v)
+{
+  return plumb_validate(&g4_Service__get_level__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct g4_Service__set_level__request g4_Service__set_level__request;
 extern const ProtobufCMessageDescriptor g4_Service__set_level__request__descriptor;
 struct g4_Service__set_level__request {
@@ -64,7 +78,11 @@ struct g4_Service__set_level__request {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Service__set_level__request__descriptor), 0 }
 void g4_Service__set_level__request_init(g4_Service__set_level__request *v);
 extern const plumb_msg_check g4_Service__set_level__request__check;
-int g4_Service__set_level__request_validate(const g4_Service__set_level__request *v);
+static inline int
+g4_Service__set_level__request_validate(const g4_Service__set_level__request *v)
+{
+  return plumb_validate(&g4_Service__set_level__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct g4_Service__set_level__reply g4_Service__set_level__reply;
 extern const ProtobufCMessageDescriptor g4_Service__set_level__reply__descriptor;
 struct g4_Service__set_level__reply {
@@ -74,7 +92,11 @@ struct g4_Service__set_level__reply {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Service__set_level__reply__descriptor) }
 void g4_Service__set_level__reply_init(g4_Service__set_level__reply *v);
 extern const plumb_msg_check g4_Service__set_level__reply__check;
-int g4_Service__set_level__reply_validate(const g4_Service__set_level__reply *v);
+static inline int
+g4_Service__set_level__reply_validate(const g4_Service__set_level__reply *v)
+{
+  return plumb_validate(&g4_Service__set_level__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 /* the request of _get_later: the same message as g4_Shape_area__request */
 typedef g4_Shape_area__request g4_Service__get_later__request;
 #define g4_Service__get_later__request_INIT g4_Shape_area__request_INIT
@@ -92,7 +114,11 @@ struct g4_Service__get_later__reply {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Service__get_later__reply__descriptor), NULL }
 void g4_Service__get_later__reply_init(g4_Service__get_later__reply *v);
 extern const plumb_msg_check g4_Service__get_later__reply__check;
-int g4_Service__get_later__reply_validate(const g4_Service__get_later__reply *v);
+static inline int
+g4_Service__get_later__reply_validate(const g4_Service__get_later__reply *v)
+{
+  return plumb_validate(&g4_Service__get_later__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct g4_Service_get__request g4_Service_get__request;
 extern const ProtobufCMessageDescriptor g4_Service_get__request__descriptor;
 struct g4_Service_get__request {
@@ -104,7 +130,11 @@ struct g4_Service_get__request {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Service_get__request__descriptor), 0, (char *)protobuf_c_empty_string }
 void g4_Service_get__request_init(g4_Service_get__request *v);
 extern const plumb_msg_check g4_Service_get__request__check;
-int g4_Service_get__request_validate(const g4_Service_get__request *v);
+static inline int
+g4_Service_get__request_validate(const g4_Service_get__request *v)
+{
+  return plumb_validate(&g4_Service_get__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct g4_Service_get__reply g4_Service_get__reply;
 extern const ProtobufCMessageDescriptor g4_Service_get__reply__descriptor;
 struct g4_Service_get__reply {
@@ -115,7 +145,11 @@ struct g4_Service_get__reply {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Service_get__reply__descriptor), NULL }
 void g4_Service_get__reply_init(g4_Service_get__reply *v);
 extern const plumb_msg_check g4_Service_get__reply__check;
-int g4_Service_get__reply_validate(const g4_Service_get__reply *v);
+static inline int
+g4_Service_get__reply_validate(const g4_Service_get__reply *v)
+{
+  return plumb_validate(&g4_Service_get__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct g4_Service_put__request g4_Service_put__request;
 extern const ProtobufCMessageDescriptor g4_Service_put__request__descriptor;
 struct g4_Service_put__request {
@@ -128,7 +162,11 @@ struct g4_Service_put__request {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Service_put__request__descriptor), NULL, 0, NULL }
 void g4_Service_put__request_init(g4_Service_put__request *v);
 extern const plumb_msg_check g4_Service_put__request__check;
-int g4_Service_put__request_validate(const g4_Service_put__request *v);
+static inline int
+g4_Service_put__request_validate(const g4_Service_put__request *v)
+{
+  return plumb_validate(&g4_Service_put__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 /* the reply of put: the same message as g4_Service__set_level__reply */
 typedef g4_Service__set_level__reply g4_Service_put__reply;
 #define g4_Service_put__reply_INIT g4_Service__set_level__reply_INIT
@@ -150,6 +188,12 @@ typedef g4_Service__get_level__reply g4_Service_default__reply;
 #define g4_Service_default__reply__check g4_Service__get_level__reply__check
 #define g4_Service_default__reply_init g4_Service__get_level__reply_init
 #define g4_Service_default__reply_validate g4_Service__get_level__reply_validate
+/* operation signatures of Service (stub and thunk tables, -types.c) */
+extern const plumb_op_sig g4_Service__get_level__sig;
+extern const plumb_op_sig g4_Service__set_level__sig;
+extern const plumb_op_sig g4_Service__get_later__sig;
+extern const plumb_op_sig g4_Service_get__sig;
+extern const plumb_op_sig g4_Service_put__sig;
 
 #ifdef __cplusplus
 }

@@ -80,10 +80,26 @@ struct g4_Tree {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Tree__descriptor), (char *)protobuf_c_empty_string, { 0, NULL } }
 void g4_Tree_init(g4_Tree *v);
 extern const plumb_msg_check g4_Tree__check;
-int g4_Tree_validate(const g4_Tree *v);
+static inline int
+g4_Tree_validate(const g4_Tree *v)
+{
+  return plumb_validate(&g4_Tree__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Tree_type;
-int g4_Tree_to_any(plumb_any *a, const g4_Tree *v, plumb_arena *arena);
-int g4_Tree_from_any(const plumb_any *a, g4_Tree **v, plumb_arena *arena);
+static inline int
+g4_Tree_to_any(plumb_any *a, const g4_Tree *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Tree_type, v, arena);
+}
+static inline int
+g4_Tree_from_any(const plumb_any *a, g4_Tree **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Tree_type, &g4_Tree__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Tree *)p;
+  return rc;
+}
 
 /* bitmask Perm (idl4.idl:19), bit_bound 8 */
 typedef uint8_t g4_Perm;
@@ -128,10 +144,26 @@ struct g4_Base {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Base__descriptor), 0, (char *)protobuf_c_empty_string }
 void g4_Base_init(g4_Base *v);
 extern const plumb_msg_check g4_Base__check;
-int g4_Base_validate(const g4_Base *v);
+static inline int
+g4_Base_validate(const g4_Base *v)
+{
+  return plumb_validate(&g4_Base__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Base_type;
-int g4_Base_to_any(plumb_any *a, const g4_Base *v, plumb_arena *arena);
-int g4_Base_from_any(const plumb_any *a, g4_Base **v, plumb_arena *arena);
+static inline int
+g4_Base_to_any(plumb_any *a, const g4_Base *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Base_type, v, arena);
+}
+static inline int
+g4_Base_from_any(const plumb_any *a, g4_Base **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Base_type, &g4_Base__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Base *)p;
+  return rc;
+}
 
 /* struct readings_Entry (idl4.idl:25) */
 struct g4_Rec_readings_Entry {
@@ -143,10 +175,26 @@ struct g4_Rec_readings_Entry {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Rec_readings_Entry__descriptor), (char *)protobuf_c_empty_string, 0 }
 void g4_Rec_readings_Entry_init(g4_Rec_readings_Entry *v);
 extern const plumb_msg_check g4_Rec_readings_Entry__check;
-int g4_Rec_readings_Entry_validate(const g4_Rec_readings_Entry *v);
+static inline int
+g4_Rec_readings_Entry_validate(const g4_Rec_readings_Entry *v)
+{
+  return plumb_validate(&g4_Rec_readings_Entry__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Rec_readings_Entry_type;
-int g4_Rec_readings_Entry_to_any(plumb_any *a, const g4_Rec_readings_Entry *v, plumb_arena *arena);
-int g4_Rec_readings_Entry_from_any(const plumb_any *a, g4_Rec_readings_Entry **v, plumb_arena *arena);
+static inline int
+g4_Rec_readings_Entry_to_any(plumb_any *a, const g4_Rec_readings_Entry *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Rec_readings_Entry_type, v, arena);
+}
+static inline int
+g4_Rec_readings_Entry_from_any(const plumb_any *a, g4_Rec_readings_Entry **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Rec_readings_Entry_type, &g4_Rec_readings_Entry__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Rec_readings_Entry *)p;
+  return rc;
+}
 
 /* struct trees_Entry (idl4.idl:26) */
 struct g4_Rec_trees_Entry {
@@ -158,10 +206,26 @@ struct g4_Rec_trees_Entry {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Rec_trees_Entry__descriptor), 0, NULL }
 void g4_Rec_trees_Entry_init(g4_Rec_trees_Entry *v);
 extern const plumb_msg_check g4_Rec_trees_Entry__check;
-int g4_Rec_trees_Entry_validate(const g4_Rec_trees_Entry *v);
+static inline int
+g4_Rec_trees_Entry_validate(const g4_Rec_trees_Entry *v)
+{
+  return plumb_validate(&g4_Rec_trees_Entry__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Rec_trees_Entry_type;
-int g4_Rec_trees_Entry_to_any(plumb_any *a, const g4_Rec_trees_Entry *v, plumb_arena *arena);
-int g4_Rec_trees_Entry_from_any(const plumb_any *a, g4_Rec_trees_Entry **v, plumb_arena *arena);
+static inline int
+g4_Rec_trees_Entry_to_any(plumb_any *a, const g4_Rec_trees_Entry *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Rec_trees_Entry_type, v, arena);
+}
+static inline int
+g4_Rec_trees_Entry_from_any(const plumb_any *a, g4_Rec_trees_Entry **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Rec_trees_Entry_type, &g4_Rec_trees_Entry__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Rec_trees_Entry *)p;
+  return rc;
+}
 
 /* enum Kind (idl4.idl:32) */
 typedef enum g4_Rec_Inner_Kind {
@@ -180,10 +244,26 @@ struct g4_Rec_Inner {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Rec_Inner__descriptor), (g4_Rec_Inner_Kind)0 }
 void g4_Rec_Inner_init(g4_Rec_Inner *v);
 extern const plumb_msg_check g4_Rec_Inner__check;
-int g4_Rec_Inner_validate(const g4_Rec_Inner *v);
+static inline int
+g4_Rec_Inner_validate(const g4_Rec_Inner *v)
+{
+  return plumb_validate(&g4_Rec_Inner__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Rec_Inner_type;
-int g4_Rec_Inner_to_any(plumb_any *a, const g4_Rec_Inner *v, plumb_arena *arena);
-int g4_Rec_Inner_from_any(const plumb_any *a, g4_Rec_Inner **v, plumb_arena *arena);
+static inline int
+g4_Rec_Inner_to_any(plumb_any *a, const g4_Rec_Inner *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Rec_Inner_type, v, arena);
+}
+static inline int
+g4_Rec_Inner_from_any(const plumb_any *a, g4_Rec_Inner **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Rec_Inner_type, &g4_Rec_Inner__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Rec_Inner *)p;
+  return rc;
+}
 
 /* struct Rec (idl4.idl:24) */
 struct g4_Rec {
@@ -205,10 +285,26 @@ struct g4_Rec {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Rec__descriptor), 0, (char *)protobuf_c_empty_string, 0, NULL, 0, NULL, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NULL }
 void g4_Rec_init(g4_Rec *v);
 extern const plumb_msg_check g4_Rec__check;
-int g4_Rec_validate(const g4_Rec *v);
+static inline int
+g4_Rec_validate(const g4_Rec *v)
+{
+  return plumb_validate(&g4_Rec__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Rec_type;
-int g4_Rec_to_any(plumb_any *a, const g4_Rec *v, plumb_arena *arena);
-int g4_Rec_from_any(const plumb_any *a, g4_Rec **v, plumb_arena *arena);
+static inline int
+g4_Rec_to_any(plumb_any *a, const g4_Rec *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Rec_type, v, arena);
+}
+static inline int
+g4_Rec_from_any(const plumb_any *a, g4_Rec **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Rec_type, &g4_Rec__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Rec *)p;
+  return rc;
+}
 
 /* struct Hashed (idl4.idl:34) */
 struct g4_Hashed {
@@ -220,10 +316,26 @@ struct g4_Hashed {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Hashed__descriptor), 0, (char *)protobuf_c_empty_string }
 void g4_Hashed_init(g4_Hashed *v);
 extern const plumb_msg_check g4_Hashed__check;
-int g4_Hashed_validate(const g4_Hashed *v);
+static inline int
+g4_Hashed_validate(const g4_Hashed *v)
+{
+  return plumb_validate(&g4_Hashed__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Hashed_type;
-int g4_Hashed_to_any(plumb_any *a, const g4_Hashed *v, plumb_arena *arena);
-int g4_Hashed_from_any(const plumb_any *a, g4_Hashed **v, plumb_arena *arena);
+static inline int
+g4_Hashed_to_any(plumb_any *a, const g4_Hashed *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Hashed_type, v, arena);
+}
+static inline int
+g4_Hashed_from_any(const plumb_any *a, g4_Hashed **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Hashed_type, &g4_Hashed__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Hashed *)p;
+  return rc;
+}
 
 /* union Choice (idl4.idl:35) */
 typedef enum g4_Choice_case {
@@ -245,10 +357,26 @@ struct g4_Choice {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Choice__descriptor), 0, g4_Choice_case__NOT_SET, { 0 } }
 void g4_Choice_init(g4_Choice *v);
 extern const plumb_msg_check g4_Choice__check;
-int g4_Choice_validate(const g4_Choice *v);
+static inline int
+g4_Choice_validate(const g4_Choice *v)
+{
+  return plumb_validate(&g4_Choice__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Choice_type;
-int g4_Choice_to_any(plumb_any *a, const g4_Choice *v, plumb_arena *arena);
-int g4_Choice_from_any(const plumb_any *a, g4_Choice **v, plumb_arena *arena);
+static inline int
+g4_Choice_to_any(plumb_any *a, const g4_Choice *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Choice_type, v, arena);
+}
+static inline int
+g4_Choice_from_any(const plumb_any *a, g4_Choice **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Choice_type, &g4_Choice__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Choice *)p;
+  return rc;
+}
 
 /* struct Label (idl4.idl:37) */
 struct g4_Label {
@@ -259,10 +387,26 @@ struct g4_Label {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Label__descriptor), (char *)protobuf_c_empty_string }
 void g4_Label_init(g4_Label *v);
 extern const plumb_msg_check g4_Label__check;
-int g4_Label_validate(const g4_Label *v);
+static inline int
+g4_Label_validate(const g4_Label *v)
+{
+  return plumb_validate(&g4_Label__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Label_type;
-int g4_Label_to_any(plumb_any *a, const g4_Label *v, plumb_arena *arena);
-int g4_Label_from_any(const plumb_any *a, g4_Label **v, plumb_arena *arena);
+static inline int
+g4_Label_to_any(plumb_any *a, const g4_Label *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Label_type, v, arena);
+}
+static inline int
+g4_Label_from_any(const plumb_any *a, g4_Label **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Label_type, &g4_Label__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Label *)p;
+  return rc;
+}
 
 /* struct Printable (idl4.idl:38) */
 struct g4_Printable {
@@ -272,10 +416,26 @@ struct g4_Printable {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Printable__descriptor) }
 void g4_Printable_init(g4_Printable *v);
 extern const plumb_msg_check g4_Printable__check;
-int g4_Printable_validate(const g4_Printable *v);
+static inline int
+g4_Printable_validate(const g4_Printable *v)
+{
+  return plumb_validate(&g4_Printable__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Printable_type;
-int g4_Printable_to_any(plumb_any *a, const g4_Printable *v, plumb_arena *arena);
-int g4_Printable_from_any(const plumb_any *a, g4_Printable **v, plumb_arena *arena);
+static inline int
+g4_Printable_to_any(plumb_any *a, const g4_Printable *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Printable_type, v, arena);
+}
+static inline int
+g4_Printable_from_any(const plumb_any *a, g4_Printable **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Printable_type, &g4_Printable__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Printable *)p;
+  return rc;
+}
 
 /* operations of valuetype Printable (idl4.idl:38): implemented by the application, local calls */
 typedef struct g4_Printable_ops {
@@ -293,10 +453,26 @@ struct g4_Node {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Node__descriptor), 0, NULL, (char *)protobuf_c_empty_string }
 void g4_Node_init(g4_Node *v);
 extern const plumb_msg_check g4_Node__check;
-int g4_Node_validate(const g4_Node *v);
+static inline int
+g4_Node_validate(const g4_Node *v)
+{
+  return plumb_validate(&g4_Node__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Node_type;
-int g4_Node_to_any(plumb_any *a, const g4_Node *v, plumb_arena *arena);
-int g4_Node_from_any(const plumb_any *a, g4_Node **v, plumb_arena *arena);
+static inline int
+g4_Node_to_any(plumb_any *a, const g4_Node *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Node_type, v, arena);
+}
+static inline int
+g4_Node_from_any(const plumb_any *a, g4_Node **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Node_type, &g4_Node__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Node *)p;
+  return rc;
+}
 
 /* operations of valuetype Node (idl4.idl:39): implemented by the application, local calls */
 typedef struct g4_Node_ops {
@@ -321,10 +497,26 @@ struct g4_Node2 {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Node2__descriptor), 0, NULL, (char *)protobuf_c_empty_string, 0 }
 void g4_Node2_init(g4_Node2 *v);
 extern const plumb_msg_check g4_Node2__check;
-int g4_Node2_validate(const g4_Node2 *v);
+static inline int
+g4_Node2_validate(const g4_Node2 *v)
+{
+  return plumb_validate(&g4_Node2__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Node2_type;
-int g4_Node2_to_any(plumb_any *a, const g4_Node2 *v, plumb_arena *arena);
-int g4_Node2_from_any(const plumb_any *a, g4_Node2 **v, plumb_arena *arena);
+static inline int
+g4_Node2_to_any(plumb_any *a, const g4_Node2 *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Node2_type, v, arena);
+}
+static inline int
+g4_Node2_from_any(const plumb_any *a, g4_Node2 **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Node2_type, &g4_Node2__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Node2 *)p;
+  return rc;
+}
 
 /* struct Holder (idl4.idl:47) */
 struct g4_Holder {
@@ -337,10 +529,26 @@ struct g4_Holder {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Holder__descriptor), NULL, NULL, NULL }
 void g4_Holder_init(g4_Holder *v);
 extern const plumb_msg_check g4_Holder__check;
-int g4_Holder_validate(const g4_Holder *v);
+static inline int
+g4_Holder_validate(const g4_Holder *v)
+{
+  return plumb_validate(&g4_Holder__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Holder_type;
-int g4_Holder_to_any(plumb_any *a, const g4_Holder *v, plumb_arena *arena);
-int g4_Holder_from_any(const plumb_any *a, g4_Holder **v, plumb_arena *arena);
+static inline int
+g4_Holder_to_any(plumb_any *a, const g4_Holder *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Holder_type, v, arena);
+}
+static inline int
+g4_Holder_from_any(const plumb_any *a, g4_Holder **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Holder_type, &g4_Holder__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Holder *)p;
+  return rc;
+}
 
 /* exception Fail (idl4.idl:49) */
 struct g4_Fail {
@@ -351,10 +559,26 @@ struct g4_Fail {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Fail__descriptor), (char *)protobuf_c_empty_string }
 void g4_Fail_init(g4_Fail *v);
 extern const plumb_msg_check g4_Fail__check;
-int g4_Fail_validate(const g4_Fail *v);
+static inline int
+g4_Fail_validate(const g4_Fail *v)
+{
+  return plumb_validate(&g4_Fail__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Fail_type;
-int g4_Fail_to_any(plumb_any *a, const g4_Fail *v, plumb_arena *arena);
-int g4_Fail_from_any(const plumb_any *a, g4_Fail **v, plumb_arena *arena);
+static inline int
+g4_Fail_to_any(plumb_any *a, const g4_Fail *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Fail_type, v, arena);
+}
+static inline int
+g4_Fail_from_any(const plumb_any *a, g4_Fail **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Fail_type, &g4_Fail__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Fail *)p;
+  return rc;
+}
 
 /* native Handle (idl4.idl:50): opaque, never marshalled */
 typedef void *g4_Handle;
@@ -399,10 +623,26 @@ struct g4_Service_put_counts_Entry {
   { PROTOBUF_C_MESSAGE_INIT(&g4_Service_put_counts_Entry__descriptor), (char *)protobuf_c_empty_string, 0 }
 void g4_Service_put_counts_Entry_init(g4_Service_put_counts_Entry *v);
 extern const plumb_msg_check g4_Service_put_counts_Entry__check;
-int g4_Service_put_counts_Entry_validate(const g4_Service_put_counts_Entry *v);
+static inline int
+g4_Service_put_counts_Entry_validate(const g4_Service_put_counts_Entry *v)
+{
+  return plumb_validate(&g4_Service_put_counts_Entry__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info g4_Service_put_counts_Entry_type;
-int g4_Service_put_counts_Entry_to_any(plumb_any *a, const g4_Service_put_counts_Entry *v, plumb_arena *arena);
-int g4_Service_put_counts_Entry_from_any(const plumb_any *a, g4_Service_put_counts_Entry **v, plumb_arena *arena);
+static inline int
+g4_Service_put_counts_Entry_to_any(plumb_any *a, const g4_Service_put_counts_Entry *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &g4_Service_put_counts_Entry_type, v, arena);
+}
+static inline int
+g4_Service_put_counts_Entry_from_any(const plumb_any *a, g4_Service_put_counts_Entry **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &g4_Service_put_counts_Entry_type, &g4_Service_put_counts_Entry__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (g4_Service_put_counts_Entry *)p;
+  return rc;
+}
 
 /* interface Service (idl4.idl:54) */
 typedef struct g4_Service_put_counts_seq {

@@ -22,7 +22,11 @@ struct zoo_Named__get_name__request {
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Named__get_name__request__descriptor) }
 void zoo_Named__get_name__request_init(zoo_Named__get_name__request *v);
 extern const plumb_msg_check zoo_Named__get_name__request__check;
-int zoo_Named__get_name__request_validate(const zoo_Named__get_name__request *v);
+static inline int
+zoo_Named__get_name__request_validate(const zoo_Named__get_name__request *v)
+{
+  return plumb_validate(&zoo_Named__get_name__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct zoo_Named__get_name__reply zoo_Named__get_name__reply;
 extern const ProtobufCMessageDescriptor zoo_Named__get_name__reply__descriptor;
 struct zoo_Named__get_name__reply {
@@ -33,7 +37,11 @@ struct zoo_Named__get_name__reply {
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Named__get_name__reply__descriptor), (char *)protobuf_c_empty_string }
 void zoo_Named__get_name__reply_init(zoo_Named__get_name__reply *v);
 extern const plumb_msg_check zoo_Named__get_name__reply__check;
-int zoo_Named__get_name__reply_validate(const zoo_Named__get_name__reply *v);
+static inline int
+zoo_Named__get_name__reply_validate(const zoo_Named__get_name__reply *v)
+{
+  return plumb_validate(&zoo_Named__get_name__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct zoo_Named__set_name__request zoo_Named__set_name__request;
 extern const ProtobufCMessageDescriptor zoo_Named__set_name__request__descriptor;
 struct zoo_Named__set_name__request {
@@ -44,7 +52,11 @@ struct zoo_Named__set_name__request {
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Named__set_name__request__descriptor), (char *)protobuf_c_empty_string }
 void zoo_Named__set_name__request_init(zoo_Named__set_name__request *v);
 extern const plumb_msg_check zoo_Named__set_name__request__check;
-int zoo_Named__set_name__request_validate(const zoo_Named__set_name__request *v);
+static inline int
+zoo_Named__set_name__request_validate(const zoo_Named__set_name__request *v)
+{
+  return plumb_validate(&zoo_Named__set_name__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct zoo_Named__set_name__reply zoo_Named__set_name__reply;
 extern const ProtobufCMessageDescriptor zoo_Named__set_name__reply__descriptor;
 struct zoo_Named__set_name__reply {
@@ -54,7 +66,14 @@ struct zoo_Named__set_name__reply {
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Named__set_name__reply__descriptor) }
 void zoo_Named__set_name__reply_init(zoo_Named__set_name__reply *v);
 extern const plumb_msg_check zoo_Named__set_name__reply__check;
-int zoo_Named__set_name__reply_validate(const zoo_Named__set_name__reply *v);
+static inline int
+zoo_Named__set_name__reply_validate(const zoo_Named__set_name__reply *v)
+{
+  return plumb_validate(&zoo_Named__set_name__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
+/* operation signatures of Named (stub and thunk tables, -types.c) */
+extern const plumb_op_sig zoo_Named__get_name__sig;
+extern const plumb_op_sig zoo_Named__set_name__sig;
 
 /* interface Animal (inherit.idl:9): request and reply messages */
 /* the request of sound: the same message as zoo_Named__get_name__request */
@@ -88,7 +107,13 @@ struct zoo_Animal_mate__reply {
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Animal_mate__reply__descriptor), NULL }
 void zoo_Animal_mate__reply_init(zoo_Animal_mate__reply *v);
 extern const plumb_msg_check zoo_Animal_mate__reply__check;
-int zoo_Animal_mate__reply_validate(const zoo_Animal_mate__reply *v);
+static inline int
+zoo_Animal_mate__reply_validate(const zoo_Animal_mate__reply *v)
+{
+  return plumb_validate(&zoo_Animal_mate__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
+/* operation signatures of Animal (stub and thunk tables, -types.c) */
+extern const plumb_op_sig zoo_Animal_mate__sig;
 
 /* interface Pet (inherit.idl:13): request and reply messages */
 typedef struct zoo_Pet_feed__request zoo_Pet_feed__request;
@@ -101,7 +126,11 @@ struct zoo_Pet_feed__request {
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Pet_feed__request__descriptor), 0 }
 void zoo_Pet_feed__request_init(zoo_Pet_feed__request *v);
 extern const plumb_msg_check zoo_Pet_feed__request__check;
-int zoo_Pet_feed__request_validate(const zoo_Pet_feed__request *v);
+static inline int
+zoo_Pet_feed__request_validate(const zoo_Pet_feed__request *v)
+{
+  return plumb_validate(&zoo_Pet_feed__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 /* the reply of feed: the same message as zoo_Named__set_name__reply */
 typedef zoo_Named__set_name__reply zoo_Pet_feed__reply;
 #define zoo_Pet_feed__reply_INIT zoo_Named__set_name__reply_INIT
@@ -109,6 +138,8 @@ typedef zoo_Named__set_name__reply zoo_Pet_feed__reply;
 #define zoo_Pet_feed__reply__check zoo_Named__set_name__reply__check
 #define zoo_Pet_feed__reply_init zoo_Named__set_name__reply_init
 #define zoo_Pet_feed__reply_validate zoo_Named__set_name__reply_validate
+/* operation signatures of Pet (stub and thunk tables, -types.c) */
+extern const plumb_op_sig zoo_Pet_feed__sig;
 
 /* interface Worker (inherit.idl:16): request and reply messages */
 typedef struct zoo_Worker_work__request zoo_Worker_work__request;
@@ -121,7 +152,13 @@ struct zoo_Worker_work__request {
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Worker_work__request__descriptor), 0 }
 void zoo_Worker_work__request_init(zoo_Worker_work__request *v);
 extern const plumb_msg_check zoo_Worker_work__request__check;
-int zoo_Worker_work__request_validate(const zoo_Worker_work__request *v);
+static inline int
+zoo_Worker_work__request_validate(const zoo_Worker_work__request *v)
+{
+  return plumb_validate(&zoo_Worker_work__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
+/* operation signatures of Worker (stub and thunk tables, -types.c) */
+extern const plumb_op_sig zoo_Worker_work__sig;
 
 /* interface Dog (inherit.idl:19): request and reply messages */
 typedef struct zoo_Dog_fetch__request zoo_Dog_fetch__request;
@@ -134,7 +171,11 @@ struct zoo_Dog_fetch__request {
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Dog_fetch__request__descriptor), NULL }
 void zoo_Dog_fetch__request_init(zoo_Dog_fetch__request *v);
 extern const plumb_msg_check zoo_Dog_fetch__request__check;
-int zoo_Dog_fetch__request_validate(const zoo_Dog_fetch__request *v);
+static inline int
+zoo_Dog_fetch__request_validate(const zoo_Dog_fetch__request *v)
+{
+  return plumb_validate(&zoo_Dog_fetch__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct zoo_Dog_fetch__reply zoo_Dog_fetch__reply;
 extern const ProtobufCMessageDescriptor zoo_Dog_fetch__reply__descriptor;
 struct zoo_Dog_fetch__reply {
@@ -146,7 +187,13 @@ struct zoo_Dog_fetch__reply {
   { PROTOBUF_C_MESSAGE_INIT(&zoo_Dog_fetch__reply__descriptor), 0, NULL }
 void zoo_Dog_fetch__reply_init(zoo_Dog_fetch__reply *v);
 extern const plumb_msg_check zoo_Dog_fetch__reply__check;
-int zoo_Dog_fetch__reply_validate(const zoo_Dog_fetch__reply *v);
+static inline int
+zoo_Dog_fetch__reply_validate(const zoo_Dog_fetch__reply *v)
+{
+  return plumb_validate(&zoo_Dog_fetch__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
+/* operation signatures of Dog (stub and thunk tables, -types.c) */
+extern const plumb_op_sig zoo_Dog_fetch__sig;
 
 #ifdef __cplusplus
 }

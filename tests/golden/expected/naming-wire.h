@@ -25,7 +25,11 @@ struct CosNaming_NamingContext_bind__request {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_bind__request__descriptor), 0, NULL, NULL }
 void CosNaming_NamingContext_bind__request_init(CosNaming_NamingContext_bind__request *v);
 extern const plumb_msg_check CosNaming_NamingContext_bind__request__check;
-int CosNaming_NamingContext_bind__request_validate(const CosNaming_NamingContext_bind__request *v);
+static inline int
+CosNaming_NamingContext_bind__request_validate(const CosNaming_NamingContext_bind__request *v)
+{
+  return plumb_validate(&CosNaming_NamingContext_bind__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct CosNaming_NamingContext_bind__reply CosNaming_NamingContext_bind__reply;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_bind__reply__descriptor;
 struct CosNaming_NamingContext_bind__reply {
@@ -35,7 +39,11 @@ struct CosNaming_NamingContext_bind__reply {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_bind__reply__descriptor) }
 void CosNaming_NamingContext_bind__reply_init(CosNaming_NamingContext_bind__reply *v);
 extern const plumb_msg_check CosNaming_NamingContext_bind__reply__check;
-int CosNaming_NamingContext_bind__reply_validate(const CosNaming_NamingContext_bind__reply *v);
+static inline int
+CosNaming_NamingContext_bind__reply_validate(const CosNaming_NamingContext_bind__reply *v)
+{
+  return plumb_validate(&CosNaming_NamingContext_bind__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 /* the request of rebind: the same message as CosNaming_NamingContext_bind__request */
 typedef CosNaming_NamingContext_bind__request CosNaming_NamingContext_rebind__request;
 #define CosNaming_NamingContext_rebind__request_INIT CosNaming_NamingContext_bind__request_INIT
@@ -61,7 +69,11 @@ struct CosNaming_NamingContext_resolve__request {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_resolve__request__descriptor), 0, NULL }
 void CosNaming_NamingContext_resolve__request_init(CosNaming_NamingContext_resolve__request *v);
 extern const plumb_msg_check CosNaming_NamingContext_resolve__request__check;
-int CosNaming_NamingContext_resolve__request_validate(const CosNaming_NamingContext_resolve__request *v);
+static inline int
+CosNaming_NamingContext_resolve__request_validate(const CosNaming_NamingContext_resolve__request *v)
+{
+  return plumb_validate(&CosNaming_NamingContext_resolve__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct CosNaming_NamingContext_resolve__reply CosNaming_NamingContext_resolve__reply;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_resolve__reply__descriptor;
 struct CosNaming_NamingContext_resolve__reply {
@@ -72,7 +84,11 @@ struct CosNaming_NamingContext_resolve__reply {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_resolve__reply__descriptor), NULL }
 void CosNaming_NamingContext_resolve__reply_init(CosNaming_NamingContext_resolve__reply *v);
 extern const plumb_msg_check CosNaming_NamingContext_resolve__reply__check;
-int CosNaming_NamingContext_resolve__reply_validate(const CosNaming_NamingContext_resolve__reply *v);
+static inline int
+CosNaming_NamingContext_resolve__reply_validate(const CosNaming_NamingContext_resolve__reply *v)
+{
+  return plumb_validate(&CosNaming_NamingContext_resolve__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 /* the request of unbind: the same message as CosNaming_NamingContext_resolve__request */
 typedef CosNaming_NamingContext_resolve__request CosNaming_NamingContext_unbind__request;
 #define CosNaming_NamingContext_unbind__request_INIT CosNaming_NamingContext_resolve__request_INIT
@@ -96,7 +112,11 @@ struct CosNaming_NamingContext_new_context__request {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_new_context__request__descriptor) }
 void CosNaming_NamingContext_new_context__request_init(CosNaming_NamingContext_new_context__request *v);
 extern const plumb_msg_check CosNaming_NamingContext_new_context__request__check;
-int CosNaming_NamingContext_new_context__request_validate(const CosNaming_NamingContext_new_context__request *v);
+static inline int
+CosNaming_NamingContext_new_context__request_validate(const CosNaming_NamingContext_new_context__request *v)
+{
+  return plumb_validate(&CosNaming_NamingContext_new_context__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct CosNaming_NamingContext_new_context__reply CosNaming_NamingContext_new_context__reply;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_new_context__reply__descriptor;
 struct CosNaming_NamingContext_new_context__reply {
@@ -107,7 +127,11 @@ struct CosNaming_NamingContext_new_context__reply {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_new_context__reply__descriptor), NULL }
 void CosNaming_NamingContext_new_context__reply_init(CosNaming_NamingContext_new_context__reply *v);
 extern const plumb_msg_check CosNaming_NamingContext_new_context__reply__check;
-int CosNaming_NamingContext_new_context__reply_validate(const CosNaming_NamingContext_new_context__reply *v);
+static inline int
+CosNaming_NamingContext_new_context__reply_validate(const CosNaming_NamingContext_new_context__reply *v)
+{
+  return plumb_validate(&CosNaming_NamingContext_new_context__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct CosNaming_NamingContext_list__request CosNaming_NamingContext_list__request;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_list__request__descriptor;
 struct CosNaming_NamingContext_list__request {
@@ -118,7 +142,11 @@ struct CosNaming_NamingContext_list__request {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_list__request__descriptor), 0 }
 void CosNaming_NamingContext_list__request_init(CosNaming_NamingContext_list__request *v);
 extern const plumb_msg_check CosNaming_NamingContext_list__request__check;
-int CosNaming_NamingContext_list__request_validate(const CosNaming_NamingContext_list__request *v);
+static inline int
+CosNaming_NamingContext_list__request_validate(const CosNaming_NamingContext_list__request *v)
+{
+  return plumb_validate(&CosNaming_NamingContext_list__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct CosNaming_NamingContext_list__reply CosNaming_NamingContext_list__reply;
 extern const ProtobufCMessageDescriptor CosNaming_NamingContext_list__reply__descriptor;
 struct CosNaming_NamingContext_list__reply {
@@ -131,7 +159,17 @@ struct CosNaming_NamingContext_list__reply {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_list__reply__descriptor), 0, NULL, NULL }
 void CosNaming_NamingContext_list__reply_init(CosNaming_NamingContext_list__reply *v);
 extern const plumb_msg_check CosNaming_NamingContext_list__reply__check;
-int CosNaming_NamingContext_list__reply_validate(const CosNaming_NamingContext_list__reply *v);
+static inline int
+CosNaming_NamingContext_list__reply_validate(const CosNaming_NamingContext_list__reply *v)
+{
+  return plumb_validate(&CosNaming_NamingContext_list__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
+/* operation signatures of NamingContext (stub and thunk tables, -types.c) */
+extern const plumb_op_sig CosNaming_NamingContext_bind__sig;
+extern const plumb_op_sig CosNaming_NamingContext_resolve__sig;
+extern const plumb_op_sig CosNaming_NamingContext_unbind__sig;
+extern const plumb_op_sig CosNaming_NamingContext_new_context__sig;
+extern const plumb_op_sig CosNaming_NamingContext_list__sig;
 
 /* interface BindingIterator (naming.idl:41): request and reply messages */
 /* the request of next_one: the same message as CosNaming_NamingContext_new_context__request */
@@ -152,7 +190,11 @@ struct CosNaming_BindingIterator_next_one__reply {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_BindingIterator_next_one__reply__descriptor), 0, NULL }
 void CosNaming_BindingIterator_next_one__reply_init(CosNaming_BindingIterator_next_one__reply *v);
 extern const plumb_msg_check CosNaming_BindingIterator_next_one__reply__check;
-int CosNaming_BindingIterator_next_one__reply_validate(const CosNaming_BindingIterator_next_one__reply *v);
+static inline int
+CosNaming_BindingIterator_next_one__reply_validate(const CosNaming_BindingIterator_next_one__reply *v)
+{
+  return plumb_validate(&CosNaming_BindingIterator_next_one__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 /* the request of next_n: the same message as CosNaming_NamingContext_list__request */
 typedef CosNaming_NamingContext_list__request CosNaming_BindingIterator_next_n__request;
 #define CosNaming_BindingIterator_next_n__request_INIT CosNaming_NamingContext_list__request_INIT
@@ -172,7 +214,11 @@ struct CosNaming_BindingIterator_next_n__reply {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_BindingIterator_next_n__reply__descriptor), 0, 0, NULL }
 void CosNaming_BindingIterator_next_n__reply_init(CosNaming_BindingIterator_next_n__reply *v);
 extern const plumb_msg_check CosNaming_BindingIterator_next_n__reply__check;
-int CosNaming_BindingIterator_next_n__reply_validate(const CosNaming_BindingIterator_next_n__reply *v);
+static inline int
+CosNaming_BindingIterator_next_n__reply_validate(const CosNaming_BindingIterator_next_n__reply *v)
+{
+  return plumb_validate(&CosNaming_BindingIterator_next_n__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 /* the request of destroy: the same message as CosNaming_NamingContext_new_context__request */
 typedef CosNaming_NamingContext_new_context__request CosNaming_BindingIterator_destroy__request;
 #define CosNaming_BindingIterator_destroy__request_INIT CosNaming_NamingContext_new_context__request_INIT
@@ -187,6 +233,10 @@ typedef CosNaming_NamingContext_bind__reply CosNaming_BindingIterator_destroy__r
 #define CosNaming_BindingIterator_destroy__reply__check CosNaming_NamingContext_bind__reply__check
 #define CosNaming_BindingIterator_destroy__reply_init CosNaming_NamingContext_bind__reply_init
 #define CosNaming_BindingIterator_destroy__reply_validate CosNaming_NamingContext_bind__reply_validate
+/* operation signatures of BindingIterator (stub and thunk tables, -types.c) */
+extern const plumb_op_sig CosNaming_BindingIterator_next_one__sig;
+extern const plumb_op_sig CosNaming_BindingIterator_next_n__sig;
+extern const plumb_op_sig CosNaming_BindingIterator_destroy__sig;
 
 #ifdef __cplusplus
 }

@@ -45,10 +45,26 @@ struct CosNaming_NameComponent {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NameComponent__descriptor), (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 void CosNaming_NameComponent_init(CosNaming_NameComponent *v);
 extern const plumb_msg_check CosNaming_NameComponent__check;
-int CosNaming_NameComponent_validate(const CosNaming_NameComponent *v);
+static inline int
+CosNaming_NameComponent_validate(const CosNaming_NameComponent *v)
+{
+  return plumb_validate(&CosNaming_NameComponent__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info CosNaming_NameComponent_type;
-int CosNaming_NameComponent_to_any(plumb_any *a, const CosNaming_NameComponent *v, plumb_arena *arena);
-int CosNaming_NameComponent_from_any(const plumb_any *a, CosNaming_NameComponent **v, plumb_arena *arena);
+static inline int
+CosNaming_NameComponent_to_any(plumb_any *a, const CosNaming_NameComponent *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &CosNaming_NameComponent_type, v, arena);
+}
+static inline int
+CosNaming_NameComponent_from_any(const plumb_any *a, CosNaming_NameComponent **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &CosNaming_NameComponent_type, &CosNaming_NameComponent__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (CosNaming_NameComponent *)p;
+  return rc;
+}
 
 /* typedef Name (naming.idl:13) */
 typedef struct CosNaming_Name {
@@ -74,10 +90,26 @@ struct CosNaming_Binding {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_Binding__descriptor), { 0, NULL }, (CosNaming_BindingType)0 }
 void CosNaming_Binding_init(CosNaming_Binding *v);
 extern const plumb_msg_check CosNaming_Binding__check;
-int CosNaming_Binding_validate(const CosNaming_Binding *v);
+static inline int
+CosNaming_Binding_validate(const CosNaming_Binding *v)
+{
+  return plumb_validate(&CosNaming_Binding__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info CosNaming_Binding_type;
-int CosNaming_Binding_to_any(plumb_any *a, const CosNaming_Binding *v, plumb_arena *arena);
-int CosNaming_Binding_from_any(const plumb_any *a, CosNaming_Binding **v, plumb_arena *arena);
+static inline int
+CosNaming_Binding_to_any(plumb_any *a, const CosNaming_Binding *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &CosNaming_Binding_type, v, arena);
+}
+static inline int
+CosNaming_Binding_from_any(const plumb_any *a, CosNaming_Binding **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &CosNaming_Binding_type, &CosNaming_Binding__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (CosNaming_Binding *)p;
+  return rc;
+}
 
 /* typedef BindingList (naming.idl:20) */
 typedef struct CosNaming_BindingList {
@@ -104,10 +136,26 @@ struct CosNaming_NamingContext_NotFound {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_NotFound__descriptor), (CosNaming_NamingContext_NotFoundReason)0, { 0, NULL } }
 void CosNaming_NamingContext_NotFound_init(CosNaming_NamingContext_NotFound *v);
 extern const plumb_msg_check CosNaming_NamingContext_NotFound__check;
-int CosNaming_NamingContext_NotFound_validate(const CosNaming_NamingContext_NotFound *v);
+static inline int
+CosNaming_NamingContext_NotFound_validate(const CosNaming_NamingContext_NotFound *v)
+{
+  return plumb_validate(&CosNaming_NamingContext_NotFound__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info CosNaming_NamingContext_NotFound_type;
-int CosNaming_NamingContext_NotFound_to_any(plumb_any *a, const CosNaming_NamingContext_NotFound *v, plumb_arena *arena);
-int CosNaming_NamingContext_NotFound_from_any(const plumb_any *a, CosNaming_NamingContext_NotFound **v, plumb_arena *arena);
+static inline int
+CosNaming_NamingContext_NotFound_to_any(plumb_any *a, const CosNaming_NamingContext_NotFound *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &CosNaming_NamingContext_NotFound_type, v, arena);
+}
+static inline int
+CosNaming_NamingContext_NotFound_from_any(const plumb_any *a, CosNaming_NamingContext_NotFound **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &CosNaming_NamingContext_NotFound_type, &CosNaming_NamingContext_NotFound__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (CosNaming_NamingContext_NotFound *)p;
+  return rc;
+}
 
 /* exception AlreadyBound (naming.idl:30) */
 struct CosNaming_NamingContext_AlreadyBound {
@@ -117,10 +165,26 @@ struct CosNaming_NamingContext_AlreadyBound {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_AlreadyBound__descriptor) }
 void CosNaming_NamingContext_AlreadyBound_init(CosNaming_NamingContext_AlreadyBound *v);
 extern const plumb_msg_check CosNaming_NamingContext_AlreadyBound__check;
-int CosNaming_NamingContext_AlreadyBound_validate(const CosNaming_NamingContext_AlreadyBound *v);
+static inline int
+CosNaming_NamingContext_AlreadyBound_validate(const CosNaming_NamingContext_AlreadyBound *v)
+{
+  return plumb_validate(&CosNaming_NamingContext_AlreadyBound__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info CosNaming_NamingContext_AlreadyBound_type;
-int CosNaming_NamingContext_AlreadyBound_to_any(plumb_any *a, const CosNaming_NamingContext_AlreadyBound *v, plumb_arena *arena);
-int CosNaming_NamingContext_AlreadyBound_from_any(const plumb_any *a, CosNaming_NamingContext_AlreadyBound **v, plumb_arena *arena);
+static inline int
+CosNaming_NamingContext_AlreadyBound_to_any(plumb_any *a, const CosNaming_NamingContext_AlreadyBound *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &CosNaming_NamingContext_AlreadyBound_type, v, arena);
+}
+static inline int
+CosNaming_NamingContext_AlreadyBound_from_any(const plumb_any *a, CosNaming_NamingContext_AlreadyBound **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &CosNaming_NamingContext_AlreadyBound_type, &CosNaming_NamingContext_AlreadyBound__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (CosNaming_NamingContext_AlreadyBound *)p;
+  return rc;
+}
 
 /* exception InvalidName (naming.idl:31) */
 struct CosNaming_NamingContext_InvalidName {
@@ -130,10 +194,26 @@ struct CosNaming_NamingContext_InvalidName {
   { PROTOBUF_C_MESSAGE_INIT(&CosNaming_NamingContext_InvalidName__descriptor) }
 void CosNaming_NamingContext_InvalidName_init(CosNaming_NamingContext_InvalidName *v);
 extern const plumb_msg_check CosNaming_NamingContext_InvalidName__check;
-int CosNaming_NamingContext_InvalidName_validate(const CosNaming_NamingContext_InvalidName *v);
+static inline int
+CosNaming_NamingContext_InvalidName_validate(const CosNaming_NamingContext_InvalidName *v)
+{
+  return plumb_validate(&CosNaming_NamingContext_InvalidName__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info CosNaming_NamingContext_InvalidName_type;
-int CosNaming_NamingContext_InvalidName_to_any(plumb_any *a, const CosNaming_NamingContext_InvalidName *v, plumb_arena *arena);
-int CosNaming_NamingContext_InvalidName_from_any(const plumb_any *a, CosNaming_NamingContext_InvalidName **v, plumb_arena *arena);
+static inline int
+CosNaming_NamingContext_InvalidName_to_any(plumb_any *a, const CosNaming_NamingContext_InvalidName *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &CosNaming_NamingContext_InvalidName_type, v, arena);
+}
+static inline int
+CosNaming_NamingContext_InvalidName_from_any(const plumb_any *a, CosNaming_NamingContext_InvalidName **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &CosNaming_NamingContext_InvalidName_type, &CosNaming_NamingContext_InvalidName__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (CosNaming_NamingContext_InvalidName *)p;
+  return rc;
+}
 
 /* interface NamingContext (naming.idl:24) */
 

@@ -22,7 +22,11 @@ struct outer_inner_Device_current__request {
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Device_current__request__descriptor) }
 void outer_inner_Device_current__request_init(outer_inner_Device_current__request *v);
 extern const plumb_msg_check outer_inner_Device_current__request__check;
-int outer_inner_Device_current__request_validate(const outer_inner_Device_current__request *v);
+static inline int
+outer_inner_Device_current__request_validate(const outer_inner_Device_current__request *v)
+{
+  return plumb_validate(&outer_inner_Device_current__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct outer_inner_Device_current__reply outer_inner_Device_current__reply;
 extern const ProtobufCMessageDescriptor outer_inner_Device_current__reply__descriptor;
 struct outer_inner_Device_current__reply {
@@ -33,7 +37,11 @@ struct outer_inner_Device_current__reply {
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Device_current__reply__descriptor), (outer_inner_Device_State)0 }
 void outer_inner_Device_current__reply_init(outer_inner_Device_current__reply *v);
 extern const plumb_msg_check outer_inner_Device_current__reply__check;
-int outer_inner_Device_current__reply_validate(const outer_inner_Device_current__reply *v);
+static inline int
+outer_inner_Device_current__reply_validate(const outer_inner_Device_current__reply *v)
+{
+  return plumb_validate(&outer_inner_Device_current__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct outer_inner_Device_configure__request outer_inner_Device_configure__request;
 extern const ProtobufCMessageDescriptor outer_inner_Device_configure__request__descriptor;
 struct outer_inner_Device_configure__request {
@@ -44,7 +52,11 @@ struct outer_inner_Device_configure__request {
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Device_configure__request__descriptor), NULL }
 void outer_inner_Device_configure__request_init(outer_inner_Device_configure__request *v);
 extern const plumb_msg_check outer_inner_Device_configure__request__check;
-int outer_inner_Device_configure__request_validate(const outer_inner_Device_configure__request *v);
+static inline int
+outer_inner_Device_configure__request_validate(const outer_inner_Device_configure__request *v)
+{
+  return plumb_validate(&outer_inner_Device_configure__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct outer_inner_Device_configure__reply outer_inner_Device_configure__reply;
 extern const ProtobufCMessageDescriptor outer_inner_Device_configure__reply__descriptor;
 struct outer_inner_Device_configure__reply {
@@ -55,7 +67,11 @@ struct outer_inner_Device_configure__reply {
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Device_configure__reply__descriptor), NULL }
 void outer_inner_Device_configure__reply_init(outer_inner_Device_configure__reply *v);
 extern const plumb_msg_check outer_inner_Device_configure__reply__check;
-int outer_inner_Device_configure__reply_validate(const outer_inner_Device_configure__reply *v);
+static inline int
+outer_inner_Device_configure__reply_validate(const outer_inner_Device_configure__reply *v)
+{
+  return plumb_validate(&outer_inner_Device_configure__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct outer_inner_Device_transform__request outer_inner_Device_transform__request;
 extern const ProtobufCMessageDescriptor outer_inner_Device_transform__request__descriptor;
 struct outer_inner_Device_transform__request {
@@ -68,7 +84,11 @@ struct outer_inner_Device_transform__request {
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Device_transform__request__descriptor), 0, NULL, (char *)protobuf_c_empty_string }
 void outer_inner_Device_transform__request_init(outer_inner_Device_transform__request *v);
 extern const plumb_msg_check outer_inner_Device_transform__request__check;
-int outer_inner_Device_transform__request_validate(const outer_inner_Device_transform__request *v);
+static inline int
+outer_inner_Device_transform__request_validate(const outer_inner_Device_transform__request *v)
+{
+  return plumb_validate(&outer_inner_Device_transform__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct outer_inner_Device_transform__reply outer_inner_Device_transform__reply;
 extern const ProtobufCMessageDescriptor outer_inner_Device_transform__reply__descriptor;
 struct outer_inner_Device_transform__reply {
@@ -80,7 +100,15 @@ struct outer_inner_Device_transform__reply {
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Device_transform__reply__descriptor), 0, NULL }
 void outer_inner_Device_transform__reply_init(outer_inner_Device_transform__reply *v);
 extern const plumb_msg_check outer_inner_Device_transform__reply__check;
-int outer_inner_Device_transform__reply_validate(const outer_inner_Device_transform__reply *v);
+static inline int
+outer_inner_Device_transform__reply_validate(const outer_inner_Device_transform__reply *v)
+{
+  return plumb_validate(&outer_inner_Device_transform__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
+/* operation signatures of Device (stub and thunk tables, -types.c) */
+extern const plumb_op_sig outer_inner_Device_current__sig;
+extern const plumb_op_sig outer_inner_Device_configure__sig;
+extern const plumb_op_sig outer_inner_Device_transform__sig;
 
 #ifdef __cplusplus
 }

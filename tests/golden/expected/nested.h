@@ -118,10 +118,26 @@ struct outer_inner_Choice {
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Choice__descriptor), 0, outer_inner_Choice_case__NOT_SET, { 0 }, { 0, NULL } }
 void outer_inner_Choice_init(outer_inner_Choice *v);
 extern const plumb_msg_check outer_inner_Choice__check;
-int outer_inner_Choice_validate(const outer_inner_Choice *v);
+static inline int
+outer_inner_Choice_validate(const outer_inner_Choice *v)
+{
+  return plumb_validate(&outer_inner_Choice__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info outer_inner_Choice_type;
-int outer_inner_Choice_to_any(plumb_any *a, const outer_inner_Choice *v, plumb_arena *arena);
-int outer_inner_Choice_from_any(const plumb_any *a, outer_inner_Choice **v, plumb_arena *arena);
+static inline int
+outer_inner_Choice_to_any(plumb_any *a, const outer_inner_Choice *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &outer_inner_Choice_type, v, arena);
+}
+static inline int
+outer_inner_Choice_from_any(const plumb_any *a, outer_inner_Choice **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &outer_inner_Choice_type, &outer_inner_Choice__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (outer_inner_Choice *)p;
+  return rc;
+}
 
 /* struct Config (nested.idl:34) */
 struct outer_inner_Config {
@@ -140,10 +156,26 @@ struct outer_inner_Config {
   { PROTOBUF_C_MESSAGE_INIT(&outer_inner_Config__descriptor), (char *)protobuf_c_empty_string, { 0, NULL }, 0, 0, (char *)protobuf_c_empty_string, (outer_inner_Mode)0, NULL, 0, NULL }
 void outer_inner_Config_init(outer_inner_Config *v);
 extern const plumb_msg_check outer_inner_Config__check;
-int outer_inner_Config_validate(const outer_inner_Config *v);
+static inline int
+outer_inner_Config_validate(const outer_inner_Config *v)
+{
+  return plumb_validate(&outer_inner_Config__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info outer_inner_Config_type;
-int outer_inner_Config_to_any(plumb_any *a, const outer_inner_Config *v, plumb_arena *arena);
-int outer_inner_Config_from_any(const plumb_any *a, outer_inner_Config **v, plumb_arena *arena);
+static inline int
+outer_inner_Config_to_any(plumb_any *a, const outer_inner_Config *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &outer_inner_Config_type, v, arena);
+}
+static inline int
+outer_inner_Config_from_any(const plumb_any *a, outer_inner_Config **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &outer_inner_Config_type, &outer_inner_Config__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (outer_inner_Config *)p;
+  return rc;
+}
 
 /* enum State (nested.idl:45) */
 typedef enum outer_inner_Device_State {

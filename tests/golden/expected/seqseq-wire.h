@@ -24,7 +24,11 @@ struct mx_Calc_transpose__request {
   { PROTOBUF_C_MESSAGE_INIT(&mx_Calc_transpose__request__descriptor), 0, NULL }
 void mx_Calc_transpose__request_init(mx_Calc_transpose__request *v);
 extern const plumb_msg_check mx_Calc_transpose__request__check;
-int mx_Calc_transpose__request_validate(const mx_Calc_transpose__request *v);
+static inline int
+mx_Calc_transpose__request_validate(const mx_Calc_transpose__request *v)
+{
+  return plumb_validate(&mx_Calc_transpose__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct mx_Calc_transpose__reply mx_Calc_transpose__reply;
 extern const ProtobufCMessageDescriptor mx_Calc_transpose__reply__descriptor;
 struct mx_Calc_transpose__reply {
@@ -38,7 +42,11 @@ struct mx_Calc_transpose__reply {
   { PROTOBUF_C_MESSAGE_INIT(&mx_Calc_transpose__reply__descriptor), 0, NULL, 0, NULL }
 void mx_Calc_transpose__reply_init(mx_Calc_transpose__reply *v);
 extern const plumb_msg_check mx_Calc_transpose__reply__check;
-int mx_Calc_transpose__reply_validate(const mx_Calc_transpose__reply *v);
+static inline int
+mx_Calc_transpose__reply_validate(const mx_Calc_transpose__reply *v)
+{
+  return plumb_validate(&mx_Calc_transpose__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct mx_Calc_split__request mx_Calc_split__request;
 extern const ProtobufCMessageDescriptor mx_Calc_split__request__descriptor;
 struct mx_Calc_split__request {
@@ -50,7 +58,11 @@ struct mx_Calc_split__request {
   { PROTOBUF_C_MESSAGE_INIT(&mx_Calc_split__request__descriptor), 0, NULL }
 void mx_Calc_split__request_init(mx_Calc_split__request *v);
 extern const plumb_msg_check mx_Calc_split__request__check;
-int mx_Calc_split__request_validate(const mx_Calc_split__request *v);
+static inline int
+mx_Calc_split__request_validate(const mx_Calc_split__request *v)
+{
+  return plumb_validate(&mx_Calc_split__request__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 typedef struct mx_Calc_split__reply mx_Calc_split__reply;
 extern const ProtobufCMessageDescriptor mx_Calc_split__reply__descriptor;
 struct mx_Calc_split__reply {
@@ -62,7 +74,14 @@ struct mx_Calc_split__reply {
   { PROTOBUF_C_MESSAGE_INIT(&mx_Calc_split__reply__descriptor), 0, NULL }
 void mx_Calc_split__reply_init(mx_Calc_split__reply *v);
 extern const plumb_msg_check mx_Calc_split__reply__check;
-int mx_Calc_split__reply_validate(const mx_Calc_split__reply *v);
+static inline int
+mx_Calc_split__reply_validate(const mx_Calc_split__reply *v)
+{
+  return plumb_validate(&mx_Calc_split__reply__check, v ? &v->base : NULL, 0, NULL, 0);
+}
+/* operation signatures of Calc (stub and thunk tables, -types.c) */
+extern const plumb_op_sig mx_Calc_transpose__sig;
+extern const plumb_op_sig mx_Calc_split__sig;
 
 #ifdef __cplusplus
 }

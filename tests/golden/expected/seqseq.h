@@ -44,7 +44,11 @@ struct mx_Grid__item {
   { PROTOBUF_C_MESSAGE_INIT(&mx_Grid__item__descriptor), 0, NULL }
 void mx_Grid__item_init(mx_Grid__item *v);
 extern const plumb_msg_check mx_Grid__item__check;
-int mx_Grid__item_validate(const mx_Grid__item *v);
+static inline int
+mx_Grid__item_validate(const mx_Grid__item *v)
+{
+  return plumb_validate(&mx_Grid__item__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 
 /* typedef Grid (seqseq.idl:6) */
 typedef struct mx_Grid {
@@ -71,7 +75,11 @@ struct mx_Path__item {
   { PROTOBUF_C_MESSAGE_INIT(&mx_Path__item__descriptor), 0, NULL }
 void mx_Path__item_init(mx_Path__item *v);
 extern const plumb_msg_check mx_Path__item__check;
-int mx_Path__item_validate(const mx_Path__item *v);
+static inline int
+mx_Path__item_validate(const mx_Path__item *v)
+{
+  return plumb_validate(&mx_Path__item__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 
 /* typedef Path (seqseq.idl:8) */
 typedef struct mx_Path {
@@ -91,7 +99,11 @@ struct mx_Rows__item {
   { PROTOBUF_C_MESSAGE_INIT(&mx_Rows__item__descriptor), 0, NULL }
 void mx_Rows__item_init(mx_Rows__item *v);
 extern const plumb_msg_check mx_Rows__item__check;
-int mx_Rows__item_validate(const mx_Rows__item *v);
+static inline int
+mx_Rows__item_validate(const mx_Rows__item *v)
+{
+  return plumb_validate(&mx_Rows__item__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 
 /* typedef Rows (seqseq.idl:9) */
 typedef struct mx_Rows {
@@ -112,7 +124,11 @@ struct mx_Sheet_names__item {
   { PROTOBUF_C_MESSAGE_INIT(&mx_Sheet_names__item__descriptor), 0, NULL }
 void mx_Sheet_names__item_init(mx_Sheet_names__item *v);
 extern const plumb_msg_check mx_Sheet_names__item__check;
-int mx_Sheet_names__item_validate(const mx_Sheet_names__item *v);
+static inline int
+mx_Sheet_names__item_validate(const mx_Sheet_names__item *v)
+{
+  return plumb_validate(&mx_Sheet_names__item__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 
 /* element wrapper (a sequence inside a sequence) */
 typedef struct mx_Sheet_pair__item mx_Sheet_pair__item;
@@ -126,7 +142,11 @@ struct mx_Sheet_pair__item {
   { PROTOBUF_C_MESSAGE_INIT(&mx_Sheet_pair__item__descriptor), 0, NULL }
 void mx_Sheet_pair__item_init(mx_Sheet_pair__item *v);
 extern const plumb_msg_check mx_Sheet_pair__item__check;
-int mx_Sheet_pair__item_validate(const mx_Sheet_pair__item *v);
+static inline int
+mx_Sheet_pair__item_validate(const mx_Sheet_pair__item *v)
+{
+  return plumb_validate(&mx_Sheet_pair__item__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 
 /* element wrapper (a sequence inside a sequence) */
 typedef struct mx_Sheet_paths__item mx_Sheet_paths__item;
@@ -140,7 +160,11 @@ struct mx_Sheet_paths__item {
   { PROTOBUF_C_MESSAGE_INIT(&mx_Sheet_paths__item__descriptor), 0, NULL }
 void mx_Sheet_paths__item_init(mx_Sheet_paths__item *v);
 extern const plumb_msg_check mx_Sheet_paths__item__check;
-int mx_Sheet_paths__item_validate(const mx_Sheet_paths__item *v);
+static inline int
+mx_Sheet_paths__item_validate(const mx_Sheet_paths__item *v)
+{
+  return plumb_validate(&mx_Sheet_paths__item__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 
 /* struct Sheet (seqseq.idl:11) */
 struct mx_Sheet {
@@ -157,10 +181,26 @@ struct mx_Sheet {
   { PROTOBUF_C_MESSAGE_INIT(&mx_Sheet__descriptor), { 0, NULL }, 0, NULL, 0, NULL, 0, NULL }
 void mx_Sheet_init(mx_Sheet *v);
 extern const plumb_msg_check mx_Sheet__check;
-int mx_Sheet_validate(const mx_Sheet *v);
+static inline int
+mx_Sheet_validate(const mx_Sheet *v)
+{
+  return plumb_validate(&mx_Sheet__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info mx_Sheet_type;
-int mx_Sheet_to_any(plumb_any *a, const mx_Sheet *v, plumb_arena *arena);
-int mx_Sheet_from_any(const plumb_any *a, mx_Sheet **v, plumb_arena *arena);
+static inline int
+mx_Sheet_to_any(plumb_any *a, const mx_Sheet *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &mx_Sheet_type, v, arena);
+}
+static inline int
+mx_Sheet_from_any(const plumb_any *a, mx_Sheet **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &mx_Sheet_type, &mx_Sheet__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (mx_Sheet *)p;
+  return rc;
+}
 
 /* union Cell (seqseq.idl:18) */
 typedef enum mx_Cell_case {
@@ -181,10 +221,26 @@ struct mx_Cell {
   { PROTOBUF_C_MESSAGE_INIT(&mx_Cell__descriptor), 0, mx_Cell_case__NOT_SET, { 0 }, { 0, NULL } }
 void mx_Cell_init(mx_Cell *v);
 extern const plumb_msg_check mx_Cell__check;
-int mx_Cell_validate(const mx_Cell *v);
+static inline int
+mx_Cell_validate(const mx_Cell *v)
+{
+  return plumb_validate(&mx_Cell__check, v ? &v->base : NULL, 0, NULL, 0);
+}
 extern const plumb_type_info mx_Cell_type;
-int mx_Cell_to_any(plumb_any *a, const mx_Cell *v, plumb_arena *arena);
-int mx_Cell_from_any(const plumb_any *a, mx_Cell **v, plumb_arena *arena);
+static inline int
+mx_Cell_to_any(plumb_any *a, const mx_Cell *v, plumb_arena *arena)
+{
+  return plumb_any_pack(a, &mx_Cell_type, v, arena);
+}
+static inline int
+mx_Cell_from_any(const plumb_any *a, mx_Cell **v, plumb_arena *arena)
+{
+  void *p = NULL;
+  int rc = plumb_any_unpack_checked(a, &mx_Cell_type, &mx_Cell__check, &p, arena);
+  if (rc == PLUMB_OK)
+    *v = (mx_Cell *)p;
+  return rc;
+}
 
 /* interface Calc (seqseq.idl:23) */
 typedef struct mx_Calc_transpose_blobs_seq {
