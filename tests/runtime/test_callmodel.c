@@ -599,7 +599,9 @@ test_cancel_running(void)
   CU_ASSERT_EQUAL_FATAL(raw_open(&r), PLUMB_OK);
   CU_ASSERT_EQUAL(raw_pair(&r, PLUMB__FRAME_REQUEST, 60, TEST_NAP, NULL, -1,
                            3000, 5), PLUMB_OK);
-  usleep(100000);
+  /* the handler runs (a fixed sleep is not enough on a busy machine: a
+   * cancel read before the call started drops it, and nap never sees it) */
+  CU_ASSERT_EQUAL_FATAL(stat_wait("started", 1, 2000), 1);
   long long t0 = ptest_now_ms();
   CU_ASSERT_EQUAL(raw_cancel(&r, 60), PLUMB_OK);
   CU_ASSERT_EQUAL(stat_wait("cancel_seen", 1, 1000), 1);
@@ -642,6 +644,7 @@ test_defer_thread(void)
   raw r;
   plumb__frame f;
   char s[64];
+  reset_stats();
   CU_ASSERT_EQUAL_FATAL(raw_open(&r), PLUMB_OK);
   long long t0 = ptest_now_ms();
   CU_ASSERT_EQUAL(raw_str(&r, 80, -1, "defer:100"), PLUMB_OK);
@@ -664,20 +667,29 @@ test_defer_thread(void)
   CU_ASSERT(out != NULL && strcmp(out, "deferred") == 0);
   plumb_arena_free(a);
   plumb_client_close(c);
+  /* A completer counts itself (def_sent) after plumb_deferred_complete
+   * returned, so after its client had the answer: wait for all three, or
+   * a late count lands in the next case, after its reset. */
+  CU_ASSERT_EQUAL(stat_wait("def_sent", 3, 2000), 3);
   raw_close(&r);
 }
 
-/* The client went away before the reply: completing is harmless and the
- * completer learns nobody got it. */
+/* The client went away before the reply: the holder is told (the call
+ * reads as cancelled), completing then is harmless and the completer
+ * learns nobody got it.  Event-driven on both sides: the client closes
+ * once the handler has deferred ("started"), the holder completes once the
+ * server has seen the close (defer-wait) - a completion on a timer could
+ * beat the server's noticing the close, and tcp would accept it. */
 static void
 test_defer_client_died(void)
 {
   raw r;
   reset_stats();
   CU_ASSERT_EQUAL_FATAL(raw_open(&r), PLUMB_OK);
-  CU_ASSERT_EQUAL(raw_str(&r, 1, -1, "defer:300"), PLUMB_OK);
-  usleep(50000);
+  CU_ASSERT_EQUAL(raw_str(&r, 1, -1, "defer-wait"), PLUMB_OK);
+  CU_ASSERT_EQUAL_FATAL(stat_wait("started", 1, 2000), 1);
   raw_close(&r);
+  CU_ASSERT_EQUAL(stat_wait("def_cancel_seen", 1, 2000), 1);
   CU_ASSERT_EQUAL(stat_wait("def_dropped", 1, 2000), 1);
   CU_ASSERT_EQUAL(stat_of("def_sent"), 0);
 }
@@ -691,7 +703,7 @@ test_defer_cancel(void)
   reset_stats();
   CU_ASSERT_EQUAL_FATAL(raw_open(&r), PLUMB_OK);
   CU_ASSERT_EQUAL(raw_str(&r, 90, -1, "defer-wait"), PLUMB_OK);
-  usleep(50000);
+  CU_ASSERT_EQUAL_FATAL(stat_wait("started", 1, 2000), 1); /* deferred */
   CU_ASSERT_EQUAL(raw_cancel(&r, 90), PLUMB_OK);
   CU_ASSERT_EQUAL(stat_wait("def_cancel_seen", 1, 2000), 1);
   CU_ASSERT_EQUAL(stat_wait("def_dropped", 1, 2000), 1);
@@ -743,7 +755,8 @@ test_hostile_calls(void)
   for (uint32_t i = 1; i <= 6; i++)
     bad += raw_pair(&r, PLUMB__FRAME_REQUEST, 100 + i, TEST_NAP, NULL, -1,
                     2000, 1) != PLUMB_OK;
-  usleep(50000);
+  /* all six run (add 2 counted too; the expired add 1 never started) */
+  CU_ASSERT_EQUAL(stat_wait("started", 7, 2000), 7);
   for (int k = 0; k < 2; k++)
     for (uint32_t i = 1; i <= 6; i++)
       bad += raw_cancel(&r, 100 + i) != PLUMB_OK;
