@@ -57,8 +57,12 @@ plumb_deferred_complete(plumb_deferred *d, int status,
   int st = c->ans_kind == PLUMB__FRAME_SYSEXC && status == PLUMB_OK
                ? c->ans_status : PLUMB_OK; /* e.g. ETOOBIG */
   int none = SRV_DEFER_NONE;
-  if (atomic_compare_exchange_strong(&c->dstate, &none, SRV_DEFER_DONE))
-    return st; /* the handler has not returned yet: its worker sends */
+  if (atomic_compare_exchange_strong(&c->dstate, &none, SRV_DEFER_DONE)) {
+    /* The handler has not returned yet: its worker sends - nothing, if
+     * the call is cancelled (a CANCEL, or the client went away), which
+     * the completer is told as it would be below. */
+    return atomic_load(&c->cancelled) && st == PLUMB_OK ? PLUMB_ECLOSED : st;
+  }
   int sent = plumb__srv_call_send(c);
   plumb__srv_call_release(NULL, c);
   return st != PLUMB_OK ? st : sent == PLUMB_OK ? PLUMB_OK : PLUMB_ECLOSED;

@@ -100,6 +100,12 @@ typedef struct srv_calls {
   unsigned pooled;
   unsigned conn_max;     /* conn_max_calls */
   atomic_uint live;      /* calls not released, every connection */
+  /* Workers running calls: at most workers - 1 with 3 or more workers,
+   * so one is always free to read and CANCELs are acted on while handlers
+   * hold every other worker.  A worker that finds no slot leaves the efd
+   * disarmed (efd_held); the next one to leave a slot re-arms it. */
+  atomic_uint busy;
+  atomic_int efd_held;
   pthread_mutex_t serial[SRV_SERIAL_LOCKS];
 } srv_calls;
 

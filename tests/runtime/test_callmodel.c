@@ -614,6 +614,52 @@ test_cancel_running(void)
   raw_close(&r);
 }
 
+/* Handlers hold every worker but the one kept for reading (8 workers: 7
+ * run calls at most): a CANCEL is still read at once.  A call queued
+ * behind the 7 long naps is cancelled and never runs; cancelling the naps
+ * frees their workers long before they would end, so a later add is
+ * answered in well under the naps' 1500 ms. */
+static void
+test_cancel_workers_busy(void)
+{
+  raw r;
+  plumb__frame f;
+  int bad = 0, naps_answered = 0;
+  reset_stats();
+  CU_ASSERT_EQUAL_FATAL(raw_open(&r), PLUMB_OK);
+  long long t0 = ptest_now_ms();
+  for (uint32_t i = 1; i <= 7; i++)
+    bad += raw_pair(&r, PLUMB__FRAME_REQUEST, 100 + i, TEST_NAP, NULL, -1,
+                    1500, 1) != PLUMB_OK;
+  /* queued: the run queue is FIFO, and the 7 naps take every slot */
+  bad += raw_pair(&r, PLUMB__FRAME_REQUEST, 200, TEST_NAP, NULL, -1, 1500,
+                  2) != PLUMB_OK;
+  usleep(100000); /* (not needed for the outcome: lets the naps start) */
+  bad += raw_cancel(&r, 200) != PLUMB_OK;
+  for (uint32_t i = 1; i <= 7; i++)
+    bad += raw_cancel(&r, 100 + i) != PLUMB_OK;
+  bad += raw_pair(&r, PLUMB__FRAME_REQUEST, 201, TEST_ADD, NULL, -1, 2, 3) !=
+         PLUMB_OK;
+  CU_ASSERT_EQUAL(bad, 0);
+  int got_add = 0;
+  while (!got_add && raw_recv(&r, 2000, &f) == PLUMB_OK) {
+    if (f.call_id == 201 && reply_int(&f) == 5)
+      got_add = 1;
+    else
+      naps_answered++;
+  }
+  long long ms = ptest_now_ms() - t0;
+  printf("\n    %s: 7 naps + a queued call cancelled, add answered after "
+         "%lld ms", g_tr, ms);
+  CU_ASSERT(got_add);
+  CU_ASSERT(ms < 1200); /* the naps would hold their workers 1500 ms */
+  CU_ASSERT_EQUAL(naps_answered, 0);
+  CU_ASSERT_EQUAL(raw_recv(&r, 200, &f), PLUMB_ETIMEDOUT); /* none later */
+  CU_ASSERT_EQUAL(stat_wait("cancel_seen", 7, 2000), 7);
+  CU_ASSERT_EQUAL(stat_of("started"), 8); /* 7 naps + the add, not 200 */
+  raw_close(&r);
+}
+
 /* Cancelled after it was answered (or never existed): nothing happens. */
 static void
 test_cancel_after(void)
@@ -854,6 +900,7 @@ static const ptest_case cases[] = {
   { "deadline propagation A -> B -> C", test_deadline_chain },
   { "cancel before start", test_cancel_before_start },
   { "cancel while running", test_cancel_running },
+  { "cancel with every handler slot busy", test_cancel_workers_busy },
   { "cancel after completion", test_cancel_after },
   { "deferred from another thread", test_defer_thread },
   { "deferred, client died", test_defer_client_died },
