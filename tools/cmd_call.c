@@ -81,6 +81,7 @@ call_run(cli *g, int argc, char **argv)
   }
   if ((op = idlsrc_find_op(&src, pos[2])) == NULL)
     goto out_usage;
+  jm_set_types(src.tree->root);
   const plumb_interface *iface = dyn_interface(op);
   dyn_msg *rq = dyn_of_request(op), *rp = op->oneway ? NULL
                                                       : dyn_of_reply(op);
@@ -152,8 +153,36 @@ call_run(cli *g, int argc, char **argv)
     json_object_put(o);
     st = CLI_EXCEPTION;
   } else {
-    st = cli_error(CLI_FAIL, "call %s: %s (%s)", op->name,
-                   plumb_client_last_error(c), plumb_status_name(rc));
+    plumb_sysexc se;
+    if (plumb_client_system_exception(c, &se) && g->json) {
+      /* {"system_exception": NAME, "type_id", "minor", "completed",
+       * "status", "message"} on stdout, exit status 1 */
+      json_object *o = json_object_new_object();
+      json_object_object_add(o, "system_exception",
+                             json_object_new_string(plumb_sysexc_name(
+                                 se.code)));
+      json_object_object_add(o, "type_id",
+                             json_object_new_string(se.type_id));
+      json_object_object_add(o, "minor", json_object_new_int64(se.minor));
+      json_object_object_add(o, "completed", json_object_new_string(
+                                 plumb_completion_name(se.completed)));
+      json_object_object_add(o, "status", json_object_new_string(
+                                 plumb_status_name(rc)));
+      json_object_object_add(o, "message",
+                             json_object_new_string(se.message));
+      print_json(g, o);
+      json_object_put(o);
+      st = CLI_FAIL;
+    } else if (se.code != PLUMB_SYS_NONE) {
+      st = cli_error(CLI_FAIL, "call %s: %s (%s; system exception %s, "
+                     "minor %u, completed %s)", op->name,
+                     plumb_client_last_error(c), plumb_status_name(rc),
+                     plumb_sysexc_name(se.code), (unsigned)se.minor,
+                     plumb_completion_name(se.completed));
+    } else {
+      st = cli_error(CLI_FAIL, "call %s: %s (%s)", op->name,
+                     plumb_client_last_error(c), plumb_status_name(rc));
+    }
   }
   plumb_client_close(c);
   plumb_arena_free(a);
@@ -174,9 +203,13 @@ const cli_cmd cli_cmd_call = {
   "the return value, then the out and inout parameters.  OPERATION is\n"
   "op, Interface.op or Module::Interface::op; attributes are _get_name and\n"
   "_set_name.  A user exception prints {\"exception\": TYPE_ID, \"value\":\n"
-  "{...}} and exits with 3.  The JSON mapping (64-bit integers as\n"
-  "strings, bytes as base64, enums by name, unions as {\"_d\", member}) is\n"
-  "in docs/IDL-MAPPING.md.  The interface comes from the server's\n"
+  "{...}} and exits with 3; a system exception is named with its minor\n"
+  "code and completion (--json: {\"system_exception\", \"type_id\",\n"
+  "\"minor\", \"completed\", \"status\", \"message\"}), exit status 1.\n"
+  "The JSON mapping (64-bit integers as\n"
+  "strings, bytes as base64, enums by name, unions as {\"_d\", member},\n"
+  "any as {\"@type\": \"type.plumb/IDL:...\", \"value\": JSON or base64})\n"
+  "is in docs/IDL-MAPPING.md.  The interface comes from the server's\n"
   "introspection, or from --idl FILE (plumbc's include path: -I, then\n"
   "plumb's own IDL directory), which works with introspection off.\n",
 };

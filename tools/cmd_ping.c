@@ -1,26 +1,18 @@
 /* cmd_ping.c - `plumb ping ENDPOINT [-c N] [-i MS] [OBJECT]`: round trips
  * to a server, with min/avg/max/p99 like ping(8).
  *
- * Each probe is a request for an operation no interface declares (the
- * interface id of "IDL:plumb/Ping:1.0", operation 0): the server decodes
- * the frame, looks the operation up and answers with an error frame
- * (ENOOP), a full round trip through its dispatch that runs no handler.
- * ENOOP and ENOOBJECT count as answers; anything else is a lost probe. */
+ * Each probe is the built-in `_non_existent` (docs/PROTOCOL.md 2.8) on
+ * OBJECT, or on the default object: a full round trip through the
+ * server's receive, dispatch and reply paths that runs no user handler.
+ * A server answers it also for an object it does not have ("yes, gone"):
+ * that is a reply, and ping reports the object as not existing (exit
+ * status 3 when OBJECT was named; a server without a default object is
+ * only noted).  Anything else is a lost probe. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
-
-static const ProtobufCIntRange no_range[1] = { { 0, 0 } };
-typedef struct ping_msg {
-  ProtobufCMessage base;
-} ping_msg;
-static const ProtobufCMessageDescriptor ping_descriptor = {
-  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC, "plumb.Ping", "Ping", "ping_msg",
-  "plumb", sizeof(ping_msg), 0, NULL, NULL, 0, no_range, NULL, NULL, NULL,
-  NULL
-};
 
 static double
 now_us(void)
@@ -66,25 +58,21 @@ ping_run(cli *g, int argc, char **argv)
     return cli_error(CLI_USAGE, "ping: expected ENDPOINT");
   if ((rc = cli_open(g, &c, ep, object)) != CLI_OK)
     return rc;
-  static const plumb_operation op = { "_ping", 0, 0, 0, &ping_descriptor,
-                                      &ping_descriptor, NULL, 0, NULL };
-  plumb_operation o = op;
-  o.decl_iface = plumb_type_hash("IDL:plumb/Ping:1.0");
-  plumb_interface iface = { PLUMB_GENERATED_ABI, "IDL:plumb/Ping:1.0",
-                            o.decl_iface, &o, 1, NULL, 0, NULL, NULL };
   double *rtt = calloc((size_t)count, sizeof *rtt);
-  long got = 0;
-  ping_msg req = { PROTOBUF_C_MESSAGE_INIT(&ping_descriptor) };
+  long got = 0, gone = 0;
   const char *last = "";
   for (long i = 0; rtt && i < count; i++) {
-    ProtobufCMessage *rep;
+    int no = 0;
     double t0 = now_us();
-    rc = plumb_invoke(c, &iface, 0, &req.base, &rep, NULL);
+    rc = plumb_client_non_existent(c, &no);
     double dt = now_us() - t0;
-    if (rc == PLUMB_ENOOP || rc == PLUMB_ENOOBJECT || rc == PLUMB_OK) {
+    if (rc == PLUMB_OK || rc == PLUMB_ENOOP) { /* ENOOP: a plumb older than
+                                                 the built-ins answered */
       rtt[got++] = dt;
+      gone += no != 0;
       if (!g->json)
-        printf("reply from %s: seq=%ld time=%.1f us\n", ep, i, dt);
+        printf("reply from %s: seq=%ld time=%.1f us%s\n", ep, i, dt,
+               no ? " (no such object)" : "");
     } else {
       last = plumb_client_last_error(c);
       if (!g->json)
@@ -111,8 +99,9 @@ ping_run(cli *g, int argc, char **argv)
     printf("{\"endpoint\":");
     cli_json_str(stdout, ep);
     printf(",\"sent\":%ld,\"received\":%ld,\"min_us\":%.1f,\"avg_us\":%.1f"
-           ",\"max_us\":%.1f,\"p99_us\":%.1f}\n", count, got, mn,
-           got ? sum / (double)got : 0.0, mx, p99);
+           ",\"max_us\":%.1f,\"p99_us\":%.1f,\"object_exists\":%s}\n",
+           count, got, mn, got ? sum / (double)got : 0.0, mx, p99,
+           got == 0 ? "null" : gone ? "false" : "true");
   } else {
     printf("--- %s ping statistics ---\n%ld sent, %ld received, %.0f%% "
            "lost\n", ep, count, got,
@@ -121,16 +110,26 @@ ping_run(cli *g, int argc, char **argv)
       printf("rtt min/avg/max/p99 = %.1f/%.1f/%.1f/%.1f us\n", mn,
              sum / (double)got, mx, p99);
   }
+  int st = got == count ? CLI_OK : CLI_FAIL;
+  if (gone > 0 && object != NULL && object[0] != '\0') {
+    fprintf(stderr, "plumb: %s: the server answers but has no object "
+            "'%s' (see `plumb list %s`)\n", ep, object, ep);
+    if (st == CLI_OK)
+      st = CLI_EXCEPTION;
+  } else if (gone > 0 && !g->json) {
+    printf("(the server has no default object: name one to ping it)\n");
+  }
   free(rtt);
   plumb_client_close(c);
-  return got == count ? CLI_OK : CLI_FAIL;
+  return st;
 }
 
 const cli_cmd cli_cmd_ping = {
   "ping", ping_run, "ping [-c N] [-i MS] ENDPOINT [OBJECT]",
   "Sends N probes (default 10), MS milliseconds apart (default 0), and\n"
-  "prints each round trip and min/avg/max/p99.  A probe asks for an\n"
-  "operation no interface has: the server answers it through its whole\n"
-  "receive/dispatch/reply path without running a handler.  Exit status 1\n"
-  "if any probe got no answer.\n",
+  "prints each round trip and min/avg/max/p99.  A probe is the built-in\n"
+  "_non_existent on OBJECT (default: the server's default object): the\n"
+  "server answers it through its whole receive/dispatch/reply path\n"
+  "without running a handler.  Exit status 1 if any probe got no answer,\n"
+  "3 if OBJECT does not exist on the server.\n",
 };

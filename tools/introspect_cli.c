@@ -42,6 +42,17 @@ cli_introspect_load(cli *g, idl_src *s, const char *endpoint,
       if (object == NULL || object[0] == '\0' ||
           strcmp(ol._buffer[i]->name, object) == 0)
         type_id = ol._buffer[i]->type_id;
+    if (type_id == NULL && object != NULL && object[0] != '\0') {
+      /* not listed: an anonymous object (a reference's id, never listed)
+       * tells its own type by the built-in _interface */
+      plumb_client *oc;
+      char *tid = NULL;
+      if (cli_open(g, &oc, endpoint, object) == CLI_OK) {
+        if (plumb_client_interface(oc, &tid, a) == PLUMB_OK && tid[0])
+          type_id = tid;
+        plumb_client_close(oc);
+      }
+    }
     if (type_id == NULL) {
       st = cli_error(CLI_USAGE, "%s: no object '%s' (see `plumb list %s`)",
                      endpoint, object ? object : "", endpoint);

@@ -6,7 +6,11 @@
  * base64, enums by enumerator name, sequences and arrays as arrays,
  * structs and exceptions as objects, unions as {"_d": discriminator,
  * "<member>": value}, object references as {"endpoint", "object",
- * "type_id"}.  json-c parses and prints; this file only maps. */
+ * "type_id"}, any as {"@type": "type.plumb/" + repository id, "value":
+ * V}, V the JSON of the held value when its type is a struct, union or
+ * exception of the IDL loaded (jm_set_types), else base64 of its encoded
+ * bytes (both accepted on input).  json-c parses and prints; this file
+ * only maps. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -16,6 +20,47 @@
 #include <string.h>
 
 #include "jmap.h"
+
+#define ANY_PREFIX "type.plumb/"
+
+/* The IDL whose declarations an any may hold (jm_set_types). */
+static const idl_node *types_root;
+
+void
+jm_set_types(const idl_node *root)
+{
+  types_root = root;
+}
+
+/* The struct, union or exception of the loaded IDL with repository id
+ * tid, or NULL (bounded: the tree is the parsed, finite IDL). */
+static const idl_node *
+decl_by_id(const idl_node *n, const char *tid, unsigned depth)
+{
+  if (n == NULL || depth > 64)
+    return NULL;
+  for (const idl_node *c = n->children; c; c = c->next) {
+    if ((c->kind == IDL_STRUCT || c->kind == IDL_UNION ||
+         c->kind == IDL_EXCEPTION) && strcmp(repo_id(c), tid) == 0)
+      return c;
+    if (c->kind == IDL_MODULE || c->kind == IDL_INTERFACE) {
+      const idl_node *f = decl_by_id(c, tid, depth + 1);
+      if (f != NULL)
+        return f;
+    }
+  }
+  return NULL;
+}
+
+static const dyn_msg *
+any_type(const char *type_url)
+{
+  if (strncmp(type_url, ANY_PREFIX, sizeof ANY_PREFIX - 1) != 0)
+    return NULL;
+  const idl_node *d =
+      decl_by_id(types_root, type_url + sizeof ANY_PREFIX - 1, 0);
+  return d ? dyn_of_decl(d) : NULL;
+}
 
 typedef struct jctx {
   plumb_arena *a;
@@ -108,6 +153,69 @@ b64_decode(jctx *c, const char *s, ProtobufCBinaryData *out)
 
 static int msg_from(jctx *c, const dyn_msg *t, json_object *o,
                     ProtobufCMessage **out);
+
+/* {"@type": URL, "value": JSON object of a known type | base64} */
+static int
+any_from(jctx *c, json_object *v, plumb_any **out)
+{
+  json_object *t = NULL, *val = NULL;
+  if (!json_object_is_type(v, json_type_object) ||
+      !json_object_object_get_ex(v, "@type", &t) ||
+      !json_object_is_type(t, json_type_string))
+    return bad(c, "expected an any {\"@type\": \"" ANY_PREFIX
+               "IDL:...:1.0\", \"value\": ...}");
+  json_object_object_foreach(v, key, x) {
+    (void)x;
+    if (strcmp(key, "@type") != 0 && strcmp(key, "value") != 0)
+      return bad(c, "an any has only \"@type\" and \"value\", not '%s'",
+                 key);
+  }
+  const char *url = json_object_get_string(t);
+  if (strncmp(url, "IDL:", 4) == 0) { /* a bare repository id */
+    size_t n = strlen(url);
+    char *u = plumb_arena_alloc(c->a, sizeof ANY_PREFIX + n);
+    if (u == NULL)
+      return bad(c, "out of memory");
+    memcpy(u, ANY_PREFIX, sizeof ANY_PREFIX - 1);
+    memcpy(u + sizeof ANY_PREFIX - 1, url, n + 1);
+    url = u;
+  }
+  if (strncmp(url, ANY_PREFIX "IDL:", sizeof ANY_PREFIX + 3) != 0)
+    return bad(c, "'@type' must be \"" ANY_PREFIX "IDL:...\" or a "
+               "repository id, not '%s'", url);
+  plumb_any *a = plumb_arena_alloc(c->a, sizeof *a);
+  static const plumb_any init = PLUMB_ANY_INIT;
+  if (a == NULL)
+    return bad(c, "out of memory");
+  *a = init;
+  json_object_object_get_ex(v, "value", &val);
+  if (val == NULL || json_object_is_type(val, json_type_string)) {
+    a->type_url = plumb_arena_strdup(c->a, url);
+    if (val != NULL && b64_decode(c, json_object_get_string(val), &a->value))
+      return -1;
+    *out = a;
+    return 0;
+  }
+  const dyn_msg *dt = any_type(url);
+  if (dt == NULL)
+    return bad(c, "%s is no struct, union or exception of the IDL: give "
+               "its value as base64 of its encoding", url);
+  if (!json_object_is_type(val, json_type_object))
+    return bad(c, "the value of an any holding %s must be an object",
+               url + sizeof ANY_PREFIX - 1);
+  ProtobufCMessage *m = NULL;
+  size_t l = strlen(c->path);
+  snprintf(c->path + l, sizeof c->path - l, ".value");
+  int rc = msg_from(c, dt, val, &m);
+  c->path[l] = '\0';
+  if (rc != 0)
+    return rc;
+  plumb_type_info ti = { url + sizeof ANY_PREFIX - 1, &dt->d };
+  if (plumb_any_pack(a, &ti, m, c->a) != PLUMB_OK)
+    return bad(c, "cannot encode the value of %s", url);
+  *out = a;
+  return 0;
+}
 
 static int
 get_int(jctx *c, json_object *v, int64_t lo, int64_t hi, int64_t *out)
@@ -346,7 +454,7 @@ elem_from(jctx *c, const dyn_msg *t, size_t fi, json_object *v, void *p)
     return 0;
   }
   case B_ANY:
-    return bad(c, "values of type any cannot be given in JSON yet");
+    return any_from(c, v, (plumb_any **)p);
   case B_MSG:
     return msg_from(c, t->sub[fi], v, (ProtobufCMessage **)p);
   case B_WRAP: { /* an element that is itself a sequence: {v: [...]} */
@@ -513,6 +621,110 @@ jm_from_json(const dyn_msg *t, json_object *o, ProtobufCMessage **out,
 
 static json_object *msg_to(const dyn_msg *t, const ProtobufCMessage *m);
 
+#define ANY_MAX_DEPTH 64
+
+static int
+wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+  *v = 0;
+  for (unsigned sh = 0; sh < 64 && *p < end; sh += 7) {
+    uint8_t b = *(*p)++;
+    *v |= (uint64_t)(b & 0x7f) << sh;
+    if (!(b & 0x80))
+      return 0;
+  }
+  return -1;
+}
+
+/* 0 if the any's bytes (from the server: a stranger) nest messages of
+ * type d at most ANY_MAX_DEPTH deep and are well formed; walked without
+ * recursion, as protobuf-c's unpack recurses once per nested message (a
+ * recursive IDL type could otherwise exhaust the CLI's stack). */
+static int
+any_bounded(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+            size_t len)
+{
+  struct { const ProtobufCMessageDescriptor *d; const uint8_t *end; }
+      st[ANY_MAX_DEPTH + 1];
+  unsigned top = 0;
+  if (len == 0)
+    return 0;
+  st[0].d = d;
+  st[0].end = p + len;
+  for (;;) {
+    if (p == st[top].end) {
+      if (top == 0)
+        return 0;
+      top--;
+      continue;
+    }
+    uint64_t tag, v;
+    if (wire_varint(&p, st[top].end, &tag) != 0)
+      return -1;
+    switch (tag & 7) {
+    case 0:
+      if (wire_varint(&p, st[top].end, &v) != 0)
+        return -1;
+      break;
+    case 1:
+    case 5: {
+      size_t w = (tag & 7) == 1 ? 8 : 4;
+      if ((size_t)(st[top].end - p) < w)
+        return -1;
+      p += w;
+      break;
+    }
+    case 2: {
+      if (wire_varint(&p, st[top].end, &v) != 0 ||
+          v > (uint64_t)(st[top].end - p))
+        return -1;
+      const ProtobufCFieldDescriptor *f =
+          protobuf_c_message_descriptor_get_field(st[top].d,
+                                                  (unsigned)(tag >> 3));
+      if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+          f->descriptor != NULL) {
+        if (top == ANY_MAX_DEPTH)
+          return -1;
+        top++;
+        st[top].d = f->descriptor;
+        st[top].end = p + v;
+      } else {
+        p += v;
+      }
+      break;
+    }
+    default:
+      return -1; /* groups: never written by plumb */
+    }
+  }
+}
+
+/* {"@type": URL, "value": JSON of a known type, else base64} */
+static json_object *
+any_to(const plumb_any *a)
+{
+  json_object *o = json_object_new_object(), *v = NULL;
+  const char *url = a && a->type_url ? a->type_url : "";
+  json_object_object_add(o, "@type", json_object_new_string(url));
+  const dyn_msg *dt = a ? any_type(url) : NULL;
+  plumb_arena *ar = dt ? plumb_arena_new() : NULL;
+  if (ar != NULL) {
+    plumb_type_info ti = { url + sizeof ANY_PREFIX - 1, &dt->d };
+    void *m = NULL;
+    if (any_bounded(&dt->d, a->value.data, a->value.len) == 0 &&
+        plumb_any_unpack(a, &ti, &m, ar) == PLUMB_OK)
+      v = msg_to(dt, m);
+    plumb_arena_free(ar);
+  }
+  if (v == NULL) { /* a type the IDL does not declare, or undecodable */
+    char *s = a ? b64_encode(a->value.data, a->value.len) : NULL;
+    v = json_object_new_string(s ? s : "");
+    free(s);
+  }
+  json_object_object_add(o, "value", v);
+  return o;
+}
+
 static json_object *
 char_json(uint32_t cp)
 {
@@ -599,16 +811,8 @@ elem_to(const dyn_msg *t, size_t fi, const void *p)
                            json_object_new_string(r ? r->type_id : ""));
     return o;
   }
-  case B_ANY: {
-    const plumb_any *a = *(plumb_any *const *)p;
-    json_object *o = json_object_new_object();
-    char *s = a ? b64_encode(a->value.data, a->value.len) : NULL;
-    json_object_object_add(o, "@type",
-                           json_object_new_string(a ? a->type_url : ""));
-    json_object_object_add(o, "value", json_object_new_string(s ? s : ""));
-    free(s);
-    return o;
-  }
+  case B_ANY:
+    return any_to(*(plumb_any *const *)p);
   case B_MSG:
     return msg_to(t->sub[fi], *(ProtobufCMessage *const *)p);
   case B_WRAP: {

@@ -8,6 +8,9 @@
 
 #include "dyn.h"
 
+/* The IDL (its root) whose structs, unions and exceptions an any may be
+ * given and printed as JSON; NULL: none (base64 only). */
+void jm_set_types(const idl_node *root);
 /* Fills a new message of type t (in arena) from JSON object o; fields
  * absent from o keep their zero value.  0, or -1 with the offending field
  * path and reason in err. */

@@ -41,7 +41,8 @@ enum { K_ENDPOINT, K_TIMEOUT, K_MAX_FRAME, K_MODE, K_GROUP, K_RING, K_MSGSIZE,
        K_SPIN, K_ALLOW, K_ALLOW_UIDS, K_ALLOW_GIDS, K_MAX_DEPTH,
        K_DECODE_BUDGET, K_MAX_DECODE_MEM, K_CONN_QBYTES, K_CONN_QFRAMES,
        K_SERVER_QBYTES, K_SEND_TIMEOUT, K_FRAME_TIMEOUT, K_INTROSPECTION,
-       K_CONN_MAX_CALLS, K_MAX_RX_MEM, K_COUNT };
+       K_CONN_MAX_CALLS, K_MAX_RX_MEM, K_MAX_ITERATORS, K_ITERATOR_IDLE,
+       K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
   "endpoint", "timeout_ms", "max_frame", "mode", "group", "shm_ring_size",
@@ -49,6 +50,7 @@ static const char *const key_names[K_COUNT] = {
   "decode_budget", "max_decode_memory", "conn_queue_bytes",
   "conn_queue_frames", "server_queue_bytes", "send_timeout_ms",
   "frame_timeout_ms", "introspection", "conn_max_calls", "max_rx_memory",
+  "max_iterators", "iterator_idle_s", /* plumb-naming's, docs/TOOLS.md */
 };
 
 typedef struct cfg_parse {
@@ -316,6 +318,18 @@ cfg_apply(cfg_parse *p, plumb_config *cfg)
       BAD(k, "expected a size of at least 1M (suffixes K, M, G)");
     else
       cfg->max_rx_memory = (size_t)u;
+  }
+  if ((k = cfg_pick(p, K_MAX_ITERATORS)) != NULL) { /* plumb-naming */
+    if (parse_int(k->value, &i) < 0 || i < 1 || i > 65536)
+      BAD(k, "expected binding iterators from 1 to 65536");
+    else
+      cfg->max_iterators = (unsigned)i;
+  }
+  if ((k = cfg_pick(p, K_ITERATOR_IDLE)) != NULL) { /* plumb-naming */
+    if (parse_int(k->value, &i) < 0 || i < 1 || i > 86400)
+      BAD(k, "expected seconds from 1 to 86400");
+    else
+      cfg->iterator_idle_s = (unsigned)i;
   }
   if ((k = cfg_pick(p, K_CONN_QBYTES)) != NULL) {
     if (parse_size(k->value, &u) < 0 || u < (64u << 10) ||

@@ -14,8 +14,8 @@
 
 #define NAMING_ROOT_OBJECT "NameService"
 #define NAMING_MAX_COMPONENTS 64   /* longest name accepted */
-#define NAMING_ITERATORS 64        /* BindingIterator objects */
-#define NAMING_ITER_IDLE_S 60      /* an unused iterator is reclaimed */
+#define NAMING_MAX_ITERATORS 256  /* BindingIterators alive at once */
+#define NAMING_ITER_IDLE_S 60      /* an unused iterator is destroyed */
 
 typedef struct naming naming;
 
@@ -25,23 +25,30 @@ typedef struct naming_ctx {
   int64_t id;
 } naming_ctx;
 
-/* One BindingIterator object "iter.<slot>": the bindings that did not fit
- * in list()'s answer. */
+/* One BindingIterator: an anonymous object (its random id is the
+ * capability) holding the bindings that did not fit in list()'s answer.
+ * Live ones are on naming's list, least recently used first; at most
+ * max_iters of them.  Freed by the server's destroy callback once removed
+ * and its last call returned. */
 typedef struct naming_iter {
   naming *n;
-  unsigned slot;
-  int busy;
+  struct naming_iter *prev, *next;
+  int live;                      /* on the list and served */
+  long owner;                    /* peer pid, -1 without credentials */
+  char id[PLUMB_OBJECT_ID_MAX];
   ndb_binding *b;
   size_t count, pos;
-  time_t used;
+  int64_t used_ms;               /* CLOCK_MONOTONIC */
 } naming_iter;
 
 struct naming {
   ndb *db;
   plumb_server *server;     /* to add context objects at run time */
   const char *ref_endpoint; /* endpoint put in the references we make */
-  pthread_mutex_t iter_lock;
-  naming_iter iters[NAMING_ITERATORS];
+  pthread_mutex_t iter_lock; /* the list and every iterator's fields */
+  naming_iter *oldest, *newest;
+  unsigned n_iters, max_iters, idle_s;
+  unsigned long long iters_made, iters_evicted; /* for the log */
 };
 
 extern const CosNaming_NamingContextExt_ops naming_context_ops;
@@ -51,7 +58,7 @@ extern const CosNaming_BindingIterator_ops naming_iterator_ops;
  * status (PLUMB_EBUSY: already served). */
 int naming_serve_context(naming *n, int64_t id);
 
-/* Releases every iterator's bindings. */
+/* Destroys every live iterator (before the server is freed). */
 void naming_iters_free(naming *n);
 
 #endif

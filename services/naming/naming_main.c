@@ -2,7 +2,8 @@
  * objects served (root context, existing contexts, iterators) and the
  * server's life.
  *
- *   plumb-naming [--db PATH | --memory] [--ref-endpoint EP] [ENDPOINT...]
+ *   plumb-naming [--db PATH | --memory] [--ref-endpoint EP]
+ *                [--max-iterators N] [--iterator-idle S] [ENDPOINT...]
  *
  * Without ENDPOINT it listens where plumb.conf / PLUMB_NAMING_ENDPOINT say
  * for service "naming" (plumb_server_listen_service).  docs/TOOLS.md and
@@ -21,7 +22,8 @@ static void
 usage(FILE *f)
 {
   fprintf(f,
-    "usage: plumb-naming [--db PATH | --memory] [--ref-endpoint EP] "
+    "usage: plumb-naming [--db PATH | --memory] [--ref-endpoint EP]\n"
+    "                    [--max-iterators N] [--iterator-idle S] "
     "[ENDPOINT...]\n"
     "\n"
     "Serves CosNaming::NamingContextExt (object \"" NAMING_ROOT_OBJECT "\")"
@@ -36,6 +38,11 @@ usage(FILE *f)
     "  --memory           keep bindings in memory only (lost at exit)\n"
     "  --ref-endpoint EP  endpoint written into the references of contexts\n"
     "                     and iterators (default: the first ENDPOINT)\n"
+    "  --max-iterators N  BindingIterators alive at once; at the limit the\n"
+    "                     least recently used is destroyed (default: key\n"
+    "                     max_iterators of [naming] in plumb.conf, else 256)\n"
+    "  --iterator-idle S  an iterator unused for S seconds is destroyed\n"
+    "                     (default: key iterator_idle_s, else 60)\n"
     "  --help, --version\n"
     "\n"
     "Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 on an error,\n"
@@ -88,7 +95,6 @@ serve_objects(plumb_server *s, naming *n, naming_ctx **ctxs, size_t *nctx)
 {
   int64_t *ids;
   size_t cnt;
-  char name[48];
   int rc;
 
   if (ndb_contexts(n->db, &ids, &cnt) != NDB_OK) {
@@ -109,13 +115,6 @@ serve_objects(plumb_server *s, naming *n, naming_ctx **ctxs, size_t *nctx)
   for (size_t i = 0; rc == PLUMB_OK && i < cnt; i++)
     rc = naming_serve_context(n, ids[i]);
   free(ids);
-  for (unsigned i = 0; rc == PLUMB_OK && i < NAMING_ITERATORS; i++) {
-    n->iters[i].n = n;
-    n->iters[i].slot = i;
-    snprintf(name, sizeof name, "iter.%u", i);
-    rc = CosNaming_BindingIterator__serve(s, name, &naming_iterator_ops,
-                                          &n->iters[i]);
-  }
   if (rc != PLUMB_OK)
     fprintf(stderr, "plumb-naming: cannot serve objects: %s\n",
             plumb_strerror(rc));
@@ -127,6 +126,7 @@ main(int argc, char **argv)
 {
   const char *db_path = NULL, *ref_ep = NULL;
   int memory = 0, first_ep = 0, rc = 1;
+  unsigned max_iters = 0, idle_s = 0;
   naming n = { 0 };
   naming_ctx *ctxs = NULL;
   size_t nctx = 0;
@@ -148,6 +148,19 @@ main(int argc, char **argv)
       db_path = argv[++i];
     } else if (strcmp(a, "--ref-endpoint") == 0 && i + 1 < argc) {
       ref_ep = argv[++i];
+    } else if ((strcmp(a, "--max-iterators") == 0 ||
+                strcmp(a, "--iterator-idle") == 0) && i + 1 < argc) {
+      char *end;
+      int max = a[2] == 'm';
+      long v = strtol(argv[++i], &end, 10);
+      if (*argv[i] == '\0' || *end != '\0' || v < 1 ||
+          v > (max ? 65536 : 86400)) {
+        fprintf(stderr, "plumb-naming: %s: expected %s, not '%s'\n", a,
+                max ? "1 to 65536 iterators" : "1 to 86400 seconds",
+                argv[i]);
+        return 2;
+      }
+      *(max ? &max_iters : &idle_s) = (unsigned)v;
     } else if (a[0] == '-' && a[1] == '-') {
       fprintf(stderr, "plumb-naming: unknown option or missing value: "
               "'%s'\n", a);
@@ -175,13 +188,17 @@ main(int argc, char **argv)
     goto out;
   }
   pthread_mutex_init(&n.iter_lock, NULL);
-  if (first_ep == 0) {
-    if (plumb_config_resolve("naming", NULL, &cfg, err, sizeof err) !=
-        PLUMB_OK) {
-      fprintf(stderr, "plumb-naming: %s\n", err);
-      goto out;
-    }
+  /* plumb.conf [naming] (also with endpoints given: its other keys) */
+  if (plumb_config_resolve("naming", first_ep ? argv[first_ep] : NULL, &cfg,
+                           err, sizeof err) != PLUMB_OK) {
+    fprintf(stderr, "plumb-naming: %s\n", err);
+    goto out;
   }
+  n.max_iters = max_iters ? max_iters
+                : cfg.max_iterators ? cfg.max_iterators
+                                    : NAMING_MAX_ITERATORS;
+  n.idle_s = idle_s ? idle_s
+             : cfg.iterator_idle_s ? cfg.iterator_idle_s : NAMING_ITER_IDLE_S;
   n.ref_endpoint = ref_ep ? ref_ep
                           : first_ep ? argv[first_ep] : cfg.endpoint;
   if ((rc = plumb_server_new(&s, NULL)) != PLUMB_OK) {
@@ -208,13 +225,15 @@ main(int argc, char **argv)
       goto out;
     }
   }
-  fprintf(stderr, "plumb-naming: serving %s on %s (%s)\n",
+  fprintf(stderr, "plumb-naming: serving %s on %s (%s; at most %u "
+          "binding iterators, idle ones destroyed after %u s)\n",
           NAMING_ROOT_OBJECT, n.ref_endpoint,
-          memory ? "in memory" : db_path);
+          memory ? "in memory" : db_path, n.max_iters, n.idle_s);
   rc = plumb_server_run(s, 1) == PLUMB_OK ? 0 : 1;
 out:
+  if (n.db != NULL && n.server != NULL)
+    naming_iters_free(&n); /* before the server frees what they point to */
   plumb_server_free(s);
-  naming_iters_free(&n);
   if (n.db != NULL) {
     ndb_close(n.db);
     pthread_mutex_destroy(&n.iter_lock);

@@ -398,35 +398,130 @@ fill_list(plumb_call *call, const ndb_binding *b, size_t n,
   return PLUMB_OK;
 }
 
-static void
-iter_release(naming_iter *it)
+static int64_t
+now_ms(void)
 {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The server's destroy callback: the object is gone and its last call
+ * returned. */
+static void
+iter_free(void *ctx)
+{
+  naming_iter *it = ctx;
+  ndb_bindings_free(it->b, it->count);
+  free(it);
+}
+
+/* Takes it off the list, frees its bindings and removes its object (its
+ * memory goes in iter_free).  Locked by the caller; the server takes its
+ * own object lock inside, never ours, and iter_free takes none. */
+static void
+iter_kill(naming_iter *it)
+{
+  naming *n = it->n;
+  if (!it->live)
+    return;
+  it->live = 0;
+  if (it->prev)
+    it->prev->next = it->next;
+  else
+    n->oldest = it->next;
+  if (it->next)
+    it->next->prev = it->prev;
+  else
+    n->newest = it->prev;
+  it->prev = it->next = NULL;
+  n->n_iters--;
   ndb_bindings_free(it->b, it->count);
   it->b = NULL;
   it->count = it->pos = 0;
-  it->busy = 0;
+  plumb_server_remove_object(n->server, it->id);
+}
+
+/* Moves it to the newest end (it was just used); locked by the caller. */
+static void
+iter_touch(naming_iter *it)
+{
+  naming *n = it->n;
+  it->used_ms = now_ms();
+  if (n->newest == it)
+    return;
+  if (it->prev)
+    it->prev->next = it->next;
+  else
+    n->oldest = it->next;
+  it->next->prev = it->prev;
+  it->prev = n->newest;
+  it->next = NULL;
+  n->newest->next = it;
+  n->newest = it;
 }
 
 void
 naming_iters_free(naming *n)
 {
-  for (unsigned i = 0; i < NAMING_ITERATORS; i++)
-    iter_release(&n->iters[i]);
+  pthread_mutex_lock(&n->iter_lock);
+  while (n->oldest != NULL)
+    iter_kill(n->oldest);
+  pthread_mutex_unlock(&n->iter_lock);
 }
 
-/* A free iterator slot (reclaiming idle ones), locked by the caller. */
+/* The iterator to destroy when the pool is full and `owner` asks for one
+ * more: the least recently used of the peer holding the most (counting
+ * the one asked for; on a tie the peer whose LRU is older), so that a
+ * client that never destroys its iterators, or makes them in a loop,
+ * loses its own and not the others'.  Peers are told apart by pid (peers
+ * without credentials, e.g. over tcp, count as one); the first 64 distinct
+ * peers are counted, which bounds the scan to 64 x max_iters steps. */
 static naming_iter *
-iter_take(naming *n)
+iter_victim(naming *n, long owner)
 {
-  time_t now = time(NULL);
-  for (unsigned i = 0; i < NAMING_ITERATORS; i++) {
-    naming_iter *it = &n->iters[i];
-    if (it->busy && now - it->used > NAMING_ITER_IDLE_S)
-      iter_release(it);
-    if (!it->busy)
-      return it;
+  struct { long pid; unsigned cnt; naming_iter *lru; } h[64];
+  unsigned k = 0, best = 0, best_cnt = 0;
+  for (naming_iter *it = n->oldest; it; it = it->next) {
+    unsigned j = 0;
+    while (j < k && h[j].pid != it->owner)
+      j++;
+    if (j == k && k < 64) {
+      h[k].pid = it->owner;
+      h[k].cnt = 0;
+      h[k++].lru = it;
+    }
+    if (j < k)
+      h[j].cnt++;
   }
-  return NULL;
+  for (unsigned j = 0; j < k; j++) {
+    unsigned c = h[j].cnt + (h[j].pid == owner);
+    if (c > best_cnt) {
+      best_cnt = c;
+      best = j;
+    }
+  }
+  return k ? h[best].lru : n->oldest;
+}
+
+/* Makes room for one more iterator of owner: destroys the idle ones, then
+ * victims while the pool is full.  Locked by the caller. */
+static void
+iter_make_room(naming *n, long owner)
+{
+  int64_t now = now_ms(), idle = (int64_t)n->idle_s * 1000;
+  while (n->oldest != NULL && now - n->oldest->used_ms > idle)
+    iter_kill(n->oldest);
+  while (n->oldest != NULL && n->n_iters >= n->max_iters) {
+    naming_iter *v = iter_victim(n, owner);
+    n->iters_evicted++;
+    if (n->iters_evicted == 1 || n->iters_evicted % 1000 == 0)
+      fprintf(stderr, "plumb-naming: %u binding iterators alive "
+              "(max_iterators): destroying the least recently used of the "
+              "peer holding most (%llu so far); clients should call "
+              "destroy\n", n->max_iters, n->iters_evicted);
+    iter_kill(v);
+  }
 }
 
 static int
@@ -434,39 +529,58 @@ nc_list(void *ctx, plumb_call *call, uint32_t how_many,
         CosNaming_BindingList *bl, plumb_objref *bi)
 {
   naming_ctx *cx = ctx;
+  naming *nm = cx->n;
   ndb_binding *b;
   size_t n;
   int rc;
 
-  if (ndb_list(cx->n->db, cx->id, &b, &n) != NDB_OK)
-    return db_failed(call, cx->n);
+  if (ndb_list(nm->db, cx->id, &b, &n) != NDB_OK)
+    return db_failed(call, nm);
   size_t first = how_many < n ? how_many : n;
   rc = fill_list(call, b, first, bl);
   if (rc != PLUMB_OK || first == n) {
     ndb_bindings_free(b, n); /* everything fits: a nil iterator */
     return rc;
   }
-  pthread_mutex_lock(&cx->n->iter_lock);
-  naming_iter *it = iter_take(cx->n);
+  naming_iter *it = calloc(1, sizeof *it);
   if (it == NULL) {
-    pthread_mutex_unlock(&cx->n->iter_lock);
     ndb_bindings_free(b, n);
-    return plumb_call_fail(call, PLUMB_EBUSY, "all %d binding iterators "
-                           "are in use; destroy some or ask for more "
-                           "bindings at once", NAMING_ITERATORS);
+    return plumb_call_fail(call, PLUMB_ENOMEM, "list: no memory for a "
+                           "binding iterator");
   }
-  it->busy = 1;
+  it->n = nm;
   it->b = b;
   it->count = n;
   it->pos = first;
-  it->used = time(NULL);
-  pthread_mutex_unlock(&cx->n->iter_lock);
-  char obj[32];
-  snprintf(obj, sizeof obj, "iter.%u", it->slot);
-  bi->endpoint = plumb_call_strdup(call, cx->n->ref_endpoint);
-  bi->object = plumb_call_strdup(call, obj);
+  const plumb_peer *peer = plumb_call_peer(call);
+  it->owner = peer && peer->has_creds ? (long)peer->pid : -1;
+  pthread_mutex_lock(&nm->iter_lock);
+  iter_make_room(nm, it->owner);
+  plumb_object_opts o = { NULL, iter_free }; /* anonymous */
+  rc = plumb_server_add_object_opts(nm->server,
+                                    &CosNaming_BindingIterator_interface,
+                                    &naming_iterator_ops, it, &o, it->id);
+  if (rc != PLUMB_OK) {
+    pthread_mutex_unlock(&nm->iter_lock);
+    iter_free(it);
+    return plumb_call_fail(call, rc, "list: cannot serve a binding "
+                           "iterator: %s", plumb_strerror(rc));
+  }
+  it->live = 1;
+  it->used_ms = now_ms();
+  it->prev = nm->newest;
+  if (nm->newest)
+    nm->newest->next = it;
+  else
+    nm->oldest = it;
+  nm->newest = it;
+  nm->n_iters++;
+  nm->iters_made++;
+  bi->endpoint = plumb_call_strdup(call, nm->ref_endpoint);
+  bi->object = plumb_call_strdup(call, it->id);
+  pthread_mutex_unlock(&nm->iter_lock);
   bi->type_id = (char *)CosNaming_BindingIterator_interface.type_id;
-  return PLUMB_OK;
+  return bi->endpoint && bi->object ? PLUMB_OK : PLUMB_ENOMEM;
 }
 
 static int
@@ -475,16 +589,16 @@ it_next(naming_iter *it, plumb_call *call, uint32_t how_many,
 {
   int rc = PLUMB_OK;
   pthread_mutex_lock(&it->n->iter_lock);
-  if (!it->busy) {
+  if (!it->live) { /* destroyed while this call was on its way */
     pthread_mutex_unlock(&it->n->iter_lock);
-    return plumb_call_fail(call, PLUMB_ENOOBJECT, "binding iterator %u was "
-                           "destroyed or expired", it->slot);
+    return plumb_call_fail(call, PLUMB_ENOOBJECT, "the binding iterator "
+                           "was destroyed or expired");
   }
   size_t left = it->count - it->pos;
   size_t k = how_many < left ? how_many : left;
   rc = fill_list(call, it->b + it->pos, k, bl);
   it->pos += k;
-  it->used = time(NULL);
+  iter_touch(it);
   *ret = k > 0;
   pthread_mutex_unlock(&it->n->iter_lock);
   return rc;
@@ -515,7 +629,7 @@ bi_destroy(void *ctx, plumb_call *call)
   naming_iter *it = ctx;
   (void)call;
   pthread_mutex_lock(&it->n->iter_lock);
-  iter_release(it);
+  iter_kill(it); /* freed when this call returns */
   pthread_mutex_unlock(&it->n->iter_lock);
   return PLUMB_OK;
 }

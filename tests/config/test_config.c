@@ -203,7 +203,11 @@ static const bad_case bad_cases[] = {
     "spin_us, allow, allow_uids, allow_gids, max_depth, decode_budget, "
     "max_decode_memory, conn_queue_bytes, conn_queue_frames, "
     "server_queue_bytes, send_timeout_ms, frame_timeout_ms, "
-    "introspection, conn_max_calls, max_rx_memory)" },
+    "introspection, conn_max_calls, max_rx_memory, max_iterators, "
+    "iterator_idle_s)" },
+  { "[calc]\nmax_iterators = 0\n", PLUMB_ECONFIG,
+    "plumb.conf:2: [calc] max_iterators = '0': expected binding "
+    "iterators from 1 to 65536" },
   { "[calc]\nallow = everyone\n", PLUMB_ECONFIG,
     "plumb.conf:2: [calc] allow = 'everyone': expected 'any' or 'owner' "
     "(list others in allow_uids / allow_gids)" },

@@ -26,6 +26,7 @@
 
 static char dir[128], db[192], ns_ep[256], out[256], conf[256];
 static pid_t ns_pid = -1;
+static const char *const *ns_opts; /* more options for the next ns_start */
 
 /* Runs a shell command line (bounded by timeout(1)); its stdout+stderr go
  * to `out`.  Returns its exit status. */
@@ -72,6 +73,8 @@ ns_start(const char *const *eps, int memory)
     argv[k++] = (char *)"--db";
     argv[k++] = db;
   }
+  for (int i = 0; ns_opts && ns_opts[i] && k < 10; i++)
+    argv[k++] = (char *)ns_opts[i];
   for (int i = 0; eps[i] && k < 15; i++)
     argv[k++] = (char *)eps[i];
   argv[k] = NULL;
@@ -432,7 +435,7 @@ test_persistence(void)
   CU_ASSERT_EQUAL(ns_stop(SIGTERM), 0);
 }
 
-/* ---- a stranger's calls: bounds, exhausted iterators, concurrency --------- */
+/* ---- a stranger's calls: bounds, 10,000 iterators, concurrency -------- */
 
 static void *
 writer(void *arg)
@@ -449,11 +452,85 @@ writer(void *arg)
   return NULL;
 }
 
+/* The resident memory of process pid in KiB, or -1. */
+static long
+rss_kb(pid_t pid)
+{
+  char path[64], line[256];
+  long kb = -1;
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+      break;
+  if (f)
+    fclose(f);
+  return kb;
+}
+
+/* The object count of `plumb list`'s last line in out. */
+static int
+out_objects(unsigned *n)
+{
+  char buf[4096] = "";
+  FILE *f = fopen(out, "r");
+  size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+  buf[len] = '\0';
+  if (f)
+    fclose(f);
+  const char *p = strstr(buf, " objects, ");
+  while (p > buf && p[-1] >= '0' && p[-1] <= '9')
+    p--;
+  return p && sscanf(p, "%u objects", n) == 1 ? 0 : -1;
+}
+
+typedef struct other_arg {
+  volatile int *stop;
+  int runs, ok;
+} other_arg;
+
+/* Another client: `plumb names --batch 1` (an iterator per listing,
+ * followed to the end, destroyed) until stopped; at most 200 runs. */
+static void *
+other_lister(void *arg)
+{
+  other_arg *o = arg;
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "timeout 20 %s names --batch 1 2>&1 | "
+           "grep -c '^i[0-2]' | grep -qx 3", PLUMB_CLI);
+  while (!*o->stop && o->runs < 200) {
+    o->runs++;
+    o->ok += system(cmd) == 0;
+  }
+  return NULL;
+}
+
 static void
 test_hostile(void)
 {
   const char *eps[] = { ns_ep, NULL };
-  CU_ASSERT_EQUAL_FATAL(ns_start(eps, 1), 0);
+  /* the pool's size from plumb.conf [naming] */
+  FILE *cf = fopen(conf, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cf);
+  fputs("[naming]\nmax_iterators = 64\niterator_idle_s = 3600\n", cf);
+  fclose(cf);
+  setenv("PLUMB_CONFIG", conf, 1);
+  /* under ASan, freed memory sits in its quarantine (256 MiB), which the
+   * RSS bound below would count: the server runs without one */
+  const char *asan = getenv("ASAN_OPTIONS");
+  char *saved = asan ? strdup(asan) : NULL, opts[1024];
+  snprintf(opts, sizeof opts, "%s%squarantine_size_mb=0:"
+           "thread_local_quarantine_size_kb=0", saved ? saved : "",
+           saved && *saved ? ":" : "");
+  setenv("ASAN_OPTIONS", opts, 1);
+  int started = ns_start(eps, 1);
+  if (saved)
+    setenv("ASAN_OPTIONS", saved, 1);
+  else
+    unsetenv("ASAN_OPTIONS");
+  free(saved);
+  unsetenv("PLUMB_CONFIG");
+  CU_ASSERT_EQUAL_FATAL(started, 0);
   plumb_client *c;
   CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, ns_ep, "NameService", NULL),
                         PLUMB_OK);
@@ -487,7 +564,8 @@ test_hostile(void)
   plumb_arena_exception(a, &tid);
   CU_ASSERT_PTR_NOT_NULL(strstr(tid, "/InvalidName:"));
   CU_ASSERT_EQUAL(CosNaming_NamingContext_destroy(c, a), PLUMB_EPERM);
-  /* every iterator taken: list says so; destroying one frees it */
+  /* iterators: a full pool destroys the least recently used of the peer
+   * holding most; destroy frees one */
   name._length = 1;
   for (int i = 0; i < 3; i++) {
     char id[8];
@@ -501,27 +579,29 @@ test_hostile(void)
     CosNaming_BindingList bl = { 0, NULL };
     plumb_objref bi = PLUMB_OBJREF_INIT;
     if (CosNaming_NamingContext_list(c, 1, &bl, &bi, a) == PLUMB_OK &&
-        bl._length == 1 && bi.object[0] != '\0') {
-      bis[got] = bi;
-      got++;
-    }
+        bl._length == 1 && strlen(bi.object) == 32) /* anonymous: 128 bits */
+      bis[got++] = bi;
   }
-  CU_ASSERT_EQUAL(got, 64);
+  CU_ASSERT_EQUAL_FATAL(got, 64);
+  CU_ASSERT_STRING_NOT_EQUAL(bis[0].object, bis[1].object);
   CosNaming_BindingList bl = { 0, NULL };
   plumb_objref bi = PLUMB_OBJREF_INIT;
-  CU_ASSERT_EQUAL(CosNaming_NamingContext_list(c, 1, &bl, &bi, a),
-                  PLUMB_EBUSY);
-  CU_ASSERT_PTR_NOT_NULL(strstr(plumb_client_last_error(c),
-                                "binding iterators are in use"));
-  /* everything fits: a nil iterator, no slot needed */
+  CU_ASSERT_EQUAL(CosNaming_NamingContext_list(c, 1, &bl, &bi, a), PLUMB_OK);
+  /* everything fits: a nil iterator */
   CU_ASSERT_EQUAL(CosNaming_NamingContext_list(c, 100, &bl, &bi, a),
                   PLUMB_OK);
   CU_ASSERT_EQUAL(bl._length, 3u);
   CU_ASSERT_STRING_EQUAL(bi.endpoint, "");
   plumb_client *it;
+  bool more = false;
+  /* the 65th destroyed the oldest */
   CU_ASSERT_EQUAL_FATAL(plumb_client_open(&it, ns_ep, bis[0].object, NULL),
                         PLUMB_OK);
-  bool more = false;
+  CU_ASSERT_EQUAL(CosNaming_BindingIterator_next_n(it, 10, &bl, &more, a),
+                  PLUMB_ENOOBJECT);
+  plumb_client_close(it);
+  CU_ASSERT_EQUAL_FATAL(plumb_client_open(&it, ns_ep, bis[1].object, NULL),
+                        PLUMB_OK);
   CU_ASSERT_EQUAL(CosNaming_BindingIterator_next_n(it, 0, &bl, &more, a),
                   PLUMB_EINVAL);
   CU_ASSERT_EQUAL(CosNaming_BindingIterator_next_n(it, 10, &bl, &more, a),
@@ -532,8 +612,37 @@ test_hostile(void)
   CU_ASSERT_EQUAL(CosNaming_BindingIterator_next_n(it, 10, &bl, &more, a),
                   PLUMB_ENOOBJECT);
   plumb_client_close(it);
-  CU_ASSERT_EQUAL(CosNaming_NamingContext_list(c, 1, &bl, &bi, a), PLUMB_OK);
-  CU_ASSERT_STRING_EQUAL(bi.object, bis[0].object);
+  /* a client making 10,000 iterators and destroying none: the server's
+   * objects and memory stay bounded, and another client (another
+   * process) listing with iterators all the while is served */
+  long rss0 = -1, rss1 = -1;
+  unsigned objs = 0;
+  pthread_t other;
+  volatile int stop = 0;
+  other_arg oa = { &stop, 0, 0 };
+  CU_ASSERT_EQUAL_FATAL(pthread_create(&other, NULL, other_lister, &oa), 0);
+  long long t0 = ptest_now_ms();
+  int made = 0;
+  for (int i = 0; i < 10000 && ptest_now_ms() - t0 < 120000; i++) {
+    plumb_arena_reset(a);
+    if (CosNaming_NamingContext_list(c, 1, &bl, &bi, a) == PLUMB_OK &&
+        bi.object[0] != '\0')
+      made++;
+    if (i == 999)
+      rss0 = rss_kb(ns_pid);
+  }
+  rss1 = rss_kb(ns_pid);
+  stop = 1;
+  pthread_join(other, NULL);
+  printf("\n    10000 lists in %lld ms, %d iterators; server RSS %ld -> "
+         "%ld KiB; the other client: %d/%d listings whole", ptest_now_ms() -
+         t0, made, rss0, rss1, oa.ok, oa.runs);
+  CU_ASSERT_EQUAL(made, 10000);
+  CU_ASSERT(rss0 > 0 && rss1 > 0 && rss1 - rss0 < 2048);
+  CU_ASSERT(oa.runs > 0);
+  CU_ASSERT_EQUAL(oa.ok, oa.runs);
+  CU_ASSERT_EQUAL(sh("%s list %s", PLUMB_CLI, ns_ep), 0);
+  CU_ASSERT(out_objects(&objs) == 0 && objs <= 64 + 1);
   /* eight writers at once: every binding lands */
   pthread_t th[8];
   for (long i = 0; i < 8; i++)
@@ -545,9 +654,70 @@ test_hostile(void)
     fails += rv != NULL;
   }
   CU_ASSERT_EQUAL(fails, 0);
-  /* (--batch 1000: all fits, no iterator needed while 63 are held) */
+  /* (--batch 1000: all fits, no iterator needed while 64 are held) */
   CU_ASSERT_EQUAL(sh("%s names --batch 1000 | grep -c '^c[0-7]_' | "
                      "grep -qx 320", PLUMB_CLI), 0);
+  plumb_arena_free(a);
+  plumb_client_close(c);
+  CU_ASSERT_EQUAL(ns_stop(SIGTERM), 0);
+}
+
+/* --max-iterators / --iterator-idle on the command line (over plumb.conf's
+ * keys): idle iterators are destroyed, the pool's size holds */
+static void
+test_iter_flags(void)
+{
+  const char *eps[] = { ns_ep, NULL };
+  static const char *const opts[] = { "--max-iterators", "2",
+                                      "--iterator-idle", "1", NULL };
+  CU_ASSERT_EQUAL(sh("%s --max-iterators 0 --memory %s", PLUMB_NAMING,
+                     ns_ep), 2);
+  CU_ASSERT(out_has("--max-iterators: expected 1 to 65536 iterators"));
+  /* the flags win over plumb.conf */
+  FILE *cf = fopen(conf, "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cf);
+  fputs("[naming]\nmax_iterators = 64\niterator_idle_s = 3600\n", cf);
+  fclose(cf);
+  setenv("PLUMB_CONFIG", conf, 1);
+  ns_opts = opts;
+  int started = ns_start(eps, 1);
+  ns_opts = NULL;
+  unsetenv("PLUMB_CONFIG");
+  CU_ASSERT_EQUAL_FATAL(started, 0);
+  CU_ASSERT_EQUAL(sh("%s bind a unix:/x o && %s bind b unix:/x o", PLUMB_CLI,
+                     PLUMB_CLI), 0);
+  plumb_client *c, *it;
+  CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, ns_ep, "NameService", NULL),
+                        PLUMB_OK);
+  plumb_arena *a = plumb_arena_new();
+  plumb_objref bi[3];
+  CosNaming_BindingList bl = { 0, NULL };
+  bool more;
+  for (int i = 0; i < 3; i++)
+    CU_ASSERT_EQUAL(CosNaming_NamingContext_list(c, 1, &bl, &bi[i], a),
+                    PLUMB_OK);
+  /* the third took the place of the first */
+  int alive[3];
+  for (int i = 0; i < 3; i++) {
+    CU_ASSERT_EQUAL_FATAL(plumb_client_open(&it, ns_ep, bi[i].object, NULL),
+                          PLUMB_OK);
+    alive[i] = CosNaming_BindingIterator_next_n(it, 1, &bl, &more, a) ==
+               PLUMB_OK;
+    plumb_client_close(it);
+  }
+  CU_ASSERT(!alive[0] && alive[1] && alive[2]);
+  /* idle for more than a second: destroyed at the next list */
+  usleep(2100 * 1000);
+  plumb_objref fresh;
+  CU_ASSERT_EQUAL(CosNaming_NamingContext_list(c, 1, &bl, &fresh, a),
+                  PLUMB_OK);
+  for (int i = 1; i < 3; i++) {
+    CU_ASSERT_EQUAL_FATAL(plumb_client_open(&it, ns_ep, bi[i].object, NULL),
+                          PLUMB_OK);
+    CU_ASSERT_EQUAL(CosNaming_BindingIterator_next_n(it, 1, &bl, &more, a),
+                    PLUMB_ENOOBJECT);
+    plumb_client_close(it);
+  }
   plumb_arena_free(a);
   plumb_client_close(c);
   CU_ASSERT_EQUAL(ns_stop(SIGTERM), 0);
@@ -599,8 +769,10 @@ static const ptest_case naming_cases[] = {
   { "plumb_naming_* and name: endpoints", test_client_api },
   { "one service over every transport", test_transports },
   { "persistence: restart and kill -9 during writes", test_persistence },
-  { "hostile: bounds, iterators exhausted, concurrent writers",
-    test_hostile },
+  { "hostile: bounds, 10,000 iterators never destroyed, concurrent "
+    "writers", test_hostile },
+  { "iterator pool and idle timeout from the command line",
+    test_iter_flags },
   { "plumb_naming_run binds while serving, unbinds at stop",
     test_naming_run },
   { NULL, NULL },

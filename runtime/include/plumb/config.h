@@ -65,6 +65,9 @@ typedef struct plumb_config {
   unsigned conn_max_calls; /* servers: calls in flight per connection;
                               0 = 16 */
   size_t max_rx_memory;        /* servers: partial frames, all peers */
+  /* plumb-naming (docs/TOOLS.md); 0 = not set (its defaults) */
+  unsigned max_iterators;   /* BindingIterators alive at once */
+  unsigned iterator_idle_s; /* an iterator unused this long is destroyed */
 } plumb_config;
 
 /* Resolves service's configuration into *out.  On a bad value returns
