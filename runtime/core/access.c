@@ -1,7 +1,8 @@
 /* access.c - who may call (see access.h): parsing a policy of uids, gids
  * and "any", deriving one from permission bits, deciding for one peer
  * (supplementary groups from SO_PEERGROUPS, else /proc/<pid>/status), and
- * the rate-limited warning for a refused peer. */
+ * the rate-limited warning for a refused peer, and the names log lines
+ * give a peer (plumb__peer_name: address and port for tcp). */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -242,31 +243,67 @@ plumb__access_admit(const plumb__access *a, const plumb_peer *p, int sockfd)
   return a->n_gids > 0 && access_member(a, p, sockfd);
 }
 
-void
-plumb__access_describe(const plumb_peer *p, int fd, char *buf, size_t n)
+/* ---- naming a peer ------------------------------------------------- */
+
+/* fd's peer as "host:port" / "[v6]:port" into buf; 0 if not inet. */
+static int
+peer_inet_addr(int fd, char *buf, size_t n)
 {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   char host[INET6_ADDRSTRLEN];
 
+  if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+    return 0;
+  if (ss.ss_family == AF_INET) {
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    if (inet_ntop(AF_INET, &in->sin_addr, host, sizeof host) == NULL)
+      return 0;
+    snprintf(buf, n, "%s:%u", host, (unsigned)ntohs(in->sin_port));
+    return 1;
+  }
+  if (ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host) == NULL)
+      return 0;
+    snprintf(buf, n, "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
+    return 1;
+  }
+  return 0;
+}
+
+void
+plumb__peer_set_addr(plumb_peer *p, int fd)
+{
+  if (!peer_inet_addr(fd, p->addr, sizeof p->addr))
+    p->addr[0] = '\0';
+}
+
+const char *
+plumb__peer_name(const plumb_peer *p, char buf[PLUMB__PEER_NAME_MAX])
+{
+  if (p->has_creds)
+    snprintf(buf, PLUMB__PEER_NAME_MAX, "%s%s(pid %d, uid %u)", p->addr,
+             p->addr[0] ? " " : "", (int)p->pid, (unsigned)p->uid);
+  else
+    snprintf(buf, PLUMB__PEER_NAME_MAX, "%s%s(pid -)", p->addr,
+             p->addr[0] ? " " : "");
+  return buf;
+}
+
+void
+plumb__access_describe(const plumb_peer *p, int fd, char *buf, size_t n)
+{
   if (p->has_creds) {
     snprintf(buf, n, "uid %u pid %d", (unsigned)p->uid, (int)p->pid);
     return;
   }
-  if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
-    if (ss.ss_family == AF_INET) {
-      struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-      inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-      snprintf(buf, n, "%s:%u", host, (unsigned)ntohs(in->sin_port));
-      return;
-    }
-    if (ss.ss_family == AF_INET6) {
-      struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-      inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-      snprintf(buf, n, "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
-      return;
-    }
+  if (p->addr[0] != '\0') {
+    snprintf(buf, n, "%s", p->addr);
+    return;
   }
+  if (peer_inet_addr(fd, buf, n))
+    return;
   snprintf(buf, n, "pid %d (no credentials)", (int)p->pid);
 }
 

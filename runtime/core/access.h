@@ -52,6 +52,20 @@ void plumb__access_from_mode(plumb__access *a, unsigned mode, int has_group,
 int plumb__access_admit(const plumb__access *a, const plumb_peer *p,
                         int sockfd);
 
+/* Fills p->addr with the peer's "host:port" ("127.0.0.1:50312",
+ * "[::1]:50312") if fd (or -1) is an inet socket, else "". */
+void plumb__peer_set_addr(plumb_peer *p, int fd);
+
+/* How log lines name a client: "127.0.0.1:50312 (pid -)" for a network
+ * peer, "(pid 4242, uid 1000)" for one with credentials, "(pid -)" for
+ * neither.  Returns buf. */
+#define PLUMB__PEER_NAME_MAX (PLUMB_PEER_ADDR_MAX + 48)
+const char *plumb__peer_name(const plumb_peer *p,
+                             char buf[PLUMB__PEER_NAME_MAX]);
+/* plumb__peer_name in a buffer of the enclosing block, for log calls:
+ * plumb__log(..., "dropping client %s: ...", PLUMB__PEER(&sc->peer)). */
+#define PLUMB__PEER(p) plumb__peer_name((p), (char[PLUMB__PEER_NAME_MAX]){ 0 })
+
 /* "uid 1000 pid 4242", or "127.0.0.1:50312" for a peer without
  * credentials on an inet socket fd, or "pid 0 (no credentials)". */
 void plumb__access_describe(const plumb_peer *p, int fd, char *buf,

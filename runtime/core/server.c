@@ -345,6 +345,7 @@ plumb_server_run(plumb_server *s, int handle_signals)
     return PLUMB_ENOMEM;
   for (unsigned i = 0; i < s->workers; i++) {
     ws[i].s = s;
+    ws[i].id = (int)i;
     if ((ws[i].arena = plumb_arena_new()) == NULL) {
       st = PLUMB_ENOMEM;
       goto free_ws;

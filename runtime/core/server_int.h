@@ -52,8 +52,14 @@
 
 enum { SRV_LISTENER = 1, SRV_CONN = 2, SRV_STOP = 3, SRV_CONN_W = 4,
        SRV_TIMER = 5, SRV_CALLS = 6 };
-/* srv_conn.state: who may touch it (see srv_conn_take). */
-enum { SRV_PARKED = 0, SRV_OWNED = 1, SRV_DEAD = 2 };
+/* srv_conn.state: who may touch it (see srv_conn_take).  SRV_INLINE + w
+ * (worker w's id): owned by worker w, which is running one of its calls
+ * itself before it reads on (srv_conn.c); the timer takes it over once
+ * sc->next_check (SRV_INLINE_NS after the call started) is due. */
+enum { SRV_PARKED = 0, SRV_OWNED = 1, SRV_DEAD = 2, SRV_INLINE = 3 };
+/* A call a worker runs inline holds its connection's reader this long at
+ * most: then the timer reads on (cancel frames, parallel calls). */
+#define SRV_INLINE_NS 2000000
 
 /* One object (srv_objects.c).  Counted: the table holds one reference
  * while the object is in it, each call in progress one more. */
@@ -106,6 +112,10 @@ typedef struct srv_conn {
   int tail;               /* the transport keeps part of a frame unsent */
   int wfd;                /* write_wait()'s fd when it is not fd, or -1 */
   int wfd_added;          /* wfd is in the epoll set */
+  /* Did the last read right after a call find the next request (a peer on
+   * our CPU often has sent it by then)?  Else, on rx_level transports, the
+   * reader skips that read, trying it again every 16th call. */
+  unsigned rx_after_miss, rx_after_n;
   int64_t blocked_since;  /* first reply that had to wait; 0 = none */
   int64_t retry_ms;       /* write_wait()==ENOTSUP: current retry interval */
   int64_t partial_since;  /* a frame began arriving; 0 = none */
@@ -161,6 +171,7 @@ typedef struct srv_worker {
   plumb_buf rx;
   plumb_buf tx;
   srv_call *mine; /* a ready call this worker runs next (srv_calls.c) */
+  int id;         /* index in the pool: its SRV_INLINE state */
 } srv_worker;
 
 /* The queue limits of sc's server. */

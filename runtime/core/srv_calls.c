@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "log.h"
 #include "server_int.h"
 
@@ -390,8 +391,8 @@ plumb__srv_calls_full(srv_conn *sc)
   if (sc->calls.n <= sc->srv->calls.conn_max)
     return 0;
   if (!sc->calls.throttled)
-    plumb__log(PLUMB__LOG_DEBUG, "client (pid %d): %u calls in flight "
-               "(conn_max_calls), reading it pauses", (int)sc->peer.pid,
+    plumb__log(PLUMB__LOG_DEBUG, "client %s: %u calls in flight "
+               "(conn_max_calls), reading it pauses", PLUMB__PEER(&sc->peer),
                sc->calls.n);
   sc->calls.throttled = 1;
   return 1;

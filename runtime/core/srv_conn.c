@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "access.h"
 #include "log.h"
 #include "server_int.h"
 
@@ -141,6 +142,7 @@ plumb__srv_accept_all(plumb_server *s, srv_listener *sl)
     sc->fd = sl->tr->conn_fd(conn);
     if (sl->tr->peer == NULL || sl->tr->peer(conn, &sc->peer) != PLUMB_OK)
       memset(&sc->peer, 0, sizeof(sc->peer));
+    plumb__peer_set_addr(&sc->peer, sc->fd); /* tcp: "host:port" */
     if (!plumb__access_admit(&sl->access, &sc->peer, sc->fd)) {
       /* Closed at once: the peer never reaches a handler. */
       plumb__access_log_refused(&sl->refused, sl->endpoint, &sc->peer,
@@ -189,16 +191,44 @@ plumb__srv_accept_all(plumb_server *s, srv_listener *sl)
 
 /* ---- serving a connection ------------------------------------------ */
 
+/* Runs the call w read for itself (w->mine) now, before reading sc on:
+ * its reply goes out first, so a client making one call at a time waits
+ * for no system call of the reader (the next recv() to EAGAIN, shm's
+ * doorbell drain and arming, the epoll re-arm).  Meanwhile sc is
+ * SRV_INLINE + w->id, in no epoll set; should the call run past
+ * SRV_INLINE_NS (2 ms) the timer takes sc over (srv_flow.c) and reads on, so
+ * CANCEL frames and the connection's parallel calls wait at most that.
+ * Called with sc->mu held; returns 0 with it held again and sc still
+ * ours, or 1 if sc was taken over (or dropped) meanwhile: hands off. */
+static int
+srv_conn_run_inline(srv_worker *w, srv_conn *sc)
+{
+  int me = SRV_INLINE + w->id;
+  int64_t at = plumb__now_ns() + SRV_INLINE_NS;
+
+  atomic_store(&sc->next_check, at);
+  atomic_store(&sc->state, me);
+  pthread_mutex_unlock(&sc->mu);
+  plumb__srv_timer_want(w->s, at);
+  plumb__srv_calls_run_mine(w);
+  if (!atomic_compare_exchange_strong(&sc->state, &me, SRV_OWNED))
+    return 1;
+  pthread_mutex_lock(&sc->mu);
+  return 0;
+}
+
 /* Serves a connection its worker owns: first pushes out queued replies
  * (while any remain, the peer's requests are not read: backpressure on
- * it alone), then every frame it has, then re-arms it (or drops it). */
+ * it alone), then every frame it has - running the first call each frame
+ * starts inline, before the next read - then re-arms it (or drops it). */
 void
 plumb__srv_serve_conn(srv_worker *w, srv_conn *sc)
 {
   plumb_server *s = w->s;
-  int st;
+  int st, ran = 0;
 
   pthread_mutex_lock(&sc->mu);
+again:
   atomic_store(&sc->next_check, 0);
   if (!plumb__txq_empty(&sc->txq) || sc->tail) {
     plumb__txq_limits lim = plumb__srv_limits(sc);
@@ -206,8 +236,8 @@ plumb__srv_serve_conn(srv_worker *w, srv_conn *sc)
     if (st == PLUMB_EAGAIN)
       goto park_write;
     if (st != PLUMB_OK) {
-      plumb__log(PLUMB__LOG_INFO, "dropping client (pid %d): %s",
-                 (int)sc->peer.pid, plumb_strerror(st));
+      plumb__log(PLUMB__LOG_INFO, "dropping client %s: %s",
+                 PLUMB__PEER(&sc->peer), plumb_strerror(st));
       goto drop;
     }
     sc->tail = 0;
@@ -215,31 +245,48 @@ plumb__srv_serve_conn(srv_worker *w, srv_conn *sc)
     sc->retry_ms = 0;
   }
   for (;;) {
+    int after = ran;
+    if (ran) {
+      ran = 0;
+      /* Nothing held and the last such read missed: epoll tells when
+       * more comes (rx_level), one system call saved per call. */
+      if (sc->tr->rx_level && sc->rx_after_miss &&
+          (++sc->rx_after_n & 15) != 0 && sc->tr->rx_partial(sc->conn) == 0)
+        break;
+    }
     if (plumb__srv_calls_full(sc))
       goto park_calls; /* conn_max_calls: its calls first (srv_calls.c) */
     st = sc->tr->recv(sc->conn, &w->rx, PLUMB_NOWAIT);
+    if (after)
+      sc->rx_after_miss = st == PLUMB_EAGAIN;
     if (st == PLUMB_EAGAIN)
       break;
     if (st != PLUMB_OK) {
       if (st == PLUMB_ECLOSED)
-        plumb__log(PLUMB__LOG_DEBUG, "client (pid %d) left",
-                   (int)sc->peer.pid);
+        plumb__log(PLUMB__LOG_DEBUG, "client %s left",
+                   PLUMB__PEER(&sc->peer));
       else if (st == PLUMB_EBUSY)
         plumb__srv_log_rx_full(s, sc);
       else
-        plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): %s",
-                   (int)sc->peer.pid, plumb_strerror(st));
+        plumb__log(PLUMB__LOG_WARN, "dropping client %s: %s",
+                   PLUMB__PEER(&sc->peer), plumb_strerror(st));
       goto drop;
     }
     sc->partial_since = 0;
     if ((st = plumb__srv_serve_frame(w, sc)) != PLUMB_OK) {
       if (st != PLUMB_EPROTO && st != PLUMB_ETOOBIG && st != PLUMB_EVERSION)
-        plumb__log(PLUMB__LOG_INFO, "dropping client (pid %d): %s",
-                   (int)sc->peer.pid, plumb_strerror(st));
+        plumb__log(PLUMB__LOG_INFO, "dropping client %s: %s",
+                   PLUMB__PEER(&sc->peer), plumb_strerror(st));
       goto drop;
     }
     if (!plumb__txq_empty(&sc->txq) || sc->tail)
       goto park_write; /* stop reading this peer until it reads */
+    if (w->mine != NULL) {
+      if (srv_conn_run_inline(w, sc))
+        return; /* taken over meanwhile: its new owner's */
+      ran = 1;
+      goto again; /* its reply may be queued: flush first */
+    }
   }
   if (plumb__srv_check_partial(s, sc, plumb__now_ns()) != PLUMB_OK)
     goto drop;

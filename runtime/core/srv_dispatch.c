@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "access.h"
 #include "builtin_ops.h"
 #include "call.h"
 #include "log.h"
@@ -39,8 +40,8 @@ plumb__srv_serve_frame(srv_worker *w, srv_conn *sc)
     return st == PLUMB_OK ? PLUMB_OK : st;
   }
   if (st != PLUMB_OK) {
-    plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): %s",
-               (int)sc->peer.pid, why);
+    plumb__log(PLUMB__LOG_WARN, "dropping client %s: %s",
+               PLUMB__PEER(&sc->peer), why);
     return st;
   }
   if (plumb__log_enabled(PLUMB__LOG_TRACE))
@@ -52,8 +53,8 @@ plumb__srv_serve_frame(srv_worker *w, srv_conn *sc)
     return PLUMB_OK;
   }
   if (f.kind != PLUMB__FRAME_REQUEST && f.kind != PLUMB__FRAME_ONEWAY) {
-    plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): frame kind %u "
-               "is not a request", (int)sc->peer.pid, f.kind);
+    plumb__log(PLUMB__LOG_WARN, "dropping client %s: frame kind %u "
+               "is not a request", PLUMB__PEER(&sc->peer), f.kind);
     return PLUMB_EPROTO;
   }
   return plumb__srv_calls_admit(w, sc, &f);
@@ -107,11 +108,17 @@ srv_call_failure(srv_call *c, const char *name, int st)
                                  : PLUMB_COMPLETED_MAYBE;
   if (call->fail_status != 0 && call->fail_status == st) {
     /* plumb_call_fail: e.g. the thunk's validation of the request (the
-     * handler never ran) - BAD_PARAM, completion NO. */
+     * handler never ran) - BAD_PARAM, minor BAD_VALUE, completion NO - or
+     * of the reply - INTERNAL, BAD_REPLY, YES (validate.c sets sys_*). */
+    uint32_t minor = PLUMB_MINOR_HANDLER;
+    if (call->sys_code != 0) {
+      code = call->sys_code;
+      minor = call->sys_minor;
+    }
     if (st == PLUMB_EBADBODY && !call->sys_completed)
       done = PLUMB_COMPLETED_NO;
-    srv_call_sysexc(c, code, PLUMB_MINOR_HANDLER, done, peer, "%s: %s",
-                    name, call->fail_msg);
+    srv_call_sysexc(c, code, minor, done, peer, "%s: %s", name,
+                    call->fail_msg);
     return;
   }
   if (st == PLUMB_ENOOP) { /* the thunk found a NULL handler */

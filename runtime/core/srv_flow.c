@@ -10,6 +10,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "log.h"
 #include "open_opts.h"
 #include "server_int.h"
@@ -80,13 +81,16 @@ plumb__srv_timer_tick(srv_worker *w)
   pthread_mutex_lock(&s->mu);
   for (srv_conn *sc = s->conns; sc != NULL; sc = sc->next) {
     int64_t at = atomic_load(&sc->next_check);
-    int parked = SRV_PARKED;
     if (at == 0)
       continue;
     if (at > now || n == SRV_TIMER_BATCH) {
       next = next == 0 || at < next ? at : next;
       continue;
     }
+    /* Parked, or its reader is running a call inline: take it over. */
+    int parked = atomic_load(&sc->state);
+    if (parked != SRV_PARKED && parked < SRV_INLINE)
+      parked = SRV_PARKED;
     if (atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED))
       due[n++] = sc;
     else /* being served: look again soon in case it parks on this */
@@ -116,14 +120,14 @@ plumb__srv_park_write(plumb_server *s, srv_conn *sc, int64_t now)
   int fd, st;
 
   if (now >= limit) {
-    plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d, uid %d): it has "
+    plumb__log(PLUMB__LOG_WARN, "dropping client %s: it has "
                "not read its replies for %lld ms (send_timeout_ms; %u frames,"
-               " %zu bytes queued)", (int)sc->peer.pid, (int)sc->peer.uid,
+               " %zu bytes queued)", PLUMB__PEER(&sc->peer),
                (long long)s->send_timeout_ms, sc->txq.frames, sc->txq.bytes);
     return PLUMB_ETIMEDOUT;
   }
-  plumb__log(PLUMB__LOG_DEBUG, "client (pid %d): %u replies wait, watching "
-             "for writability", (int)sc->peer.pid, sc->txq.frames);
+  plumb__log(PLUMB__LOG_DEBUG, "client %s: %u replies wait, watching "
+             "for writability", PLUMB__PEER(&sc->peer), sc->txq.frames);
   st = sc->tr->write_wait(sc->conn, &fd, &events);
   if (st == PLUMB_ENOTSUP) {
     sc->retry_ms = sc->retry_ms < SRV_RETRY_MIN_MS ? SRV_RETRY_MIN_MS
@@ -156,8 +160,8 @@ plumb__srv_park_write(plumb_server *s, srv_conn *sc, int64_t now)
     int parked = SRV_PARKED;
     if (atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED)) {
       pthread_mutex_lock(&sc->mu);
-      plumb__log(PLUMB__LOG_WARN, "epoll: cannot watch client (pid %d) "
-                 "for writing", (int)sc->peer.pid);
+      plumb__log(PLUMB__LOG_WARN, "epoll: cannot watch client %s "
+                 "for writing", PLUMB__PEER(&sc->peer));
       return PLUMB_ESYS;
     }
   }
@@ -176,9 +180,9 @@ plumb__srv_log_rx_full(plumb_server *s, const srv_conn *sc)
     return;
   }
   unsigned quiet = atomic_exchange(&s->rx_log_quiet, 0);
-  plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): receive memory of "
+  plumb__log(PLUMB__LOG_WARN, "dropping client %s: receive memory of "
              "the server full (max_rx_memory=%zu; %u more dropped since the "
-             "last report)", (int)sc->peer.pid, s->rx_pool.max, quiet);
+             "last report)", PLUMB__PEER(&sc->peer), s->rx_pool.max, quiet);
 }
 
 /* A frame that began arriving must complete within frame_timeout_ms.
@@ -194,9 +198,9 @@ plumb__srv_check_partial(plumb_server *s, srv_conn *sc, int64_t now)
     sc->partial_since = now;
   int64_t limit = sc->partial_since + s->frame_timeout_ms * 1000000;
   if (now >= limit) {
-    plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d, uid %d): a frame "
+    plumb__log(PLUMB__LOG_WARN, "dropping client %s: a frame "
                "begun %lld ms ago is still incomplete (frame_timeout_ms)",
-               (int)sc->peer.pid, (int)sc->peer.uid,
+               PLUMB__PEER(&sc->peer),
                (long long)s->frame_timeout_ms);
     return PLUMB_ETIMEDOUT;
   }

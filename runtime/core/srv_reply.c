@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "access.h"
 #include "log.h"
 #include "server_int.h"
 
@@ -39,10 +40,10 @@ srv_send_iov(srv_conn *sc, const struct iovec *iov, int n)
   }
   plumb__txq_limits lim = plumb__srv_limits(sc);
   if ((st = plumb__txq_push(&sc->txq, iov, n, &lim)) != PLUMB_OK) {
-    plumb__log(PLUMB__LOG_WARN, "dropping client (pid %d): its replies are "
+    plumb__log(PLUMB__LOG_WARN, "dropping client %s: its replies are "
                "not read and its queue is full (%zu bytes, %u frames queued; "
                "limits conn_queue_bytes=%zu, conn_queue_frames=%u, "
-               "server_queue_bytes=%zu)", (int)sc->peer.pid, sc->txq.bytes,
+               "server_queue_bytes=%zu)", PLUMB__PEER(&sc->peer), sc->txq.bytes,
                sc->txq.frames, lim.conn_bytes, lim.conn_frames,
                lim.server_max);
     return PLUMB_EPROTO; /* logged: srv_serve_conn drops it quietly */

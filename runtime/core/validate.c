@@ -17,6 +17,7 @@
 
 #include "call.h"
 #include "plumb/generated.h"
+#include "plumb/sysexc.h"
 
 #define VPATH_MAX 160 /* bytes of field path kept for messages */
 
@@ -401,6 +402,15 @@ plumb_call_check(plumb_call *call, const plumb_msg_check *check,
    * values nest up to the limit, as the decode pre-scan counts them. */
   if (plumb_validate(check, m, depth + 1, why, sizeof why) == PLUMB_OK)
     return PLUMB_OK;
+  /* The system exception the runtime answers with (srv_dispatch.c): a
+   * request value that breaks the IDL is BAD_PARAM before the handler
+   * ran; a reply that does is the server's own bug, after it ran. */
+  if (call != NULL) {
+    call->sys_code = is_reply ? PLUMB_SYS_INTERNAL : PLUMB_SYS_BAD_PARAM;
+    call->sys_minor = is_reply ? PLUMB_MINOR_BAD_REPLY : PLUMB_MINOR_BAD_VALUE;
+    call->sys_completed = 1 + (is_reply ? PLUMB_COMPLETED_YES
+                                        : PLUMB_COMPLETED_NO);
+  }
   if (is_reply)
     return plumb_call_fail(call, PLUMB_ESERVER, "the handler's reply is "
                            "invalid: %s", why);

@@ -66,11 +66,25 @@ typedef struct fifo_conn {
 
 const plumb_transport plumb__tran_fifo;
 
+/* A path with room for a client's "<path>.<pid>.<hex>/<hex>.c2s"; says
+ * why not (plumb__addr_why). */
 static int
 fifo_valid_path(const char *addr)
 {
   size_t n = addr ? strlen(addr) : 0;
-  return n > 0 && n + 32 < PATH_MAX && addr[n - 1] != '/';
+  if (n == 0) {
+    plumb__addr_why("missing path (expected fifo:/PATH)");
+    return 0;
+  }
+  if (n + 32 >= PATH_MAX) {
+    plumb__addr_why("path longer than %d bytes", PATH_MAX - 33);
+    return 0;
+  }
+  if (addr[n - 1] == '/') {
+    plumb__addr_why("path ends with '/': a FIFO needs a file name");
+    return 0;
+  }
+  return 1;
 }
 
 /* <path>.<pid>.<hex>: a client's private directory. */
@@ -113,6 +127,7 @@ fifo_errno_status(int e)
   case EADDRINUSE:
     return PLUMB_EBUSY;
   case ENOTDIR:
+  case EISDIR:
   case ENAMETOOLONG:
   case ELOOP:
     return PLUMB_EADDR;
@@ -268,17 +283,22 @@ fifo_listen(const char *addr, const plumb_tran_opts *opts,
   for (int attempt = 0;; attempt++) {
     if (mkfifo(addr, (mode_t)mode) == 0)
       break;
-    if (errno != EEXIST || attempt > 0)
+    if (errno != EEXIST || attempt > 0) {
+      plumb__addr_why_path(addr, errno);
       return fifo_errno_status(errno);
+    }
     /* Something is there: a live server's FIFO (it has a reader), a dead
      * server's (no reader: reclaim it) or not a FIFO at all. */
     if (lstat(addr, &st) < 0)
       continue;
-    if (!S_ISFIFO(st.st_mode))
+    if (!S_ISFIFO(st.st_mode)) {
+      plumb__addr_why("%s exists and is not a FIFO (left as it is)", addr);
       return PLUMB_EBUSY;
+    }
     fd = open(addr, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0) {
       close(fd);
+      plumb__addr_why("a live server listens on %s", addr);
       return PLUMB_EBUSY;
     }
     if (errno != ENXIO)
@@ -543,10 +563,14 @@ fifo_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   if (!fifo_valid_path(addr))
     return PLUMB_EADDR;
   rz = open(addr, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (rz < 0)
-    return fifo_errno_status(errno); /* ENXIO: nobody reads: no server */
+  if (rz < 0) {
+    plumb__addr_why_path(addr, errno); /* ENOENT in a real directory,
+                                          ENXIO (nobody reads): no server */
+    return fifo_errno_status(errno);
+  }
   if (fstat(rz, &rst) < 0 || !S_ISFIFO(rst.st_mode)) {
     close(rz);
+    plumb__addr_why("%s is not a FIFO: no fifo server there", addr);
     return PLUMB_ECONNREFUSED;
   }
   /* Private to us and the server: it is us or root, or (another uid)
@@ -682,6 +706,7 @@ const plumb_transport plumb__tran_fifo = {
   .flush = plumb__fdconn_flush,
   .write_wait = plumb__fdconn_write_wait,
   .rx_partial = plumb__fdconn_rx_partial,
+  .rx_level = 1,
   .recv = plumb__fdconn_recv,
   .conn_fd = plumb__fdconn_fd,
   .peer = fifo_peer,

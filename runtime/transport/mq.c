@@ -102,30 +102,12 @@ typedef struct mq_conn {
 
 const plumb_transport plumb__tran_mq;
 
-/* "/name": one leading slash, then [A-Za-z0-9._-], at most MQ_NAME_MAX. */
+/* "/name": the mq/shm name rule (ipcname.c), at most MQ_NAME_MAX bytes. */
 static int
 mq_valid_name(const char *addr)
 {
-  size_t n = addr ? strlen(addr) : 0;
-  if (n == 0 || addr[0] != '/') {
-    plumb__addr_why("POSIX queue names start with '/'");
-    return 0;
-  }
-  if (n < 2 || n > MQ_NAME_MAX) {
-    plumb__addr_why("queue name must be 1 to %d characters after the '/'",
-                    MQ_NAME_MAX - 1);
-    return 0;
-  }
-  for (size_t i = 1; i < n; i++) {
-    char c = addr[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
-      plumb__addr_why("character '%c' not allowed in a queue name (letters, "
-                      "digits, '.', '_', '-')", c);
-      return 0;
-    }
-  }
-  return 1;
+  return plumb__ipc_name_check(addr, addr ? strlen(addr) : 0,
+                               MQ_NAME_MAX - 1, "mq", "queue") != 0;
 }
 
 static void
@@ -154,6 +136,36 @@ mq_errno_status(int e)
     return PLUMB_EADDR;
   default:
     return PLUMB_ESYS;
+  }
+}
+
+/* Why mq_open of the well-known queue failed with e (plumb__addr_why). */
+static void
+mq_open_why(int e)
+{
+  switch (e) {
+  case EACCES:
+    plumb__addr_why("permission denied on the queue");
+    break;
+  case ENOSPC:
+    plumb__addr_why("the system's limit on queues is reached "
+                    "(/proc/sys/fs/mqueue/queues_max)");
+    break;
+  case ENOMEM:
+  case EMFILE:
+    plumb__addr_why("this user's RLIMIT_MSGQUEUE or open-file limit is "
+                    "used up");
+    break;
+  case EINVAL:
+    plumb__addr_why("queue size over /proc/sys/fs/mqueue/msg_max or "
+                    "msgsize_max");
+    break;
+  case ENOSYS:
+    plumb__addr_why("POSIX message queues are not supported by this "
+                    "kernel");
+    break;
+  default:
+    break;
   }
 }
 
@@ -356,8 +368,10 @@ mq_listen(const char *addr, const plumb_tran_opts *opts, plumb_listener **out)
                 (mode_t)mode, &a);
     if (q != (mqd_t)-1)
       break;
-    if (errno != EEXIST || attempt > 0)
+    if (errno != EEXIST || attempt > 0) {
+      mq_open_why(errno);
       return mq_errno_status(errno);
+    }
     /* The name exists: live server (it holds LOCK_EX) or stale leftover. */
     mqd_t old = mq_open(addr, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (old == (mqd_t)-1) {
@@ -626,8 +640,11 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   if (!mq_valid_name(addr))
     return PLUMB_EADDR;
   sq = mq_open(addr, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (sq == (mqd_t)-1)
+  if (sq == (mqd_t)-1) {
+    if (errno != ENOENT) /* ENOENT: no server, the generic reason */
+      mq_open_why(errno);
     return mq_errno_status(errno);
+  }
   if (!mq_server_alive(sq) || fstat((int)sq, &wk) < 0) {
     rv = PLUMB_ECONNREFUSED;
     goto close_sq;

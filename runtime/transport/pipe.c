@@ -166,13 +166,19 @@ pipe_listen(const char *addr, const plumb_tran_opts *opts,
   int keep = addr && (strcmp(addr, "keep") == 0 ||
                       strcmp(addr, "stdio,keep") == 0);
   if (addr == NULL ||
-      (addr[0] != '\0' && strcmp(addr, "stdio") != 0 && !keep))
+      (addr[0] != '\0' && strcmp(addr, "stdio") != 0 && !keep)) {
+    plumb__addr_why("a pipe server listens on pipe:, pipe:stdio or "
+                    "pipe:keep (pipe:exec=PROGRAM is the client's)");
     return PLUMB_EADDR;
+  }
   /* stdin and stdout must be pipes (or sockets), never a terminal. */
   if (fstat(0, &s0) < 0 || fstat(1, &s1) < 0 ||
       !(S_ISFIFO(s0.st_mode) || S_ISSOCK(s0.st_mode)) ||
-      !(S_ISFIFO(s1.st_mode) || S_ISSOCK(s1.st_mode)))
+      !(S_ISFIFO(s1.st_mode) || S_ISSOCK(s1.st_mode))) {
+    plumb__addr_why("stdin and stdout must be pipes (the server is "
+                    "started by a pipe:exec= client)");
     return PLUMB_EADDR;
+  }
   if ((l = calloc(1, sizeof(*l))) == NULL)
     return PLUMB_ENOMEM;
   if ((c = pipe_conn_new()) == NULL) {
@@ -269,14 +275,19 @@ pipe_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   pipe_conn *c;
 
   *out = NULL;
-  if (addr == NULL || strncmp(addr, "exec=", 5) != 0)
+  if (addr == NULL || strncmp(addr, "exec=", 5) != 0) {
+    plumb__addr_why("a pipe client spawns its server: expected "
+                    "pipe:exec=PROGRAM [ARG...]");
     return PLUMB_EADDR;
+  }
   if ((cmd = strdup(addr + 5)) == NULL)
     return PLUMB_ENOMEM;
   for (char *t = strtok_r(cmd, " \t", &save); t;
        t = strtok_r(NULL, " \t", &save)) {
     if (argc == PIPE_MAX_ARGS) {
       free(cmd);
+      plumb__addr_why("more than %d words in the command",
+                      PIPE_MAX_ARGS);
       return PLUMB_EADDR;
     }
     argv[argc++] = t;
@@ -284,6 +295,8 @@ pipe_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   argv[argc] = NULL;
   if (argc == 0) {
     free(cmd);
+    plumb__addr_why("missing program (expected pipe:exec=PROGRAM "
+                    "[ARG...])");
     return PLUMB_EADDR;
   }
   if ((c = pipe_conn_new()) == NULL) {
@@ -301,6 +314,7 @@ pipe_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   posix_spawn_file_actions_destroy(&fa);
   if (rv != 0) {
     c->child = 0;
+    plumb__addr_why("cannot run %s: %s", argv[0], strerror(rv));
     rv = rv == ENOENT || rv == EACCES || rv == ENOEXEC ? PLUMB_ECONNREFUSED
                                                        : PLUMB_ESYS;
     goto fail;
@@ -358,6 +372,7 @@ const plumb_transport plumb__tran_pipe = {
   .flush = pipe_flush,
   .write_wait = plumb__fdconn_write_wait,
   .rx_partial = plumb__fdconn_rx_partial,
+  .rx_level = 1,
   .recv = pipe_recv,
   .conn_fd = plumb__fdconn_fd,
   .peer = plumb__fdconn_peer,

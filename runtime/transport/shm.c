@@ -4,7 +4,8 @@
  * Endpoint `shm:/name[?ring=BYTES][&spin=US][&poll=US]`: ring is the size
  * of each ring (a power of two between 4 KiB and 256 MiB; 256 KiB by
  * default, the server's choice), spin and poll cap this side's spinning
- * (else PLUMB_SHM_SPIN_US / PLUMB_SHM_POLL_US, else 20 and 0).  The name is
+ * (else PLUMB_SHM_SPIN_US / PLUMB_SHM_POLL_US, else 20 and - on the
+ * server side only - 20; the client does not poll).  The name is
  * one path component of [A-Za-z0-9._-], at most 64 characters, not
  * starting with '.'.
  *
@@ -65,6 +66,9 @@
 #define SHM_HELLO_MAGIC 0x706c6d68u /* "plmh" */
 #define SHM_FRAME_KEY 0x5a3cc3a5u
 #define SHM_SLICE_NS (100 * 1000000LL) /* peer-death check while asleep */
+/* Server side (receives requests): busy-poll budget before a waited-mode
+ * recv() reports EAGAIN, in us (adaptive, see plumb__shm_poll). */
+#define SHM_SERVER_POLL_US 20
 
 /* The control segment /plumb-<name>. */
 typedef struct shm_ctl {
@@ -121,6 +125,7 @@ typedef struct shm_conn {
   int rx_err;         /* sticky receive failure */
   int tx_err;         /* sticky send failure (half-sent frame, EPROTO) */
   _Atomic int peer_gone; /* the side socket reported the peer's death */
+  _Atomic int in_call;   /* server: a request received, not answered yet */
   plumb__shm_spin spin_rx, spin_tx;
   plumb__shm_spin spin_poll; /* waited mode: spin before reporting EAGAIN */
   /* reassembly of the frame being received */
@@ -154,25 +159,12 @@ shm_parse(const char *addr, shm_addr *out)
 
   if (p == NULL)
     return PLUMB_EADDR;
-  if (*p == '/')
-    p++;
   q = strchr(p, '?');
   n = q ? (size_t)(q - p) : strlen(p);
-  if (n == 0 || n > SHM_NAME_MAX || p[0] == '.') {
-    plumb__addr_why(p[0] == '.' ? "name must not start with '.'"
-                                : "name must be 1 to %d characters",
-                    SHM_NAME_MAX);
-    return PLUMB_EADDR;
-  }
-  for (size_t i = 0; i < n; i++) {
-    char ch = p[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-          (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')) {
-      plumb__addr_why("character '%c' not allowed in a name (letters, "
-                      "digits, '.', '_', '-')", ch);
-      return PLUMB_EADDR;
-    }
-  }
+  if ((n = plumb__ipc_name_check(p, n, SHM_NAME_MAX, "shm",
+                                  "shared memory")) == 0)
+    return PLUMB_EADDR; /* the mq/shm name rule (ipcname.c) */
+  p++; /* past the '/' */
   memcpy(out->name, p, n);
   out->name[n] = '\0';
   out->ring = 0; /* not given: shm_apply_opts decides */
@@ -494,13 +486,40 @@ shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring,
   const char *spin_env = spin_us < 0 ? "PLUMB_SHM_SPIN_US" : NULL;
   const char *poll_env = poll_us < 0 ? "PLUMB_SHM_POLL_US" : NULL;
   spin_us = spin_us < 0 ? 20 : spin_us;
-  poll_us = poll_us < 0 ? 0 : poll_us;
+  poll_us = poll_us < 0 ? (c->side == 0 ? SHM_SERVER_POLL_US : 0) : poll_us;
   plumb__shm_spin_init(&c->spin_rx, spin_us, spin_env, &ch->cpu[me],
                        &ch->cpu[peer]);
   plumb__shm_spin_init(&c->spin_tx, spin_us, spin_env, &ch->cpu[me],
                        &ch->cpu[peer]);
   plumb__shm_spin_init(&c->spin_poll, poll_us, poll_env, &ch->cpu[me],
                        &ch->cpu[peer]);
+  if (c->side == 1)
+    c->spin_rx.crowd = &ch->crowd; /* the client waiting for its reply */
+}
+
+/* Server side: the shm calls this process has received and not answered,
+ * over all its connections; published in each channel at every send
+ * (plumb__shm_chan.crowd) so that clients stop spinning when they would
+ * outnumber the CPUs. */
+static _Atomic uint32_t shm_srv_calls;
+
+static void
+shm_call_begin(shm_conn *c)
+{
+  if (c->side == 0 && !atomic_exchange(&c->in_call, 1))
+    atomic_fetch_add(&shm_srv_calls, 1);
+}
+
+static void
+shm_call_end(shm_conn *c)
+{
+  if (c->side != 0)
+    return;
+  if (atomic_exchange(&c->in_call, 0))
+    atomic_fetch_sub(&shm_srv_calls, 1);
+  if (c->chan != NULL)
+    atomic_store_explicit(&c->chan->crowd, atomic_load(&shm_srv_calls),
+                          memory_order_relaxed);
 }
 
 static void shm_conn_shutdown(plumb_conn *pc);
@@ -511,6 +530,8 @@ shm_conn_close(plumb_conn *pc)
   shm_conn *c = (shm_conn *)pc;
 
   shm_conn_shutdown(pc);
+  if (c->side == 0 && atomic_exchange(&c->in_call, 0))
+    atomic_fetch_sub(&shm_srv_calls, 1);
   if (c->efd >= 0)
     close(c->efd);
   if (c->epfd >= 0)
@@ -581,7 +602,8 @@ shm_accept(plumb_listener *pl, plumb_conn **out)
     close(sock);
     return PLUMB_EAGAIN;
   }
-  plumb_peer who = { 1, cr.pid, cr.uid, cr.gid };
+  plumb_peer who = { .has_creds = 1, .pid = cr.pid, .uid = cr.uid,
+                     .gid = cr.gid };
   if (!plumb__access_admit(&l->access, &who, sock)) {
     plumb__access_log_refused(&l->refused, l->endpoint, &who, -1);
     close(sock);
@@ -899,6 +921,7 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
     return PLUMB_ETOOBIG;
   if (atomic_load(&c->closed))
     return PLUMB_ECLOSED;
+  shm_call_end(c);
   if (c->tx_err)
     return c->tx_err;
   if ((rc = shm_conn_dead(c, 0)) != PLUMB_OK)
@@ -1167,6 +1190,28 @@ shm_signal(shm_conn *c)
   (void)!write(c->efd, &one, sizeof(one));
 }
 
+/* Busy pollers in this process at once: at most one CPU fewer than there
+ * are (at least one), so polling never takes every CPU from the peers it
+ * waits for, nor the server's other workers from their connections. */
+static _Atomic int shm_pollers;
+
+static int
+shm_poll_enter(void)
+{
+  static _Atomic int max;
+  int m = atomic_load_explicit(&max, memory_order_relaxed);
+
+  if (m == 0) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    m = n > 2 ? (int)n - 1 : 1;
+    atomic_store_explicit(&max, m, memory_order_relaxed);
+  }
+  if (atomic_fetch_add(&shm_pollers, 1) < m)
+    return 1;
+  atomic_fetch_sub(&shm_pollers, 1);
+  return 0;
+}
+
 /* Waited mode: the core polls conn_fd() (sock + efd).  Before reporting
  * EAGAIN we drain the doorbells, arm the bell (the producer's next publish
  * sends one doorbell message on the side socket) and look at the ring once
@@ -1180,11 +1225,19 @@ shm_recv_waited(shm_conn *c, plumb_buf *buf, int64_t deadline)
     uint32_t seen;
     int more, rung, rc = shm_rx_pull(c, buf, &more, &seen);
 
-    /* Optional busy poll (PLUMB_SHM_POLL_US): a request that follows
-     * within the adaptive budget costs no system call at all. */
-    if (rc == PLUMB_EAGAIN && plumb__shm_poll(&c->spin_poll,
-                                              &c->rx.ctl->tail, seen))
-      rc = shm_rx_pull(c, buf, &more, &seen);
+    /* Busy poll (the server's default, PLUMB_SHM_POLL_US): a request
+     * that follows within the adaptive budget costs no system call at
+     * all.  Bounded in time and in pollers (shm_poll_enter), and only
+     * while no other connection has a call in progress here (that one
+     * needs the CPU; its client's next request wakes us anyway). */
+    if (rc == PLUMB_EAGAIN && c->spin_poll.max_ns != 0 &&
+        atomic_load_explicit(&shm_srv_calls, memory_order_relaxed) == 0 &&
+        shm_poll_enter()) {
+      int won = plumb__shm_poll(&c->spin_poll, &c->rx.ctl->tail, seen);
+      atomic_fetch_sub(&shm_pollers, 1);
+      if (won)
+        rc = shm_rx_pull(c, buf, &more, &seen);
+    }
     if (rc != PLUMB_EAGAIN)
       return rc;
     if (atomic_exchange(&c->efd_pending, 0)) {
@@ -1216,10 +1269,23 @@ shm_recv_waited(shm_conn *c, plumb_buf *buf, int64_t deadline)
   }
 }
 
+static int shm_conn_recv_frame(shm_conn *c, plumb_buf *buf,
+                               int64_t deadline);
+
 static int
 shm_conn_recv(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
 {
   shm_conn *c = (shm_conn *)pc;
+  int rc = shm_conn_recv_frame(c, buf, deadline);
+
+  if (rc == PLUMB_OK)
+    shm_call_begin(c);
+  return rc;
+}
+
+static int
+shm_conn_recv_frame(shm_conn *c, plumb_buf *buf, int64_t deadline)
+{
 
   if (atomic_load(&c->closed))
     return PLUMB_ECLOSED;

@@ -179,6 +179,8 @@ plumb__shm_spin_init(plumb__shm_spin *sp, int64_t max_us, const char *env,
     }
   }
   memset(sp, 0, sizeof(*sp));
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  sp->ncpu = n < 1 ? 1 : n > INT32_MAX ? INT32_MAX : (int32_t)n;
   sp->max_ns = spin_single_cpu() ? 0 : max_us * 1000;
   sp->budget_ns = sp->max_ns;
   sp->my_cpu = my_cpu;
@@ -223,6 +225,12 @@ spin_allowed(plumb__shm_spin *sp)
         atomic_load_explicit(sp->peer_cpu, memory_order_relaxed) == cpu)
       return 0;
   }
+  /* More clients waiting on the peer than CPUs: spinning would take the
+   * CPU the peer needs to answer them (throughput must not fall). */
+  if (sp->crowd != NULL &&
+      (int64_t)atomic_load_explicit(sp->crowd, memory_order_relaxed) >=
+          sp->ncpu)
+    return 0;
   return sp->budget_ns > 0;
 }
 

@@ -47,6 +47,8 @@ typedef struct plumb__shm_chan {
   uint32_t hdr_size;
   _Atomic uint32_t closed[2]; /* set by a side's shutdown() */
   _Atomic int32_t cpu[2];     /* CPU each side last ran on (spin heuristic) */
+  _Atomic uint32_t crowd;     /* server: its other shm calls in progress at
+                               * its last send (spin heuristic) */
   plumb__shm_ring_ctl req;    /* client -> server */
   plumb__shm_ring_ctl rep;    /* server -> client */
 } plumb__shm_chan;
@@ -93,13 +95,17 @@ void plumb__futex_wake(_Atomic uint32_t *w, int n);
 /* Adaptive spin-then-sleep.  budget_ns is how long the next wait spins
  * before sleeping; it grows when a spin (or a slightly longer one) would
  * have caught the event and shrinks when waits are long.  No spinning when
- * max_ns is 0, on a machine with a single CPU, or when the peer last ran on
- * the CPU we are on (spinning would steal its time slice). */
+ * max_ns is 0, on a machine with a single CPU, when the peer last ran on
+ * the CPU we are on (spinning would steal its time slice), or when *crowd
+ * (set by the caller after init) says the peer serves at least as many
+ * other calls as there are CPUs (spinners would outnumber them). */
 typedef struct plumb__shm_spin {
   int64_t budget_ns;
   int64_t max_ns;
   _Atomic int32_t *my_cpu;         /* where we publish our CPU, or NULL */
   const _Atomic int32_t *peer_cpu; /* where the peer publishes its CPU */
+  const _Atomic uint32_t *crowd;   /* peer's calls in progress, or NULL */
+  int32_t ncpu;                    /* CPUs online */
   uint64_t spins_won, spins_lost, sleeps;
   uint32_t probe;
 } plumb__shm_spin;

@@ -240,20 +240,40 @@ static int
 sv_parse(const char *addr, key_t *key, const char **path)
 {
   *path = NULL;
-  if (addr == NULL || addr[0] == '\0')
+  if (addr == NULL || addr[0] == '\0') {
+    plumb__addr_why("missing path or key (expected sysvmq:/PATH or "
+                    "sysvmq:key=N)");
     return PLUMB_EADDR;
+  }
   if (strncmp(addr, "key=", 4) == 0) {
     char *end;
     errno = 0;
     unsigned long v = strtoul(addr + 4, &end, 0);
-    if (errno || end == addr + 4 || *end != '\0' || v == 0 ||
-        v > UINT32_MAX)
+    if (end == addr + 4 || *end != '\0' || addr[4] == '-' ||
+        addr[4] == '+' || addr[4] == ' ') {
+      plumb__addr_why("key '%s' is not a number (decimal, 0x hex or 0 "
+                      "octal)", addr + 4);
       return PLUMB_EADDR;
+    }
+    if (errno || v > UINT32_MAX) {
+      plumb__addr_why("key %s out of range (1 to 0xffffffff)", addr + 4);
+      return PLUMB_EADDR;
+    }
+    if (v == 0) {
+      plumb__addr_why("key 0 is IPC_PRIVATE, not a key clients can find");
+      return PLUMB_EADDR;
+    }
     *key = (key_t)(uint32_t)v;
     return PLUMB_OK;
   }
-  if (strlen(addr) >= PATH_MAX)
+  if (strlen(addr) >= PATH_MAX) {
+    plumb__addr_why("path longer than %d bytes", PATH_MAX - 1);
     return PLUMB_EADDR;
+  }
+  if (addr[strlen(addr) - 1] == '/') {
+    plumb__addr_why("path ends with '/': the key file needs a file name");
+    return PLUMB_EADDR;
+  }
   *path = addr;
   return PLUMB_OK;
 }
@@ -1199,12 +1219,14 @@ sv_listen(const char *addr, const plumb_tran_opts *opts,
         goto fail;
       }
     } else if (errno != EEXIST) {
+      plumb__addr_why_path(path, errno);
       rv = errno == EACCES ? PLUMB_EPERM : PLUMB_EADDR;
       goto fail;
     } else if (sv_is_our_keyfile(path)) {
       h->made_path = strdup(path);
     }
     if ((key = ftok(path, 'P')) == -1) {
+      plumb__addr_why_path(path, errno);
       rv = PLUMB_EADDR;
       goto fail;
     }
@@ -1463,8 +1485,10 @@ sv_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   *out = NULL;
   if ((rv = sv_parse(addr, &key, &path)) != PLUMB_OK)
     return rv;
-  if (path && (key = ftok(path, 'P')) == -1)
+  if (path && (key = ftok(path, 'P')) == -1) {
+    plumb__addr_why_path(path, errno); /* a missing file: no server */
     return errno == EACCES ? PLUMB_EPERM : PLUMB_ECONNREFUSED;
+  }
   if ((qid = msgget(key, 0)) < 0)
     return sv_errno_status(errno);
   if (msgctl(qid, IPC_STAT, &wk) < 0)

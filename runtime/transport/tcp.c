@@ -173,6 +173,13 @@ tcp_listen(const char *addr, const plumb_tran_opts *opts,
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
         listen(fd, SOMAXCONN) == 0)
       break;
+    if (errno == EADDRNOTAVAIL)
+      plumb__addr_why("the address is not one of this host's");
+    else if (errno == EADDRINUSE)
+      plumb__addr_why("the port is in use");
+    else if (errno == EACCES)
+      plumb__addr_why("permission denied (ports below 1024 need "
+                      "privilege)");
     st = tcp_errno_status(errno);
     close(fd);
     fd = -1;
@@ -303,6 +310,7 @@ const plumb_transport plumb__tran_tcp = {
   .flush = plumb__fdconn_flush,
   .write_wait = plumb__fdconn_write_wait,
   .rx_partial = plumb__fdconn_rx_partial,
+  .rx_level = 1,
   .recv = plumb__fdconn_recv,
   .conn_fd = plumb__fdconn_fd,
   .peer = NULL,

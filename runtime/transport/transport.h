@@ -59,6 +59,18 @@ void plumb__buf_free(plumb_buf *b);
  * endpoint.  The first reason given in a call is kept. */
 void plumb__addr_why(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+/* The reason behind errno `err` from creating or opening `path`, said
+ * with plumb__addr_why: "directory /no/such does not exist", "/tmp/f is not
+ * a directory", "permission denied on /x", "path name too long".  For
+ * ENOENT with the directory present it says nothing (the caller knows
+ * what a missing file means: usually "no server at endpoint"). */
+void plumb__addr_why_path(const char *path, int err);
+/* The mq/shm name rule (ipcname.c): addr[0..n) is "/NAME", NAME 1 to max
+ * characters of [A-Za-z0-9._-] not starting with '.'.  Returns NAME's
+ * length, or 0 after saying why in words naming scheme and noun ("POSIX
+ * queue names start with '/' (expected mq:/NAME)"). */
+size_t plumb__ipc_name_check(const char *addr, size_t n, size_t max,
+                             const char *scheme, const char *noun);
 /* Monotonic clock in ns, and "now + ms" as a deadline (ms < 0: FOREVER). */
 int64_t plumb__now_ns(void);
 int64_t plumb__deadline_ms(int64_t ms);
@@ -185,6 +197,13 @@ struct plumb_transport {
    * abstract names, shm, mq, sysvmq, fifo names).  Object references carry
    * it (docs/RUNTIME.md, "Objects and references"). */
   int (*listener_endpoint)(plumb_listener *l, char *buf, size_t len);
+  /* Non-zero: conn_fd() polls readable (level-triggered) whenever recv()
+   * would find data, so a reader holding nothing (rx_partial() == 0) may
+   * hand the connection back to epoll without first calling recv() to
+   * PLUMB_EAGAIN (srv_conn.c saves that system call after each call).
+   * Zero (shm: its recv() arms the doorbell; queues that reassemble):
+   * recv() to PLUMB_EAGAIN first. */
+  int rx_level;
 };
 
 /* Registry (registry.c, generated list of built-in transports). */

@@ -52,8 +52,12 @@ unix_parse(const char *addr, struct sockaddr_un *sa, socklen_t *len)
   memset(sa, 0, sizeof(*sa));
   sa->sun_family = AF_UNIX;
   if (addr[0] == '@') {
-    if (n < 2 || n > sizeof(sa->sun_path))
+    if (n < 2 || n > sizeof(sa->sun_path)) {
+      plumb__addr_why(n < 2 ? "missing name after '@' (unix:@NAME)"
+                            : "abstract name longer than %zu bytes",
+                      sizeof(sa->sun_path) - 1);
       return PLUMB_EADDR;
+    }
     sa->sun_path[0] = '\0';
     memcpy(sa->sun_path + 1, addr + 1, n - 1);
     *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
@@ -322,6 +326,8 @@ unix_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
     if (errno == EINTR)
       continue;
     if (errno != EAGAIN) {
+      if (addr[0] != '@')
+        plumb__addr_why_path(addr, errno); /* ENOENT: "directory ..." */
       st = unix_errno_status(errno);
       goto close_fd;
     }
@@ -369,6 +375,7 @@ const plumb_transport plumb__tran_unix = {
   .flush = plumb__fdconn_flush,
   .write_wait = plumb__fdconn_write_wait,
   .rx_partial = plumb__fdconn_rx_partial,
+  .rx_level = 1,
   .recv = plumb__fdconn_recv,
   .conn_fd = plumb__fdconn_fd,
   .peer = unix_peer,

@@ -900,10 +900,12 @@ test_policy(void)
 {
   plumb__access a;
   char why[200];
-  plumb_peer me = { 1, getpid(), geteuid(), getegid() };
-  plumb_peer root = { 1, 1, 0, 0 };
-  plumb_peer other = { 1, 1, 4242, 4242 };
-  plumb_peer anon = { 0, 0, 0, 0 }; /* tcp: no credentials */
+  plumb_peer me = { .has_creds = 1, .pid = getpid(), .uid = geteuid(),
+                    .gid = getegid() };
+  plumb_peer root = { .has_creds = 1, .pid = 1, .uid = 0, .gid = 0 };
+  plumb_peer other = { .has_creds = 1, .pid = 1, .uid = 4242,
+                       .gid = 4242 };
+  plumb_peer anon = { .has_creds = 0 }; /* tcp: no credentials */
 
   /* Derived from the mode: 0600 owner only, 0660 + group, 0606 anyone. */
   plumb__access_from_mode(&a, 0600, 0, 0);
@@ -956,13 +958,15 @@ test_policy(void)
   CU_ASSERT(ng >= 0);
   gid_t mine = ng > 0 ? gs[0] : getegid();
   plumb__access_from_mode(&a, 0660, 1, mine);
-  plumb_peer liar = { 1, getpid(), 4242, (gid_t)-2 }; /* /proc says 0 */
+  plumb_peer liar = { .has_creds = 1, .pid = getpid(), .uid = 4242,
+                      .gid = (gid_t)-2 }; /* /proc says 0 */
   CU_ASSERT(!plumb__access_admit(&a, &liar, -1));
   pid_t dead = fork();
   if (dead == 0)
     _exit(0);
   waitpid(dead, NULL, 0);
-  plumb_peer gone = { 1, dead, 4242, (gid_t)-2 };
+  plumb_peer gone = { .has_creds = 1, .pid = dead, .uid = 4242,
+                      .gid = (gid_t)-2 };
   CU_ASSERT(!plumb__access_admit(&a, &gone, -1));
 
   /* plumb_server_opts: a bad list fails plumb_server_new, clearly. */

@@ -23,41 +23,17 @@
 #include "naming_wire.h"
 #include "proc.h"
 #include "ptest.h"
+#include "shell.h"
+#include "tmpdir.h"
 
 static char dir[128], db[192], ns_ep[256], out[256], conf[256];
 static pid_t ns_pid = -1;
 static const char *const *ns_opts; /* more options for the next ns_start */
 
-/* Runs a shell command line (bounded by timeout(1)); its stdout+stderr go
- * to `out`.  Returns its exit status. */
-static int
-sh(const char *fmt, ...)
-{
-  char cmd[2048], line[2400];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
-  snprintf(line, sizeof line, "timeout 20 %s >%s 2>&1", cmd, out);
-  int st = system(line);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int
-out_has(const char *needle)
-{
-  int r = ptest_file_contains(out, needle);
-  if (!r) {
-    char buf[1024] = "";
-    FILE *f = fopen(out, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-      fclose(f);
-    printf("\n    expected '%s' in: %s", needle, buf);
-  }
-  return r;
-}
+/* A command line with its output in `out`, and text looked for there
+ * (tests/support/shell.h). */
+#define sh(...) ptest_sh(out, __VA_ARGS__)
+#define out_has(needle) ptest_out_has(out, needle)
 
 /* Starts plumb-naming on the given endpoints (NULL-terminated) with
  * extra options, waiting until `plumb names` answers. */
@@ -105,8 +81,7 @@ ns_stop(int sig)
 static int
 init(void)
 {
-  snprintf(dir, sizeof dir, "/tmp/plumb-naming-test-%d", (int)getpid());
-  if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+  if (ptest_tmpdir(dir, sizeof dir, "naming-test") != 0)
     return -1;
   snprintf(db, sizeof db, "%s/naming.db", dir);
   snprintf(out, sizeof out, "%s/out.txt", dir);
@@ -121,10 +96,8 @@ init(void)
 static int
 cleanup(void)
 {
-  char cmd[300];
   ns_stop(SIGTERM);
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return ptest_rmtree(dir);
 }
 
 /* ---- libplumb's hand-written tables equal plumbc's -------------------- */
@@ -472,12 +445,8 @@ rss_kb(pid_t pid)
 static int
 out_objects(unsigned *n)
 {
-  char buf[4096] = "";
-  FILE *f = fopen(out, "r");
-  size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-  buf[len] = '\0';
-  if (f)
-    fclose(f);
+  char buf[4096];
+  ptest_slurp(out, buf, sizeof buf);
   const char *p = strstr(buf, " objects, ");
   while (p > buf && p[-1] >= '0' && p[-1] <= '9')
     p--;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ptest.h"
+#include "plumb/sysexc.h"
 #include "rich-wire.h" /* rich.h and the request/reply messages */
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -1291,8 +1292,27 @@ want_error(plumb_client *c, const char *text)
   }
 }
 
-/* A request that breaks the IDL gets PLUMB_EBADBODY naming the field, and
- * the connection keeps serving; a handler's invalid reply is not sent. */
+/* The system exception behind the last call on c (plumb/sysexc.h). */
+static void
+want_sys(plumb_client *c, int code, uint32_t minor, int completed)
+{
+  plumb_sysexc se;
+  CU_ASSERT_EQUAL_FATAL(plumb_client_system_exception(c, &se), 1);
+  if (se.code != code || se.minor != minor || se.completed != completed)
+    fprintf(stderr, "system exception %s minor %u completed %s, want %s "
+            "minor %u completed %s\n", plumb_sysexc_name(se.code),
+            (unsigned)se.minor, plumb_completion_name(se.completed),
+            plumb_sysexc_name(code), (unsigned)minor,
+            plumb_completion_name(completed));
+  CU_ASSERT_EQUAL(se.code, code);
+  CU_ASSERT_EQUAL(se.minor, minor);
+  CU_ASSERT_EQUAL(se.completed, completed);
+}
+
+/* A request that breaks the IDL gets PLUMB_EBADBODY naming the field
+ * (system exception BAD_PARAM, minor BAD_VALUE, completed no), and the
+ * connection keeps serving; a handler's invalid reply is not sent
+ * (INTERNAL, minor BAD_REPLY, completed yes). */
 static void
 test_rpc_invalid(void)
 {
@@ -1309,6 +1329,7 @@ test_rpc_invalid(void)
   eq.s = (char *)"caf\xc3";
   CU_ASSERT_EQUAL(raw_call(c, 1, &eq.base, a), PLUMB_EBADBODY);
   want_error(c, "echo: field 's': not valid UTF-8");
+  want_sys(c, PLUMB_SYS_BAD_PARAM, PLUMB_MINOR_BAD_VALUE, PLUMB_COMPLETED_NO);
   eq.s = (char *)"";
   eq.u = (char *)"\xed\xbf\xbf"; /* a surrogate */
   CU_ASSERT_EQUAL(raw_call(c, 1, &eq.base, a), PLUMB_EBADBODY);
@@ -1323,6 +1344,11 @@ test_rpc_invalid(void)
   hq.s = &sh;
   CU_ASSERT_EQUAL(raw_call(c, 4, &hq.base, a), PLUMB_EBADBODY);
   want_error(c, "shape: field 's.label': string longer than its bound 4");
+  want_sys(c, PLUMB_SYS_BAD_PARAM, PLUMB_MINOR_BAD_VALUE, PLUMB_COMPLETED_NO);
+  sh._d = (rt_Color)9; /* not a value of enum Color */
+  CU_ASSERT_EQUAL(raw_call(c, 4, &hq.base, a), PLUMB_EBADBODY);
+  want_error(c, "9 is not a value of enum Color");
+  want_sys(c, PLUMB_SYS_BAD_PARAM, PLUMB_MINOR_BAD_VALUE, PLUMB_COMPLETED_NO);
   sh._d = rt_Color_RED; /* selects center, but label is set */
   CU_ASSERT_EQUAL(raw_call(c, 4, &hq.base, a), PLUMB_EBADBODY);
   want_error(c, "field 's': discriminator 0 selects branch 'center', which "
@@ -1340,6 +1366,7 @@ test_rpc_invalid(void)
                   PLUMB_ESERVER);
   want_error(c, "the handler's reply is invalid: field '_ret': not valid "
                 "UTF-8");
+  want_sys(c, PLUMB_SYS_INTERNAL, PLUMB_MINOR_BAD_REPLY, PLUMB_COMPLETED_YES);
   {
     /* a reply that fails validation on the client: EBADBODY, named */
     rt_Store_echo__reply bad = rt_Store_echo__reply_INIT;

@@ -37,6 +37,7 @@ bench_allocs(void)
   return 0; /* not counted under the sanitizers: "allocs" answers 0 */
 }
 #endif
+#include "serve.h"
 #include "testif.h"
 
 typedef struct obj_stats {
@@ -297,15 +298,7 @@ main(int argc, char **argv)
     goto out;
   }
   self_ep = argv[1];
-  for (int i = 1; i < argc; i++) {
-    int st = plumb_server_listen(s, argv[i]);
-    if (st != PLUMB_OK) {
-      code = st == PLUMB_EBUSY ? 3 : 1;
-      goto out;
-    }
-  }
-  if (plumb_server_run(s, 1) != PLUMB_OK)
-    code = 1;
+  return ptest_serve(s, argv + 1, argc - 1);
 out:
   plumb_server_free(s);
   return code;

@@ -11,6 +11,11 @@
  *   st:N            return status -N
  *   big:N           return N bytes (over the 256 KiB frame limit: the
  *                   runtime's IMP_LIMIT)
+ *   peer            plumb_call_peer as "addr=A creds=C pid=P uid=U"
+ *   hold:MS[:PAD]   sleep MS ms (at most 5000) holding the request's decode
+ *                   memory (PAD makes it big); returns "held"
+ * With OBJSRV_MAX_DECODE_MEMORY=N in its environment the server's
+ * max_decode_memory is N (the runtime's NO_RESOURCES).
  * anything else is echoed.  Exit status: 0 after a clean stop, 3 if an
  * endpoint is in use, 1 on other errors. */
 #include <stdatomic.h>
@@ -19,41 +24,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "echo_impl.h"
+#include "serve.h"
 #include "testif.h"
 
 static plumb_server *g_srv;
 static atomic_int destroyed;
-
-static int
-srv_add(void *ctx, plumb_call *call, int32_t a, int32_t b, int32_t *ret)
-{
-  (void)ctx;
-  (void)call;
-  *ret = a + b;
-  return PLUMB_OK;
-}
-
-static int
-srv_nap(void *ctx, plumb_call *call, int32_t ms, int32_t b, int32_t *ret)
-{
-  (void)ctx;
-  (void)call;
-  if (ms > 5000)
-    ms = 5000;
-  struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-  nanosleep(&ts, NULL);
-  *ret = b;
-  return PLUMB_OK;
-}
-
-static int
-srv_mul(void *ctx, plumb_call *call, int32_t a, int32_t b, int32_t *ret)
-{
-  (void)ctx;
-  (void)call;
-  *ret = a * b;
-  return PLUMB_OK;
-}
 
 static void
 on_destroy(void *ctx)
@@ -64,12 +40,13 @@ on_destroy(void *ctx)
 
 static int srv_echo(void *ctx, plumb_call *call, const char *s, char **ret);
 
-static const test_Echo_ops echo_impl = { srv_add, NULL, srv_echo, NULL,
-                                         NULL, srv_nap, NULL };
-static const test_Echo_ops derived_impl = { srv_add, NULL, srv_echo, NULL,
-                                            NULL, srv_nap, srv_mul };
-static const test_Echo_ops nomul_impl = { srv_add, NULL, srv_echo, NULL,
-                                          NULL, srv_nap, NULL };
+static const test_Echo_ops echo_impl = { echo_impl_add, NULL, srv_echo,
+                                         NULL, NULL, echo_impl_nap, NULL };
+static const test_Echo_ops derived_impl = { echo_impl_add, NULL, srv_echo,
+                                            NULL, NULL, echo_impl_nap,
+                                            echo_impl_mul };
+static const test_Echo_ops nomul_impl = { echo_impl_add, NULL, srv_echo,
+                                          NULL, NULL, echo_impl_nap, NULL };
 
 static int
 srv_echo(void *ctx, plumb_call *call, const char *s, char **ret)
@@ -109,7 +86,23 @@ srv_echo(void *ctx, plumb_call *call, const char *s, char **ret)
     *ret = plumb_call_strdup(call, buf);
     return PLUMB_OK;
   }
+  if (strcmp(s, "peer") == 0) {
+    const plumb_peer *p = plumb_call_peer(call);
+    char pb[PLUMB_PEER_ADDR_MAX + 64];
+    snprintf(pb, sizeof pb, "addr=%s creds=%d pid=%d uid=%u", p->addr,
+             p->has_creds, (int)p->pid, (unsigned)p->uid);
+    *ret = plumb_call_strdup(call, pb);
+    return PLUMB_OK;
+  }
   int c, m, d;
+  if (sscanf(s, "hold:%d", &c) == 1) {
+    if (c > 5000)
+      c = 5000;
+    struct timespec ts = { c / 1000, (long)(c % 1000) * 1000000 };
+    nanosleep(&ts, NULL);
+    *ret = plumb_call_strdup(call, "held");
+    return PLUMB_OK;
+  }
   if (sscanf(s, "sys:%d:%d:%d", &c, &m, &d) == 3) {
     plumb_call_set_completion(call, d);
     return plumb_call_raise_system(call, c, (uint32_t)m, "raised %s",
@@ -131,14 +124,15 @@ srv_echo(void *ctx, plumb_call *call, const char *s, char **ret)
 int
 main(int argc, char **argv)
 {
-  int st, code = 0;
-
   if (argc < 2) {
     fprintf(stderr, "usage: %s ENDPOINT...\n", argv[0]);
     return 1;
   }
   plumb_server_opts so = { .max_frame = 256 * 1024 };
-  if ((st = plumb_server_new(&g_srv, &so)) != PLUMB_OK)
+  const char *mdm = getenv("OBJSRV_MAX_DECODE_MEMORY");
+  if (mdm != NULL)
+    so.max_decode_memory = (size_t)strtoull(mdm, NULL, 10);
+  if (plumb_server_new(&g_srv, &so) != PLUMB_OK)
     return 1;
   if (plumb_server_add_object(g_srv, "calc", &test_Echo_interface,
                               &echo_impl, NULL) != PLUMB_OK ||
@@ -146,17 +140,8 @@ main(int argc, char **argv)
                               &derived_impl, NULL) != PLUMB_OK ||
       plumb_server_add_object(g_srv, "nomul", &test_Derived_interface,
                               &nomul_impl, NULL) != PLUMB_OK) {
-    code = 1;
-    goto out;
+    plumb_server_free(g_srv);
+    return 1;
   }
-  for (int i = 1; i < argc; i++)
-    if ((st = plumb_server_listen(g_srv, argv[i])) != PLUMB_OK) {
-      code = st == PLUMB_EBUSY ? 3 : 1;
-      goto out;
-    }
-  if (plumb_server_run(g_srv, 1) != PLUMB_OK)
-    code = 1;
-out:
-  plumb_server_free(g_srv);
-  return code;
+  return ptest_serve(g_srv, argv + 1, argc - 1);
 }

@@ -17,6 +17,7 @@
 #include "frame.h"
 #include "proc.h"
 #include "ptest.h"
+#include "sysexc.h"
 #include "testif.h"
 #include "transport.h"
 
@@ -524,6 +525,12 @@ test_deadline_queued(void)
   CU_ASSERT_EQUAL(f.call_id, 2);
   CU_ASSERT_EQUAL(f.kind, PLUMB__FRAME_SYSEXC); /* TIMEOUT, completed NO */
   CU_ASSERT_EQUAL(f.status, PLUMB_ETIMEDOUT);
+  plumb_sysexc se;
+  const char *why = NULL;
+  CU_ASSERT_EQUAL(plumb__sysexc_decode(&f, &se, &why), PLUMB_OK);
+  CU_ASSERT_EQUAL(se.code, PLUMB_SYS_TIMEOUT);
+  CU_ASSERT_EQUAL(se.completed, PLUMB_COMPLETED_NO);
+  CU_ASSERT_PTR_NOT_NULL(strstr(se.message, "deadline expired before"));
   CU_ASSERT_EQUAL(stat_of("started"), 1); /* the note only */
   raw_close(&r);
 }

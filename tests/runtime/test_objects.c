@@ -12,38 +12,7 @@
 #include "objsrv_util.h"
 #include "ptest.h"
 
-static char g_ep[128];
-static char g_path[108];
-static pid_t g_srv = -1;
-
-static int
-suite_init(void)
-{
-  snprintf(g_path, sizeof g_path, "/tmp/plumb-objs-%d.sock", (int)getpid());
-  snprintf(g_ep, sizeof g_ep, "unix:%s", g_path);
-  const char *eps[] = { g_ep };
-  g_srv = objsrv_spawn(eps, 1);
-  return g_srv > 0 ? 0 : 1;
-}
-
-static int
-suite_cleanup(void)
-{
-  int code = objsrv_stop(g_srv);
-  if (access(g_path, F_OK) == 0) {
-    unlink(g_path);
-    return 1;
-  }
-  return code == 0 ? 0 : 1;
-}
-
-static plumb_client *
-open_obj(const char *name)
-{
-  plumb_client *c = NULL;
-  CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, g_ep, name, NULL), PLUMB_OK);
-  return c;
-}
+OBJSRV_UNIX_FIXTURE("objs")
 
 static int
 destroyed_count(plumb_client *ctl)
@@ -170,7 +139,7 @@ factory_thread(void *p)
 {
   (void)p;
   plumb_client *ctl = NULL;
-  if (plumb_client_open(&ctl, g_ep, NULL, NULL) != PLUMB_OK) {
+  if (plumb_client_open(&ctl, g_obj.ep, NULL, NULL) != PLUMB_OK) {
     atomic_fetch_add(&fact_bad, 1);
     return NULL;
   }
@@ -186,7 +155,7 @@ factory_thread(void *p)
     }
     plumb_client *o = NULL;
     int32_t r = 0;
-    if (plumb_client_open(&o, g_ep, id, NULL) != PLUMB_OK) {
+    if (plumb_client_open(&o, g_obj.ep, id, NULL) != PLUMB_OK) {
       atomic_fetch_add(&fact_bad, 1);
       continue;
     }

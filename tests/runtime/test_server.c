@@ -9,18 +9,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "echo_impl.h"
+#include "serve.h"
 #include "testif.h"
 
 static atomic_int notes;
-
-static int
-srv_add(void *ctx, plumb_call *call, int32_t a, int32_t b, int32_t *ret)
-{
-  (void)ctx;
-  (void)call;
-  *ret = a + b;
-  return PLUMB_OK;
-}
 
 static int
 srv_div(void *ctx, plumb_call *call, int32_t a, int32_t b, int32_t *ret)
@@ -68,59 +61,30 @@ srv_count(void *ctx, plumb_call *call, int32_t *ret)
   return PLUMB_OK;
 }
 
-static int
-srv_nap(void *ctx, plumb_call *call, int32_t ms, int32_t b, int32_t *ret)
-{
-  (void)ctx;
-  (void)call;
-  struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-  nanosleep(&ts, NULL);
-  *ret = b;
-  return PLUMB_OK;
-}
-
-static int
-srv_mul(void *ctx, plumb_call *call, int32_t a, int32_t b, int32_t *ret)
-{
-  (void)ctx;
-  (void)call;
-  *ret = a * b;
-  return PLUMB_OK;
-}
-
-static const test_Echo_ops echo_impl = { srv_add, srv_div, srv_echo, srv_note,
-                                         srv_count, srv_nap, NULL };
-static const test_Echo_ops derived_impl = { srv_add, srv_div, srv_echo,
-                                            srv_note, srv_count, srv_nap,
-                                            srv_mul };
+static const test_Echo_ops echo_impl = { echo_impl_add, srv_div, srv_echo,
+                                         srv_note, srv_count,
+                                         echo_impl_nap, NULL };
+static const test_Echo_ops derived_impl = { echo_impl_add, srv_div, srv_echo,
+                                            srv_note, srv_count,
+                                            echo_impl_nap, echo_impl_mul };
 
 int
 main(int argc, char **argv)
 {
   plumb_server *s;
-  int st, code = 0;
 
   if (argc < 2) {
     fprintf(stderr, "usage: %s ENDPOINT...\n", argv[0]);
     return 1;
   }
-  if ((st = plumb_server_new(&s, NULL)) != PLUMB_OK)
+  if (plumb_server_new(&s, NULL) != PLUMB_OK)
     return 1;
   if (plumb_server_add_object(s, "calc", &test_Echo_interface, &echo_impl,
                               NULL) != PLUMB_OK ||
       plumb_server_add_object(s, "derived", &test_Derived_interface,
                               &derived_impl, NULL) != PLUMB_OK) {
-    code = 1;
-    goto out;
+    plumb_server_free(s);
+    return 1;
   }
-  for (int i = 1; i < argc; i++)
-    if ((st = plumb_server_listen(s, argv[i])) != PLUMB_OK) {
-      code = st == PLUMB_EBUSY ? 3 : 1;
-      goto out;
-    }
-  if (plumb_server_run(s, 1) != PLUMB_OK)
-    code = 1;
-out:
-  plumb_server_free(s);
-  return code;
+  return ptest_serve(s, argv + 1, argc - 1);
 }

@@ -1,8 +1,12 @@
 /* test_sysexc.c - system exceptions end to end (a real objsrv_server over
  * unix): every code raised by a handler with its minor code and completion
  * status, the ones the runtime raises for its own failures (unknown object,
- * unknown operation, NULL handler, undecodable body, handler statuses), and
- * the kind 7 codec and names as units. */
+ * unknown operation, NULL handler, undecodable body, handler statuses,
+ * NO_RESOURCES when the decode memory is full), and the kind 7 codec and
+ * names as units. (BAD_PARAM and INTERNAL from generated validation are
+ * asserted by tests/roundtrip, "invalid requests and replies named".) */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,38 +16,7 @@
 #include "ptest.h"
 #include "sysexc.h"
 
-static char g_ep[128];
-static char g_path[108];
-static pid_t g_srv = -1;
-
-static int
-suite_init(void)
-{
-  snprintf(g_path, sizeof g_path, "/tmp/plumb-sysx-%d.sock", (int)getpid());
-  snprintf(g_ep, sizeof g_ep, "unix:%s", g_path);
-  const char *eps[] = { g_ep };
-  g_srv = objsrv_spawn(eps, 1);
-  return g_srv > 0 ? 0 : 1;
-}
-
-static int
-suite_cleanup(void)
-{
-  int code = objsrv_stop(g_srv);
-  if (access(g_path, F_OK) == 0) {
-    unlink(g_path);
-    return 1;
-  }
-  return code == 0 ? 0 : 1;
-}
-
-static plumb_client *
-open_obj(const char *name)
-{
-  plumb_client *c = NULL;
-  CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, g_ep, name, NULL), PLUMB_OK);
-  return c;
-}
+OBJSRV_UNIX_FIXTURE("sysx")
 
 static void
 test_raised_by_handler(void)
@@ -158,6 +131,102 @@ test_raised_by_runtime(void)
   }
   plumb_arena_free(a);
   plumb_client_close(c);
+}
+
+/* ---- NO_RESOURCES: the server's decode memory is full now ------------
+ * A second objsrv_server with max_decode_memory 300000: one call holds
+ * 200 KB of it while it sleeps; another 200 KB request meanwhile is
+ * refused before its handler runs, and succeeds once the first is done. */
+
+#define RES_PAD 200000
+
+static char g_res_ep[128];
+static atomic_int g_res_done;
+
+static char *
+res_request(const char *head)
+{
+  size_t h = strlen(head);
+  char *s = malloc(h + RES_PAD + 1);
+  if (s == NULL)
+    return NULL;
+  memcpy(s, head, h);
+  memset(s + h, 'p', RES_PAD);
+  s[h + RES_PAD] = '\0';
+  return s;
+}
+
+static void *
+res_holder(void *arg)
+{
+  plumb_client *c = NULL;
+  plumb_arena *a = plumb_arena_new();
+  int st = -1;
+  char *req = res_request("hold:1500:");
+  (void)arg;
+  if (req != NULL && plumb_client_open(&c, g_res_ep, NULL, NULL) == PLUMB_OK) {
+    /* the other client's short calls may hold the memory just now */
+    for (int i = 0; i < 50; i++) {
+      plumb_arena_reset(a);
+      if (objsrv_cmd(c, req, a, &st) != NULL || st != PLUMB_EBUSY)
+        break;
+      struct timespec ts = { 0, 20000000 };
+      nanosleep(&ts, NULL);
+    }
+    plumb_client_close(c);
+  }
+  free(req);
+  plumb_arena_free(a);
+  atomic_store(&g_res_done, st == PLUMB_OK ? 1 : 2);
+  return NULL;
+}
+
+static void
+test_no_resources(void)
+{
+  char path[108];
+  snprintf(path, sizeof path, "/tmp/plumb-sysx-r-%d.sock", (int)getpid());
+  snprintf(g_res_ep, sizeof g_res_ep, "unix:%s", path);
+  const char *eps[] = { g_res_ep };
+  setenv("OBJSRV_MAX_DECODE_MEMORY", "300000", 1);
+  pid_t srv = objsrv_spawn(eps, 1);
+  unsetenv("OBJSRV_MAX_DECODE_MEMORY");
+  CU_ASSERT_FATAL(srv > 0);
+
+  plumb_client *c = NULL;
+  CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, g_res_ep, NULL, NULL),
+                        PLUMB_OK);
+  plumb_arena *a = plumb_arena_new();
+  char *req = res_request("echo:");
+  int st = PLUMB_OK, seen = 0;
+  pthread_t t;
+  atomic_store(&g_res_done, 0);
+  CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, res_holder, NULL), 0);
+  /* until the holder's call is in its handler: bounded by its 1.5 s */
+  for (int i = 0; i < 300 && !seen && atomic_load(&g_res_done) == 0; i++) {
+    struct timespec ts = { 0, 20000000 };
+    nanosleep(&ts, NULL);
+    plumb_arena_reset(a);
+    if (objsrv_cmd(c, req, a, &st) == NULL && st == PLUMB_EBUSY)
+      seen = 1;
+  }
+  CU_ASSERT(seen);
+  if (seen)
+    expect(c, st, PLUMB_EBUSY, PLUMB_SYS_NO_RESOURCES,
+           PLUMB_MINOR_DECODE_POOL, PLUMB_COMPLETED_NO,
+           "of decode memory in use");
+  pthread_join(t, NULL);
+  CU_ASSERT_EQUAL(atomic_load(&g_res_done), 1);
+  /* the memory came back: the same request passes now */
+  plumb_arena_reset(a);
+  CU_ASSERT_PTR_NOT_NULL(objsrv_cmd(c, req, a, &st));
+  CU_ASSERT_EQUAL(st, PLUMB_OK);
+  CU_ASSERT_EQUAL(plumb_client_system_exception(c, NULL), 0);
+  free(req);
+  plumb_arena_free(a);
+  plumb_client_close(c);
+  CU_ASSERT_EQUAL(objsrv_stop(srv), 0);
+  CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0);
 }
 
 /* The codec on its own: round trip, and hostile bodies refused. */
@@ -340,6 +409,7 @@ static const ptest_case codec_cases[] = {
 static const ptest_case cases[] = {
   { "every code raised by a handler", test_raised_by_handler },
   { "raised by the runtime", test_raised_by_runtime },
+  { "NO_RESOURCES: decode memory full", test_no_resources },
   { NULL, NULL },
 };
 

@@ -22,43 +22,20 @@
 #include "plumb_introspect.h"
 #include "proc.h"
 #include "ptest.h"
+#include "shell.h"
+#include "tmpdir.h"
 
 static char dir[128], out[256];
 
-static int
-sh(const char *fmt, ...)
-{
-  char cmd[4096], line[4400];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
-  snprintf(line, sizeof line, "timeout 20 %s >%s 2>&1", cmd, out);
-  int st = system(line);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int
-out_has(const char *needle)
-{
-  int r = ptest_file_contains(out, needle);
-  if (!r) {
-    char buf[2048] = "";
-    FILE *f = fopen(out, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-      fclose(f);
-    printf("\n    expected '%s' in: %s", needle, buf);
-  }
-  return r;
-}
+/* A command line with its output in `out`, and text looked for there
+ * (tests/support/shell.h). */
+#define sh(...) ptest_sh(out, __VA_ARGS__)
+#define out_has(needle) ptest_out_has(out, needle)
 
 static int
 init(void)
 {
-  snprintf(dir, sizeof dir, "/tmp/plumb-tools-test-%d", (int)getpid());
-  if (mkdir(dir, 0700) != 0)
+  if (ptest_tmpdir(dir, sizeof dir, "tools-test") != 0)
     return -1;
   snprintf(out, sizeof out, "%s/out.txt", dir);
   unsetenv("PLUMB_CONFIG");
@@ -69,9 +46,7 @@ init(void)
 static int
 cleanup(void)
 {
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return ptest_rmtree(dir);
 }
 
 /* Starts server `bin` on ep and waits until `plumb ping` answers. */
@@ -295,12 +270,8 @@ chat_calls(const char *ep, const char *idl)
   CU_ASSERT_EQUAL(sh("%s --json call %s %s lobby create "
                      "'{\"topic\":\"t1\"}'", PLUMB_CLI, idl, ep), 0);
   CU_ASSERT(out_has("\"type_id\":\"IDL:chat/Room:1.0\""));
-  char buf[2048] = "", room[64] = "";
-  FILE *f = fopen(out, "r");
-  size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-  buf[n] = '\0';
-  if (f)
-    fclose(f);
+  char buf[2048], room[64] = "";
+  ptest_slurp(out, buf, sizeof buf);
   const char *o = strstr(buf, "\"object\":\"");
   CU_ASSERT_PTR_NOT_NULL_FATAL(o);
   CU_ASSERT_EQUAL(sscanf(o + 10, "%32[0-9a-f]", room), 1);

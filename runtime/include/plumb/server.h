@@ -121,12 +121,17 @@ PLUMB_API void plumb_server_stop(plumb_server *s);
 /* Closes all endpoints (unlinking their IPC objects) and frees the server. */
 PLUMB_API void plumb_server_free(plumb_server *s);
 
-/* What a handler may learn about the call it serves. */
+/* What a handler may learn about the call it serves.  Local mechanisms
+ * report credentials (has_creds, pid, uid, gid; addr is ""); tcp reports
+ * none but the peer's address and port in addr ("127.0.0.1:54321",
+ * "[::1]:54321").  Members are only ever added at the end. */
+#define PLUMB_PEER_ADDR_MAX 56 /* "[" IPv6 "]:" port, with NUL */
 typedef struct plumb_peer {
   int has_creds; /* 1 if the mechanism reported credentials */
   pid_t pid;
   uid_t uid;
   gid_t gid;
+  char addr[PLUMB_PEER_ADDR_MAX]; /* network peer's "host:port", or "" */
 } plumb_peer;
 
 PLUMB_API const plumb_peer *plumb_call_peer(const plumb_call *call);

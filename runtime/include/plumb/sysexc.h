@@ -77,10 +77,13 @@ enum {
   PLUMB_MINOR_NO_OP = 1,          /* BAD_OPERATION: no such (iface, op) */
   PLUMB_MINOR_NULL_HANDLER = 1,   /* NO_IMPLEMENT: the ops member is NULL */
   PLUMB_MINOR_BAD_WIRE = 1,       /* MARSHAL: the request body */
-  PLUMB_MINOR_BAD_VALUE = 1,      /* BAD_PARAM: a value breaks the IDL */
+  PLUMB_MINOR_BAD_VALUE = 1,      /* BAD_PARAM: a request value breaks
+                                     the IDL (generated validation) */
   PLUMB_MINOR_REQ_BUDGET = 1,     /* IMP_LIMIT: request decode budget */
   PLUMB_MINOR_REPLY_SIZE = 2,     /* IMP_LIMIT: reply over max_frame */
   PLUMB_MINOR_DECODE_POOL = 1,    /* NO_RESOURCES: max_decode_memory */
+  PLUMB_MINOR_BAD_REPLY = 1,      /* INTERNAL: the handler's reply breaks
+                                     the IDL (generated validation) */
   PLUMB_MINOR_OUT_OF_MEMORY = 1,  /* NO_MEMORY */
   PLUMB_MINOR_HANDLER = 100,      /* any code: the handler's own status */
   PLUMB_MINOR_USER = 0x10000      /* first minor code for applications */
