@@ -97,6 +97,7 @@ struct plumb_client {
   int users;          /* threads inside a call on this handle */
   uint32_t next_id;
   uint32_t n_pending; /* calls in the id table */
+  uint32_t begins;    /* plumb_invoke_begin calls (client_pending.c) */
   plumb_pending *buckets[PLUMB__CLIENT_BUCKETS];
   plumb_pending *inflight;  /* async calls in flight (deadline scan) */
   plumb_pending *pool;      /* free async pendings */

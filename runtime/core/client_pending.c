@@ -16,6 +16,13 @@
 
 #define PENDING_BUF_KEEP (1u << 20)
 #define EXPIRE_CANCELS 32
+/* plumb_invoke_begin reads the answers already there only with at least
+ * this many calls outstanding, and then on every BEGIN_READ_EVERY-th
+ * begin: a read that finds nothing costs a system call, and a caller with
+ * a few calls in flight reads them in _finish / dispatch anyway (many per
+ * system call: the stream transports buffer). */
+#define BEGIN_READ_AT 32
+#define BEGIN_READ_EVERY 16
 
 static plumb_pending *
 pending_get(plumb_client *c)
@@ -132,9 +139,11 @@ plumb_invoke_begin(plumb_client *c, const plumb_interface *iface, uint32_t op,
   int64_t deadline = plumb__client_take_deadline(c);
 
   pthread_mutex_lock(&c->mu);
-  /* Read what already came back first: a client that only sends would
-   * otherwise fill the server's queue of answers (and then its own). */
-  if (c->n_pending > 0)
+  /* Now and then read what already came back: a client that only sends
+   * would otherwise fill the server's queue of answers (and then its
+   * own).  (A send with no room reads too: client.c, send_reading.) */
+  if (c->n_pending >= BEGIN_READ_AT &&
+      ++c->begins % BEGIN_READ_EVERY == 0)
     plumb__client_read_ready(c);
   p = pending_get(c);
   pthread_mutex_unlock(&c->mu);

@@ -387,6 +387,7 @@ plumb_server_run(plumb_server *s, int handle_signals)
     sigaction(SIGTERM, &old_term, NULL);
     srv_signal_target = NULL;
   }
+  plumb__srv_defer_stop(s); /* deferred calls still held: TRANSIENT */
   srv_close_all(s);
   plumb__srv_calls_drain(s); /* calls queued but never run */
   { /* Re-arm for a later run (after new plumb_server_listen calls). */
@@ -424,6 +425,9 @@ plumb_server_free(plumb_server *s)
   if (s == NULL)
     return;
   srv_close_all(s);
+  /* Deferred calls still held point into s: await them (call_defer.c). */
+  if (plumb__srv_defer_wait(s, PLUMB__DEFER_FREE_WAIT_MS) != 0)
+    return;
   plumb__srv_objects_free(s);
   while (s->pool != NULL) {
     srv_conn *sc = s->pool;

@@ -32,6 +32,8 @@ plumb__srv_calls_init(plumb_server *s, unsigned conn_max)
   q->kind = SRV_CALLS;
   q->conn_max = conn_max ? conn_max : SRV_CONN_MAX_CALLS;
   atomic_init(&q->live, 0);
+  atomic_init(&q->busy, 0);
+  atomic_init(&q->efd_held, 0);
   pthread_mutex_init(&q->mu, NULL);
   for (unsigned i = 0; i < SRV_SERIAL_LOCKS; i++)
     pthread_mutex_init(&q->serial[i], NULL);
@@ -142,18 +144,28 @@ srv_call_put(plumb_server *s, srv_call *c)
 /* c may start: the worker w keeps the first one for itself (it runs it
  * once it is done with the connection, saving a wake-up), the rest go to
  * the run queue for any worker. */
+static void srv_runq_push(plumb_server *s, srv_call *c);
+
 static void
 srv_call_start(srv_worker *w, srv_call *c)
 {
   plumb_server *s = c->sc->srv;
-  srv_calls *q = &s->calls;
-  uint64_t one = 1;
 
   c->state = SRV_CALL_READY;
   if (w != NULL && w->mine == NULL) {
     w->mine = c;
     return;
   }
+  srv_runq_push(s, c);
+}
+
+/* Queues c for any worker. */
+static void
+srv_runq_push(plumb_server *s, srv_call *c)
+{
+  srv_calls *q = &s->calls;
+  uint64_t one = 1;
+
   c->next = NULL;
   pthread_mutex_lock(&q->mu);
   if (q->tail != NULL)
@@ -164,6 +176,43 @@ srv_call_start(srv_worker *w, srv_call *c)
   pthread_mutex_unlock(&q->mu);
   if (write(q->efd, &one, sizeof(one)) != (ssize_t)sizeof(one))
     plumb__log(PLUMB__LOG_ERROR, "call queue eventfd: %s", strerror(errno));
+}
+
+/* How many workers may run calls at once: all but one with 3 or more
+ * workers (with 1 or 2, a reserved reader would stop or halve the
+ * handlers' parallelism: no cap, and cancels wait for a free worker). */
+static unsigned
+srv_slot_cap(const plumb_server *s)
+{
+  return s->workers >= 3 ? s->workers - 1 : 0;
+}
+
+/* A slot to run calls in: 1, or 0 if the cap is reached. */
+static int
+srv_slot_take(plumb_server *s)
+{
+  srv_calls *q = &s->calls;
+  unsigned cap = srv_slot_cap(s);
+
+  if (cap == 0)
+    return 1;
+  unsigned b = atomic_load(&q->busy);
+  while (b < cap)
+    if (atomic_compare_exchange_weak(&q->busy, &b, b + 1))
+      return 1;
+  return 0;
+}
+
+static void
+srv_slot_put(plumb_server *s)
+{
+  srv_calls *q = &s->calls;
+
+  if (srv_slot_cap(s) == 0)
+    return;
+  atomic_fetch_sub(&q->busy, 1);
+  if (atomic_exchange(&q->efd_held, 0)) /* a worker left the queue to us */
+    (void)plumb__srv_arm(s, q->efd, &q->kind, EPOLL_CTL_MOD);
 }
 
 static srv_call *
@@ -177,12 +226,59 @@ srv_runq_pop(srv_calls *q)
   return c;
 }
 
+/* Runs the calls w kept for itself (in a slot already). */
+static void
+srv_run_mine(srv_worker *w)
+{
+  while (w->mine != NULL) {
+    srv_call *c = w->mine;
+    w->mine = NULL;
+    plumb__srv_call_run(w, c);
+  }
+}
+
+/* Takes c out of the run queue if it is still there (sc->mu held). */
+static int
+srv_runq_remove(srv_calls *q, srv_call *c)
+{
+  srv_call *prev = NULL;
+  int found = 0;
+
+  pthread_mutex_lock(&q->mu);
+  for (srv_call *p = q->head; p != NULL; prev = p, p = p->next)
+    if (p == c) {
+      if (prev != NULL)
+        prev->next = c->next;
+      else
+        q->head = c->next;
+      if (q->tail == c)
+        q->tail = prev;
+      found = 1;
+      break;
+    }
+  pthread_mutex_unlock(&q->mu);
+  return found; /* its efd count stays: a worker then pops nothing */
+}
+
 void
 plumb__srv_calls_event(srv_worker *w)
 {
   plumb_server *s = w->s;
   srv_calls *q = &s->calls;
   uint64_t v;
+
+  if (!srv_slot_take(s)) {
+    /* Every slot is taken: the queue waits, disarmed, for the next worker
+     * to leave one (srv_slot_put re-arms it) - this one goes back to
+     * reading.  Flagged before the second look, so that a slot left in
+     * between is not missed. */
+    atomic_store(&q->efd_held, 1);
+    if (!srv_slot_take(s))
+      return;
+    /* got one after all: if nobody re-armed meanwhile, this worker does
+     * (below); if somebody did, another worker may come too - harmless */
+    (void)atomic_exchange(&q->efd_held, 0);
+  }
   ssize_t r = read(q->efd, &v, sizeof(v));
 
   /* One-shot: re-armed at once so another worker takes the next call. */
@@ -195,20 +291,28 @@ plumb__srv_calls_event(srv_worker *w)
     srv_call *c = srv_runq_pop(q);
     if (c != NULL)
       plumb__srv_call_run(w, c);
-    plumb__srv_calls_run_mine(w);
+    srv_run_mine(w);
     if (i + 1 < SRV_CALLS_BATCH)
       r = read(q->efd, &v, sizeof(v));
   }
+  srv_slot_put(s);
 }
 
 void
 plumb__srv_calls_run_mine(srv_worker *w)
 {
-  while (w->mine != NULL) {
+  if (w->mine == NULL)
+    return;
+  if (!srv_slot_take(w->s)) {
+    /* No slot: the call goes to the run queue, this worker stays free to
+     * read. */
     srv_call *c = w->mine;
     w->mine = NULL;
-    plumb__srv_call_run(w, c);
+    srv_runq_push(w->s, c);
+    return;
   }
+  srv_run_mine(w);
+  srv_slot_put(w->s);
 }
 
 void
@@ -370,13 +474,21 @@ plumb__srv_calls_cancel(srv_conn *sc, uint32_t call_id)
   }
   atomic_store(&c->cancelled, 1);
   if (c->state != SRV_CALL_WAITING) {
-    plumb__log(PLUMB__LOG_DEBUG, "cancel of call %u: started, its handler "
-               "is told", call_id);
-    return; /* whoever runs or holds it sees the flag */
+    /* Still in the run queue: dropped here, by the reader, without a
+     * worker (none may be free); it holds nothing yet (no object, no
+     * decode memory). */
+    if (!srv_runq_remove(&sc->srv->calls, c)) {
+      plumb__log(PLUMB__LOG_DEBUG, "cancel of call %u: started, its "
+                 "handler is told", call_id);
+      return; /* whoever runs or holds it sees the flag */
+    }
+    plumb__log(PLUMB__LOG_DEBUG, "cancel of call %u: dropped from the run "
+               "queue", call_id);
+  } else {
+    plumb__log(PLUMB__LOG_DEBUG, "cancel of call %u: dropped before it "
+               "started", call_id);
+    srv_conn_unwait(sc, c);
   }
-  plumb__log(PLUMB__LOG_DEBUG, "cancel of call %u: dropped before it "
-             "started", call_id);
-  srv_conn_unwait(sc, c);
   (void)srv_conn_unlink(NULL, sc, c, NULL); /* not closed: not the last */
   atomic_fetch_sub(&sc->srv->calls.live, 1);
   srv_call_put(sc->srv, c);

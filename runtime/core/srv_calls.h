@@ -42,8 +42,11 @@ enum {
 enum {
   SRV_DEFER_NONE = 0, /* not deferred, or the handler still runs */
   SRV_DEFER_HELD,     /* the handler returned: the completer finishes */
-  SRV_DEFER_DONE      /* completed before the handler returned: its
-                         worker finishes */
+  SRV_DEFER_DONE,     /* completed before the handler returned: its
+                         worker finishes (or, from HELD: the completer
+                         answers) */
+  SRV_DEFER_ENDED     /* from HELD: the server stopped and answered it
+                         (plumb__srv_defer_stop); the completer releases */
 };
 
 typedef struct srv_call {
@@ -100,6 +103,12 @@ typedef struct srv_calls {
   unsigned pooled;
   unsigned conn_max;     /* conn_max_calls */
   atomic_uint live;      /* calls not released, every connection */
+  /* Workers running calls: at most workers - 1 with 3 or more workers,
+   * so one is always free to read and CANCELs are acted on while handlers
+   * hold every other worker.  A worker that finds no slot leaves the efd
+   * disarmed (efd_held); the next one to leave a slot re-arms it. */
+  atomic_uint busy;
+  atomic_int efd_held;
   pthread_mutex_t serial[SRV_SERIAL_LOCKS];
 } srv_calls;
 
@@ -154,6 +163,16 @@ void plumb__srv_call_prepare(srv_call *c, int st, const ProtobufCMessage *rep);
 /* Sends the prepared answer: PLUMB_OK, PLUMB_ECLOSED if nobody is left
  * to answer, or the send error (the connection is then shut down). */
 int plumb__srv_call_send(srv_call *c);
+
+/* call_defer.c: the end of plumb_server_run (its workers joined, before
+ * its connections close) answers the deferred calls still held with
+ * TRANSIENT and flags them cancelled for their holders; plumb_server_free
+ * then waits (up to PLUMB__DEFER_FREE_WAIT_MS) for them to be completed:
+ * 0 when none is left, -1 if some still are (the server must then stay
+ * allocated: their completion will touch it). */
+#define PLUMB__DEFER_FREE_WAIT_MS 10000
+void plumb__srv_defer_stop(struct plumb_server *s);
+int plumb__srv_defer_wait(struct plumb_server *s, int ms);
 
 /* srv_serial.c */
 pthread_mutex_t *plumb__srv_serial_lock(struct plumb_server *s,

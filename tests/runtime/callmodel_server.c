@@ -4,9 +4,10 @@
  * workers and conn_max_calls 16, until SIGTERM.  Its handlers count what
  * the tests check from outside:
  *   add, div, count       as test_server.c; count returns the last note
- *   nap(ms, b)            sleeps up to ms in 2 ms steps, stops early if the
- *                         call is cancelled (cancel_seen), returns b; tracks
- *                         how many naps of an object run at once (max_conc)
+ *   nap(ms, b)            sleeps ms (wall time) in 2 ms steps, stops early
+ *                         if the call is cancelled (cancel_seen), returns
+ *                         b; tracks how many naps of an object run at once
+ *                         (max_conc)
  *   note(a, b) oneway     a must be the previous note + 1 (else
  *                         order_err); sleeps b microseconds
  *   echo(s)               commands: "stats", "reset", "deadline" (the
@@ -120,12 +121,22 @@ srv_nap(void *ctx, plumb_call *call, int32_t ms, int32_t b, int32_t *ret)
   int max = atomic_load(&os->max_conc);
   while (now > max && !atomic_compare_exchange_weak(&os->max_conc, &max, now))
     ;
-  for (int i = 0; i < ms; i += 2) {
+  /* ms of wall time, not ms/2 sleeps: on a busy machine each 2 ms sleep
+   * overruns, and the parallel cases measure the calls, not the steps */
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
     if (plumb_call_cancelled(call)) {
       atomic_fetch_add(&cancel_seen, 1);
       break;
     }
-    sleep_us(2000);
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long long left = (long long)ms * 1000 -
+                     ((t.tv_sec - t0.tv_sec) * 1000000LL +
+                      (t.tv_nsec - t0.tv_nsec) / 1000);
+    if (left <= 0)
+      break;
+    sleep_us(left < 2000 ? (long)left : 2000);
   }
   atomic_fetch_sub(&os->conc, 1);
   *ret = b;

@@ -60,9 +60,11 @@ typedef struct plumb_deferred plumb_deferred;
  * valid until the call is completed with plumb_deferred_complete (or a
  * generated Module_Iface_op_reply / _raise_X helper), from any thread.
  * Every deferred call must be completed exactly once, also after a cancel
- * (completing a cancelled call sends nothing and just frees it), and
- * before plumb_server_free().  NULL if call is NULL or already deferred, or
- * for a oneway call (those have nothing to answer). */
+ * (completing a cancelled call sends nothing and just frees it).  When the
+ * server stops, calls still held are answered TRANSIENT and read as
+ * cancelled; plumb_server_free() waits (up to 10 s) for their completion,
+ * which must not come after it returned.  NULL if call is NULL or already
+ * deferred, or for a oneway call (those have nothing to answer). */
 PLUMB_API plumb_deferred *plumb_call_defer(plumb_call *call);
 /* The call behind d: for plumb_call_alloc, _strdup, _arena, _peer,
  * _object, _deadline, _raise, _fail while it is not completed. */
@@ -82,7 +84,7 @@ PLUMB_API int plumb_deferred_cancelled(const plumb_deferred *d);
  *   another status: the client gets it as an error (as a handler's
  *     status would be mapped; plumb_call_fail's message is used).
  * Returns PLUMB_OK if the answer was sent or queued, PLUMB_ECLOSED if
- * nobody was left to answer (cancelled, client gone),
+ * nobody was left to answer (cancelled, client gone, server stopped),
  * PLUMB_ETOOBIG if the reply was over the frame limit (the client got an
  * error instead), PLUMB_EINVAL for d == NULL. */
 PLUMB_API int plumb_deferred_complete(plumb_deferred *d, int status,
