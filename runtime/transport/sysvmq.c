@@ -141,9 +141,16 @@ typedef struct sv_conn {
   uint8_t *wmsg;     /* long mtype + text */
   plumb__reasm rx;   /* the frame being received */
   /* Reader thread mode: the reader rebuilds frames in rx itself and hands
-   * each whole one over (1) or an error (< 0) for recv(); 0 = nothing.
-   * Under in.mu; the reader waits on in.taken until recv() took it. */
+   * each whole one over (1: moved to `ready`, with its share of the
+   * receive budget in ready_charged) or an error (< 0) for recv(); 0 =
+   * nothing.  Under in.mu.  After a frame the reader goes straight back
+   * to msgrcv(): it waits on in.taken only when the next frame is whole
+   * while the last is still not taken (so at most one whole frame and one
+   * partial one are held per connection, both charged), or after an
+   * error.  One wake-up per call saved against a hand-over that waits. */
   int r_ready;
+  plumb_buf ready;
+  size_t ready_charged;
   /* try_send(): what did not fit in the full queue - one built message
    * (pend: long mtype + text, pend_len text bytes; 0 = none) and the rest
    * of the frame after it (tail).  flush() sends them without waiting; if
@@ -670,6 +677,8 @@ sv_conn_free(sv_conn *c)
     close(c->wevfd);
   sv_inbox_fini(&c->in);
   plumb__reasm_free(&c->rx);
+  plumb__rx_release(c->rx.pool, &c->ready_charged);
+  plumb__buf_free(&c->ready);
   plumb__buf_free(&c->tail.buf);
   pthread_cond_destroy(&c->wcv);
   pthread_mutex_destroy(&c->wmu);
@@ -1053,10 +1062,15 @@ sv_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
       return PLUMB_ECLOSED;
     pthread_mutex_lock(&c->in.mu);
     if ((r = c->r_ready) != 0) {
-      if (r == 1)
-        plumb__reasm_take(&c->rx, buf);
+      if (r == 1) {
+        plumb_buf t = *buf;
+        *buf = c->ready;
+        c->ready = t;
+        c->ready.len = 0;
+        plumb__rx_release(c->rx.pool, &c->ready_charged);
+      }
       c->r_ready = 0;
-      pthread_cond_signal(&c->in.taken);
+      pthread_cond_signal(&c->in.taken); /* no system call unless waited */
     }
     if (!c->in.closed && c->in.signalled) {
       uint64_t v;
@@ -1090,15 +1104,29 @@ sv_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
 }
 
 /* Reader thread: what sv_take() gave (1: a whole frame in c->rx; < 0: an
- * error) goes to recv(); waits until recv() took it.  -1 once closed. */
+ * error) goes to recv() once the one before it was taken; an error is
+ * waited for until taken.  -1 once closed. */
 static int
 sv_hand_over(sv_conn *c, int r)
 {
   pthread_mutex_lock(&c->in.mu);
-  c->r_ready = r;
-  sv_signal(&c->in);
   while (c->r_ready != 0 && !c->in.closed)
-    pthread_cond_wait(&c->in.taken, &c->in.mu);
+    pthread_cond_wait(&c->in.taken, &c->in.mu); /* the last not taken yet */
+  if (!c->in.closed) {
+    if (r == 1) { /* the frame moves to `ready`, its charge with it */
+      plumb_buf t = c->ready;
+      c->ready = c->rx.part;
+      c->rx.part = t;
+      c->rx.part.len = 0;
+      c->rx.in_frame = 0;
+      c->ready_charged = c->rx.charged;
+      c->rx.charged = 0;
+    }
+    c->r_ready = r;
+    sv_signal(&c->in);
+    while (r < 0 && c->r_ready != 0 && !c->in.closed)
+      pthread_cond_wait(&c->in.taken, &c->in.mu);
+  }
   int closed = c->in.closed;
   pthread_mutex_unlock(&c->in.mu);
   return closed ? -1 : 0;
