@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -62,6 +63,11 @@ galloc(size_t size)
   size = (size + al - 1) & ~(al - 1);
   if (size == 0)
     size = al;
+  /* strings (pool_str, gstr) leave pool_cur anywhere: align it first */
+  uintptr_t mis = (uintptr_t)pool_cur & (al - 1);
+  if (mis != 0)
+    pool_cur = pool_end - pool_cur > (ptrdiff_t)(al - mis)
+                   ? pool_cur + (al - mis) : pool_end;
   if ((size_t)(pool_end - pool_cur) < size)
     pool_grow(size);
   p = pool_cur;
