@@ -523,6 +523,20 @@ test_access(void)
   char ep[300], conf[300];
   snprintf(ep, sizeof ep, "unix:@plumb-tt-%d-acc", (int)getpid());
   snprintf(conf, sizeof conf, "%s/acc.conf", dir);
+  /* nobody must be able to run the CLI: the build tree may sit where it
+   * cannot go (a checkout in /root, mode 0700), so it runs copies of the
+   * CLI, its libplumb (found through RUNPATH $ORIGIN/../runtime) and the
+   * IDL from a scratch directory it may read. */
+  char pub[] = "/tmp/plumb-tt-pub-XXXXXX", cli[400], idl[400];
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(pub));
+  CU_ASSERT_EQUAL_FATAL(chmod(pub, 0755), 0);
+  snprintf(cli, sizeof cli, "%s/bin/plumb", pub);
+  snprintf(idl, sizeof idl, "%s/calculator.idl", pub);
+  CU_ASSERT_EQUAL_FATAL(
+      sh("mkdir -m 0755 %s/bin %s/runtime && cp %s %s && "
+         "cp -L \"$(dirname %s)/../runtime/libplumb.so.0\" %s/runtime/ && "
+         "cp %s %s && chmod -R a+rX %s",
+         pub, pub, PLUMB_CLI, cli, PLUMB_CLI, pub, CALC_IDL, idl, pub), 0);
 #define AS_NOBODY "setpriv --reuid=65534 --regid=65534 --clear-groups "
   for (int admitted = 0; admitted < 2; admitted++) {
     FILE *f = fopen(conf, "w");
@@ -535,19 +549,23 @@ test_access(void)
     CU_ASSERT_FATAL(p > 0);
     CU_ASSERT_EQUAL(sh("%s list %s", PLUMB_CLI, ep), 0); /* its owner */
     int want = admitted ? 0 : 1;
-    CU_ASSERT_EQUAL(sh(AS_NOBODY "%s list %s", PLUMB_CLI, ep), want);
-    if (admitted)
+    CU_ASSERT_EQUAL(sh(AS_NOBODY "%s list %s", cli, ep), want);
+    if (admitted) {
       CU_ASSERT(out_has("calc IDL:calc/Calculator:1.0"));
-    CU_ASSERT_EQUAL(sh(AS_NOBODY "%s describe %s", PLUMB_CLI, ep), want);
+    } else { /* refused by the server, not by the file system */
+      CU_ASSERT(strstr(out, "error while loading") == NULL);
+    }
+    CU_ASSERT_EQUAL(sh(AS_NOBODY "%s describe %s", cli, ep), want);
     CU_ASSERT_EQUAL(sh(AS_NOBODY "%s --json call %s calc add "
-                       "'{\"a\":1,\"b\":2}'", PLUMB_CLI, ep), want);
+                       "'{\"a\":1,\"b\":2}'", cli, ep), want);
     if (admitted)
       CU_ASSERT(out_has("{\"_ret\":3}"));
     CU_ASSERT_EQUAL(sh(AS_NOBODY "%s --json call --idl %s %s calc add "
-                       "'{\"a\":1,\"b\":2}'", PLUMB_CLI, CALC_IDL, ep), want);
+                       "'{\"a\":1,\"b\":2}'", cli, idl, ep), want);
     CU_ASSERT_EQUAL(ptest_stop(p, SIGTERM, 5000), 0);
   }
 #undef AS_NOBODY
+  CU_ASSERT_EQUAL(sh("rm -rf %s", pub), 0);
 }
 
 /* ---- errors --------------------------------------------------------------- */
