@@ -289,6 +289,8 @@ srv_worker_main(void *arg)
                          : (srv_conn *)((char *)ev.data.ptr -
                                         offsetof(srv_conn, wkind));
       int parked = SRV_PARKED;
+      /* First: should sc be owned, its owner sees this at parking. */
+      atomic_store(&sc->dirty, 1);
       if (atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED))
         plumb__srv_serve_conn(w, sc);
     }

@@ -116,6 +116,13 @@ typedef struct srv_conn {
    * our CPU often has sent it by then)?  Else, on rx_level transports, the
    * reader skips that read, trying it again every 16th call. */
   unsigned rx_after_miss, rx_after_n;
+  /* Edge-triggered (the transport has rx_state; srv_conn.c): conn_fd is
+   * registered EPOLLIN | EPOLLET while edge_armed, so parking costs no
+   * epoll_ctl.  An event that finds sc owned sets dirty (server.c), and
+   * the owner looks at dirty after it parks: no wake-up is lost. */
+  int edge;
+  int edge_armed;         /* the registration is EPOLLIN | EPOLLET now */
+  _Atomic int dirty;      /* an event arrived since the owner last read */
   int64_t blocked_since;  /* first reply that had to wait; 0 = none */
   int64_t retry_ms;       /* write_wait()==ENOTSUP: current retry interval */
   int64_t partial_since;  /* a frame began arriving; 0 = none */

@@ -18,12 +18,37 @@
 
 
 /* Hands connection sc back to epoll for reading: from now on any worker
- * may take it (srv_conn.state). */
+ * may take it (srv_conn.state).  An edge-triggered connection (sc->edge)
+ * is registered EPOLLIN | EPOLLET, and stays so until it waits for
+ * writability: EPOLL_CTL_MOD reports what is readable already. */
 static int
 srv_conn_arm(plumb_server *s, int fd, srv_conn *sc, int op)
 {
+  if (!sc->edge) {
+    atomic_store(&sc->state, SRV_PARKED);
+    return plumb__srv_arm(s, fd, sc, op);
+  }
+  struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = sc };
+  sc->edge_armed = 1; /* before PARKED: the next owner reads it */
   atomic_store(&sc->state, SRV_PARKED);
-  return plumb__srv_arm(s, fd, sc, op);
+  if (epoll_ctl(s->epfd, op, fd, &ev) == 0)
+    return PLUMB_OK;
+  return PLUMB_ESYS; /* its owner (whoever takes it) drops it */
+}
+
+/* Parks an edge-triggered connection that is armed already: no system
+ * call.  An event that reached sc while it was owned set sc->dirty and
+ * lost the swap; seeing it here (after PARKED is visible: seq_cst) the
+ * worker takes sc back.  Returns 1 if it did (sc owned again, mu not
+ * held), 0 if sc is parked (hands off). */
+static int
+srv_conn_park_edge(srv_conn *sc)
+{
+  atomic_store(&sc->state, SRV_PARKED);
+  if (!atomic_load(&sc->dirty))
+    return 0;
+  int parked = SRV_PARKED;
+  return atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED);
 }
 
 /* Gives sc (owned, never published or already unlinked) back to the pool:
@@ -140,6 +165,7 @@ plumb__srv_accept_all(plumb_server *s, srv_listener *sl)
     sc->tr = sl->tr;
     sc->conn = conn;
     sc->fd = sl->tr->conn_fd(conn);
+    sc->edge = sl->tr->rx_state != NULL;
     if (sl->tr->peer == NULL || sl->tr->peer(conn, &sc->peer) != PLUMB_OK)
       memset(&sc->peer, 0, sizeof(sc->peer));
     plumb__peer_set_addr(&sc->peer, sc->fd); /* tcp: "host:port" */
@@ -190,6 +216,29 @@ plumb__srv_accept_all(plumb_server *s, srv_listener *sl)
 }
 
 /* ---- serving a connection ------------------------------------------ */
+
+/* sc (edge-triggered, armed) is to wait for writability: its requests are
+ * not read meanwhile (backpressure), so no read event may reach it.  Where
+ * the write end is conn_fd itself, park_write's EPOLL_CTL_MOD replaces the
+ * registration; where it is another fd (FIFOs) conn_fd is disarmed here
+ * (one-shot, no events).  Either way the next park re-arms it. */
+static int
+srv_conn_edge_off(plumb_server *s, srv_conn *sc)
+{
+  int wfd;
+  uint32_t events;
+
+  sc->edge_armed = 0;
+  if (sc->tr->write_wait(sc->conn, &wfd, &events) != PLUMB_OK ||
+      wfd == sc->fd)
+    return PLUMB_OK;
+  struct epoll_event ev = { .events = EPOLLONESHOT, .data.ptr = sc };
+  if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, sc->fd, &ev) == 0)
+    return PLUMB_OK;
+  plumb__log(PLUMB__LOG_WARN, "epoll: cannot pause client %s",
+             PLUMB__PEER(&sc->peer));
+  return PLUMB_ESYS;
+}
 
 /* Runs the call w read for itself (w->mine) now, before reading sc on:
  * its reply goes out first, so a client making one call at a time waits
@@ -246,7 +295,7 @@ again:
   }
   for (;;) {
     int after = ran;
-    if (ran) {
+    if (ran && !sc->edge) {
       ran = 0;
       /* Nothing held and the last such read missed: epoll tells when
        * more comes (rx_level), one system call saved per call. */
@@ -254,8 +303,19 @@ again:
           (++sc->rx_after_n & 15) != 0 && sc->tr->rx_partial(sc->conn) == 0)
         break;
     }
+    ran = 0;
     if (plumb__srv_calls_full(sc))
       goto park_calls; /* conn_max_calls: its calls first (srv_calls.c) */
+    /* Edge-triggered: the descriptor is read only if an event came since
+     * its last read or that read may have left something - never to
+     * EAGAIN.  dirty is cleared just before a recv() that reads it (no
+     * whole frame inside), so an event from then on is seen at parking. */
+    if (sc->edge) {
+      int rs = sc->tr->rx_state(sc->conn);
+      if (rs != PLUMB__RX_WHOLE && !atomic_exchange(&sc->dirty, 0) &&
+          rs == PLUMB__RX_DRAINED)
+        break;
+    }
     st = sc->tr->recv(sc->conn, &w->rx, PLUMB_NOWAIT);
     if (after)
       sc->rx_after_miss = st == PLUMB_EAGAIN;
@@ -297,6 +357,12 @@ again:
     plumb__buf_free(&w->tx);
   int fd = sc->fd;
   pthread_mutex_unlock(&sc->mu);
+  if (sc->edge && sc->edge_armed) {
+    if (!srv_conn_park_edge(sc))
+      return; /* parked: hands off */
+    pthread_mutex_lock(&sc->mu); /* an event came meanwhile: ours again */
+    goto again;
+  }
   /* Once re-armed another worker may take sc: hands off.  (ThreadSanitizer
    * cannot see that EPOLL_CTL_MOD orders this epoll_ctl before the next
    * worker's epoll_wait, and reports that pair as a race; it is not.) */
@@ -312,6 +378,8 @@ park_calls: /* not watched: the call that ends the pause resumes it */
   atomic_store(&sc->state, SRV_PARKED);
   return;
 park_write:
+  if (sc->edge_armed && srv_conn_edge_off(s, sc) != PLUMB_OK)
+    goto drop;
   if (plumb__srv_park_write(s, sc, plumb__now_ns()) == PLUMB_OK)
     return;
 drop:

@@ -318,6 +318,14 @@ plumb__stream_buffered(const plumb__stream *s)
   return n <= s->max_frame && have - PLUMB__STREAM_PREFIX >= n;
 }
 
+int
+plumb__stream_rx_state(const plumb__stream *s)
+{
+  if (plumb__stream_buffered(s))
+    return PLUMB__RX_WHOLE;
+  return s->rx_short ? PLUMB__RX_DRAINED : PLUMB__RX_MORE;
+}
+
 /* The buffer is empty again: no charge, and a large one goes. */
 static void
 stream_rx_idle(plumb__stream *s)
@@ -409,14 +417,21 @@ stream_read(plumb__stream *s, int64_t deadline, int *st)
 {
   void *p = s->rx.data + s->rx.len;
   size_t n = s->body ? s->body - s->rx.len : s->rx.cap - s->rx.len;
+  ssize_t r;
 
   if (!s->rblock)
-    return read(s->rfd, p, n);
-  if (deadline == PLUMB_NOWAIT)
-    return recv(s->rfd, p, n, MSG_DONTWAIT);
-  if ((*st = stream_set_rcvtimeo(s, deadline)) != PLUMB_OK)
+    r = read(s->rfd, p, n);
+  else if (deadline == PLUMB_NOWAIT)
+    r = recv(s->rfd, p, n, MSG_DONTWAIT);
+  else if ((*st = stream_set_rcvtimeo(s, deadline)) != PLUMB_OK)
     return -2;
-  return recv(s->rfd, p, n, 0);
+  else
+    r = recv(s->rfd, p, n, 0);
+  /* A stream read (pipe, unix, tcp) takes all the kernel holds up to n:
+   * short means drained at that moment (plumb__stream_rx_state). */
+  s->rx_short = r >= 0 ? (size_t)r < n
+                       : errno == EAGAIN || errno == EWOULDBLOCK;
+  return r;
 }
 
 int
@@ -646,6 +661,12 @@ size_t
 plumb__fdconn_rx_partial(plumb_conn *pc)
 {
   return plumb__stream_partial(&((plumb__fdconn *)pc)->st);
+}
+
+int
+plumb__fdconn_rx_state(plumb_conn *pc)
+{
+  return plumb__stream_rx_state(&((plumb__fdconn *)pc)->st);
 }
 
 int

@@ -75,6 +75,9 @@ typedef struct plumb__stream {
   size_t toff;
   plumb__rx_pool *pool; /* server side: charged for rx while it is busy */
   size_t charged;       /* bytes of pool this stream holds */
+  /* The last read of rfd returned less than it asked for, or EAGAIN: the
+   * kernel held nothing more then (plumb__stream_rx_state). */
+  int rx_short;
 } plumb__stream;
 
 /* Prepares s over rfd/wfd (both must be O_NONBLOCK; the stream never closes
@@ -114,6 +117,12 @@ int plumb__stream_buffered(const plumb__stream *s);
 /* Bytes of a frame begun but not complete in the receive buffer (0 if
  * none): the server's partial-frame timeout watches it. */
 size_t plumb__stream_partial(const plumb__stream *s);
+/* transport.h's rx_state(): PLUMB__RX_WHOLE if a whole frame is
+ * buffered, else PLUMB__RX_DRAINED if the last read of the descriptor came
+ * back short or with EAGAIN (recv() would find only what arrived since; an
+ * edge-triggered epoll reports that), else PLUMB__RX_MORE (also before the
+ * first read). */
+int plumb__stream_rx_state(const plumb__stream *s);
 
 /* transport.h's try_send()/flush() over the stream: one non-blocking
  * write; a partly written frame's rest is copied into `tail` (at most
@@ -179,6 +188,7 @@ int plumb__fdconn_try_send(plumb_conn *c, const struct iovec *iov,
 int plumb__fdconn_flush(plumb_conn *c);
 int plumb__fdconn_write_wait(plumb_conn *c, int *fd, uint32_t *events);
 size_t plumb__fdconn_rx_partial(plumb_conn *c);
+int plumb__fdconn_rx_state(plumb_conn *c);
 int plumb__fdconn_peer(plumb_conn *c, plumb_peer *out);
 void plumb__fdconn_shutdown(plumb_conn *c);
 void plumb__fdconn_close(plumb_conn *c);

@@ -204,7 +204,23 @@ struct plumb_transport {
    * Zero (shm: its recv() arms the doorbell; queues that reassemble):
    * recv() to PLUMB_EAGAIN first. */
   int rx_level;
+  /* Optional (NULL = cannot tell; the server then registers conn_fd()
+   * one-shot and re-arms it after each visit).  Non-NULL: conn_fd() may be
+   * registered edge-triggered - every arrival of data makes it ready anew,
+   * whether or not the last read emptied it - and rx_state() says what the
+   * next recv() would do: PLUMB__RX_WHOLE, a whole frame waits inside (the
+   * descriptor is not read); PLUMB__RX_DRAINED, nothing whole inside and
+   * the last read of the descriptor came back short (or with EAGAIN), so
+   * it would find only what arrived since that read; PLUMB__RX_MORE,
+   * nothing whole inside and the descriptor may hold more.  The server
+   * then leaves a drained connection without the recv() to PLUMB_EAGAIN
+   * and without an epoll_ctl (docs/RUNTIME.md, "Edge-triggered
+   * connections"). */
+  int (*rx_state)(plumb_conn *c);
 };
+
+/* rx_state() values. */
+enum { PLUMB__RX_MORE = 0, PLUMB__RX_WHOLE = 1, PLUMB__RX_DRAINED = 2 };
 
 /* Registry (registry.c, generated list of built-in transports). */
 
