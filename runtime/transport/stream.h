@@ -78,6 +78,14 @@ typedef struct plumb__stream {
   /* The last read of rfd returned less than it asked for, or EAGAIN: the
    * kernel held nothing more then (plumb__stream_rx_state). */
   int rx_short;
+  /* Client receive: did reading before polling find the frame last time
+   * (a peer on our CPU has often answered by then)?  Tried again every
+   * 16th frame when not (stream.c, plumb__stream_recv). */
+  unsigned rx_first_ok, rx_first_n;
+  /* Pipe/FIFO writes: SIGPIPE's disposition as last looked at (every
+   * 256th write): ignored, so the write needs no masking (stream_write). */
+  unsigned sig_n;
+  int sig_ign;
 } plumb__stream;
 
 /* Prepares s over rfd/wfd (both must be O_NONBLOCK; the stream never closes
