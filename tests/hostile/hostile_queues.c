@@ -462,36 +462,14 @@ test_sysv_dead_box(void)
   CU_ASSERT(good_calls(5, NULL) == 0);
 }
 
-/* Empty private queues marked as sysvmq boxes (sysvmq.c: SV_BOX_QBYTES),
- * into ids. */
+/* Private queues sysvmq.c left in one of two states, into ids: empty and
+ * marked as boxes (SV_BOX_QBYTES), or (making) made by us, never used and
+ * still in the mode they have between msgget() and IPC_SET
+ * (SV_MODE_MAKING). */
 #define SV_BOX_QBYTES 12289UL
-static int
-sysv_marked_boxes(int *ids, int max)
-{
-  FILE *f = fopen("/proc/sysvipc/msg", "r");
-  char line[512];
-  int n = 0;
-  if (f == NULL)
-    return 0;
-  for (int i = 0; i < 100000 && n < max && fgets(line, sizeof(line), f);
-       i++) {
-    long key;
-    int id;
-    struct msqid_ds ds;
-    if (sscanf(line, "%ld %d", &key, &id) == 2 && key == 0 &&
-        msgctl(id, IPC_STAT, &ds) == 0 && ds.msg_qbytes == SV_BOX_QBYTES &&
-        ds.msg_qnum == 0)
-      ids[n++] = id;
-  }
-  fclose(f);
-  return n;
-}
-
-/* Private queues made by us that were never used and are still in the
- * mode sysvmq.c gives them between msgget() and IPC_SET (SV_MODE_MAKING). */
 #define SV_MODE_MAKING 0400
 static int
-sysv_making(int *ids, int max)
+sysv_left(int *ids, int max, int making)
 {
   FILE *f = fopen("/proc/sysvipc/msg", "r");
   char line[512];
@@ -503,10 +481,15 @@ sysv_making(int *ids, int max)
     long key, qnum, lspid, lrpid, cuid;
     unsigned perms;
     int id;
+    struct msqid_ds ds;
     if (sscanf(line, "%ld %d %o %*d %ld %ld %ld %*d %*d %ld", &key, &id,
-               &perms, &qnum, &lspid, &lrpid, &cuid) == 7 &&
-        key == 0 && (perms & 0777) == SV_MODE_MAKING && qnum == 0 &&
-        lspid == 0 && lrpid == 0 && (uid_t)cuid == geteuid())
+               &perms, &qnum, &lspid, &lrpid, &cuid) != 7 || key != 0 ||
+        qnum != 0)
+      continue;
+    if (making ? (perms & 0777) == SV_MODE_MAKING && lspid == 0 &&
+                     lrpid == 0 && (uid_t)cuid == geteuid()
+               : msgctl(id, IPC_STAT, &ds) == 0 &&
+                     ds.msg_qbytes == SV_BOX_QBYTES)
       ids[n++] = id;
   }
   fclose(f);
@@ -552,13 +535,13 @@ dial_and_die_at(const char *where)
 static void
 test_sysv_box_before_knock(void)
 {
-  int before[256], n = sysv_marked_boxes(before, 256);
-  int mbefore[256], mn = sysv_making(mbefore, 256);
+  int before[256], n = sysv_left(before, 256, 0);
+  int mbefore[256], mn = sysv_left(mbefore, 256, 1);
   CU_ASSERT(dial_and_die_at("box"));
   CU_ASSERT(dial_and_die_at("making"));
-  int now[256], m = sysv_marked_boxes(now, 256);
+  int now[256], m = sysv_left(now, 256, 0);
   int box = new_id(before, n, now, m);
-  m = sysv_making(now, 256);
+  m = sysv_left(now, 256, 1);
   int making = new_id(mbefore, mn, now, m);
   CU_ASSERT_FATAL(box >= 0);    /* the window was hit: a box was left */
   CU_ASSERT_FATAL(making >= 0); /* and a queue in the making */
