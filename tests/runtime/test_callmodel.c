@@ -361,6 +361,98 @@ test_parallel_raw(void)
   raw_close(&r);
 }
 
+/* ---- edge-triggered connections: no lost wake-up ------------------------ */
+
+typedef struct add_arg {
+  plumb_client *c;
+  int base, n, bad;
+} add_arg;
+
+static void *
+add_thread(void *p)
+{
+  add_arg *a = p;
+  for (int i = 0; i < a->n; i++) {
+    int32_t r = 0;
+    if (test_Echo_add(a->c, a->base, i, &r) != PLUMB_OK ||
+        r != a->base + i)
+      a->bad++;
+  }
+  return NULL;
+}
+
+/* Short calls as fast as they go - four connections of their own and two
+ * threads sharing a fifth - while a raw peer sends bursts of pipelined
+ * requests (many frames in one read, the rest while its reader runs a
+ * call): requests that arrive while a worker owns the connection must be
+ * read (unix, tcp, fifo: edge-triggered, docs/RUNTIME.md).  Every call
+ * answers, each within the client's 3 s timeout. */
+static void
+test_edge_no_lost_wakeup(void)
+{
+  enum { THREADS = 6, CALLS = 400, BURSTS = 20, PER_BURST = 24 };
+  plumb_client *c[5];
+  pthread_t t[THREADS];
+  add_arg a[THREADS];
+  raw r;
+  plumb__frame f;
+  int got = 0, wrong = 0;
+  for (int i = 0; i < 5; i++) {
+    c[i] = client_open();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c[i]);
+  }
+  CU_ASSERT_EQUAL_FATAL(raw_open(&r), PLUMB_OK);
+  long long t0 = ptest_now_ms();
+  for (int i = 0; i < THREADS; i++) {
+    a[i] = (add_arg){ c[i < 4 ? i : 4], 1000 * i, CALLS, 0 };
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, add_thread, &a[i]), 0);
+  }
+  for (uint32_t b = 0; b < BURSTS; b++) {
+    for (uint32_t i = 1; i <= PER_BURST; i++)
+      CU_ASSERT_EQUAL(raw_pair(&r, PLUMB__FRAME_REQUEST, b * 100 + i,
+                               TEST_ADD, NULL, -1, (int32_t)i, 1), PLUMB_OK);
+    for (uint32_t i = 0; i < PER_BURST; i++) {
+      if (raw_recv(&r, 3000, &f) != PLUMB_OK)
+        break;
+      got++;
+      if (reply_int(&f) != (int32_t)(f.call_id % 100) + 1)
+        wrong++;
+    }
+  }
+  int bad = 0;
+  for (int i = 0; i < THREADS; i++) {
+    pthread_join(t[i], NULL);
+    bad += a[i].bad;
+  }
+  /* Two naps, then two more 0-900 us later: the second pair tends to
+   * arrive while the reader runs the first nap inline and the second
+   * waits whole in its buffer - the event it makes must not be lost
+   * when that buffered frame is taken. */
+  int naps = 0;
+  for (uint32_t k = 0; k < 10; k++) {
+    for (uint32_t i = 1; i <= 4; i++) {
+      if (i == 3)
+        usleep(k * 100);
+      CU_ASSERT_EQUAL(raw_pair(&r, PLUMB__FRAME_REQUEST, 5000 + k * 10 + i,
+                               TEST_NAP, NULL, -1, 20, (int32_t)i),
+                      PLUMB_OK);
+    }
+    for (int i = 0; i < 4 && raw_recv(&r, 1000, &f) == PLUMB_OK; i++)
+      naps += reply_int(&f) == (int32_t)(f.call_id % 10);
+  }
+  long long ms = ptest_now_ms() - t0;
+  printf("\n    %s: %d calls from %d threads + %d pipelined: %lld ms, "
+         "%d failed", g_tr, THREADS * CALLS, THREADS, BURSTS * PER_BURST, ms,
+         bad);
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT_EQUAL(got, BURSTS * PER_BURST);
+  CU_ASSERT_EQUAL(wrong, 0);
+  CU_ASSERT_EQUAL(naps, 40);
+  raw_close(&r);
+  for (int i = 0; i < 5; i++)
+    plumb_client_close(c[i]);
+}
+
 static int limit_send_fails;
 
 static void *
@@ -989,6 +1081,8 @@ static const ptest_case cases[] = {
   { "deadline expired in the queue", test_deadline_queued },
   { "handler reads the deadline", test_deadline_read },
   { "deadline propagation A -> B -> C", test_deadline_chain },
+  { "many short calls, pipelined bursts: none lost",
+    test_edge_no_lost_wakeup },
   { "cancel before start", test_cancel_before_start },
   { "cancel while running", test_cancel_running },
   { "cancel with every handler slot busy", test_cancel_workers_busy },
