@@ -102,6 +102,7 @@ plumb_server_new(plumb_server **out, const plumb_server_opts *o)
   s->stop_kind = SRV_STOP;
   s->timer_kind = SRV_TIMER;
   s->timerfd = -1;
+  s->wdfd = -1;
   srv_flow_defaults(s, o);
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->timer_mu, NULL);
@@ -120,6 +121,8 @@ plumb_server_new(plumb_server **out, const plumb_server_opts *o)
   ev.data.ptr = &s->timer_kind;
   if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timerfd, &ev) != 0)
     goto close_timer;
+  if (plumb__srv_wd_init(s) != PLUMB_OK)
+    goto close_timer;
   if (plumb__srv_calls_init(s, o ? o->conn_max_calls : 0) != PLUMB_OK)
     goto close_calls;
   *out = s;
@@ -127,6 +130,7 @@ plumb_server_new(plumb_server **out, const plumb_server_opts *o)
 
 close_calls:
   plumb__srv_calls_fini(s);
+  plumb__srv_wd_fini(s);
 close_timer:
   close(s->timerfd);
 close_stop:
@@ -281,6 +285,8 @@ srv_worker_main(void *arg)
       plumb__srv_accept_all(s, ev.data.ptr);
     } else if (kind == SRV_TIMER) {
       plumb__srv_timer_tick(w);
+    } else if (kind == SRV_WATCHDOG) {
+      plumb__srv_wd_tick(w);
     } else if (kind == SRV_CALLS) {
       plumb__srv_calls_event(w);
     } else { /* a connection: the worker that wins the swap serves it */
@@ -437,6 +443,7 @@ plumb_server_free(plumb_server *s)
     free(sc);
   }
   plumb__srv_calls_fini(s);
+  plumb__srv_wd_fini(s);
   close(s->timerfd);
   pthread_mutex_destroy(&s->timer_mu);
   close(s->stopfd);

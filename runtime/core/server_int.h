@@ -11,6 +11,7 @@
  *   srv_reply.c    sending answers without blocking
  *   srv_dispatch.c one request: find object and operation, decode, run, answer
  *   srv_calls.c    calls in flight: pool, ordering, run queue, cancel
+ *   srv_watchdog.c calls run inline past their 2 ms: the reader taken over
  *   srv_serial.c   PLUMB_OBJECT_SERIALIZE objects
  *   call.c         what handlers see (plumb_call_*); call_defer.c deferred
  */
@@ -51,11 +52,12 @@
 #define SRV_BUF_KEEP (4u << 20)
 
 enum { SRV_LISTENER = 1, SRV_CONN = 2, SRV_STOP = 3, SRV_CONN_W = 4,
-       SRV_TIMER = 5, SRV_CALLS = 6 };
+       SRV_TIMER = 5, SRV_CALLS = 6, SRV_WATCHDOG = 7 };
 /* srv_conn.state: who may touch it (see srv_conn_take).  SRV_INLINE + w
  * (worker w's id): owned by worker w, which is running one of its calls
  * itself before it reads on (srv_conn.c); the timer takes it over once
- * sc->next_check (SRV_INLINE_NS after the call started) is due. */
+ * sc->next_check (SRV_INLINE_NS after the call started) is due
+ * (srv_watchdog.c). */
 enum { SRV_PARKED = 0, SRV_OWNED = 1, SRV_DEAD = 2, SRV_INLINE = 3 };
 /* A call a worker runs inline holds its connection's reader this long at
  * most: then the timer reads on (cancel frames, parallel calls). */
@@ -164,6 +166,11 @@ struct plumb_server {
   int timerfd;
   pthread_mutex_t timer_mu;
   int64_t timer_at;     /* when timerfd fires next; 0 = disarmed */
+  /* the watchdog of inline calls (srv_watchdog.c) */
+  int wd_kind;          /* SRV_WATCHDOG; its address is wdfd's data */
+  int wdfd;             /* periodic timerfd, edge-triggered; -1 = none */
+  atomic_int wd_on;     /* wdfd is ticking */
+  atomic_int wd_seen;   /* a call went inline since the last tick */
   int no_introspection;     /* introspect.c: _plumb.introspect off */
   struct timespec started;  /* CLOCK_MONOTONIC at plumb_server_new */
   atomic_uint_fast64_t calls_served; /* operations found and run */
@@ -222,6 +229,13 @@ int plumb__srv_check_partial(plumb_server *s, srv_conn *sc, int64_t now);
 /* Logs that sc is dropped because the receive budget (max_rx_memory) is
  * full: at most one line a second, with the count of those not reported. */
 void plumb__srv_log_rx_full(plumb_server *s, const srv_conn *sc);
+
+/* srv_watchdog.c */
+int plumb__srv_wd_init(plumb_server *s);
+void plumb__srv_wd_fini(plumb_server *s);
+/* A call goes inline (after its SRV_INLINE state is stored). */
+void plumb__srv_wd_start(plumb_server *s);
+void plumb__srv_wd_tick(srv_worker *w);
 
 /* srv_reply.c */
 int plumb__srv_send(srv_conn *sc, const plumb__frame *req, int kind,

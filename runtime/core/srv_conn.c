@@ -244,8 +244,9 @@ srv_conn_edge_off(plumb_server *s, srv_conn *sc)
  * its reply goes out first, so a client making one call at a time waits
  * for no system call of the reader (the next recv() to EAGAIN, shm's
  * doorbell drain and arming, the epoll re-arm).  Meanwhile sc is
- * SRV_INLINE + w->id, in no epoll set; should the call run past
- * SRV_INLINE_NS (2 ms) the timer takes sc over (srv_flow.c) and reads on, so
+ * SRV_INLINE + w->id (edge-triggered: events only mark it dirty); should
+ * the call run past SRV_INLINE_NS (2 ms) the watchdog takes sc over
+ * (srv_watchdog.c) and reads on, so
  * CANCEL frames and the connection's parallel calls wait at most that.
  * Called with sc->mu held; returns 0 with it held again and sc still
  * ours, or 1 if sc was taken over (or dropped) meanwhile: hands off. */
@@ -258,7 +259,7 @@ srv_conn_run_inline(srv_worker *w, srv_conn *sc)
   atomic_store(&sc->next_check, at);
   atomic_store(&sc->state, me);
   pthread_mutex_unlock(&sc->mu);
-  plumb__srv_timer_want(w->s, at);
+  plumb__srv_wd_start(w->s); /* ticks while calls run inline */
   plumb__srv_calls_run_mine(w);
   if (!atomic_compare_exchange_strong(&sc->state, &me, SRV_OWNED))
     return 1;
