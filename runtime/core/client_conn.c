@@ -80,7 +80,11 @@ plumb__pend_complete(plumb_client *c, plumb_pending *p, int status)
         c->cbq_head = p;
       c->cbq_tail = p;
     }
-    plumb__client_signal(c);
+    /* The eventfd tells an event loop that dispatch has work; an answer
+     * read by the very thread waiting for it (_finish, wait) needs none -
+     * that thread sees it at once - unless a callback must run. */
+    if (p != c->reading_for || p->cb != NULL)
+      plumb__client_signal(c);
   }
   pthread_cond_broadcast(&c->cv);
 }
@@ -400,7 +404,9 @@ plumb__client_wait(plumb_client *c, plumb_pending *p, int64_t until)
                                                   : PLUMB_ECLOSED);
         return;
       }
+      c->reading_for = p;
       (void)client_read_one(c, until);
+      c->reading_for = NULL;
       continue;
     }
     if (until == PLUMB_FOREVER) {

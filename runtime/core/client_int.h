@@ -108,6 +108,7 @@ struct plumb_client {
   int epfd, efd, tfd;
   int efd_signalled;
   int in_dispatch;    /* a dispatch is reading: no need to signal */
+  plumb_pending *reading_for; /* the call the active reader waits for */
   int64_t timer_at;   /* earliest async deadline, 0 = none */
   int64_t tfd_at;     /* what tfd is armed for, 0 = not */
   int64_t last_rx_ns; /* last frame received (idle check) */

@@ -290,8 +290,17 @@ plumb_pending_free(plumb_pending *p)
   if (p == NULL)
     return;
   plumb_client *c = p->c;
-  plumb_pending_cancel(p);
+  uint32_t id = 0;
+  const plumb_operation *o = NULL;
+  int cancel = 0;
+  /* one critical section: cancel (if still outstanding) and release */
   pthread_mutex_lock(&c->mu);
+  if (p->state == PEND_INFLIGHT) {
+    id = p->id;
+    o = p->op;
+    plumb__pend_complete(c, p, PLUMB_ECANCELLED);
+    cancel = 1;
+  }
   if (p->queued)
     cbq_unlink(c, p);
   p->state = PEND_IDLE;
@@ -303,6 +312,8 @@ plumb_pending_free(plumb_pending *p)
   c->pool = p;
   c->n_async--;
   pthread_mutex_unlock(&c->mu);
+  if (cancel) /* id and op copied: p may be reused meanwhile */
+    plumb__client_send_cancel(c, id, o);
 }
 
 void
