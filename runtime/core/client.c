@@ -113,6 +113,20 @@ plumb__client_set_error(plumb_client *c, const char *fmt, ...)
   va_end(ap);
 }
 
+plumb_buf *
+plumb__client_rxbuf(void)
+{
+  client_tls *t = tls_get();
+  return t ? &t->rx : NULL;
+}
+
+void
+plumb__client_buf_trim(plumb_buf *b)
+{
+  if (b->cap > CLIENT_BUF_KEEP)
+    plumb__buf_free(b);
+}
+
 plumb_arena *
 plumb__client_scratch(void)
 {
@@ -236,10 +250,11 @@ plumb__client_send(plumb_client *c, client_conn *cc, plumb__frame *f,
 
 int
 plumb__client_start(plumb_client *c, const plumb_operation *o,
-                    const ProtobufCMessage *req, plumb_pending *p,
+                    const ProtobufCMessage *req, plumb_pending **pp,
                     int64_t deadline)
 {
   client_tls *t = tls_get();
+  plumb_pending *p = *pp;
   client_conn *cc;
   plumb__frame f;
   size_t size;
@@ -256,6 +271,10 @@ plumb__client_start(plumb_client *c, const plumb_operation *o,
   t->tx.len = req ? protobuf_c_message_pack(req, t->tx.data) : 0;
 
   pthread_mutex_lock(&c->mu);
+  if (p == NULL && (p = *pp = plumb__pending_take(c)) == NULL) {
+    pthread_mutex_unlock(&c->mu);
+    return PLUMB_ENOMEM;
+  }
   if (!oneway && c->n_pending >= c->max_pending) {
     plumb__client_set_error(c, "%s: %u calls outstanding on the handle "
                             "(max_pending)", o->name, c->n_pending);
@@ -595,7 +614,7 @@ plumb_invoke(plumb_client *c, const plumb_interface *iface, uint32_t op,
              const ProtobufCMessage *req, ProtobufCMessage **rep,
              plumb_arena *arena)
 {
-  plumb_pending call;
+  plumb_pending call, *callp = &call;
   client_tls *t;
   int st, timed_out = 0;
 
@@ -621,7 +640,7 @@ plumb_invoke(plumb_client *c, const plumb_interface *iface, uint32_t op,
   memset(&call, 0, sizeof(call));
   call.buf = t->rx;
   t->rx = (plumb_buf){ NULL, 0, 0 };
-  st = plumb__client_start(c, o, req, &call, deadline);
+  st = plumb__client_start(c, o, req, &callp, deadline);
   if (st == PLUMB_OK && !oneway) {
     pthread_mutex_lock(&c->mu);
     c->users++;
