@@ -27,7 +27,6 @@
 static plumb_pending *
 pending_get(plumb_client *c)
 {
-  /* (plumb__pending_take below) */
   plumb_pending *p = c->pool;
   if (p != NULL) {
     c->pool = p->lnext;
