@@ -7,7 +7,9 @@
 # not for pipe, whose server is the client's child).  Run it for two builds
 # in turn to compare them (bench/results/big-echo.md).  Short by design:
 # others share the CPUs.  EP_SUFFIX is appended to the endpoint (shm:
-# "?ring=4194304").
+# "?ring=4194304").  For shm, "raw" is one memcpy of SIZE bytes
+# (bench/memcpy_bw; MEMCPY_BW names another binary), the loan target of
+# issue 17 being 0.8x of it.
 B=$1; t=$2; s=$3; R=${4:-3}
 case $t in
   unix) ep=unix:/tmp/bigq-$$.sock;; tcp) ep=tcp://127.0.0.1:$((20000+RANDOM%20000));;
@@ -27,7 +29,10 @@ for r in $(seq $R); do
   if [ $sp != 0 ] && { [ $r = 1 ] || [ $r = $R ]; }; then
     kill -USR1 $sp; sleep 0.2
   fi
-  if [ $t != shm ]; then
+  if [ $t = shm ]; then # the floor: one memcpy of the payload, CPU 0
+  o=$(timeout 30 ${MEMCPY_BW:-$B/bench/memcpy_bw} -s $s -c 0 2>&1)
+  RW+=($(echo "$o" | grep -o "MBps=[0-9.]*" | cut -d= -f2)); RC+=(-)
+  else
   o=$(timeout 30 $B/bench/raw_pingpong $t -n 200 -t 0.4 -s $s -c cross -e 2>&1)
   RW+=($(echo "$o" | grep -o "MBps=[0-9.]*" | cut -d= -f2)); RC+=($(echo "$o" | awk '{for(i=1;i<=NF;i++){split($i,a,"=");if(a[1]=="client_cpu_us")c=a[2];if(a[1]=="server_cpu_us")s=a[2]}}END{print c+s}'))
   fi
