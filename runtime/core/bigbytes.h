@@ -6,7 +6,9 @@
  * Only top-level, singular (proto3, no presence, not in a oneof) bytes
  * fields of at least PLUMB__BIG_MIN bytes qualify: the parameters and
  * return value of an operation, each one field of its request or reply
- * message.  Anything else packs and unpacks as before.
+ * message.  Anything else packs and unpacks as before, and so does a
+ * message whose C struct is larger than PLUMB__BIG_COPY_MAX (the scatter
+ * packs a shallow copy of it with the big fields emptied).
  */
 #ifndef PLUMB_BIGBYTES_H
 #define PLUMB_BIGBYTES_H

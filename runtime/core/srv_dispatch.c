@@ -150,7 +150,8 @@ srv_call_prepare(srv_call *c, int st, const ProtobufCMessage *rep,
     return;
   }
   if (st == PLUMB_OK) {
-    size_t max = s->max_frame - PLUMB__FRAME_HDR;
+    size_t max = s->max_frame > PLUMB__FRAME_HDR
+                     ? s->max_frame - PLUMB__FRAME_HDR : 0;
     int pst;
     if (by_ref) {
       pst = plumb__scatter_pack(rep, &c->tx, max, &c->ans_sc);

@@ -6,7 +6,10 @@
  * two big outputs, bytes the handler made, a big request alone - through
  * the synchronous and the asynchronous stubs, results kept in one arena
  * across calls (each reply's frame is adopted by it), and no IPC object
- * left behind when the server stops.
+ * left behind when the server stops.  Over unix, a raw peer also sends
+ * hand-made request bodies (a big field twice, big after small, a length
+ * past the end): the server answers each as protobuf says, or refuses it
+ * and keeps serving.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,14 +18,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <plumb/async.h>
 #include <plumb/plumb.h>
 
+#include "big-wire.h"
 #include "big.h"
+#include "frame.h"
 #include "proc.h"
 #include "ptest.h"
 
@@ -195,6 +202,150 @@ test_async(void)
   plumb_client_close(c);
 }
 
+/* ---- a raw peer (unix only) ----------------------------------------- */
+
+static size_t
+put_varint(uint8_t *p, uint64_t v)
+{
+  size_t n = 0;
+  for (; v >= 0x80; v >>= 7)
+    p[n++] = (uint8_t)(v | 0x80);
+  p[n++] = (uint8_t)v;
+  return n;
+}
+
+/* Field 1 (data) of an echo request: bytes p[0..n), claiming `claim`
+ * bytes (n for an honest one). */
+static size_t
+put_data(uint8_t *w, const uint8_t *p, size_t n, size_t claim)
+{
+  size_t k = 0;
+  w[k++] = 0x0a;
+  k += put_varint(w + k, claim);
+  memcpy(w + k, p, n);
+  return k + n;
+}
+
+static int
+io_all(int fd, uint8_t *p, size_t n, int out)
+{
+  long long end = ptest_now_ms() + 10000;
+  while (n > 0 && ptest_now_ms() < end) {
+    struct pollfd pf = { fd, (short)(out ? POLLOUT : POLLIN), 0 };
+    if (poll(&pf, 1, 100) <= 0)
+      continue;
+    ssize_t r = out ? write(fd, p, n) : read(fd, p, n);
+    if (r <= 0)
+      return -1;
+    p += r;
+    n -= (size_t)r;
+  }
+  return n == 0 ? 0 : -1;
+}
+
+/* Sends an echo request with body b[0..n) on fd and reads the answer:
+ * its kind, and for a reply the returned bytes into *out (malloc'd). */
+static int
+raw_echo(int fd, uint32_t id, const uint8_t *b, size_t n, uint8_t **out,
+         size_t *outlen)
+{
+  const plumb_operation *o = &big_Big_interface.ops[0];
+  uint8_t pre[4 + PLUMB__FRAME_HDR + 3];
+  plumb__frame f;
+  memset(&f, 0, sizeof f);
+  f.kind = PLUMB__FRAME_REQUEST;
+  f.call_id = id;
+  f.iface = o->decl_iface;
+  f.op = o->decl_index;
+  f.text_len = 3;
+  f.body_len = (uint32_t)n;
+  uint32_t len = (uint32_t)(PLUMB__FRAME_HDR + 3 + n);
+  pre[0] = (uint8_t)len, pre[1] = (uint8_t)(len >> 8);
+  pre[2] = (uint8_t)(len >> 16), pre[3] = (uint8_t)(len >> 24);
+  plumb__frame_encode(pre + 4, &f);
+  memcpy(pre + 4 + PLUMB__FRAME_HDR, "big", 3);
+  if (io_all(fd, pre, sizeof pre, 1) != 0 ||
+      io_all(fd, (uint8_t *)b, n, 1) != 0 || io_all(fd, pre, 4, 0) != 0)
+    return -1;
+  len = pre[0] | pre[1] << 8 | pre[2] << 16 | (uint32_t)pre[3] << 24;
+  uint8_t *fr = malloc(len ? len : 1);
+  const char *why;
+  plumb__frame a;
+  if (fr == NULL || io_all(fd, fr, len, 0) != 0 ||
+      plumb__frame_decode(fr, len, 64u << 20, &a, &why) != PLUMB_OK ||
+      a.call_id != id) {
+    free(fr);
+    return -1;
+  }
+  int kind = a.kind;
+  *out = NULL;
+  *outlen = 0;
+  if (kind == PLUMB__FRAME_REPLY) {
+    big_Big_echo__reply *r = (big_Big_echo__reply *)protobuf_c_message_unpack(
+        &big_Big_echo__reply__descriptor, NULL, a.body_len, a.body);
+    if (r == NULL) {
+      free(fr);
+      return -1;
+    }
+    *outlen = r->_ret.len;
+    *out = malloc(r->_ret.len ? r->_ret.len : 1);
+    memcpy(*out, r->_ret.data, r->_ret.len);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+  }
+  free(fr);
+  return kind;
+}
+
+static void
+test_raw_shapes(void)
+{
+  if (strcmp(scheme, "unix") != 0)
+    return; /* one stream peer is enough: the decode is the same */
+  size_t big = 40 * 1024;
+  uint8_t *p = pattern(big, 11), *q = pattern(big, 12);
+  uint8_t *w = malloc(3 * big + 64), *out;
+  size_t n, outlen;
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  CU_ASSERT_FATAL(strlen(sep + 5) < sizeof sa.sun_path);
+  memcpy(sa.sun_path, sep + 5, strlen(sep + 5) + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  CU_ASSERT_FATAL(fd >= 0);
+  CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+  fcntl(fd, F_SETFL, O_NONBLOCK);
+
+  /* big, then small: the last wins */
+  n = put_data(w, p, big, big);
+  n += put_data(w + n, (const uint8_t *)"yz", 2, 2);
+  CU_ASSERT_EQUAL(raw_echo(fd, 1, w, n, &out, &outlen), PLUMB__FRAME_REPLY);
+  CU_ASSERT(outlen == 2 && out != NULL && memcmp(out, "yz", 2) == 0);
+  free(out);
+  /* small, then big: the big one (borrowed from the frame, echoed back) */
+  n = put_data(w, (const uint8_t *)"yz", 2, 2);
+  n += put_data(w + n, p, big, big);
+  CU_ASSERT_EQUAL(raw_echo(fd, 2, w, n, &out, &outlen), PLUMB__FRAME_REPLY);
+  CU_ASSERT(outlen == big && out != NULL && memcmp(out, p, big) == 0);
+  free(out);
+  /* two big ones: the second */
+  n = put_data(w, p, big, big);
+  n += put_data(w + n, q, big, big);
+  CU_ASSERT_EQUAL(raw_echo(fd, 3, w, n, &out, &outlen), PLUMB__FRAME_REPLY);
+  CU_ASSERT(outlen == big && out != NULL && memcmp(out, q, big) == 0);
+  free(out);
+  /* a big field claiming more bytes than the body has: refused ... */
+  n = put_data(w, p, big, big + 100);
+  CU_ASSERT_EQUAL(raw_echo(fd, 4, w, n, &out, &outlen), PLUMB__FRAME_SYSEXC);
+  free(out);
+  /* ... and the connection still served */
+  n = put_data(w, q, big, big);
+  CU_ASSERT_EQUAL(raw_echo(fd, 5, w, n, &out, &outlen), PLUMB__FRAME_REPLY);
+  CU_ASSERT(outlen == big && out != NULL && memcmp(out, q, big) == 0);
+  free(out);
+  close(fd);
+  free(w);
+  free(p);
+  free(q);
+}
+
 /* Run last: stops the server and looks for what it may have left. */
 static void
 test_nothing_left(void)
@@ -222,6 +373,7 @@ static const ptest_case cases[] = {
   { "echo and sum, 0 B to 4 MiB", test_echo_sizes },
   { "results kept in one arena; swap, make, sum", test_kept_results },
   { "asynchronous stubs", test_async },
+  { "raw peer: repeated and bad big fields (unix)", test_raw_shapes },
   { "nothing left behind", test_nothing_left },
   { NULL, NULL },
 };
