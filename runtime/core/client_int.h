@@ -18,6 +18,7 @@
 
 #include "plumb/async.h"
 #include "plumb/generated.h"
+#include "bigbytes.h"
 #include "frame.h"
 #include "transport.h"
 
@@ -133,6 +134,11 @@ int64_t plumb__client_take_deadline(plumb_client *c);
 int plumb__client_send(plumb_client *c, client_conn *cc, plumb__frame *f,
                        int with_object, const void *body, size_t body_len,
                        int64_t deadline, int reading);
+/* The same with the body in pieces, body[0..nbody) (at most
+ * PLUMB__BIG_IOV: a scatter's, bigbytes.h). */
+int plumb__client_sendv(plumb_client *c, client_conn *cc, plumb__frame *f,
+                        int with_object, const struct iovec *body, int nbody,
+                        int64_t deadline, int reading);
 /* Prepares and sends the request for o on *pp (p->id etc. filled in, p
  * in the id table unless oneway).  *pp == NULL (async): a pending is
  * taken from the pool in the same critical section and left in *pp, also
