@@ -41,6 +41,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -91,6 +92,8 @@ typedef struct mq_conn {
   int wbroken;      /* a frame was half sent */
   int peer_gone;    /* BYE seen or the pidfd fired */
   int delivered;    /* the last recv() returned a frame */
+  int rq_blocks;    /* client: rq is a blocking descriptor (see recv) */
+  mqd_t selfq;      /* client: rq for writing, shutdown()'s BYE to itself */
   plumb__reasm rx;  /* the frame being received */
   uint64_t secret;  /* in every message, both ways */
   uid_t peer_uid;   /* owner of the peer's queue */
@@ -248,6 +251,8 @@ mq_conn_free(mq_conn *c)
     mq_close(c->wq);
   if (c->sq != (mqd_t)-1)
     mq_close(c->sq);
+  if (c->selfq != (mqd_t)-1)
+    mq_close(c->selfq);
   free(c->sname);
   if (c->pidfd >= 0)
     close(c->pidfd);
@@ -273,7 +278,7 @@ mq_conn_new(void)
   if (c == NULL)
     return NULL;
   c->base.ops = &plumb__tran_mq;
-  c->rq = c->wq = c->sq = (mqd_t)-1;
+  c->rq = c->wq = c->sq = c->selfq = (mqd_t)-1;
   c->pidfd = c->wakefd = c->epfd = -1;
   return c;
 }
@@ -747,6 +752,10 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
     }
     free(buf);
   }
+  /* A descriptor to write our own queue: shutdown() posts a BYE there to
+   * end a receive blocked in mq_timedreceive (-1: it ends within a slice
+   * instead). */
+  c->selfq = mq_open(sname, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   mq_unlink(sname);
   c->sq = sq;
   c->sname = strdup(addr); /* NULL only costs the clean-up below */
@@ -758,6 +767,13 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   if ((rv = mq_conn_setup(c, opts ? opts->max_frame : 0)) != PLUMB_OK) {
     mq_conn_free(c);
     return rv;
+  }
+  /* A client waits for its reply in mq_timedreceive itself (one system
+   * call, as the raw mechanism), so its queue blocks; a non-blocking
+   * look passes a timeout already expired (mq_recv_frame). */
+  {
+    struct mq_attr na = { .mq_flags = 0 };
+    c->rq_blocks = mq_setattr(c->rq, &na, NULL) == 0;
   }
   *out = &c->base;
   return PLUMB_OK;
@@ -927,10 +943,93 @@ mq_take(mq_conn *c, const uint8_t *m, size_t n)
   }
 }
 
+/* Bytes of a frame begun but not complete (the server's slowloris
+ * check, and rx_level: nothing held means conn_fd() tells of the rest). */
+static size_t
+mq_rx_partial(plumb_conn *pc)
+{
+  mq_conn *c = (mq_conn *)pc;
+  return c->rx.in_frame ? c->rx.part.len + 1 : 0;
+}
+
+/* mq_timedreceive's absolute CLOCK_REALTIME timeout for a monotonic
+ * deadline (PLUMB_NOWAIT: the epoch, already expired: no wait). */
+static struct timespec
+mq_abs_timeout(int64_t deadline)
+{
+  struct timespec ts = { 0, 0 };
+  if (deadline == PLUMB_NOWAIT)
+    return ts;
+  int64_t wait = deadline - plumb__now_ns();
+  if (wait < 0)
+    wait = 0;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  wait += ts.tv_nsec;
+  ts.tv_sec += (time_t)(wait / 1000000000);
+  ts.tv_nsec = (long)(wait % 1000000000);
+  return ts;
+}
+
+/* A client's receive on its blocking queue: mq_timedreceive waits for the
+ * reply itself, in slices of MQ_LIVE_SLICE_NS; between slices the pidfd
+ * and shutdown are looked at (shutdown() also posts a BYE to us, and the
+ * server's BYE or death ends the wait the same way). */
+static int
+mq_recv_blocking(mq_conn *c, plumb_buf *buf, int64_t deadline)
+{
+  for (;;) {
+    if (atomic_load(&c->shut))
+      return PLUMB_ECLOSED;
+    int64_t until = deadline;
+    if (deadline != PLUMB_NOWAIT) {
+      int64_t slice = plumb__now_ns() + MQ_LIVE_SLICE_NS;
+      if (deadline == PLUMB_FOREVER || deadline > slice)
+        until = slice;
+    }
+    struct timespec ts = mq_abs_timeout(until);
+    ssize_t n = mq_timedreceive(c->rq, (char *)c->rmsg, c->rsize, NULL, &ts);
+    if (n >= 0) {
+      int r = mq_take(c, c->rmsg, (size_t)n);
+      if (r < 0)
+        return r;
+      if (r == 1) {
+        plumb__reasm_take(&c->rx, buf);
+        return PLUMB_OK;
+      }
+      continue;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno != ETIMEDOUT && errno != EAGAIN)
+      return PLUMB_ESYS;
+    if (c->peer_gone)
+      return PLUMB_ECLOSED;
+    /* nothing now: is the server still there? */
+    int r = mq_wait((int)c->rq, POLLIN, c->pidfd, c->wakefd, PLUMB_NOWAIT);
+    if (r == PLUMB_ECLOSED) {
+      if (atomic_load(&c->shut))
+        return PLUMB_ECLOSED;
+      c->peer_gone = 1; /* drain what it sent before dying, then fail */
+      continue;
+    }
+    if (r < 0)
+      return r;
+    if (r == 1)
+      continue;
+    if (deadline == PLUMB_NOWAIT)
+      return PLUMB_EAGAIN;
+    if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
+      return PLUMB_ETIMEDOUT;
+  }
+}
+
 static int
 mq_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
 {
   mq_conn *c = (mq_conn *)pc;
+
+  if (c->rq_blocks)
+    return mq_recv_blocking(c, buf, deadline);
   /* A blocking caller usually waits for an answer not sent yet: poll
    * first (poll + receive, not receive + poll + receive). */
   int wait_first = deadline != PLUMB_NOWAIT && !c->peer_gone;
@@ -1022,6 +1121,10 @@ mq_shutdown(plumb_conn *pc)
    * fire when we exit, or its deadline). */
   if (!c->wbroken)
     (void)mq_send(c->wq, (const char *)bye, mq_hdr_in(c, bye, MQ_BYE), 0);
+  /* and a receive of ours blocked in mq_timedreceive (a full queue: it
+   * is not blocked, and sees `shut` next) */
+  if (c->selfq != (mqd_t)-1)
+    (void)mq_send(c->selfq, (const char *)bye, mq_hdr_in(c, bye, MQ_BYE), 0);
   if (write(c->wakefd, &one, sizeof(one)) < 0) {
     /* the eventfd cannot overflow with one write */
   }
@@ -1087,4 +1190,6 @@ const plumb_transport plumb__tran_mq = {
   .peer = mq_peer,
   .shutdown = mq_shutdown,
   .close = mq_close_conn,
+  .rx_partial = mq_rx_partial,
+  .rx_level = 1,
 };
