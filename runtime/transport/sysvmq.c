@@ -174,6 +174,14 @@ typedef struct sv_conn {
   int direct;        /* client: recv() reads rq itself (see top) */
   int tfd, wakefd;
   atomic_int waiting; /* a recv() is (about to be) blocked in msgrcv() */
+  /* Direct mode, told by the watchdog without a system call in recv():
+   * the deadline the timerfd is armed for (0 = none, or it fired) and
+   * whether the server's pidfd fired.  Each is stored before the
+   * watchdog looks at `waiting`, which recv() stores before it looks at
+   * them: one of the two sees the other (seq_cst), so a blocked msgrcv()
+   * is always woken or never entered. */
+  _Atomic int64_t armed;
+  atomic_int srv_died;
   pthread_t wd;
   int wd_on;
 } sv_conn;
@@ -943,8 +951,15 @@ sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
   for (;;) {
     if (atomic_load(&c->shut))
       return PLUMB_ECLOSED;
-    ssize_t n = msgrcv(c->rq, c->rbuf, cap, SV_T_DATA,
-                       IPC_NOWAIT | MSG_NOERROR);
+    /* A blocking caller waits for a reply not sent yet: straight to the
+     * blocking msgrcv() (one system call per reply, as the raw mechanism),
+     * after a look for a reply already there only if the last receive
+     * found its wait cut short (a WAKE, a stray message). */
+    ssize_t n = -1;
+    errno = ENOMSG;
+    if (deadline == PLUMB_NOWAIT || c->peer_dead ||
+        atomic_load(&c->peer_bye))
+      n = msgrcv(c->rq, c->rbuf, cap, SV_T_DATA, IPC_NOWAIT | MSG_NOERROR);
     if (n < 0 && errno == ENOMSG) {
       if (atomic_load(&c->peer_bye) || c->peer_dead)
         return PLUMB_ECLOSED;
@@ -960,17 +975,21 @@ sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
       }
       if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
         return PLUMB_ETIMEDOUT;
-      /* Block: announce it, arm the deadline, re-check, then sleep in
-       * msgrcv until a reply or the watchdog's WAKE. */
+      /* Block: announce it, arm the deadline (only if the timer is not
+       * already armed for an earlier one: a timer firing early costs a
+       * WAKE and a re-arm here, once per timeout, not a system call per
+       * call), re-check, then sleep in msgrcv until a reply or the
+       * watchdog's WAKE. */
       atomic_store(&c->waiting, 1);
-      if (deadline != PLUMB_FOREVER) {
+      int64_t armed = atomic_load(&c->armed);
+      if (deadline != PLUMB_FOREVER && (armed == 0 || deadline < armed)) {
         struct itimerspec its = { { 0, 0 },
                                   { deadline / 1000000000,
                                     deadline % 1000000000 } };
+        atomic_store(&c->armed, deadline);
         timerfd_settime(c->tfd, TFD_TIMER_ABSTIME, &its, NULL);
       }
-      struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
-      if (atomic_load(&c->shut) || poll(&p, 1, 0) == 1) {
+      if (atomic_load(&c->shut) || atomic_load(&c->srv_died)) {
         atomic_store(&c->waiting, 0);
         if (!atomic_load(&c->shut)) {
           c->peer_dead = 1; /* drain what it sent, then fail */
@@ -1038,9 +1057,13 @@ watchdog_main(void *arg)
       if (read(c->tfd, &x, sizeof(x)) < 0) {
         /* spurious: nothing to clear */
       }
+      /* recv() arms again for its own deadline (see sv_recv_direct) */
+      atomic_store(&c->armed, 0);
     }
-    if (p[2].revents)
+    if (p[2].revents) {
       p[2].fd = -1; /* the server died: report once */
+      atomic_store(&c->srv_died, 1);
+    }
     if (p[0].revents || p[1].revents || p[2].revents)
       sv_wake_self(c);
     if (p[0].revents)
