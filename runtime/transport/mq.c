@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "linger.h"
 #include "transport.h"
 
 /* Message kinds (first byte of every message). */
@@ -93,6 +94,9 @@ typedef struct mq_conn {
   int peer_gone;    /* BYE seen or the pidfd fired */
   int delivered;    /* the last recv() returned a frame */
   int rq_blocks;    /* client: rq is a blocking descriptor (see recv) */
+  int rq_wait;      /* server: rq blocks too; a look passes an expired
+                       timeout, a linger a short one (linger.h) */
+  plumb__linger linger;
   mqd_t selfq;      /* client: rq for writing, shutdown()'s BYE to itself */
   plumb__reasm rx;  /* the frame being received */
   uint64_t secret;  /* in every message, both ways */
@@ -514,6 +518,10 @@ ready:
   if ((rv = mq_conn_setup(c, l->max_frame)) != PLUMB_OK)
     goto fail;
   c->rx.pool = l->opts.rx_pool; /* server-wide receive budget */
+  {
+    struct mq_attr na = { .mq_flags = 0 };
+    c->rq_wait = mq_setattr(c->rq, &na, NULL) == 0;
+  }
   ack[0] = MQ_ACK;
   plumb__put_le32(ack + 1, (uint32_t)getpid());
   plumb__put_le64(ack + 5, c->secret);
@@ -1042,6 +1050,20 @@ mq_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
       wait_first = 0;
       n = -1;
       errno = EAGAIN;
+    } else if (c->rq_wait) {
+      /* The server: a look (an expired timeout: no wait), or, right
+       * after a frame or inside one, a linger - the worker waits on this
+       * client a moment itself (linger.h) */
+      int lg = deadline == PLUMB_NOWAIT && !c->peer_gone &&
+               (c->delivered || c->rx.in_frame) &&
+               plumb__linger_enter(&c->linger);
+      struct timespec ts = mq_abs_timeout(
+          lg ? plumb__now_ns() + PLUMB__LINGER_NS : PLUMB_NOWAIT);
+      n = mq_timedreceive(c->rq, (char *)c->rmsg, c->rsize, NULL, &ts);
+      if (n < 0 && errno == ETIMEDOUT)
+        errno = EAGAIN;
+      if (lg)
+        plumb__linger_leave(&c->linger, n >= 0);
     } else {
       n = mq_receive(c->rq, (char *)c->rmsg, c->rsize, NULL);
     }
