@@ -40,6 +40,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +65,8 @@ enum { MQ_HELLO = 1, MQ_ACK, MQ_NAK, MQ_FIRST, MQ_MORE, MQ_BYE };
 #define MQ_ACK_LEN 21        /* kind, u32 pid, u64 secret, u64 name part */
 #define MQ_SWEEP_NS (2000 * 1000000LL)
 #define MQ_LIVE_SLICE_NS (50 * 1000000LL) /* dial re-checks the server */
+#define MQ_DEPTH 8           /* messages per pair queue, at most */
+#define MQ_PAIRS_PAID 24     /* connections RLIMIT_MSGQUEUE must still pay */
 
 typedef struct mq_listener {
   plumb_listener base;
@@ -94,6 +97,7 @@ typedef struct mq_conn {
   int peer_gone;    /* BYE seen or the pidfd fired */
   int delivered;    /* the last recv() returned a frame */
   int rq_blocks;    /* client: rq is a blocking descriptor (see recv) */
+  int wq_wait;      /* client: wq blocks (mq_send_msg) */
   int rq_wait;      /* server: rq blocks too; a look passes an expired
                        timeout, a linger a short one (linger.h) */
   plumb__linger linger;
@@ -176,6 +180,30 @@ mq_open_why(int e)
   }
 }
 
+/* Messages per pair queue at msgsize `size`: as many as RLIMIT_MSGQUEUE
+ * pays for while MQ_PAIRS_PAID connections (two queues each) still fit,
+ * between 2 and MQ_DEPTH (and msg_max).  The default limit (800 KiB)
+ * gives 2; a raised one, deeper queues, so a large frame flows with fewer
+ * wake-ups (docs/TRANSPORTS.md, mq). */
+static long
+mq_depth(long size, long mmax)
+{
+  struct rlimit rl;
+  long d = 2;
+
+  if (getrlimit(RLIMIT_MSGQUEUE, &rl) == 0) {
+    if (rl.rlim_cur == RLIM_INFINITY)
+      d = MQ_DEPTH;
+    else /* per message: its text and ~64 bytes of kernel bookkeeping */
+      d = (long)(rl.rlim_cur / (2 * MQ_PAIRS_PAID * (rlim_t)(size + 64)));
+  }
+  if (d > MQ_DEPTH)
+    d = MQ_DEPTH;
+  if (d > mmax)
+    d = mmax;
+  return d < 2 ? (2 < mmax ? 2 : mmax) : d;
+}
+
 /* Creates a per-client queue, shrinking it until RLIMIT_MSGQUEUE and the
  * /proc/sys/fs/mqueue limits accept it. */
 static mqd_t
@@ -191,13 +219,15 @@ mq_create_pair_queue(const char *name, int flags, const plumb_tran_opts *o,
     size = smax;
   if (size < 128)
     size = 128;
-  /* 2 messages of `size` (mq_msgsize option, 8192 by default), halving
-   * down to 512 bytes, then a single 512-byte message. */
-  for (int last = 0; !last; size /= 2) {
+  /* MQ_DEPTH messages of `size` (mq_msgsize option, 8192 by default) -
+   * a large frame then flows without a wake-up every second message -
+   * else 2, halving down to 512 bytes, then a single 512-byte message. */
+  long depth = mq_depth(size, mmax);
+  for (int last = 0; !last;) {
     struct mq_attr a = { 0 };
     last = size <= 512;
     a.mq_msgsize = size;
-    a.mq_maxmsg = last ? 1 : (2 < mmax ? 2 : mmax);
+    a.mq_maxmsg = last ? 1 : depth;
     q = mq_open(name, flags | O_CREAT | O_EXCL | O_NONBLOCK | O_CLOEXEC,
                 (mode_t)mode, &a);
     if (q != (mqd_t)-1) {
@@ -216,6 +246,10 @@ mq_create_pair_queue(const char *name, int flags, const plumb_tran_opts *o,
     if (errno != EMFILE && errno != ENOMEM && errno != EINVAL &&
         errno != ENOSPC)
       return q;
+    if (depth > 2)
+      depth = 2 < mmax ? 2 : mmax;
+    else
+      size /= 2;
   }
   return q;
 }
@@ -782,6 +816,7 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   {
     struct mq_attr na = { .mq_flags = 0 };
     c->rq_blocks = mq_setattr(c->rq, &na, NULL) == 0;
+    c->wq_wait = mq_setattr(c->wq, &na, NULL) == 0;
   }
   *out = &c->base;
   return PLUMB_OK;
@@ -800,26 +835,69 @@ close_sq:
 
 /* ---- frames ---- */
 
+/* One message, never waiting, on a blocking descriptor too (an expired
+ * timeout); -1 with errno EAGAIN when the queue is full. */
+static int
+mq_send_now(mqd_t q, const uint8_t *m, size_t n)
+{
+  struct timespec ts = { 0, 0 };
+  int r = mq_timedsend(q, (const char *)m, n, 0, &ts);
+  if (r < 0 && errno == ETIMEDOUT)
+    errno = EAGAIN;
+  return r;
+}
+
+static struct timespec mq_abs_timeout(int64_t deadline);
+
 static int
 mq_send_msg(mq_conn *c, size_t len, int64_t deadline)
 {
   for (;;) {
     if (atomic_load(&c->shut))
       return PLUMB_ECLOSED;
-    if (mq_send(c->wq, (const char *)c->wmsg, len, 0) == 0)
+    int64_t until = deadline;
+    if (c->wq_wait && deadline != PLUMB_NOWAIT) {
+      /* a client's blocking queue: wait in mq_timedsend for room itself,
+       * a slice at a time (the liveness checks below between slices) */
+      int64_t slice = plumb__now_ns() + MQ_LIVE_SLICE_NS;
+      if (deadline == PLUMB_FOREVER || deadline > slice)
+        until = slice;
+    }
+    int r;
+    if (c->wq_wait) {
+      struct timespec ts = mq_abs_timeout(until);
+      r = mq_timedsend(c->wq, (const char *)c->wmsg, len, 0, &ts);
+      if (r < 0 && errno == ETIMEDOUT)
+        errno = EAGAIN;
+    } else {
+      r = mq_send(c->wq, (const char *)c->wmsg, len, 0);
+    }
+    if (r == 0)
       return PLUMB_OK;
     if (errno == EINTR)
       continue;
     if (errno != EAGAIN)
       return PLUMB_ESYS;
+    if (c->wq_wait && deadline != PLUMB_NOWAIT) {
+      if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
+        return PLUMB_ETIMEDOUT;
+      int w = mq_wait((int)c->wq, POLLOUT, c->pidfd, c->wakefd,
+                      PLUMB_NOWAIT);
+      if (w < 0)
+        return w;
+      if (w == 0 && flock((int)c->wq, LOCK_SH | LOCK_NB) == 0) {
+        flock((int)c->wq, LOCK_UN);
+        return PLUMB_ECLOSED;
+      }
+      continue;
+    }
     if (deadline == PLUMB_NOWAIT)
       return PLUMB_EAGAIN;
     /* Wait in slices: a peer that closed the connection but lives on is
      * seen by its lock on the queue being gone. */
     int64_t slice = plumb__now_ns() + MQ_LIVE_SLICE_NS;
-    int64_t until = deadline == PLUMB_FOREVER || deadline > slice ? slice
-                                                                 : deadline;
-    int r = mq_wait((int)c->wq, POLLOUT, c->pidfd, c->wakefd, until);
+    until = deadline == PLUMB_FOREVER || deadline > slice ? slice : deadline;
+    r = mq_wait((int)c->wq, POLLOUT, c->pidfd, c->wakefd, until);
     if (r < 0)
       return r;
     if (r == 0 && until == deadline)
@@ -1142,7 +1220,7 @@ mq_shutdown(plumb_conn *pc)
   /* Best effort: tell the peer (a full queue means it will see our pidfd
    * fire when we exit, or its deadline). */
   if (!c->wbroken)
-    (void)mq_send(c->wq, (const char *)bye, mq_hdr_in(c, bye, MQ_BYE), 0);
+    (void)mq_send_now(c->wq, bye, mq_hdr_in(c, bye, MQ_BYE));
   /* and a receive of ours blocked in mq_timedreceive (a full queue: it
    * is not blocked, and sees `shut` next) */
   if (c->selfq != (mqd_t)-1)
@@ -1181,13 +1259,13 @@ mq_close_conn(plumb_conn *pc)
   if (!atomic_load(&c->shut)) {
     size_t n = mq_hdr(c, MQ_BYE); /* close(): nothing else runs */
     atomic_store(&c->shut, 1);
-    if (!c->wbroken && mq_send(c->wq, (const char *)c->wmsg, n, 0) < 0 &&
+    if (!c->wbroken && mq_send_now(c->wq, c->wmsg, n) < 0 &&
         errno == EAGAIN && c->sq != (mqd_t)-1) {
       /* a client gives a slow server a moment to make room for the BYE
        * (a server never waits for a peer) */
       (void)mq_wait((int)c->wq, POLLOUT, c->pidfd, -1,
                     plumb__deadline_ms(100));
-      (void)mq_send(c->wq, (const char *)c->wmsg, n, 0);
+      (void)mq_send_now(c->wq, c->wmsg, n);
     }
   }
   mq_reclaim_dead_server(c);
