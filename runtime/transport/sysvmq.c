@@ -64,6 +64,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "linger.h"
 #include "transport.h"
 
 enum {
@@ -102,6 +103,7 @@ enum {
 #define SV_BEACON_SCAN 16      /* messages looked at for the beacon */
 #define SV_JANITOR_MS 200      /* the well-known queue's mtype 2 checked */
 #define SV_THREAD_STACK (256u * 1024u)
+#define SV_LEND_IDLE_NS (2 * 1000000LL) /* a lent pair not used: taken back */
 #define SV_KEYFILE_MARK "plumb sysvmq key file\n"
 
 /* One received message, header stripped. */
@@ -164,6 +166,21 @@ typedef struct sv_conn {
   int r_ready;
   plumb_buf ready;
   size_t ready_charged;
+  /* Server linger (linger.h), under in.mu.  After handing a whole frame
+   * over, the reader may lend the pair's receive side (and rx, rbuf) to
+   * the worker serving the connection (lent = 1, holding a linger slot)
+   * and wait on in.taken: that worker then receives the next frames
+   * itself in a blocking msgrcv() - the raw mechanism's one system call
+   * per request, no thread hand-off, no epoll - and the reader bounds
+   * each such wait: once it passes linger_until it sends a WAKE (aux =
+   * linger_seq) to our own queue.  The worker gives the queue back (lent
+   * = 0, the reader signalled) when a wait ends without a frame. */
+  int lent;
+  int lingering;     /* the worker is (about to be) in msgrcv() */
+  int wake_sent;     /* for this linger_seq */
+  uint32_t linger_seq;
+  int64_t linger_until;
+  plumb__linger linger;
   /* try_send(): what did not fit in the full queue - one built message
    * (pend: long mtype + text, pend_len text bytes; 0 = none) and the rest
    * of the frame after it (tail).  flush() sends them without waiting; if
@@ -504,7 +521,12 @@ sv_inbox_init(sv_inbox *ib, size_t limit)
   if (ib->evfd < 0)
     return PLUMB_ESYS;
   pthread_mutex_init(&ib->mu, NULL);
-  pthread_cond_init(&ib->taken, NULL);
+  /* monotonic: the lend wait (sv_lend) is timed with plumb__now_ns() */
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&ib->taken, &ca);
+  pthread_condattr_destroy(&ca);
   return PLUMB_OK;
 }
 
@@ -726,6 +748,10 @@ sv_conn_watch(sv_conn *c)
 static void
 sv_conn_free(sv_conn *c)
 {
+  if (c->lent) { /* closed while lent: the linger slot goes back */
+    c->lent = 0;
+    plumb__linger_leave(&c->linger, 0);
+  }
   if (c->pidfd >= 0)
     close(c->pidfd);
   if (c->epfd >= 0)
@@ -1125,6 +1151,8 @@ watchdog_main(void *arg)
   return NULL;
 }
 
+static int sv_recv_lent(sv_conn *c, plumb_buf *buf);
+
 static int
 sv_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
 {
@@ -1147,6 +1175,15 @@ sv_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
       }
       c->r_ready = 0;
       pthread_cond_signal(&c->in.taken); /* no system call unless waited */
+    } else if (c->lent && !c->in.closed) {
+      /* the reader lent us the pair: receive its next frame ourselves
+       * (a bounded wait, sv_recv_lent) */
+      if (c->in.signalled) {
+        uint64_t v;
+        if (read(c->in.evfd, &v, sizeof(v)) == sizeof(v) || errno == EAGAIN)
+          c->in.signalled = 0;
+      }
+      return sv_recv_lent(c, buf);
     }
     if (!c->in.closed && c->in.signalled) {
       uint64_t v;
@@ -1189,6 +1226,13 @@ sv_hand_over(sv_conn *c, int r)
   while (c->r_ready != 0 && !c->in.closed)
     pthread_cond_wait(&c->in.taken, &c->in.mu); /* the last not taken yet */
   if (!c->in.closed) {
+    if (r == 1 && c->hub != NULL && !c->lent &&
+        plumb__linger_enter(&c->linger)) {
+      /* lent before the frame can be seen: whoever takes it finds the
+       * pair its own on its next recv() (sv_lend) */
+      c->lent = 1;
+      c->linger_until = plumb__now_ns();
+    }
     if (r == 1) { /* the frame moves to `ready`, its charge with it */
       plumb_buf t = c->ready;
       c->ready = c->rx.part;
@@ -1206,6 +1250,124 @@ sv_hand_over(sv_conn *c, int r)
   int closed = c->in.closed;
   pthread_mutex_unlock(&c->in.mu);
   return closed ? -1 : 0;
+}
+
+/* Sends the WAKE that ends the worker's current linger wait (in.mu held;
+ * IPC_NOWAIT: a full queue has something for it to read anyway). */
+static void
+sv_wake_lingerer(sv_conn *c)
+{
+  if (c->lingering && !c->wake_sent) {
+    c->wake_sent = 1;
+    (void)sv_send_ctl(c->rq, SV_T_DATA, SV_WAKE, c->linger_seq, c->secret,
+                      NULL, 0, PLUMB_NOWAIT);
+  }
+}
+
+/* Gives the pair back to the reader (in.mu held). */
+static void
+sv_unlend(sv_conn *c, int hit)
+{
+  if (!c->lent)
+    return;
+  c->lent = 0;
+  plumb__linger_leave(&c->linger, hit);
+  pthread_cond_signal(&c->in.taken);
+}
+
+/* Reader thread, server side, after a whole frame: if sv_hand_over lent
+ * the pair to the worker (see `lent`), bounds that worker's waits until it
+ * gives the pair back, or takes it back from a worker that stays away
+ * SV_LEND_IDLE_NS.  -1 once closed. */
+static int
+sv_lend(sv_conn *c)
+{
+  pthread_mutex_lock(&c->in.mu);
+  if (c->lent) {
+    while (c->lent && !c->in.closed) {
+      int64_t now = plumb__now_ns(), until = now + PLUMB__LINGER_NS;
+      if (c->lingering && !c->wake_sent) {
+        if (now >= c->linger_until)
+          sv_wake_lingerer(c);
+        else
+          until = c->linger_until;
+      } else if (!c->lingering && now - c->linger_until > SV_LEND_IDLE_NS) {
+        /* the worker has not come back for the pair (its client does
+         * not read its replies, its calls are running): take it back,
+         * and the slot with it */
+        sv_unlend(c, 0);
+        break;
+      }
+      struct timespec ts = { until / 1000000000, until % 1000000000 };
+      pthread_cond_timedwait(&c->in.taken, &c->in.mu, &ts);
+    }
+    if (c->in.closed)
+      sv_wake_lingerer(c); /* shutdown(): out of msgrcv() at once */
+  }
+  int closed = c->in.closed;
+  pthread_mutex_unlock(&c->in.mu);
+  return closed ? -1 : 0;
+}
+
+/* A worker's receive while the pair is lent to it (in.mu held; returns
+ * without it): waits for the next message in msgrcv() itself, bounded by
+ * the reader's WAKE.  PLUMB_OK with a whole frame in buf; PLUMB_EAGAIN
+ * when a wait ended without one (the pair is the reader's again). */
+static int
+sv_recv_lent(sv_conn *c, plumb_buf *buf)
+{
+  size_t cap = c->chunk + 64;
+  const uint8_t *text = (const uint8_t *)c->rbuf + sizeof(long);
+
+  for (;;) {
+    if (c->in.closed || atomic_load(&c->shut)) {
+      sv_unlend(c, 0);
+      pthread_mutex_unlock(&c->in.mu);
+      return PLUMB_ECLOSED;
+    }
+    uint32_t seq = ++c->linger_seq;
+    c->lingering = 1;
+    c->wake_sent = 0;
+    c->linger_until = plumb__now_ns() + PLUMB__LINGER_NS;
+    pthread_mutex_unlock(&c->in.mu);
+    ssize_t n = msgrcv(c->rq, c->rbuf, cap, SV_T_DATA, MSG_NOERROR);
+    int e = errno;
+    pthread_mutex_lock(&c->in.mu);
+    c->lingering = 0;
+    c->linger_until = plumb__now_ns(); /* last use, for sv_lend */
+    int r = 0;
+    if (n < 0) {
+      if (e == EINTR)
+        continue;
+      r = e == EIDRM || e == EINVAL ? PLUMB_ECLOSED : PLUMB_ESYS;
+    } else if (!sv_genuine(c, text, n)) {
+      continue; /* not from our peer: dropped, counted */
+    } else if (text[0] == SV_WAKE) {
+      if (plumb__get_le32(text + 4) != seq && !c->in.closed &&
+          !atomic_load(&c->shut))
+        continue; /* meant for an earlier wait, which a frame ended */
+      r = PLUMB_EAGAIN;
+    } else if (text[0] == SV_BYE) {
+      atomic_store(&c->peer_bye, 1);
+      r = PLUMB_ECLOSED;
+    } else {
+      c->linger.miss = 0; /* answered in time */
+      r = sv_take(c, text[0], plumb__get_le32(text + 4), text + SV_HDR,
+                  (size_t)n - SV_HDR);
+      if (r == 0)
+        continue; /* a frame in several messages: wait for the next */
+      if (r == 1) {
+        plumb__reasm_take(&c->rx, buf);
+        pthread_mutex_unlock(&c->in.mu);
+        return PLUMB_OK;
+      }
+    }
+    sv_unlend(c, 0);
+    if (r == PLUMB_EAGAIN && (c->in.closed || atomic_load(&c->shut)))
+      r = PLUMB_ECLOSED;
+    pthread_mutex_unlock(&c->in.mu);
+    return r;
+  }
 }
 
 /* Reader thread: rebuilds the frames of our queue's genuine messages in
@@ -1242,6 +1404,8 @@ reader_main(void *arg)
                     (size_t)n - SV_HDR);
     if (r != 0 && sv_hand_over(c, r) != 0)
       break;
+    if (r == 1 && c->hub != NULL && sv_lend(c) != 0)
+      break; /* (sv_hand_over lent the pair, or not) */
   }
   sv_inbox_close(&c->in, PLUMB_ECLOSED);
   return NULL;
