@@ -847,7 +847,7 @@ mq_send_now(mqd_t q, const uint8_t *m, size_t n)
   return r;
 }
 
-static struct timespec mq_abs_timeout(int64_t deadline);
+static struct timespec mq_abs_until(int64_t deadline, int64_t cap);
 
 static int
 mq_send_msg(mq_conn *c, size_t len, int64_t deadline)
@@ -855,20 +855,18 @@ mq_send_msg(mq_conn *c, size_t len, int64_t deadline)
   for (;;) {
     if (atomic_load(&c->shut))
       return PLUMB_ECLOSED;
-    int64_t until = deadline;
-    if (c->wq_wait && deadline != PLUMB_NOWAIT) {
-      /* a client's blocking queue: wait in mq_timedsend for room itself,
-       * a slice at a time (the liveness checks below between slices) */
-      int64_t slice = plumb__now_ns() + MQ_LIVE_SLICE_NS;
-      if (deadline == PLUMB_FOREVER || deadline > slice)
-        until = slice;
-    }
     int r;
     if (c->wq_wait) {
-      struct timespec ts = mq_abs_timeout(until);
-      r = mq_timedsend(c->wq, (const char *)c->wmsg, len, 0, &ts);
-      if (r < 0 && errno == ETIMEDOUT)
-        errno = EAGAIN;
+      /* a client's blocking queue: room now (no clock read), else wait in
+       * mq_timedsend for room itself, a slice at a time (the liveness
+       * checks below between slices) */
+      r = mq_send_now(c->wq, c->wmsg, len);
+      if (r < 0 && errno == EAGAIN && deadline != PLUMB_NOWAIT) {
+        struct timespec ts = mq_abs_until(deadline, MQ_LIVE_SLICE_NS);
+        r = mq_timedsend(c->wq, (const char *)c->wmsg, len, 0, &ts);
+        if (r < 0 && errno == ETIMEDOUT)
+          errno = EAGAIN;
+      }
     } else {
       r = mq_send(c->wq, (const char *)c->wmsg, len, 0);
     }
@@ -896,7 +894,7 @@ mq_send_msg(mq_conn *c, size_t len, int64_t deadline)
     /* Wait in slices: a peer that closed the connection but lives on is
      * seen by its lock on the queue being gone. */
     int64_t slice = plumb__now_ns() + MQ_LIVE_SLICE_NS;
-    until = deadline == PLUMB_FOREVER || deadline > slice ? slice : deadline;
+    int64_t until = deadline == PLUMB_FOREVER || deadline > slice ? slice : deadline;
     r = mq_wait((int)c->wq, POLLOUT, c->pidfd, c->wakefd, until);
     if (r < 0)
       return r;
@@ -1038,22 +1036,33 @@ mq_rx_partial(plumb_conn *pc)
   return c->rx.in_frame ? c->rx.part.len + 1 : 0;
 }
 
-/* mq_timedreceive's absolute CLOCK_REALTIME timeout for a monotonic
- * deadline (PLUMB_NOWAIT: the epoch, already expired: no wait). */
+/* mq_timed*'s absolute CLOCK_REALTIME timeout `ns` from now. */
 static struct timespec
-mq_abs_timeout(int64_t deadline)
+mq_abs_in(int64_t ns)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ns += ts.tv_nsec;
+  ts.tv_sec += (time_t)(ns / 1000000000);
+  ts.tv_nsec = (long)(ns % 1000000000);
+  return ts;
+}
+
+/* The same for a monotonic deadline, at most `cap` ns away (PLUMB_NOWAIT:
+ * the epoch, already expired: no wait). */
+static struct timespec
+mq_abs_until(int64_t deadline, int64_t cap)
 {
   struct timespec ts = { 0, 0 };
   if (deadline == PLUMB_NOWAIT)
     return ts;
-  int64_t wait = deadline - plumb__now_ns();
-  if (wait < 0)
-    wait = 0;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  wait += ts.tv_nsec;
-  ts.tv_sec += (time_t)(wait / 1000000000);
-  ts.tv_nsec = (long)(wait % 1000000000);
-  return ts;
+  int64_t wait = cap;
+  if (deadline != PLUMB_FOREVER) {
+    int64_t left = deadline - plumb__now_ns();
+    if (left < wait)
+      wait = left < 0 ? 0 : left;
+  }
+  return mq_abs_in(wait);
 }
 
 /* A client's receive on its blocking queue: mq_timedreceive waits for the
@@ -1066,13 +1075,7 @@ mq_recv_blocking(mq_conn *c, plumb_buf *buf, int64_t deadline)
   for (;;) {
     if (atomic_load(&c->shut))
       return PLUMB_ECLOSED;
-    int64_t until = deadline;
-    if (deadline != PLUMB_NOWAIT) {
-      int64_t slice = plumb__now_ns() + MQ_LIVE_SLICE_NS;
-      if (deadline == PLUMB_FOREVER || deadline > slice)
-        until = slice;
-    }
-    struct timespec ts = mq_abs_timeout(until);
+    struct timespec ts = mq_abs_until(deadline, MQ_LIVE_SLICE_NS);
     ssize_t n = mq_timedreceive(c->rq, (char *)c->rmsg, c->rsize, NULL, &ts);
     if (n >= 0) {
       int r = mq_take(c, c->rmsg, (size_t)n);
@@ -1135,8 +1138,9 @@ mq_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
       int lg = deadline == PLUMB_NOWAIT && !c->peer_gone &&
                (c->delivered || c->rx.in_frame) &&
                plumb__linger_enter(&c->linger);
-      struct timespec ts = mq_abs_timeout(
-          lg ? plumb__now_ns() + PLUMB__LINGER_NS : PLUMB_NOWAIT);
+      struct timespec ts = { 0, 0 };
+      if (lg)
+        ts = mq_abs_in(PLUMB__LINGER_NS);
       n = mq_timedreceive(c->rq, (char *)c->rmsg, c->rsize, NULL, &ts);
       if (n < 0 && errno == ETIMEDOUT)
         errno = EAGAIN;
