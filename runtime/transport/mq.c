@@ -1027,6 +1027,47 @@ mq_take(mq_conn *c, const uint8_t *m, size_t n)
   }
 }
 
+/* One message of rq into rmsg (ts: mq_timedreceive, NULL: mq_receive) -
+ * or, when the frame being rebuilt has room past its end (rx.slack),
+ * straight into that frame: the message lands where the frame's next
+ * bytes go (its header overwrites the MQ_MORE_HDR bytes before that
+ * point, which are saved and put back), so a MORE message's data is not
+ * copied a second time.  Such a message (ours, fitting the frame) is then
+ * reported in rmsg as an empty MORE, its data already appended; anything
+ * else received in place is copied to rmsg as it came. */
+static ssize_t
+mq_rcv(mq_conn *c, const struct timespec *ts)
+{
+  plumb__reasm *r = &c->rx;
+  uint8_t *p = c->rmsg;
+
+  r->slack = c->rsize;
+  int here = r->in_frame && !r->skip && r->part.len >= MQ_MORE_HDR &&
+             r->part.cap >= r->part.len - MQ_MORE_HDR + c->rsize;
+  uint8_t save[MQ_MORE_HDR];
+  if (here) {
+    p = r->part.data + r->part.len - MQ_MORE_HDR;
+    memcpy(save, p, MQ_MORE_HDR);
+  }
+  ssize_t n = ts ? mq_timedreceive(c->rq, (char *)p, c->rsize, NULL, ts)
+                 : mq_receive(c->rq, (char *)p, c->rsize, NULL);
+  if (!here)
+    return n;
+  int e = errno;
+  if (n >= MQ_MORE_HDR && p[0] == MQ_MORE &&
+      plumb__get_le64(p + 1) == c->secret &&
+      (size_t)n - MQ_MORE_HDR <= r->want - r->part.len) {
+    r->part.len += (size_t)n - MQ_MORE_HDR; /* its data is in place */
+    memcpy(p, save, MQ_MORE_HDR);
+    return (ssize_t)mq_hdr_in(c, c->rmsg, MQ_MORE);
+  }
+  if (n >= 0)
+    memcpy(c->rmsg, p, (size_t)n);
+  memcpy(p, save, MQ_MORE_HDR);
+  errno = e;
+  return n;
+}
+
 /* Bytes of a frame begun but not complete (the server's slowloris
  * check, and rx_level: nothing held means conn_fd() tells of the rest). */
 static size_t
@@ -1076,7 +1117,7 @@ mq_recv_blocking(mq_conn *c, plumb_buf *buf, int64_t deadline)
     if (atomic_load(&c->shut))
       return PLUMB_ECLOSED;
     struct timespec ts = mq_abs_until(deadline, MQ_LIVE_SLICE_NS);
-    ssize_t n = mq_timedreceive(c->rq, (char *)c->rmsg, c->rsize, NULL, &ts);
+    ssize_t n = mq_rcv(c, &ts);
     if (n >= 0) {
       int r = mq_take(c, c->rmsg, (size_t)n);
       if (r < 0)
@@ -1141,13 +1182,13 @@ mq_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
       struct timespec ts = { 0, 0 };
       if (lg)
         ts = mq_abs_in(PLUMB__LINGER_NS);
-      n = mq_timedreceive(c->rq, (char *)c->rmsg, c->rsize, NULL, &ts);
+      n = mq_rcv(c, &ts);
       if (n < 0 && errno == ETIMEDOUT)
         errno = EAGAIN;
       if (lg)
         plumb__linger_leave(&c->linger, n >= 0);
     } else {
-      n = mq_receive(c->rq, (char *)c->rmsg, c->rsize, NULL);
+      n = mq_rcv(c, NULL);
     }
     if (n >= 0) {
       int r = mq_take(c, c->rmsg, (size_t)n);

@@ -98,6 +98,7 @@ enum {
  * a process killed between msgget() and IPC_SET (swept like a box). */
 #define SV_MODE_MAKING 0400
 #define SV_HDR 16       /* kind, pad[3], u32 aux, u64 secret (or nonce) */
+#define SV_PRE (sizeof(long) + SV_HDR) /* mtype + header (sv_rcv) */
 #define SV_MIN_CHUNK 256
 #define SV_HELLO_MAX 256       /* hellos waiting for accept() */
 #define SV_BEACON_SCAN 16      /* messages looked at for the beacon */
@@ -1010,6 +1011,47 @@ sv_write_wait(plumb_conn *pc, int *fd, uint32_t *events)
   return PLUMB_OK;
 }
 
+/* msgrcv() of our queue into rbuf - or, when the frame being rebuilt has
+ * room past its end (rx.slack), straight into that frame: the message
+ * text lands where the frame's next bytes go (its mtype and header
+ * overwrite the SV_PRE bytes before that point, which are saved and put
+ * back), so a MORE message's data is not copied a second time.  Such a
+ * message (genuine, fitting the frame) is then reported in rbuf as an
+ * empty MORE, its data already appended; anything else received in place
+ * is copied to rbuf as it came.  Returns what msgrcv() returns. */
+static ssize_t
+sv_rcv(sv_conn *c, int flags)
+{
+  size_t cap = c->chunk + 64;
+  plumb__reasm *r = &c->rx;
+
+  r->slack = sizeof(long) + cap;
+  if (!r->in_frame || r->skip || r->part.len < SV_PRE ||
+      r->part.cap < r->part.len - SV_PRE + sizeof(long) + cap)
+    return msgrcv(c->rq, c->rbuf, cap, SV_T_DATA, flags | MSG_NOERROR);
+  uint8_t *p = r->part.data + r->part.len - SV_PRE;
+  uint8_t save[SV_PRE];
+  memcpy(save, p, SV_PRE);
+  ssize_t n = msgrcv(c->rq, p, cap, SV_T_DATA, flags | MSG_NOERROR);
+  int e = errno;
+  if (n >= SV_HDR) {
+    const uint8_t *text = p + sizeof(long);
+    size_t m = (size_t)n - SV_HDR;
+    if (text[0] == SV_MORE && plumb__get_le64(text + 8) == c->secret &&
+        m <= r->want - r->part.len) {
+      r->part.len += m; /* its data is where it belongs */
+      memcpy(p, save, SV_PRE);
+      (void)sv_data_hdr(c, c->rbuf, SV_MORE, 0);
+      return SV_HDR;
+    }
+  }
+  if (n >= 0)
+    memcpy(c->rbuf, p, sizeof(long) + (size_t)n);
+  memcpy(p, save, SV_PRE);
+  errno = e;
+  return n;
+}
+
 /* Adds one data message to the frame being rebuilt: 1 = frame complete. */
 static int
 sv_take(sv_conn *c, uint8_t kind, uint32_t aux, const uint8_t *data,
@@ -1029,7 +1071,6 @@ sv_take(sv_conn *c, uint8_t kind, uint32_t aux, const uint8_t *data,
 static int
 sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
 {
-  size_t cap = c->chunk + 64;
   const uint8_t *text = (const uint8_t *)c->rbuf + sizeof(long);
 
   for (;;) {
@@ -1043,7 +1084,7 @@ sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
     errno = ENOMSG;
     if (deadline == PLUMB_NOWAIT || c->peer_dead ||
         atomic_load(&c->peer_bye))
-      n = msgrcv(c->rq, c->rbuf, cap, SV_T_DATA, IPC_NOWAIT | MSG_NOERROR);
+      n = sv_rcv(c, IPC_NOWAIT);
     if (n < 0 && errno == ENOMSG) {
       if (atomic_load(&c->peer_bye) || c->peer_dead)
         return PLUMB_ECLOSED;
@@ -1081,7 +1122,7 @@ sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
         }
         return PLUMB_ECLOSED;
       }
-      n = msgrcv(c->rq, c->rbuf, cap, SV_T_DATA, MSG_NOERROR);
+      n = sv_rcv(c, 0);
       atomic_store(&c->waiting, 0);
     }
     if (n < 0) {
@@ -1321,7 +1362,6 @@ sv_lend(sv_conn *c)
 static int
 sv_recv_lent(sv_conn *c, plumb_buf *buf)
 {
-  size_t cap = c->chunk + 64;
   const uint8_t *text = (const uint8_t *)c->rbuf + sizeof(long);
 
   for (;;) {
@@ -1335,7 +1375,7 @@ sv_recv_lent(sv_conn *c, plumb_buf *buf)
     c->wake_sent = 0;
     c->linger_until = plumb__now_ns() + PLUMB__LINGER_NS;
     pthread_mutex_unlock(&c->in.mu);
-    ssize_t n = msgrcv(c->rq, c->rbuf, cap, SV_T_DATA, MSG_NOERROR);
+    ssize_t n = sv_rcv(c, 0);
     int e = errno;
     pthread_mutex_lock(&c->in.mu);
     c->lingering = 0;
@@ -1382,14 +1422,13 @@ static void *
 reader_main(void *arg)
 {
   sv_conn *c = arg;
-  size_t cap = c->chunk + 64;
   const uint8_t *text = (const uint8_t *)c->rbuf + sizeof(long);
   int old;
 
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
   for (;;) {
     pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
-    ssize_t n = msgrcv(c->rq, c->rbuf, cap, SV_T_DATA, MSG_NOERROR);
+    ssize_t n = sv_rcv(c, 0);
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
     if (n < 0) {
       if (errno == EINTR)
