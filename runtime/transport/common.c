@@ -219,13 +219,13 @@ plumb__reasm_first(plumb__reasm *r, size_t want, uint32_t max_frame,
   }
   if (n > want)
     return PLUMB_EPROTO;
+  size_t need = (want ? want : 1) + r->slack; /* the slack is held too */
   if (plumb__rx_charge(r->pool, &r->charged,
-                       plumb__rx_held(&r->part, want ? want : 1)) !=
-      PLUMB_OK) {
+                       plumb__rx_held(&r->part, need)) != PLUMB_OK) {
     r->skip = want - n;
     return PLUMB_EBUSY;
   }
-  if (plumb__buf_reserve(&r->part, want ? want : 1) != PLUMB_OK)
+  if (plumb__buf_reserve(&r->part, need) != PLUMB_OK)
     return PLUMB_ENOMEM;
   memcpy(r->part.data, data, n);
   r->part.len = n;

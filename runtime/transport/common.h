@@ -119,6 +119,8 @@ typedef struct plumb__reasm {
   int in_frame;
   plumb__rx_pool *pool; /* server side: charged for part (rxpool.h) */
   size_t charged;
+  size_t slack;   /* room kept (and charged) past a frame's end: for a
+                     receiver that lands messages in place (sysvmq) */
 } plumb__reasm;
 
 /* The first message of a frame of `want` bytes, carrying data[0..n).  Both

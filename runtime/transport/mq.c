@@ -40,10 +40,13 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
+#include "linger.h"
 #include "transport.h"
 
 /* Message kinds (first byte of every message). */
@@ -62,6 +65,8 @@ enum { MQ_HELLO = 1, MQ_ACK, MQ_NAK, MQ_FIRST, MQ_MORE, MQ_BYE };
 #define MQ_ACK_LEN 21        /* kind, u32 pid, u64 secret, u64 name part */
 #define MQ_SWEEP_NS (2000 * 1000000LL)
 #define MQ_LIVE_SLICE_NS (50 * 1000000LL) /* dial re-checks the server */
+#define MQ_DEPTH 8           /* messages per pair queue, at most */
+#define MQ_PAIRS_PAID 24     /* connections RLIMIT_MSGQUEUE must still pay */
 
 typedef struct mq_listener {
   plumb_listener base;
@@ -91,6 +96,12 @@ typedef struct mq_conn {
   int wbroken;      /* a frame was half sent */
   int peer_gone;    /* BYE seen or the pidfd fired */
   int delivered;    /* the last recv() returned a frame */
+  int rq_blocks;    /* client: rq is a blocking descriptor (see recv) */
+  int wq_wait;      /* client: wq blocks (mq_send_msg) */
+  int rq_wait;      /* server: rq blocks too; a look passes an expired
+                       timeout, a linger a short one (linger.h) */
+  plumb__linger linger;
+  mqd_t selfq;      /* client: rq for writing, shutdown()'s BYE to itself */
   plumb__reasm rx;  /* the frame being received */
   uint64_t secret;  /* in every message, both ways */
   uid_t peer_uid;   /* owner of the peer's queue */
@@ -169,6 +180,30 @@ mq_open_why(int e)
   }
 }
 
+/* Messages per pair queue at msgsize `size`: as many as RLIMIT_MSGQUEUE
+ * pays for while MQ_PAIRS_PAID connections (two queues each) still fit,
+ * between 2 and MQ_DEPTH (and msg_max).  The default limit (800 KiB)
+ * gives 2; a raised one, deeper queues, so a large frame flows with fewer
+ * wake-ups (docs/TRANSPORTS.md, mq). */
+static long
+mq_depth(long size, long mmax)
+{
+  struct rlimit rl;
+  long d = 2;
+
+  if (getrlimit(RLIMIT_MSGQUEUE, &rl) == 0) {
+    if (rl.rlim_cur == RLIM_INFINITY)
+      d = MQ_DEPTH;
+    else /* per message: its text and ~64 bytes of kernel bookkeeping */
+      d = (long)(rl.rlim_cur / (2 * MQ_PAIRS_PAID * (rlim_t)(size + 64)));
+  }
+  if (d > MQ_DEPTH)
+    d = MQ_DEPTH;
+  if (d > mmax)
+    d = mmax;
+  return d < 2 ? (2 < mmax ? 2 : mmax) : d;
+}
+
 /* Creates a per-client queue, shrinking it until RLIMIT_MSGQUEUE and the
  * /proc/sys/fs/mqueue limits accept it. */
 static mqd_t
@@ -184,13 +219,15 @@ mq_create_pair_queue(const char *name, int flags, const plumb_tran_opts *o,
     size = smax;
   if (size < 128)
     size = 128;
-  /* 2 messages of `size` (mq_msgsize option, 8192 by default), halving
-   * down to 512 bytes, then a single 512-byte message. */
-  for (int last = 0; !last; size /= 2) {
+  /* MQ_DEPTH messages of `size` (mq_msgsize option, 8192 by default) -
+   * a large frame then flows without a wake-up every second message -
+   * else 2, halving down to 512 bytes, then a single 512-byte message. */
+  long depth = mq_depth(size, mmax);
+  for (int last = 0; !last;) {
     struct mq_attr a = { 0 };
     last = size <= 512;
     a.mq_msgsize = size;
-    a.mq_maxmsg = last ? 1 : (2 < mmax ? 2 : mmax);
+    a.mq_maxmsg = last ? 1 : depth;
     q = mq_open(name, flags | O_CREAT | O_EXCL | O_NONBLOCK | O_CLOEXEC,
                 (mode_t)mode, &a);
     if (q != (mqd_t)-1) {
@@ -209,6 +246,10 @@ mq_create_pair_queue(const char *name, int flags, const plumb_tran_opts *o,
     if (errno != EMFILE && errno != ENOMEM && errno != EINVAL &&
         errno != ENOSPC)
       return q;
+    if (depth > 2)
+      depth = 2 < mmax ? 2 : mmax;
+    else
+      size /= 2;
   }
   return q;
 }
@@ -248,6 +289,8 @@ mq_conn_free(mq_conn *c)
     mq_close(c->wq);
   if (c->sq != (mqd_t)-1)
     mq_close(c->sq);
+  if (c->selfq != (mqd_t)-1)
+    mq_close(c->selfq);
   free(c->sname);
   if (c->pidfd >= 0)
     close(c->pidfd);
@@ -273,7 +316,7 @@ mq_conn_new(void)
   if (c == NULL)
     return NULL;
   c->base.ops = &plumb__tran_mq;
-  c->rq = c->wq = c->sq = (mqd_t)-1;
+  c->rq = c->wq = c->sq = c->selfq = (mqd_t)-1;
   c->pidfd = c->wakefd = c->epfd = -1;
   return c;
 }
@@ -509,6 +552,10 @@ ready:
   if ((rv = mq_conn_setup(c, l->max_frame)) != PLUMB_OK)
     goto fail;
   c->rx.pool = l->opts.rx_pool; /* server-wide receive budget */
+  {
+    struct mq_attr na = { .mq_flags = 0 };
+    c->rq_wait = mq_setattr(c->rq, &na, NULL) == 0;
+  }
   ack[0] = MQ_ACK;
   plumb__put_le32(ack + 1, (uint32_t)getpid());
   plumb__put_le64(ack + 5, c->secret);
@@ -747,6 +794,10 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
     }
     free(buf);
   }
+  /* A descriptor to write our own queue: shutdown() posts a BYE there to
+   * end a receive blocked in mq_timedreceive (-1: it ends within a slice
+   * instead). */
+  c->selfq = mq_open(sname, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   mq_unlink(sname);
   c->sq = sq;
   c->sname = strdup(addr); /* NULL only costs the clean-up below */
@@ -758,6 +809,14 @@ mq_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   if ((rv = mq_conn_setup(c, opts ? opts->max_frame : 0)) != PLUMB_OK) {
     mq_conn_free(c);
     return rv;
+  }
+  /* A client waits for its reply in mq_timedreceive itself (one system
+   * call, as the raw mechanism), so its queue blocks; a non-blocking
+   * look passes a timeout already expired (mq_recv_frame). */
+  {
+    struct mq_attr na = { .mq_flags = 0 };
+    c->rq_blocks = mq_setattr(c->rq, &na, NULL) == 0;
+    c->wq_wait = mq_setattr(c->wq, &na, NULL) == 0;
   }
   *out = &c->base;
   return PLUMB_OK;
@@ -776,26 +835,67 @@ close_sq:
 
 /* ---- frames ---- */
 
+/* One message, never waiting, on a blocking descriptor too (an expired
+ * timeout); -1 with errno EAGAIN when the queue is full. */
+static int
+mq_send_now(mqd_t q, const uint8_t *m, size_t n)
+{
+  struct timespec ts = { 0, 0 };
+  int r = mq_timedsend(q, (const char *)m, n, 0, &ts);
+  if (r < 0 && errno == ETIMEDOUT)
+    errno = EAGAIN;
+  return r;
+}
+
+static struct timespec mq_abs_until(int64_t deadline, int64_t cap);
+
 static int
 mq_send_msg(mq_conn *c, size_t len, int64_t deadline)
 {
   for (;;) {
     if (atomic_load(&c->shut))
       return PLUMB_ECLOSED;
-    if (mq_send(c->wq, (const char *)c->wmsg, len, 0) == 0)
+    int r;
+    if (c->wq_wait) {
+      /* a client's blocking queue: room now (no clock read), else wait in
+       * mq_timedsend for room itself, a slice at a time (the liveness
+       * checks below between slices) */
+      r = mq_send_now(c->wq, c->wmsg, len);
+      if (r < 0 && errno == EAGAIN && deadline != PLUMB_NOWAIT) {
+        struct timespec ts = mq_abs_until(deadline, MQ_LIVE_SLICE_NS);
+        r = mq_timedsend(c->wq, (const char *)c->wmsg, len, 0, &ts);
+        if (r < 0 && errno == ETIMEDOUT)
+          errno = EAGAIN;
+      }
+    } else {
+      r = mq_send(c->wq, (const char *)c->wmsg, len, 0);
+    }
+    if (r == 0)
       return PLUMB_OK;
     if (errno == EINTR)
       continue;
     if (errno != EAGAIN)
       return PLUMB_ESYS;
+    if (c->wq_wait && deadline != PLUMB_NOWAIT) {
+      if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
+        return PLUMB_ETIMEDOUT;
+      int w = mq_wait((int)c->wq, POLLOUT, c->pidfd, c->wakefd,
+                      PLUMB_NOWAIT);
+      if (w < 0)
+        return w;
+      if (w == 0 && flock((int)c->wq, LOCK_SH | LOCK_NB) == 0) {
+        flock((int)c->wq, LOCK_UN);
+        return PLUMB_ECLOSED;
+      }
+      continue;
+    }
     if (deadline == PLUMB_NOWAIT)
       return PLUMB_EAGAIN;
     /* Wait in slices: a peer that closed the connection but lives on is
      * seen by its lock on the queue being gone. */
     int64_t slice = plumb__now_ns() + MQ_LIVE_SLICE_NS;
-    int64_t until = deadline == PLUMB_FOREVER || deadline > slice ? slice
-                                                                 : deadline;
-    int r = mq_wait((int)c->wq, POLLOUT, c->pidfd, c->wakefd, until);
+    int64_t until = deadline == PLUMB_FOREVER || deadline > slice ? slice : deadline;
+    r = mq_wait((int)c->wq, POLLOUT, c->pidfd, c->wakefd, until);
     if (r < 0)
       return r;
     if (r == 0 && until == deadline)
@@ -927,10 +1027,139 @@ mq_take(mq_conn *c, const uint8_t *m, size_t n)
   }
 }
 
+/* One message of rq into rmsg (ts: mq_timedreceive, NULL: mq_receive) -
+ * or, when the frame being rebuilt has room past its end (rx.slack),
+ * straight into that frame: the message lands where the frame's next
+ * bytes go (its header overwrites the MQ_MORE_HDR bytes before that
+ * point, which are saved and put back), so a MORE message's data is not
+ * copied a second time.  Such a message (ours, fitting the frame) is then
+ * reported in rmsg as an empty MORE, its data already appended; anything
+ * else received in place is copied to rmsg as it came. */
+static ssize_t
+mq_rcv(mq_conn *c, const struct timespec *ts)
+{
+  plumb__reasm *r = &c->rx;
+  uint8_t *p = c->rmsg;
+
+  r->slack = c->rsize;
+  int here = r->in_frame && !r->skip && r->part.len >= MQ_MORE_HDR &&
+             r->part.cap >= r->part.len - MQ_MORE_HDR + c->rsize;
+  uint8_t save[MQ_MORE_HDR];
+  if (here) {
+    p = r->part.data + r->part.len - MQ_MORE_HDR;
+    memcpy(save, p, MQ_MORE_HDR);
+  }
+  ssize_t n = ts ? mq_timedreceive(c->rq, (char *)p, c->rsize, NULL, ts)
+                 : mq_receive(c->rq, (char *)p, c->rsize, NULL);
+  if (!here)
+    return n;
+  int e = errno;
+  if (n >= MQ_MORE_HDR && p[0] == MQ_MORE &&
+      plumb__get_le64(p + 1) == c->secret &&
+      (size_t)n - MQ_MORE_HDR <= r->want - r->part.len) {
+    r->part.len += (size_t)n - MQ_MORE_HDR; /* its data is in place */
+    memcpy(p, save, MQ_MORE_HDR);
+    return (ssize_t)mq_hdr_in(c, c->rmsg, MQ_MORE);
+  }
+  if (n >= 0)
+    memcpy(c->rmsg, p, (size_t)n);
+  memcpy(p, save, MQ_MORE_HDR);
+  errno = e;
+  return n;
+}
+
+/* Bytes of a frame begun but not complete (the server's slowloris
+ * check, and rx_level: nothing held means conn_fd() tells of the rest). */
+static size_t
+mq_rx_partial(plumb_conn *pc)
+{
+  mq_conn *c = (mq_conn *)pc;
+  return c->rx.in_frame ? c->rx.part.len + 1 : 0;
+}
+
+/* mq_timed*'s absolute CLOCK_REALTIME timeout `ns` from now. */
+static struct timespec
+mq_abs_in(int64_t ns)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ns += ts.tv_nsec;
+  ts.tv_sec += (time_t)(ns / 1000000000);
+  ts.tv_nsec = (long)(ns % 1000000000);
+  return ts;
+}
+
+/* The same for a monotonic deadline, at most `cap` ns away (PLUMB_NOWAIT:
+ * the epoch, already expired: no wait). */
+static struct timespec
+mq_abs_until(int64_t deadline, int64_t cap)
+{
+  struct timespec ts = { 0, 0 };
+  if (deadline == PLUMB_NOWAIT)
+    return ts;
+  int64_t wait = cap;
+  if (deadline != PLUMB_FOREVER) {
+    int64_t left = deadline - plumb__now_ns();
+    if (left < wait)
+      wait = left < 0 ? 0 : left;
+  }
+  return mq_abs_in(wait);
+}
+
+/* A client's receive on its blocking queue: mq_timedreceive waits for the
+ * reply itself, in slices of MQ_LIVE_SLICE_NS; between slices the pidfd
+ * and shutdown are looked at (shutdown() also posts a BYE to us, and the
+ * server's BYE or death ends the wait the same way). */
+static int
+mq_recv_blocking(mq_conn *c, plumb_buf *buf, int64_t deadline)
+{
+  for (;;) {
+    if (atomic_load(&c->shut))
+      return PLUMB_ECLOSED;
+    struct timespec ts = mq_abs_until(deadline, MQ_LIVE_SLICE_NS);
+    ssize_t n = mq_rcv(c, &ts);
+    if (n >= 0) {
+      int r = mq_take(c, c->rmsg, (size_t)n);
+      if (r < 0)
+        return r;
+      if (r == 1) {
+        plumb__reasm_take(&c->rx, buf);
+        return PLUMB_OK;
+      }
+      continue;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno != ETIMEDOUT && errno != EAGAIN)
+      return PLUMB_ESYS;
+    if (c->peer_gone)
+      return PLUMB_ECLOSED;
+    /* nothing now: is the server still there? */
+    int r = mq_wait((int)c->rq, POLLIN, c->pidfd, c->wakefd, PLUMB_NOWAIT);
+    if (r == PLUMB_ECLOSED) {
+      if (atomic_load(&c->shut))
+        return PLUMB_ECLOSED;
+      c->peer_gone = 1; /* drain what it sent before dying, then fail */
+      continue;
+    }
+    if (r < 0)
+      return r;
+    if (r == 1)
+      continue;
+    if (deadline == PLUMB_NOWAIT)
+      return PLUMB_EAGAIN;
+    if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
+      return PLUMB_ETIMEDOUT;
+  }
+}
+
 static int
 mq_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
 {
   mq_conn *c = (mq_conn *)pc;
+
+  if (c->rq_blocks)
+    return mq_recv_blocking(c, buf, deadline);
   /* A blocking caller usually waits for an answer not sent yet: poll
    * first (poll + receive, not receive + poll + receive). */
   int wait_first = deadline != PLUMB_NOWAIT && !c->peer_gone;
@@ -943,8 +1172,23 @@ mq_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
       wait_first = 0;
       n = -1;
       errno = EAGAIN;
+    } else if (c->rq_wait) {
+      /* The server: a look (an expired timeout: no wait), or, right
+       * after a frame or inside one, a linger - the worker waits on this
+       * client a moment itself (linger.h) */
+      int lg = deadline == PLUMB_NOWAIT && !c->peer_gone &&
+               (c->delivered || c->rx.in_frame) &&
+               plumb__linger_enter(&c->linger);
+      struct timespec ts = { 0, 0 };
+      if (lg)
+        ts = mq_abs_in(PLUMB__LINGER_NS);
+      n = mq_rcv(c, &ts);
+      if (n < 0 && errno == ETIMEDOUT)
+        errno = EAGAIN;
+      if (lg)
+        plumb__linger_leave(&c->linger, n >= 0);
     } else {
-      n = mq_receive(c->rq, (char *)c->rmsg, c->rsize, NULL);
+      n = mq_rcv(c, NULL);
     }
     if (n >= 0) {
       int r = mq_take(c, c->rmsg, (size_t)n);
@@ -1021,7 +1265,11 @@ mq_shutdown(plumb_conn *pc)
   /* Best effort: tell the peer (a full queue means it will see our pidfd
    * fire when we exit, or its deadline). */
   if (!c->wbroken)
-    (void)mq_send(c->wq, (const char *)bye, mq_hdr_in(c, bye, MQ_BYE), 0);
+    (void)mq_send_now(c->wq, bye, mq_hdr_in(c, bye, MQ_BYE));
+  /* and a receive of ours blocked in mq_timedreceive (a full queue: it
+   * is not blocked, and sees `shut` next) */
+  if (c->selfq != (mqd_t)-1)
+    (void)mq_send(c->selfq, (const char *)bye, mq_hdr_in(c, bye, MQ_BYE), 0);
   if (write(c->wakefd, &one, sizeof(one)) < 0) {
     /* the eventfd cannot overflow with one write */
   }
@@ -1056,13 +1304,13 @@ mq_close_conn(plumb_conn *pc)
   if (!atomic_load(&c->shut)) {
     size_t n = mq_hdr(c, MQ_BYE); /* close(): nothing else runs */
     atomic_store(&c->shut, 1);
-    if (!c->wbroken && mq_send(c->wq, (const char *)c->wmsg, n, 0) < 0 &&
+    if (!c->wbroken && mq_send_now(c->wq, c->wmsg, n) < 0 &&
         errno == EAGAIN && c->sq != (mqd_t)-1) {
       /* a client gives a slow server a moment to make room for the BYE
        * (a server never waits for a peer) */
       (void)mq_wait((int)c->wq, POLLOUT, c->pidfd, -1,
                     plumb__deadline_ms(100));
-      (void)mq_send(c->wq, (const char *)c->wmsg, n, 0);
+      (void)mq_send_now(c->wq, c->wmsg, n);
     }
   }
   mq_reclaim_dead_server(c);
@@ -1087,4 +1335,6 @@ const plumb_transport plumb__tran_mq = {
   .peer = mq_peer,
   .shutdown = mq_shutdown,
   .close = mq_close_conn,
+  .rx_partial = mq_rx_partial,
+  .rx_level = 1,
 };

@@ -64,6 +64,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "linger.h"
 #include "transport.h"
 
 enum {
@@ -97,11 +98,18 @@ enum {
  * a process killed between msgget() and IPC_SET (swept like a box). */
 #define SV_MODE_MAKING 0400
 #define SV_HDR 16       /* kind, pad[3], u32 aux, u64 secret (or nonce) */
+#define SV_PRE (sizeof(long) + SV_HDR) /* mtype + header (sv_rcv) */
 #define SV_MIN_CHUNK 256
 #define SV_HELLO_MAX 256       /* hellos waiting for accept() */
 #define SV_BEACON_SCAN 16      /* messages looked at for the beacon */
 #define SV_JANITOR_MS 200      /* the well-known queue's mtype 2 checked */
 #define SV_THREAD_STACK (256u * 1024u)
+#define SV_LEND_IDLE_NS (2 * 1000000LL) /* a lent pair not used: taken back */
+/* The reader's look at a lent pair: a linger is ended at the first look
+ * after PLUMB__LINGER_NS (so it lasts that to 1 ms more).  Looking every
+ * 200 us cost the server 1.7 us of CPU per call on one CPU (9.2 against
+ * 7.5); every 5 ms gained nothing more. */
+#define SV_LEND_LOOK_NS (1000000LL)
 #define SV_KEYFILE_MARK "plumb sysvmq key file\n"
 
 /* One received message, header stripped. */
@@ -164,6 +172,21 @@ typedef struct sv_conn {
   int r_ready;
   plumb_buf ready;
   size_t ready_charged;
+  /* Server linger (linger.h), under in.mu.  After handing a whole frame
+   * over, the reader may lend the pair's receive side (and rx, rbuf) to
+   * the worker serving the connection (lent = 1, holding a linger slot)
+   * and wait on in.taken: that worker then receives the next frames
+   * itself in a blocking msgrcv() - the raw mechanism's one system call
+   * per request, no thread hand-off, no epoll - and the reader bounds
+   * each such wait: at its first look (SV_LEND_LOOK_NS apart) after
+   * linger_until it sends a WAKE (aux = linger_seq) to our own queue.  The worker gives the queue back (lent
+   * = 0, the reader signalled) when a wait ends without a frame. */
+  int lent;
+  int lingering;     /* the worker is (about to be) in msgrcv() */
+  int wake_sent;     /* for this linger_seq */
+  uint32_t linger_seq;
+  int64_t linger_until;
+  plumb__linger linger;
   /* try_send(): what did not fit in the full queue - one built message
    * (pend: long mtype + text, pend_len text bytes; 0 = none) and the rest
    * of the frame after it (tail).  flush() sends them without waiting; if
@@ -187,6 +210,14 @@ typedef struct sv_conn {
   int direct;        /* client: recv() reads rq itself (see top) */
   int tfd, wakefd;
   atomic_int waiting; /* a recv() is (about to be) blocked in msgrcv() */
+  /* Direct mode, told by the watchdog without a system call in recv():
+   * the deadline the timerfd is armed for (0 = none, or it fired) and
+   * whether the server's pidfd fired.  Each is stored before the
+   * watchdog looks at `waiting`, which recv() stores before it looks at
+   * them: one of the two sees the other (seq_cst), so a blocked msgrcv()
+   * is always woken or never entered. */
+  _Atomic int64_t armed;
+  atomic_int srv_died;
   pthread_t wd;
   int wd_on;
 } sv_conn;
@@ -496,7 +527,12 @@ sv_inbox_init(sv_inbox *ib, size_t limit)
   if (ib->evfd < 0)
     return PLUMB_ESYS;
   pthread_mutex_init(&ib->mu, NULL);
-  pthread_cond_init(&ib->taken, NULL);
+  /* monotonic: the lend wait (sv_lend) is timed with plumb__now_ns() */
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&ib->taken, &ca);
+  pthread_condattr_destroy(&ca);
   return PLUMB_OK;
 }
 
@@ -718,6 +754,10 @@ sv_conn_watch(sv_conn *c)
 static void
 sv_conn_free(sv_conn *c)
 {
+  if (c->lent) { /* closed while lent: the linger slot goes back */
+    c->lent = 0;
+    plumb__linger_leave(&c->linger, 0);
+  }
   if (c->pidfd >= 0)
     close(c->pidfd);
   if (c->epfd >= 0)
@@ -971,6 +1011,47 @@ sv_write_wait(plumb_conn *pc, int *fd, uint32_t *events)
   return PLUMB_OK;
 }
 
+/* msgrcv() of our queue into rbuf - or, when the frame being rebuilt has
+ * room past its end (rx.slack), straight into that frame: the message
+ * text lands where the frame's next bytes go (its mtype and header
+ * overwrite the SV_PRE bytes before that point, which are saved and put
+ * back), so a MORE message's data is not copied a second time.  Such a
+ * message (genuine, fitting the frame) is then reported in rbuf as an
+ * empty MORE, its data already appended; anything else received in place
+ * is copied to rbuf as it came.  Returns what msgrcv() returns. */
+static ssize_t
+sv_rcv(sv_conn *c, int flags)
+{
+  size_t cap = c->chunk + 64;
+  plumb__reasm *r = &c->rx;
+
+  r->slack = sizeof(long) + cap;
+  if (!r->in_frame || r->skip || r->part.len < SV_PRE ||
+      r->part.cap < r->part.len - SV_PRE + sizeof(long) + cap)
+    return msgrcv(c->rq, c->rbuf, cap, SV_T_DATA, flags | MSG_NOERROR);
+  uint8_t *p = r->part.data + r->part.len - SV_PRE;
+  uint8_t save[SV_PRE];
+  memcpy(save, p, SV_PRE);
+  ssize_t n = msgrcv(c->rq, p, cap, SV_T_DATA, flags | MSG_NOERROR);
+  int e = errno;
+  if (n >= SV_HDR) {
+    const uint8_t *text = p + sizeof(long);
+    size_t m = (size_t)n - SV_HDR;
+    if (text[0] == SV_MORE && plumb__get_le64(text + 8) == c->secret &&
+        m <= r->want - r->part.len) {
+      r->part.len += m; /* its data is where it belongs */
+      memcpy(p, save, SV_PRE);
+      (void)sv_data_hdr(c, c->rbuf, SV_MORE, 0);
+      return SV_HDR;
+    }
+  }
+  if (n >= 0)
+    memcpy(c->rbuf, p, sizeof(long) + (size_t)n);
+  memcpy(p, save, SV_PRE);
+  errno = e;
+  return n;
+}
+
 /* Adds one data message to the frame being rebuilt: 1 = frame complete. */
 static int
 sv_take(sv_conn *c, uint8_t kind, uint32_t aux, const uint8_t *data,
@@ -990,14 +1071,20 @@ sv_take(sv_conn *c, uint8_t kind, uint32_t aux, const uint8_t *data,
 static int
 sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
 {
-  size_t cap = c->chunk + 64;
   const uint8_t *text = (const uint8_t *)c->rbuf + sizeof(long);
 
   for (;;) {
     if (atomic_load(&c->shut))
       return PLUMB_ECLOSED;
-    ssize_t n = msgrcv(c->rq, c->rbuf, cap, SV_T_DATA,
-                       IPC_NOWAIT | MSG_NOERROR);
+    /* A blocking caller waits for a reply not sent yet: straight to the
+     * blocking msgrcv() (one system call per reply, as the raw mechanism),
+     * after a look for a reply already there only if the last receive
+     * found its wait cut short (a WAKE, a stray message). */
+    ssize_t n = -1;
+    errno = ENOMSG;
+    if (deadline == PLUMB_NOWAIT || c->peer_dead ||
+        atomic_load(&c->peer_bye))
+      n = sv_rcv(c, IPC_NOWAIT);
     if (n < 0 && errno == ENOMSG) {
       if (atomic_load(&c->peer_bye) || c->peer_dead)
         return PLUMB_ECLOSED;
@@ -1013,17 +1100,21 @@ sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
       }
       if (deadline != PLUMB_FOREVER && plumb__now_ns() >= deadline)
         return PLUMB_ETIMEDOUT;
-      /* Block: announce it, arm the deadline, re-check, then sleep in
-       * msgrcv until a reply or the watchdog's WAKE. */
+      /* Block: announce it, arm the deadline (only if the timer is not
+       * already armed for an earlier one: a timer firing early costs a
+       * WAKE and a re-arm here, once per timeout, not a system call per
+       * call), re-check, then sleep in msgrcv until a reply or the
+       * watchdog's WAKE. */
       atomic_store(&c->waiting, 1);
-      if (deadline != PLUMB_FOREVER) {
+      int64_t armed = atomic_load(&c->armed);
+      if (deadline != PLUMB_FOREVER && (armed == 0 || deadline < armed)) {
         struct itimerspec its = { { 0, 0 },
                                   { deadline / 1000000000,
                                     deadline % 1000000000 } };
+        atomic_store(&c->armed, deadline);
         timerfd_settime(c->tfd, TFD_TIMER_ABSTIME, &its, NULL);
       }
-      struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
-      if (atomic_load(&c->shut) || poll(&p, 1, 0) == 1) {
+      if (atomic_load(&c->shut) || atomic_load(&c->srv_died)) {
         atomic_store(&c->waiting, 0);
         if (!atomic_load(&c->shut)) {
           c->peer_dead = 1; /* drain what it sent, then fail */
@@ -1031,7 +1122,7 @@ sv_recv_direct(sv_conn *c, plumb_buf *buf, int64_t deadline)
         }
         return PLUMB_ECLOSED;
       }
-      n = msgrcv(c->rq, c->rbuf, cap, SV_T_DATA, MSG_NOERROR);
+      n = sv_rcv(c, 0);
       atomic_store(&c->waiting, 0);
     }
     if (n < 0) {
@@ -1091,9 +1182,13 @@ watchdog_main(void *arg)
       if (read(c->tfd, &x, sizeof(x)) < 0) {
         /* spurious: nothing to clear */
       }
+      /* recv() arms again for its own deadline (see sv_recv_direct) */
+      atomic_store(&c->armed, 0);
     }
-    if (p[2].revents)
+    if (p[2].revents) {
       p[2].fd = -1; /* the server died: report once */
+      atomic_store(&c->srv_died, 1);
+    }
     if (p[0].revents || p[1].revents || p[2].revents)
       sv_wake_self(c);
     if (p[0].revents)
@@ -1101,6 +1196,8 @@ watchdog_main(void *arg)
   }
   return NULL;
 }
+
+static int sv_recv_lent(sv_conn *c, plumb_buf *buf);
 
 static int
 sv_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
@@ -1124,6 +1221,15 @@ sv_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
       }
       c->r_ready = 0;
       pthread_cond_signal(&c->in.taken); /* no system call unless waited */
+    } else if (c->lent && !c->in.closed) {
+      /* the reader lent us the pair: receive its next frame ourselves
+       * (a bounded wait, sv_recv_lent) */
+      if (c->in.signalled) {
+        uint64_t v;
+        if (read(c->in.evfd, &v, sizeof(v)) == sizeof(v) || errno == EAGAIN)
+          c->in.signalled = 0;
+      }
+      return sv_recv_lent(c, buf);
     }
     if (!c->in.closed && c->in.signalled) {
       uint64_t v;
@@ -1166,6 +1272,13 @@ sv_hand_over(sv_conn *c, int r)
   while (c->r_ready != 0 && !c->in.closed)
     pthread_cond_wait(&c->in.taken, &c->in.mu); /* the last not taken yet */
   if (!c->in.closed) {
+    if (r == 1 && c->hub != NULL && !c->lent &&
+        plumb__linger_enter(&c->linger)) {
+      /* lent before the frame can be seen: whoever takes it finds the
+       * pair its own on its next recv() (sv_lend) */
+      c->lent = 1;
+      c->linger_until = plumb__now_ns();
+    }
     if (r == 1) { /* the frame moves to `ready`, its charge with it */
       plumb_buf t = c->ready;
       c->ready = c->rx.part;
@@ -1185,6 +1298,123 @@ sv_hand_over(sv_conn *c, int r)
   return closed ? -1 : 0;
 }
 
+/* Sends the WAKE that ends the worker's current linger wait (in.mu held;
+ * IPC_NOWAIT: a full queue has something for it to read anyway). */
+static void
+sv_wake_lingerer(sv_conn *c)
+{
+  if (c->lingering && !c->wake_sent) {
+    c->wake_sent = 1;
+    (void)sv_send_ctl(c->rq, SV_T_DATA, SV_WAKE, c->linger_seq, c->secret,
+                      NULL, 0, PLUMB_NOWAIT);
+  }
+}
+
+/* Gives the pair back to the reader (in.mu held). */
+static void
+sv_unlend(sv_conn *c, int hit)
+{
+  if (!c->lent)
+    return;
+  c->lent = 0;
+  plumb__linger_leave(&c->linger, hit);
+  pthread_cond_signal(&c->in.taken);
+}
+
+/* Reader thread, server side, after a whole frame: if sv_hand_over lent
+ * the pair to the worker (see `lent`), bounds that worker's waits until it
+ * gives the pair back, or takes it back from a worker that stays away
+ * SV_LEND_IDLE_NS.  -1 once closed. */
+static int
+sv_lend(sv_conn *c)
+{
+  pthread_mutex_lock(&c->in.mu);
+  if (c->lent) {
+    while (c->lent && !c->in.closed) {
+      int64_t now = plumb__now_ns(), until = now + SV_LEND_LOOK_NS;
+      if (c->lingering && !c->wake_sent) {
+        if (now >= c->linger_until)
+          sv_wake_lingerer(c);
+        else
+          until = c->linger_until;
+      } else if (!c->lingering && now - c->linger_until > SV_LEND_IDLE_NS) {
+        /* the worker has not come back for the pair (its client does
+         * not read its replies, its calls are running): take it back,
+         * and the slot with it */
+        sv_unlend(c, 0);
+        break;
+      }
+      struct timespec ts = { until / 1000000000, until % 1000000000 };
+      pthread_cond_timedwait(&c->in.taken, &c->in.mu, &ts);
+    }
+    if (c->in.closed)
+      sv_wake_lingerer(c); /* shutdown(): out of msgrcv() at once */
+  }
+  int closed = c->in.closed;
+  pthread_mutex_unlock(&c->in.mu);
+  return closed ? -1 : 0;
+}
+
+/* A worker's receive while the pair is lent to it (in.mu held; returns
+ * without it): waits for the next message in msgrcv() itself, bounded by
+ * the reader's WAKE.  PLUMB_OK with a whole frame in buf; PLUMB_EAGAIN
+ * when a wait ended without one (the pair is the reader's again). */
+static int
+sv_recv_lent(sv_conn *c, plumb_buf *buf)
+{
+  const uint8_t *text = (const uint8_t *)c->rbuf + sizeof(long);
+
+  for (;;) {
+    if (c->in.closed || atomic_load(&c->shut)) {
+      sv_unlend(c, 0);
+      pthread_mutex_unlock(&c->in.mu);
+      return PLUMB_ECLOSED;
+    }
+    uint32_t seq = ++c->linger_seq;
+    c->lingering = 1;
+    c->wake_sent = 0;
+    c->linger_until = plumb__now_ns() + PLUMB__LINGER_NS;
+    pthread_mutex_unlock(&c->in.mu);
+    ssize_t n = sv_rcv(c, 0);
+    int e = errno;
+    pthread_mutex_lock(&c->in.mu);
+    c->lingering = 0;
+    c->linger_until = plumb__now_ns(); /* last use, for sv_lend */
+    int r = 0;
+    if (n < 0) {
+      if (e == EINTR)
+        continue;
+      r = e == EIDRM || e == EINVAL ? PLUMB_ECLOSED : PLUMB_ESYS;
+    } else if (!sv_genuine(c, text, n)) {
+      continue; /* not from our peer: dropped, counted */
+    } else if (text[0] == SV_WAKE) {
+      if (plumb__get_le32(text + 4) != seq && !c->in.closed &&
+          !atomic_load(&c->shut))
+        continue; /* meant for an earlier wait, which a frame ended */
+      r = PLUMB_EAGAIN;
+    } else if (text[0] == SV_BYE) {
+      atomic_store(&c->peer_bye, 1);
+      r = PLUMB_ECLOSED;
+    } else {
+      c->linger.miss = 0; /* answered in time */
+      r = sv_take(c, text[0], plumb__get_le32(text + 4), text + SV_HDR,
+                  (size_t)n - SV_HDR);
+      if (r == 0)
+        continue; /* a frame in several messages: wait for the next */
+      if (r == 1) {
+        plumb__reasm_take(&c->rx, buf);
+        pthread_mutex_unlock(&c->in.mu);
+        return PLUMB_OK;
+      }
+    }
+    sv_unlend(c, 0);
+    if (r == PLUMB_EAGAIN && (c->in.closed || atomic_load(&c->shut)))
+      r = PLUMB_ECLOSED;
+    pthread_mutex_unlock(&c->in.mu);
+    return r;
+  }
+}
+
 /* Reader thread: rebuilds the frames of our queue's genuine messages in
  * c->rx (no allocation per message) and hands each to recv().  The first
  * message from a client confirms the handshake: its box goes. */
@@ -1192,14 +1422,13 @@ static void *
 reader_main(void *arg)
 {
   sv_conn *c = arg;
-  size_t cap = c->chunk + 64;
   const uint8_t *text = (const uint8_t *)c->rbuf + sizeof(long);
   int old;
 
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
   for (;;) {
     pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
-    ssize_t n = msgrcv(c->rq, c->rbuf, cap, SV_T_DATA, MSG_NOERROR);
+    ssize_t n = sv_rcv(c, 0);
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
     if (n < 0) {
       if (errno == EINTR)
@@ -1219,6 +1448,8 @@ reader_main(void *arg)
                     (size_t)n - SV_HDR);
     if (r != 0 && sv_hand_over(c, r) != 0)
       break;
+    if (r == 1 && c->hub != NULL && sv_lend(c) != 0)
+      break; /* (sv_hand_over lent the pair, or not) */
   }
   sv_inbox_close(&c->in, PLUMB_ECLOSED);
   return NULL;
