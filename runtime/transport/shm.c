@@ -505,19 +505,19 @@ shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring,
   const char *poll_env = poll_us < 0 ? "PLUMB_SHM_POLL_US" : NULL;
   spin_us = spin_us < 0 ? 20 : spin_us;
   poll_us = poll_us < 0 ? (c->side == 0 ? SHM_SERVER_POLL_US : 0) : poll_us;
-  plumb__shm_spin_init(&c->spin_rx, spin_us, spin_env, &ch->cpu[me],
-                       &ch->cpu[peer]);
-  plumb__shm_spin_init(&c->spin_tx, spin_us, spin_env, &ch->cpu[me],
-                       &ch->cpu[peer]);
-  plumb__shm_spin_init(&c->spin_poll, poll_us, poll_env, &ch->cpu[me],
-                       &ch->cpu[peer]);
+  plumb__shm_spin_init(&c->spin_rx, spin_us, spin_env, &ch->side[me].cpu,
+                       &ch->side[peer].cpu);
+  plumb__shm_spin_init(&c->spin_tx, spin_us, spin_env, &ch->side[me].cpu,
+                       &ch->side[peer].cpu);
+  plumb__shm_spin_init(&c->spin_poll, poll_us, poll_env, &ch->side[me].cpu,
+                       &ch->side[peer].cpu);
   if (c->side == 1)
-    c->spin_rx.crowd = &ch->crowd; /* the client waiting for its reply */
+    c->spin_rx.crowd = &ch->side[0].crowd; /* waiting for its reply */
 }
 
 /* Server side: the shm calls this process has received and not answered,
  * over all its connections; published in each channel at every send
- * (plumb__shm_chan.crowd) so that clients stop spinning when they would
+ * (plumb__shm_side.crowd) so that clients stop spinning when they would
  * outnumber the CPUs. */
 static _Atomic uint32_t shm_srv_calls;
 
@@ -535,9 +535,14 @@ shm_call_end(shm_conn *c)
     return;
   if (atomic_exchange(&c->in_call, 0))
     atomic_fetch_sub(&shm_srv_calls, 1);
-  if (c->chan != NULL)
-    atomic_store_explicit(&c->chan->crowd, atomic_load(&shm_srv_calls),
-                          memory_order_relaxed);
+  if (c->chan != NULL) {
+    uint32_t n = atomic_load_explicit(&shm_srv_calls, memory_order_relaxed);
+    /* Written only when it changes: the client reads this line. */
+    if (atomic_load_explicit(&c->chan->side[0].crowd,
+                             memory_order_relaxed) != n)
+      atomic_store_explicit(&c->chan->side[0].crowd, n,
+                            memory_order_relaxed);
+  }
 }
 
 static void shm_conn_shutdown(plumb_conn *pc);
@@ -664,8 +669,8 @@ shm_accept(plumb_listener *pl, plumb_conn **out)
   ch->version = PLUMB_SHM_VERSION;
   ch->ring_size = l->ring;
   ch->hdr_size = PLUMB_SHM_HDR_SIZE;
-  atomic_store(&ch->cpu[0], -1);
-  atomic_store(&ch->cpu[1], -1);
+  atomic_store(&ch->side[0].cpu, -1);
+  atomic_store(&ch->side[1].cpu, -1);
   shm_conn_attach(c, map, total, l->ring, l->spin_us, l->poll_us);
 
   hello.magic = SHM_HELLO_MAGIC;
@@ -912,14 +917,18 @@ shm_conn_dead(void *arg, int deep)
  * the peer on our CPU every publish may wake it and preempt us, so the
  * whole free space goes at once. */
 static uint32_t
-shm_piece(shm_conn *c, const plumb__shm_ring *r)
+shm_piece_on(shm_conn *c, const plumb__shm_ring *r, int cpu)
 {
-  int cpu = sched_getcpu();
-
-  if (cpu >= 0 && atomic_load_explicit(&c->chan->cpu[1 - c->side],
+  if (cpu >= 0 && atomic_load_explicit(&c->chan->side[1 - c->side].cpu,
                                        memory_order_relaxed) == cpu)
     return r->size;
   return r->size / 4;
+}
+
+static uint32_t
+shm_piece(shm_conn *c, const plumb__shm_ring *r)
+{
+  return shm_piece_on(c, r, sched_getcpu());
 }
 
 /* The length of frame iov[0..iovcnt) into *total; PLUMB_ETOOBIG if it is
@@ -944,7 +953,7 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
   shm_conn *c = (shm_conn *)pc;
   uint32_t hdr[2], space, head_seen;
   size_t total = 0, left, off = 0, piece;
-  int src = -1, rc, written = 0;
+  int src = -1, rc, written = 0, cpu;
 
   if (shm_frame_len(c, iov, iovcnt, &total) != PLUMB_OK)
     return PLUMB_ETOOBIG;
@@ -958,7 +967,9 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
   hdr[0] = (uint32_t)total;
   hdr[1] = (uint32_t)total ^ SHM_FRAME_KEY;
   left = total + sizeof(hdr);
-  piece = shm_piece(c, &c->tx);
+  cpu = sched_getcpu();
+  /* A frame of a quarter ring goes in one piece wherever the peer runs. */
+  piece = left <= c->tx.size / 4 ? left : shm_piece_on(c, &c->tx, cpu);
   if (deadline == PLUMB_NOWAIT) {
     if ((rc = plumb__shm_ring_writable(&c->tx, &space, &head_seen)) != 0)
       return c->tx_err = rc;
@@ -1009,8 +1020,7 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
     written = 1;
   }
   /* Where we run, for the peer's spin-or-sleep choice. */
-  atomic_store_explicit(&c->chan->cpu[c->side], sched_getcpu(),
-                        memory_order_relaxed);
+  plumb__shm_note_cpu(&c->chan->side[c->side].cpu, cpu);
   return PLUMB_OK;
 }
 

@@ -220,7 +220,7 @@ spin_allowed(plumb__shm_spin *sp)
     return 0;
   if (sp->my_cpu != NULL && sp->peer_cpu != NULL) {
     int cpu = sched_getcpu();
-    atomic_store_explicit(sp->my_cpu, cpu, memory_order_relaxed);
+    plumb__shm_note_cpu(sp->my_cpu, cpu);
     if (cpu >= 0 &&
         atomic_load_explicit(sp->peer_cpu, memory_order_relaxed) == cpu)
       return 0;
@@ -250,7 +250,7 @@ plumb__shm_poll(plumb__shm_spin *sp, _Atomic uint32_t *word, uint32_t seen)
   }
   if (sp->my_cpu != NULL && sp->peer_cpu != NULL) {
     int cpu = sched_getcpu();
-    atomic_store_explicit(sp->my_cpu, cpu, memory_order_relaxed);
+    plumb__shm_note_cpu(sp->my_cpu, cpu);
     if (cpu >= 0 &&
         atomic_load_explicit(sp->peer_cpu, memory_order_relaxed) == cpu)
       return 0;

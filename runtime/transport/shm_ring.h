@@ -17,7 +17,7 @@
 #include "transport.h"
 
 #define PLUMB_SHM_MAGIC 0x706c6d73u   /* "plms": channel header */
-#define PLUMB_SHM_VERSION 1u
+#define PLUMB_SHM_VERSION 2u
 #define PLUMB_SHM_HDR_SIZE 4096u      /* header page before the ring data */
 #define PLUMB_SHM_RING_DEFAULT (256u * 1024u)
 #define PLUMB_SHM_RING_MIN 4096u
@@ -39,16 +39,21 @@ typedef struct plumb__shm_ring_ctl {
 
 /* The header page of a channel segment (server = side 0, client = side 1).
  * The request ring's data follows at PLUMB_SHM_HDR_SIZE, the reply ring's
- * at PLUMB_SHM_HDR_SIZE + ring_size. */
+ * at PLUMB_SHM_HDR_SIZE + ring_size.  Words one side writes on every call
+ * live on that side's own cache line (`side[]`), so the other side's
+ * reads of the rarely written first line (closed, sizes) never miss. */
+typedef struct plumb__shm_side {
+  _Alignas(64) _Atomic int32_t cpu; /* CPU this side last ran on */
+  _Atomic uint32_t crowd; /* server: clients active now (spin heuristic) */
+} plumb__shm_side;
+
 typedef struct plumb__shm_chan {
   uint32_t magic;
   uint32_t version;
   uint32_t ring_size;
   uint32_t hdr_size;
   _Atomic uint32_t closed[2]; /* set by a side's shutdown() */
-  _Atomic int32_t cpu[2];     /* CPU each side last ran on (spin heuristic) */
-  _Atomic uint32_t crowd;     /* server: its other shm calls in progress at
-                               * its last send (spin heuristic) */
+  plumb__shm_side side[2];
   plumb__shm_ring_ctl req;    /* client -> server */
   plumb__shm_ring_ctl rep;    /* server -> client */
 } plumb__shm_chan;
@@ -84,6 +89,15 @@ void plumb__shm_ring_write(plumb__shm_ring *r, const void *src, size_t n);
  * flag is cleared by the producer, so one message per arming). */
 void plumb__shm_ring_publish_head(plumb__shm_ring *r);
 void plumb__shm_ring_publish_tail(plumb__shm_ring *r);
+
+/* Publishes the CPU we run on in *w (the peer's spin heuristic), writing
+ * the shared line only when it changed. */
+static inline void
+plumb__shm_note_cpu(_Atomic int32_t *w, int cpu)
+{
+  if (atomic_load_explicit(w, memory_order_relaxed) != cpu)
+    atomic_store_explicit(w, cpu, memory_order_relaxed);
+}
 
 /* Futexes on shared (non-private) words.  wait: sleeps while *w == expect,
  * until the absolute CLOCK_MONOTONIC deadline (PLUMB_FOREVER: none).
