@@ -490,9 +490,9 @@ shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring,
 {
   plumb__shm_chan *ch = (plumb__shm_chan *)map;
   plumb__shm_ring req = { &ch->req, map + PLUMB_SHM_HDR_SIZE, ring, 0,
-                           c->sock };
+                           c->sock, 0, 0 };
   plumb__shm_ring rep = { &ch->rep, map + PLUMB_SHM_HDR_SIZE + ring, ring, 0,
-                           c->sock };
+                           c->sock, 0, 0 };
   int me = c->side, peer = 1 - c->side;
 
   c->map = map;
@@ -839,8 +839,8 @@ shm_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   shm_conn_attach(c, map, (size_t)h.total, h.ring_size, a.spin_us,
                   a.poll_us);
   /* Positions start where the server left them (zero). */
-  c->tx.pos = atomic_load(&ch->req.tail);
-  c->rx.pos = atomic_load(&ch->rep.head);
+  c->tx.pos = c->tx.peer = atomic_load(&ch->req.tail);
+  c->rx.pos = c->rx.pub = atomic_load(&ch->rep.head);
   *out = &c->base;
   return PLUMB_OK;
 
@@ -971,14 +971,18 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
   /* A frame of a quarter ring goes in one piece wherever the peer runs. */
   piece = left <= c->tx.size / 4 ? left : shm_piece_on(c, &c->tx, cpu);
   if (deadline == PLUMB_NOWAIT) {
-    if ((rc = plumb__shm_ring_writable(&c->tx, &space, &head_seen)) != 0)
+    uint32_t need = left < c->tx.size ? (uint32_t)left : c->tx.size;
+    if ((rc = plumb__shm_ring_writable(&c->tx, need, &space,
+                                       &head_seen)) != 0)
       return c->tx_err = rc;
     if (space < left)
       return PLUMB_EAGAIN;
   }
   while (left > 0) {
-    size_t n;
-    if ((rc = plumb__shm_ring_writable(&c->tx, &space, &head_seen)) != 0)
+    size_t n, want = left < piece ? left : piece;
+    uint32_t need = want < c->tx.size ? (uint32_t)want : c->tx.size;
+    if ((rc = plumb__shm_ring_writable(&c->tx, need, &space,
+                                       &head_seen)) != 0)
       return c->tx_err = rc;
     if (space == 0) {
       rc = plumb__shm_wait(&c->spin_tx, &c->tx.ctl->head, head_seen,
@@ -1036,7 +1040,9 @@ shm_tail_push(shm_conn *c, int block)
   int rc;
 
   while (c->ttoff < c->ttail.len) {
-    if ((rc = plumb__shm_ring_writable(&c->tx, &space, &head_seen)) != 0)
+    /* need = the whole ring: always read the head afresh here. */
+    if ((rc = plumb__shm_ring_writable(&c->tx, c->tx.size, &space,
+                                       &head_seen)) != 0)
       return c->tx_err = rc;
     if (space == 0) {
       if (!block) {
@@ -1213,7 +1219,7 @@ static int
 shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
 {
   uint32_t avail, n, piece = 0;
-  int rc = PLUMB_EAGAIN, moved = 0;
+  int rc = PLUMB_EAGAIN;
 
   *more = 0;
   if (c->rx_err)
@@ -1230,7 +1236,6 @@ shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
       plumb__shm_ring_read(&c->rx, c->rhdr + c->rhdr_got, n);
       c->rhdr_got += n;
       avail -= n;
-      moved = 1;
       if (c->rhdr_got < sizeof(c->rhdr))
         break;
       memcpy(&len, c->rhdr, 4);
@@ -1287,11 +1292,12 @@ shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
     plumb__shm_ring_read(&c->rx, c->part.data + c->rgot, n);
     c->rgot += n;
     avail -= n;
-    plumb__shm_ring_publish_head(&c->rx); /* free the space at once */
-    moved = 0;
+    /* Big frames free each quarter-ring piece at once. */
+    plumb__shm_ring_release(&c->rx, 1);
   }
-  if (moved)
-    plumb__shm_ring_publish_head(&c->rx);
+  /* A whole small frame: the head may wait for our next wait or send
+   * (plumb__shm_ring_release); a partial one frees its space now. */
+  plumb__shm_ring_release(&c->rx, rc == PLUMB_OK);
   if (rc != PLUMB_OK && rc != PLUMB_EAGAIN)
     c->rx_err = rc;
   *more = avail > 0;

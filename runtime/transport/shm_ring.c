@@ -46,17 +46,24 @@ plumb__shm_ring_readable(const plumb__shm_ring *r, uint32_t *avail,
 }
 
 int
-plumb__shm_ring_writable(const plumb__shm_ring *r, uint32_t *space,
+plumb__shm_ring_writable(plumb__shm_ring *r, uint32_t need, uint32_t *space,
                          uint32_t *head_seen)
 {
-  uint32_t head = atomic_load_explicit(&r->ctl->head, memory_order_acquire);
-  uint32_t used = r->pos - head;
+  uint32_t head, used = r->pos - r->peer;
 
+  if (used <= r->size && r->size - used >= need) {
+    *head_seen = r->peer;
+    *space = r->size - used;
+    return PLUMB_OK;
+  }
+  head = atomic_load_explicit(&r->ctl->head, memory_order_acquire);
+  used = r->pos - head;
   *head_seen = head;
   if (used > r->size) {
     *space = 0;
     return PLUMB_EPROTO;
   }
+  r->peer = head;
   *space = r->size - used;
   return PLUMB_OK;
 }
@@ -92,12 +99,24 @@ plumb__shm_ring_write(plumb__shm_ring *r, const void *src, size_t n)
 void
 plumb__shm_ring_publish_head(plumb__shm_ring *r)
 {
+  r->pub = r->pos;
   atomic_store_explicit(&r->ctl->head, r->pos, memory_order_seq_cst);
   if (atomic_load_explicit(&r->ctl->prod_waiting, memory_order_seq_cst)) {
     atomic_store_explicit(&r->ctl->head_wake_ns, plumb__now_ns(),
                           memory_order_relaxed);
     plumb__futex_wake(&r->ctl->head, 1);
   }
+}
+
+void
+plumb__shm_ring_release(plumb__shm_ring *r, int lazy)
+{
+  if (r->pos == r->pub)
+    return;
+  if (lazy && r->pos - r->pub < r->size / 16 &&
+      atomic_load_explicit(&r->ctl->prod_waiting, memory_order_relaxed) == 0)
+    return;
+  plumb__shm_ring_publish_head(r);
 }
 
 void

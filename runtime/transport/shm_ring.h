@@ -66,6 +66,8 @@ typedef struct plumb__shm_ring {
   uint32_t size; /* power of two */
   uint32_t pos;
   int bell; /* producer: socket to ring when the consumer armed its bell */
+  uint32_t peer; /* producer: the head it last read (validated) */
+  uint32_t pub;  /* consumer: the head it last published */
 } plumb__shm_ring;
 
 /* Values of a ring's cons_waiting / prod_waiting flag. */
@@ -77,9 +79,13 @@ typedef struct plumb__shm_ring {
 int plumb__shm_ring_readable(const plumb__shm_ring *r, uint32_t *avail,
                              uint32_t *tail_seen);
 /* Bytes the producer may write now (*space); PLUMB_EPROTO if the peer's
- * head is impossible.  *head_seen receives the head value observed. */
-int plumb__shm_ring_writable(const plumb__shm_ring *r, uint32_t *space,
-                             uint32_t *head_seen);
+ * head is impossible.  *head_seen receives the head value observed.  The
+ * head last read is kept: while it leaves room for `need` bytes the shared
+ * word is not read at all (no cache-line transfer per frame), so *space
+ * may be less than the truth, never more; *space < need means it was
+ * read afresh. */
+int plumb__shm_ring_writable(plumb__shm_ring *r, uint32_t need,
+                             uint32_t *space, uint32_t *head_seen);
 /* Copy n bytes out of / into the ring at pos and advance pos (no publish).
  * The caller has checked n against readable/writable. */
 void plumb__shm_ring_read(plumb__shm_ring *r, void *dst, size_t n);
@@ -88,6 +94,12 @@ void plumb__shm_ring_write(plumb__shm_ring *r, const void *src, size_t n);
  * futex sleeper, one doorbell message on `bell` for an armed consumer (the
  * flag is cleared by the producer, so one message per arming). */
 void plumb__shm_ring_publish_head(plumb__shm_ring *r);
+/* Consumer: publishes the head if it moved, unless `lazy` and it moved by
+ * less than 1/16 of the ring and the producer does not wait for room: then
+ * the store (a cache-line transfer) is left for a moment off the critical
+ * path - the caller's next wait, or its next send.  Every path that stops
+ * reading must call it with lazy = 0. */
+void plumb__shm_ring_release(plumb__shm_ring *r, int lazy);
 void plumb__shm_ring_publish_tail(plumb__shm_ring *r);
 
 /* Publishes the CPU we run on in *w (the peer's spin heuristic), writing
