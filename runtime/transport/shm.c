@@ -131,6 +131,7 @@ typedef struct shm_conn {
   int tx_err;         /* sticky send failure (half-sent frame, EPROTO) */
   _Atomic int peer_gone; /* the side socket reported the peer's death */
   _Atomic int in_call;   /* server: a request received, not answered yet */
+  int64_t act_window;    /* server: the last active window it counted in */
   plumb__shm_spin spin_rx, spin_tx;
   plumb__shm_spin spin_poll; /* waited mode: spin before reporting EAGAIN */
   /* reassembly of the frame being received */
@@ -164,6 +165,9 @@ typedef struct shm_conn {
 } shm_conn;
 
 const plumb_transport plumb__tran_shm;
+
+/* Server side: clients active or calls in progress (shm_call_end). */
+static _Atomic uint32_t shm_srv_crowd;
 
 /* ---- addresses and names ---------------------------------------------- */
 
@@ -513,19 +517,50 @@ shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring,
                        &ch->side[peer].cpu);
   if (c->side == 1)
     c->spin_rx.crowd = &ch->side[0].crowd; /* waiting for its reply */
+  else
+    c->spin_poll.crowd = &shm_srv_crowd; /* polling for the next request */
 }
 
 /* Server side: the shm calls this process has received and not answered,
- * over all its connections; published in each channel at every send
- * (plumb__shm_side.crowd) so that clients stop spinning when they would
- * outnumber the CPUs. */
+ * over all its connections, and how many clients are active: the
+ * connections that sent a request in this or the previous window of
+ * SHM_ACTIVE_NS.  The larger of the two is the crowd, published in each
+ * channel at every send (plumb__shm_side.crowd, only when it changed) and
+ * read by this process's pollers (shm_srv_crowd): when it reaches the CPUs,
+ * spinners would outnumber them - every active client spins for its reply
+ * while the server needs a CPU to answer - so clients and pollers yield
+ * instead of spinning busy (shm_ring.c, spin_mode). */
+#define SHM_ACTIVE_NS 200000
 static _Atomic uint32_t shm_srv_calls;
+static _Atomic int64_t shm_act_window;
+static _Atomic uint32_t shm_act_cur, shm_act_prev;
+
+/* Counts c as active in the current window (once per window). */
+static void
+shm_active_note(shm_conn *c)
+{
+  int64_t w = plumb__now_ns() / SHM_ACTIVE_NS;
+  int64_t cur = atomic_load_explicit(&shm_act_window, memory_order_relaxed);
+
+  if (w != cur &&
+      atomic_compare_exchange_strong(&shm_act_window, &cur, w)) {
+    uint32_t n = atomic_exchange(&shm_act_cur, 0);
+    atomic_store(&shm_act_prev, w == cur + 1 ? n : 0);
+  }
+  if (c->act_window != w) {
+    c->act_window = w;
+    atomic_fetch_add(&shm_act_cur, 1);
+  }
+}
 
 static void
 shm_call_begin(shm_conn *c)
 {
-  if (c->side == 0 && !atomic_exchange(&c->in_call, 1))
+  if (c->side != 0)
+    return;
+  if (!atomic_exchange(&c->in_call, 1))
     atomic_fetch_add(&shm_srv_calls, 1);
+  shm_active_note(c);
 }
 
 static void
@@ -537,6 +572,12 @@ shm_call_end(shm_conn *c)
     atomic_fetch_sub(&shm_srv_calls, 1);
   if (c->chan != NULL) {
     uint32_t n = atomic_load_explicit(&shm_srv_calls, memory_order_relaxed);
+    uint32_t a = atomic_load_explicit(&shm_act_cur, memory_order_relaxed);
+    uint32_t b = atomic_load_explicit(&shm_act_prev, memory_order_relaxed);
+    n = n > a ? n : a;
+    n = n > b ? n : b;
+    if (atomic_load_explicit(&shm_srv_crowd, memory_order_relaxed) != n)
+      atomic_store_explicit(&shm_srv_crowd, n, memory_order_relaxed);
     /* Written only when it changes: the client reads this line. */
     if (atomic_load_explicit(&c->chan->side[0].crowd,
                              memory_order_relaxed) != n)

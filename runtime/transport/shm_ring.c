@@ -235,15 +235,20 @@ spin_adapt(plumb__shm_spin *sp, int64_t waited, int won)
   }
 }
 
-/* How this wait may pass its budget (SPIN_*): yielding when the peer last
- * ran on our CPU or there is only one, busy otherwise - unless *crowd
- * says the peer has at least as many other clients active as there are
- * CPUs: then spinners would outnumber the CPUs and take the one the peer
- * needs to answer them, and yielding gives it up to whoever needs it. */
+/* How this wait may pass its budget (SPIN_*): not at all when *crowd says
+ * the peer has at least as many clients active (or calls in progress) as
+ * there are CPUs - spinners would outnumber the CPUs and take the one the
+ * peer needs to answer them, so the futex (or the doorbell) it is; else
+ * yielding when the peer last ran on our CPU or there is only one CPU,
+ * busy otherwise. */
 static int
 spin_mode(plumb__shm_spin *sp)
 {
   if (sp->max_ns == 0)
+    return SPIN_NONE;
+  if (sp->crowd != NULL &&
+      (int64_t)atomic_load_explicit(sp->crowd, memory_order_relaxed) >=
+          sp->ncpu)
     return SPIN_NONE;
   if (sp->ncpu <= 1)
     return SPIN_YIELD;
@@ -254,10 +259,6 @@ spin_mode(plumb__shm_spin *sp)
         atomic_load_explicit(sp->peer_cpu, memory_order_relaxed) == cpu)
       return SPIN_YIELD;
   }
-  if (sp->crowd != NULL &&
-      (int64_t)atomic_load_explicit(sp->crowd, memory_order_relaxed) >=
-          sp->ncpu)
-    return SPIN_YIELD;
   return SPIN_BUSY;
 }
 
