@@ -1588,6 +1588,12 @@ plumb__shm_test_tx_ring(plumb_conn *pc)
   return &((shm_conn *)pc)->tx;
 }
 
+const plumb__shm_spin *
+plumb__shm_test_rx_spin(plumb_conn *pc)
+{
+  return &((shm_conn *)pc)->spin_rx;
+}
+
 const plumb_transport plumb__tran_shm = {
   .abi_version = PLUMB_TRANSPORT_ABI,
   .scheme = "shm",

@@ -168,5 +168,7 @@ int plumb__shm_wait(plumb__shm_spin *sp, _Atomic uint32_t *word,
  * its private view of the ring it produces into (to play a hostile peer). */
 plumb__shm_chan *plumb__shm_test_channel(plumb_conn *c, size_t *len);
 plumb__shm_ring *plumb__shm_test_tx_ring(plumb_conn *c);
+/* For tests only: the spinner of a connection's blocking recv(). */
+const plumb__shm_spin *plumb__shm_test_rx_spin(plumb_conn *c);
 
 #endif
