@@ -31,9 +31,11 @@
  * an impossible index or record header fails the connection with
  * PLUMB_EPROTO.
  *
- * Waiting.  A blocking send()/recv() spins adaptively, then sleeps on the
- * futex in 100 ms slices, checking the side socket for a dead peer after
- * each ("direct" mode: no thread, no fd).  conn_fd() switches the receive
+ * Waiting.  A blocking send()/recv() spins adaptively (busy, or yielding
+ * when the peer shares our CPU, not at all when the server's crowd of
+ * active clients reaches the CPUs: shm_ring.c), then sleeps on the futex
+ * in 100 ms slices, checking the side socket for a dead peer after each
+ * ("direct" mode: no thread, no fd).  conn_fd() switches the receive
  * side to "waited" mode for event loops: conn_fd is an epoll set of the
  * side socket and a private eventfd.  Before recv() reports EAGAIN it arms
  * a flag in the ring; the producer's next publish then sends one doorbell

@@ -120,11 +120,13 @@ void plumb__futex_wake(_Atomic uint32_t *w, int n);
 
 /* Adaptive spin-then-sleep.  budget_ns is how long the next wait spins
  * before sleeping; it grows when a spin (or a slightly longer one) would
- * have caught the event and shrinks when waits are long.  No spinning when
- * max_ns is 0, on a machine with a single CPU, when the peer last ran on
- * the CPU we are on (spinning would steal its time slice), or when *crowd
- * (set by the caller after init) says the peer serves at least as many
- * other calls as there are CPUs (spinners would outnumber them). */
+ * have caught the event and shrinks when waits are long.  The budget is
+ * spent busy (pause) when the peer last ran on another CPU, yielding
+ * (sched_yield between looks) when it last ran on ours or there is one CPU
+ * (a busy spin would steal its time slice; yielding hands it the CPU), and
+ * not at all when max_ns is 0 or *crowd (set by the caller after init)
+ * says the peer has at least as many clients active as there are CPUs
+ * (spinners would outnumber them). */
 typedef struct plumb__shm_spin {
   int64_t budget_ns;
   int64_t max_ns;
