@@ -188,6 +188,14 @@ plumb__futex_wake(_Atomic uint32_t *w, int n)
 #define SPIN_BUSY 1
 #define SPIN_YIELD 2
 
+/* A yield that takes longer than this ran some third task: others compete
+ * for this CPU, each yield would give them a whole slice (milliseconds),
+ * so the next waits sleep on the futex instead (a woken sleeper is run
+ * soon; a yielder goes last).  The number of such waits doubles with each
+ * slow yield, up to SPIN_YIELD_PEN_MAX, and is reset by a fast one. */
+#define SPIN_YIELD_SLOW_NS 50000
+#define SPIN_YIELD_PEN_MAX 4096u
+
 void
 plumb__shm_spin_init(plumb__shm_spin *sp, int64_t max_us, const char *env,
                      _Atomic int32_t *my_cpu, const _Atomic int32_t *peer_cpu)
@@ -235,6 +243,16 @@ spin_adapt(plumb__shm_spin *sp, int64_t waited, int won)
   }
 }
 
+/* SPIN_YIELD, unless a recent slow yield says to sleep (SPIN_NONE). */
+static int
+spin_yield_ok(plumb__shm_spin *sp)
+{
+  if (sp->yield_skip == 0)
+    return SPIN_YIELD;
+  sp->yield_skip--;
+  return SPIN_NONE;
+}
+
 /* How this wait may pass its budget (SPIN_*): not at all when *crowd says
  * the peer has at least as many clients active (or calls in progress) as
  * there are CPUs - spinners would outnumber the CPUs and take the one the
@@ -251,13 +269,13 @@ spin_mode(plumb__shm_spin *sp)
           sp->ncpu)
     return SPIN_NONE;
   if (sp->ncpu <= 1)
-    return SPIN_YIELD;
+    return spin_yield_ok(sp);
   if (sp->my_cpu != NULL && sp->peer_cpu != NULL) {
     int cpu = sched_getcpu();
     plumb__shm_note_cpu(sp->my_cpu, cpu);
     if (cpu >= 0 &&
         atomic_load_explicit(sp->peer_cpu, memory_order_relaxed) == cpu)
-      return SPIN_YIELD;
+      return spin_yield_ok(sp);
   }
   return SPIN_BUSY;
 }
@@ -265,26 +283,42 @@ spin_mode(plumb__shm_spin *sp)
 /* Spins (mode SPIN_BUSY or SPIN_YIELD) until *word != seen (1), budget ns
  * after t0 or the deadline (0; *timed_out set for the deadline). */
 static int
-spin_run(int mode, _Atomic uint32_t *word, uint32_t seen, int64_t t0,
-         int64_t budget, int64_t deadline, int *timed_out)
+spin_run(plumb__shm_spin *sp, int mode, _Atomic uint32_t *word,
+         uint32_t seen, int64_t t0, int64_t budget, int64_t deadline,
+         int *timed_out)
 {
+  int64_t now = t0;
+
   *timed_out = 0;
   for (;;) {
-    int64_t now;
+    int64_t before = now;
     if (mode == SPIN_YIELD) {
+      int got;
       if (atomic_load_explicit(word, memory_order_acquire) != seen)
         return 1;
       sched_yield();
-      if (atomic_load_explicit(word, memory_order_acquire) != seen)
+      got = atomic_load_explicit(word, memory_order_acquire) != seen;
+      now = plumb__now_ns();
+      if (now - before > SPIN_YIELD_SLOW_NS) {
+        sp->yields_slow++;
+        sp->yield_skip = sp->yield_pen ? sp->yield_pen : 1;
+        sp->yield_pen = sp->yield_skip < SPIN_YIELD_PEN_MAX / 2
+                            ? 2 * sp->yield_skip
+                            : SPIN_YIELD_PEN_MAX;
+        return got;
+      }
+      if (got) {
+        sp->yield_pen = 0;
         return 1;
+      }
     } else {
       for (int i = 0; i < 32; i++) {
         if (atomic_load_explicit(word, memory_order_acquire) != seen)
           return 1;
         shm_cpu_relax();
       }
+      now = plumb__now_ns();
     }
-    now = plumb__now_ns();
     if (now - t0 >= budget)
       return 0;
     if (deadline != PLUMB_FOREVER && now >= deadline) {
@@ -312,7 +346,7 @@ plumb__shm_poll(plumb__shm_spin *sp, _Atomic uint32_t *word, uint32_t seen)
   if ((mode = spin_mode(sp)) == SPIN_NONE)
     return 0;
   t0 = plumb__now_ns();
-  if (spin_run(mode, word, seen, t0, budget, PLUMB_FOREVER, &to)) {
+  if (spin_run(sp, mode, word, seen, t0, budget, PLUMB_FOREVER, &to)) {
     int64_t want = 2 * (plumb__now_ns() - t0);
     sp->spins_won++;
     if (want < budget)
@@ -336,7 +370,8 @@ plumb__shm_wait(plumb__shm_spin *sp, _Atomic uint32_t *word, uint32_t seen,
   int mode = sp->budget_ns > 0 ? spin_mode(sp) : SPIN_NONE;
 
   if (mode != SPIN_NONE) {
-    if (spin_run(mode, word, seen, t0, sp->budget_ns, deadline, &to)) {
+    if (spin_run(sp, mode, word, seen, t0, sp->budget_ns, deadline,
+                 &to)) {
       sp->spins_won++;
       spin_adapt(sp, plumb__now_ns() - t0, 1);
       return PLUMB_OK;

@@ -136,6 +136,9 @@ typedef struct plumb__shm_spin {
   int32_t ncpu;                    /* CPUs online */
   uint64_t spins_won, spins_lost, sleeps;
   uint32_t probe;
+  uint32_t yield_skip; /* waits left that sleep instead of yielding */
+  uint32_t yield_pen;  /* the next skip after a slow yield (doubles) */
+  uint64_t yields_slow;
 } plumb__shm_spin;
 
 /* Initialises a spinner spinning at most max_us microseconds, or what
