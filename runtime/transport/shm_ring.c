@@ -191,10 +191,13 @@ plumb__futex_wake(_Atomic uint32_t *w, int n)
 /* A yield that takes longer than this ran some third task: others compete
  * for this CPU, each yield would give them a whole slice (milliseconds),
  * so the next waits sleep on the futex instead (a woken sleeper is run
- * soon; a yielder goes last).  The number of such waits doubles with each
- * slow yield, up to SPIN_YIELD_PEN_MAX, and is reset by a fast one. */
+ * soon; a yielder goes last).  One slow yield costs what a thousand fast
+ * ones save, so the penalty is long: SPIN_YIELD_PEN_MIN waits at first,
+ * doubling with each slow yield up to SPIN_YIELD_PEN_MAX, halved (not
+ * below the minimum) when the first yield after a penalty is fast. */
 #define SPIN_YIELD_SLOW_NS 50000
-#define SPIN_YIELD_PEN_MAX 4096u
+#define SPIN_YIELD_PEN_MIN 256u
+#define SPIN_YIELD_PEN_MAX 65536u
 
 void
 plumb__shm_spin_init(plumb__shm_spin *sp, int64_t max_us, const char *env,
@@ -301,16 +304,21 @@ spin_run(plumb__shm_spin *sp, int mode, _Atomic uint32_t *word,
       now = plumb__now_ns();
       if (now - before > SPIN_YIELD_SLOW_NS) {
         sp->yields_slow++;
-        sp->yield_skip = sp->yield_pen ? sp->yield_pen : 1;
-        sp->yield_pen = sp->yield_skip < SPIN_YIELD_PEN_MAX / 2
-                            ? 2 * sp->yield_skip
-                            : SPIN_YIELD_PEN_MAX;
+        if (sp->yield_pen < SPIN_YIELD_PEN_MIN)
+          sp->yield_pen = SPIN_YIELD_PEN_MIN;
+        sp->yield_skip = sp->yield_pen;
+        if (sp->yield_pen < SPIN_YIELD_PEN_MAX)
+          sp->yield_pen *= 2;
+        sp->yield_probe = 1;
         return got;
       }
-      if (got) {
-        sp->yield_pen = 0;
-        return 1;
+      if (sp->yield_probe) {
+        /* The first yield after a penalty was fast: shorten the next. */
+        sp->yield_probe = 0;
+        sp->yield_pen /= 2;
       }
+      if (got)
+        return 1;
     } else {
       for (int i = 0; i < 32; i++) {
         if (atomic_load_explicit(word, memory_order_acquire) != seen)

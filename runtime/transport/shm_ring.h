@@ -138,6 +138,7 @@ typedef struct plumb__shm_spin {
   uint32_t probe;
   uint32_t yield_skip; /* waits left that sleep instead of yielding */
   uint32_t yield_pen;  /* the next skip after a slow yield (doubles) */
+  int yield_probe;     /* the next yield is the first after a penalty */
   uint64_t yields_slow;
 } plumb__shm_spin;
 

@@ -792,7 +792,8 @@ pin_cpu0(cpu_set_t *old)
 
 /* Client and server pinned to one CPU: the client's wait for each reply
  * yields (the peer last ran on its CPU), so replies are caught without a
- * futex sleep - and every echo is still right. */
+ * futex sleep - unless other tasks make yields slow, then it sleeps - and
+ * every echo is still right. */
 static void
 test_same_cpu_yield(void)
 {
@@ -816,10 +817,14 @@ test_same_cpu_yield(void)
         PLUMB_OK)
       bad++;
   const plumb__shm_spin *sp = plumb__shm_test_rx_spin(c);
-  fprintf(stderr, "same CPU: %llu replies caught yielding, %llu slept\n",
-          (unsigned long long)sp->spins_won, (unsigned long long)sp->sleeps);
+  fprintf(stderr, "same CPU: %llu replies caught yielding, %llu slept, "
+          "%llu yields slow (others on the CPU)\n",
+          (unsigned long long)sp->spins_won, (unsigned long long)sp->sleeps,
+          (unsigned long long)sp->yields_slow);
   CU_ASSERT_EQUAL(bad, 0);
-  CU_ASSERT(sp->spins_won > 0);
+  /* The yield path ran: replies caught by it, or yields found slow (a
+   * loaded CPU) and the waits sent to the futex for a while. */
+  CU_ASSERT(sp->spins_won > 0 || sp->yields_slow > 0);
   T->close(c);
   plumb__buf_free(&in);
   CU_ASSERT_EQUAL(srv_stop_wait(srv), 0);
