@@ -32,8 +32,8 @@
  * PLUMB_EPROTO.
  *
  * Waiting.  A blocking send()/recv() spins adaptively (busy, or yielding
- * when the peer shares our CPU, not at all when the server's crowd of
- * active clients reaches the CPUs: shm_ring.c), then sleeps on the futex
+ * when the peer shares our CPU or the server's crowd of active clients
+ * reaches the CPUs: shm_ring.c), then sleeps on the futex
  * in 100 ms slices, checking the side socket for a dead peer after each
  * ("direct" mode: no thread, no fd).  conn_fd() switches the receive
  * side to "waited" mode for event loops: conn_fd is an epoll set of the
@@ -167,9 +167,6 @@ typedef struct shm_conn {
 } shm_conn;
 
 const plumb_transport plumb__tran_shm;
-
-/* Server side: clients active or calls in progress (shm_call_end). */
-static _Atomic uint32_t shm_srv_crowd;
 
 /* ---- addresses and names ---------------------------------------------- */
 
@@ -519,19 +516,18 @@ shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring,
                        &ch->side[peer].cpu);
   if (c->side == 1)
     c->spin_rx.crowd = &ch->side[0].crowd; /* waiting for its reply */
-  else
-    c->spin_poll.crowd = &shm_srv_crowd; /* polling for the next request */
 }
 
 /* Server side: the shm calls this process has received and not answered,
  * over all its connections, and how many clients are active: the
  * connections that sent a request in this or the previous window of
  * SHM_ACTIVE_NS.  The larger of the two is the crowd, published in each
- * channel at every send (plumb__shm_side.crowd, only when it changed) and
- * read by this process's pollers (shm_srv_crowd): when it reaches the CPUs,
- * spinners would outnumber them - every active client spins for its reply
- * while the server needs a CPU to answer - so clients and pollers yield
- * instead of spinning busy (shm_ring.c, spin_mode). */
+ * channel at every send (plumb__shm_side.crowd, only when it changed):
+ * when it reaches the CPUs, busy spinners would outnumber them - every
+ * active client spins for its reply while the server needs a CPU to
+ * answer - so clients yield instead, or sleep once yields turn slow
+ * (shm_ring.c, spin_mode).  The server's own poll stays busy: it is the
+ * one everybody waits for. */
 #define SHM_ACTIVE_NS 200000
 static _Atomic uint32_t shm_srv_calls;
 static _Atomic int64_t shm_act_window;
@@ -578,8 +574,6 @@ shm_call_end(shm_conn *c)
     uint32_t b = atomic_load_explicit(&shm_act_prev, memory_order_relaxed);
     n = n > a ? n : a;
     n = n > b ? n : b;
-    if (atomic_load_explicit(&shm_srv_crowd, memory_order_relaxed) != n)
-      atomic_store_explicit(&shm_srv_crowd, n, memory_order_relaxed);
     /* Written only when it changes: the client reads this line. */
     if (atomic_load_explicit(&c->chan->side[0].crowd,
                              memory_order_relaxed) != n)

@@ -256,12 +256,13 @@ spin_yield_ok(plumb__shm_spin *sp)
   return SPIN_NONE;
 }
 
-/* How this wait may pass its budget (SPIN_*): not at all when *crowd says
+/* How this wait may pass its budget (SPIN_*): yielding when *crowd says
  * the peer has at least as many clients active (or calls in progress) as
- * there are CPUs - spinners would outnumber the CPUs and take the one the
- * peer needs to answer them, so the futex (or the doorbell) it is; else
- * yielding when the peer last ran on our CPU or there is only one CPU,
- * busy otherwise. */
+ * there are CPUs - busy spinners would outnumber the CPUs and take the one
+ * the peer needs to answer them; a yielder hands it over whenever the peer
+ * is runnable here, and sleeps on the futex once yields turn slow (the
+ * CPU is crowded: spin_run) - when the peer last ran on our CPU, or there
+ * is only one CPU; busy otherwise. */
 static int
 spin_mode(plumb__shm_spin *sp)
 {
@@ -270,7 +271,7 @@ spin_mode(plumb__shm_spin *sp)
   if (sp->crowd != NULL &&
       (int64_t)atomic_load_explicit(sp->crowd, memory_order_relaxed) >=
           sp->ncpu)
-    return SPIN_NONE;
+    return spin_yield_ok(sp);
   if (sp->ncpu <= 1)
     return spin_yield_ok(sp);
   if (sp->my_cpu != NULL && sp->peer_cpu != NULL) {
