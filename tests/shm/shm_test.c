@@ -872,6 +872,42 @@ test_lazy_head(void)
   CU_ASSERT_EQUAL(leftovers(), 0);
 }
 
+/* The spin heuristics read words the peer may write (its CPU, the crowd):
+ * nonsense there may only change how we wait, never whether frames get
+ * through.  Here the client scribbles its own channel's copies. */
+static void
+test_hostile_hints(void)
+{
+  plumb_buf in = { 0 };
+  plumb_conn *c;
+  uint8_t out[64];
+  char ep[128];
+  pid_t srv;
+  int bad = 0;
+  int64_t t0;
+
+  mkep(ep, sizeof(ep), "hints", NULL);
+  srv = srv_start(ep, SRV_ECHO, PLUMB_DEFAULT_MAX_FRAME);
+  CU_ASSERT_FATAL(srv > 0);
+  CU_ASSERT_EQUAL_FATAL(dial(ep, PLUMB_DEFAULT_MAX_FRAME, &c), PLUMB_OK);
+  plumb__shm_chan *ch = plumb__shm_test_channel(c, NULL);
+  t0 = plumb__now_ns();
+  for (int i = 0; i < 600 && ms_since(t0) < 20000; i++) {
+    uint32_t crowd = i % 3 == 0 ? UINT32_MAX : i % 3 == 1 ? 0 : 7;
+    int32_t cpu = i % 2 ? INT32_MIN : sched_getcpu();
+    atomic_store(&ch->side[0].crowd, crowd);
+    atomic_store(&ch->side[0].cpu, cpu);
+    if (echo_once(c, out, &in, 32, (uint32_t)i) != PLUMB_OK)
+      bad++;
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT(ms_since(t0) < 20000);
+  T->close(c);
+  plumb__buf_free(&in);
+  CU_ASSERT_EQUAL(srv_stop_wait(srv), 0);
+  CU_ASSERT_EQUAL(leftovers(), 0);
+}
+
 /* ---- crashes and hostile peers ------------------------------------------ */
 
 static void
@@ -1084,6 +1120,7 @@ static const ptest_case concurrent_cases[] = {
 static const ptest_case wait_cases[] = {
   { "same_cpu_yield", test_same_cpu_yield },
   { "lazy_head", test_lazy_head },
+  { "hostile_hints", test_hostile_hints },
   { NULL, NULL },
 };
 static const ptest_case crash_cases[] = {
