@@ -6,7 +6,9 @@
  * loop of calls does not touch malloc.  The arena also holds the user exception a call raised
  * (set by the core, read with plumb_arena_exception) and can act as a
  * ProtobufCAllocator, whose free() is a no-op.  The core can cap what a
- * decode allocates (plumb__arena_limit, see decode.c).
+ * decode allocates (plumb__arena_limit, see decode.c).  It can also hold
+ * the frame buffers a reply's big bytes fields point into (bigbytes.h,
+ * plumb__arena_adopt) until reset, keeping one for the next call.
  */
 #include <stdalign.h>
 #include <stdint.h>
@@ -27,8 +29,18 @@ typedef struct arena_block {
   alignas(max_align_t) unsigned char mem[];
 } arena_block;
 
+/* A frame buffer the arena holds for what was borrowed from it
+ * (plumb__arena_adopt); the first lives in the arena itself. */
+typedef struct arena_frame {
+  struct arena_frame *next;
+  uint8_t *data;
+  size_t cap;
+} arena_frame;
+
 struct plumb_arena {
   arena_block *head; /* current block; older ones follow via next */
+  arena_frame frame;  /* adopted frame buffers (data NULL: none) */
+  arena_frame spare;  /* one given back by reset, for the next adopt */
   ProtobufCAllocator pb;
   void *exc_value;
   const char *exc_type_id;
@@ -74,6 +86,44 @@ plumb_arena_new(void)
   return a;
 }
 
+/* Reset: the adopted frames are released, the largest (up to
+ * ARENA_KEEP_MAX) kept as the spare a next adopt hands back. */
+static void
+arena_frames_release(plumb_arena *a)
+{
+  for (arena_frame *f = &a->frame; f != NULL; f = f->next) {
+    if (f->data == NULL)
+      continue;
+    if (f->cap <= ARENA_KEEP_MAX && f->cap > a->spare.cap) {
+      free(a->spare.data);
+      a->spare.data = f->data;
+      a->spare.cap = f->cap;
+    } else {
+      free(f->data);
+    }
+  }
+  a->frame = (arena_frame){ NULL, NULL, 0 }; /* nodes were in blocks */
+}
+
+void
+plumb__arena_adopt(plumb_arena *a, uint8_t **data, size_t *cap)
+{
+  arena_frame *f = &a->frame;
+  if (f->data != NULL) { /* a second frame before a reset: a node */
+    f = plumb_arena_alloc(a, sizeof *f);
+    if (f == NULL)
+      return; /* caller copies instead: see arena_internal.h */
+    f->next = a->frame.next;
+    a->frame.next = f;
+  }
+  f->data = *data;
+  f->cap = *cap;
+  *data = a->spare.data;
+  *cap = a->spare.cap;
+  a->spare.data = NULL;
+  a->spare.cap = 0;
+}
+
 void
 plumb_arena_reset(plumb_arena *a)
 {
@@ -81,6 +131,7 @@ plumb_arena_reset(plumb_arena *a)
 
   if (a == NULL)
     return;
+  arena_frames_release(a);
   /* Keep the largest block up to ARENA_KEEP_MAX, free the rest: a steady
    * loop of calls, small or large, then reuses one block without malloc
    * (and, for large replies, without fresh page faults). */
@@ -109,6 +160,8 @@ plumb_arena_free(plumb_arena *a)
 {
   if (a == NULL)
     return;
+  arena_frames_release(a);
+  free(a->spare.data);
   for (arena_block *b = a->head; b != NULL;) {
     arena_block *next = b->next;
     free(b);

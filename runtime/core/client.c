@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "arena_internal.h"
+#include "bigbytes.h"
 #include "client_int.h"
 #include "decode.h"
 #include "frame.h"
@@ -113,6 +114,20 @@ plumb__client_set_error(plumb_client *c, const char *fmt, ...)
   va_end(ap);
 }
 
+plumb_buf *
+plumb__client_rxbuf(void)
+{
+  client_tls *t = tls_get();
+  return t ? &t->rx : NULL;
+}
+
+void
+plumb__client_buf_trim(plumb_buf *b)
+{
+  if (b->cap > CLIENT_BUF_KEEP)
+    plumb__buf_free(b);
+}
+
 plumb_arena *
 plumb__client_scratch(void)
 {
@@ -147,12 +162,12 @@ plumb__client_take_deadline(plumb_client *c)
  * connection is still usable).  Holds send_mu. */
 static int
 send_reading(plumb_client *c, client_conn *cc, const struct iovec *iov,
-             int64_t deadline, int *whole)
+             int niov, int64_t deadline, int *whole)
 {
   int tail = 0, st, nap_us = 50;
 
   *whole = 1;
-  st = c->tr->try_send(cc->tc, iov, 3);
+  st = c->tr->try_send(cc->tc, iov, niov);
   for (;;) {
     if (st == PLUMB_OK) {
       *whole = 0;
@@ -178,7 +193,7 @@ send_reading(plumb_client *c, client_conn *cc, const struct iovec *iov,
       if (nap_us < 1000)
         nap_us *= 2;
     }
-    st = tail ? c->tr->flush(cc->tc) : c->tr->try_send(cc->tc, iov, 3);
+    st = tail ? c->tr->flush(cc->tc) : c->tr->try_send(cc->tc, iov, niov);
   }
 }
 
@@ -187,8 +202,24 @@ plumb__client_send(plumb_client *c, client_conn *cc, plumb__frame *f,
                    int with_object, const void *body, size_t body_len,
                    int64_t deadline, int reading)
 {
+  struct iovec b = { (void *)body, body_len };
+  return plumb__client_sendv(c, cc, f, with_object, &b, 1, deadline,
+                             reading);
+}
+
+int
+plumb__client_sendv(plumb_client *c, client_conn *cc, plumb__frame *f,
+                    int with_object, const struct iovec *body, int nbody,
+                    int64_t deadline, int reading)
+{
   uint8_t hdr[PLUMB__FRAME_HDR];
+  size_t body_len = 0;
   int st;
+
+  if (nbody < 0 || nbody > PLUMB__BIG_IOV)
+    return PLUMB_EINVAL;
+  for (int i = 0; i < nbody; i++)
+    body_len += body[i].iov_len;
 
   if (deadline != PLUMB_FOREVER) {
     int64_t left = (deadline - plumb__now_ns()) / 1000;
@@ -202,11 +233,11 @@ plumb__client_send(plumb_client *c, client_conn *cc, plumb__frame *f,
   f->text_len = with_object ? c->object_len : 0;
   f->body_len = (uint32_t)body_len;
   plumb__frame_encode(hdr, f);
-  struct iovec iov[3] = {
+  struct iovec iov[2 + PLUMB__BIG_IOV] = {
     { hdr, sizeof(hdr) },
     { c->object, f->text_len },
-    { (void *)body, body_len },
   };
+  memcpy(iov + 2, body, (size_t)nbody * sizeof *body);
   if (plumb__log_enabled(PLUMB__LOG_TRACE))
     plumb__log(PLUMB__LOG_TRACE, "client: send kind=%u id=%u iface=%08x "
                "op=%u flags=%x deadline_us=%d object='%.*s' body=%u",
@@ -215,9 +246,9 @@ plumb__client_send(plumb_client *c, client_conn *cc, plumb__frame *f,
   int whole = 0; /* reading send: nothing of the frame was taken */
   pthread_mutex_lock(&c->send_mu);
   if (reading)
-    st = send_reading(c, cc, iov, deadline, &whole);
+    st = send_reading(c, cc, iov, 2 + nbody, deadline, &whole);
   else
-    st = c->tr->send(cc->tc, iov, 3, deadline);
+    st = c->tr->send(cc->tc, iov, 2 + nbody, deadline);
   pthread_mutex_unlock(&c->send_mu);
   if (st == PLUMB_ETIMEDOUT && whole) {
     pthread_mutex_lock(&c->mu);
@@ -236,10 +267,11 @@ plumb__client_send(plumb_client *c, client_conn *cc, plumb__frame *f,
 
 int
 plumb__client_start(plumb_client *c, const plumb_operation *o,
-                    const ProtobufCMessage *req, plumb_pending *p,
+                    const ProtobufCMessage *req, plumb_pending **pp,
                     int64_t deadline)
 {
   client_tls *t = tls_get();
+  plumb_pending *p = *pp;
   client_conn *cc;
   plumb__frame f;
   size_t size;
@@ -248,14 +280,19 @@ plumb__client_start(plumb_client *c, const plumb_operation *o,
 
   if (t == NULL)
     return PLUMB_ENOMEM;
-  size = req ? protobuf_c_message_get_packed_size(req) : 0;
-  if (size + PLUMB__FRAME_HDR + c->object_len > c->max_frame)
-    return PLUMB_ETOOBIG;
-  if (plumb__buf_reserve(&t->tx, size ? size : 1) != PLUMB_OK)
-    return PLUMB_ENOMEM;
-  t->tx.len = req ? protobuf_c_message_pack(req, t->tx.data) : 0;
+  /* Big bytes fields are sent from the caller's memory (bigbytes.h). */
+  plumb__scatter sc;
+  size = PLUMB__FRAME_HDR + c->object_len;
+  st = size > c->max_frame ? PLUMB_ETOOBIG
+       : plumb__scatter_pack(req, &t->tx, c->max_frame - size, &sc);
+  if (st != PLUMB_OK)
+    return st;
 
   pthread_mutex_lock(&c->mu);
+  if (p == NULL && (p = *pp = plumb__pending_take(c)) == NULL) {
+    pthread_mutex_unlock(&c->mu);
+    return PLUMB_ENOMEM;
+  }
   if (!oneway && c->n_pending >= c->max_pending) {
     plumb__client_set_error(c, "%s: %u calls outstanding on the handle "
                             "(max_pending)", o->name, c->n_pending);
@@ -300,8 +337,9 @@ plumb__client_start(plumb_client *c, const plumb_operation *o,
   /* Sync calls too: a thread blocked in a plain send while it holds
    * send_mu would keep every other caller from sending, and if all of
    * them wait there nobody reads the answers that make room. */
-  st = plumb__client_send(c, cc, &f, 1, t->tx.data, t->tx.len, deadline,
-                          1);
+  struct iovec body[PLUMB__BIG_IOV];
+  int nbody = plumb__scatter_iov(&sc, t->tx.data, body);
+  st = plumb__client_sendv(c, cc, &f, 1, body, nbody, deadline, 1);
 
   pthread_mutex_lock(&c->mu);
   if (st != PLUMB_OK) {
@@ -519,8 +557,21 @@ plumb__client_decode(plumb_client *c, const plumb_operation *o,
   case PLUMB__FRAME_REPLY: {
     if (o->reply == NULL)
       return PLUMB_OK;
-    st = plumb__decode_body(&lim, NULL, o->reply, arena, f.body, f.body_len,
-                            buf->len, &m, &taken, whyd, sizeof whyd);
+    /* Big bytes fields point into buf, which the arena then keeps
+     * (bigbytes.h; buf gets back the one it kept from before). */
+    unsigned borrowed;
+    st = plumb__decode_body_borrow(&lim, NULL, o->reply, arena, f.body,
+                                   f.body_len, buf->len, &m, &taken,
+                                   &borrowed, whyd, sizeof whyd);
+    if (st == PLUMB_OK && borrowed) {
+      uint8_t *had = buf->data;
+      plumb__arena_adopt(arena, &buf->data, &buf->cap);
+      buf->len = 0;
+      if (buf->data == had) {
+        st = PLUMB_ENOMEM;
+        snprintf(whyd, sizeof whyd, "out of memory keeping the frame");
+      }
+    }
     if (st != PLUMB_OK) {
       pthread_mutex_lock(&c->mu);
       plumb__client_set_error(c, "%s: reply: %s", o->name, whyd);
@@ -595,7 +646,7 @@ plumb_invoke(plumb_client *c, const plumb_interface *iface, uint32_t op,
              const ProtobufCMessage *req, ProtobufCMessage **rep,
              plumb_arena *arena)
 {
-  plumb_pending call;
+  plumb_pending call, *callp = &call;
   client_tls *t;
   int st, timed_out = 0;
 
@@ -621,7 +672,7 @@ plumb_invoke(plumb_client *c, const plumb_interface *iface, uint32_t op,
   memset(&call, 0, sizeof(call));
   call.buf = t->rx;
   t->rx = (plumb_buf){ NULL, 0, 0 };
-  st = plumb__client_start(c, o, req, &call, deadline);
+  st = plumb__client_start(c, o, req, &callp, deadline);
   if (st == PLUMB_OK && !oneway) {
     pthread_mutex_lock(&c->mu);
     c->users++;

@@ -18,6 +18,7 @@
 
 #include "plumb/async.h"
 #include "plumb/generated.h"
+#include "bigbytes.h"
 #include "frame.h"
 #include "transport.h"
 
@@ -108,6 +109,7 @@ struct plumb_client {
   int epfd, efd, tfd;
   int efd_signalled;
   int in_dispatch;    /* a dispatch is reading: no need to signal */
+  plumb_pending *reading_for; /* the call the active reader waits for */
   int64_t timer_at;   /* earliest async deadline, 0 = none */
   int64_t tfd_at;     /* what tfd is armed for, 0 = not */
   int64_t last_rx_ns; /* last frame received (idle check) */
@@ -132,13 +134,25 @@ int64_t plumb__client_take_deadline(plumb_client *c);
 int plumb__client_send(plumb_client *c, client_conn *cc, plumb__frame *f,
                        int with_object, const void *body, size_t body_len,
                        int64_t deadline, int reading);
-/* Prepares and sends the request for o on p (p->id etc. filled in, p in
- * the id table unless oneway).  Holds nothing. */
+/* The same with the body in pieces, body[0..nbody) (at most
+ * PLUMB__BIG_IOV: a scatter's, bigbytes.h). */
+int plumb__client_sendv(plumb_client *c, client_conn *cc, plumb__frame *f,
+                        int with_object, const struct iovec *body, int nbody,
+                        int64_t deadline, int reading);
+/* Prepares and sends the request for o on *pp (p->id etc. filled in, p
+ * in the id table unless oneway).  *pp == NULL (async): a pending is
+ * taken from the pool in the same critical section and left in *pp, also
+ * when the call then fails (the caller frees it).  Holds nothing. */
 int plumb__client_start(plumb_client *c, const plumb_operation *o,
-                        const ProtobufCMessage *req, plumb_pending *p,
+                        const ProtobufCMessage *req, plumb_pending **pp,
                         int64_t deadline);
 /* The calling thread's scratch arena (reset), or NULL. */
 plumb_arena *plumb__client_scratch(void);
+/* The calling thread's receive buffer (sync calls lend it to the reader;
+ * _finish decodes an async answer in it), or NULL. */
+plumb_buf *plumb__client_rxbuf(void);
+/* Releases an over-large thread buffer after a call. */
+void plumb__client_buf_trim(plumb_buf *b);
 
 /* client_conn.c (all with c->mu held unless said otherwise) */
 /* Makes tc the current connection. */
@@ -172,6 +186,9 @@ void plumb__client_arm_timer(plumb_client *c, int64_t deadline);
 
 /* client_pending.c */
 void plumb__pending_pool_free(plumb_client *c);
+/* A pending from the pool (or new) for plumb_invoke_begin, after reading
+ * the answers already there now and then; holds mu.  NULL: no memory. */
+plumb_pending *plumb__pending_take(plumb_client *c);
 /* Completes async calls whose deadline passed; holds mu.  Up to max of
  * them are returned in ids/ops for CANCEL frames (sent by the caller
  * after unlocking). */

@@ -48,6 +48,36 @@ pending_get(plumb_client *c)
   return p;
 }
 
+static void cbq_unlink(plumb_client *c, plumb_pending *p);
+
+/* Back to the pool (p done or idle); holds mu. */
+static void
+pending_release(plumb_client *c, plumb_pending *p)
+{
+  if (p->queued)
+    cbq_unlink(c, p);
+  p->state = PEND_IDLE;
+  p->cb = NULL;
+  p->user = NULL;
+  if (p->buf.cap > PENDING_BUF_KEEP)
+    plumb__buf_free(&p->buf);
+  p->lnext = c->pool;
+  c->pool = p;
+  c->n_async--;
+}
+
+plumb_pending *
+plumb__pending_take(plumb_client *c)
+{
+  /* Now and then read what already came back: a client that only sends
+   * would otherwise fill the server's queue of answers (and then its
+   * own).  (A send with no room reads too: client.c, send_reading.) */
+  if (c->n_pending >= BEGIN_READ_AT &&
+      ++c->begins % BEGIN_READ_EVERY == 0)
+    plumb__client_read_ready(c);
+  return pending_get(c);
+}
+
 static void
 cbq_unlink(plumb_client *c, plumb_pending *p)
 {
@@ -138,18 +168,10 @@ plumb_invoke_begin(plumb_client *c, const plumb_interface *iface, uint32_t op,
   const plumb_operation *o = &iface->ops[op];
   int64_t deadline = plumb__client_take_deadline(c);
 
-  pthread_mutex_lock(&c->mu);
-  /* Now and then read what already came back: a client that only sends
-   * would otherwise fill the server's queue of answers (and then its
-   * own).  (A send with no room reads too: client.c, send_reading.) */
-  if (c->n_pending >= BEGIN_READ_AT &&
-      ++c->begins % BEGIN_READ_EVERY == 0)
-    plumb__client_read_ready(c);
-  p = pending_get(c);
-  pthread_mutex_unlock(&c->mu);
-  if (p == NULL)
-    return PLUMB_ENOMEM;
-  st = plumb__client_start(c, o, req, p, deadline);
+  /* the pending is taken from the pool inside client_start's critical
+   * section: one lock round per begin less */
+  p = NULL;
+  st = plumb__client_start(c, o, req, &p, deadline);
   if (st != PLUMB_OK) {
     plumb_pending_free(p);
     return st;
@@ -194,9 +216,25 @@ plumb_invoke_finish(plumb_pending *p, ProtobufCMessage **rep,
                             o->name);
   else if (st == PLUMB_ECANCELLED)
     plumb__client_set_error(c, "%s: cancelled", o->name);
+  /* The answer moves to the thread's receive buffer (the pending takes
+   * that one's storage), so p goes back to the pool in this same critical
+   * section and the answer is decoded without the lock. */
+  int decode = st == PLUMB_OK && !(o->flags & PLUMB_OP_ONEWAY);
+  plumb_buf *rx = decode ? plumb__client_rxbuf() : NULL;
+  if (rx != NULL) {
+    plumb_buf tmp = *rx;
+    *rx = p->buf;
+    p->buf = tmp;
+    pending_release(c, p);
+  }
   pthread_mutex_unlock(&c->mu);
   send_cancels(c, ids, ops, n);
-  if (st == PLUMB_OK && !(o->flags & PLUMB_OP_ONEWAY))
+  if (rx != NULL) {
+    st = plumb__client_decode(c, o, rx, rep, arena);
+    plumb__client_buf_trim(rx);
+    return st;
+  }
+  if (decode)
     st = plumb__client_decode(c, o, &p->buf, rep, arena);
   plumb_pending_free(p);
   return st;
@@ -290,19 +328,21 @@ plumb_pending_free(plumb_pending *p)
   if (p == NULL)
     return;
   plumb_client *c = p->c;
-  plumb_pending_cancel(p);
+  uint32_t id = 0;
+  const plumb_operation *o = NULL;
+  int cancel = 0;
+  /* one critical section: cancel (if still outstanding) and release */
   pthread_mutex_lock(&c->mu);
-  if (p->queued)
-    cbq_unlink(c, p);
-  p->state = PEND_IDLE;
-  p->cb = NULL;
-  p->user = NULL;
-  if (p->buf.cap > PENDING_BUF_KEEP)
-    plumb__buf_free(&p->buf);
-  p->lnext = c->pool;
-  c->pool = p;
-  c->n_async--;
+  if (p->state == PEND_INFLIGHT) {
+    id = p->id;
+    o = p->op;
+    plumb__pend_complete(c, p, PLUMB_ECANCELLED);
+    cancel = 1;
+  }
+  pending_release(c, p);
   pthread_mutex_unlock(&c->mu);
+  if (cancel) /* id and op copied: p may be reused meanwhile */
+    plumb__client_send_cancel(c, id, o);
 }
 
 void

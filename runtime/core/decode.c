@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "arena_internal.h"
+#include "bigbytes.h"
 #include "decode.h"
 
 #define DEC_ALIGN 16u                /* the arena's allocation granule */
@@ -331,11 +332,26 @@ plumb__decode_body(const plumb__decode_limits *lim, plumb__decode_pool *pool,
                    ProtobufCMessage **out, size_t *taken, char *why,
                    size_t whylen)
 {
+  return plumb__decode_body_borrow(lim, pool, d, a, p, len, frame_len, out,
+                                   taken, NULL, why, whylen);
+}
+
+int
+plumb__decode_body_borrow(const plumb__decode_limits *lim,
+                          plumb__decode_pool *pool,
+                          const ProtobufCMessageDescriptor *d,
+                          plumb_arena *a, const uint8_t *p, size_t len,
+                          size_t frame_len, ProtobufCMessage **out,
+                          size_t *taken, unsigned *borrowed, char *why,
+                          size_t whylen)
+{
   size_t need, cap = 0;
   int st;
 
   *out = NULL;
   *taken = 0;
+  if (borrowed != NULL)
+    *borrowed = 0;
   st = plumb__decode_scan(d, p, len, lim->max_depth, &need, why, whylen);
   if (st != PLUMB_OK)
     return st;
@@ -360,7 +376,11 @@ plumb__decode_body(const plumb__decode_limits *lim, plumb__decode_pool *pool,
     return PLUMB_EBUSY;
   }
   plumb__arena_limit(a, cap);
-  *out = protobuf_c_message_unpack(d, plumb_arena_allocator(a), len, p);
+  if (borrowed != NULL)
+    *out = plumb__borrow_unpack(d, plumb_arena_allocator(a), p, len,
+                                borrowed);
+  else
+    *out = protobuf_c_message_unpack(d, plumb_arena_allocator(a), len, p);
   int over = plumb__arena_over(a);
   size_t used = plumb__arena_counted(a);
   plumb__arena_limit(a, 0);

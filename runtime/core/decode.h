@@ -68,6 +68,17 @@ int plumb__decode_body(const plumb__decode_limits *lim,
                        ProtobufCMessage **out, size_t *taken, char *why,
                        size_t whylen);
 
+/* plumb__decode_body, but the big bytes fields (bigbytes.h) of the body
+ * are pointed into p[0..len) rather than copied: the caller keeps p
+ * unchanged and alive as long as *out.  *borrowed: how many were. */
+int plumb__decode_body_borrow(const plumb__decode_limits *lim,
+                              plumb__decode_pool *pool,
+                              const ProtobufCMessageDescriptor *d,
+                              plumb_arena *a, const uint8_t *p, size_t len,
+                              size_t frame_len, ProtobufCMessage **out,
+                              size_t *taken, unsigned *borrowed, char *why,
+                              size_t whylen);
+
 /* Sets a server's decode limits (0 = keep the current value, or the
  * default if none): max_depth, decode_budget, max_decode_memory. */
 void plumb__server_set_decode(plumb_server *s, unsigned max_depth,

@@ -220,6 +220,11 @@ void plumb__srv_log_rx_full(plumb_server *s, const srv_conn *sc);
 int plumb__srv_send(srv_conn *sc, const plumb__frame *req, int kind,
                     int32_t status, const char *text, size_t text_len,
                     const uint8_t *body, size_t body_len);
+/* plumb__srv_send with the body in pieces: body[0..nbody), at most
+ * PLUMB__BIG_IOV of them. */
+int plumb__srv_sendv(srv_conn *sc, const plumb__frame *req, int kind,
+                     int32_t status, const char *text, size_t text_len,
+                     const struct iovec *body, int nbody);
 int plumb__srv_send_error(srv_conn *sc, const plumb__frame *req, int status,
                           const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -112,6 +112,7 @@ srv_call_get(plumb_server *s)
   c->op = NULL;
   c->rep = NULL;
   c->ans_kind = 0;
+  c->ans_sc.n = 0; /* no reply fields by reference (bigbytes.h) */
   memset(&c->call, 0, sizeof(c->call));
   return c;
 }

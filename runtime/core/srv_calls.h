@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bigbytes.h"
 #include "call.h"
 #include "frame.h"
 #include "transport.h"
@@ -78,6 +79,8 @@ typedef struct srv_call {
   size_t ans_text_len;
   const uint8_t *ans_body;
   size_t ans_body_len;
+  plumb__scatter ans_sc;  /* a reply's big fields, by reference (n = 0:
+                             none; then ans_body is the whole body) */
   char ans_msg[256];     /* an error's text */
 } srv_call;
 
@@ -160,6 +163,11 @@ void plumb__srv_call_run(struct srv_worker *w, srv_call *c);
 /* Prepares c's answer to outcome st of its handler (rep: the reply message
  * for PLUMB_OK), packing it in c->tx; no lock needed (srv_dispatch.c). */
 void plumb__srv_call_prepare(srv_call *c, int st, const ProtobufCMessage *rep);
+/* The same, but a reply's big bytes fields (bigbytes.h) stay where they
+ * are until plumb__srv_call_send, which must follow before they change
+ * (the worker that ran the handler, right after it returned). */
+void plumb__srv_call_prepare_ref(srv_call *c, int st,
+                                 const ProtobufCMessage *rep);
 /* Sends the prepared answer: PLUMB_OK, PLUMB_ECLOSED if nobody is left
  * to answer, or the send error (the connection is then shut down). */
 int plumb__srv_call_send(srv_call *c);

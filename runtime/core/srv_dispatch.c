@@ -132,13 +132,16 @@ srv_call_failure(srv_call *c, const char *name, int st)
                   plumb_status_name(st));
 }
 
-void
-plumb__srv_call_prepare(srv_call *c, int st, const ProtobufCMessage *rep)
+/* Prepares c's answer; by_ref: the reply's big fields by reference. */
+static void
+srv_call_prepare(srv_call *c, int st, const ProtobufCMessage *rep,
+                 int by_ref)
 {
   plumb_server *s = c->sc->srv;
   const char *name = c->op ? c->op->name : "call";
   struct plumb_call *call = &c->call;
 
+  c->ans_sc.n = 0;
   if (c->oneway) {
     if (st != PLUMB_OK)
       plumb__log(PLUMB__LOG_INFO, "oneway %s failed: %s", name,
@@ -147,20 +150,35 @@ plumb__srv_call_prepare(srv_call *c, int st, const ProtobufCMessage *rep)
     return;
   }
   if (st == PLUMB_OK) {
-    size_t n = rep ? protobuf_c_message_get_packed_size(rep) : 0;
-    if (n + PLUMB__FRAME_HDR > s->max_frame) {
+    size_t max = s->max_frame > PLUMB__FRAME_HDR
+                     ? s->max_frame - PLUMB__FRAME_HDR : 0;
+    int pst;
+    if (by_ref) {
+      pst = plumb__scatter_pack(rep, &c->tx, max, &c->ans_sc);
+    } else {
+      size_t n = rep ? protobuf_c_message_get_packed_size(rep) : 0;
+      c->ans_sc.len = n;
+      pst = n > max ? PLUMB_ETOOBIG
+            : plumb__buf_reserve(&c->tx, n ? n : 1) != PLUMB_OK
+                ? PLUMB_ENOMEM : PLUMB_OK;
+      if (pst == PLUMB_OK)
+        c->tx.len = rep ? protobuf_c_message_pack(rep, c->tx.data) : 0;
+    }
+    if (pst == PLUMB_ETOOBIG) {
+      c->ans_sc.n = 0;
       srv_call_sysexc(c, PLUMB_SYS_IMP_LIMIT, PLUMB_MINOR_REPLY_SIZE,
                       PLUMB_COMPLETED_YES, PLUMB_ETOOBIG,
-                      "%s: reply of %zu bytes over the frame limit", name, n);
+                      "%s: reply of %zu bytes over the frame limit", name,
+                      c->ans_sc.len);
       return;
     }
-    if (plumb__buf_reserve(&c->tx, n ? n : 1) != PLUMB_OK) {
+    if (pst != PLUMB_OK) {
+      c->ans_sc.n = 0;
       srv_call_sysexc(c, PLUMB_SYS_NO_MEMORY, PLUMB_MINOR_OUT_OF_MEMORY,
                       PLUMB_COMPLETED_YES, PLUMB_ESERVER,
                       "%s: out of memory for the reply", name);
       return;
     }
-    c->tx.len = rep ? protobuf_c_message_pack(rep, c->tx.data) : 0;
     c->ans_kind = PLUMB__FRAME_REPLY;
     c->ans_status = 0;
     c->ans_text = NULL;
@@ -181,6 +199,18 @@ plumb__srv_call_prepare(srv_call *c, int st, const ProtobufCMessage *rep)
   srv_call_failure(c, name, st);
 }
 
+void
+plumb__srv_call_prepare(srv_call *c, int st, const ProtobufCMessage *rep)
+{
+  srv_call_prepare(c, st, rep, 0);
+}
+
+void
+plumb__srv_call_prepare_ref(srv_call *c, int st, const ProtobufCMessage *rep)
+{
+  srv_call_prepare(c, st, rep, 1);
+}
+
 int
 plumb__srv_call_send(srv_call *c)
 {
@@ -194,7 +224,12 @@ plumb__srv_call_send(srv_call *c)
     st = plumb__srv_send_sysexc(c->sc, &c->f, c->ans_code, c->ans_minor,
                                 c->ans_completed, c->ans_status, "%s",
                                 c->ans_msg);
-  else
+  else if (c->ans_kind == PLUMB__FRAME_REPLY && c->ans_sc.n > 0) {
+    struct iovec body[PLUMB__BIG_IOV];
+    int n = plumb__scatter_iov(&c->ans_sc, c->ans_body, body);
+    st = plumb__srv_sendv(c->sc, &c->f, c->ans_kind, c->ans_status,
+                          c->ans_text, c->ans_text_len, body, n);
+  } else
     st = plumb__srv_send(c->sc, &c->f, c->ans_kind, c->ans_status,
                          c->ans_text, c->ans_text_len, c->ans_body,
                          c->ans_body_len);
@@ -313,9 +348,13 @@ plumb__srv_call_run(srv_worker *w, srv_call *c)
   atomic_fetch_add_explicit(&s->calls_served, 1, memory_order_relaxed);
   char whyd[PLUMB__DECODE_WHY_MAX];
   ProtobufCMessage *req;
-  st = plumb__decode_body(&s->dec_limits, &s->dec_pool, op->request,
-                          c->arena, f->body, f->body_len, c->rx.len, &req,
-                          &c->taken, whyd, sizeof whyd);
+  /* Big bytes fields point into c->rx, kept until the call is released
+   * (bigbytes.h); the reply may send them back from there. */
+  unsigned borrowed;
+  st = plumb__decode_body_borrow(&s->dec_limits, &s->dec_pool, op->request,
+                                 c->arena, f->body, f->body_len, c->rx.len,
+                                 &req, &c->taken, &borrowed, whyd,
+                                 sizeof whyd);
   if (st != PLUMB_OK) {
     srv_call_decode_failed(c, st, whyd);
     srv_call_finish(w, c);
@@ -365,6 +404,6 @@ plumb__srv_call_run(srv_worker *w, srv_call *c)
     plumb__srv_call_release(w, c);
     return;
   }
-  plumb__srv_call_prepare(c, st, c->rep);
+  plumb__srv_call_prepare_ref(c, st, c->rep); /* sent just below */
   srv_call_finish(w, c);
 }

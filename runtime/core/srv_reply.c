@@ -1,5 +1,7 @@
 /* srv_reply.c - sending answers: reply, exception and error frames, never
- * blocking (what the peer does not take waits in its txq).
+ * blocking (what the peer does not take waits in its txq).  A reply's big
+ * bytes fields go out from where the handler left them (bigbytes.h): the
+ * body is a list of iovecs, copied only if it has to wait in the txq.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,13 +54,19 @@ srv_send_iov(srv_conn *sc, const struct iovec *iov, int n)
 }
 
 int
-plumb__srv_send(srv_conn *sc, const plumb__frame *req, int kind,
-                int32_t status, const char *text, size_t text_len,
-                const uint8_t *body, size_t body_len)
+plumb__srv_sendv(srv_conn *sc, const plumb__frame *req, int kind,
+                 int32_t status, const char *text, size_t text_len,
+                 const struct iovec *body, int nbody)
 {
   uint8_t hdr[PLUMB__FRAME_HDR];
+  struct iovec iov[2 + PLUMB__BIG_IOV];
   plumb__frame f;
+  size_t body_len = 0;
 
+  if (nbody < 0 || nbody > PLUMB__BIG_IOV)
+    return PLUMB_EINVAL;
+  for (int i = 0; i < nbody; i++)
+    body_len += body[i].iov_len;
   memset(&f, 0, sizeof(f));
   f.kind = (uint8_t)kind;
   f.call_id = req->call_id;
@@ -73,12 +81,19 @@ plumb__srv_send(srv_conn *sc, const plumb__frame *req, int kind,
     plumb__log(PLUMB__LOG_TRACE, "server: send kind=%u id=%u status=%d "
                "text=%u body=%u", f.kind, f.call_id, (int)f.status,
                f.text_len, f.body_len);
-  struct iovec iov[3] = {
-    { hdr, sizeof(hdr) },
-    { (void *)text, f.text_len },
-    { (void *)body, body_len },
-  };
-  return srv_send_iov(sc, iov, 3);
+  iov[0] = (struct iovec){ hdr, sizeof(hdr) };
+  iov[1] = (struct iovec){ (void *)text, f.text_len };
+  memcpy(iov + 2, body, (size_t)nbody * sizeof *body);
+  return srv_send_iov(sc, iov, 2 + nbody);
+}
+
+int
+plumb__srv_send(srv_conn *sc, const plumb__frame *req, int kind,
+                int32_t status, const char *text, size_t text_len,
+                const uint8_t *body, size_t body_len)
+{
+  struct iovec b = { (void *)body, body_len };
+  return plumb__srv_sendv(sc, req, kind, status, text, text_len, &b, 1);
 }
 
 /* Answers req with an ERROR frame (never for oneway requests). */

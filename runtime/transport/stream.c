@@ -345,6 +345,7 @@ stream_take(plumb__stream *s, plumb_buf *out, size_t *need)
     *out = s->rx;
     s->rx = t;
     s->body = 0;
+    s->split = 1;
     stream_rx_idle(s);
     return PLUMB_OK;
   }
@@ -370,6 +371,7 @@ stream_take(plumb__stream *s, plumb_buf *out, size_t *need)
     return PLUMB_ENOMEM;
   memcpy(out->data, s->rx.data + s->off + PLUMB__STREAM_PREFIX, n);
   out->len = n;
+  s->split = n >= STREAM_BODY_MIN;
   s->off += *need;
   if (s->off == s->rx.len)
     stream_rx_idle(s);
@@ -419,6 +421,53 @@ stream_read(plumb__stream *s, int64_t deadline, int *st)
   return recv(s->rfd, p, n, 0);
 }
 
+/* stream_read into the empty buffer after a large frame (s->split): the
+ * 4-byte prefix goes aside (readv/recvmsg), so a large frame's body lands
+ * at the buffer's start - body mode from its first byte, and handed out by
+ * swapping even if it arrives whole (else stream_take copies it out).
+ * Anything else - a small frame, bytes past the body, a short read - is
+ * put back as stream_read would have left it.  Sets s->rx.len and s->body
+ * itself; returns the bytes read, or as stream_read. */
+static ssize_t
+stream_read_split(plumb__stream *s, int64_t deadline, int *st)
+{
+  uint8_t pfx[PLUMB__STREAM_PREFIX];
+  struct iovec v[2] = {
+    { pfx, sizeof pfx },
+    { s->rx.data, s->rx.cap - PLUMB__STREAM_PREFIX },
+  };
+  ssize_t r;
+
+  if (!s->rblock) {
+    r = readv(s->rfd, v, 2);
+  } else {
+    struct msghdr m = { .msg_iov = v, .msg_iovlen = 2 };
+    if (deadline != PLUMB_NOWAIT &&
+        (*st = stream_set_rcvtimeo(s, deadline)) != PLUMB_OK)
+      return -2;
+    r = recvmsg(s->rfd, &m, deadline == PLUMB_NOWAIT ? MSG_DONTWAIT : 0);
+  }
+  if (r <= 0)
+    return r;
+  size_t got = (size_t)r;
+  if (got < PLUMB__STREAM_PREFIX) { /* part of the prefix only */
+    memcpy(s->rx.data, pfx, got);
+    s->rx.len = got;
+    return r;
+  }
+  uint32_t n = plumb__get_le32(pfx);
+  size_t body = got - PLUMB__STREAM_PREFIX;
+  if (n >= STREAM_BODY_MIN && n <= s->max_frame && body <= n) {
+    s->rx.len = body;
+    s->body = n;
+    return r;
+  }
+  memmove(s->rx.data + PLUMB__STREAM_PREFIX, s->rx.data, body);
+  memcpy(s->rx.data, pfx, PLUMB__STREAM_PREFIX);
+  s->rx.len = got;
+  return r;
+}
+
 int
 plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline)
 {
@@ -451,11 +500,16 @@ plumb__stream_recv(plumb__stream *s, plumb_buf *out, int64_t deadline)
     if (!direct && deadline != PLUMB_NOWAIT && s->rx.len == 0 &&
         (st = stream_wait(s, s->rfd, POLLIN, deadline)) != PLUMB_OK)
       return st;
-    ssize_t r = stream_read(s, direct ? deadline : PLUMB_NOWAIT, &st);
+    int split = s->split && s->rx.len == 0 && s->off == 0 && !s->body &&
+                s->rx.cap >= STREAM_BODY_MIN;
+    ssize_t r = split ? stream_read_split(s, direct ? deadline : PLUMB_NOWAIT,
+                                          &st)
+                      : stream_read(s, direct ? deadline : PLUMB_NOWAIT, &st);
     if (r == -2)
       return st;
     if (r > 0) {
-      s->rx.len += (size_t)r;
+      if (!split)
+        s->rx.len += (size_t)r;
       continue;
     }
     if (r == 0)

@@ -71,6 +71,10 @@ typedef struct plumb__stream {
    * nothing beyond it is read, and the whole buffer is handed to the
    * caller by swapping - no copy (stream.c, stream_take). */
   size_t body;
+  /* The last frame handed out was large: the next read into the empty
+   * buffer puts the prefix aside, so a large frame that arrives whole lies
+   * at the buffer's start and is swapped out too (stream_read_split). */
+  int split;
   plumb_buf tail;     /* try_send: unsent rest of a frame, tail.data[toff..) */
   size_t toff;
   plumb__rx_pool *pool; /* server side: charged for rx while it is busy */

@@ -7,7 +7,10 @@
  *   nap(ms, b)            sleeps ms (wall time) in 2 ms steps, stops early
  *                         if the call is cancelled (cancel_seen), returns
  *                         b; tracks how many naps of an object run at once
- *                         (max_conc)
+ *                         (max_conc).  ms < 0: a rendezvous - waits until
+ *                         -ms naps of the object have run at once
+ *                         (max_conc, 5 s at most), returns b if they did,
+ *                         else -1 (tests assert on the event, not on time)
  *   note(a, b) oneway     a must be the previous note + 1 (else
  *                         order_err); sleeps b microseconds
  *   echo(s)               commands: "stats", "reset", "deadline" (the
@@ -15,7 +18,8 @@
  *                         another thread), "defer-now" (completed from
  *                         another thread before the handler returns),
  *                         "defer-wait" (waits up to 3 s for a cancel, then
- *                         completes), "allocs" (malloc calls so far in
+ *                         completes), "defer-hold" (completed from another
+ *                         thread once "release" is called, 5 s at most), "allocs" (malloc calls so far in
  *                         this process: bench/alloc_count.c), "chain"
  *                         (calls echo "deadline" on this same server
  *                         through a client of its own, passing on what is
@@ -46,7 +50,7 @@ typedef struct obj_stats {
 
 static obj_stats calc_stats, serial_stats;
 static atomic_int started, cancel_seen, order_err, def_sent, def_dropped,
-    def_cancel_seen;
+    def_cancel_seen, hold_gen;
 static pthread_mutex_t note_mu = PTHREAD_MUTEX_INITIALIZER;
 static const char *self_ep; /* our endpoint, for "chain" */
 static int note_seq;
@@ -121,6 +125,21 @@ srv_nap(void *ctx, plumb_call *call, int32_t ms, int32_t b, int32_t *ret)
   int max = atomic_load(&os->max_conc);
   while (now > max && !atomic_compare_exchange_weak(&os->max_conc, &max, now))
     ;
+  if (ms < 0) { /* rendezvous: -ms naps of this object at once */
+    int reached = 0;
+    for (int i = 0; i < 2500 && !reached; i++) {
+      if (plumb_call_cancelled(call)) {
+        atomic_fetch_add(&cancel_seen, 1);
+        break;
+      }
+      reached = atomic_load(&os->max_conc) >= -ms;
+      if (!reached)
+        sleep_us(2000);
+    }
+    atomic_fetch_sub(&os->conc, 1);
+    *ret = reached ? b : -1;
+    return PLUMB_OK;
+  }
   /* ms of wall time, not ms/2 sleeps: on a busy machine each 2 ms sleep
    * overruns, and the parallel cases measure the calls, not the steps */
   struct timespec t0, t;
@@ -149,6 +168,7 @@ typedef struct defer_job {
   plumb_deferred *d;
   int ms;   /* defer:MS */
   int wait; /* defer-wait */
+  int hold; /* defer-hold: hold_gen when taken, +1 */
 } defer_job;
 
 static void
@@ -169,6 +189,9 @@ defer_main(void *arg)
       sleep_us(2000);
     if (plumb_deferred_cancelled(j->d))
       atomic_fetch_add(&def_cancel_seen, 1);
+  } else if (j->hold) {
+    for (int i = 0; i < 2500 && atomic_load(&hold_gen) == j->hold - 1; i++)
+      sleep_us(2000);
   } else {
     sleep_us((long)j->ms * 1000);
   }
@@ -178,7 +201,7 @@ defer_main(void *arg)
 }
 
 static int
-srv_defer(plumb_call *call, int ms, int wait, int now)
+srv_defer(plumb_call *call, int ms, int wait, int now, int hold)
 {
   plumb_deferred *d = plumb_call_defer(call);
   if (d == NULL)
@@ -192,6 +215,7 @@ srv_defer(plumb_call *call, int ms, int wait, int now)
   j->d = d;
   j->ms = ms;
   j->wait = wait;
+  j->hold = hold ? atomic_load(&hold_gen) + 1 : 0;
   if (pthread_create(&t, NULL, defer_main, j) != 0)
     return PLUMB_ESYS;
   if (now) /* completed before this handler returns */
@@ -258,11 +282,17 @@ srv_echo(void *ctx, plumb_call *call, const char *s, char **ret)
       snprintf(buf, sizeof buf, "%lld",
                (long long)plumb_call_remaining_ms(call));
     else if (strncmp(s, "defer:", 6) == 0)
-      return srv_defer(call, atoi(s + 6), 0, 0);
+      return srv_defer(call, atoi(s + 6), 0, 0, 0);
     else if (strcmp(s, "defer-now") == 0)
-      return srv_defer(call, 0, 0, 1);
+      return srv_defer(call, 0, 0, 1, 0);
     else if (strcmp(s, "defer-wait") == 0)
-      return srv_defer(call, 0, 1, 0);
+      return srv_defer(call, 0, 1, 0, 0);
+    else if (strcmp(s, "defer-hold") == 0)
+      return srv_defer(call, 0, 0, 0, 1);
+    else if (strcmp(s, "release") == 0) {
+      atomic_fetch_add(&hold_gen, 1); /* the held calls complete */
+      snprintf(buf, sizeof buf, "released");
+    }
     else if (strcmp(s, "chain") == 0)
       return srv_chain(call, ret);
     else

@@ -397,6 +397,47 @@ test_wait_poll(void)
   plumb_client_close(c);
 }
 
+/* The completion eventfd is written only when dispatch has work: not for
+ * an answer read by the very thread waiting for it in _finish or wait (no
+ * eventfd round on the one-in-flight path), but for one completed
+ * elsewhere (here: a cancel). */
+static void
+test_no_eventfd_round(void)
+{
+  plumb_client *c = open_ep(fake_cep, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT(plumb_client_fd(c) >= 0);
+  (void)plumb_client_dispatch(c); /* a clean start */
+  int bad = 0;
+  for (int i = 0; i < 50; i++) {
+    plumb_pending *p;
+    int32_t r = -1;
+    if (pair_begin(c, TEST_ADD, i, 1, &p) != PLUMB_OK) {
+      bad++;
+      break;
+    }
+    if (i % 2 == 0)
+      bad += plumb_pending_wait(p, 5000) != PLUMB_OK;
+    bad += int_finish(p, &r) != PLUMB_OK || r != i + 1;
+    pthread_mutex_lock(&c->mu);
+    bad += c->efd_signalled != 0;
+    pthread_mutex_unlock(&c->mu);
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  plumb_pending *p;
+  CU_ASSERT_EQUAL_FATAL(pair_begin(c, TEST_NAP, 200, 1, &p), PLUMB_OK);
+  plumb_pending_cancel(p);
+  pthread_mutex_lock(&c->mu);
+  CU_ASSERT_EQUAL(c->efd_signalled, 1);
+  pthread_mutex_unlock(&c->mu);
+  plumb_pending_free(p);
+  (void)plumb_client_dispatch(c);
+  pthread_mutex_lock(&c->mu);
+  CU_ASSERT_EQUAL(c->efd_signalled, 0);
+  pthread_mutex_unlock(&c->mu);
+  plumb_client_close(c);
+}
+
 static void
 test_limits(void)
 {
@@ -704,6 +745,7 @@ static const ptest_case fake_cases[] = {
   { "cancel", test_cancel },
   { "wait, poll, async deadline, late callback", test_wait_poll },
   { "max_pending and bad arguments", test_limits },
+  { "no eventfd round for an answer its waiter read", test_no_eventfd_round },
   { "hostile answers", test_hostile_answers },
   { NULL, NULL },
 };

@@ -306,11 +306,15 @@ static void *
 nap_thread(void *p)
 {
   nap_arg *a = p;
-  a->st = test_Echo_nap(a->c, 200, a->b, &a->ret);
+  a->st = test_Echo_nap(a->c, -4, a->b, &a->ret); /* a rendezvous of 4 */
   return NULL;
 }
 
-/* Four 200 ms calls from 4 threads through one client handle. */
+/* Four calls from 4 threads through one client handle run at once: each
+ * is a rendezvous nap (callmodel_server.c) that returns its value only if
+ * the server had all four handlers running together, and gives up after
+ * 5 s otherwise.  Asserted on that event, not on a wall-clock bound (which
+ * flaked under load); the time is printed. */
 static void
 test_parallel_threads(void)
 {
@@ -318,6 +322,7 @@ test_parallel_threads(void)
   pthread_t t[4];
   nap_arg a[4];
   CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  reset_stats();
   long long t0 = ptest_now_ms();
   for (int i = 0; i < 4; i++) {
     a[i] = (nap_arg){ c, 10 + i, 0, -1 };
@@ -326,38 +331,42 @@ test_parallel_threads(void)
   for (int i = 0; i < 4; i++)
     pthread_join(t[i], NULL);
   long long ms = ptest_now_ms() - t0;
-  printf("\n    %s: 4 x nap(200) from 4 threads, one handle: %lld ms", g_tr,
-         ms);
+  printf("\n    %s: 4 rendezvous naps from 4 threads, one handle: %lld ms",
+         g_tr, ms);
   for (int i = 0; i < 4; i++) {
     CU_ASSERT_EQUAL(a[i].st, PLUMB_OK);
-    CU_ASSERT_EQUAL(a[i].ret, 10 + i);
+    CU_ASSERT_EQUAL(a[i].ret, 10 + i); /* -1: the four never ran at once */
   }
-  CU_ASSERT(ms >= 195 && ms < 400);
+  CU_ASSERT(stat_of("max_conc") >= 4);
   plumb_client_close(c);
 }
 
-/* Four pipelined 200 ms requests on one raw connection. */
+/* Four pipelined requests on one raw connection run at once (rendezvous
+ * naps, as above). */
 static void
 test_parallel_raw(void)
 {
   raw r;
   plumb__frame f;
   int seen = 0;
+  reset_stats();
   CU_ASSERT_EQUAL_FATAL(raw_open(&r), PLUMB_OK);
   long long t0 = ptest_now_ms();
   for (uint32_t i = 1; i <= 4; i++)
     CU_ASSERT_EQUAL(raw_pair(&r, PLUMB__FRAME_REQUEST, i, TEST_NAP, NULL, -1,
-                             200, (int32_t)i * 7), PLUMB_OK);
+                             -4, (int32_t)i * 7), PLUMB_OK);
   for (int i = 0; i < 4; i++) {
-    if (raw_recv(&r, 2000, &f) != PLUMB_OK)
+    if (raw_recv(&r, 8000, &f) != PLUMB_OK)
       break;
     CU_ASSERT_EQUAL(reply_int(&f), (int32_t)f.call_id * 7);
-    seen |= 1 << f.call_id;
+    if (f.call_id >= 1 && f.call_id <= 4)
+      seen |= 1 << f.call_id;
   }
   long long ms = ptest_now_ms() - t0;
-  printf("\n    %s: 4 pipelined nap(200), one connection: %lld ms", g_tr, ms);
+  printf("\n    %s: 4 pipelined rendezvous naps, one connection: %lld ms",
+         g_tr, ms);
   CU_ASSERT_EQUAL(seen, 0x1e);
-  CU_ASSERT(ms >= 195 && ms < 400);
+  CU_ASSERT(stat_of("max_conc") >= 4);
   raw_close(&r);
 }
 
@@ -619,10 +628,10 @@ test_cancel_running(void)
   /* the handler runs (a fixed sleep is not enough on a busy machine: a
    * cancel read before the call started drops it, and nap never sees it) */
   CU_ASSERT_EQUAL_FATAL(stat_wait("started", 1, 2000), 1);
-  long long t0 = ptest_now_ms();
   CU_ASSERT_EQUAL(raw_cancel(&r, 60), PLUMB_OK);
-  CU_ASSERT_EQUAL(stat_wait("cancel_seen", 1, 1000), 1);
-  CU_ASSERT(ptest_now_ms() - t0 < 1000);
+  /* the nap counts cancel_seen only if it saw the cancel before its 3 s
+   * ran out: the event is the proof, no clock needed */
+  CU_ASSERT_EQUAL(stat_wait("cancel_seen", 1, 4000), 1);
   CU_ASSERT_EQUAL(raw_pair(&r, PLUMB__FRAME_REQUEST, 61, TEST_ADD, NULL, -1, 1,
                            2), PLUMB_OK);
   CU_ASSERT_EQUAL_FATAL(raw_recv(&r, 2000, &f), PLUMB_OK);
@@ -636,7 +645,8 @@ test_cancel_running(void)
  * behind the 7 long naps (a nap of "serial", so that whether it ever ran
  * shows in serial_max_conc) is cancelled and never runs; cancelling the
  * naps frees their workers long before they would end, so a later add is
- * answered in well under the naps' 1500 ms. */
+ * answered (each nap counts cancel_seen only when it saw its cancel before
+ * its 4 s ran out: asserted on that, not on a clock). */
 static void
 test_cancel_workers_busy(void)
 {
@@ -647,10 +657,10 @@ test_cancel_workers_busy(void)
   CU_ASSERT_EQUAL_FATAL(raw_open(&r), PLUMB_OK);
   for (uint32_t i = 1; i <= 6; i++)
     bad += raw_pair(&r, PLUMB__FRAME_REQUEST, 100 + i, TEST_NAP, NULL, -1,
-                    1500, 1) != PLUMB_OK;
+                    4000, 1) != PLUMB_OK;
   /* six run (the stats call still finds the seventh slot) */
   CU_ASSERT_EQUAL(stat_wait("started", 6, 2000), 6);
-  bad += raw_pair(&r, PLUMB__FRAME_REQUEST, 107, TEST_NAP, NULL, -1, 1500,
+  bad += raw_pair(&r, PLUMB__FRAME_REQUEST, 107, TEST_NAP, NULL, -1, 4000,
                   1) != PLUMB_OK;
   /* The seventh slot cannot be watched (a stats call would need it):
    * 107 gets time to take it, as the reader runs a call it read itself
@@ -658,7 +668,7 @@ test_cancel_workers_busy(void)
   usleep(300000);
   /* queued: the 7 naps take every slot */
   bad += raw_pair(&r, PLUMB__FRAME_REQUEST, 200, TEST_NAP, "serial", -1,
-                  1500, 2) != PLUMB_OK;
+                  4000, 2) != PLUMB_OK;
   usleep(100000); /* the reader has it queued */
   long long t0 = ptest_now_ms();
   bad += raw_cancel(&r, 200) != PLUMB_OK;
@@ -668,7 +678,7 @@ test_cancel_workers_busy(void)
          PLUMB_OK;
   CU_ASSERT_EQUAL(bad, 0);
   int got_add = 0;
-  while (!got_add && raw_recv(&r, 2000, &f) == PLUMB_OK) {
+  while (!got_add && raw_recv(&r, 6000, &f) == PLUMB_OK) {
     if (f.call_id == 201 && reply_int(&f) == 5)
       got_add = 1;
     else
@@ -678,14 +688,13 @@ test_cancel_workers_busy(void)
   printf("\n    %s: 7 naps + a queued call cancelled, add answered %lld ms "
          "after the cancels", g_tr, ms);
   CU_ASSERT(got_add);
-  CU_ASSERT(ms < 900); /* the naps would hold their workers 1100 ms more */
   CU_ASSERT_EQUAL(naps_answered, 0);
   CU_ASSERT_EQUAL(raw_recv(&r, 200, &f), PLUMB_ETIMEDOUT); /* none later */
   CU_ASSERT_EQUAL(stat_of("serial_max_conc"), 0); /* 200 never ran */
   int started = stat_of("started"); /* 6 or 7 naps + the add */
   CU_ASSERT(started == 7 || started == 8);
   /* every nap that ran saw its cancel */
-  CU_ASSERT_EQUAL(stat_wait("cancel_seen", started - 1, 2000), started - 1);
+  CU_ASSERT_EQUAL(stat_wait("cancel_seen", started - 1, 5000), started - 1);
   raw_close(&r);
 }
 
@@ -712,29 +721,36 @@ test_cancel_after(void)
 
 /* ---- deferred replies -------------------------------------------------- */
 
-/* Completed from another thread, later or before the handler returned. */
+/* Completed from another thread, later or before the handler returned.
+ * 80 is held until this test says "release" (callmodel_server.c
+ * "defer-hold"), so 81's answer must come first whatever the load - an
+ * event, not a 400 ms margin (which flaked on fifo under load). */
 static void
 test_defer_thread(void)
 {
   raw r;
   plumb__frame f;
   char s[64];
+  int got80 = 0, got82 = 0;
   reset_stats();
   CU_ASSERT_EQUAL_FATAL(raw_open(&r), PLUMB_OK);
-  long long t0 = ptest_now_ms();
-  /* 400 ms: the margin for 81's handler (a thread started and joined) to
-   * finish first on a loaded machine; 100 ms was not always enough */
-  CU_ASSERT_EQUAL(raw_str(&r, 80, -1, "defer:400"), PLUMB_OK);
+  CU_ASSERT_EQUAL(raw_str(&r, 80, -1, "defer-hold"), PLUMB_OK);
   CU_ASSERT_EQUAL(raw_str(&r, 81, -1, "defer-now"), PLUMB_OK);
-  CU_ASSERT_EQUAL_FATAL(raw_recv(&r, 2000, &f), PLUMB_OK);
+  CU_ASSERT_EQUAL_FATAL(raw_recv(&r, 4000, &f), PLUMB_OK);
   CU_ASSERT_EQUAL(f.call_id, 81); /* the deferred call does not block it */
   CU_ASSERT_EQUAL(reply_str(&f, s, sizeof s), 0);
   CU_ASSERT_STRING_EQUAL(s, "deferred");
-  CU_ASSERT_EQUAL_FATAL(raw_recv(&r, 2000, &f), PLUMB_OK);
-  CU_ASSERT_EQUAL(f.call_id, 80);
-  CU_ASSERT_EQUAL(reply_str(&f, s, sizeof s), 0);
-  CU_ASSERT_STRING_EQUAL(s, "deferred");
-  CU_ASSERT(ptest_now_ms() - t0 >= 395);
+  CU_ASSERT_EQUAL(stat_wait("def_sent", 1, 2000), 1); /* 80 still held */
+  CU_ASSERT_EQUAL(raw_str(&r, 82, -1, "release"), PLUMB_OK);
+  for (int i = 0; i < 2 && raw_recv(&r, 4000, &f) == PLUMB_OK; i++) {
+    CU_ASSERT_EQUAL(reply_str(&f, s, sizeof s), 0);
+    if (f.call_id == 80 && strcmp(s, "deferred") == 0)
+      got80++;
+    else if (f.call_id == 82 && strcmp(s, "released") == 0)
+      got82++;
+  }
+  CU_ASSERT_EQUAL(got80, 1);
+  CU_ASSERT_EQUAL(got82, 1);
   /* and through the client library */
   plumb_client *c = client_open();
   plumb_arena *a = plumb_arena_new();
@@ -794,8 +810,8 @@ test_defer_cancel(void)
 /* The server stops with deferred calls still held: each is answered
  * TRANSIENT at once (status PLUMB_EAGAIN), its holder sees it cancelled,
  * and plumb_server_free waits for the holders to complete - one that
- * watches for the cancel (defer-wait) and one that does not (defer:600,
- * completes 600 ms later).  The server then exits cleanly: under ASan
+ * watches for the cancel (defer-wait) and one that does not (defer:1500,
+ * completes 1.5 s after it was taken).  The server then exits cleanly: under ASan
  * a leaked call or connection would fail its exit status. */
 static void
 test_defer_server_stops(void)
@@ -813,7 +829,7 @@ test_defer_server_stops(void)
   CU_ASSERT(opened);
   if (opened) {
     CU_ASSERT_EQUAL(raw_str(&r, 1, -1, "defer-wait"), PLUMB_OK);
-    CU_ASSERT_EQUAL(raw_str(&r, 2, -1, "defer:600"), PLUMB_OK);
+    CU_ASSERT_EQUAL(raw_str(&r, 2, -1, "defer:1500"), PLUMB_OK);
     CU_ASSERT_EQUAL(stat_wait("started", 2, 2000), 2); /* both held */
   }
   memcpy(g_ep, saved, sizeof saved);
@@ -835,7 +851,8 @@ test_defer_server_stops(void)
    * close instead, as promptly */
   if (strcmp(g_tr, "sysvmq") != 0)
     CU_ASSERT_EQUAL(seen, 6);
-  CU_ASSERT(answered < 500); /* the stop answered, not the holders */
+  /* seen: both answers are the stop's TRANSIENT, not a holder's reply
+   * (the event; the time is printed) */
   CU_ASSERT_EQUAL(code, 0);
   CU_ASSERT(ptest_file_contains(log, "2 deferred calls not completed were "
                                      "answered TRANSIENT"));
@@ -891,7 +908,7 @@ test_hostile_calls(void)
    * frames are read by a worker that no handler holds) */
   for (uint32_t i = 1; i <= 6; i++)
     bad += raw_pair(&r, PLUMB__FRAME_REQUEST, 100 + i, TEST_NAP, NULL, -1,
-                    2000, 1) != PLUMB_OK;
+                    4000, 1) != PLUMB_OK;
   /* all six run (add 2 counted too; the expired add 1 never started) */
   CU_ASSERT_EQUAL(stat_wait("started", 7, 2000), 7);
   for (int k = 0; k < 2; k++)
@@ -904,10 +921,12 @@ test_hostile_calls(void)
   CU_ASSERT_PTR_NOT_NULL_FATAL(c);
   CU_ASSERT_EQUAL(test_Echo_add(c, 20, 22, &v), PLUMB_OK);
   CU_ASSERT_EQUAL(v, 42);
-  CU_ASSERT(ptest_now_ms() - t0 < 1000);
+  /* served before the naps would have ended (they were cancelled: the
+   * bound is their length, not a guess at the machine's speed) */
+  CU_ASSERT(ptest_now_ms() - t0 < 4000);
   plumb_client_close(c);
   CU_ASSERT_EQUAL(raw_recv(&r, 300, &f), PLUMB_ETIMEDOUT); /* no answers */
-  CU_ASSERT_EQUAL(stat_wait("cancel_seen", 6, 2000), 6);
+  CU_ASSERT_EQUAL(stat_wait("cancel_seen", 6, 5000), 6);
   raw_close(&r);
 }
 

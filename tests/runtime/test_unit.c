@@ -412,6 +412,91 @@ test_stream_large(void)
   stream_unpair();
 }
 
+/* Sends one frame of n bytes of pattern seed on tx_st. */
+static void
+send_pattern(size_t n, unsigned seed)
+{
+  uint8_t *p = malloc(n ? n : 1);
+  for (size_t i = 0; i < n; i++)
+    p[i] = (uint8_t)(i * 13 + seed);
+  struct iovec iov = { p, n };
+  CU_ASSERT_EQUAL(plumb__stream_send(&tx_st, &iov, 1, plumb__deadline_ms(5000)),
+                  PLUMB_OK);
+  free(p);
+}
+
+static int
+is_pattern(const plumb_buf *b, size_t n, unsigned seed)
+{
+  if (b->len != n)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (b->data[i] != (uint8_t)(i * 13 + seed))
+      return 0;
+  return 1;
+}
+
+static void
+test_stream_big_shapes(void)
+{
+  /* After a large frame the next read puts the prefix aside (stream.c,
+   * stream_read_split): every shape that read can meet. */
+  size_t big = 200 * 1024;
+  int sz = 4 << 20;
+  plumb_buf out = { 0 };
+  int64_t dl = plumb__deadline_ms(5000);
+  stream_pair(0);
+  (void)setsockopt(sp[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+  send_pattern(big, 1); /* the first: body mode from its first read */
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, dl), PLUMB_OK);
+  CU_ASSERT(is_pattern(&out, big, 1));
+  send_pattern(big, 2); /* arrives whole: swapped out */
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, dl), PLUMB_OK);
+  CU_ASSERT(is_pattern(&out, big, 2));
+  send_pattern(10, 3); /* small: put back in front */
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, dl), PLUMB_OK);
+  CU_ASSERT(is_pattern(&out, 10, 3));
+  send_pattern(big, 4);
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, dl), PLUMB_OK);
+  CU_ASSERT(is_pattern(&out, big, 4));
+  send_pattern(big, 5); /* two frames in one read: both, in order */
+  send_pattern(5, 6);
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, dl), PLUMB_OK);
+  CU_ASSERT(is_pattern(&out, big, 5));
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, dl), PLUMB_OK);
+  CU_ASSERT(is_pattern(&out, 5, 6));
+  send_pattern(big, 7);
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, dl), PLUMB_OK);
+  CU_ASSERT(is_pattern(&out, big, 7));
+  /* half a prefix, then the rest */
+  uint8_t pfx[4] = { (uint8_t)big, (uint8_t)(big >> 8), (uint8_t)(big >> 16),
+                     0 };
+  uint8_t *body = malloc(big);
+  for (size_t i = 0; i < big; i++)
+    body[i] = (uint8_t)(i * 13 + 8);
+  CU_ASSERT_EQUAL(write(sp[1], pfx, 2), 2);
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, PLUMB_NOWAIT),
+                  PLUMB_EAGAIN);
+  CU_ASSERT_EQUAL(write(sp[1], pfx + 2, 2), 2);
+  CU_ASSERT_EQUAL(write(sp[1], body, big), (ssize_t)big);
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, dl), PLUMB_OK);
+  CU_ASSERT(is_pattern(&out, big, 8));
+  /* a prefix over max_frame after a big frame is still refused */
+  stream_unpair();
+  stream_pair(256 * 1024);
+  (void)setsockopt(sp[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+  send_pattern(big, 9);
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, dl), PLUMB_OK);
+  CU_ASSERT(is_pattern(&out, big, 9));
+  uint8_t over[4] = { 0, 0, 0x10, 0 }; /* 1 MiB */
+  CU_ASSERT_EQUAL(write(sp[1], over, 4), 4);
+  CU_ASSERT_EQUAL(write(sp[1], body, 100), 100);
+  CU_ASSERT_EQUAL(plumb__stream_recv(&rx_st, &out, dl), PLUMB_ETOOBIG);
+  free(body);
+  plumb__buf_free(&out);
+  stream_unpair();
+}
+
 /* ---- arena and status ------------------------------------------------ */
 
 static void
@@ -744,6 +829,7 @@ static const ptest_case stream_cases[] = {
   { "wake fd ends a blocked wait", test_stream_wake },
   { "blocking socket read side", test_stream_blocking_socket },
   { "4 MiB frame", test_stream_large },
+  { "large frames: prefix aside after a large one", test_stream_big_shapes },
   { NULL, NULL },
 };
 static const ptest_case core_cases[] = {
