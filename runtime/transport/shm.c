@@ -32,8 +32,7 @@
  * PLUMB_EPROTO.
  *
  * Waiting.  A blocking send()/recv() spins adaptively (busy, or yielding
- * when the peer shares our CPU or the server's crowd of active clients
- * reaches the CPUs: shm_ring.c), then sleeps on the futex
+ * when the peer shares our CPU: shm_ring.c), then sleeps on the futex
  * in 100 ms slices, checking the side socket for a dead peer after each
  * ("direct" mode: no thread, no fd).  conn_fd() switches the receive
  * side to "waited" mode for event loops: conn_fd is an epoll set of the
@@ -133,7 +132,6 @@ typedef struct shm_conn {
   int tx_err;         /* sticky send failure (half-sent frame, EPROTO) */
   _Atomic int peer_gone; /* the side socket reported the peer's death */
   _Atomic int in_call;   /* server: a request received, not answered yet */
-  int64_t act_window;    /* server: the last active window it counted in */
   plumb__shm_spin spin_rx, spin_tx;
   plumb__shm_spin spin_poll; /* waited mode: spin before reporting EAGAIN */
   /* reassembly of the frame being received */
@@ -519,46 +517,18 @@ shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring,
 }
 
 /* Server side: the shm calls this process has received and not answered,
- * over all its connections, and how many clients are active: the
- * connections that sent a request in this or the previous window of
- * SHM_ACTIVE_NS.  The larger of the two is the crowd, published in each
- * channel at every send (plumb__shm_side.crowd, only when it changed):
- * when it reaches the CPUs, busy spinners would outnumber them - every
- * active client spins for its reply while the server needs a CPU to
- * answer - so clients yield instead, or sleep once yields turn slow
- * (shm_ring.c, spin_mode).  The server's own poll stays busy: it is the
- * one everybody waits for. */
-#define SHM_ACTIVE_NS 200000
+ * over all its connections; published in each channel at every send
+ * (plumb__shm_side.crowd, only when it changed) so that clients stop
+ * spinning when they would outnumber the CPUs.  (Counting the clients
+ * active in a 200 us window instead, so that 4 or 16 clients on 2 CPUs
+ * stop spinning, was measured and lost: docs/TRANSPORTS.md.) */
 static _Atomic uint32_t shm_srv_calls;
-static _Atomic int64_t shm_act_window;
-static _Atomic uint32_t shm_act_cur, shm_act_prev;
-
-/* Counts c as active in the current window (once per window). */
-static void
-shm_active_note(shm_conn *c)
-{
-  int64_t w = plumb__now_ns() / SHM_ACTIVE_NS;
-  int64_t cur = atomic_load_explicit(&shm_act_window, memory_order_relaxed);
-
-  if (w != cur &&
-      atomic_compare_exchange_strong(&shm_act_window, &cur, w)) {
-    uint32_t n = atomic_exchange(&shm_act_cur, 0);
-    atomic_store(&shm_act_prev, w == cur + 1 ? n : 0);
-  }
-  if (c->act_window != w) {
-    c->act_window = w;
-    atomic_fetch_add(&shm_act_cur, 1);
-  }
-}
 
 static void
 shm_call_begin(shm_conn *c)
 {
-  if (c->side != 0)
-    return;
-  if (!atomic_exchange(&c->in_call, 1))
+  if (c->side == 0 && !atomic_exchange(&c->in_call, 1))
     atomic_fetch_add(&shm_srv_calls, 1);
-  shm_active_note(c);
 }
 
 static void
@@ -570,10 +540,6 @@ shm_call_end(shm_conn *c)
     atomic_fetch_sub(&shm_srv_calls, 1);
   if (c->chan != NULL) {
     uint32_t n = atomic_load_explicit(&shm_srv_calls, memory_order_relaxed);
-    uint32_t a = atomic_load_explicit(&shm_act_cur, memory_order_relaxed);
-    uint32_t b = atomic_load_explicit(&shm_act_prev, memory_order_relaxed);
-    n = n > a ? n : a;
-    n = n > b ? n : b;
     /* Written only when it changes: the client reads this line. */
     if (atomic_load_explicit(&c->chan->side[0].crowd,
                              memory_order_relaxed) != n)

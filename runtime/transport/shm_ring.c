@@ -256,13 +256,12 @@ spin_yield_ok(plumb__shm_spin *sp)
   return SPIN_NONE;
 }
 
-/* How this wait may pass its budget (SPIN_*): yielding when *crowd says
- * the peer has at least as many clients active (or calls in progress) as
- * there are CPUs - busy spinners would outnumber the CPUs and take the one
- * the peer needs to answer them; a yielder hands it over whenever the peer
- * is runnable here, and sleeps on the futex once yields turn slow (the
- * CPU is crowded: spin_run) - when the peer last ran on our CPU, or there
- * is only one CPU; busy otherwise. */
+/* How this wait may pass its budget (SPIN_*): not at all when *crowd says
+ * the peer has at least as many other calls in progress as there are CPUs
+ * (spinners would outnumber them); yielding when the peer last ran on our
+ * CPU or there is only one CPU (a busy spin would steal the time slice the
+ * peer needs; yielding hands it over) - unless a recent yield was slow;
+ * busy otherwise. */
 static int
 spin_mode(plumb__shm_spin *sp)
 {
@@ -271,7 +270,7 @@ spin_mode(plumb__shm_spin *sp)
   if (sp->crowd != NULL &&
       (int64_t)atomic_load_explicit(sp->crowd, memory_order_relaxed) >=
           sp->ncpu)
-    return spin_yield_ok(sp);
+    return SPIN_NONE;
   if (sp->ncpu <= 1)
     return spin_yield_ok(sp);
   if (sp->my_cpu != NULL && sp->peer_cpu != NULL) {

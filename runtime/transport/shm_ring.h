@@ -122,12 +122,12 @@ void plumb__futex_wake(_Atomic uint32_t *w, int n);
  * before sleeping; it grows when a spin (or a slightly longer one) would
  * have caught the event and shrinks when waits are long.  The budget is
  * spent busy (pause) when the peer last ran on another CPU, yielding
- * (sched_yield between looks) when it last ran on ours, there is one CPU
- * or *crowd (set by the caller after init) says the peer has at least as
- * many clients active as there are CPUs (a busy spin would steal the time
- * slice the peer needs; yielding hands it over), not at all when max_ns
- * is 0 - or for a while after a yield turned out slow (others compete for
- * the CPU: a woken sleeper runs sooner than a yielder). */
+ * (sched_yield between looks) when it last ran on ours or there is one CPU
+ * (a busy spin would steal the time slice the peer needs; yielding hands
+ * it over) unless a recent yield turned out slow (others compete for the
+ * CPU: a woken sleeper runs sooner than a yielder), and not at all when
+ * max_ns is 0 or *crowd (set by the caller after init) says the peer
+ * serves at least as many other calls as there are CPUs. */
 typedef struct plumb__shm_spin {
   int64_t budget_ns;
   int64_t max_ns;
