@@ -2,12 +2,15 @@
  * ping-pong over shared memory (16-byte request, 8-byte reply) woken with
  * futexes on shared words, with no rings, framing or RPC layer.
  *
- *   raw_shm_futex [-m futex|spin|all] [-c same|cross|all] [-n COUNT]
+ *   raw_shm_futex [-m futex|spin|yield|all] [-c same|cross|all] [-n COUNT]
  *                 [-t SECONDS] [-S SPIN_US]
  *
  * futex: every wait sleeps in FUTEX_WAIT at once (a waiting flag spares the
  * FUTEX_WAKE when the peer is not asleep).  spin: spin up to SPIN_US (20)
- * microseconds, then sleep.  Placements pin client and server on different
+ * microseconds, then sleep.  yield: the same budget spent in sched_yield()
+ * between looks (what the shm transport does when both sides share a CPU:
+ * the peer runs at once, with no FUTEX_WAKE and no wake-up), then sleep.
+ * Placements pin client and server on different
  * CPUs (cross) or on the same CPU (same) with sched_setaffinity.  Each run is
  * bounded by COUNT round trips and SECONDS.  Prints one line per run:
  * median and p99 round trip in microseconds, in raw_pingpong's format.
@@ -77,18 +80,22 @@ pp_post(_Atomic uint32_t *w, _Atomic uint32_t *waiting, uint32_t seq)
     pp_futex_wake(w);
 }
 
-/* Waits until *w == seq (spinning up to spin_ns first); 0, or -1 on stop. */
+/* Waits until *w == seq (spinning - or yielding - up to spin_ns first); 0,
+ * or -1 on stop. */
 static int
 pp_wait(_Atomic uint32_t *w, _Atomic uint32_t *waiting, uint32_t seq,
-        int64_t spin_ns, _Atomic uint32_t *stop)
+        int64_t spin_ns, int yield, _Atomic uint32_t *stop)
 {
   if (spin_ns > 0) {
     int64_t t0 = now_ns();
     for (;;) {
-      for (int i = 0; i < 32; i++) {
+      for (int i = 0; i < (yield ? 1 : 32); i++) {
         if (atomic_load_explicit(w, memory_order_acquire) == seq)
           return 0;
-        pp_relax();
+        if (yield)
+          sched_yield();
+        else
+          pp_relax();
       }
       if (now_ns() - t0 > spin_ns)
         break;
@@ -130,6 +137,7 @@ cmp_i64(const void *a, const void *b)
 static int
 run(int spin, int same, long count, double seconds, int64_t spin_ns)
 {
+  static const char *const names[] = { "futex", "spin", "yield" };
   pp_shared *sh = mmap(NULL, sizeof(pp_shared), PROT_READ | PROT_WRITE,
                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   int64_t *lat = malloc(sizeof(int64_t) * (size_t)count);
@@ -152,7 +160,8 @@ run(int spin, int same, long count, double seconds, int64_t spin_ns)
   if (pid == 0) {
     pin(same ? 0 : 1);
     for (uint32_t seq = 1;; seq++) {
-      if (pp_wait(&sh->req_seq, &sh->req_waiting, seq, s_ns, &sh->stop))
+      if (pp_wait(&sh->req_seq, &sh->req_waiting, seq, s_ns, spin == 2,
+                  &sh->stop))
         _exit(0);
       memcpy(sh->rep, sh->req, sizeof(sh->rep));
       pp_post(&sh->rep_seq, &sh->rep_waiting, seq);
@@ -165,7 +174,8 @@ run(int spin, int same, long count, double seconds, int64_t spin_ns)
     int64_t a = now_ns(), b;
     memset(sh->req, (int)seq, sizeof(sh->req));
     pp_post(&sh->req_seq, &sh->req_waiting, seq);
-    pp_wait(&sh->rep_seq, &sh->rep_waiting, seq, s_ns, &sh->stop);
+    pp_wait(&sh->rep_seq, &sh->rep_waiting, seq, s_ns, spin == 2,
+            &sh->stop);
     b = now_ns();
     if (i >= warm)
       lat[done++] = b - a;
@@ -184,7 +194,7 @@ run(int spin, int same, long count, double seconds, int64_t spin_ns)
   qsort(lat, (size_t)done, sizeof lat[0], cmp_i64);
   printf("shm-%s size=16 reply=8 placement=%s n=%ld median_us=%.2f "
          "p99_us=%.2f\n",
-         spin ? "spin" : "futex", same ? "same" : "cross", done,
+         names[spin], same ? "same" : "cross", done,
          lat[done / 2] / 1e3, lat[(done * 99) / 100] / 1e3);
   fflush(stdout);
   free(lat);
@@ -197,14 +207,15 @@ main(int argc, char **argv)
   long count = 20000;
   double seconds = 3;
   int64_t spin_ns = 20000;
-  int modes = 3, places = 3, opt, rc = 0;
+  int modes = 7, places = 3, opt, rc = 0;
 
   while ((opt = getopt(argc, argv, "m:c:n:t:S:")) != -1) {
     switch (opt) {
     case 'm':
       modes = strcmp(optarg, "futex") == 0 ? 1
               : strcmp(optarg, "spin") == 0 ? 2
-                                            : 3;
+              : strcmp(optarg, "yield") == 0 ? 4
+                                            : 7;
       break;
     case 'c':
       places = strcmp(optarg, "cross") == 0 ? 1
@@ -215,7 +226,8 @@ main(int argc, char **argv)
     case 't': seconds = atof(optarg); break;
     case 'S': spin_ns = atol(optarg) * 1000; break;
     default:
-      fprintf(stderr, "usage: %s [-m futex|spin|all] [-c same|cross|all] "
+      fprintf(stderr, "usage: %s [-m futex|spin|yield|all] "
+                      "[-c same|cross|all] "
                       "[-n COUNT] [-t SEC] [-S SPIN_US]\n", argv[0]);
       return 2;
     }
@@ -224,7 +236,7 @@ main(int argc, char **argv)
     return 2;
   if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
     places &= 2; /* only one CPU: "cross" is impossible */
-  for (int m = 0; m < 2; m++)
+  for (int m = 0; m < 3; m++)
     for (int p = 0; p < 2; p++)
       if ((modes & (1 << m)) && (places & (1 << p)))
         rc |= run(m, p, count, seconds, spin_ns);

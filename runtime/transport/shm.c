@@ -31,9 +31,10 @@
  * an impossible index or record header fails the connection with
  * PLUMB_EPROTO.
  *
- * Waiting.  A blocking send()/recv() spins adaptively, then sleeps on the
- * futex in 100 ms slices, checking the side socket for a dead peer after
- * each ("direct" mode: no thread, no fd).  conn_fd() switches the receive
+ * Waiting.  A blocking send()/recv() spins adaptively (busy, or yielding
+ * when the peer shares our CPU: shm_ring.c), then sleeps on the futex
+ * in 100 ms slices, checking the side socket for a dead peer after each
+ * ("direct" mode: no thread, no fd).  conn_fd() switches the receive
  * side to "waited" mode for event loops: conn_fd is an epoll set of the
  * side socket and a private eventfd.  Before recv() reports EAGAIN it arms
  * a flag in the ring; the producer's next publish then sends one doorbell
@@ -490,9 +491,9 @@ shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring,
 {
   plumb__shm_chan *ch = (plumb__shm_chan *)map;
   plumb__shm_ring req = { &ch->req, map + PLUMB_SHM_HDR_SIZE, ring, 0,
-                           c->sock };
+                           c->sock, 0, 0 };
   plumb__shm_ring rep = { &ch->rep, map + PLUMB_SHM_HDR_SIZE + ring, ring, 0,
-                           c->sock };
+                           c->sock, 0, 0 };
   int me = c->side, peer = 1 - c->side;
 
   c->map = map;
@@ -505,20 +506,22 @@ shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring,
   const char *poll_env = poll_us < 0 ? "PLUMB_SHM_POLL_US" : NULL;
   spin_us = spin_us < 0 ? 20 : spin_us;
   poll_us = poll_us < 0 ? (c->side == 0 ? SHM_SERVER_POLL_US : 0) : poll_us;
-  plumb__shm_spin_init(&c->spin_rx, spin_us, spin_env, &ch->cpu[me],
-                       &ch->cpu[peer]);
-  plumb__shm_spin_init(&c->spin_tx, spin_us, spin_env, &ch->cpu[me],
-                       &ch->cpu[peer]);
-  plumb__shm_spin_init(&c->spin_poll, poll_us, poll_env, &ch->cpu[me],
-                       &ch->cpu[peer]);
+  plumb__shm_spin_init(&c->spin_rx, spin_us, spin_env, &ch->side[me].cpu,
+                       &ch->side[peer].cpu);
+  plumb__shm_spin_init(&c->spin_tx, spin_us, spin_env, &ch->side[me].cpu,
+                       &ch->side[peer].cpu);
+  plumb__shm_spin_init(&c->spin_poll, poll_us, poll_env, &ch->side[me].cpu,
+                       &ch->side[peer].cpu);
   if (c->side == 1)
-    c->spin_rx.crowd = &ch->crowd; /* the client waiting for its reply */
+    c->spin_rx.crowd = &ch->side[0].crowd; /* waiting for its reply */
 }
 
 /* Server side: the shm calls this process has received and not answered,
  * over all its connections; published in each channel at every send
- * (plumb__shm_chan.crowd) so that clients stop spinning when they would
- * outnumber the CPUs. */
+ * (plumb__shm_side.crowd, only when it changed) so that clients stop
+ * spinning when they would outnumber the CPUs.  (Counting the clients
+ * active in a 200 us window instead, so that 4 or 16 clients on 2 CPUs
+ * stop spinning, was measured and lost: docs/TRANSPORTS.md.) */
 static _Atomic uint32_t shm_srv_calls;
 
 static void
@@ -535,9 +538,14 @@ shm_call_end(shm_conn *c)
     return;
   if (atomic_exchange(&c->in_call, 0))
     atomic_fetch_sub(&shm_srv_calls, 1);
-  if (c->chan != NULL)
-    atomic_store_explicit(&c->chan->crowd, atomic_load(&shm_srv_calls),
-                          memory_order_relaxed);
+  if (c->chan != NULL) {
+    uint32_t n = atomic_load_explicit(&shm_srv_calls, memory_order_relaxed);
+    /* Written only when it changes: the client reads this line. */
+    if (atomic_load_explicit(&c->chan->side[0].crowd,
+                             memory_order_relaxed) != n)
+      atomic_store_explicit(&c->chan->side[0].crowd, n,
+                            memory_order_relaxed);
+  }
 }
 
 static void shm_conn_shutdown(plumb_conn *pc);
@@ -664,8 +672,8 @@ shm_accept(plumb_listener *pl, plumb_conn **out)
   ch->version = PLUMB_SHM_VERSION;
   ch->ring_size = l->ring;
   ch->hdr_size = PLUMB_SHM_HDR_SIZE;
-  atomic_store(&ch->cpu[0], -1);
-  atomic_store(&ch->cpu[1], -1);
+  atomic_store(&ch->side[0].cpu, -1);
+  atomic_store(&ch->side[1].cpu, -1);
   shm_conn_attach(c, map, total, l->ring, l->spin_us, l->poll_us);
 
   hello.magic = SHM_HELLO_MAGIC;
@@ -834,8 +842,8 @@ shm_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
   shm_conn_attach(c, map, (size_t)h.total, h.ring_size, a.spin_us,
                   a.poll_us);
   /* Positions start where the server left them (zero). */
-  c->tx.pos = atomic_load(&ch->req.tail);
-  c->rx.pos = atomic_load(&ch->rep.head);
+  c->tx.pos = c->tx.peer = atomic_load(&ch->req.tail);
+  c->rx.pos = c->rx.pub = atomic_load(&ch->rep.head);
   *out = &c->base;
   return PLUMB_OK;
 
@@ -912,14 +920,18 @@ shm_conn_dead(void *arg, int deep)
  * the peer on our CPU every publish may wake it and preempt us, so the
  * whole free space goes at once. */
 static uint32_t
-shm_piece(shm_conn *c, const plumb__shm_ring *r)
+shm_piece_on(shm_conn *c, const plumb__shm_ring *r, int cpu)
 {
-  int cpu = sched_getcpu();
-
-  if (cpu >= 0 && atomic_load_explicit(&c->chan->cpu[1 - c->side],
+  if (cpu >= 0 && atomic_load_explicit(&c->chan->side[1 - c->side].cpu,
                                        memory_order_relaxed) == cpu)
     return r->size;
   return r->size / 4;
+}
+
+static uint32_t
+shm_piece(shm_conn *c, const plumb__shm_ring *r)
+{
+  return shm_piece_on(c, r, sched_getcpu());
 }
 
 /* The length of frame iov[0..iovcnt) into *total; PLUMB_ETOOBIG if it is
@@ -944,7 +956,7 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
   shm_conn *c = (shm_conn *)pc;
   uint32_t hdr[2], space, head_seen;
   size_t total = 0, left, off = 0, piece;
-  int src = -1, rc, written = 0;
+  int src = -1, rc, written = 0, cpu;
 
   if (shm_frame_len(c, iov, iovcnt, &total) != PLUMB_OK)
     return PLUMB_ETOOBIG;
@@ -958,16 +970,22 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
   hdr[0] = (uint32_t)total;
   hdr[1] = (uint32_t)total ^ SHM_FRAME_KEY;
   left = total + sizeof(hdr);
-  piece = shm_piece(c, &c->tx);
+  cpu = sched_getcpu();
+  /* A frame of a quarter ring goes in one piece wherever the peer runs. */
+  piece = left <= c->tx.size / 4 ? left : shm_piece_on(c, &c->tx, cpu);
   if (deadline == PLUMB_NOWAIT) {
-    if ((rc = plumb__shm_ring_writable(&c->tx, &space, &head_seen)) != 0)
+    uint32_t need = left < c->tx.size ? (uint32_t)left : c->tx.size;
+    if ((rc = plumb__shm_ring_writable(&c->tx, need, &space,
+                                       &head_seen)) != 0)
       return c->tx_err = rc;
     if (space < left)
       return PLUMB_EAGAIN;
   }
   while (left > 0) {
-    size_t n;
-    if ((rc = plumb__shm_ring_writable(&c->tx, &space, &head_seen)) != 0)
+    size_t n, want = left < piece ? left : piece;
+    uint32_t need = want < c->tx.size ? (uint32_t)want : c->tx.size;
+    if ((rc = plumb__shm_ring_writable(&c->tx, need, &space,
+                                       &head_seen)) != 0)
       return c->tx_err = rc;
     if (space == 0) {
       rc = plumb__shm_wait(&c->spin_tx, &c->tx.ctl->head, head_seen,
@@ -1009,8 +1027,7 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
     written = 1;
   }
   /* Where we run, for the peer's spin-or-sleep choice. */
-  atomic_store_explicit(&c->chan->cpu[c->side], sched_getcpu(),
-                        memory_order_relaxed);
+  plumb__shm_note_cpu(&c->chan->side[c->side].cpu, cpu);
   return PLUMB_OK;
 }
 
@@ -1026,7 +1043,9 @@ shm_tail_push(shm_conn *c, int block)
   int rc;
 
   while (c->ttoff < c->ttail.len) {
-    if ((rc = plumb__shm_ring_writable(&c->tx, &space, &head_seen)) != 0)
+    /* need = the whole ring: always read the head afresh here. */
+    if ((rc = plumb__shm_ring_writable(&c->tx, c->tx.size, &space,
+                                       &head_seen)) != 0)
       return c->tx_err = rc;
     if (space == 0) {
       if (!block) {
@@ -1203,7 +1222,7 @@ static int
 shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
 {
   uint32_t avail, n, piece = 0;
-  int rc = PLUMB_EAGAIN, moved = 0;
+  int rc = PLUMB_EAGAIN;
 
   *more = 0;
   if (c->rx_err)
@@ -1220,7 +1239,6 @@ shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
       plumb__shm_ring_read(&c->rx, c->rhdr + c->rhdr_got, n);
       c->rhdr_got += n;
       avail -= n;
-      moved = 1;
       if (c->rhdr_got < sizeof(c->rhdr))
         break;
       memcpy(&len, c->rhdr, 4);
@@ -1277,11 +1295,12 @@ shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
     plumb__shm_ring_read(&c->rx, c->part.data + c->rgot, n);
     c->rgot += n;
     avail -= n;
-    plumb__shm_ring_publish_head(&c->rx); /* free the space at once */
-    moved = 0;
+    /* Big frames free each quarter-ring piece at once. */
+    plumb__shm_ring_release(&c->rx, 1);
   }
-  if (moved)
-    plumb__shm_ring_publish_head(&c->rx);
+  /* A whole small frame: the head may wait for our next wait or send
+   * (plumb__shm_ring_release); a partial one frees its space now. */
+  plumb__shm_ring_release(&c->rx, rc == PLUMB_OK);
   if (rc != PLUMB_OK && rc != PLUMB_EAGAIN)
     c->rx_err = rc;
   *more = avail > 0;
@@ -1529,6 +1548,12 @@ plumb__shm_ring *
 plumb__shm_test_tx_ring(plumb_conn *pc)
 {
   return &((shm_conn *)pc)->tx;
+}
+
+const plumb__shm_spin *
+plumb__shm_test_rx_spin(plumb_conn *pc)
+{
+  return &((shm_conn *)pc)->spin_rx;
 }
 
 const plumb_transport plumb__tran_shm = {

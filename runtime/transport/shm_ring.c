@@ -46,17 +46,24 @@ plumb__shm_ring_readable(const plumb__shm_ring *r, uint32_t *avail,
 }
 
 int
-plumb__shm_ring_writable(const plumb__shm_ring *r, uint32_t *space,
+plumb__shm_ring_writable(plumb__shm_ring *r, uint32_t need, uint32_t *space,
                          uint32_t *head_seen)
 {
-  uint32_t head = atomic_load_explicit(&r->ctl->head, memory_order_acquire);
-  uint32_t used = r->pos - head;
+  uint32_t head, used = r->pos - r->peer;
 
+  if (used <= r->size && r->size - used >= need) {
+    *head_seen = r->peer;
+    *space = r->size - used;
+    return PLUMB_OK;
+  }
+  head = atomic_load_explicit(&r->ctl->head, memory_order_acquire);
+  used = r->pos - head;
   *head_seen = head;
   if (used > r->size) {
     *space = 0;
     return PLUMB_EPROTO;
   }
+  r->peer = head;
   *space = r->size - used;
   return PLUMB_OK;
 }
@@ -92,12 +99,24 @@ plumb__shm_ring_write(plumb__shm_ring *r, const void *src, size_t n)
 void
 plumb__shm_ring_publish_head(plumb__shm_ring *r)
 {
+  r->pub = r->pos;
   atomic_store_explicit(&r->ctl->head, r->pos, memory_order_seq_cst);
   if (atomic_load_explicit(&r->ctl->prod_waiting, memory_order_seq_cst)) {
     atomic_store_explicit(&r->ctl->head_wake_ns, plumb__now_ns(),
                           memory_order_relaxed);
     plumb__futex_wake(&r->ctl->head, 1);
   }
+}
+
+void
+plumb__shm_ring_release(plumb__shm_ring *r, int lazy)
+{
+  if (r->pos == r->pub)
+    return;
+  if (lazy && r->pos - r->pub < r->size / 16 &&
+      atomic_load_explicit(&r->ctl->prod_waiting, memory_order_relaxed) == 0)
+    return;
+  plumb__shm_ring_publish_head(r);
 }
 
 void
@@ -154,16 +173,31 @@ plumb__futex_wake(_Atomic uint32_t *w, int n)
   (void)syscall(SYS_futex, (void *)w, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
-/* The spinner. */
+/* The spinner.
+ *
+ * A wait passes its budget in one of two ways before it sleeps: busy
+ * (load, pause) when the peer runs on another CPU and spinners do not
+ * outnumber the CPUs, or yielding (sched_yield, then look) when the peer
+ * last ran on our CPU, or on a machine with one CPU.  A busy spin there
+ * would only burn the time slice the peer needs; a futex sleep costs a
+ * FUTEX_WAKE on the peer's side and a wake-up.  Yielding hands the CPU
+ * straight to the runnable peer, which answers without any wake-up, so a
+ * same-CPU round trip is two sched_yield calls and two context switches. */
 
-/* A machine with one CPU never gains from spinning.  (A process pinned to
- * one CPU may still spin: its peer can run elsewhere; the per-wait CPU
- * comparison catches the case where it does not.) */
-static int
-spin_single_cpu(void)
-{
-  return sysconf(_SC_NPROCESSORS_ONLN) <= 1;
-}
+#define SPIN_NONE 0
+#define SPIN_BUSY 1
+#define SPIN_YIELD 2
+
+/* A yield that takes longer than this ran some third task: others compete
+ * for this CPU, each yield would give them a whole slice (milliseconds),
+ * so the next waits sleep on the futex instead (a woken sleeper is run
+ * soon; a yielder goes last).  One slow yield costs what a thousand fast
+ * ones save, so the penalty is long: SPIN_YIELD_PEN_MIN waits at first,
+ * doubling with each slow yield up to SPIN_YIELD_PEN_MAX, halved (not
+ * below the minimum) when the first yield after a penalty is fast. */
+#define SPIN_YIELD_SLOW_NS 50000
+#define SPIN_YIELD_PEN_MIN 256u
+#define SPIN_YIELD_PEN_MAX 65536u
 
 void
 plumb__shm_spin_init(plumb__shm_spin *sp, int64_t max_us, const char *env,
@@ -181,7 +215,7 @@ plumb__shm_spin_init(plumb__shm_spin *sp, int64_t max_us, const char *env,
   memset(sp, 0, sizeof(*sp));
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   sp->ncpu = n < 1 ? 1 : n > INT32_MAX ? INT32_MAX : (int32_t)n;
-  sp->max_ns = spin_single_cpu() ? 0 : max_us * 1000;
+  sp->max_ns = max_us * 1000;
   sp->budget_ns = sp->max_ns;
   sp->my_cpu = my_cpu;
   sp->peer_cpu = peer_cpu;
@@ -212,32 +246,101 @@ spin_adapt(plumb__shm_spin *sp, int64_t waited, int won)
   }
 }
 
-/* Spinning is pointless (harmful) when the peer last ran on our CPU. */
+/* SPIN_YIELD, unless a recent slow yield says to sleep (SPIN_NONE). */
 static int
-spin_allowed(plumb__shm_spin *sp)
+spin_yield_ok(plumb__shm_spin *sp)
+{
+  if (sp->yield_skip == 0)
+    return SPIN_YIELD;
+  sp->yield_skip--;
+  return SPIN_NONE;
+}
+
+/* How this wait may pass its budget (SPIN_*): not at all when *crowd says
+ * the peer has at least as many other calls in progress as there are CPUs
+ * (spinners would outnumber them); yielding when the peer last ran on our
+ * CPU or there is only one CPU (a busy spin would steal the time slice the
+ * peer needs; yielding hands it over) - unless a recent yield was slow;
+ * busy otherwise. */
+static int
+spin_mode(plumb__shm_spin *sp)
 {
   if (sp->max_ns == 0)
-    return 0;
-  if (sp->my_cpu != NULL && sp->peer_cpu != NULL) {
-    int cpu = sched_getcpu();
-    atomic_store_explicit(sp->my_cpu, cpu, memory_order_relaxed);
-    if (cpu >= 0 &&
-        atomic_load_explicit(sp->peer_cpu, memory_order_relaxed) == cpu)
-      return 0;
-  }
-  /* More clients waiting on the peer than CPUs: spinning would take the
-   * CPU the peer needs to answer them (throughput must not fall). */
+    return SPIN_NONE;
   if (sp->crowd != NULL &&
       (int64_t)atomic_load_explicit(sp->crowd, memory_order_relaxed) >=
           sp->ncpu)
-    return 0;
-  return sp->budget_ns > 0;
+    return SPIN_NONE;
+  if (sp->ncpu <= 1)
+    return spin_yield_ok(sp);
+  if (sp->my_cpu != NULL && sp->peer_cpu != NULL) {
+    int cpu = sched_getcpu();
+    plumb__shm_note_cpu(sp->my_cpu, cpu);
+    if (cpu >= 0 &&
+        atomic_load_explicit(sp->peer_cpu, memory_order_relaxed) == cpu)
+      return spin_yield_ok(sp);
+  }
+  return SPIN_BUSY;
+}
+
+/* Spins (mode SPIN_BUSY or SPIN_YIELD) until *word != seen (1), budget ns
+ * after t0 or the deadline (0; *timed_out set for the deadline). */
+static int
+spin_run(plumb__shm_spin *sp, int mode, _Atomic uint32_t *word,
+         uint32_t seen, int64_t t0, int64_t budget, int64_t deadline,
+         int *timed_out)
+{
+  int64_t now = t0;
+
+  *timed_out = 0;
+  for (;;) {
+    int64_t before = now;
+    if (mode == SPIN_YIELD) {
+      int got;
+      if (atomic_load_explicit(word, memory_order_acquire) != seen)
+        return 1;
+      sched_yield();
+      got = atomic_load_explicit(word, memory_order_acquire) != seen;
+      now = plumb__now_ns();
+      if (now - before > SPIN_YIELD_SLOW_NS) {
+        sp->yields_slow++;
+        if (sp->yield_pen < SPIN_YIELD_PEN_MIN)
+          sp->yield_pen = SPIN_YIELD_PEN_MIN;
+        sp->yield_skip = sp->yield_pen;
+        if (sp->yield_pen < SPIN_YIELD_PEN_MAX)
+          sp->yield_pen *= 2;
+        sp->yield_probe = 1;
+        return got;
+      }
+      if (sp->yield_probe) {
+        /* The first yield after a penalty was fast: shorten the next. */
+        sp->yield_probe = 0;
+        sp->yield_pen /= 2;
+      }
+      if (got)
+        return 1;
+    } else {
+      for (int i = 0; i < 32; i++) {
+        if (atomic_load_explicit(word, memory_order_acquire) != seen)
+          return 1;
+        shm_cpu_relax();
+      }
+      now = plumb__now_ns();
+    }
+    if (now - t0 >= budget)
+      return 0;
+    if (deadline != PLUMB_FOREVER && now >= deadline) {
+      *timed_out = 1;
+      return 0;
+    }
+  }
 }
 
 int
 plumb__shm_poll(plumb__shm_spin *sp, _Atomic uint32_t *word, uint32_t seen)
 {
-  int64_t budget, t0, now;
+  int64_t budget, t0;
+  int mode, to;
 
   if (sp->max_ns == 0)
     return 0;
@@ -248,29 +351,16 @@ plumb__shm_poll(plumb__shm_spin *sp, _Atomic uint32_t *word, uint32_t seen)
       return 0;
     budget = sp->max_ns / 4;
   }
-  if (sp->my_cpu != NULL && sp->peer_cpu != NULL) {
-    int cpu = sched_getcpu();
-    atomic_store_explicit(sp->my_cpu, cpu, memory_order_relaxed);
-    if (cpu >= 0 &&
-        atomic_load_explicit(sp->peer_cpu, memory_order_relaxed) == cpu)
-      return 0;
-  }
+  if ((mode = spin_mode(sp)) == SPIN_NONE)
+    return 0;
   t0 = plumb__now_ns();
-  for (;;) {
-    for (int i = 0; i < 32; i++) {
-      if (atomic_load_explicit(word, memory_order_acquire) != seen) {
-        int64_t want = 2 * (plumb__now_ns() - t0);
-        sp->spins_won++;
-        if (want < budget)
-          want = budget;
-        sp->budget_ns = want < sp->max_ns ? want : sp->max_ns;
-        return 1;
-      }
-      shm_cpu_relax();
-    }
-    now = plumb__now_ns();
-    if (now - t0 >= budget)
-      break;
+  if (spin_run(sp, mode, word, seen, t0, budget, PLUMB_FOREVER, &to)) {
+    int64_t want = 2 * (plumb__now_ns() - t0);
+    sp->spins_won++;
+    if (want < budget)
+      want = budget;
+    sp->budget_ns = want < sp->max_ns ? want : sp->max_ns;
+    return 1;
   }
   sp->spins_lost++;
   sp->budget_ns = budget / 2 < 500 ? 0 : budget / 2;
@@ -284,24 +374,18 @@ plumb__shm_wait(plumb__shm_spin *sp, _Atomic uint32_t *word, uint32_t seen,
                 void *arg)
 {
   int64_t t0 = plumb__now_ns(), now = t0;
-  int rc = PLUMB_OK;
+  int rc = PLUMB_OK, to;
+  int mode = sp->budget_ns > 0 ? spin_mode(sp) : SPIN_NONE;
 
-  if (spin_allowed(sp)) {
-    for (;;) {
-      for (int i = 0; i < 32; i++) {
-        if (atomic_load_explicit(word, memory_order_acquire) != seen) {
-          sp->spins_won++;
-          spin_adapt(sp, plumb__now_ns() - t0, 1);
-          return PLUMB_OK;
-        }
-        shm_cpu_relax();
-      }
-      now = plumb__now_ns();
-      if (now - t0 >= sp->budget_ns)
-        break;
-      if (deadline != PLUMB_FOREVER && now >= deadline)
-        return PLUMB_ETIMEDOUT;
+  if (mode != SPIN_NONE) {
+    if (spin_run(sp, mode, word, seen, t0, sp->budget_ns, deadline,
+                 &to)) {
+      sp->spins_won++;
+      spin_adapt(sp, plumb__now_ns() - t0, 1);
+      return PLUMB_OK;
     }
+    if (to)
+      return PLUMB_ETIMEDOUT;
     sp->spins_lost++;
   }
 

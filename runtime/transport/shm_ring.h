@@ -17,7 +17,7 @@
 #include "transport.h"
 
 #define PLUMB_SHM_MAGIC 0x706c6d73u   /* "plms": channel header */
-#define PLUMB_SHM_VERSION 1u
+#define PLUMB_SHM_VERSION 2u
 #define PLUMB_SHM_HDR_SIZE 4096u      /* header page before the ring data */
 #define PLUMB_SHM_RING_DEFAULT (256u * 1024u)
 #define PLUMB_SHM_RING_MIN 4096u
@@ -39,16 +39,21 @@ typedef struct plumb__shm_ring_ctl {
 
 /* The header page of a channel segment (server = side 0, client = side 1).
  * The request ring's data follows at PLUMB_SHM_HDR_SIZE, the reply ring's
- * at PLUMB_SHM_HDR_SIZE + ring_size. */
+ * at PLUMB_SHM_HDR_SIZE + ring_size.  Words one side writes on every call
+ * live on that side's own cache line (`side[]`), so the other side's
+ * reads of the rarely written first line (closed, sizes) never miss. */
+typedef struct plumb__shm_side {
+  _Alignas(64) _Atomic int32_t cpu; /* CPU this side last ran on */
+  _Atomic uint32_t crowd; /* server: clients active now (spin heuristic) */
+} plumb__shm_side;
+
 typedef struct plumb__shm_chan {
   uint32_t magic;
   uint32_t version;
   uint32_t ring_size;
   uint32_t hdr_size;
   _Atomic uint32_t closed[2]; /* set by a side's shutdown() */
-  _Atomic int32_t cpu[2];     /* CPU each side last ran on (spin heuristic) */
-  _Atomic uint32_t crowd;     /* server: its other shm calls in progress at
-                               * its last send (spin heuristic) */
+  plumb__shm_side side[2];
   plumb__shm_ring_ctl req;    /* client -> server */
   plumb__shm_ring_ctl rep;    /* server -> client */
 } plumb__shm_chan;
@@ -61,6 +66,8 @@ typedef struct plumb__shm_ring {
   uint32_t size; /* power of two */
   uint32_t pos;
   int bell; /* producer: socket to ring when the consumer armed its bell */
+  uint32_t peer; /* producer: the head it last read (validated) */
+  uint32_t pub;  /* consumer: the head it last published */
 } plumb__shm_ring;
 
 /* Values of a ring's cons_waiting / prod_waiting flag. */
@@ -72,9 +79,13 @@ typedef struct plumb__shm_ring {
 int plumb__shm_ring_readable(const plumb__shm_ring *r, uint32_t *avail,
                              uint32_t *tail_seen);
 /* Bytes the producer may write now (*space); PLUMB_EPROTO if the peer's
- * head is impossible.  *head_seen receives the head value observed. */
-int plumb__shm_ring_writable(const plumb__shm_ring *r, uint32_t *space,
-                             uint32_t *head_seen);
+ * head is impossible.  *head_seen receives the head value observed.  The
+ * head last read is kept: while it leaves room for `need` bytes the shared
+ * word is not read at all (no cache-line transfer per frame), so *space
+ * may be less than the truth, never more; *space < need means it was
+ * read afresh. */
+int plumb__shm_ring_writable(plumb__shm_ring *r, uint32_t need,
+                             uint32_t *space, uint32_t *head_seen);
 /* Copy n bytes out of / into the ring at pos and advance pos (no publish).
  * The caller has checked n against readable/writable. */
 void plumb__shm_ring_read(plumb__shm_ring *r, void *dst, size_t n);
@@ -83,7 +94,22 @@ void plumb__shm_ring_write(plumb__shm_ring *r, const void *src, size_t n);
  * futex sleeper, one doorbell message on `bell` for an armed consumer (the
  * flag is cleared by the producer, so one message per arming). */
 void plumb__shm_ring_publish_head(plumb__shm_ring *r);
+/* Consumer: publishes the head if it moved, unless `lazy` and it moved by
+ * less than 1/16 of the ring and the producer does not wait for room: then
+ * the store (a cache-line transfer) is left for a moment off the critical
+ * path - the caller's next wait, or its next send.  Every path that stops
+ * reading must call it with lazy = 0. */
+void plumb__shm_ring_release(plumb__shm_ring *r, int lazy);
 void plumb__shm_ring_publish_tail(plumb__shm_ring *r);
+
+/* Publishes the CPU we run on in *w (the peer's spin heuristic), writing
+ * the shared line only when it changed. */
+static inline void
+plumb__shm_note_cpu(_Atomic int32_t *w, int cpu)
+{
+  if (atomic_load_explicit(w, memory_order_relaxed) != cpu)
+    atomic_store_explicit(w, cpu, memory_order_relaxed);
+}
 
 /* Futexes on shared (non-private) words.  wait: sleeps while *w == expect,
  * until the absolute CLOCK_MONOTONIC deadline (PLUMB_FOREVER: none).
@@ -94,11 +120,14 @@ void plumb__futex_wake(_Atomic uint32_t *w, int n);
 
 /* Adaptive spin-then-sleep.  budget_ns is how long the next wait spins
  * before sleeping; it grows when a spin (or a slightly longer one) would
- * have caught the event and shrinks when waits are long.  No spinning when
- * max_ns is 0, on a machine with a single CPU, when the peer last ran on
- * the CPU we are on (spinning would steal its time slice), or when *crowd
- * (set by the caller after init) says the peer serves at least as many
- * other calls as there are CPUs (spinners would outnumber them). */
+ * have caught the event and shrinks when waits are long.  The budget is
+ * spent busy (pause) when the peer last ran on another CPU, yielding
+ * (sched_yield between looks) when it last ran on ours or there is one CPU
+ * (a busy spin would steal the time slice the peer needs; yielding hands
+ * it over) unless a recent yield turned out slow (others compete for the
+ * CPU: a woken sleeper runs sooner than a yielder), and not at all when
+ * max_ns is 0 or *crowd (set by the caller after init) says the peer
+ * serves at least as many other calls as there are CPUs. */
 typedef struct plumb__shm_spin {
   int64_t budget_ns;
   int64_t max_ns;
@@ -108,6 +137,10 @@ typedef struct plumb__shm_spin {
   int32_t ncpu;                    /* CPUs online */
   uint64_t spins_won, spins_lost, sleeps;
   uint32_t probe;
+  uint32_t yield_skip; /* waits left that sleep instead of yielding */
+  uint32_t yield_pen;  /* the next skip after a slow yield (doubles) */
+  int yield_probe;     /* the next yield is the first after a penalty */
+  uint64_t yields_slow;
 } plumb__shm_spin;
 
 /* Initialises a spinner spinning at most max_us microseconds, or what
@@ -142,5 +175,7 @@ int plumb__shm_wait(plumb__shm_spin *sp, _Atomic uint32_t *word,
  * its private view of the ring it produces into (to play a hostile peer). */
 plumb__shm_chan *plumb__shm_test_channel(plumb_conn *c, size_t *len);
 plumb__shm_ring *plumb__shm_test_tx_ring(plumb_conn *c);
+/* For tests only: the spinner of a connection's blocking recv(). */
+const plumb__shm_spin *plumb__shm_test_rx_spin(plumb_conn *c);
 
 #endif

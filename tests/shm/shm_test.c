@@ -776,6 +776,138 @@ test_concurrent(void)
   CU_ASSERT_EQUAL(leftovers(), 0);
 }
 
+/* ---- waiting: yielding on one CPU, the lazy head ------------------------ */
+
+static int
+pin_cpu0(cpu_set_t *old)
+{
+  cpu_set_t one;
+
+  if (sched_getaffinity(0, sizeof(*old), old) != 0)
+    return -1;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  return sched_setaffinity(0, sizeof(one), &one);
+}
+
+/* Client and server pinned to one CPU: the client's wait for each reply
+ * yields (the peer last ran on its CPU), so replies are caught without a
+ * futex sleep - unless other tasks make yields slow, then it sleeps - and
+ * every echo is still right. */
+static void
+test_same_cpu_yield(void)
+{
+  plumb_buf in = { 0 };
+  plumb_conn *c;
+  uint8_t out[64];
+  cpu_set_t old;
+  char ep[128];
+  pid_t srv;
+  int bad = 0;
+  int64_t t0;
+
+  CU_ASSERT_EQUAL_FATAL(pin_cpu0(&old), 0);
+  mkep(ep, sizeof(ep), "yield", NULL);
+  srv = srv_start(ep, SRV_ECHO, PLUMB_DEFAULT_MAX_FRAME); /* pinned too */
+  CU_ASSERT_FATAL(srv > 0);
+  CU_ASSERT_EQUAL_FATAL(dial(ep, PLUMB_DEFAULT_MAX_FRAME, &c), PLUMB_OK);
+  t0 = plumb__now_ns();
+  for (int i = 0; i < 2000 && ms_since(t0) < 20000; i++)
+    if (echo_once(c, out, &in, 16 + (size_t)(i % 48), (uint32_t)i) !=
+        PLUMB_OK)
+      bad++;
+  const plumb__shm_spin *sp = plumb__shm_test_rx_spin(c);
+  fprintf(stderr, "same CPU: %llu replies caught yielding, %llu slept, "
+          "%llu yields slow (others on the CPU)\n",
+          (unsigned long long)sp->spins_won, (unsigned long long)sp->sleeps,
+          (unsigned long long)sp->yields_slow);
+  CU_ASSERT_EQUAL(bad, 0);
+  /* The yield path ran: replies caught by it, or yields found slow (a
+   * loaded CPU) and the waits sent to the futex for a while. */
+  CU_ASSERT(sp->spins_won > 0 || sp->yields_slow > 0);
+  T->close(c);
+  plumb__buf_free(&in);
+  CU_ASSERT_EQUAL(srv_stop_wait(srv), 0);
+  sched_setaffinity(0, sizeof(old), &old);
+  CU_ASSERT_EQUAL(leftovers(), 0);
+}
+
+/* Many small frames through a 4 KiB ring to a server that reads them one
+ * by one and publishes its head lazily: the producer must never wait for
+ * room that was consumed but not published (each send has a deadline). */
+static void
+test_lazy_head(void)
+{
+  plumb_buf in = { 0 };
+  plumb_conn *c;
+  uint8_t out[200];
+  char ep[128];
+  pid_t srv;
+  int sent = 0;
+
+  mkep(ep, sizeof(ep), "lazy", "?ring=4096");
+  srv = srv_start(ep, SRV_ECHO, PLUMB_DEFAULT_MAX_FRAME);
+  CU_ASSERT_FATAL(srv > 0);
+  CU_ASSERT_EQUAL_FATAL(dial(ep, PLUMB_DEFAULT_MAX_FRAME, &c), PLUMB_OK);
+  /* Bursts of 30 frames (~3 KiB of a 4 KiB ring) before reading the
+   * echoes: the request ring wraps many times over. */
+  for (int burst = 0; burst < 40; burst++) {
+    int ok = 1;
+    for (int i = 0; i < 30 && ok; i++) {
+      struct iovec iov = { out, 60 + (size_t)((burst + i) % 40) };
+      fill(out, sizeof(out), (uint32_t)(burst * 100 + i));
+      ok = T->send(c, &iov, 1, plumb__deadline_ms(5000)) == PLUMB_OK;
+      sent += ok;
+    }
+    for (int i = 0; i < 30 && ok; i++)
+      ok = T->recv(c, &in, plumb__deadline_ms(5000)) == PLUMB_OK &&
+           in.len == 60 + (size_t)((burst + i) % 40);
+    if (!ok)
+      break;
+  }
+  CU_ASSERT_EQUAL(sent, 40 * 30);
+  T->close(c);
+  plumb__buf_free(&in);
+  CU_ASSERT_EQUAL(srv_stop_wait(srv), 0);
+  CU_ASSERT_EQUAL(leftovers(), 0);
+}
+
+/* The spin heuristics read words the peer may write (its CPU, the crowd):
+ * nonsense there may only change how we wait, never whether frames get
+ * through.  Here the client scribbles its own channel's copies. */
+static void
+test_hostile_hints(void)
+{
+  plumb_buf in = { 0 };
+  plumb_conn *c;
+  uint8_t out[64];
+  char ep[128];
+  pid_t srv;
+  int bad = 0;
+  int64_t t0;
+
+  mkep(ep, sizeof(ep), "hints", NULL);
+  srv = srv_start(ep, SRV_ECHO, PLUMB_DEFAULT_MAX_FRAME);
+  CU_ASSERT_FATAL(srv > 0);
+  CU_ASSERT_EQUAL_FATAL(dial(ep, PLUMB_DEFAULT_MAX_FRAME, &c), PLUMB_OK);
+  plumb__shm_chan *ch = plumb__shm_test_channel(c, NULL);
+  t0 = plumb__now_ns();
+  for (int i = 0; i < 600 && ms_since(t0) < 20000; i++) {
+    uint32_t crowd = i % 3 == 0 ? UINT32_MAX : i % 3 == 1 ? 0 : 7;
+    int32_t cpu = i % 2 ? INT32_MIN : sched_getcpu();
+    atomic_store(&ch->side[0].crowd, crowd);
+    atomic_store(&ch->side[0].cpu, cpu);
+    if (echo_once(c, out, &in, 32, (uint32_t)i) != PLUMB_OK)
+      bad++;
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT(ms_since(t0) < 20000);
+  T->close(c);
+  plumb__buf_free(&in);
+  CU_ASSERT_EQUAL(srv_stop_wait(srv), 0);
+  CU_ASSERT_EQUAL(leftovers(), 0);
+}
+
 /* ---- crashes and hostile peers ------------------------------------------ */
 
 static void
@@ -985,6 +1117,12 @@ static const ptest_case concurrent_cases[] = {
   { "concurrent_16x500", test_concurrent },
   { NULL, NULL },
 };
+static const ptest_case wait_cases[] = {
+  { "same_cpu_yield", test_same_cpu_yield },
+  { "lazy_head", test_lazy_head },
+  { "hostile_hints", test_hostile_hints },
+  { NULL, NULL },
+};
 static const ptest_case crash_cases[] = {
   { "server_killed", test_server_killed },
   { "client_killed", test_client_killed },
@@ -996,6 +1134,7 @@ static const ptest_suite suites[] = {
   { "basic", basic_cases, suite_init, NULL },
   { "echo", echo_cases, suite_init, NULL },
   { "concurrent", concurrent_cases, suite_init, NULL },
+  { "wait", wait_cases, suite_init, NULL },
   { "crash", crash_cases, suite_init, NULL },
   { NULL, NULL, NULL, NULL },
 };
