@@ -295,6 +295,8 @@ srv_worker_main(void *arg)
                          : (srv_conn *)((char *)ev.data.ptr -
                                         offsetof(srv_conn, wkind));
       int parked = SRV_PARKED;
+      if (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        atomic_store(&sc->hup, 1); /* before dirty: the owner reads on */
       /* First: should sc be owned, its owner sees this at parking. */
       atomic_store(&sc->dirty, 1);
       if (atomic_compare_exchange_strong(&sc->state, &parked, SRV_OWNED))

@@ -125,6 +125,11 @@ typedef struct srv_conn {
   int edge;
   int edge_armed;         /* the registration is EPOLLIN | EPOLLET now */
   _Atomic int dirty;      /* an event arrived since the owner last read */
+  /* An event said the peer hung up (EPOLLRDHUP / EPOLLHUP / EPOLLERR): a
+   * short read no longer means drained - its end of file may have come
+   * in the same edge as the last bytes - so the owner reads on until the
+   * read fails or finds the end. */
+  _Atomic int hup;
   int64_t blocked_since;  /* first reply that had to wait; 0 = none */
   int64_t retry_ms;       /* write_wait()==ENOTSUP: current retry interval */
   int64_t partial_since;  /* a frame began arriving; 0 = none */

@@ -28,7 +28,10 @@ srv_conn_arm(plumb_server *s, int fd, srv_conn *sc, int op)
     atomic_store(&sc->state, SRV_PARKED);
     return plumb__srv_arm(s, fd, sc, op);
   }
-  struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = sc };
+  /* EPOLLRDHUP: an end of file that comes in the same edge as the last
+   * bytes is seen (sc->hup), not taken for a drained socket. */
+  struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET,
+                            .data.ptr = sc };
   sc->edge_armed = 1; /* before PARKED: the next owner reads it */
   atomic_store(&sc->state, SRV_PARKED);
   if (epoll_ctl(s->epfd, op, fd, &ev) == 0)
@@ -314,7 +317,7 @@ again:
     if (sc->edge) {
       int rs = sc->tr->rx_state(sc->conn);
       if (rs != PLUMB__RX_WHOLE && !atomic_exchange(&sc->dirty, 0) &&
-          rs == PLUMB__RX_DRAINED)
+          rs == PLUMB__RX_DRAINED && !atomic_load(&sc->hup))
         break;
     }
     st = sc->tr->recv(sc->conn, &w->rx, PLUMB_NOWAIT);
