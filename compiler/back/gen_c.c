@@ -1141,10 +1141,12 @@ walk(const idl_node *scope)
   for (const idl_node *c = scope->children; c != NULL; c = c->next) {
     if (!node_main(c))
       continue;
-    switch (c->kind) {
-    case IDL_MODULE:
+    if (c->kind == IDL_MODULE) {
       walk(c);
-      break;
+      continue;
+    }
+    gpool_scratch_begin(); /* its strings go once it is written */
+    switch (c->kind) {
     case IDL_CONST:
       h_const(c);
       break;
@@ -1180,6 +1182,7 @@ walk(const idl_node *scope)
     default:
       break;
     }
+    gpool_scratch_end();
   }
 }
 
@@ -1194,6 +1197,20 @@ guard_of(const char *base)
       *p = '_';
   }
   return g;
+}
+
+/* After the includes of each generated .c file: its functions only hand
+ * pointers to libplumb, which does the work, so optimising them buys
+ * nothing at run time and costs most of the compile time (gcc spends
+ * milliseconds of -O2 on each however small; docs/IDL-MAPPING.md, "What is
+ * data and what is code"). */
+static void
+no_opt_pragma(gout *o)
+{
+  gout_printf(o, "\n/* plain code: what it does is done by libplumb; optimising "
+              "it only costs\n * compile time */\n#if defined(__clang__)\n"
+              "#pragma clang optimize off\n#elif defined(__GNUC__)\n"
+              "#pragma GCC optimize (\"O0\")\n#endif\n");
 }
 
 const char *const gen_c_suffixes[] = {
@@ -1249,15 +1266,20 @@ gen_c(const idl_tree *tree, const gen_options *o)
   banner(&T, gstr("%s-types.c", b),
          "protobuf-c descriptors, init/validate/any helpers, server thunks "
          "and interface tables.");
-  t("#include <stddef.h>\n#include <string.h>\n\n#include \"%s-wire.h\"\n\n",
+  t("#include <stddef.h>\n#include <string.h>\n\n#include \"%s-wire.h\"\n",
     b);
+  no_opt_pragma(&T);
+  t("\n");
   banner(&CL, gstr("%s-client.c", b),
          "Client stubs: fill the request, plumb_invoke(), copy the reply out.");
   cl("#include <stddef.h>\n\n#include \"%s-wire.h\"\n", b);
+  no_opt_pragma(&CL);
   banner(&SV, gstr("%s-server.c", b),
          "Server registration helpers (the thunks live in the -types.c "
          "file).");
   sv("#include <stddef.h>\n\n#include \"%s-wire.h\"\n", b);
+  sv("#include <plumb/call.h>\n");
+  no_opt_pragma(&SV);
 
   h("\n/* ---- forward declarations ---- */\n");
   forward_decls(tree->root);

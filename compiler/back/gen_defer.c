@@ -88,7 +88,6 @@ gen_defer(gout *h, gout *sv, const idl_node *iface, const gop *own,
               "the call from any\n * thread; 0 (PLUMB_OK) or a PLUMB_E* "
               "status (plumb/call.h) */\nstruct plumb_deferred;\n",
               iface->name);
-  gout_printf(sv, "\n#include <plumb/call.h>\n");
   for (size_t i = 0; i < nown; i++) {
     const gop *op = &own[i];
     if (op->oneway)
