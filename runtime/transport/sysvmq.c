@@ -83,6 +83,19 @@ enum {
  * else's private queue.  Far above what a box holds (a knock, an ack). */
 #define SV_BOX_QBYTES 12289UL
 #define SV_BOX_ABANDON_S 5
+/* A connection's pair is marked by its byte limit too: the kernel's
+ * default rounded down to a multiple of 1024, minus one (16383 for the
+ * usual 16384): qbytes % 1024 == 1023 (sv_is_pair_mark).  The server
+ * stamps each queue of a pair at once (sends and receives one message
+ * itself), so msg_lspid and msg_lrpid always name a process that used it
+ * last; a marked pair whose last sender and last receiver are both dead
+ * belongs to nobody (a server killed after its client's BYE, or both
+ * killed) and any janitor of the same uid removes it (sv_sweep_boxes). */
+#define SV_PAIR_MOD 1024UL
+/* A private queue is made with this mode and gets 0600 in its first
+ * IPC_SET: one found in this mode, empty, never used and old was left by
+ * a process killed between msgget() and IPC_SET (swept like a box). */
+#define SV_MODE_MAKING 0400
 #define SV_HDR 16       /* kind, pad[3], u32 aux, u64 secret (or nonce) */
 #define SV_MIN_CHUNK 256
 #define SV_HELLO_MAX 256       /* hellos waiting for accept() */
@@ -231,31 +244,71 @@ sv_errno_status(int e)
   }
 }
 
+/* Fault injection for tests/hostile: PLUMB__TEST_SYSVMQ_DIE=where kills
+ * this process there ("making": between a private queue's msgget() and its
+ * IPC_SET; "box": a dialling client between making its box and knocking).
+ * Never set outside a test. */
+static void
+sv_test_die(const char *where)
+{
+  const char *e = getenv("PLUMB__TEST_SYSVMQ_DIE");
+  if (e != NULL && strcmp(e, where) == 0)
+    raise(SIGKILL);
+}
+
+/* qbytes that mark a connection's pair (see SV_PAIR_MOD). */
+static int
+sv_is_pair_mark(unsigned long qbytes)
+{
+  return qbytes % SV_PAIR_MOD == SV_PAIR_MOD - 1;
+}
+
 /* A new private queue only `uid` (and we, its creator) may use.  qbytes
  * != 0 also sets its byte limit, in the same IPC_SET (a client's box is
- * marked so: SV_BOX_QBYTES). */
+ * marked so: SV_BOX_QBYTES); qbytes == 1 marks a pair (SV_PAIR_MOD).  It
+ * is made in SV_MODE_MAKING and given mode 0600 by that IPC_SET. */
 static int
 sv_private_queue(uid_t uid, gid_t gid, unsigned long qbytes)
 {
   struct msqid_ds ds;
-  int q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+  int q = msgget(IPC_PRIVATE, IPC_CREAT | SV_MODE_MAKING);
   if (q < 0)
     return -1;
+  sv_test_die("making");
   if (msgctl(q, IPC_STAT, &ds) < 0)
     goto fail;
-  if (ds.msg_perm.uid != uid || ds.msg_perm.gid != gid || qbytes != 0) {
-    ds.msg_perm.uid = uid;
-    ds.msg_perm.gid = gid;
-    ds.msg_perm.mode = 0600;
-    if (qbytes != 0)
-      ds.msg_qbytes = qbytes;
-    if (msgctl(q, IPC_SET, &ds) < 0)
-      goto fail;
+  if (qbytes == 1) {
+    unsigned long d = ds.msg_qbytes;
+    qbytes = d >= 2 * SV_PAIR_MOD ? d - d % SV_PAIR_MOD - 1 : 0;
+    if (qbytes == 0)
+      qbytes = d; /* a tiny system limit: unmarked, never swept */
   }
+  ds.msg_perm.uid = uid;
+  ds.msg_perm.gid = gid;
+  ds.msg_perm.mode = 0600;
+  if (qbytes != 0)
+    ds.msg_qbytes = qbytes;
+  if (msgctl(q, IPC_SET, &ds) < 0)
+    goto fail;
   return q;
 fail:
   msgctl(q, IPC_RMID, NULL);
   return -1;
+}
+
+/* The server's stamp on a new queue of a pair: one message sent and taken
+ * back, so the kernel records us as its last sender and receiver. */
+static int
+sv_stamp(int q)
+{
+  struct {
+    long mtype;
+    uint8_t text[SV_HDR];
+  } m = { SV_T_DATA, { SV_WAKE } };
+  if (msgsnd(q, &m, sizeof(m.text), IPC_NOWAIT) < 0 ||
+      msgrcv(q, &m, sizeof(m.text), SV_T_DATA, IPC_NOWAIT | MSG_NOERROR) < 0)
+    return -1;
+  return 0;
 }
 
 /* 1 if queue q was created by `creator` and belongs to `owner` alone. */
@@ -1306,22 +1359,27 @@ hub_main(void *arg)
   return NULL;
 }
 
-/* Every SV_JANITOR_MS: the one thing the waiter cannot drain is mtype 2,
- * so messages of that type that are not our one beacon (junk, forged
- * beacons) are removed and the beacon put back if someone took it.  A
- * dial that looks in between finds no beacon and goes on anyway. */
-/* Boxes of clients that died after their KNOCK but before the server saw
- * their HELLO: private queues given to us (uid, mode 0600) holding only a
- * knock whose sender is dead.  And boxes of clients that died after making
- * them but before knocking: marked with SV_BOX_QBYTES, given to us, empty,
- * never sent to or read from, SV_BOX_ABANDON_S old (a live client knocks
- * at once).  Nothing else matches, so nothing else is removed. */
+/* What a sweep removes: only queues of ours that nobody can be using.
+ * - Boxes of clients that died after their KNOCK but before the server saw
+ *   their HELLO: private queues given to us (uid, mode 0600) holding only a
+ *   knock whose sender is dead.
+ * - Boxes of clients that died after making them but before knocking:
+ *   marked with SV_BOX_QBYTES, given to us, empty, never sent to or read
+ *   from, SV_BOX_ABANDON_S old (a live client knocks at once).
+ * - Queues of a process killed between msgget() and their IPC_SET: made by
+ *   us, still in SV_MODE_MAKING, empty, never used, as old.
+ * - Pairs (SV_PAIR_MOD mark, made by us) whose last sender and last
+ *   receiver are both dead: the server that made one always stamps it and
+ *   then only sends on one queue and receives on the other, so while it
+ *   lives it is one of the two; a pair caught before its stamp (both 0) is
+ *   swept when it is as old as an abandoned box.
+ * Nothing else matches, so nothing else is removed. */
 static void
 sv_sweep_boxes(void)
 {
   FILE *f = fopen("/proc/sysvipc/msg", "re");
   char line[512];
-  long key, id, qnum, lspid, lrpid, uid;
+  long key, id, qnum, lspid, lrpid, uid, cuid;
   long long stime, rtime, ctime;
   unsigned perms;
   struct {
@@ -1332,15 +1390,36 @@ sv_sweep_boxes(void)
   if (f == NULL)
     return;
   long long now = (long long)time(NULL);
+  uid_t me = geteuid();
   for (int n = 0; n < 100000 && fgets(line, sizeof(line), f); n++) {
-    if (sscanf(line, "%ld %ld %o %*d %ld %ld %ld %ld %*d %*d %*d %lld %lld "
+    if (sscanf(line, "%ld %ld %o %*d %ld %ld %ld %ld %*d %ld %*d %lld %lld "
                "%lld", &key, &id, &perms, &qnum, &lspid, &lrpid, &uid,
-               &stime, &rtime, &ctime) != 10 ||
-        key != 0 || (perms & 0777) != 0600 || (uid_t)uid != geteuid())
+               &cuid, &stime, &rtime, &ctime) != 11 || key != 0)
       continue;
-    if (qnum == 0 && lspid == 0 && lrpid == 0 && stime == 0 && rtime == 0 &&
-        now - ctime >= SV_BOX_ABANDON_S) {
-      struct msqid_ds ds;
+    int old = now - ctime >= SV_BOX_ABANDON_S;
+    int unused = qnum == 0 && lspid == 0 && lrpid == 0 && stime == 0 &&
+                 rtime == 0;
+    struct msqid_ds ds;
+    if ((perms & 0777) == SV_MODE_MAKING && (uid_t)cuid == me) {
+      if (unused && old && msgctl((int)id, IPC_STAT, &ds) == 0 &&
+          (ds.msg_perm.mode & 0777) == SV_MODE_MAKING && ds.msg_qnum == 0 &&
+          ds.msg_lspid == 0 && ds.msg_lrpid == 0)
+        msgctl((int)id, IPC_RMID, NULL);
+      continue;
+    }
+    if ((perms & 0777) != 0600)
+      continue;
+    if ((uid_t)cuid == me && (unused ? old : 1) &&
+        !plumb__pid_alive((pid_t)lspid) && !plumb__pid_alive((pid_t)lrpid) &&
+        msgctl((int)id, IPC_STAT, &ds) == 0 &&
+        sv_is_pair_mark(ds.msg_qbytes) && ds.msg_perm.cuid == me &&
+        !plumb__pid_alive(ds.msg_lspid) && !plumb__pid_alive(ds.msg_lrpid)) {
+      msgctl((int)id, IPC_RMID, NULL);
+      continue;
+    }
+    if ((uid_t)uid != me)
+      continue;
+    if (unused && old) {
       if (msgctl((int)id, IPC_STAT, &ds) == 0 &&
           ds.msg_qbytes == SV_BOX_QBYTES && ds.msg_qnum == 0 &&
           ds.msg_lspid == 0 && ds.msg_stime == 0)
@@ -1357,6 +1436,10 @@ sv_sweep_boxes(void)
   fclose(f);
 }
 
+/* Every SV_JANITOR_MS: the one thing the waiter cannot drain is mtype 2,
+ * so messages of that type that are not our one beacon (junk, forged
+ * beacons) are removed and the beacon put back if someone took it.  A
+ * dial that looks in between finds no beacon and goes on anyway. */
 static void *
 hub_janitor(void *arg)
 {
@@ -1373,7 +1456,8 @@ hub_janitor(void *arg)
     struct msqid_ds ds;
     if (msgctl(h->qid, IPC_STAT, &ds) < 0)
       break; /* removed */
-    if (tick % 10 == 0) /* every 2 s */
+    if (tick % 10 == 1) /* at once (what a killed server left), then
+                         * every 2 s */
       sv_sweep_boxes();
     if (ds.msg_qnum == 1 && sv_beacons(h->qid, getpid(), NULL) == 1)
       continue; /* just our beacon: the usual case, two syscalls */
@@ -1583,10 +1667,14 @@ sv_accept_hello(sv_hub *h, const sv_msg *m, sv_conn **out)
     rv = PLUMB_ECLOSED;
     goto fail;
   }
-  c->rq = sv_private_queue(c->peer_uid, c->peer_gid, 0);
-  c->wq = c->rq < 0 ? -1 : sv_private_queue(c->peer_uid, c->peer_gid, 0);
+  c->rq = sv_private_queue(c->peer_uid, c->peer_gid, 1);
+  c->wq = c->rq < 0 ? -1 : sv_private_queue(c->peer_uid, c->peer_gid, 1);
   if (c->wq < 0) {
     rv = errno == ENOSPC ? PLUMB_ENOMEM : PLUMB_ESYS;
+    goto fail;
+  }
+  if (sv_stamp(c->rq) < 0 || sv_stamp(c->wq) < 0) {
+    rv = PLUMB_ESYS;
     goto fail;
   }
   sv_fit_chunk(c, sv_chunk_size(c->rq));
@@ -1754,10 +1842,7 @@ sv_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
     rv = errno == ENOSPC ? PLUMB_ENOMEM : PLUMB_ESYS;
     goto fail;
   }
-  /* Fault injection for tests/hostile (a client killed between making its
-   * box and knocking): never set outside a test. */
-  if (getenv("PLUMB__TEST_SYSVMQ_DIE_AFTER_BOX") != NULL)
-    raise(SIGKILL);
+  sv_test_die("box");
   uint64_t nonce = plumb__random64();
   if ((rv = sv_send_ctl(boxq, SV_T_KNOCK, SV_KNOCK, 0, nonce, NULL, 0,
                         PLUMB_NOWAIT)) != PLUMB_OK)

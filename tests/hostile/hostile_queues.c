@@ -462,11 +462,14 @@ test_sysv_dead_box(void)
   CU_ASSERT(good_calls(5, NULL) == 0);
 }
 
-/* Empty private queues marked as sysvmq boxes (sysvmq.c: SV_BOX_QBYTES),
- * into ids. */
+/* Private queues sysvmq.c left in one of two states, into ids: empty and
+ * marked as boxes (SV_BOX_QBYTES), or (making) made by us, never used and
+ * still in the mode they have between msgget() and IPC_SET
+ * (SV_MODE_MAKING). */
 #define SV_BOX_QBYTES 12289UL
+#define SV_MODE_MAKING 0400
 static int
-sysv_marked_boxes(int *ids, int max)
+sysv_left(int *ids, int max, int making)
 {
   FILE *f = fopen("/proc/sysvipc/msg", "r");
   char line[512];
@@ -475,54 +478,144 @@ sysv_marked_boxes(int *ids, int max)
     return 0;
   for (int i = 0; i < 100000 && n < max && fgets(line, sizeof(line), f);
        i++) {
-    long key;
+    long key, qnum, lspid, lrpid, cuid;
+    unsigned perms;
     int id;
     struct msqid_ds ds;
-    if (sscanf(line, "%ld %d", &key, &id) == 2 && key == 0 &&
-        msgctl(id, IPC_STAT, &ds) == 0 && ds.msg_qbytes == SV_BOX_QBYTES &&
-        ds.msg_qnum == 0)
+    if (sscanf(line, "%ld %d %o %*d %ld %ld %ld %*d %*d %ld", &key, &id,
+               &perms, &qnum, &lspid, &lrpid, &cuid) != 7 || key != 0 ||
+        qnum != 0)
+      continue;
+    if (making ? (perms & 0777) == SV_MODE_MAKING && lspid == 0 &&
+                     lrpid == 0 && (uid_t)cuid == geteuid()
+               : msgctl(id, IPC_STAT, &ds) == 0 &&
+                     ds.msg_qbytes == SV_BOX_QBYTES)
       ids[n++] = id;
   }
   fclose(f);
   return n;
 }
 
-/* A client killed between making its box (msgget + IPC_SET) and knocking
- * (fault injection in sysvmq.c's dial): its empty box is removed by the
- * server's janitor within SV_BOX_ABANDON_S (5 s) + one sweep (2 s). */
-static void
-test_sysv_box_before_knock(void)
+/* The first id in now[0..m) not in before[0..n), or -1. */
+static int
+new_id(const int *before, int n, const int *now, int m)
 {
-  int before[256], n = sysv_marked_boxes(before, 256);
-  pid_t p = tracked(fork());
-  if (p == 0) {
-    setenv("PLUMB__TEST_SYSVMQ_DIE_AFTER_BOX", "1", 1);
-    plumb_client *c = NULL;
-    plumb_client_open(&c, ep, "calc", NULL);
-    _exit(0); /* not reached: killed after the box */
-  }
-  int status = 0;
-  CU_ASSERT_EQUAL(waitpid(p, &status, 0), p);
-  CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-  int now[256], m = sysv_marked_boxes(now, 256), box = -1;
-  for (int i = 0; i < m && box < 0; i++) {
+  for (int i = 0; i < m; i++) {
     int seen = 0;
     for (int j = 0; j < n; j++)
       seen |= now[i] == before[j];
     if (!seen)
-      box = now[i];
+      return now[i];
   }
-  CU_ASSERT_FATAL(box >= 0); /* the window was hit: a box was left */
+  return -1;
+}
+
+/* A child that dials and is killed by sysvmq.c's fault injection at
+ * `where` (PLUMB__TEST_SYSVMQ_DIE); 1 if it died so. */
+static int
+dial_and_die_at(const char *where)
+{
+  pid_t p = tracked(fork());
+  if (p == 0) {
+    setenv("PLUMB__TEST_SYSVMQ_DIE", where, 1);
+    plumb_client *c = NULL;
+    plumb_client_open(&c, ep, "calc", NULL);
+    _exit(0); /* not reached */
+  }
+  int status = 0;
+  return waitpid(p, &status, 0) == p && WIFSIGNALED(status) &&
+         WTERMSIG(status) == SIGKILL;
+}
+
+/* A client killed between making its box (msgget + IPC_SET) and knocking,
+ * and one killed between a queue's msgget() and its IPC_SET (fault
+ * injection in sysvmq.c): the empty box and the queue still in its making
+ * mode are removed by the server's janitor within SV_BOX_ABANDON_S (5 s) +
+ * one sweep (2 s). */
+static void
+test_sysv_box_before_knock(void)
+{
+  int before[256], n = sysv_left(before, 256, 0);
+  int mbefore[256], mn = sysv_left(mbefore, 256, 1);
+  CU_ASSERT(dial_and_die_at("box"));
+  CU_ASSERT(dial_and_die_at("making"));
+  int now[256], m = sysv_left(now, 256, 0);
+  int box = new_id(before, n, now, m);
+  m = sysv_left(now, 256, 1);
+  int making = new_id(mbefore, mn, now, m);
+  CU_ASSERT_FATAL(box >= 0);    /* the window was hit: a box was left */
+  CU_ASSERT_FATAL(making >= 0); /* and a queue in the making */
   struct msqid_ds ds;
   int gone = 0;
-  for (int i = 0; i < 120 && !gone; i++) { /* 12 s at most */
+  for (int i = 0; i < 120 && gone != 2; i++) { /* 12 s at most */
     usleep(100000);
-    gone = msgctl(box, IPC_STAT, &ds) < 0;
+    gone = (msgctl(box, IPC_STAT, &ds) < 0) + (msgctl(making, IPC_STAT, &ds) < 0);
   }
-  CU_ASSERT(gone);
-  if (!gone)
+  CU_ASSERT(gone == 2);
+  if (gone != 2) {
     msgctl(box, IPC_RMID, NULL);
+    msgctl(making, IPC_RMID, NULL);
+  }
   CU_ASSERT(good_calls(5, NULL) == 0);
+}
+
+/* Child: one connection, one call, then waits to be killed. */
+static int
+idle_client(long long until)
+{
+  plumb_client *c = NULL;
+  int32_t r = 0;
+  if (plumb_client_open(&c, ep, "calc", NULL) != PLUMB_OK ||
+      calc_Calculator_add(c, 1, 2, &r, NULL) != PLUMB_OK || r != 3)
+    return 1;
+  while (ptest_now_ms() < until)
+    usleep(10000);
+  return 0;
+}
+
+/* The server killed, then its client killed (neither can remove their
+ * pair: a server killed after a client's BYE leaves the same): the next
+ * server of this uid removes the orphaned pair when it starts. */
+static void
+test_sysv_orphan_pair(void)
+{
+  int before[256], n = sysv_private_ids(before, 256);
+  pid_t cl = tracked(fork());
+  if (cl == 0)
+    _exit(idle_client(ptest_now_ms() + 20000));
+  int now[256], pair[2] = { -1, -1 };
+  for (int i = 0, k = 0; i < 100 && k < 2; i++) { /* 5 s at most */
+    usleep(50000);
+    int m = sysv_private_ids(now, 256);
+    k = 0;
+    for (int j = 0; j < m && k < 2; j++)
+      if (new_id(before, n, now + j, 1) >= 0)
+        pair[k++] = now[j];
+  }
+  CU_ASSERT_FATAL(pair[0] >= 0 && pair[1] >= 0);
+  kill(srv, SIGKILL);
+  ptest_stop(srv, 0, 5000);
+  srv = -1;
+  kill(cl, SIGKILL);
+  ptest_stop(cl, 0, 5000);
+  struct msqid_ds ds;
+  CU_ASSERT(msgctl(pair[0], IPC_STAT, &ds) == 0); /* orphaned, for now */
+  CU_ASSERT(msgctl(pair[1], IPC_STAT, &ds) == 0);
+  unlink(conf);
+  CU_ASSERT_FATAL(srv_start(0600, 0) == 0);
+  int gone = 0;
+  for (int i = 0; i < 50 && gone != 2; i++) { /* 5 s at most */
+    usleep(100000);
+    gone = (msgctl(pair[0], IPC_STAT, &ds) < 0) +
+           (msgctl(pair[1], IPC_STAT, &ds) < 0);
+  }
+  CU_ASSERT(gone == 2);
+  if (gone != 2) {
+    msgctl(pair[0], IPC_RMID, NULL);
+    msgctl(pair[1], IPC_RMID, NULL);
+  }
+  CU_ASSERT(good_calls(5, NULL) == 0);
+  assert_clean();
 }
 
 /* A client stopped (SIGSTOP) in the middle of calling: others go on. */
@@ -873,8 +966,10 @@ static const ptest_case sysv_cases[] = {
   { "clients killed while dialling leave nothing", test_killed_mid_handshake },
   { "a box left by a client that died before its HELLO is removed",
     test_sysv_dead_box },
-  { "a client killed before knocking leaves no box",
-    test_sysv_box_before_knock },
+  { "a client killed before knocking or inside msgget/IPC_SET leaves no "
+    "queue", test_sysv_box_before_knock },
+  { "a pair left by a killed server and its killed client is removed",
+    test_sysv_orphan_pair },
   { "0660 + group: a member of another uid is served, others refused",
     test_group_members_only },
   { "a non-root server of another uid serves root and group members",

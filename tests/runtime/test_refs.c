@@ -6,6 +6,8 @@
  * fails at open with PLUMB_EINTERFACE); `plumbref:` strings accepted by
  * plumb_client_open. */
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -327,18 +329,23 @@ test_refstr_open(void)
 
 /* ---- from another network namespace ------------------------------------
  * Root only (ip netns + a veth pair; skipped visibly otherwise): a server
- * on unix + tcp on the veth's address (169.254.77.1, link-local, a pair
- * that exists only between the two namespaces this test makes) + shm; a
+ * on unix + tcp on the veth's address (a link-local /30 in 169.254/16
+ * picked from the test's pid, so concurrent runs - a normal and an ASan
+ * build, a chroot sharing the host's network - never share it; the pair
+ * exists only between the two namespaces this test makes) + shm; a
  * client process in the other namespace opens its reference and must take
  * tcp (the local names there would be another server's). */
 
 static char g_self[4096];
 
-static int
-sh(const char *fmt, const char *a, const char *b)
+static int __attribute__((format(printf, 1, 2)))
+sh(const char *fmt, ...)
 {
   char cmd[512];
-  snprintf(cmd, sizeof cmd, fmt, a, b);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
   int rc = system(cmd);
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
@@ -373,7 +380,7 @@ open_ref_main(const char *s)
 static void
 test_other_netns(void)
 {
-  if (getuid() != 0 || sh("ip -V >/dev/null 2>&1%s%s", "", "") != 0) {
+  if (getuid() != 0 || sh("ip -V >/dev/null 2>&1") != 0) {
     fprintf(stderr, "\n  SKIPPED: another network namespace needs root and "
             "ip(8) (iproute2)\n");
     CU_PASS("skipped: not root or no ip");
@@ -384,19 +391,25 @@ test_other_netns(void)
   snprintf(ns, sizeof ns, "plumbref%s", pidbuf);
   snprintf(va, sizeof va, "prf%sa", pidbuf);
   snprintf(vb, sizeof vb, "prf%sb", pidbuf);
-  int ok = sh("ip netns add %s%s", ns, "") == 0 &&
+  /* 169.254.1.0 .. 169.254.254.255 (RFC 3927), 16256 /30s */
+  unsigned blk = (unsigned)getpid() % 16256u;
+  char ha[20], hb[20], tcp[40];
+  snprintf(ha, sizeof ha, "169.254.%u.%u", 1 + blk / 64, (blk % 64) * 4 + 1);
+  snprintf(hb, sizeof hb, "169.254.%u.%u", 1 + blk / 64, (blk % 64) * 4 + 2);
+  snprintf(tcp, sizeof tcp, "tcp://%s:", ha);
+  int ok = sh("ip netns add %s", ns) == 0 &&
            sh("ip link add %s type veth peer name %s", va, vb) == 0 &&
            sh("ip link set %s netns %s", vb, ns) == 0 &&
-           sh("ip addr add 169.254.77.1/30 dev %s && ip link set %s up", va,
-              va) == 0 &&
-           sh("ip -n %s addr add 169.254.77.2/30 dev %s", ns, vb) == 0 &&
+           sh("ip addr add %s/30 dev %s", ha, va) == 0 &&
+           sh("ip link set %s up", va) == 0 &&
+           sh("ip -n %s addr add %s/30 dev %s", ns, hb, vb) == 0 &&
            sh("ip -n %s link set %s up", ns, vb) == 0 &&
-           sh("ip -n %s link set lo up%s", ns, "") == 0;
+           sh("ip -n %s link set lo up", ns) == 0;
   if (!ok) {
     fprintf(stderr, "\n  SKIPPED: could not make a network namespace with "
             "a veth pair here\n");
-    sh("ip netns del %s 2>/dev/null%s", ns, "");
-    sh("ip link del %s 2>/dev/null%s", va, "");
+    sh("ip netns del %s 2>/dev/null", ns);
+    sh("ip link del %s 2>/dev/null", va);
     CU_PASS("skipped: no netns");
     return;
   }
@@ -404,12 +417,14 @@ test_other_netns(void)
   snprintf(path, sizeof path, "/tmp/plumb-refs-ns-%d.sock", (int)getpid());
   snprintf(un, sizeof un, "unix:%s", path);
   snprintf(shm, sizeof shm, "shm:/plumb-refs-ns-%d", (int)getpid());
-  const char *eps[] = { un, shm, "tcp://169.254.77.1:0" };
+  char tcp0[48];
+  snprintf(tcp0, sizeof tcp0, "%s0", tcp);
+  const char *eps[] = { un, shm, tcp0 };
   pid_t srv = objsrv_spawn(eps, 3);
   CU_ASSERT(srv > 0);
   if (srv <= 0) { /* never leave the namespace behind */
-    sh("ip netns del %s%s", ns, "");
-    sh("ip link del %s 2>/dev/null%s", va, "");
+    sh("ip netns del %s", ns);
+    sh("ip link del %s 2>/dev/null", va);
     return;
   }
   plumb_arena *a = plumb_arena_new();
@@ -433,8 +448,8 @@ test_other_netns(void)
       int rc = pclose(p);
       out[strcspn(out, "\n")] = '\0';
       CU_ASSERT_EQUAL(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 0);
-      CU_ASSERT(strncmp(out, "tcp://169.254.77.1:", 19) == 0);
-      if (strncmp(out, "tcp://169.254.77.1:", 19) != 0)
+      CU_ASSERT(strncmp(out, tcp, strlen(tcp)) == 0);
+      if (strncmp(out, tcp, strlen(tcp)) != 0)
         fprintf(stderr, "from the other namespace: '%s'\n", out);
     }
     /* and from here, the same reference takes shm */
@@ -445,8 +460,8 @@ test_other_netns(void)
   }
   CU_ASSERT_EQUAL(objsrv_stop(srv), 0);
   plumb_arena_free(a);
-  sh("ip netns del %s%s", ns, "");
-  sh("ip link del %s 2>/dev/null%s", va, "");
+  sh("ip netns del %s", ns);
+  sh("ip link del %s 2>/dev/null", va);
 }
 
 static const ptest_case unit_cases[] = {
