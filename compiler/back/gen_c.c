@@ -865,6 +865,10 @@ op_sig(const idl_node *iface, const gop *op)
                 "-types.c) */\n", iface->name);
   }
   gout_printf(&W, "extern const plumb_op_sig %s;\n", name);
+  /* -client.c and -server.c include only BASE.h (the wire header is most
+   * of what they would otherwise parse): the tables they name */
+  gout_printf(&CL, "\nextern const plumb_op_sig %s;\n", name);
+  gout_printf(&SV, "\nextern const plumb_op_sig %s;\n", name);
   if (n)
     t("\nstatic const plumb_op_param %s_params[%zu] = {\n%s};\n", name, n,
       rows);
@@ -1264,20 +1268,20 @@ gen_c(const idl_tree *tree, const gen_options *o)
               guard_of(gstr("%s-wire", b)), guard_of(gstr("%s-wire", b)), b);
 
   banner(&T, gstr("%s-types.c", b),
-         "protobuf-c descriptors, init/validate/any helpers, server thunks "
-         "and interface tables.");
+         "protobuf-c descriptors, init helpers, check and signature tables, "
+         "handler\n * callers and interface tables.");
   t("#include <stddef.h>\n#include <string.h>\n\n#include \"%s-wire.h\"\n",
     b);
   no_opt_pragma(&T);
   t("\n");
   banner(&CL, gstr("%s-client.c", b),
          "Client stubs: fill the request, plumb_invoke(), copy the reply out.");
-  cl("#include <stddef.h>\n\n#include \"%s-wire.h\"\n", b);
+  cl("#include <stddef.h>\n\n#include \"%s.h\"\n", b);
   no_opt_pragma(&CL);
   banner(&SV, gstr("%s-server.c", b),
-         "Server registration helpers (the thunks live in the -types.c "
-         "file).");
-  sv("#include <stddef.h>\n\n#include \"%s-wire.h\"\n", b);
+         "Server registration and deferred-reply helpers (operations run "
+         "from the\n * interface tables in -types.c).");
+  sv("#include <stddef.h>\n\n#include \"%s.h\"\n", b);
   sv("#include <plumb/call.h>\n");
   no_opt_pragma(&SV);
 

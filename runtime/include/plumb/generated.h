@@ -16,9 +16,12 @@
  *     called with its declaring interface's stub, on any handle);
  *   - a `calc_Calculator_ops` struct that the server fills in: one member
  *     per direct base (that base's ops struct, named after the base's C
- *     name), then one handler pointer per declared operation; and thunks
- *     (plumb_thunk): one call of plumb_thunk_run(), which unpacks the
- *     request fields, calls the handler and fills the reply.
+ *     name), then one handler pointer per declared operation; no thunk
+ *     function: each ops[] entry names its signature table, the `caller`
+ *     of its handler type and the handler's offset in the ops struct, and
+ *     the server runs it with plumb_operation_run() -> plumb_thunk_run(),
+ *     which unpacks the request fields, calls the handler and fills the
+ *     reply.
  * Nothing is re-emitted per inheriting interface, so generated code grows
  * linearly with the IDL however deep the inheritance.
  */
@@ -218,9 +221,9 @@ struct plumb_deferred;
  * order, then the result), saying how the C argument maps to its request /
  * reply field.  plumbc emits one plumb_op_sig per distinct signature of a
  * file (operations with identical request, reply and parameter kinds share
- * it); a stub is one call of plumb_stub_call(), a thunk one call of
+ * it); a stub is one call of plumb_stub_call(); the server side is
  * plumb_thunk_run() with a `caller` shared by every operation with the same
- * C handler type. */
+ * C handler type, run from the operation's table entry. */
 enum plumb_op_kind {
   PLUMB_OPK_BOOL,   /* bool        <-> protobuf_c_boolean */
   PLUMB_OPK_CHAR,   /* char        <-> int32 */
