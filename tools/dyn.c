@@ -259,9 +259,13 @@ dyn_interface(const gop *op)
     di->raises[i] = &di->types[i];
   }
   const char *tid = repo_id(op->iface);
-  di->op = (plumb_operation){ op->name, op->oneway ? PLUMB_OP_ONEWAY : 0u,
-                              fnv1a(tid), op->decl_index, &rq->d,
-                              rp ? &rp->d : NULL, di->raises, nr, NULL };
+  di->op = (plumb_operation){ .name = op->name,
+                              .flags = op->oneway ? PLUMB_OP_ONEWAY : 0u,
+                              .decl_iface = fnv1a(tid),
+                              .decl_index = op->decl_index,
+                              .request = &rq->d,
+                              .reply = rp ? &rp->d : NULL,
+                              .raises = di->raises, .n_raises = nr };
   di->iface = (plumb_interface){ PLUMB_GENERATED_ABI, tid, fnv1a(tid),
                                  &di->op, 1, NULL, 0, NULL, NULL };
   di->next = ifaces;

@@ -44,6 +44,15 @@ int gen_impl(const idl_tree *t, const gen_options *o);
 char *gstr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *galloc(size_t size); /* zeroed, pooled */
 void back_pool_free(void);
+/* Scratch scopes: between gpool_scratch_begin() and gpool_scratch_end()
+ * (they nest) gstr/galloc draw from a scratch pool that _end frees, so
+ * what one interface or type needs is not kept for the whole run
+ * (gen_big_idl.py 20000: 115 MB of strings otherwise).  What must outlive
+ * the scope - cname()'s names, gshare keys and names - is allocated from
+ * the main pool whatever the scope (gpersist). */
+void gpool_scratch_begin(void);
+void gpool_scratch_end(void);
+const char *gpersist(const char *s); /* s, copied to the main pool */
 
 /* ---- output ------------------------------------------------------------- */
 typedef struct gout {

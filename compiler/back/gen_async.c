@@ -112,12 +112,18 @@ stub_finish(gout *cl, const char *icn, const gop *op, size_t index,
             const char *sig)
 {
   const char *a = args_array(op, false);
-  gout_printf(cl, "\n/* %s, asynchronous: collect */\nint\n%s_%s_finish("
+  const char *params = finish_params(op);
+  const char *name = gstr("%s_%s_finish", icn, op->name);
+  (void)index; /* the pending call knows its operation */
+  if (gen_c_alias(cl, gstr("finish|%s|%s|%s", sig, params, a), name,
+                  gstr("int %s(plumb_pending *_pending%s, plumb_arena *_arena)",
+                       name, params)))
+    return;
+  gout_printf(cl, "\n/* %s, asynchronous: collect */\nint\n%s("
               "plumb_pending *_pending%s,\n    plumb_arena *_arena)\n{\n",
-              op->name, icn, op->name, finish_params(op));
-  gout_printf(cl, "%s  return plumb_stub_finish(_pending, &%s_interface, %zu, "
-              "&%s, %s, _arena);\n}\n", a, icn, index, sig,
-              *a ? "_a" : "NULL");
+              op->name, name, params);
+  gout_printf(cl, "%s  return plumb_stub_finish(_pending, NULL, 0, "
+              "&%s, %s, _arena);\n}\n", a, sig, *a ? "_a" : "NULL");
 }
 
 void

@@ -759,7 +759,18 @@ gen_c_op_has_out(const gop *op)
  * left is a thunk's `caller`, which calls the handler with its C type: one
  * per distinct handler type of the file. */
 
-static gshare sig_share, caller_share;
+static gshare sig_share, caller_share, alias_share;
+
+bool
+gen_c_alias(gout *o, const char *key, const char *name, const char *proto)
+{
+  const char *same = gshare_find_or_add(&alias_share, key, name);
+  if (same == NULL)
+    return false;
+  gout_printf(o, "\n/* the same function as %s */\n%s\n"
+              "    __attribute__((alias(\"%s\")));\n", same, proto, same);
+  return true;
+}
 static const idl_node *sig_iface; /* last interface that declared one */
 
 static const char *
@@ -854,6 +865,10 @@ op_sig(const idl_node *iface, const gop *op)
                 "-types.c) */\n", iface->name);
   }
   gout_printf(&W, "extern const plumb_op_sig %s;\n", name);
+  /* -client.c and -server.c include only BASE.h (the wire header is most
+   * of what they would otherwise parse): the tables they name */
+  gout_printf(&CL, "\nextern const plumb_op_sig %s;\n", name);
+  gout_printf(&SV, "\nextern const plumb_op_sig %s;\n", name);
   if (n)
     t("\nstatic const plumb_op_param %s_params[%zu] = {\n%s};\n", name, n,
       rows);
@@ -920,21 +935,6 @@ cl_stub(const idl_node *iface, const gop *op, size_t index, const char *sig)
   }
   cl("  return plumb_stub_call(_c, &%s_interface, %zu, &%s, %s, _arena);\n}\n",
      icn, index, sig, n ? "_a" : "NULL");
-}
-
-/* ---- thunks ------------------------------------------------------------------ */
-
-static void
-t_thunk(const idl_node *iface, const gop *op, const char *sig)
-{
-  const char *icn = cname(iface);
-  const char *caller = op_caller(iface, op);
-  t("\nstatic int\n%s_%s__thunk(const void *_impl, void *_ctx, "
-    "plumb_call *_call,\n    const ProtobufCMessage *_rq, ProtobufCMessage *_rp)\n{\n",
-    icn, op->name);
-  t("  return plumb_thunk_run(&%s,\n      (plumb_fn)((const %s_ops *)_impl)->%s,"
-    " %s,\n      _ctx, _call, _rq, _rp);\n}\n",
-    sig, icn, ckeyword(op->name), caller);
 }
 
 /* ---- interfaces ---------------------------------------------------------------- */
@@ -1049,10 +1049,14 @@ gen_interface(const idl_node *iface)
   /* types.c: signatures, thunks and the interface table of the own
    * operations */
   const char **sigs = galloc(sizeof *sigs * (nown + 1));
+  const char **callers = galloc(sizeof *callers * (nown + 1));
   for (size_t i = 0; i < nown; i++)
     sigs[i] = op_sig(iface, &own[i]);
+  /* no thunk per operation: the table entry names the signature, the
+   * caller of the handler's type and the handler's place in the ops
+   * struct, and libplumb runs it (plumb_operation_run) */
   for (size_t i = 0; i < nown; i++)
-    t_thunk(iface, &own[i], sigs[i]);
+    callers[i] = op_caller(iface, &own[i]);
   for (size_t i = 0; i < nown; i++) {
     const idl_node *on = own[i].node;
     if (own[i].kind != GOP_OP || on->nraises == 0)
@@ -1069,12 +1073,12 @@ gen_interface(const idl_node *iface)
       const gop *op = &own[i];
       size_t nr = op->kind == GOP_OP ? op->node->nraises : 0;
       t("  { \"%s\", %s, 0x%08" PRIx32 "u, %u,\n    &%s__descriptor, %s,\n"
-        "    %s, %zu, %s_%s__thunk },\n",
+        "    %s, %zu, NULL, &%s, %s, offsetof(%s_ops, %s) },\n",
         op->name, op->oneway ? "PLUMB_OP_ONEWAY" : "0",
         fnv1a(rid), op->decl_index, op->req,
         op->oneway ? "NULL" : gstr("&%s__descriptor", op->rep),
-        nr ? gstr("%s_%s__raises", icn, op->name) : "NULL", nr, icn,
-        op->name);
+        nr ? gstr("%s_%s__raises", icn, op->name) : "NULL", nr, sigs[i],
+        callers[i], icn, ckeyword(op->name));
     }
     t("};\n");
   }
@@ -1141,10 +1145,12 @@ walk(const idl_node *scope)
   for (const idl_node *c = scope->children; c != NULL; c = c->next) {
     if (!node_main(c))
       continue;
-    switch (c->kind) {
-    case IDL_MODULE:
+    if (c->kind == IDL_MODULE) {
       walk(c);
-      break;
+      continue;
+    }
+    gpool_scratch_begin(); /* its strings go once it is written */
+    switch (c->kind) {
     case IDL_CONST:
       h_const(c);
       break;
@@ -1180,6 +1186,7 @@ walk(const idl_node *scope)
     default:
       break;
     }
+    gpool_scratch_end();
   }
 }
 
@@ -1194,6 +1201,20 @@ guard_of(const char *base)
       *p = '_';
   }
   return g;
+}
+
+/* After the includes of each generated .c file: its functions only hand
+ * pointers to libplumb, which does the work, so optimising them buys
+ * nothing at run time and costs most of the compile time (gcc spends
+ * milliseconds of -O2 on each however small; docs/IDL-MAPPING.md, "What is
+ * data and what is code"). */
+static void
+no_opt_pragma(gout *o)
+{
+  gout_printf(o, "\n/* plain code: what it does is done by libplumb; optimising "
+              "it only costs\n * compile time */\n#if defined(__clang__)\n"
+              "#pragma clang optimize off\n#elif defined(__GNUC__)\n"
+              "#pragma GCC optimize (\"O0\")\n#endif\n");
 }
 
 const char *const gen_c_suffixes[] = {
@@ -1214,6 +1235,7 @@ gen_c(const idl_tree *tree, const gen_options *o)
   memset(&rep_share, 0, sizeof rep_share);
   memset(&sig_share, 0, sizeof sig_share);
   memset(&caller_share, 0, sizeof caller_share);
+  memset(&alias_share, 0, sizeof alias_share);
   sig_iface = NULL;
   if (gout_open(&H, o, ".h") || gout_open(&W, o, "-wire.h") ||
       gout_open(&T, o, "-types.c") || gout_open(&CL, o, "-client.c") ||
@@ -1233,8 +1255,8 @@ gen_c(const idl_tree *tree, const gen_options *o)
   for (size_t i = 0; i < tree->nincludes; i++)
     if (!include_seen(tree, i))
       h("#include \"%s.h\"\n", file_base(tree->includes[i]));
-  h("\n#if PLUMB_GENERATED_ABI != 2\n"
-    "#error \"%s.h was generated by plumbc %s for PLUMB_GENERATED_ABI 2\"\n"
+  h("\n#if PLUMB_GENERATED_ABI != 3\n"
+    "#error \"%s.h was generated by plumbc %s for PLUMB_GENERATED_ABI 3\"\n"
     "#endif\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n",
     b, PLUMBC_VERSION);
   banner(&W, gstr("%s-wire.h", b),
@@ -1246,17 +1268,22 @@ gen_c(const idl_tree *tree, const gen_options *o)
               guard_of(gstr("%s-wire", b)), guard_of(gstr("%s-wire", b)), b);
 
   banner(&T, gstr("%s-types.c", b),
-         "protobuf-c descriptors, init/validate/any helpers, server thunks "
-         "and interface tables.");
-  t("#include <stddef.h>\n#include <string.h>\n\n#include \"%s-wire.h\"\n\n",
+         "protobuf-c descriptors, init helpers, check and signature tables, "
+         "handler\n * callers and interface tables.");
+  t("#include <stddef.h>\n#include <string.h>\n\n#include \"%s-wire.h\"\n",
     b);
+  no_opt_pragma(&T);
+  t("\n");
   banner(&CL, gstr("%s-client.c", b),
          "Client stubs: fill the request, plumb_invoke(), copy the reply out.");
-  cl("#include <stddef.h>\n\n#include \"%s-wire.h\"\n", b);
+  cl("#include <stddef.h>\n\n#include \"%s.h\"\n", b);
+  no_opt_pragma(&CL);
   banner(&SV, gstr("%s-server.c", b),
-         "Server registration helpers (the thunks live in the -types.c "
-         "file).");
-  sv("#include <stddef.h>\n\n#include \"%s-wire.h\"\n", b);
+         "Server registration and deferred-reply helpers (operations run "
+         "from the\n * interface tables in -types.c).");
+  sv("#include <stddef.h>\n\n#include \"%s.h\"\n", b);
+  sv("#include <plumb/call.h>\n");
+  no_opt_pragma(&SV);
 
   h("\n/* ---- forward declarations ---- */\n");
   forward_decls(tree->root);

@@ -16,6 +16,14 @@ bool gen_c_op_has_out(const gop *op);
 /* Is p passed to the stub tables as the address of its value (an
  * in-scalar or in-string; as_in: an inout one seen by _begin)? */
 bool gen_c_arg_by_value(const gparam *p, bool as_in);
+/* Functions of one generated .c file whose bodies and prototypes are the
+ * same (key) are written once: the first under its name, the others as
+ * aliases of it (`int name(...) __attribute__((alias("first")));`), which
+ * cost the compiler nothing.  Writes the alias of `name` with prototype
+ * `proto` ("int name(...)") into o and returns true if key was seen;
+ * otherwise records name under key and returns false (write the body). */
+bool gen_c_alias(gout *o, const char *key, const char *name,
+                 const char *proto);
 
 /* gen_async.c: the asynchronous stubs of an interface's own operations
  * (docs/IDL-MAPPING.md, "Asynchronous calls"): prototypes into h, code

@@ -16,6 +16,7 @@
  */
 #include <string.h>
 
+#include "gen_c_int.h"
 #include "gen_defer.h"
 
 /* C type of value p in a _reply helper. */
@@ -87,7 +88,6 @@ gen_defer(gout *h, gout *sv, const idl_node *iface, const gop *own,
               "the call from any\n * thread; 0 (PLUMB_OK) or a PLUMB_E* "
               "status (plumb/call.h) */\nstruct plumb_deferred;\n",
               iface->name);
-  gout_printf(sv, "\n#include <plumb/call.h>\n");
   for (size_t i = 0; i < nown; i++) {
     const gop *op = &own[i];
     if (op->oneway)
@@ -96,11 +96,15 @@ gen_defer(gout *h, gout *sv, const idl_node *iface, const gop *own,
                 op->name, defer_params(op));
     {
       const char *a = defer_args(op);
-      gout_printf(sv, "\n/* Completes a deferred %s with its results. */\n"
-                  "int\n%s_%s_reply(struct plumb_deferred *_d%s)\n{\n"
-                  "%s  return plumb_deferred_reply_args(_d, &%s, %s);\n}\n",
-                  op->name, icn, op->name, defer_params(op), a, sigs[i],
-                  *a ? "_a" : "NULL");
+      const char *name = gstr("%s_%s_reply", icn, op->name);
+      const char *params = defer_params(op);
+      if (!gen_c_alias(sv, gstr("reply|%s|%s|%s", sigs[i], params, a), name,
+                       gstr("int %s(struct plumb_deferred *_d%s)", name,
+                            params)))
+        gout_printf(sv, "\n/* Completes a deferred %s with its results. */\n"
+                    "int\n%s(struct plumb_deferred *_d%s)\n{\n"
+                    "%s  return plumb_deferred_reply_args(_d, &%s, %s);\n}\n",
+                    op->name, name, params, a, sigs[i], *a ? "_a" : "NULL");
     }
     const idl_node *on = op->node;
     if (op->kind != GOP_OP)
@@ -108,8 +112,13 @@ gen_defer(gout *h, gout *sv, const idl_node *iface, const gop *own,
     for (size_t k = 0; k < on->nraises; k++) {
       const idl_node *e = on->raises[k];
       const char *ecn = cname(e);
-      gout_printf(h, "int %s_%s_raise_%s(struct plumb_deferred *_d, "
-                  "const %s *_e);\n", icn, op->name, e->name, ecn);
+      const char *name = gstr("%s_%s_raise_%s", icn, op->name, e->name);
+      gout_printf(h, "int %s(struct plumb_deferred *_d, const %s *_e);\n",
+                  name, ecn);
+      if (gen_c_alias(sv, gstr("raise|%s", ecn), name,
+                      gstr("int %s(struct plumb_deferred *_d, const %s *_e)",
+                           name, ecn)))
+        continue;
       gout_printf(sv, "\n/* Completes a deferred %s by raising %s. */\n"
                   "int\n%s_%s_raise_%s(struct plumb_deferred *_d, "
                   "const %s *_e)\n{\n"

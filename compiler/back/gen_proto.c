@@ -156,10 +156,12 @@ scan(const idl_node *scope)
   for (const idl_node *c = scope->children; c != NULL; c = c->next) {
     if (!node_main(c))
       continue;
-    switch (c->kind) {
-    case IDL_MODULE:
+    if (c->kind == IDL_MODULE) {
       scan(c);
-      break;
+      continue;
+    }
+    gpool_scratch_begin(); /* its strings go once it is written */
+    switch (c->kind) {
     case IDL_STRUCT: case IDL_UNION: case IDL_EXCEPTION: {
       gmsg m;
       scan(c); /* nested types */
@@ -187,6 +189,7 @@ scan(const idl_node *scope)
     default:
       break;
     }
+    gpool_scratch_end();
   }
 }
 
@@ -196,10 +199,12 @@ walk(const idl_node *scope)
   for (const idl_node *c = scope->children; c != NULL; c = c->next) {
     if (!node_main(c))
       continue;
-    switch (c->kind) {
-    case IDL_MODULE:
+    if (c->kind == IDL_MODULE) {
       walk(c);
-      break;
+      continue;
+    }
+    gpool_scratch_begin(); /* its strings go once it is written */
+    switch (c->kind) {
     case IDL_ENUM:
       p_enum(c);
       break;
@@ -231,6 +236,7 @@ walk(const idl_node *scope)
     default:
       break;
     }
+    gpool_scratch_end();
   }
 }
 

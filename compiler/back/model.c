@@ -30,8 +30,18 @@ typedef union pool_chunk {
   max_align_t align; /* keeps what follows aligned for any type */
 } pool_chunk;
 #define POOL_CHUNK ((size_t)1 << 20)
+/* the current pool (main or scratch); the other one is saved in `other` */
 static pool_chunk *pool_head;
 static char *pool_cur, *pool_end;
+typedef struct pool_state {
+  pool_chunk *head;
+  char *cur, *end;
+} pool_state;
+static pool_state other; /* the main pool while in a scratch scope */
+static int scratch_depth;
+/* the scratch pool's first chunk, kept (zeroed again) between scopes:
+ * thousands of scopes must not each calloc - and so clear - a chunk */
+static pool_chunk *scratch_keep;
 
 static void
 pool_oom(void)
@@ -77,14 +87,100 @@ galloc(size_t size)
 
 static void names_reset(void);
 
+static void
+chunks_free(pool_chunk *c)
+{
+  while (c != NULL) {
+    pool_chunk *n = c->h.next;
+    free(c);
+    c = n;
+  }
+}
+
+/* Swaps the current pool with the saved one. */
+static void
+pool_swap(void)
+{
+  pool_state s = { pool_head, pool_cur, pool_end };
+  pool_head = other.head;
+  pool_cur = other.cur;
+  pool_end = other.end;
+  other = s;
+}
+
+void
+gpool_scratch_begin(void)
+{
+  if (scratch_depth++ != 0)
+    return;
+  pool_swap(); /* other = main; current = an empty scratch pool */
+  if (scratch_keep != NULL) {
+    scratch_keep->h.next = NULL;
+    pool_head = scratch_keep;
+    pool_cur = (char *)(scratch_keep + 1);
+    pool_end = pool_cur + scratch_keep->h.size;
+  }
+}
+
+void
+gpool_scratch_end(void)
+{
+  if (scratch_depth == 0 || --scratch_depth != 0)
+    return;
+  /* free every chunk but the first; clear what was used of that one */
+  pool_chunk *first = pool_head;
+  while (first != NULL && first->h.next != NULL) {
+    pool_chunk *n = first->h.next;
+    free(first);
+    first = n;
+  }
+  if (first != NULL) {
+    char *start = (char *)(first + 1);
+    size_t used = first == pool_head ? (size_t)(pool_cur - start)
+                                     : first->h.size;
+    memset(start, 0, used);
+  }
+  scratch_keep = first;
+  pool_head = NULL;
+  pool_cur = pool_end = NULL;
+  pool_swap();
+  other.head = NULL;
+  other.cur = other.end = NULL;
+}
+
+/* Runs with the main pool current (a no-op outside scratch scopes). */
+#define IN_MAIN_POOL(stmt)                                                   \
+  do {                                                                       \
+    if (scratch_depth != 0)                                                  \
+      pool_swap();                                                           \
+    stmt;                                                                    \
+    if (scratch_depth != 0)                                                  \
+      pool_swap();                                                           \
+  } while (0)
+
+const char *
+gpersist(const char *s)
+{
+  const char *r;
+  IN_MAIN_POOL(r = gstr("%s", s));
+  return r;
+}
+
 void
 back_pool_free(void)
 {
-  while (pool_head != NULL) {
-    pool_chunk *n = pool_head->h.next;
-    free(pool_head);
-    pool_head = n;
+  if (scratch_depth != 0) { /* an error path left a scope open */
+    scratch_keep = NULL; /* it is in the list freed here */
+    chunks_free(pool_head);
+    pool_swap();
+    other.head = NULL;
+    other.cur = other.end = NULL;
+    scratch_depth = 0;
   }
+  free(scratch_keep);
+  scratch_keep = NULL;
+  chunks_free(pool_head);
+  pool_head = NULL;
   pool_cur = pool_end = NULL;
   names_reset();
 }
@@ -347,9 +443,8 @@ cname(const idl_node *n)
   const char *s;
   if (sl->n == n)
     return sl->s;
-  s = join_path(n, "_", 0);
-  if (is_c_keyword(s))
-    s = gstr("%s_", s);
+  IN_MAIN_POOL(s = join_path(n, "_", 0);
+               if (is_c_keyword(s)) s = gstr("%s_", s));
   sl->n = n;
   sl->s = s;
   names_n++;
@@ -1229,8 +1324,9 @@ gshare_find_or_add(gshare *s, const char *key, const char *name)
   size_t i;
   if (s->n * 2 >= s->cap) { /* grow: rehash into twice the slots */
     size_t cap = s->cap ? s->cap * 2 : 256;
-    const char **keys = galloc(sizeof *keys * cap);
-    const char **names = galloc(sizeof *names * cap);
+    const char **keys, **names;
+    IN_MAIN_POOL(keys = galloc(sizeof *keys * cap);
+                 names = galloc(sizeof *names * cap));
     for (size_t j = 0; j < s->cap; j++) {
       if (s->keys[j] == NULL)
         continue;
@@ -1250,8 +1346,8 @@ gshare_find_or_add(gshare *s, const char *key, const char *name)
       return s->names[i];
     i = (i + 1) & (s->cap - 1);
   }
-  s->keys[i] = key;
-  s->names[i] = name;
+  s->keys[i] = gpersist(key); /* shares outlive scratch scopes */
+  s->names[i] = gpersist(name);
   s->n++;
   return NULL;
 }

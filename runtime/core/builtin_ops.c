@@ -100,12 +100,14 @@ thunk_non_existent(const void *impl, void *ctx, plumb_call *call,
 }
 
 static const plumb_operation object_ops[3] = {
-  { "_is_a", 0, PLUMB__OBJECT_IFACE_ID, PLUMB__OP_IS_A, NULL, NULL, NULL, 0,
-    thunk_is_a },
-  { "_interface", 0, PLUMB__OBJECT_IFACE_ID, PLUMB__OP_INTERFACE,
-    &empty_descriptor, NULL, NULL, 0, thunk_interface },
-  { "_non_existent", 0, PLUMB__OBJECT_IFACE_ID, PLUMB__OP_NON_EXISTENT,
-    &empty_descriptor, NULL, NULL, 0, thunk_non_existent },
+  { .name = "_is_a", .decl_iface = PLUMB__OBJECT_IFACE_ID,
+    .decl_index = PLUMB__OP_IS_A, .thunk = thunk_is_a },
+  { .name = "_interface", .decl_iface = PLUMB__OBJECT_IFACE_ID,
+    .decl_index = PLUMB__OP_INTERFACE, .request = &empty_descriptor,
+    .thunk = thunk_interface },
+  { .name = "_non_existent", .decl_iface = PLUMB__OBJECT_IFACE_ID,
+    .decl_index = PLUMB__OP_NON_EXISTENT, .request = &empty_descriptor,
+    .thunk = thunk_non_existent },
 };
 
 /* request/reply descriptors are wellknown.c's: filled in on first use

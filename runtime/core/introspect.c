@@ -307,12 +307,13 @@ info_thunk(const void *impl, void *ctx, plumb_call *call,
 }
 
 static const plumb_operation ops[3] = {
-  { "list_objects", 0, ID_INTROSPECTOR, 0, &empty_d, &list_rep_d, NULL, 0,
-    list_thunk },
-  { "describe", 0, ID_INTROSPECTOR, 1, &desc_req_d, &desc_rep_d,
-    describe_raises, 1, describe_thunk },
-  { "info", 0, ID_INTROSPECTOR, 2, &empty_d, &info_rep_d, NULL, 0,
-    info_thunk },
+  { .name = "list_objects", .decl_iface = ID_INTROSPECTOR, .decl_index = 0,
+    .request = &empty_d, .reply = &list_rep_d, .thunk = list_thunk },
+  { .name = "describe", .decl_iface = ID_INTROSPECTOR, .decl_index = 1,
+    .request = &desc_req_d, .reply = &desc_rep_d, .raises = describe_raises,
+    .n_raises = 1, .thunk = describe_thunk },
+  { .name = "info", .decl_iface = ID_INTROSPECTOR, .decl_index = 2,
+    .request = &empty_d, .reply = &info_rep_d, .thunk = info_thunk },
 };
 const plumb_interface plumb__introspect_iface = {
   PLUMB_GENERATED_ABI, TID, ID_INTROSPECTOR, ops, 3, NULL, 0, NULL, NULL

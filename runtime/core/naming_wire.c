@@ -111,18 +111,21 @@ static const plumb_type_info *const raises[3] = {
 #define ID_EXT 0xff9b8c85u
 
 static const plumb_operation ctx_ops[2] = {
-  { "rebind", 0, ID_CTX, 1, &plumb__nrebind_req_descriptor,
-    &empty_descriptor, raises, 3, NULL },
-  { "unbind", 0, ID_CTX, 5, &plumb__nunbind_req_descriptor,
-    &empty_descriptor, raises, 3, NULL },
+  { .name = "rebind", .decl_iface = ID_CTX, .decl_index = 1,
+    .request = &plumb__nrebind_req_descriptor, .reply = &empty_descriptor,
+    .raises = raises, .n_raises = 3 },
+  { .name = "unbind", .decl_iface = ID_CTX, .decl_index = 5,
+    .request = &plumb__nunbind_req_descriptor, .reply = &empty_descriptor,
+    .raises = raises, .n_raises = 3 },
 };
 const plumb_interface plumb__naming_ctx_iface = {
   PLUMB_GENERATED_ABI, TID_CTX, ID_CTX, ctx_ops, 2, NULL, 0, NULL, NULL
 };
 
 static const plumb_operation ext_ops[1] = {
-  { "resolve_str", 0, ID_EXT, 3, &plumb__nres_req_descriptor,
-    &res_rep_descriptor, raises, 3, NULL },
+  { .name = "resolve_str", .decl_iface = ID_EXT, .decl_index = 3,
+    .request = &plumb__nres_req_descriptor, .reply = &res_rep_descriptor,
+    .raises = raises, .n_raises = 3 },
 };
 const plumb_interface plumb__naming_ext_iface = {
   PLUMB_GENERATED_ABI, TID_EXT, ID_EXT, ext_ops, 1, NULL, 0, NULL, NULL

@@ -306,7 +306,7 @@ srv_call_lookup(srv_call *c, const void **impl)
                     obj->iface->type_id, f->iface, f->op);
     return NULL;
   }
-  if (op->thunk == NULL) {
+  if (op->thunk == NULL && op->caller == NULL) {
     srv_call_sysexc(c, PLUMB_SYS_NO_IMPLEMENT, PLUMB_MINOR_NULL_HANDLER,
                     PLUMB_COMPLETED_NO, PLUMB_ENOOP,
                     "object '%s' (%s): %s is not implemented", obj->name,
@@ -383,7 +383,7 @@ plumb__srv_call_run(srv_worker *w, srv_call *c)
                                 : NULL;
   if (serial != NULL)
     pthread_mutex_lock(serial);
-  st = op->thunk(impl, obj->ctx, &c->call, req, c->rep);
+  st = plumb_operation_run(op, impl, obj->ctx, &c->call, req, c->rep);
   if (serial != NULL)
     pthread_mutex_unlock(serial);
   if (c->call.deferred) {

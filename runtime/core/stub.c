@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client_int.h"
 #include "plumb/generated.h"
 
 /* Requests up to this size are built on the stack (a request holds one or
@@ -211,11 +212,16 @@ plumb_stub_finish(plumb_pending *pending, const plumb_interface *iface,
 {
   ProtobufCMessage *rm = NULL;
   plumb_client *c;
+  const char *name;
   int rc;
 
   if (pending == NULL)
     return PLUMB_EINVAL;
   c = plumb_pending_client(pending);
+  /* iface NULL (generated _finish helpers, shared by every operation of a
+   * signature): the operation the pending call was sent for */
+  name = iface != NULL ? iface->ops[op].name
+         : pending->op != NULL ? pending->op->name : "?";
   if ((sig->flags & PLUMB_OPS_ARENA) && arena == NULL) {
     plumb_pending_free(pending);
     return PLUMB_EINVAL;
@@ -228,5 +234,5 @@ plumb_stub_finish(plumb_pending *pending, const plumb_interface *iface,
   rc = plumb_invoke_finish(pending, &rm, arena);
   if (rc != PLUMB_OK || (sig->flags & PLUMB_OPS_ONEWAY))
     return rc;
-  return reply_out(c, iface->ops[op].name, sig, rm, args);
+  return reply_out(c, name, sig, rm, args);
 }

@@ -1,9 +1,10 @@
-/* thunk.c - plumb_thunk_run(): the one body of every generated server thunk.
+/* thunk.c - plumb_thunk_run(): the one server-side body of every generated
+ * operation, and plumb_operation_run(), which the server calls per request.
  *
- * The thunk of an operation is a one-line call naming the operation's
- * plumb_op_sig (plumb/generated.h), its handler and a `caller` - the only
- * generated code that knows the handler's C type, shared by every
- * operation with that type.  Here the request is checked, unpacked into
+ * A generated operation has no thunk function: its plumb_operation entry
+ * names its plumb_op_sig (plumb/generated.h), where its handler sits in the
+ * ops struct and a `caller` - the only generated code that knows the
+ * handler's C type, shared by every operation with that type.  Here the request is checked, unpacked into
  * arguments (in-values converted to their C types, out-values initialised,
  * inout ones copied from the request), the handler called, and what it
  * returned stored into the reply and checked - what the per-operation C
@@ -168,6 +169,22 @@ plumb_thunk_run(const plumb_op_sig *sig, plumb_fn fn, plumb_op_caller caller,
     if (sig->params[i].dir & PLUMB_OPD_OUT)
       store(&sig->params[i], rep, &v[i], a[i]);
   return plumb_call_check(call, sig->rep_check, rep, 1);
+}
+
+int
+plumb_operation_run(const plumb_operation *op, const void *impl, void *ctx,
+                    plumb_call *call, const ProtobufCMessage *req,
+                    ProtobufCMessage *rep)
+{
+  plumb_fn fn;
+  if (op->thunk != NULL)
+    return op->thunk(impl, ctx, call, req, rep);
+  if (op->sig == NULL || op->caller == NULL || impl == NULL)
+    return PLUMB_ENOOP;
+  /* the handler member of the generated ops struct, as a generic pointer
+   * (every function pointer has the same representation here) */
+  memcpy(&fn, (const unsigned char *)impl + op->handler_off, sizeof fn);
+  return plumb_thunk_run(op->sig, fn, op->caller, ctx, call, req, rep);
 }
 
 /* The value an API argument of kind k (as plumb_stub_call's args) holds,

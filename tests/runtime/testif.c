@@ -156,19 +156,23 @@ thunk_count(const void *impl, void *ctx, plumb_call *call,
                                               &((test_Int *)rep)->ret);
 }
 
+#define TEST_OP(NAME, FLAGS, IFACE, INDEX, RQ, RP, RAISES, NR, THUNK)          \
+  { .name = NAME, .flags = FLAGS, .decl_iface = IFACE, .decl_index = INDEX,   \
+    .request = RQ, .reply = RP, .raises = RAISES, .n_raises = NR,              \
+    .thunk = THUNK }
 #define ECHO_OPS(IFACE)                                                        \
-  { "add", 0, IFACE, 0, &test_pair_descriptor, &test_int_descriptor, NULL, 0, \
-    thunk_add },                                                               \
-  { "div", 0, IFACE, 1, &test_pair_descriptor, &test_int_descriptor,          \
-    div_raises, 1, thunk_div },                                                \
-  { "echo", 0, IFACE, 2, &test_str_descriptor, &test_echo_rep_descriptor,     \
-    NULL, 0, thunk_echo },                                                     \
-  { "note", PLUMB_OP_ONEWAY, IFACE, 3, &test_pair_descriptor, NULL, NULL, 0,  \
-    thunk_note },                                                              \
-  { "count", 0, IFACE, 4, &test_empty_descriptor, &test_int_descriptor, NULL, \
-    0, thunk_count },                                                          \
-  { "nap", 0, IFACE, 5, &test_pair_descriptor, &test_int_descriptor, NULL, 0, \
-    thunk_nap }
+  TEST_OP("add", 0, IFACE, 0, &test_pair_descriptor, &test_int_descriptor,    \
+          NULL, 0, thunk_add),                                                 \
+  TEST_OP("div", 0, IFACE, 1, &test_pair_descriptor, &test_int_descriptor,    \
+          div_raises, 1, thunk_div),                                           \
+  TEST_OP("echo", 0, IFACE, 2, &test_str_descriptor,                          \
+          &test_echo_rep_descriptor, NULL, 0, thunk_echo),                     \
+  TEST_OP("note", PLUMB_OP_ONEWAY, IFACE, 3, &test_pair_descriptor, NULL,     \
+          NULL, 0, thunk_note),                                                \
+  TEST_OP("count", 0, IFACE, 4, &test_empty_descriptor, &test_int_descriptor, \
+          NULL, 0, thunk_count),                                               \
+  TEST_OP("nap", 0, IFACE, 5, &test_pair_descriptor, &test_int_descriptor,    \
+          NULL, 0, thunk_nap)
 
 static const plumb_operation echo_ops[] = { ECHO_OPS(TEST_ECHO_ID) };
 const plumb_interface test_Echo_interface = {
@@ -179,8 +183,8 @@ const plumb_interface test_Echo_interface = {
 /* Like generated tables, Derived lists only its own operation; Echo's are
  * found through bases[] (test_Echo_ops is shared, so the offset is 0). */
 static const plumb_operation derived_ops[] = {
-  { "mul", 0, TEST_DERIVED_ID, 0, &test_pair_descriptor, &test_int_descriptor,
-    NULL, 0, thunk_mul },
+  TEST_OP("mul", 0, TEST_DERIVED_ID, 0, &test_pair_descriptor,
+          &test_int_descriptor, NULL, 0, thunk_mul),
 };
 static const plumb_interface *const derived_bases[] = { &test_Echo_interface };
 static const size_t derived_base_offsets[] = { 0 };

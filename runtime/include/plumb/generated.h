@@ -16,9 +16,12 @@
  *     called with its declaring interface's stub, on any handle);
  *   - a `calc_Calculator_ops` struct that the server fills in: one member
  *     per direct base (that base's ops struct, named after the base's C
- *     name), then one handler pointer per declared operation; and thunks
- *     (plumb_thunk): one call of plumb_thunk_run(), which unpacks the
- *     request fields, calls the handler and fills the reply.
+ *     name), then one handler pointer per declared operation; no thunk
+ *     function: each ops[] entry names its signature table, the `caller`
+ *     of its handler type and the handler's offset in the ops struct, and
+ *     the server runs it with plumb_operation_run() -> plumb_thunk_run(),
+ *     which unpacks the request fields, calls the handler and fills the
+ *     reply.
  * Nothing is re-emitted per inheriting interface, so generated code grows
  * linearly with the IDL however deep the inheritance.
  */
@@ -42,7 +45,7 @@ extern "C" {
 #endif
 
 /* Generated files check this: bump it whenever the contract changes. */
-#define PLUMB_GENERATED_ABI 2
+#define PLUMB_GENERATED_ABI 3
 
 /* A named, protobuf-encoded type: every IDL struct, union and exception has
  * one (`calc_DivByZero_type`).  type_id is the IDL repository id,
@@ -62,6 +65,20 @@ typedef int (*plumb_thunk)(const void *impl, void *ctx, plumb_call *call,
 
 enum { PLUMB_OP_ONEWAY = 1u };
 
+struct plumb_op_sig;
+/* A handler, as a generic function pointer (cast back by the caller). */
+typedef void (*plumb_fn)(void);
+/* Calls handler fn with args[i] pointing at each argument as
+ * plumb_stub_call's args do (generated, one per distinct handler type). */
+typedef int (*plumb_op_caller)(plumb_fn fn, void *ctx, plumb_call *call,
+                               void *const *args);
+/* How the server runs an operation: hand-written tables (libplumb's own
+ * objects, tests) give a `thunk`; generated ones give no thunk but the
+ * operation's signature table, the caller of its handler type and where
+ * the handler sits in the ops struct, and the runtime runs
+ * plumb_thunk_run(sig, handler, caller, ...) itself - no function per
+ * operation.  Initialise with designated initialisers (.name = ...): new
+ * members may be added. */
 typedef struct plumb_operation {
   const char *name;      /* IDL name; attributes are "_get_x" / "_set_x" */
   unsigned flags;        /* PLUMB_OP_* */
@@ -71,7 +88,11 @@ typedef struct plumb_operation {
   const ProtobufCMessageDescriptor *reply; /* NULL for oneway */
   const plumb_type_info *const *raises;    /* exceptions it may raise */
   size_t n_raises;
-  plumb_thunk thunk;
+  plumb_thunk thunk;     /* NULL: run through sig / caller / handler_off */
+  const struct plumb_op_sig *sig; /* generated: the signature table */
+  plumb_op_caller caller;         /* generated: calls the handler */
+  size_t handler_off; /* generated: offset of the handler pointer in the
+                         declaring interface's ops struct */
 } plumb_operation;
 
 typedef struct plumb_interface {
@@ -200,9 +221,9 @@ struct plumb_deferred;
  * order, then the result), saying how the C argument maps to its request /
  * reply field.  plumbc emits one plumb_op_sig per distinct signature of a
  * file (operations with identical request, reply and parameter kinds share
- * it); a stub is one call of plumb_stub_call(), a thunk one call of
+ * it); a stub is one call of plumb_stub_call(); the server side is
  * plumb_thunk_run() with a `caller` shared by every operation with the same
- * C handler type. */
+ * C handler type, run from the operation's table entry. */
 enum plumb_op_kind {
   PLUMB_OPK_BOOL,   /* bool        <-> protobuf_c_boolean */
   PLUMB_OPK_CHAR,   /* char        <-> int32 */
@@ -252,7 +273,9 @@ PLUMB_API int plumb_stub_call(plumb_client *c, const plumb_interface *iface,
 /* The asynchronous stubs' bodies: _begin fills, checks and sends the
  * request (args as plumb_stub_call's; only in-values are read); _finish
  * checks the out pointers (releasing pending on failure), waits, and
- * copies the checked reply out (only out-values are written). */
+ * copies the checked reply out (only out-values are written).  _finish
+ * may pass iface NULL (op is then ignored): errors name the operation the
+ * pending call was sent for. */
 PLUMB_API int plumb_stub_begin(plumb_client *c, const plumb_interface *iface,
                                uint32_t op, const plumb_op_sig *sig,
                                void *const *args, plumb_pending **pending);
@@ -261,18 +284,21 @@ PLUMB_API int plumb_stub_finish(plumb_pending *pending,
                                 const plumb_op_sig *sig, void *const *args,
                                 plumb_arena *arena);
 
-/* A handler, as a generic function pointer (cast back by the caller). */
-typedef void (*plumb_fn)(void);
-/* Calls handler fn with args[i] pointing at each argument as
- * plumb_stub_call's args do (generated, one per distinct handler type). */
-typedef int (*plumb_op_caller)(plumb_fn fn, void *ctx, plumb_call *call,
-                               void *const *args);
 /* Server thunk body: checks and unpacks req into arguments, calls
  * caller(fn, ...), stores the results into rep and validates it. */
 PLUMB_API int plumb_thunk_run(const plumb_op_sig *sig, plumb_fn fn,
                               plumb_op_caller caller, void *ctx,
                               plumb_call *call, const ProtobufCMessage *req,
                               ProtobufCMessage *rep);
+/* Runs operation op of a request on impl (the declaring interface's ops
+ * struct): op->thunk if it has one, else plumb_thunk_run() with op->sig,
+ * op->caller and the handler read from impl at op->handler_off
+ * (PLUMB_ENOOP if that is NULL).  What the server calls for every
+ * request. */
+PLUMB_API int plumb_operation_run(const plumb_operation *op, const void *impl,
+                                  void *ctx, plumb_call *call,
+                                  const ProtobufCMessage *req,
+                                  ProtobufCMessage *rep);
 /* Deferred-reply helper body (I_op_reply): stores the out-values args
  * (pointers as plumb_stub_call's; in-parameters NULL) into d's reply,
  * checks it and completes d. */
