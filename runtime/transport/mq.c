@@ -95,6 +95,7 @@ typedef struct mq_conn {
   atomic_int shut;
   int wbroken;      /* a frame was half sent */
   int peer_gone;    /* BYE seen or the pidfd fired */
+  int bye_sent;     /* shutdown() got our BYE into the peer's queue */
   int delivered;    /* the last recv() returned a frame */
   int rq_blocks;    /* client: rq is a blocking descriptor (see recv) */
   int wq_wait;      /* client: wq blocks (mq_send_msg) */
@@ -278,6 +279,19 @@ mq_wait(int fd, short events, int pidfd, int wakefd, int64_t deadline)
       return 1;
     return PLUMB_ECLOSED;
   }
+}
+
+/* 1 if the peer closed its end of the connection: the reader of wq (the
+ * peer) holds LOCK_EX on it while the connection is open, so our shared
+ * lock is granted only once it has let go - closed, or exited with its
+ * BYE lost in a full queue (a pidfd does not fire for a live process). */
+static int
+mq_peer_closed(const mq_conn *c)
+{
+  if (flock((int)c->wq, LOCK_SH | LOCK_NB) < 0)
+    return 0;
+  flock((int)c->wq, LOCK_UN);
+  return 1;
 }
 
 static void
@@ -883,10 +897,8 @@ mq_send_msg(mq_conn *c, size_t len, int64_t deadline)
                       PLUMB_NOWAIT);
       if (w < 0)
         return w;
-      if (w == 0 && flock((int)c->wq, LOCK_SH | LOCK_NB) == 0) {
-        flock((int)c->wq, LOCK_UN);
+      if (w == 0 && mq_peer_closed(c))
         return PLUMB_ECLOSED;
-      }
       continue;
     }
     if (deadline == PLUMB_NOWAIT)
@@ -900,10 +912,8 @@ mq_send_msg(mq_conn *c, size_t len, int64_t deadline)
       return r;
     if (r == 0 && until == deadline)
       return PLUMB_ETIMEDOUT;
-    if (r == 0 && flock((int)c->wq, LOCK_SH | LOCK_NB) == 0) {
-      flock((int)c->wq, LOCK_UN);
+    if (r == 0 && mq_peer_closed(c))
       return PLUMB_ECLOSED;
-    }
   }
 }
 
@@ -1216,8 +1226,11 @@ mq_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
     c->delivered = 0;
     int r = mq_wait((int)c->rq, POLLIN, c->pidfd, c->wakefd,
                     deadline == PLUMB_NOWAIT ? PLUMB_NOWAIT : deadline);
-    if (r == 0)
-      return deadline == PLUMB_NOWAIT ? PLUMB_EAGAIN : PLUMB_ETIMEDOUT;
+    if (r == 0 && deadline == PLUMB_NOWAIT)
+      return PLUMB_EAGAIN;
+    if (r == 0) /* a waiting server: a client gone without its BYE? */
+      return c->sq == (mqd_t)-1 && mq_peer_closed(c) ? PLUMB_ECLOSED
+                                                     : PLUMB_ETIMEDOUT;
     if (r == PLUMB_ECLOSED) {
       if (atomic_load(&c->shut))
         return PLUMB_ECLOSED;
@@ -1262,10 +1275,11 @@ mq_shutdown(plumb_conn *pc)
 
   if (atomic_exchange(&c->shut, 1))
     return;
-  /* Best effort: tell the peer (a full queue means it will see our pidfd
-   * fire when we exit, or its deadline). */
+  /* Best effort: tell the peer (a full queue: close() tries once more,
+   * and the peer sees our lock on its queue gone, our pidfd fire when we
+   * exit, or its deadline). */
   if (!c->wbroken)
-    (void)mq_send_now(c->wq, bye, mq_hdr_in(c, bye, MQ_BYE));
+    c->bye_sent = mq_send_now(c->wq, bye, mq_hdr_in(c, bye, MQ_BYE)) == 0;
   /* and a receive of ours blocked in mq_timedreceive (a full queue: it
    * is not blocked, and sees `shut` next) */
   if (c->selfq != (mqd_t)-1)
@@ -1301,17 +1315,16 @@ mq_close_conn(plumb_conn *pc)
 {
   mq_conn *c = (mq_conn *)pc;
 
-  if (!atomic_load(&c->shut)) {
-    size_t n = mq_hdr(c, MQ_BYE); /* close(): nothing else runs */
-    atomic_store(&c->shut, 1);
-    if (!c->wbroken && mq_send_now(c->wq, c->wmsg, n) < 0 &&
-        errno == EAGAIN && c->sq != (mqd_t)-1) {
-      /* a client gives a slow server a moment to make room for the BYE
-       * (a server never waits for a peer) */
-      (void)mq_wait((int)c->wq, POLLOUT, c->pidfd, -1,
-                    plumb__deadline_ms(100));
-      (void)mq_send_now(c->wq, c->wmsg, n);
-    }
+  size_t n = mq_hdr(c, MQ_BYE); /* close(): nothing else runs */
+  if (!atomic_exchange(&c->shut, 1) && !c->wbroken)
+    c->bye_sent = mq_send_now(c->wq, c->wmsg, n) == 0;
+  if (!c->bye_sent && !c->wbroken && c->sq != (mqd_t)-1) {
+    /* a client gives a slow server a moment to make room for the BYE,
+     * whether close() or an earlier shutdown() found its queue full (a
+     * server never waits for a peer) */
+    (void)mq_wait((int)c->wq, POLLOUT, c->pidfd, -1,
+                  plumb__deadline_ms(100));
+    (void)mq_send_now(c->wq, c->wmsg, n);
   }
   mq_reclaim_dead_server(c);
   mq_conn_free(c);

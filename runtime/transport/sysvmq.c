@@ -1245,7 +1245,9 @@ sv_recv_frame(plumb_conn *pc, plumb_buf *buf, int64_t deadline)
       return r;
     if (closed)
       return status ? status : PLUMB_ECLOSED;
-    if (c->peer_dead)
+    /* dead, or its BYE seen (by a worker the pair was lent to, too:
+     * sv_recv_lent) - every frame before it was handed over already */
+    if (c->peer_dead || atomic_load(&c->peer_bye))
       return PLUMB_ECLOSED;
     struct pollfd p[2] = { { .fd = c->in.evfd, .events = POLLIN },
                            { .fd = c->pidfd, .events = POLLIN } };
@@ -1482,14 +1484,15 @@ sv_peer(plumb_conn *pc, plumb_peer *out)
   return PLUMB_OK;
 }
 
+/* Our BYE, once: shutdown() only tries (a send may be running), a
+ * client's close() gives a server whose queue is full 100 ms to make room
+ * (else the server learns of it at the client's death: its queue stays) */
 static void
-sv_say_bye(sv_conn *c)
+sv_say_bye(sv_conn *c, int64_t deadline)
 {
-  if (!c->bye_sent && !c->wbroken && !atomic_load(&c->peer_bye)) {
-    c->bye_sent = 1;
-    (void)sv_send_ctl(c->wq, SV_T_DATA, SV_BYE, 0, c->secret, NULL, 0,
-                      PLUMB_NOWAIT);
-  }
+  if (!c->bye_sent && !c->wbroken && !atomic_load(&c->peer_bye))
+    c->bye_sent = sv_send_ctl(c->wq, SV_T_DATA, SV_BYE, 0, c->secret, NULL,
+                              0, deadline) == PLUMB_OK;
 }
 
 static void
@@ -1500,7 +1503,7 @@ sv_shutdown(plumb_conn *pc)
 
   if (atomic_exchange(&c->shut, 1))
     return;
-  sv_say_bye(c);
+  sv_say_bye(c, PLUMB_NOWAIT);
   sv_inbox_close(&c->in, PLUMB_ECLOSED);
   if (c->wakefd >= 0 && write(c->wakefd, &one, sizeof(one)) < 0) {
     /* cannot overflow with one write */
@@ -2110,7 +2113,7 @@ fail:
   if (boxq >= 0)
     msgctl(boxq, IPC_RMID, NULL);
   if (c->wq >= 0)
-    sv_say_bye(c);
+    sv_say_bye(c, PLUMB_NOWAIT);
   sv_conn_free(c);
   return rv;
 }
@@ -2139,7 +2142,7 @@ sv_close(plumb_conn *pc)
     hub_unref(h);
     return;
   }
-  sv_say_bye(c);
+  sv_say_bye(c, plumb__deadline_ms(100));
   sv_stop_threads(c);
   struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
   if (poll(&p, 1, 0) == 1) {

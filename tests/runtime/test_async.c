@@ -82,11 +82,13 @@ open_ep(const char *ep, const plumb_client_opts *o)
 {
   plumb_client *c = NULL;
   long long end = ptest_now_ms() + 10000;
+  int st;
   do {
-    if (plumb_client_open(&c, ep, "calc", o) == PLUMB_OK)
+    if ((st = plumb_client_open(&c, ep, "calc", o)) == PLUMB_OK)
       return c;
     usleep(10000);
   } while (ptest_now_ms() < end);
+  fprintf(stderr, "open %s: %s for 10 s\n", ep, plumb_strerror(st));
   return NULL;
 }
 
