@@ -458,10 +458,10 @@ test_edge_no_lost_wakeup(void)
   }
   long long ms = ptest_now_ms() - t0;
   printf("\n    %s: %d calls from %d threads + %d pipelined: %lld ms, "
-         "%d failed", g_tr, THREADS * calls, THREADS, BURSTS * PER_BURST, ms,
+         "%d failed", g_tr, THREADS * calls, THREADS, (int)(BURSTS * PER_BURST), ms,
          bad);
   CU_ASSERT_EQUAL(bad, 0);
-  CU_ASSERT_EQUAL(got, BURSTS * PER_BURST);
+  CU_ASSERT_EQUAL(got, (int)(BURSTS * PER_BURST));
   CU_ASSERT_EQUAL(wrong, 0);
   CU_ASSERT_EQUAL(naps, 40);
   raw_close(&r);
