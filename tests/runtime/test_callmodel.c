@@ -458,8 +458,8 @@ test_edge_no_lost_wakeup(void)
   }
   long long ms = ptest_now_ms() - t0;
   printf("\n    %s: %d calls from %d threads + %d pipelined: %lld ms, "
-         "%d failed", g_tr, THREADS * calls, THREADS, (int)(BURSTS * PER_BURST), ms,
-         bad);
+         "%d failed", g_tr, THREADS * calls, THREADS,
+         (int)(BURSTS * PER_BURST), ms, bad);
   CU_ASSERT_EQUAL(bad, 0);
   CU_ASSERT_EQUAL(got, (int)(BURSTS * PER_BURST));
   CU_ASSERT_EQUAL(wrong, 0);
