@@ -13,6 +13,7 @@ typedef struct dyn_entry {
   struct dyn_entry *next;
   const char *key;
   dyn_msg *t;
+  const idl_node *decl; /* the declaration it was built from, if any */
 } dyn_entry;
 static dyn_entry *cache;
 
@@ -217,11 +218,23 @@ oom:
   exit(1);
 }
 
+/* Looked up by declaration first: msg_of_decl allocates in plumbc's pool,
+ * which lives to the end of the process, so building the model again for
+ * every value (every `any` of a reply) would grow without bound. */
 dyn_msg *
 dyn_of_decl(const idl_node *n)
 {
   gmsg m;
-  return msg_of_decl(n, &m) == 0 ? build(&m) : NULL;
+  for (dyn_entry *e = cache; e; e = e->next)
+    if (e->decl == n)
+      return e->t;
+  dyn_msg *t = msg_of_decl(n, &m) == 0 ? build(&m) : NULL;
+  for (dyn_entry *e = cache; t != NULL && e; e = e->next)
+    if (e->t == t) {
+      e->decl = n;
+      break;
+    }
+  return t;
 }
 
 dyn_msg *
