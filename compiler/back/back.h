@@ -53,6 +53,9 @@ void back_pool_free(void);
 void gpool_scratch_begin(void);
 void gpool_scratch_end(void);
 const char *gpersist(const char *s); /* s, copied to the main pool */
+/* A node's slot in an open-addressing table of cap (a power of two)
+ * entries: model.c's names, idl_print.c's sets. */
+size_t node_hash(const idl_node *n, size_t cap);
 
 /* ---- output ------------------------------------------------------------- */
 typedef struct gout {

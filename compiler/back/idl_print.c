@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "back.h"
 #include "idl_print.h"
 
 static void print_filtered(FILE *f, const idl_node *n, int ind,
@@ -275,30 +276,57 @@ idl_print_decl(FILE *f, const idl_node *n, int ind)
 
 /* ---- self-contained IDL of one interface ---------------------------------- */
 
+/* Membership is a hash set, not a list: gen_meta.c closes over every
+ * interface of a file at once, thousands of declarations for a large one
+ * (gen_big_idl.py 20000: the linear scans were a tenth of plumbc's run). */
 static int
-in_list(const idl_node *const *v, size_t n, const idl_node *x)
+pset_has(const idl_print_pset *p, const idl_node *x)
 {
-  for (size_t i = 0; i < n; i++)
-    if (v[i] == x)
+  if (p->cap == 0)
+    return 0;
+  for (size_t i = node_hash(x, p->cap);; i = (i + 1) & (p->cap - 1)) {
+    if (p->slot[i] == x)
       return 1;
-  return 0;
+    if (p->slot[i] == NULL)
+      return 0;
+  }
 }
 
+/* Adds x; 1 if it was not there yet, 0 if it was (or out of memory). */
 static int
-push(const idl_node ***v, size_t *n, size_t *cap, const idl_node *x)
+pset_add(idl_print_pset *p, const idl_node *x)
 {
-  if (in_list(*v, *n, x))
+  if (pset_has(p, x))
     return 0;
-  if (*n == *cap) {
-    size_t nc = *cap ? *cap * 2 : 16;
-    const idl_node **nv = realloc(*v, nc * sizeof *nv);
-    if (nv == NULL)
+  if ((p->n + 1) * 2 > p->cap) { /* at most half full */
+    size_t nc = p->cap ? p->cap * 2 : 64;
+    const idl_node **ns = calloc(nc, sizeof *ns);
+    if (ns == NULL)
       return 0;
-    *v = nv;
-    *cap = nc;
+    for (size_t i = 0; i < p->cap; i++)
+      if (p->slot[i] != NULL) {
+        size_t j = node_hash(p->slot[i], nc);
+        while (ns[j] != NULL)
+          j = (j + 1) & (nc - 1);
+        ns[j] = p->slot[i];
+      }
+    free(p->slot);
+    p->slot = ns;
+    p->cap = nc;
   }
-  (*v)[(*n)++] = x;
+  size_t i = node_hash(x, p->cap);
+  while (p->slot[i] != NULL)
+    i = (i + 1) & (p->cap - 1);
+  p->slot[i] = x;
+  p->n++;
   return 1;
+}
+
+static void
+pset_free(idl_print_pset *p)
+{
+  free(p->slot);
+  memset(p, 0, sizeof *p);
 }
 
 static void add_full(idl_print_set *s, const idl_node *n);
@@ -317,9 +345,9 @@ add_type(idl_print_set *s, const idl_type *t)
     if (r->kind == IDL_INTERFACE || r->kind == IDL_FORWARD) {
       if (r->parent && r->parent->kind == IDL_INTERFACE)
         add_full(s, r->parent);
-      push(&s->fwd, &s->nfwd, &s->capfwd, r);
+      pset_add(&s->fwd, r);
       if (r->kind == IDL_FORWARD && r->definition)
-        push(&s->fwd, &s->nfwd, &s->capfwd, r->definition);
+        pset_add(&s->fwd, r->definition);
       return;
     }
     add_full(s, r);
@@ -336,7 +364,7 @@ add_full(idl_print_set *s, const idl_node *n)
     add_full(s, n->parent); /* printed with its interface */
     return;
   }
-  if (!push(&s->full, &s->nfull, &s->capfull, n))
+  if (!pset_add(&s->full, n))
     return;
   switch (n->kind) {
   case IDL_TYPEDEF: case IDL_CONST:
@@ -385,19 +413,15 @@ idl_print_closure(idl_print_set *s, const idl_node *iface)
   add_full(s, iface);
 }
 
-/* 1 if module m holds (at any depth) a chosen declaration. */
-static int
-holds(const idl_node *m, const idl_print_set *s)
+/* Adds every module around the members of p to mods. */
+static void
+add_modules(idl_print_pset *mods, const idl_print_pset *p)
 {
-  for (size_t i = 0; i < s->nfull; i++)
-    for (const idl_node *p = s->full[i]->parent; p; p = p->parent)
-      if (p == m)
-        return 1;
-  for (size_t i = 0; i < s->nfwd; i++)
-    for (const idl_node *p = s->fwd[i]->parent; p; p = p->parent)
-      if (p == m)
-        return 1;
-  return 0;
+  for (size_t i = 0; i < p->cap; i++)
+    if (p->slot[i] != NULL)
+      for (const idl_node *m = p->slot[i]->parent; m; m = m->parent)
+        if (!pset_add(mods, m))
+          break; /* its parents are in already */
 }
 
 static void
@@ -405,16 +429,16 @@ print_filtered(FILE *f, const idl_node *n, int ind, const idl_print_set *s)
 {
   for (const idl_node *c = n->children; c; c = c->next) {
     if (c->kind == IDL_MODULE) {
-      if (!holds(c, s))
+      if (!pset_has(&s->mods, c))
         continue;
       pad(f, ind);
       fprintf(f, "module %s {\n", c->name);
       print_filtered(f, c, ind + 1, s);
       pad(f, ind);
       fputs("};\n", f);
-    } else if (in_list(s->full, s->nfull, c)) {
+    } else if (pset_has(&s->full, c)) {
       idl_print_decl(f, c, ind);
-    } else if (in_list(s->fwd, s->nfwd, c)) {
+    } else if (pset_has(&s->fwd, c)) {
       pad(f, ind);
       fprintf(f, "interface %s;\n", c->name);
     }
@@ -422,17 +446,20 @@ print_filtered(FILE *f, const idl_node *n, int ind, const idl_print_set *s)
 }
 
 void
-idl_print_set_print(FILE *f, const idl_node *root, const idl_print_set *s)
+idl_print_set_print(FILE *f, const idl_node *root, idl_print_set *s)
 {
+  pset_free(&s->mods);
+  add_modules(&s->mods, &s->full);
+  add_modules(&s->mods, &s->fwd);
   print_filtered(f, root, 0, s);
 }
 
 void
 idl_print_set_free(idl_print_set *s)
 {
-  free(s->full);
-  free(s->fwd);
-  memset(s, 0, sizeof *s);
+  pset_free(&s->full);
+  pset_free(&s->fwd);
+  pset_free(&s->mods);
 }
 
 char *

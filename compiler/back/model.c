@@ -14,6 +14,7 @@
 
 #include "back.h"
 #include "diag.h"
+#include "gfmt.h"
 
 /* ---- pool -----------------------------------------------------------------
  * A bump allocator over 1 MiB chunks: the back ends make millions of small
@@ -21,6 +22,10 @@
  * one header per chunk instead of one malloc per string (measured on
  * gen_big_idl.py 20000: the per-string calloc/free was a third of the
  * run). */
+
+/* gstr's and gout_printf's formatting buffer, reused by every call. */
+static gfmt_buf fmtbuf;
+static gfmt_buf keybuf; /* msg_key's */
 
 typedef union pool_chunk {
   struct {
@@ -179,6 +184,8 @@ back_pool_free(void)
   }
   free(scratch_keep);
   scratch_keep = NULL;
+  gfmt_free(&fmtbuf);
+  gfmt_free(&keybuf);
   chunks_free(pool_head);
   pool_head = NULL;
   pool_cur = pool_end = NULL;
@@ -201,26 +208,14 @@ char *
 gstr(const char *fmt, ...)
 {
   va_list ap;
-  char *s;
-  int n;
-  size_t room = (size_t)(pool_end - pool_cur);
-
-  /* format straight into the chunk; again into a new one if it did not
-   * fit */
+  fmtbuf.len = 0;
   va_start(ap, fmt);
-  n = vsnprintf(pool_cur, room, fmt, ap);
+  long n = gfmt_vappend(&fmtbuf, fmt, ap);
   va_end(ap);
   if (n < 0)
     pool_oom();
-  if ((size_t)n < room && pool_cur != NULL) {
-    s = pool_cur;
-    pool_cur += (size_t)n + 1;
-    return s;
-  }
-  s = pool_str((size_t)n);
-  va_start(ap, fmt);
-  vsnprintf(s, (size_t)n + 1, fmt, ap);
-  va_end(ap);
+  char *s = pool_str((size_t)n);
+  memcpy(s, fmtbuf.p, (size_t)n + 1);
   return s;
 }
 
@@ -260,10 +255,14 @@ gout_printf(gout *o, const char *fmt, ...)
   va_list ap;
   if (o->f == NULL)
     return;
+  fmtbuf.len = 0;
   va_start(ap, fmt);
-  if (vfprintf(o->f, fmt, ap) < 0)
-    o->err = errno ? errno : EIO;
+  long n = gfmt_vappend(&fmtbuf, fmt, ap);
   va_end(ap);
+  if (n < 0)
+    o->err = ENOMEM;
+  else if (fwrite(fmtbuf.p, 1, (size_t)n, o->f) != (size_t)n)
+    o->err = errno ? errno : EIO;
 }
 
 int
@@ -385,8 +384,8 @@ names_reset(void)
   names_cap = names_n = 0;
 }
 
-static size_t
-name_hash(const idl_node *n, size_t cap)
+size_t
+node_hash(const idl_node *n, size_t cap)
 {
   uintptr_t h = (uintptr_t)n;
   h ^= h >> 17;
@@ -406,7 +405,7 @@ name_slot(const idl_node *n)
     for (size_t j = 0; j < names_cap; j++) {
       if (names[j].n == NULL)
         continue;
-      i = name_hash(names[j].n, cap);
+      i = node_hash(names[j].n, cap);
       while (v[i].n != NULL)
         i = (i + 1) & (cap - 1);
       v[i] = names[j];
@@ -415,7 +414,7 @@ name_slot(const idl_node *n)
     names = v;
     names_cap = cap;
   }
-  i = name_hash(n, names_cap);
+  i = node_hash(n, names_cap);
   while (names[i].n != NULL && names[i].n != n)
     i = (i + 1) & (names_cap - 1);
   return &names[i];
@@ -1279,43 +1278,36 @@ g_type_text(const idl_type *t)
 
 /* ---- sharing identical request/reply messages ---------------------------- */
 
+/* Appends to b (gfmt_vappend's arguments); out of memory is fatal. */
+static void
+key_append(gfmt_buf *b, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  long n = gfmt_vappend(b, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    pool_oom();
+}
+
 const char *
 msg_key(const gmsg *m)
 {
   /* one buffer grown as fields are added (not a string per field) */
-  size_t cap = 256, len = 0;
-  char *k = malloc(cap);
-  const char *r;
-  if (k == NULL)
-    pool_oom();
-  k[len++] = m->is_union ? 'U' : 'M';
+  gfmt_buf k = keybuf;
+  k.len = 0;
+  key_append(&k, "%c", m->is_union ? 'U' : 'M');
   for (size_t i = 0; i < m->nf; i++) {
     const gfield *f = &m->f[i];
     const gshape *h = &f->sh;
-    for (;;) {
-      int n = snprintf(k + len, cap - len,
-                       ";%s=%u:%d:%p:%" PRIu64 ":%d:%" PRIu64 ":%" PRIu64
-                       ":%s:%d%d",
-                       f->pname, f->id, (int)h->base, (const void *)h->decl,
-                       h->bound, h->rep, h->count, h->seq_bound,
-                       h->wrap ? h->wrap : "", f->optional, f->oneof);
-      char *nk;
-      if (n < 0)
-        pool_oom();
-      if ((size_t)n < cap - len) {
-        len += (size_t)n;
-        break;
-      }
-      cap = (cap + (size_t)n) * 2;
-      if ((nk = realloc(k, cap)) == NULL)
-        pool_oom();
-      k = nk;
-    }
+    key_append(&k,
+               ";%s=%u:%d:%lx:%" PRIu64 ":%d:%" PRIu64 ":%" PRIu64 ":%s:%d%d",
+               f->pname, f->id, (int)h->base,
+               (unsigned long)(uintptr_t)h->decl, h->bound, h->rep, h->count,
+               h->seq_bound, h->wrap ? h->wrap : "", f->optional, f->oneof);
   }
-  k[len] = '\0';
-  r = memcpy(pool_str(len), k, len + 1);
-  free(k);
-  return r;
+  keybuf = k; /* kept for the next key; freed with the pool */
+  return memcpy(pool_str(k.len), k.p, k.len + 1);
 }
 
 const char *

@@ -10,29 +10,61 @@
  * declaration (declare before use).
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "front_int.h"
 
 typedef struct sym {
-  char *key; /* NULL = free slot */
-  char *exact;
+  const char *key; /* NULL = free slot; key and exact live in st->strs */
+  const char *exact;
+  uint64_t hash;
   idl_node *node;
 } sym;
+
+/* The tables' strings, packed in chunks freed together: a table holds one
+ * entry per declaration (gen_big_idl.py 20000: a quarter of a million), and
+ * a malloc'd pair of strings per entry was a tenth of plumbc's run. */
+typedef struct str_chunk {
+  struct str_chunk *next;
+  size_t used, size;
+  char data[];
+} str_chunk;
 
 struct symtab {
   sym *v;
   size_t cap, n;
   bool fold;
   unsigned walk; /* lookups through bases, for fnode.walk */
+  str_chunk *strs;
 };
+
+enum { STR_CHUNK = 64 * 1024, KEY_STACK = 256 };
+
+static const char *
+str_keep(symtab *st, const char *s, size_t len)
+{
+  str_chunk *c = st->strs;
+  if (c == NULL || c->size - c->used < len + 1) {
+    size_t size = len + 1 > STR_CHUNK ? len + 1 : STR_CHUNK;
+    c = xmalloc(sizeof *c + size);
+    c->used = 0;
+    c->size = size;
+    c->next = st->strs;
+    st->strs = c;
+  }
+  char *r = memcpy(c->data + c->used, s, len);
+  r[len] = '\0';
+  c->used += len + 1;
+  return r;
+}
 
 symtab *
 symtab_new_fold(bool fold)
 {
   symtab *st = xcalloc(1, sizeof *st);
-  st->cap = 1024;
+  st->cap = 64; /* doubles as it fills; most tables are small */
   st->v = xcalloc(st->cap, sizeof *st->v);
   st->fold = fold;
   return st;
@@ -49,42 +81,43 @@ symtab_free(symtab *st)
 {
   if (st == NULL)
     return;
-  for (size_t i = 0; i < st->cap; i++) {
-    free(st->v[i].key);
-    free(st->v[i].exact);
+  for (str_chunk *c = st->strs, *next; c != NULL; c = next) {
+    next = c->next;
+    free(c);
   }
   free(st->v);
   free(st);
 }
 
-static uint64_t
-sym_hash(const char *s)
+/* The lookup key of s (folded to lower case if st folds), in buf when it
+ * fits (KEY_STACK) or else malloc'd (*heap set, for the caller to free);
+ * *hash its FNV-1a hash and *len its length. */
+static const char *
+sym_key(const symtab *st, const char *s, char *buf, char **heap,
+        uint64_t *hash, size_t *len)
 {
+  size_t n = strlen(s);
+  char *k = n < KEY_STACK ? buf : (*heap = xmalloc(n + 1));
   uint64_t h = 1469598103934665603ull;
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
+  for (size_t i = 0; i < n; i++) {
+    char c = st->fold ? (char)tolower((unsigned char)s[i]) : s[i];
+    k[i] = c;
+    h ^= (unsigned char)c;
     h *= 1099511628211ull;
   }
-  return h;
-}
-
-static char *
-sym_key(const symtab *st, const char *s)
-{
-  char *k = xstrdup(s);
-  if (st->fold)
-    for (char *p = k; *p; p++)
-      *p = (char)tolower((unsigned char)*p);
+  k[n] = '\0';
+  *hash = h;
+  *len = n;
   return k;
 }
 
 static sym *
-sym_slot(const symtab *st, const char *key)
+sym_slot(const symtab *st, const char *key, uint64_t hash)
 {
-  size_t i = (size_t)(sym_hash(key) & (st->cap - 1));
+  size_t i = (size_t)(hash & (st->cap - 1));
   for (;;) {
     sym *s = &st->v[i];
-    if (s->key == NULL || strcmp(s->key, key) == 0)
+    if (s->key == NULL || (s->hash == hash && strcmp(s->key, key) == 0))
       return s;
     i = (i + 1) & (st->cap - 1);
   }
@@ -99,22 +132,27 @@ symtab_grow(symtab *st)
   st->v = xcalloc(st->cap, sizeof *st->v);
   for (size_t i = 0; i < oldcap; i++)
     if (old[i].key != NULL)
-      *sym_slot(st, old[i].key) = old[i];
+      *sym_slot(st, old[i].key, old[i].hash) = old[i];
   free(old);
 }
 
 idl_node *
 symtab_insert(symtab *st, const char *sname, idl_node *n)
 {
-  char *key = sym_key(st, sname);
-  sym *s = sym_slot(st, key);
+  char buf[KEY_STACK], *heap = NULL;
+  uint64_t hash;
+  size_t len;
+  const char *key = sym_key(st, sname, buf, &heap, &hash, &len);
+  sym *s = sym_slot(st, key, hash);
   if (s->key != NULL) {
-    free(key);
+    free(heap);
     return s->node;
   }
-  s->key = key;
-  s->exact = xstrdup(sname);
+  s->key = str_keep(st, key, len);
+  s->exact = strcmp(key, sname) == 0 ? s->key : str_keep(st, sname, len);
+  s->hash = hash;
   s->node = n;
+  free(heap);
   if (++st->n * 2 > st->cap)
     symtab_grow(st);
   return NULL;
@@ -123,19 +161,25 @@ symtab_insert(symtab *st, const char *sname, idl_node *n)
 void
 symtab_replace(symtab *st, const char *sname, idl_node *n)
 {
-  char *key = sym_key(st, sname);
-  sym *s = sym_slot(st, key);
+  char buf[KEY_STACK], *heap = NULL;
+  uint64_t hash;
+  size_t len;
+  const char *key = sym_key(st, sname, buf, &heap, &hash, &len);
+  sym *s = sym_slot(st, key, hash);
   if (s->key != NULL)
     s->node = n;
-  free(key);
+  free(heap);
 }
 
 idl_node *
 symtab_get(symtab *st, const char *sname, bool *case_differs)
 {
-  char *key = sym_key(st, sname);
-  sym *s = sym_slot(st, key);
-  free(key);
+  char buf[KEY_STACK], *heap = NULL;
+  uint64_t hash;
+  size_t len;
+  const char *key = sym_key(st, sname, buf, &heap, &hash, &len);
+  sym *s = sym_slot(st, key, hash);
+  free(heap);
   if (s->key == NULL)
     return NULL;
   if (case_differs != NULL)
@@ -170,7 +214,8 @@ lookup_in(symtab *st, const idl_node *scope, const char *id,
 {
   const char *prefix = scope_name_of(scope);
   size_t pl = strlen(prefix), il = strlen(id);
-  char *key = xmalloc(pl + il + 3);
+  char stack[KEY_STACK];
+  char *key = pl + il + 3 <= sizeof stack ? stack : xmalloc(pl + il + 3);
   bool differs = false;
   idl_node *n;
 
@@ -180,7 +225,8 @@ lookup_in(symtab *st, const idl_node *scope, const char *id,
   memcpy(key + pl, "::", 2);
   memcpy(key + pl + 2, id, il + 1);
   n = symtab_get(st, key, &differs);
-  free(key);
+  if (key != stack)
+    free(key);
   if (n != NULL && differs) {
     if (*case_hit == NULL)
       *case_hit = n;
