@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "ast.h"
+#include "gfmt.h"
 
 #ifndef PLUMBC_VERSION
 #define PLUMBC_VERSION "0.1.0"
@@ -62,6 +63,7 @@ typedef struct gout {
   FILE *f;
   char *path;
   int err;
+  gfmt_buf buf; /* formatted text not yet written: written in large blocks */
 } gout;
 int gout_open(gout *o, const gen_options *opt, const char *suffix);
 void gout_printf(gout *o, const char *fmt, ...)

@@ -300,6 +300,7 @@ open_new(gout *o, const gen_options *opt)
 {
   o->path = gstr("%s/%s-impl.c", opt->outdir, opt->base);
   o->err = 0;
+  memset(&o->buf, 0, sizeof o->buf);
   o->f = fopen(o->path, "wx");
   if (o->f != NULL)
     return 0;

@@ -238,15 +238,27 @@ gout_open(gout *o, const gen_options *opt, const char *suffix)
 {
   o->path = gstr("%s/%s%s", opt->outdir, opt->base, suffix);
   o->err = 0;
+  memset(&o->buf, 0, sizeof o->buf); /* a closed gout has none */
   o->f = fopen(o->path, "w");
   if (o->f == NULL) {
     fprintf(stderr, "plumbc: cannot write %s: %s\n", o->path, strerror(errno));
     back_errors++;
     return -1;
   }
-  /* whole files are megabytes: few large writes */
-  setvbuf(o->f, NULL, _IOFBF, (size_t)1 << 18);
   return 0;
+}
+
+/* Whole files are megabytes: text is formatted straight into o->buf and
+ * written a quarter of a megabyte at a time (one copy, not stdio's two). */
+enum { GOUT_BLOCK = 1 << 18 };
+
+static void
+gout_flush(gout *o)
+{
+  if (o->buf.len != 0 && o->err == 0 &&
+      fwrite(o->buf.p, 1, o->buf.len, o->f) != o->buf.len)
+    o->err = errno ? errno : EIO;
+  o->buf.len = 0;
 }
 
 void
@@ -255,14 +267,13 @@ gout_printf(gout *o, const char *fmt, ...)
   va_list ap;
   if (o->f == NULL)
     return;
-  fmtbuf.len = 0;
   va_start(ap, fmt);
-  long n = gfmt_vappend(&fmtbuf, fmt, ap);
+  long n = gfmt_vappend(&o->buf, fmt, ap);
   va_end(ap);
   if (n < 0)
     o->err = ENOMEM;
-  else if (fwrite(fmtbuf.p, 1, (size_t)n, o->f) != (size_t)n)
-    o->err = errno ? errno : EIO;
+  if (o->buf.len >= GOUT_BLOCK)
+    gout_flush(o);
 }
 
 int
@@ -271,6 +282,8 @@ gout_close(gout *o)
   int rc = 0;
   if (o->f == NULL)
     return -1;
+  gout_flush(o);
+  gfmt_free(&o->buf);
   if (fclose(o->f) != 0 && o->err == 0)
     o->err = errno ? errno : EIO;
   o->f = NULL;
