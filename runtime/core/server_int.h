@@ -130,6 +130,10 @@ typedef struct srv_conn {
    * in the same edge as the last bytes - so the owner reads on until the
    * read fails or finds the end. */
   _Atomic int hup;
+  /* Corked (transport.h cork(), srv_conn.c): the owner serves frames it
+   * read in one go, and their replies leave together once it uncorks. */
+  int corked;
+  int64_t inline_ns;      /* how long the last call run inline took */
   int64_t blocked_since;  /* first reply that had to wait; 0 = none */
   int64_t retry_ms;       /* write_wait()==ENOTSUP: current retry interval */
   int64_t partial_since;  /* a frame began arriving; 0 = none */

@@ -264,10 +264,49 @@ srv_conn_run_inline(srv_worker *w, srv_conn *sc)
   pthread_mutex_unlock(&sc->mu);
   plumb__srv_wd_start(w->s); /* ticks while calls run inline */
   plumb__srv_calls_run_mine(w);
+  int64_t took = plumb__now_ns() - (at - SRV_INLINE_NS);
   if (!atomic_compare_exchange_strong(&sc->state, &me, SRV_OWNED))
     return 1;
   pthread_mutex_lock(&sc->mu);
+  sc->inline_ns = took;
   return 0;
+}
+
+/* Replies leave together (docs/RUNTIME.md, "Replies leave together"):
+ * while a whole frame is already read and waiting (rx_state() ==
+ * PLUMB__RX_WHOLE) the owner corks the connection, so the replies to a
+ * burst of requests read in one go go out in one write, not one each; it
+ * uncorks before it reads again, parks or hands the connection back.  A
+ * call run inline that took longer than SRV_CORK_NS uncorks before the next
+ * one starts, so a reply waits behind slow handlers at most once (and at
+ * most the inline budget, after which the watchdog's new owner uncorks). */
+#define SRV_CORK_NS 50000
+
+static void
+srv_conn_cork(srv_conn *sc, int on)
+{
+  if (sc->tr->cork == NULL || sc->corked == on)
+    return;
+  sc->corked = on;
+  sc->tr->cork(sc->conn, on);
+}
+
+/* Uncorks sc and writes the batch; PLUMB_OK (sc->tail set if the peer
+ * left some of it to us) or the transport's error. */
+static int
+srv_conn_uncork(srv_conn *sc)
+{
+  if (!sc->corked)
+    return PLUMB_OK;
+  srv_conn_cork(sc, 0);
+  int st = sc->tr->flush(sc->conn);
+  if (st == PLUMB_EAGAIN) {
+    sc->tail = 1;
+    if (sc->blocked_since == 0)
+      sc->blocked_since = plumb__now_ns();
+    return PLUMB_OK;
+  }
+  return st;
 }
 
 /* Serves a connection its worker owns: first pushes out queued replies
@@ -316,6 +355,14 @@ again:
      * whole frame inside), so an event from then on is seen at parking. */
     if (sc->edge) {
       int rs = sc->tr->rx_state(sc->conn);
+      if (rs == PLUMB__RX_WHOLE && sc->inline_ns <= SRV_CORK_NS) {
+        srv_conn_cork(sc, 1);
+      } else if (sc->corked) { /* the burst is served: its replies go */
+        if ((st = srv_conn_uncork(sc)) != PLUMB_OK)
+          goto write_failed;
+        if (sc->tail)
+          goto park_write;
+      }
       if (rs != PLUMB__RX_WHOLE && !atomic_exchange(&sc->dirty, 0) &&
           rs == PLUMB__RX_DRAINED && !atomic_load(&sc->hup))
         break;
@@ -352,6 +399,10 @@ again:
       goto again; /* its reply may be queued: flush first */
     }
   }
+  if ((st = srv_conn_uncork(sc)) != PLUMB_OK)
+    goto write_failed;
+  if (sc->tail)
+    goto park_write;
   if (plumb__srv_check_partial(s, sc, plumb__now_ns()) != PLUMB_OK)
     goto drop;
   /* Do not keep a huge frame's buffers around once it is served. */
@@ -378,15 +429,25 @@ again:
   pthread_mutex_lock(&sc->mu);
   goto drop;
 park_calls: /* not watched: the call that ends the pause resumes it */
+  if ((st = srv_conn_uncork(sc)) != PLUMB_OK)
+    goto write_failed;
+  if (sc->tail)
+    goto park_write;
   pthread_mutex_unlock(&sc->mu);
   atomic_store(&sc->state, SRV_PARKED);
   return;
 park_write:
+  if ((st = srv_conn_uncork(sc)) != PLUMB_OK)
+    goto write_failed;
   if (sc->edge_armed && srv_conn_edge_off(s, sc) != PLUMB_OK)
     goto drop;
   if (plumb__srv_park_write(s, sc, plumb__now_ns()) == PLUMB_OK)
     return;
+write_failed:
+  plumb__log(PLUMB__LOG_INFO, "dropping client %s: %s",
+             PLUMB__PEER(&sc->peer), plumb_strerror(st));
 drop:
+  srv_conn_cork(sc, 0);
   pthread_mutex_unlock(&sc->mu);
   plumb__srv_conn_drop(s, sc);
 }

@@ -370,6 +370,7 @@ const plumb_transport plumb__tran_pipe = {
   .send = pipe_send,
   .try_send = pipe_try_send,
   .flush = pipe_flush,
+  .cork = plumb__fdconn_cork,
   .write_wait = plumb__fdconn_write_wait,
   .rx_partial = plumb__fdconn_rx_partial,
   .rx_level = 1,

@@ -68,7 +68,9 @@ plumb__stream_free(plumb__stream *s)
   plumb__rx_release(s->pool, &s->charged);
   plumb__buf_free(&s->rx);
   plumb__buf_free(&s->tail);
+  plumb__buf_free(&s->batch);
   s->off = s->toff = s->body = 0;
+  s->corked = 0;
 }
 
 /* Waits until fd polls for events or the deadline passes (or the wake fd
@@ -256,6 +258,44 @@ stream_write_error(int err)
   return PLUMB_ESYS;
 }
 
+/* Writes the corked batch with one non-blocking write; what the peer does
+ * not take becomes the kept tail (there is none while a batch is held:
+ * try_send() batches nothing while a tail is pending).  PLUMB_OK, or the
+ * write's error. */
+static int
+stream_batch_out(plumb__stream *s)
+{
+  if (s->batch.len == 0)
+    return PLUMB_OK;
+  struct iovec v = { s->batch.data, s->batch.len };
+  ssize_t w;
+  do
+    w = stream_write(s, &v, 1);
+  while (w < 0 && errno == EINTR);
+  if (w < 0) {
+    int st = stream_write_error(errno);
+    if (st != PLUMB_EAGAIN)
+      return st;
+    w = 0;
+  }
+  if ((size_t)w < s->batch.len) { /* the rest is the tail: swap buffers */
+    plumb_buf t = s->tail;
+    s->tail = s->batch;
+    s->toff = (size_t)w;
+    s->batch = t;
+  }
+  s->batch.len = 0;
+  if (s->batch.cap > STREAM_RX_KEEP)
+    plumb__buf_free(&s->batch);
+  return PLUMB_OK;
+}
+
+void
+plumb__stream_cork(plumb__stream *s, int on)
+{
+  s->corked = on != 0;
+}
+
 int
 plumb__stream_try_send(plumb__stream *s, const struct iovec *iov, int iovcnt)
 {
@@ -270,6 +310,24 @@ plumb__stream_try_send(plumb__stream *s, const struct iovec *iov, int iovcnt)
   if ((st = stream_frame_iov(s, iov, iovcnt, prefix, v, &n, &total)) !=
       PLUMB_OK)
     return st;
+  size_t flen = total + PLUMB__STREAM_PREFIX;
+  if (s->batch.len != 0 &&
+      (!s->corked || s->batch.len + flen > PLUMB__STREAM_BATCH)) {
+    /* the batch goes first, so frames keep their order */
+    if ((st = stream_batch_out(s)) != PLUMB_OK)
+      return st;
+    if (s->toff < s->tail.len)
+      return PLUMB_EAGAIN; /* this frame not taken */
+  }
+  if (s->corked && flen <= PLUMB__STREAM_BATCH) {
+    if (plumb__buf_reserve(&s->batch, s->batch.len + flen) != PLUMB_OK)
+      return PLUMB_EAGAIN; /* not taken: the core queues it */
+    for (int i = 0; i < n; i++) {
+      memcpy(s->batch.data + s->batch.len, v[i].iov_base, v[i].iov_len);
+      s->batch.len += v[i].iov_len;
+    }
+    return PLUMB_OK;
+  }
   if (!s->wsock && !s->pipe_grown && total >= STREAM_BODY_MIN)
     stream_grow_pipe(s, total + PLUMB__STREAM_PREFIX);
   do
@@ -300,6 +358,10 @@ plumb__stream_try_send(plumb__stream *s, const struct iovec *iov, int iovcnt)
 int
 plumb__stream_flush(plumb__stream *s)
 {
+  int st;
+  if (!s->corked && s->toff >= s->tail.len &&
+      (st = stream_batch_out(s)) != PLUMB_OK)
+    return st;
   while (s->toff < s->tail.len) {
     struct iovec v = { s->tail.data + s->toff, s->tail.len - s->toff };
     ssize_t w = stream_write(s, &v, 1);
@@ -728,6 +790,12 @@ plumb__fdconn_flush(plumb_conn *pc)
   if (atomic_load(&c->shut))
     return PLUMB_ECLOSED;
   return plumb__stream_flush(&c->st);
+}
+
+void
+plumb__fdconn_cork(plumb_conn *pc, int on)
+{
+  plumb__stream_cork(&((plumb__fdconn *)pc)->st, on);
 }
 
 int

@@ -77,6 +77,10 @@ typedef struct plumb__stream {
   int split;
   plumb_buf tail;     /* try_send: unsent rest of a frame, tail.data[toff..) */
   size_t toff;
+  /* Corked (plumb__stream_cork): whole frames try_send took and has not
+   * written yet, batch.data[0..len), written in one go once uncorked. */
+  plumb_buf batch;
+  int corked;
   plumb__rx_pool *pool; /* server side: charged for rx while it is busy */
   size_t charged;       /* bytes of pool this stream holds */
   /* The last read of rfd returned less than it asked for, or EAGAIN: the
@@ -142,6 +146,14 @@ int plumb__stream_rx_state(const plumb__stream *s);
 int plumb__stream_try_send(plumb__stream *s, const struct iovec *iov,
                            int iovcnt);
 int plumb__stream_flush(plumb__stream *s);
+/* transport.h's cork(): while on, try_send() appends whole frames to
+ * `batch` (up to PLUMB__STREAM_BATCH bytes; a frame that would overflow it
+ * writes the batch first, and a larger frame is written at once), and
+ * flush() pushes out only a kept tail.  Once off, the next try_send() or
+ * flush() writes the batch in one system call; what the peer does not
+ * take becomes the kept tail. */
+void plumb__stream_cork(plumb__stream *s, int on);
+#define PLUMB__STREAM_BATCH (64u * 1024u)
 
 /* A connection over a stream (base first: a transport may embed it first
  * in its own struct).  Sockets: rfd == wfd, no wakefd; shutdown() is
@@ -198,6 +210,7 @@ int plumb__fdconn_fd(plumb_conn *c);
 int plumb__fdconn_try_send(plumb_conn *c, const struct iovec *iov,
                            int iovcnt);
 int plumb__fdconn_flush(plumb_conn *c);
+void plumb__fdconn_cork(plumb_conn *c, int on);
 int plumb__fdconn_write_wait(plumb_conn *c, int *fd, uint32_t *events);
 size_t plumb__fdconn_rx_partial(plumb_conn *c);
 int plumb__fdconn_rx_state(plumb_conn *c);

@@ -308,6 +308,7 @@ const plumb_transport plumb__tran_tcp = {
   .send = plumb__fdconn_send,
   .try_send = plumb__fdconn_try_send,
   .flush = plumb__fdconn_flush,
+  .cork = plumb__fdconn_cork,
   .write_wait = plumb__fdconn_write_wait,
   .rx_partial = plumb__fdconn_rx_partial,
   .rx_level = 1,

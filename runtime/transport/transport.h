@@ -169,6 +169,14 @@ struct plumb_transport {
    * at a time per connection, concurrently with one recv(). */
   int (*try_send)(plumb_conn *c, const struct iovec *iov, int iovcnt);
   int (*flush)(plumb_conn *c);
+  /* Optional (NULL: every frame is written as it is offered).  cork(c, 1)
+   * lets try_send() keep whole frames inside the connection, to be
+   * written together - one system call for many replies - by the first
+   * try_send() or flush() after cork(c, 0); flush() while corked pushes
+   * out only a kept tail.  The server corks a connection while it serves
+   * frames already read in one go, and uncorks it before it reads again
+   * or leaves it (srv_conn.c).  Same rule as try_send(). */
+  void (*cork)(plumb_conn *c, int on);
   int (*write_wait)(plumb_conn *c, int *fd, uint32_t *events);
   /* Receives one whole frame into buf (buf->len = its length).  With
    * deadline PLUMB_NOWAIT it returns PLUMB_EAGAIN unless a whole frame is

@@ -370,6 +370,47 @@ test_parallel_raw(void)
   raw_close(&r);
 }
 
+/* Replies leave together (srv_conn.c, docs/RUNTIME.md): the replies to
+ * requests read in one go go out in one write - but never wait long behind
+ * a slow call read with them.  Eight adds, then a 300 ms nap, sent back
+ * to back: every add is answered (right) before the nap, within 150 ms.
+ * (mq: a queue pair is 2 deep under the default RLIMIT_MSGQUEUE, so one
+ * add and the nap.) */
+static void
+test_reply_not_held(void)
+{
+  raw r;
+  plumb__frame f;
+  int adds = 0, wrong = 0;
+  const int N = strcmp(g_tr, "mq") == 0 ? 1 : 8;
+  long long last_add = -1, nap_ms = -1;
+  CU_ASSERT_EQUAL_FATAL(raw_open(&r), PLUMB_OK);
+  long long t0 = ptest_now_ms();
+  for (uint32_t i = 1; i <= (uint32_t)N; i++)
+    CU_ASSERT_EQUAL(raw_pair(&r, PLUMB__FRAME_REQUEST, i, TEST_ADD, NULL, -1,
+                             (int32_t)i, 1), PLUMB_OK);
+  CU_ASSERT_EQUAL(raw_pair(&r, PLUMB__FRAME_REQUEST, 99, TEST_NAP, NULL, -1,
+                           300, 5), PLUMB_OK);
+  for (int k = 0; k < N + 1 && raw_recv(&r, 3000, &f) == PLUMB_OK; k++) {
+    if (f.call_id == 99) {
+      nap_ms = ptest_now_ms() - t0;
+      CU_ASSERT_EQUAL(reply_int(&f), 5);
+      CU_ASSERT_EQUAL(adds, N); /* every add before the nap */
+      continue;
+    }
+    adds++;
+    last_add = ptest_now_ms() - t0;
+    wrong += reply_int(&f) != (int32_t)f.call_id + 1;
+  }
+  printf("\n    %s: %d adds answered by %lld ms, the 300 ms nap at %lld ms",
+         g_tr, N, last_add, nap_ms);
+  CU_ASSERT_EQUAL(adds, N);
+  CU_ASSERT_EQUAL(wrong, 0);
+  CU_ASSERT(last_add >= 0 && last_add < 150);
+  CU_ASSERT(nap_ms >= 290);
+  raw_close(&r);
+}
+
 /* ---- edge-triggered connections: no lost wake-up ------------------------ */
 
 typedef struct add_arg {
@@ -1100,6 +1141,8 @@ test_steady_allocs(void)
 static const ptest_case cases[] = {
   { "parallel: 4 threads, one handle", test_parallel_threads },
   { "parallel: 4 pipelined raw requests", test_parallel_raw },
+  { "replies read together leave together, never held behind a slow call",
+    test_reply_not_held },
   { "conn_max_calls: 40 pipelined", test_conn_limit },
   { "serialized object", test_serialize },
   { "oneway order under load", test_oneway_order },
