@@ -13,10 +13,15 @@
  * docs/IDL-MAPPING.md ("Running plumbc") lists every status and message.
  */
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "back.h"
 #include "compat.h"
@@ -39,6 +44,37 @@
 #ifndef FREE_AT_EXIT
 #define FREE_AT_EXIT 0
 #endif
+
+/* plumbc allocates a lot and frees little until it exits: a large file's
+ * tree and the back ends' pool are tens of megabytes (gen_big_idl.py 20000:
+ * 39 MB).  With glibc's defaults the heap grows and shrinks in small steps
+ * and every new 4 KiB page faults: a tenth of the run.  So the heap grows
+ * 64 MiB at a time, is never trimmed, big blocks come from it too, and
+ * the kernel may back it with huge pages (madvise; a no-op where THP is
+ * off or the allocator is not glibc's).  Measured on that file: 0.54 ->
+ * 0.45 s wall, system time halved. */
+static void
+tune_heap(void)
+{
+#if defined(__GLIBC__) && defined(M_TOP_PAD)
+  enum { PAD = 64 << 20 };
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
+  mallopt(M_TOP_PAD, PAD);
+  /* a block larger than what the heap has yet: it extends the heap by
+   * itself plus PAD, and that whole extension is madvised */
+  void *p = malloc(1 << 20);
+  if (p != NULL) {
+    long pg = sysconf(_SC_PAGESIZE);
+    uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t end = ((uintptr_t)sbrk(0)) & ~(uintptr_t)(pg > 0 ? pg - 1 : 4095);
+    if (end > start)
+      (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+    free(p);
+  }
+#endif
+}
 
 #ifndef PLUMBC_IDLDIR /* set by meson: $datadir/plumb/idl */
 #define PLUMBC_IDLDIR "/usr/local/share/plumb/idl"
@@ -146,6 +182,7 @@ free_macros(char **m, size_t n)
 int
 main(int argc, char **argv)
 {
+  tune_heap();
   const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
   size_t ndirs = 0;
   /* -D NAME[=VAL] / -U NAME as front.h wants them: "NAME[=VAL]" / "-NAME" */
