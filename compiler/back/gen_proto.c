@@ -154,6 +154,8 @@ static void
 scan(const idl_node *scope)
 {
   for (const idl_node *c = scope->children; c != NULL; c = c->next) {
+    if (uses_any && uses_objref && uses_oneway)
+      return; /* every import is known: the rest cannot add one */
     if (!node_main(c))
       continue;
     if (c->kind == IDL_MODULE) {
