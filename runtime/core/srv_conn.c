@@ -258,13 +258,15 @@ srv_conn_run_inline(srv_worker *w, srv_conn *sc)
 {
   int me = SRV_INLINE + w->id;
   int64_t at = plumb__now_ns() + SRV_INLINE_NS;
+  int corked = sc->corked;
 
   atomic_store(&sc->next_check, at);
   atomic_store(&sc->state, me);
   pthread_mutex_unlock(&sc->mu);
   plumb__srv_wd_start(w->s); /* ticks while calls run inline */
   plumb__srv_calls_run_mine(w);
-  int64_t took = plumb__now_ns() - (at - SRV_INLINE_NS);
+  /* timed only while corked: that is when a slow call holds replies */
+  int64_t took = corked ? plumb__now_ns() - (at - SRV_INLINE_NS) : 0;
   if (!atomic_compare_exchange_strong(&sc->state, &me, SRV_OWNED))
     return 1;
   pthread_mutex_lock(&sc->mu);
