@@ -445,6 +445,7 @@ park_write:
     goto drop;
   if (plumb__srv_park_write(s, sc, plumb__now_ns()) == PLUMB_OK)
     return;
+  goto drop; /* as before: a timed-out or unwatchable peer goes */
 write_failed:
   plumb__log(PLUMB__LOG_INFO, "dropping client %s: %s",
              PLUMB__PEER(&sc->peer), plumb_strerror(st));
