@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "bigbytes.h"
+#include "flat.h"
+#include "pbwire.h"
 
 /* 1 if field fd may go by reference. */
 static int
@@ -29,25 +31,24 @@ big_field(const ProtobufCFieldDescriptor *fd)
          (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) == 0;
 }
 
-static size_t
-put_varint(uint8_t *p, uint64_t v)
-{
-  size_t n = 0;
-  while (v >= 0x80) {
-    p[n++] = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  p[n++] = (uint8_t)v;
-  return n;
-}
-
 int
 plumb__scatter_pack(const ProtobufCMessage *m, plumb_buf *head,
                     size_t max_body, plumb__scatter *sc)
 {
   alignas(max_align_t) unsigned char copy[PLUMB__BIG_COPY_MAX];
   const ProtobufCMessage *src = m;
+  size_t flat = m != NULL ? plumb__flat_size(m) : 0;
 
+  if (flat != SIZE_MAX) { /* no big field in a flat message (flat.h) */
+    sc->n = 0;
+    sc->head_len = sc->len = flat;
+    if (flat > max_body)
+      return PLUMB_ETOOBIG;
+    if (plumb__buf_reserve(head, flat ? flat : 1) != PLUMB_OK)
+      return PLUMB_ENOMEM;
+    head->len = m != NULL ? plumb__flat_pack(m, head->data) : 0;
+    return PLUMB_OK;
+  }
   memset(sc, 0, sizeof *sc);
   if (m != NULL && m->descriptor->sizeof_message <= sizeof copy) {
     const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -69,9 +70,11 @@ plumb__scatter_pack(const ProtobufCMessage *m, plumb_buf *head,
       plumb__big_ref *r = &sc->big[sc->n++];
       r->data = b->data;
       r->len = b->len;
-      r->hdr_len = (uint8_t)put_varint(r->hdr, (uint64_t)fd->id << 3 |
-                                                   PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
-      r->hdr_len += (uint8_t)put_varint(r->hdr + r->hdr_len, b->len);
+      uint64_t tag = (uint64_t)fd->id << 3 |
+                     PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+      r->hdr_len = (uint8_t)plumb__pb_put_varint(r->hdr, tag);
+      r->hdr_len +=
+          (uint8_t)plumb__pb_put_varint(r->hdr + r->hdr_len, b->len);
     }
   }
   sc->head_len = src ? protobuf_c_message_get_packed_size(src) : 0;
@@ -109,22 +112,6 @@ typedef struct big_cut {
   unsigned seen;            /* occurrences of its number */
 } big_cut;
 
-/* Reads a varint from [*p, end) (already checked by the scan). */
-static int
-get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-  uint64_t x = 0;
-  for (unsigned i = 0; i < 10 && *p < end; i++) {
-    uint8_t b = *(*p)++;
-    x |= (uint64_t)(b & 0x7f) << (7 * i);
-    if ((b & 0x80) == 0) {
-      *v = x;
-      return 0;
-    }
-  }
-  return -1;
-}
-
 /* Walks the top level of p[0..len): the big fields into cut (at most
  * PLUMB__BIG_MAX), counting every occurrence of their numbers.  Returns
  * how many were found, 0 on anything unexpected. */
@@ -138,11 +125,11 @@ big_find(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
   while (p < end) {
     const uint8_t *at = p;
     uint64_t tag, v = 0;
-    if (get_varint(&p, end, &tag) < 0)
+    if (plumb__pb_get_varint(&p, end, 10, &tag) == 0)
       return 0;
     switch (tag & 7) {
     case PROTOBUF_C_WIRE_TYPE_VARINT:
-      if (get_varint(&p, end, &v) < 0)
+      if (plumb__pb_get_varint(&p, end, 10, &v) == 0)
         return 0;
       break;
     case PROTOBUF_C_WIRE_TYPE_64BIT:
@@ -156,7 +143,8 @@ big_find(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
       p += 4;
       break;
     case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
-      if (get_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+      if (plumb__pb_get_varint(&p, end, 10, &v) == 0 ||
+          v > (uint64_t)(end - p))
         return 0;
       p += v;
       break;

@@ -9,6 +9,8 @@
  * scanned-member slabs past the first 16 fields seen, the required-field
  * bitmap past 128 fields, one array per repeated field, one block per
  * string / non-empty bytes / unknown field, the unknown-field table.
+ * A flat message (flat.h) skips the scan: flat.c decodes it into its
+ * struct alone, or declines and the scan and protobuf-c decide as ever.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +19,8 @@
 #include "arena_internal.h"
 #include "bigbytes.h"
 #include "decode.h"
+#include "flat.h"
+#include "pbwire.h"
 
 #define DEC_ALIGN 16u                /* the arena's allocation granule */
 #define DEC_SLAB_FIRST 16u           /* scanned members on unpack's stack */
@@ -65,23 +69,6 @@ dec_fail(dec_scan *sc, const uint8_t *at, const char *fmt, ...)
   return PLUMB_EBADBODY;
 }
 
-/* Reads a varint of at most max bytes from [*p, end): 0 ok, -1 bad. */
-static int
-dec_varint(const uint8_t **p, const uint8_t *end, unsigned max, uint64_t *v)
-{
-  uint64_t x = 0;
-  const uint8_t *q = *p;
-  for (unsigned i = 0; i < max && q < end; i++, q++) {
-    x |= (uint64_t)(*q & 0x7f) << (7 * i);
-    if ((*q & 0x80) == 0) {
-      *p = q + 1;
-      *v = x;
-      return 0;
-    }
-  }
-  return -1;
-}
-
 /* Arena bytes of unpack's slabs for n scanned members. */
 static size_t
 dec_slabs(size_t n)
@@ -125,32 +112,13 @@ dec_elem_size(ProtobufCType t)
   }
 }
 
-/* The wire type a (non-packed) value of type t has. */
-static unsigned
-dec_wire_of(ProtobufCType t)
-{
-  switch (t) {
-  case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_FIXED64:
-  case PROTOBUF_C_TYPE_DOUBLE:
-    return PROTOBUF_C_WIRE_TYPE_64BIT;
-  case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FIXED32:
-  case PROTOBUF_C_TYPE_FLOAT:
-    return PROTOBUF_C_WIRE_TYPE_32BIT;
-  case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_BYTES:
-  case PROTOBUF_C_TYPE_MESSAGE:
-    return PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-  default:
-    return PROTOBUF_C_WIRE_TYPE_VARINT;
-  }
-}
-
 /* Elements of a packed repeated scalar field in p[0..len); -1 if the bytes
  * cannot be whole elements. */
 static long long
 dec_packed_count(ProtobufCType t, const uint8_t *p, size_t len)
 {
   size_t n = 0;
-  switch (dec_wire_of(t)) {
+  switch (plumb__pb_wire_of(t)) {
   case PROTOBUF_C_WIRE_TYPE_64BIT:
     return len % 8 ? -1 : (long long)(len / 8);
   case PROTOBUF_C_WIRE_TYPE_32BIT:
@@ -218,7 +186,8 @@ plumb__decode_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p,
     }
     const uint8_t *at = p;
     uint64_t tag, v = 0;
-    if (dec_varint(&p, fr->end, 5, &tag) < 0 || (tag >> 3) > DEC_FIELD_MAX)
+    if (plumb__pb_get_varint(&p, fr->end, 5, &tag) == 0 ||
+        (tag >> 3) > DEC_FIELD_MAX)
       return dec_fail(&sc, at, "bad field tag");
     unsigned wt = (unsigned)(tag & 7);
     uint32_t num = (uint32_t)(tag >> 3);
@@ -232,7 +201,7 @@ plumb__decode_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p,
     fr->n_members++;
     switch (wt) {
     case PROTOBUF_C_WIRE_TYPE_VARINT:
-      if (dec_varint(&p, fr->end, 10, &v) < 0)
+      if (plumb__pb_get_varint(&p, fr->end, 10, &v) == 0)
         return dec_fail(&sc, at, "field '%s' (number %u): bad varint", name,
                         num);
       break;
@@ -246,7 +215,7 @@ plumb__decode_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p,
       break;
     }
     case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
-      if (dec_varint(&p, fr->end, 5, &v) < 0 || v > UINT32_MAX ||
+      if (plumb__pb_get_varint(&p, fr->end, 5, &v) == 0 || v > UINT32_MAX ||
           v > (uint64_t)(fr->end - p))
         return dec_fail(&sc, at, "field '%s' (number %u): length past the "
                         "end of its message", name, num);
@@ -272,7 +241,7 @@ plumb__decode_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p,
         fr->rep_seen |= 1ull << idx;
     }
     if (wt != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED) {
-      if (dec_wire_of(fd->type) != wt)
+      if (plumb__pb_wire_of(fd->type) != wt)
         return dec_fail(&sc, at, "field '%s' (number %u): wrong wire type "
                         "for its type", name, num);
       if (rep)
@@ -336,6 +305,66 @@ plumb__decode_body(const plumb__decode_limits *lim, plumb__decode_pool *pool,
                                    taken, NULL, why, whylen);
 }
 
+/* The budgets a decode of need bytes must fit (*cap: the per-request cap,
+ * 0 = none), and need taken from the pool: PLUMB_OK, or PLUMB_ETOOBIG /
+ * PLUMB_EBUSY with why set. */
+static int
+dec_admit(const plumb__decode_limits *lim, plumb__decode_pool *pool,
+          size_t need, size_t frame_len, size_t *cap, char *why,
+          size_t whylen)
+{
+  *cap = 0;
+  if (lim->budget != 0) {
+    *cap = (size_t)lim->budget * frame_len + PLUMB__DECODE_BUDGET_BASE;
+    if (need > *cap) {
+      snprintf(why, whylen, "decoding needs %zu bytes, over the per-request "
+               "budget of %zu (decode_budget %u x %zu-byte frame + 1 MiB)",
+               need, *cap, lim->budget, frame_len);
+      return PLUMB_ETOOBIG;
+    }
+  }
+  if (pool != NULL && pool->max != 0 && need > pool->max) {
+    snprintf(why, whylen, "decoding needs %zu bytes, more than the server's "
+             "max_decode_memory of %zu", need, pool->max);
+    return PLUMB_ETOOBIG;
+  }
+  if (dec_take(pool, need) != PLUMB_OK) {
+    snprintf(why, whylen, "server busy: %zu bytes of decode memory in use, "
+             "this request needs %zu more (max_decode_memory %zu); retry",
+             atomic_load(&pool->in_use), need, pool->max);
+    return PLUMB_EBUSY;
+  }
+  return PLUMB_OK;
+}
+
+/* A flat message (flat.h): no pre-scan is needed - one level, and the
+ * memory is the struct alone - and flat.c decodes it.  PLUMB_EAGAIN: the
+ * body is not the simple case (nothing taken from the pool): the caller
+ * takes the general path, which decides. */
+static int
+dec_flat(const plumb__decode_limits *lim, plumb__decode_pool *pool,
+         const ProtobufCMessageDescriptor *d, plumb_arena *a,
+         const uint8_t *p, size_t len, size_t frame_len,
+         ProtobufCMessage **out, size_t *taken, char *why, size_t whylen)
+{
+  size_t need = dec_round(d->sizeof_message), cap;
+  ProtobufCMessage *m;
+  int st = dec_admit(lim, pool, need, frame_len, &cap, why, whylen);
+
+  if (st != PLUMB_OK)
+    return st;
+  /* out of memory: the general path fails as it always did */
+  if ((m = plumb_arena_alloc(a, d->sizeof_message)) != NULL)
+    d->message_init(m);
+  if (m == NULL || !plumb__flat_unpack(d, p, len, m)) {
+    plumb__decode_release(pool, need);
+    return PLUMB_EAGAIN;
+  }
+  *out = m;
+  *taken = pool != NULL ? need : 0;
+  return PLUMB_OK;
+}
+
 int
 plumb__decode_body_borrow(const plumb__decode_limits *lim,
                           plumb__decode_pool *pool,
@@ -352,29 +381,18 @@ plumb__decode_body_borrow(const plumb__decode_limits *lim,
   *taken = 0;
   if (borrowed != NULL)
     *borrowed = 0;
+  if (why != NULL && whylen > 0)
+    why[0] = '\0';
+  if (plumb__flat_is(d) &&
+      (st = dec_flat(lim, pool, d, a, p, len, frame_len, out, taken, why,
+                     whylen)) != PLUMB_EAGAIN)
+    return st;
   st = plumb__decode_scan(d, p, len, lim->max_depth, &need, why, whylen);
   if (st != PLUMB_OK)
     return st;
-  if (lim->budget != 0) {
-    cap = (size_t)lim->budget * frame_len + PLUMB__DECODE_BUDGET_BASE;
-    if (need > cap) {
-      snprintf(why, whylen, "decoding needs %zu bytes, over the per-request "
-               "budget of %zu (decode_budget %u x %zu-byte frame + 1 MiB)",
-               need, cap, lim->budget, frame_len);
-      return PLUMB_ETOOBIG;
-    }
-  }
-  if (pool != NULL && pool->max != 0 && need > pool->max) {
-    snprintf(why, whylen, "decoding needs %zu bytes, more than the server's "
-             "max_decode_memory of %zu", need, pool->max);
-    return PLUMB_ETOOBIG;
-  }
-  if (dec_take(pool, need) != PLUMB_OK) {
-    snprintf(why, whylen, "server busy: %zu bytes of decode memory in use, "
-             "this request needs %zu more (max_decode_memory %zu); retry",
-             atomic_load(&pool->in_use), need, pool->max);
-    return PLUMB_EBUSY;
-  }
+  if ((st = dec_admit(lim, pool, need, frame_len, &cap, why, whylen)) !=
+      PLUMB_OK)
+    return st;
   plumb__arena_limit(a, cap);
   if (borrowed != NULL)
     *out = plumb__borrow_unpack(d, plumb_arena_allocator(a), p, len,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "call.h"
+#include "pbwire.h"
 #include "sysexc.h"
 
 #define SYS_REPO_PREFIX "IDL:omg.org/CORBA/"
@@ -112,18 +113,6 @@ plumb__sysexc_for_status(int st)
 
 /* ---- wire form ------------------------------------------------------- */
 
-static size_t
-put_varint(uint8_t *p, uint64_t v)
-{
-  size_t n = 0;
-  while (v >= 0x80) {
-    p[n++] = (uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  p[n++] = (uint8_t)v;
-  return n;
-}
-
 size_t
 plumb__sysexc_encode(int code, uint32_t minor, int completed,
                      uint8_t buf[PLUMB__SYSEXC_BODY_MAX])
@@ -134,16 +123,16 @@ plumb__sysexc_encode(int code, uint32_t minor, int completed,
                    plumb_sysexc_name(code));
   size_t idlen = k > 0 && (size_t)k < sizeof id ? (size_t)k : 0;
   buf[n++] = 0x0a; /* field 1, length-delimited */
-  n += put_varint(buf + n, idlen);
+  n += plumb__pb_put_varint(buf + n, idlen);
   memcpy(buf + n, id, idlen);
   n += idlen;
   if (minor != 0) {
     buf[n++] = 0x10; /* field 2, varint */
-    n += put_varint(buf + n, minor);
+    n += plumb__pb_put_varint(buf + n, minor);
   }
   if (completed != 0) {
     buf[n++] = 0x18; /* field 3, varint */
-    n += put_varint(buf + n, (uint32_t)completed);
+    n += plumb__pb_put_varint(buf + n, (uint32_t)completed);
   }
   return n;
 }
@@ -152,20 +141,11 @@ plumb__sysexc_encode(int code, uint32_t minor, int completed,
 static int
 get_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
 {
-  uint64_t r = 0;
-  for (unsigned sh = 0; sh < 70; sh += 7) {
-    if (*i >= n)
-      return -1;
-    uint8_t b = p[(*i)++];
-    if (sh == 63 && b > 1)
-      return -1;
-    r |= (uint64_t)(b & 0x7f) << sh;
-    if ((b & 0x80) == 0) {
-      *v = r;
-      return 0;
-    }
-  }
-  return -1;
+  const uint8_t *q = p + *i;
+  if (plumb__pb_get_varint64(&q, p + n, v) == 0)
+    return -1;
+  *i = (size_t)(q - p);
+  return 0;
 }
 
 int
