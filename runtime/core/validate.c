@@ -261,6 +261,11 @@ v_field(vctx *x, const ProtobufCFieldDescriptor *fd,
         unsigned depth)
 {
   const char *base = (const char *)m;
+  /* Nothing to check - one value of a plain type, most fields - and so no
+   * path to keep either. */
+  if (fc->kind == PLUMB_CK_NONE && fd->label != PROTOBUF_C_LABEL_REPEATED &&
+      fd->type != PROTOBUF_C_TYPE_STRING)
+    return PLUMB_OK;
   size_t old = path_push(x, fd->name, 0, false);
   int st = PLUMB_OK;
 
