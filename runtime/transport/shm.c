@@ -491,9 +491,9 @@ shm_conn_attach(shm_conn *c, uint8_t *map, size_t len, uint32_t ring,
 {
   plumb__shm_chan *ch = (plumb__shm_chan *)map;
   plumb__shm_ring req = { &ch->req, map + PLUMB_SHM_HDR_SIZE, ring, 0,
-                           c->sock, 0, 0 };
+                           c->sock, 0, 0, 0 };
   plumb__shm_ring rep = { &ch->rep, map + PLUMB_SHM_HDR_SIZE + ring, ring, 0,
-                           c->sock, 0, 0 };
+                           c->sock, 0, 0, 0 };
   int me = c->side, peer = 1 - c->side;
 
   c->map = map;
@@ -843,7 +843,7 @@ shm_dial(const char *addr, const plumb_tran_opts *opts, int64_t deadline,
                   a.poll_us);
   /* Positions start where the server left them (zero). */
   c->tx.pos = c->tx.peer = atomic_load(&ch->req.tail);
-  c->rx.pos = c->rx.pub = atomic_load(&ch->rep.head);
+  c->rx.pos = c->rx.pub = c->rx.seen = atomic_load(&ch->rep.head);
   *out = &c->base;
   return PLUMB_OK;
 
@@ -1010,8 +1010,9 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
         p = (const uint8_t *)hdr + off;
         avail = sizeof(hdr) - off;
       } else {
-        p = (const uint8_t *)iov[src].iov_base + off;
+        /* an empty piece may have a NULL base: no arithmetic on it */
         avail = iov[src].iov_len - off;
+        p = avail ? (const uint8_t *)iov[src].iov_base + off : NULL;
       }
       if (avail == 0) {
         src++;

@@ -30,17 +30,24 @@
 #endif
 
 int
-plumb__shm_ring_readable(const plumb__shm_ring *r, uint32_t *avail,
+plumb__shm_ring_readable(plumb__shm_ring *r, uint32_t *avail,
                          uint32_t *tail_seen)
 {
-  uint32_t tail = atomic_load_explicit(&r->ctl->tail, memory_order_acquire);
-  uint32_t n = tail - r->pos;
+  uint32_t tail, n = r->seen - r->pos;
 
+  if (n != 0 && n <= r->size) { /* announced before, not yet read */
+    *tail_seen = r->seen;
+    *avail = n;
+    return PLUMB_OK;
+  }
+  tail = atomic_load_explicit(&r->ctl->tail, memory_order_acquire);
+  n = tail - r->pos;
   *tail_seen = tail;
   if (n > r->size) {
     *avail = 0;
     return PLUMB_EPROTO;
   }
+  r->seen = tail;
   *avail = n;
   return PLUMB_OK;
 }

@@ -68,6 +68,7 @@ typedef struct plumb__shm_ring {
   int bell; /* producer: socket to ring when the consumer armed its bell */
   uint32_t peer; /* producer: the head it last read (validated) */
   uint32_t pub;  /* consumer: the head it last published */
+  uint32_t seen; /* consumer: the tail it last read (validated) */
 } plumb__shm_ring;
 
 /* Values of a ring's cons_waiting / prod_waiting flag. */
@@ -75,8 +76,12 @@ typedef struct plumb__shm_ring {
 #define PLUMB_SHM_WAIT_BELL 2u  /* in the core's epoll: ring `bell` once */
 
 /* Bytes the consumer may read now (*avail); PLUMB_EPROTO if the peer's
- * tail is impossible.  *tail_seen receives the tail value observed. */
-int plumb__shm_ring_readable(const plumb__shm_ring *r, uint32_t *avail,
+ * tail is impossible.  *tail_seen receives the tail value observed.  The
+ * tail last read is kept: while bytes it announced remain, the shared word
+ * is not read at all (a burst of frames costs one cache-line transfer, not
+ * one each), so *avail may be less than the truth, never more; *avail == 0
+ * means it was read afresh. */
+int plumb__shm_ring_readable(plumb__shm_ring *r, uint32_t *avail,
                              uint32_t *tail_seen);
 /* Bytes the producer may write now (*space); PLUMB_EPROTO if the peer's
  * head is impossible.  *head_seen receives the head value observed.  The
