@@ -60,6 +60,8 @@ typedef struct srv_call {
   _Atomic int cancelled; /* CANCEL frame, or the connection went away */
   int64_t deadline;      /* CLOCK_MONOTONIC ns; 0 = none */
   int64_t arrived;       /* when it was read */
+  int fresh;             /* kept by its reader to run next (srv_calls.c):
+                            `arrived` is still "now" when it starts */
   plumb__frame f;        /* points into rx */
   plumb_buf rx;          /* the request (swapped with the reader's) */
   plumb_buf tx;          /* the packed reply */

@@ -257,7 +257,9 @@ static int
 srv_conn_run_inline(srv_worker *w, srv_conn *sc)
 {
   int me = SRV_INLINE + w->id;
-  int64_t at = plumb__now_ns() + SRV_INLINE_NS;
+  /* a call just read has its start time already (srv_calls.c, fresh) */
+  int64_t at = (w->mine->fresh ? w->mine->arrived : plumb__now_ns()) +
+               SRV_INLINE_NS;
   int corked = sc->corked;
 
   atomic_store(&sc->next_check, at);

@@ -322,9 +322,11 @@ plumb__srv_call_run(srv_worker *w, srv_call *c)
   srv_conn *sc = c->sc;
   plumb_server *s = sc->srv;
   const plumb__frame *f = &c->f;
-  int64_t now = plumb__now_ns();
+  int64_t now = c->fresh ? c->arrived : plumb__now_ns();
   const void *impl = NULL;
   int st;
+
+  c->fresh = 0;
 
   if (atomic_load(&c->cancelled)) { /* cancelled or dropped meanwhile */
     plumb__srv_call_release(w, c);
