@@ -141,14 +141,20 @@ plumb__client_scratch(void)
 }
 
 int64_t
-plumb__client_take_deadline(plumb_client *c)
+plumb__client_take_deadline(plumb_client *c, int64_t *now)
 {
   client_tls *t = tls_get();
+  int64_t ms = c->timeout_ms;
   if (t != NULL && t->next_c == c) {
     t->next_c = NULL;
-    return plumb__deadline_ms(t->next_ms);
+    ms = t->next_ms;
   }
-  return plumb__deadline_ms(c->timeout_ms);
+  if (ms < 0) {
+    *now = 0;
+    return PLUMB_FOREVER;
+  }
+  *now = plumb__now_ns();
+  return *now + ms * 1000000;
 }
 
 /* Sends one frame without ever blocking the answers: while the transport
@@ -203,14 +209,14 @@ plumb__client_send(plumb_client *c, client_conn *cc, plumb__frame *f,
                    int64_t deadline, int reading)
 {
   struct iovec b = { (void *)body, body_len };
-  return plumb__client_sendv(c, cc, f, with_object, &b, 1, deadline,
+  return plumb__client_sendv(c, cc, f, with_object, &b, 1, deadline, 0,
                              reading);
 }
 
 int
 plumb__client_sendv(plumb_client *c, client_conn *cc, plumb__frame *f,
                     int with_object, const struct iovec *body, int nbody,
-                    int64_t deadline, int reading)
+                    int64_t deadline, int64_t now, int reading)
 {
   uint8_t hdr[PLUMB__FRAME_HDR];
   size_t body_len = 0;
@@ -222,7 +228,7 @@ plumb__client_sendv(plumb_client *c, client_conn *cc, plumb__frame *f,
     body_len += body[i].iov_len;
 
   if (deadline != PLUMB_FOREVER) {
-    int64_t left = (deadline - plumb__now_ns()) / 1000;
+    int64_t left = (deadline - (now ? now : plumb__now_ns())) / 1000;
     if (left < 0)
       left = 0;
     if (left <= PLUMB__FRAME_DEADLINE_MAX_US) {
@@ -268,7 +274,7 @@ plumb__client_sendv(plumb_client *c, client_conn *cc, plumb__frame *f,
 int
 plumb__client_start(plumb_client *c, const plumb_operation *o,
                     const ProtobufCMessage *req, plumb_pending **pp,
-                    int64_t deadline)
+                    int64_t deadline, int64_t now)
 {
   client_tls *t = tls_get();
   plumb_pending *p = *pp;
@@ -299,6 +305,7 @@ plumb__client_start(plumb_client *c, const plumb_operation *o,
     pthread_mutex_unlock(&c->mu);
     return PLUMB_EBUSY;
   }
+  client_conn *had = c->cur;
   if ((st = plumb__conn_get(c, deadline, &cc)) != PLUMB_OK) {
     if (st == PLUMB_ETIMEDOUT)
       plumb__client_set_error(c, "%s: no connection before the deadline",
@@ -306,6 +313,10 @@ plumb__client_start(plumb_client *c, const plumb_operation *o,
     pthread_mutex_unlock(&c->mu);
     return st;
   }
+  /* The remaining time is counted from the deadline's own clock read
+   * unless a (re)dial came in between: that may have taken a while. */
+  if (cc != had)
+    now = 0;
   c->users++;
   p->c = c;
   p->op = o;
@@ -339,7 +350,7 @@ plumb__client_start(plumb_client *c, const plumb_operation *o,
    * them wait there nobody reads the answers that make room. */
   struct iovec body[PLUMB__BIG_IOV];
   int nbody = plumb__scatter_iov(&sc, t->tx.data, body);
-  st = plumb__client_sendv(c, cc, &f, 1, body, nbody, deadline, 1);
+  st = plumb__client_sendv(c, cc, &f, 1, body, nbody, deadline, now, 1);
 
   pthread_mutex_lock(&c->mu);
   if (st != PLUMB_OK) {
@@ -665,14 +676,14 @@ plumb_invoke(plumb_client *c, const plumb_interface *iface, uint32_t op,
     arena = t->scratch;
     plumb_arena_reset(arena);
   }
-  int64_t deadline = plumb__client_take_deadline(c);
+  int64_t now, deadline = plumb__client_take_deadline(c, &now);
 
   /* The call lives on this stack; the reader swaps the answer into its
    * buffer (the thread's receive buffer, so nothing is allocated). */
   memset(&call, 0, sizeof(call));
   call.buf = t->rx;
   t->rx = (plumb_buf){ NULL, 0, 0 };
-  st = plumb__client_start(c, o, req, &callp, deadline);
+  st = plumb__client_start(c, o, req, &callp, deadline, now);
   if (st == PLUMB_OK && !oneway) {
     pthread_mutex_lock(&c->mu);
     c->users++;

@@ -125,8 +125,9 @@ int plumb__client_decode(plumb_client *c, const plumb_operation *o,
                          plumb_buf *buf, ProtobufCMessage **rep,
                          plumb_arena *arena);
 /* The thread's deadline for its next call through c (consumes a
- * plumb_client_next_timeout). */
-int64_t plumb__client_take_deadline(plumb_client *c);
+ * plumb_client_next_timeout); *now = the clock it was computed from (0
+ * with no deadline), which client_start hands on to sendv. */
+int64_t plumb__client_take_deadline(plumb_client *c, int64_t *now);
 /* Sends one frame (header for f, the object name if with_object, body) on
  * cc, with the DEADLINE flag when deadline is not FOREVER; breaks cc if the
  * send failed for good.  reading: read answers while waiting for room
@@ -135,17 +136,18 @@ int plumb__client_send(plumb_client *c, client_conn *cc, plumb__frame *f,
                        int with_object, const void *body, size_t body_len,
                        int64_t deadline, int reading);
 /* The same with the body in pieces, body[0..nbody) (at most
- * PLUMB__BIG_IOV: a scatter's, bigbytes.h). */
+ * PLUMB__BIG_IOV: a scatter's, bigbytes.h).  now: the clock the remaining
+ * time in the header is counted from, 0 = read it here. */
 int plumb__client_sendv(plumb_client *c, client_conn *cc, plumb__frame *f,
                         int with_object, const struct iovec *body, int nbody,
-                        int64_t deadline, int reading);
+                        int64_t deadline, int64_t now, int reading);
 /* Prepares and sends the request for o on *pp (p->id etc. filled in, p
  * in the id table unless oneway).  *pp == NULL (async): a pending is
  * taken from the pool in the same critical section and left in *pp, also
  * when the call then fails (the caller frees it).  Holds nothing. */
 int plumb__client_start(plumb_client *c, const plumb_operation *o,
                         const ProtobufCMessage *req, plumb_pending **pp,
-                        int64_t deadline);
+                        int64_t deadline, int64_t now);
 /* The calling thread's scratch arena (reset), or NULL. */
 plumb_arena *plumb__client_scratch(void);
 /* The calling thread's receive buffer (sync calls lend it to the reader;

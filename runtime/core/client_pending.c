@@ -166,12 +166,12 @@ plumb_invoke_begin(plumb_client *c, const plumb_interface *iface, uint32_t op,
   if (c == NULL || iface == NULL || op >= iface->n_ops)
     return PLUMB_EINVAL;
   const plumb_operation *o = &iface->ops[op];
-  int64_t deadline = plumb__client_take_deadline(c);
+  int64_t now, deadline = plumb__client_take_deadline(c, &now);
 
   /* the pending is taken from the pool inside client_start's critical
    * section: one lock round per begin less */
   p = NULL;
-  st = plumb__client_start(c, o, req, &p, deadline);
+  st = plumb__client_start(c, o, req, &p, deadline, now);
   if (st != PLUMB_OK) {
     plumb_pending_free(p);
     return st;

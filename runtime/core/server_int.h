@@ -234,7 +234,7 @@ void plumb__srv_conn_free(plumb_server *s, srv_conn *sc);
 void plumb__srv_timer_want(plumb_server *s, int64_t at);
 void plumb__srv_timer_tick(srv_worker *w);
 int plumb__srv_park_write(plumb_server *s, srv_conn *sc, int64_t now);
-int plumb__srv_check_partial(plumb_server *s, srv_conn *sc, int64_t now);
+int plumb__srv_check_partial(plumb_server *s, srv_conn *sc);
 /* Logs that sc is dropped because the receive budget (max_rx_memory) is
  * full: at most one line a second, with the count of those not reported. */
 void plumb__srv_log_rx_full(plumb_server *s, const srv_conn *sc);

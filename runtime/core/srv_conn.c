@@ -407,7 +407,7 @@ again:
     goto write_failed;
   if (sc->tail)
     goto park_write;
-  if (plumb__srv_check_partial(s, sc, plumb__now_ns()) != PLUMB_OK)
+  if (plumb__srv_check_partial(s, sc) != PLUMB_OK)
     goto drop;
   /* Do not keep a huge frame's buffers around once it is served. */
   if (w->rx.cap > SRV_BUF_KEEP)

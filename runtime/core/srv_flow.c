@@ -186,14 +186,16 @@ plumb__srv_log_rx_full(plumb_server *s, const srv_conn *sc)
 }
 
 /* A frame that began arriving must complete within frame_timeout_ms.
- * Returns PLUMB_OK or PLUMB_ETIMEDOUT (drop); may ask for the timer. */
+ * Returns PLUMB_OK or PLUMB_ETIMEDOUT (drop); may ask for the timer.  The
+ * clock is read only when a frame is incomplete (not once per call). */
 int
-plumb__srv_check_partial(plumb_server *s, srv_conn *sc, int64_t now)
+plumb__srv_check_partial(plumb_server *s, srv_conn *sc)
 {
   if (sc->tr->rx_partial == NULL || sc->tr->rx_partial(sc->conn) == 0) {
     sc->partial_since = 0;
     return PLUMB_OK;
   }
+  int64_t now = plumb__now_ns();
   if (sc->partial_since == 0)
     sc->partial_since = now;
   int64_t limit = sc->partial_since + s->frame_timeout_ms * 1000000;

@@ -65,7 +65,13 @@ srv_wd_set(plumb_server *s, int64_t period_ns)
 void
 plumb__srv_wd_start(plumb_server *s)
 {
-  atomic_store(&s->wd_seen, 1);
+  /* Written only when the tick cleared it: one full barrier (and one
+   * cache line shared by every worker dirtied) per tick, not per call.
+   * A seq_cst load (a plain load on x86): ordered after our store of
+   * sc->state, so a tick that clears wd_seen after it either sees the
+   * inline state in its scan or lets this load see the 0. */
+  if (!atomic_load(&s->wd_seen))
+    atomic_store(&s->wd_seen, 1);
   if (!atomic_load(&s->wd_on) && !atomic_exchange(&s->wd_on, 1))
     srv_wd_set(s, SRV_INLINE_NS);
 }
