@@ -63,9 +63,13 @@ typedef struct gout {
   FILE *f;
   char *path;
   int err;
+  bool mem;     /* gout_open_mem: kept in buf, never written by itself */
   gfmt_buf buf; /* formatted text not yet written: written in large blocks */
 } gout;
 int gout_open(gout *o, const gen_options *opt, const char *suffix);
+/* A section held in memory until gout_append() writes it into a file. */
+void gout_open_mem(gout *o);
+void gout_append(gout *o, gout *mem); /* mem's text to o; mem freed */
 void gout_printf(gout *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int gout_close(gout *o); /* 0 or -1 (error reported) */

@@ -64,10 +64,10 @@ gen_async_protos(gout *h, const idl_node *iface, const gop *own, size_t nown)
   gout_printf(h, "/* asynchronous stubs of %s: _begin sends, _finish "
               "collects (and releases the pending call) */\n", iface->name);
   for (size_t i = 0; i < nown; i++) {
-    gout_printf(h, "int %s_%s_begin(plumb_client *_c%s,\n"
+    gout_printf(h, "static inline int %s_%s_begin(plumb_client *_c%s,\n"
                 "    plumb_pending **_pending);\n",
                 icn, own[i].name, begin_params(&own[i]));
-    gout_printf(h, "int %s_%s_finish(plumb_pending *_pending%s,\n"
+    gout_printf(h, "static inline int %s_%s_finish(plumb_pending *_pending%s,\n"
                 "    plumb_arena *_arena);\n",
                 icn, own[i].name, finish_params(&own[i]));
   }
@@ -100,7 +100,7 @@ stub_begin(gout *cl, const char *icn, const gop *op, size_t index,
            const char *sig)
 {
   const char *a = args_array(op, true);
-  gout_printf(cl, "\n/* %s, asynchronous: send */\nint\n%s_%s_begin("
+  gout_printf(cl, "\n/* %s, asynchronous: send */\nstatic inline int\n%s_%s_begin("
               "plumb_client *_c%s,\n    plumb_pending **_pending)\n{\n",
               op->name, icn, op->name, begin_params(op));
   gout_printf(cl, "%s  return plumb_stub_begin(_c, &%s_interface, %zu, &%s, "
@@ -115,11 +115,7 @@ stub_finish(gout *cl, const char *icn, const gop *op, size_t index,
   const char *params = finish_params(op);
   const char *name = gstr("%s_%s_finish", icn, op->name);
   (void)index; /* the pending call knows its operation */
-  if (gen_c_alias(cl, gstr("finish|%s|%s|%s", sig, params, a), name,
-                  gstr("int %s(plumb_pending *_pending%s, plumb_arena *_arena)",
-                       name, params)))
-    return;
-  gout_printf(cl, "\n/* %s, asynchronous: collect */\nint\n%s("
+  gout_printf(cl, "\n/* %s, asynchronous: collect */\nstatic inline int\n%s("
               "plumb_pending *_pending%s,\n    plumb_arena *_arena)\n{\n",
               op->name, name, params);
   gout_printf(cl, "%s  return plumb_stub_finish(_pending, NULL, 0, "

@@ -26,7 +26,10 @@
 #include "gen_c_int.h"
 #include "gen_defer.h"
 
-static gout H, W, T, CL, SV;
+/* CL is the client stub bodies, kept in memory and written at the end of
+ * H (static inline: a program compiles the stubs it calls); CF is the
+ * -client.c file */
+static gout H, W, T, CL, CF, SV;
 static gout *HC = &H; /* the header h() writes to: H, or W for wire messages */
 static const gen_options *opt;
 static gshare req_share, rep_share; /* identical messages, per file */
@@ -865,8 +868,8 @@ op_sig(const idl_node *iface, const gop *op)
                 "-types.c) */\n", iface->name);
   }
   gout_printf(&W, "extern const plumb_op_sig %s;\n", name);
-  /* -client.c and -server.c include only BASE.h (the wire header is most
-   * of what they would otherwise parse): the tables they name */
+  /* the stub bodies and -server.c see only BASE.h (the wire header is
+   * most of what they would otherwise parse): the tables they name */
   gout_printf(&CL, "\nextern const plumb_op_sig %s;\n", name);
   gout_printf(&SV, "\nextern const plumb_op_sig %s;\n", name);
   if (n)
@@ -923,7 +926,8 @@ cl_stub(const idl_node *iface, const gop *op, size_t index, const char *sig)
   const char *icn = cname(iface);
   const gparam **v = galloc(sizeof *v * (op->np + 1));
   size_t n = op_params(op, v);
-  cl("\n/* %s::%s */\nint\n%s_%s(plumb_client *_c%s, plumb_arena *_arena)\n{\n",
+  cl("\n/* %s::%s */\nstatic inline int\n%s_%s(plumb_client *_c%s, "
+     "plumb_arena *_arena)\n{\n",
      iface->name, op->name, icn, op->name, c_param_list(op));
   if (n) {
     const char *args = "";
@@ -1021,7 +1025,8 @@ gen_interface(const idl_node *iface)
     h_comment("", gstr("%s%s (%s)", own[i].name,
                        own[i].oneway ? ", oneway" : "", loc_str(on)),
               on);
-    h("int %s_%s(plumb_client *_c%s, plumb_arena *_arena);\n", icn,
+    h("static inline int %s_%s(plumb_client *_c%s, plumb_arena *_arena);\n",
+      icn,
       own[i].name, c_param_list(&own[i]));
   }
   gen_async_protos(&H, iface, own, nown);
@@ -1101,7 +1106,7 @@ gen_interface(const idl_node *iface)
     iface->nbases ? gstr("%s__bases", icn) : "NULL", iface->nbases,
     iface->nbases ? gstr("%s__base_offsets", icn) : "NULL", meta);
 
-  /* client.c */
+  /* client stub bodies (the end of the header) */
   for (size_t i = 0; i < nown; i++)
     cl_stub(iface, &own[i], i, sigs[i]);
   gen_async_stubs(&CL, iface, own, nown, sigs);
@@ -1203,20 +1208,6 @@ guard_of(const char *base)
   return g;
 }
 
-/* After the includes of each generated .c file: its functions only hand
- * pointers to libplumb, which does the work, so optimising them buys
- * nothing at run time and costs most of the compile time (gcc spends
- * milliseconds of -O2 on each however small; docs/IDL-MAPPING.md, "What is
- * data and what is code"). */
-static void
-no_opt_pragma(gout *o)
-{
-  gout_printf(o, "\n/* plain code: what it does is done by libplumb; optimising "
-              "it only costs\n * compile time */\n#if defined(__clang__)\n"
-              "#pragma clang optimize off\n#elif defined(__GNUC__)\n"
-              "#pragma GCC optimize (\"O0\")\n#endif\n");
-}
-
 const char *const gen_c_suffixes[] = {
   ".h", "-types.c", "-client.c", "-server.c", "-wire.h", NULL
 };
@@ -1238,9 +1229,9 @@ gen_c(const idl_tree *tree, const gen_options *o)
   memset(&alias_share, 0, sizeof alias_share);
   sig_iface = NULL;
   if (gout_open(&H, o, ".h") || gout_open(&W, o, "-wire.h") ||
-      gout_open(&T, o, "-types.c") || gout_open(&CL, o, "-client.c") ||
+      gout_open(&T, o, "-types.c") || gout_open(&CF, o, "-client.c") ||
       gout_open(&SV, o, "-server.c")) {
-    gout_close(&H), gout_close(&W), gout_close(&T), gout_close(&CL);
+    gout_close(&H), gout_close(&W), gout_close(&T), gout_close(&CF);
     gout_close(&SV);
     return 1;
   }
@@ -1272,35 +1263,40 @@ gen_c(const idl_tree *tree, const gen_options *o)
          "handler\n * callers and interface tables.");
   t("#include <stddef.h>\n#include <string.h>\n\n#include \"%s-wire.h\"\n",
     b);
-  no_opt_pragma(&T);
   t("\n");
-  banner(&CL, gstr("%s-client.c", b),
-         "Client stubs: fill the request, plumb_invoke(), copy the reply out.");
-  cl("#include <stddef.h>\n\n#include \"%s.h\"\n", b);
-  no_opt_pragma(&CL);
+  banner(&CF, gstr("%s-client.c", b),
+         gstr("The client side's code: the stubs are static inline in %s.h "
+              "(each is\n * one call of plumb_stub_call, compiled where it "
+              "is called), so nothing\n * is left here; the file stays so "
+              "that builds need not change.", b));
+  gout_printf(&CF, "#include \"%s.h\"\n", b);
+  gout_open_mem(&CL);
   banner(&SV, gstr("%s-server.c", b),
          "Server registration and deferred-reply helpers (operations run "
          "from the\n * interface tables in -types.c).");
   sv("#include <stddef.h>\n\n#include \"%s.h\"\n", b);
   sv("#include <plumb/call.h>\n");
-  no_opt_pragma(&SV);
 
   h("\n/* ---- forward declarations ---- */\n");
   forward_decls(tree->root);
   walk(tree->root);
 
+  h("\n/* ---- client stub bodies (declared above): each hands its "
+    "arguments'\n * addresses to plumb_stub_call / _begin / _finish "
+    "(runtime/core/stub.c) ---- */\n");
+  gout_append(&H, &CL);
   h("\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
   gout_printf(&W, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
   gout_close(&H);
   gout_close(&W);
   gout_close(&T);
-  gout_close(&CL);
+  gout_close(&CF);
   gout_close(&SV);
   if (back_errors != before) { /* leave no half-written outputs behind */
     remove(H.path);
     remove(W.path);
     remove(T.path);
-    remove(CL.path);
+    remove(CF.path);
     remove(SV.path);
   }
   return back_errors - before;

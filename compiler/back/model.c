@@ -238,6 +238,7 @@ gout_open(gout *o, const gen_options *opt, const char *suffix)
 {
   o->path = gstr("%s/%s%s", opt->outdir, opt->base, suffix);
   o->err = 0;
+  o->mem = false;
   memset(&o->buf, 0, sizeof o->buf); /* a closed gout has none */
   o->f = fopen(o->path, "w");
   if (o->f == NULL) {
@@ -265,15 +266,37 @@ void
 gout_printf(gout *o, const char *fmt, ...)
 {
   va_list ap;
-  if (o->f == NULL)
+  if (o->f == NULL && !o->mem)
     return;
   va_start(ap, fmt);
   long n = gfmt_vappend(&o->buf, fmt, ap);
   va_end(ap);
   if (n < 0)
     o->err = ENOMEM;
-  if (o->buf.len >= GOUT_BLOCK)
+  if (!o->mem && o->buf.len >= GOUT_BLOCK)
     gout_flush(o);
+}
+
+void
+gout_open_mem(gout *o)
+{
+  memset(o, 0, sizeof *o);
+  o->mem = true;
+}
+
+void
+gout_append(gout *o, gout *mem)
+{
+  if (mem->err && o->err == 0)
+    o->err = mem->err;
+  if (o->f != NULL && mem->buf.len != 0) {
+    gout_flush(o);
+    if (o->err == 0 &&
+        fwrite(mem->buf.p, 1, mem->buf.len, o->f) != mem->buf.len)
+      o->err = errno ? errno : EIO;
+  }
+  gfmt_free(&mem->buf);
+  mem->mem = false;
 }
 
 int

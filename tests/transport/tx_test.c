@@ -1223,10 +1223,13 @@ test_close_full_queue(void)
       break;
     got += b.len == sizeof x && memcmp(b.data, x, sizeof x) == 0;
   }
-  if (got != sent - kept || st != PLUMB_ECLOSED)
+  /* the kept rest may still have gone in before close() (its sender
+   * had room at the last instant: seen once under load); never more */
+  int in_time = kept && got == sent;
+  if ((got != sent - kept && !in_time) || st != PLUMB_ECLOSED)
     fprintf(stderr, "sent %d (%d kept), got %d, then %s\n", sent, kept, got,
             plumb_strerror(st));
-  CU_ASSERT_EQUAL(got, sent - kept); /* nothing else is lost */
+  CU_ASSERT(got == sent - kept || in_time); /* nothing else is lost */
   CU_ASSERT_EQUAL(st, PLUMB_ECLOSED);
   st = T->recv(s, &b, plumb__deadline_ms(300));
   if (st != PLUMB_ECLOSED)

@@ -10,7 +10,8 @@
  *   - `const plumb_interface calc_Calculator_interface`, whose ops[] table
  *     lists only the operations the interface itself declares; inherited
  *     ones are reached through bases[] (the base interfaces' own tables);
- *   - client stubs of the declared operations: one call of plumb_stub_call()
+ *   - client stubs of the declared operations (static inline in the
+ *     header): one call of plumb_stub_call()
  *     with the operation's signature table (plumb_op_sig, below), which
  *     fills the request and calls plumb_invoke() (an inherited operation is
  *     called with its declaring interface's stub, on any handle);

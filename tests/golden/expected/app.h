@@ -62,17 +62,17 @@ app_Event_from_any(const plumb_any *a, app_Event **v, plumb_arena *arena)
 /* client stubs of Log: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* inherited: the stubs of base_Service */
 /* append (app.idl:13) */
-int app_Log_append(plumb_client *_c, const app_Event *e, plumb_arena *_arena);
+static inline int app_Log_append(plumb_client *_c, const app_Event *e, plumb_arena *_arena);
 /* sources (app.idl:14) */
-int app_Log_sources(plumb_client *_c, base_Names *_ret, plumb_arena *_arena);
+static inline int app_Log_sources(plumb_client *_c, base_Names *_ret, plumb_arena *_arena);
 /* asynchronous stubs of Log: _begin sends, _finish collects (and releases the pending call) */
-int app_Log_append_begin(plumb_client *_c, const app_Event *e,
+static inline int app_Log_append_begin(plumb_client *_c, const app_Event *e,
     plumb_pending **_pending);
-int app_Log_append_finish(plumb_pending *_pending,
+static inline int app_Log_append_finish(plumb_pending *_pending,
     plumb_arena *_arena);
-int app_Log_sources_begin(plumb_client *_c,
+static inline int app_Log_sources_begin(plumb_client *_c,
     plumb_pending **_pending);
-int app_Log_sources_finish(plumb_pending *_pending, base_Names *_ret,
+static inline int app_Log_sources_finish(plumb_pending *_pending, base_Names *_ret,
     plumb_arena *_arena);
 
 /* server side of Log: fill in the handlers (NULL = PLUMB_ENOOP) */
@@ -91,6 +91,65 @@ struct plumb_deferred;
 int app_Log_append_reply(struct plumb_deferred *_d);
 int app_Log_append_raise_Failed(struct plumb_deferred *_d, const base_Failed *_e);
 int app_Log_sources_reply(struct plumb_deferred *_d, const base_Names *_ret);
+
+/* ---- client stub bodies (declared above): each hands its arguments'
+ * addresses to plumb_stub_call / _begin / _finish (runtime/core/stub.c) ---- */
+
+extern const plumb_op_sig app_Log_append__sig;
+
+extern const plumb_op_sig app_Log_sources__sig;
+
+/* Log::append */
+static inline int
+app_Log_append(plumb_client *_c, const app_Event *e, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)e };
+  return plumb_stub_call(_c, &app_Log_interface, 0, &app_Log_append__sig, _a, _arena);
+}
+
+/* Log::sources */
+static inline int
+app_Log_sources(plumb_client *_c, base_Names *_ret, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_call(_c, &app_Log_interface, 1, &app_Log_sources__sig, _a, _arena);
+}
+
+/* append, asynchronous: send */
+static inline int
+app_Log_append_begin(plumb_client *_c, const app_Event *e,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { (void *)e };
+  return plumb_stub_begin(_c, &app_Log_interface, 0, &app_Log_append__sig, _a, _pending);
+}
+
+/* append, asynchronous: collect */
+static inline int
+app_Log_append_finish(plumb_pending *_pending,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_finish(_pending, NULL, 0, &app_Log_append__sig, _a, _arena);
+}
+
+/* sources, asynchronous: send */
+static inline int
+app_Log_sources_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_begin(_c, &app_Log_interface, 1, &app_Log_sources__sig, _a, _pending);
+}
+
+/* sources, asynchronous: collect */
+static inline int
+app_Log_sources_finish(plumb_pending *_pending, base_Names *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &app_Log_sources__sig, _a, _arena);
+}
 
 #ifdef __cplusplus
 }

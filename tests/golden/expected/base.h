@@ -97,17 +97,17 @@ base_Failed_from_any(const plumb_any *a, base_Failed **v, plumb_arena *arena)
 
 /* client stubs of Service: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* now (base.idl:16) */
-int base_Service_now(plumb_client *_c, base_Stamp *_ret, plumb_arena *_arena);
+static inline int base_Service_now(plumb_client *_c, base_Stamp *_ret, plumb_arena *_arena);
 /* _get_version (base.idl:17) */
-int base_Service__get_version(plumb_client *_c, char **_ret, plumb_arena *_arena);
+static inline int base_Service__get_version(plumb_client *_c, char **_ret, plumb_arena *_arena);
 /* asynchronous stubs of Service: _begin sends, _finish collects (and releases the pending call) */
-int base_Service_now_begin(plumb_client *_c,
+static inline int base_Service_now_begin(plumb_client *_c,
     plumb_pending **_pending);
-int base_Service_now_finish(plumb_pending *_pending, base_Stamp *_ret,
+static inline int base_Service_now_finish(plumb_pending *_pending, base_Stamp *_ret,
     plumb_arena *_arena);
-int base_Service__get_version_begin(plumb_client *_c,
+static inline int base_Service__get_version_begin(plumb_client *_c,
     plumb_pending **_pending);
-int base_Service__get_version_finish(plumb_pending *_pending, char **_ret,
+static inline int base_Service__get_version_finish(plumb_pending *_pending, char **_ret,
     plumb_arena *_arena);
 
 /* server side of Service: fill in the handlers (NULL = PLUMB_ENOOP) */
@@ -124,6 +124,65 @@ int base_Service__serve(plumb_server *server, const char *name,
 struct plumb_deferred;
 int base_Service_now_reply(struct plumb_deferred *_d, const base_Stamp *_ret);
 int base_Service__get_version_reply(struct plumb_deferred *_d, const char *_ret);
+
+/* ---- client stub bodies (declared above): each hands its arguments'
+ * addresses to plumb_stub_call / _begin / _finish (runtime/core/stub.c) ---- */
+
+extern const plumb_op_sig base_Service_now__sig;
+
+extern const plumb_op_sig base_Service__get_version__sig;
+
+/* Service::now */
+static inline int
+base_Service_now(plumb_client *_c, base_Stamp *_ret, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_call(_c, &base_Service_interface, 0, &base_Service_now__sig, _a, _arena);
+}
+
+/* Service::_get_version */
+static inline int
+base_Service__get_version(plumb_client *_c, char **_ret, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_call(_c, &base_Service_interface, 1, &base_Service__get_version__sig, _a, _arena);
+}
+
+/* now, asynchronous: send */
+static inline int
+base_Service_now_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_begin(_c, &base_Service_interface, 0, &base_Service_now__sig, _a, _pending);
+}
+
+/* now, asynchronous: collect */
+static inline int
+base_Service_now_finish(plumb_pending *_pending, base_Stamp *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &base_Service_now__sig, _a, _arena);
+}
+
+/* _get_version, asynchronous: send */
+static inline int
+base_Service__get_version_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_begin(_c, &base_Service_interface, 1, &base_Service__get_version__sig, _a, _pending);
+}
+
+/* _get_version, asynchronous: collect */
+static inline int
+base_Service__get_version_finish(plumb_pending *_pending, char **_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &base_Service__get_version__sig, _a, _arena);
+}
 
 #ifdef __cplusplus
 }

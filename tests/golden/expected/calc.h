@@ -68,43 +68,43 @@ calc_DivByZero_from_any(const plumb_any *a, calc_DivByZero **v, plumb_arena *are
 
 /* client stubs of Calculator: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* add (calc.idl:20) */
-int calc_Calculator_add(plumb_client *_c, int32_t a, int32_t b, int32_t *_ret, plumb_arena *_arena);
+static inline int calc_Calculator_add(plumb_client *_c, int32_t a, int32_t b, int32_t *_ret, plumb_arena *_arena);
 /* sub (calc.idl:23)
  *
  * Difference a - b. */
-int calc_Calculator_sub(plumb_client *_c, int32_t a, int32_t b, int32_t *_ret, plumb_arena *_arena);
+static inline int calc_Calculator_sub(plumb_client *_c, int32_t a, int32_t b, int32_t *_ret, plumb_arena *_arena);
 /* div (calc.idl:24) */
-int calc_Calculator_div(plumb_client *_c, double a, double b, double *_ret, plumb_arena *_arena);
+static inline int calc_Calculator_div(plumb_client *_c, double a, double b, double *_ret, plumb_arena *_arena);
 /* ping (calc.idl:25) */
-int calc_Calculator_ping(plumb_client *_c, plumb_arena *_arena);
+static inline int calc_Calculator_ping(plumb_client *_c, plumb_arena *_arena);
 /* reset, oneway (calc.idl:26) */
-int calc_Calculator_reset(plumb_client *_c, plumb_arena *_arena);
+static inline int calc_Calculator_reset(plumb_client *_c, plumb_arena *_arena);
 /* _get_calls (calc.idl:27) */
-int calc_Calculator__get_calls(plumb_client *_c, int32_t *_ret, plumb_arena *_arena);
+static inline int calc_Calculator__get_calls(plumb_client *_c, int32_t *_ret, plumb_arena *_arena);
 /* asynchronous stubs of Calculator: _begin sends, _finish collects (and releases the pending call) */
-int calc_Calculator_add_begin(plumb_client *_c, int32_t a, int32_t b,
+static inline int calc_Calculator_add_begin(plumb_client *_c, int32_t a, int32_t b,
     plumb_pending **_pending);
-int calc_Calculator_add_finish(plumb_pending *_pending, int32_t *_ret,
+static inline int calc_Calculator_add_finish(plumb_pending *_pending, int32_t *_ret,
     plumb_arena *_arena);
-int calc_Calculator_sub_begin(plumb_client *_c, int32_t a, int32_t b,
+static inline int calc_Calculator_sub_begin(plumb_client *_c, int32_t a, int32_t b,
     plumb_pending **_pending);
-int calc_Calculator_sub_finish(plumb_pending *_pending, int32_t *_ret,
+static inline int calc_Calculator_sub_finish(plumb_pending *_pending, int32_t *_ret,
     plumb_arena *_arena);
-int calc_Calculator_div_begin(plumb_client *_c, double a, double b,
+static inline int calc_Calculator_div_begin(plumb_client *_c, double a, double b,
     plumb_pending **_pending);
-int calc_Calculator_div_finish(plumb_pending *_pending, double *_ret,
+static inline int calc_Calculator_div_finish(plumb_pending *_pending, double *_ret,
     plumb_arena *_arena);
-int calc_Calculator_ping_begin(plumb_client *_c,
+static inline int calc_Calculator_ping_begin(plumb_client *_c,
     plumb_pending **_pending);
-int calc_Calculator_ping_finish(plumb_pending *_pending,
+static inline int calc_Calculator_ping_finish(plumb_pending *_pending,
     plumb_arena *_arena);
-int calc_Calculator_reset_begin(plumb_client *_c,
+static inline int calc_Calculator_reset_begin(plumb_client *_c,
     plumb_pending **_pending);
-int calc_Calculator_reset_finish(plumb_pending *_pending,
+static inline int calc_Calculator_reset_finish(plumb_pending *_pending,
     plumb_arena *_arena);
-int calc_Calculator__get_calls_begin(plumb_client *_c,
+static inline int calc_Calculator__get_calls_begin(plumb_client *_c,
     plumb_pending **_pending);
-int calc_Calculator__get_calls_finish(plumb_pending *_pending, int32_t *_ret,
+static inline int calc_Calculator__get_calls_finish(plumb_pending *_pending, int32_t *_ret,
     plumb_arena *_arena);
 
 /* server side of Calculator: fill in the handlers (NULL = PLUMB_ENOOP) */
@@ -129,6 +129,169 @@ int calc_Calculator_div_reply(struct plumb_deferred *_d, double _ret);
 int calc_Calculator_div_raise_DivByZero(struct plumb_deferred *_d, const calc_DivByZero *_e);
 int calc_Calculator_ping_reply(struct plumb_deferred *_d);
 int calc_Calculator__get_calls_reply(struct plumb_deferred *_d, int32_t _ret);
+
+/* ---- client stub bodies (declared above): each hands its arguments'
+ * addresses to plumb_stub_call / _begin / _finish (runtime/core/stub.c) ---- */
+
+extern const plumb_op_sig calc_Calculator_add__sig;
+
+extern const plumb_op_sig calc_Calculator_div__sig;
+
+extern const plumb_op_sig calc_Calculator_ping__sig;
+
+extern const plumb_op_sig calc_Calculator_reset__sig;
+
+extern const plumb_op_sig calc_Calculator__get_calls__sig;
+
+/* Calculator::add */
+static inline int
+calc_Calculator_add(plumb_client *_c, int32_t a, int32_t b, int32_t *_ret, plumb_arena *_arena)
+{
+  void *const _a[3] = { (void *)&a, (void *)&b, (void *)_ret };
+  return plumb_stub_call(_c, &calc_Calculator_interface, 0, &calc_Calculator_add__sig, _a, _arena);
+}
+
+/* Calculator::sub */
+static inline int
+calc_Calculator_sub(plumb_client *_c, int32_t a, int32_t b, int32_t *_ret, plumb_arena *_arena)
+{
+  void *const _a[3] = { (void *)&a, (void *)&b, (void *)_ret };
+  return plumb_stub_call(_c, &calc_Calculator_interface, 1, &calc_Calculator_add__sig, _a, _arena);
+}
+
+/* Calculator::div */
+static inline int
+calc_Calculator_div(plumb_client *_c, double a, double b, double *_ret, plumb_arena *_arena)
+{
+  void *const _a[3] = { (void *)&a, (void *)&b, (void *)_ret };
+  return plumb_stub_call(_c, &calc_Calculator_interface, 2, &calc_Calculator_div__sig, _a, _arena);
+}
+
+/* Calculator::ping */
+static inline int
+calc_Calculator_ping(plumb_client *_c, plumb_arena *_arena)
+{
+  return plumb_stub_call(_c, &calc_Calculator_interface, 3, &calc_Calculator_ping__sig, NULL, _arena);
+}
+
+/* Calculator::reset */
+static inline int
+calc_Calculator_reset(plumb_client *_c, plumb_arena *_arena)
+{
+  return plumb_stub_call(_c, &calc_Calculator_interface, 4, &calc_Calculator_reset__sig, NULL, _arena);
+}
+
+/* Calculator::_get_calls */
+static inline int
+calc_Calculator__get_calls(plumb_client *_c, int32_t *_ret, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_call(_c, &calc_Calculator_interface, 5, &calc_Calculator__get_calls__sig, _a, _arena);
+}
+
+/* add, asynchronous: send */
+static inline int
+calc_Calculator_add_begin(plumb_client *_c, int32_t a, int32_t b,
+    plumb_pending **_pending)
+{
+  void *const _a[3] = { (void *)&a, (void *)&b, NULL };
+  return plumb_stub_begin(_c, &calc_Calculator_interface, 0, &calc_Calculator_add__sig, _a, _pending);
+}
+
+/* add, asynchronous: collect */
+static inline int
+calc_Calculator_add_finish(plumb_pending *_pending, int32_t *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[3] = { NULL, NULL, (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &calc_Calculator_add__sig, _a, _arena);
+}
+
+/* sub, asynchronous: send */
+static inline int
+calc_Calculator_sub_begin(plumb_client *_c, int32_t a, int32_t b,
+    plumb_pending **_pending)
+{
+  void *const _a[3] = { (void *)&a, (void *)&b, NULL };
+  return plumb_stub_begin(_c, &calc_Calculator_interface, 1, &calc_Calculator_add__sig, _a, _pending);
+}
+
+/* sub, asynchronous: collect */
+static inline int
+calc_Calculator_sub_finish(plumb_pending *_pending, int32_t *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[3] = { NULL, NULL, (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &calc_Calculator_add__sig, _a, _arena);
+}
+
+/* div, asynchronous: send */
+static inline int
+calc_Calculator_div_begin(plumb_client *_c, double a, double b,
+    plumb_pending **_pending)
+{
+  void *const _a[3] = { (void *)&a, (void *)&b, NULL };
+  return plumb_stub_begin(_c, &calc_Calculator_interface, 2, &calc_Calculator_div__sig, _a, _pending);
+}
+
+/* div, asynchronous: collect */
+static inline int
+calc_Calculator_div_finish(plumb_pending *_pending, double *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[3] = { NULL, NULL, (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &calc_Calculator_div__sig, _a, _arena);
+}
+
+/* ping, asynchronous: send */
+static inline int
+calc_Calculator_ping_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  return plumb_stub_begin(_c, &calc_Calculator_interface, 3, &calc_Calculator_ping__sig, NULL, _pending);
+}
+
+/* ping, asynchronous: collect */
+static inline int
+calc_Calculator_ping_finish(plumb_pending *_pending,
+    plumb_arena *_arena)
+{
+  return plumb_stub_finish(_pending, NULL, 0, &calc_Calculator_ping__sig, NULL, _arena);
+}
+
+/* reset, asynchronous: send */
+static inline int
+calc_Calculator_reset_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  return plumb_stub_begin(_c, &calc_Calculator_interface, 4, &calc_Calculator_reset__sig, NULL, _pending);
+}
+
+/* reset, asynchronous: collect */
+static inline int
+calc_Calculator_reset_finish(plumb_pending *_pending,
+    plumb_arena *_arena)
+{
+  return plumb_stub_finish(_pending, NULL, 0, &calc_Calculator_reset__sig, NULL, _arena);
+}
+
+/* _get_calls, asynchronous: send */
+static inline int
+calc_Calculator__get_calls_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_begin(_c, &calc_Calculator_interface, 5, &calc_Calculator__get_calls__sig, _a, _pending);
+}
+
+/* _get_calls, asynchronous: collect */
+static inline int
+calc_Calculator__get_calls_finish(plumb_pending *_pending, int32_t *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &calc_Calculator__get_calls__sig, _a, _arena);
+}
 
 #ifdef __cplusplus
 }

@@ -593,11 +593,11 @@ typedef struct g4_Callback_ops {
 
 /* client stubs of Shape: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* area (idl4.idl:53) */
-int g4_Shape_area(plumb_client *_c, double *_ret, plumb_arena *_arena);
+static inline int g4_Shape_area(plumb_client *_c, double *_ret, plumb_arena *_arena);
 /* asynchronous stubs of Shape: _begin sends, _finish collects (and releases the pending call) */
-int g4_Shape_area_begin(plumb_client *_c,
+static inline int g4_Shape_area_begin(plumb_client *_c,
     plumb_pending **_pending);
-int g4_Shape_area_finish(plumb_pending *_pending, double *_ret,
+static inline int g4_Shape_area_finish(plumb_pending *_pending, double *_ret,
     plumb_arena *_arena);
 
 /* server side of Shape: fill in the handlers (NULL = PLUMB_ENOOP) */
@@ -653,41 +653,41 @@ typedef struct g4_Service_put_counts_seq {
 /* client stubs of Service: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* inherited: the stubs of g4_Shape */
 /* _get_level (idl4.idl:55) */
-int g4_Service__get_level(plumb_client *_c, int32_t *_ret, plumb_arena *_arena);
+static inline int g4_Service__get_level(plumb_client *_c, int32_t *_ret, plumb_arena *_arena);
 /* _set_level (idl4.idl:55) */
-int g4_Service__set_level(plumb_client *_c, int32_t value, plumb_arena *_arena);
+static inline int g4_Service__set_level(plumb_client *_c, int32_t value, plumb_arena *_arena);
 /* _get_later (idl4.idl:56) */
-int g4_Service__get_later(plumb_client *_c, plumb_objref *_ret, plumb_arena *_arena);
+static inline int g4_Service__get_later(plumb_client *_c, plumb_objref *_ret, plumb_arena *_arena);
 /* get (idl4.idl:57) */
-int g4_Service_get(plumb_client *_c, int32_t id, const char *port, g4_Rec *_ret, plumb_arena *_arena);
+static inline int g4_Service_get(plumb_client *_c, int32_t id, const char *port, g4_Rec *_ret, plumb_arena *_arena);
 /* put (idl4.idl:58) */
-int g4_Service_put(plumb_client *_c, const g4_Holder *h, const g4_Service_put_counts_seq *counts, plumb_arena *_arena);
+static inline int g4_Service_put(plumb_client *_c, const g4_Holder *h, const g4_Service_put_counts_seq *counts, plumb_arena *_arena);
 /* default (idl4.idl:59) */
-int g4_Service_default(plumb_client *_c, int32_t *_ret, plumb_arena *_arena);
+static inline int g4_Service_default(plumb_client *_c, int32_t *_ret, plumb_arena *_arena);
 /* asynchronous stubs of Service: _begin sends, _finish collects (and releases the pending call) */
-int g4_Service__get_level_begin(plumb_client *_c,
+static inline int g4_Service__get_level_begin(plumb_client *_c,
     plumb_pending **_pending);
-int g4_Service__get_level_finish(plumb_pending *_pending, int32_t *_ret,
+static inline int g4_Service__get_level_finish(plumb_pending *_pending, int32_t *_ret,
     plumb_arena *_arena);
-int g4_Service__set_level_begin(plumb_client *_c, int32_t value,
+static inline int g4_Service__set_level_begin(plumb_client *_c, int32_t value,
     plumb_pending **_pending);
-int g4_Service__set_level_finish(plumb_pending *_pending,
+static inline int g4_Service__set_level_finish(plumb_pending *_pending,
     plumb_arena *_arena);
-int g4_Service__get_later_begin(plumb_client *_c,
+static inline int g4_Service__get_later_begin(plumb_client *_c,
     plumb_pending **_pending);
-int g4_Service__get_later_finish(plumb_pending *_pending, plumb_objref *_ret,
+static inline int g4_Service__get_later_finish(plumb_pending *_pending, plumb_objref *_ret,
     plumb_arena *_arena);
-int g4_Service_get_begin(plumb_client *_c, int32_t id, const char *port,
+static inline int g4_Service_get_begin(plumb_client *_c, int32_t id, const char *port,
     plumb_pending **_pending);
-int g4_Service_get_finish(plumb_pending *_pending, g4_Rec *_ret,
+static inline int g4_Service_get_finish(plumb_pending *_pending, g4_Rec *_ret,
     plumb_arena *_arena);
-int g4_Service_put_begin(plumb_client *_c, const g4_Holder *h, const g4_Service_put_counts_seq *counts,
+static inline int g4_Service_put_begin(plumb_client *_c, const g4_Holder *h, const g4_Service_put_counts_seq *counts,
     plumb_pending **_pending);
-int g4_Service_put_finish(plumb_pending *_pending,
+static inline int g4_Service_put_finish(plumb_pending *_pending,
     plumb_arena *_arena);
-int g4_Service_default_begin(plumb_client *_c,
+static inline int g4_Service_default_begin(plumb_client *_c,
     plumb_pending **_pending);
-int g4_Service_default_finish(plumb_pending *_pending, int32_t *_ret,
+static inline int g4_Service_default_finish(plumb_pending *_pending, int32_t *_ret,
     plumb_arena *_arena);
 
 /* server side of Service: fill in the handlers (NULL = PLUMB_ENOOP) */
@@ -714,6 +714,203 @@ int g4_Service_get_reply(struct plumb_deferred *_d, const g4_Rec *_ret);
 int g4_Service_get_raise_Fail(struct plumb_deferred *_d, const g4_Fail *_e);
 int g4_Service_put_reply(struct plumb_deferred *_d);
 int g4_Service_default_reply(struct plumb_deferred *_d, int32_t _ret);
+
+/* ---- client stub bodies (declared above): each hands its arguments'
+ * addresses to plumb_stub_call / _begin / _finish (runtime/core/stub.c) ---- */
+
+extern const plumb_op_sig g4_Shape_area__sig;
+
+/* Shape::area */
+static inline int
+g4_Shape_area(plumb_client *_c, double *_ret, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_call(_c, &g4_Shape_interface, 0, &g4_Shape_area__sig, _a, _arena);
+}
+
+/* area, asynchronous: send */
+static inline int
+g4_Shape_area_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_begin(_c, &g4_Shape_interface, 0, &g4_Shape_area__sig, _a, _pending);
+}
+
+/* area, asynchronous: collect */
+static inline int
+g4_Shape_area_finish(plumb_pending *_pending, double *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &g4_Shape_area__sig, _a, _arena);
+}
+
+extern const plumb_op_sig g4_Service__get_level__sig;
+
+extern const plumb_op_sig g4_Service__set_level__sig;
+
+extern const plumb_op_sig g4_Service__get_later__sig;
+
+extern const plumb_op_sig g4_Service_get__sig;
+
+extern const plumb_op_sig g4_Service_put__sig;
+
+/* Service::_get_level */
+static inline int
+g4_Service__get_level(plumb_client *_c, int32_t *_ret, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_call(_c, &g4_Service_interface, 0, &g4_Service__get_level__sig, _a, _arena);
+}
+
+/* Service::_set_level */
+static inline int
+g4_Service__set_level(plumb_client *_c, int32_t value, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)&value };
+  return plumb_stub_call(_c, &g4_Service_interface, 1, &g4_Service__set_level__sig, _a, _arena);
+}
+
+/* Service::_get_later */
+static inline int
+g4_Service__get_later(plumb_client *_c, plumb_objref *_ret, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_call(_c, &g4_Service_interface, 2, &g4_Service__get_later__sig, _a, _arena);
+}
+
+/* Service::get */
+static inline int
+g4_Service_get(plumb_client *_c, int32_t id, const char *port, g4_Rec *_ret, plumb_arena *_arena)
+{
+  void *const _a[3] = { (void *)&id, (void *)&port, (void *)_ret };
+  return plumb_stub_call(_c, &g4_Service_interface, 3, &g4_Service_get__sig, _a, _arena);
+}
+
+/* Service::put */
+static inline int
+g4_Service_put(plumb_client *_c, const g4_Holder *h, const g4_Service_put_counts_seq *counts, plumb_arena *_arena)
+{
+  void *const _a[2] = { (void *)h, (void *)counts };
+  return plumb_stub_call(_c, &g4_Service_interface, 4, &g4_Service_put__sig, _a, _arena);
+}
+
+/* Service::default */
+static inline int
+g4_Service_default(plumb_client *_c, int32_t *_ret, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_call(_c, &g4_Service_interface, 5, &g4_Service__get_level__sig, _a, _arena);
+}
+
+/* _get_level, asynchronous: send */
+static inline int
+g4_Service__get_level_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_begin(_c, &g4_Service_interface, 0, &g4_Service__get_level__sig, _a, _pending);
+}
+
+/* _get_level, asynchronous: collect */
+static inline int
+g4_Service__get_level_finish(plumb_pending *_pending, int32_t *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &g4_Service__get_level__sig, _a, _arena);
+}
+
+/* _set_level, asynchronous: send */
+static inline int
+g4_Service__set_level_begin(plumb_client *_c, int32_t value,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { (void *)&value };
+  return plumb_stub_begin(_c, &g4_Service_interface, 1, &g4_Service__set_level__sig, _a, _pending);
+}
+
+/* _set_level, asynchronous: collect */
+static inline int
+g4_Service__set_level_finish(plumb_pending *_pending,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_finish(_pending, NULL, 0, &g4_Service__set_level__sig, _a, _arena);
+}
+
+/* _get_later, asynchronous: send */
+static inline int
+g4_Service__get_later_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_begin(_c, &g4_Service_interface, 2, &g4_Service__get_later__sig, _a, _pending);
+}
+
+/* _get_later, asynchronous: collect */
+static inline int
+g4_Service__get_later_finish(plumb_pending *_pending, plumb_objref *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &g4_Service__get_later__sig, _a, _arena);
+}
+
+/* get, asynchronous: send */
+static inline int
+g4_Service_get_begin(plumb_client *_c, int32_t id, const char *port,
+    plumb_pending **_pending)
+{
+  void *const _a[3] = { (void *)&id, (void *)&port, NULL };
+  return plumb_stub_begin(_c, &g4_Service_interface, 3, &g4_Service_get__sig, _a, _pending);
+}
+
+/* get, asynchronous: collect */
+static inline int
+g4_Service_get_finish(plumb_pending *_pending, g4_Rec *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[3] = { NULL, NULL, (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &g4_Service_get__sig, _a, _arena);
+}
+
+/* put, asynchronous: send */
+static inline int
+g4_Service_put_begin(plumb_client *_c, const g4_Holder *h, const g4_Service_put_counts_seq *counts,
+    plumb_pending **_pending)
+{
+  void *const _a[2] = { (void *)h, (void *)counts };
+  return plumb_stub_begin(_c, &g4_Service_interface, 4, &g4_Service_put__sig, _a, _pending);
+}
+
+/* put, asynchronous: collect */
+static inline int
+g4_Service_put_finish(plumb_pending *_pending,
+    plumb_arena *_arena)
+{
+  void *const _a[2] = { NULL, NULL };
+  return plumb_stub_finish(_pending, NULL, 0, &g4_Service_put__sig, _a, _arena);
+}
+
+/* default, asynchronous: send */
+static inline int
+g4_Service_default_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_begin(_c, &g4_Service_interface, 5, &g4_Service__get_level__sig, _a, _pending);
+}
+
+/* default, asynchronous: collect */
+static inline int
+g4_Service_default_finish(plumb_pending *_pending, int32_t *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &g4_Service__get_level__sig, _a, _arena);
+}
 
 #ifdef __cplusplus
 }

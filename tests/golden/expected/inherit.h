@@ -26,17 +26,17 @@ extern "C" {
 
 /* client stubs of Named: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* _get_name (inherit.idl:7) */
-int zoo_Named__get_name(plumb_client *_c, char **_ret, plumb_arena *_arena);
+static inline int zoo_Named__get_name(plumb_client *_c, char **_ret, plumb_arena *_arena);
 /* _set_name (inherit.idl:7) */
-int zoo_Named__set_name(plumb_client *_c, const char *value, plumb_arena *_arena);
+static inline int zoo_Named__set_name(plumb_client *_c, const char *value, plumb_arena *_arena);
 /* asynchronous stubs of Named: _begin sends, _finish collects (and releases the pending call) */
-int zoo_Named__get_name_begin(plumb_client *_c,
+static inline int zoo_Named__get_name_begin(plumb_client *_c,
     plumb_pending **_pending);
-int zoo_Named__get_name_finish(plumb_pending *_pending, char **_ret,
+static inline int zoo_Named__get_name_finish(plumb_pending *_pending, char **_ret,
     plumb_arena *_arena);
-int zoo_Named__set_name_begin(plumb_client *_c, const char *value,
+static inline int zoo_Named__set_name_begin(plumb_client *_c, const char *value,
     plumb_pending **_pending);
-int zoo_Named__set_name_finish(plumb_pending *_pending,
+static inline int zoo_Named__set_name_finish(plumb_pending *_pending,
     plumb_arena *_arena);
 
 /* server side of Named: fill in the handlers (NULL = PLUMB_ENOOP) */
@@ -59,17 +59,17 @@ int zoo_Named__set_name_reply(struct plumb_deferred *_d);
 /* client stubs of Animal: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* inherited: the stubs of zoo_Named */
 /* sound (inherit.idl:10) */
-int zoo_Animal_sound(plumb_client *_c, char **_ret, plumb_arena *_arena);
+static inline int zoo_Animal_sound(plumb_client *_c, char **_ret, plumb_arena *_arena);
 /* mate (inherit.idl:11) */
-int zoo_Animal_mate(plumb_client *_c, plumb_objref *_ret, plumb_arena *_arena);
+static inline int zoo_Animal_mate(plumb_client *_c, plumb_objref *_ret, plumb_arena *_arena);
 /* asynchronous stubs of Animal: _begin sends, _finish collects (and releases the pending call) */
-int zoo_Animal_sound_begin(plumb_client *_c,
+static inline int zoo_Animal_sound_begin(plumb_client *_c,
     plumb_pending **_pending);
-int zoo_Animal_sound_finish(plumb_pending *_pending, char **_ret,
+static inline int zoo_Animal_sound_finish(plumb_pending *_pending, char **_ret,
     plumb_arena *_arena);
-int zoo_Animal_mate_begin(plumb_client *_c,
+static inline int zoo_Animal_mate_begin(plumb_client *_c,
     plumb_pending **_pending);
-int zoo_Animal_mate_finish(plumb_pending *_pending, plumb_objref *_ret,
+static inline int zoo_Animal_mate_finish(plumb_pending *_pending, plumb_objref *_ret,
     plumb_arena *_arena);
 
 /* server side of Animal: fill in the handlers (NULL = PLUMB_ENOOP) */
@@ -93,11 +93,11 @@ int zoo_Animal_mate_reply(struct plumb_deferred *_d, const plumb_objref *_ret);
 /* client stubs of Pet: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* inherited: the stubs of zoo_Animal */
 /* feed (inherit.idl:14) */
-int zoo_Pet_feed(plumb_client *_c, uint16_t grams, plumb_arena *_arena);
+static inline int zoo_Pet_feed(plumb_client *_c, uint16_t grams, plumb_arena *_arena);
 /* asynchronous stubs of Pet: _begin sends, _finish collects (and releases the pending call) */
-int zoo_Pet_feed_begin(plumb_client *_c, uint16_t grams,
+static inline int zoo_Pet_feed_begin(plumb_client *_c, uint16_t grams,
     plumb_pending **_pending);
-int zoo_Pet_feed_finish(plumb_pending *_pending,
+static inline int zoo_Pet_feed_finish(plumb_pending *_pending,
     plumb_arena *_arena);
 
 /* server side of Pet: fill in the handlers (NULL = PLUMB_ENOOP) */
@@ -119,11 +119,11 @@ int zoo_Pet_feed_reply(struct plumb_deferred *_d);
 /* client stubs of Worker: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* inherited: the stubs of zoo_Animal */
 /* work, oneway (inherit.idl:17) */
-int zoo_Worker_work(plumb_client *_c, int32_t hours, plumb_arena *_arena);
+static inline int zoo_Worker_work(plumb_client *_c, int32_t hours, plumb_arena *_arena);
 /* asynchronous stubs of Worker: _begin sends, _finish collects (and releases the pending call) */
-int zoo_Worker_work_begin(plumb_client *_c, int32_t hours,
+static inline int zoo_Worker_work_begin(plumb_client *_c, int32_t hours,
     plumb_pending **_pending);
-int zoo_Worker_work_finish(plumb_pending *_pending,
+static inline int zoo_Worker_work_finish(plumb_pending *_pending,
     plumb_arena *_arena);
 
 /* server side of Worker: fill in the handlers (NULL = PLUMB_ENOOP) */
@@ -141,11 +141,11 @@ int zoo_Worker__serve(plumb_server *server, const char *name,
 /* inherited: the stubs of zoo_Pet */
 /* inherited: the stubs of zoo_Worker */
 /* fetch (inherit.idl:20) */
-int zoo_Dog_fetch(plumb_client *_c, const plumb_objref *thing, plumb_objref *found, bool *_ret, plumb_arena *_arena);
+static inline int zoo_Dog_fetch(plumb_client *_c, const plumb_objref *thing, plumb_objref *found, bool *_ret, plumb_arena *_arena);
 /* asynchronous stubs of Dog: _begin sends, _finish collects (and releases the pending call) */
-int zoo_Dog_fetch_begin(plumb_client *_c, const plumb_objref *thing,
+static inline int zoo_Dog_fetch_begin(plumb_client *_c, const plumb_objref *thing,
     plumb_pending **_pending);
-int zoo_Dog_fetch_finish(plumb_pending *_pending, plumb_objref *found, bool *_ret,
+static inline int zoo_Dog_fetch_finish(plumb_pending *_pending, plumb_objref *found, bool *_ret,
     plumb_arena *_arena);
 
 /* server side of Dog: fill in the handlers (NULL = PLUMB_ENOOP) */
@@ -162,6 +162,203 @@ int zoo_Dog__serve(plumb_server *server, const char *name,
  * thread; 0 (PLUMB_OK) or a PLUMB_E* status (plumb/call.h) */
 struct plumb_deferred;
 int zoo_Dog_fetch_reply(struct plumb_deferred *_d, bool _ret, const plumb_objref *found);
+
+/* ---- client stub bodies (declared above): each hands its arguments'
+ * addresses to plumb_stub_call / _begin / _finish (runtime/core/stub.c) ---- */
+
+extern const plumb_op_sig zoo_Named__get_name__sig;
+
+extern const plumb_op_sig zoo_Named__set_name__sig;
+
+/* Named::_get_name */
+static inline int
+zoo_Named__get_name(plumb_client *_c, char **_ret, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_call(_c, &zoo_Named_interface, 0, &zoo_Named__get_name__sig, _a, _arena);
+}
+
+/* Named::_set_name */
+static inline int
+zoo_Named__set_name(plumb_client *_c, const char *value, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)&value };
+  return plumb_stub_call(_c, &zoo_Named_interface, 1, &zoo_Named__set_name__sig, _a, _arena);
+}
+
+/* _get_name, asynchronous: send */
+static inline int
+zoo_Named__get_name_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_begin(_c, &zoo_Named_interface, 0, &zoo_Named__get_name__sig, _a, _pending);
+}
+
+/* _get_name, asynchronous: collect */
+static inline int
+zoo_Named__get_name_finish(plumb_pending *_pending, char **_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &zoo_Named__get_name__sig, _a, _arena);
+}
+
+/* _set_name, asynchronous: send */
+static inline int
+zoo_Named__set_name_begin(plumb_client *_c, const char *value,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { (void *)&value };
+  return plumb_stub_begin(_c, &zoo_Named_interface, 1, &zoo_Named__set_name__sig, _a, _pending);
+}
+
+/* _set_name, asynchronous: collect */
+static inline int
+zoo_Named__set_name_finish(plumb_pending *_pending,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_finish(_pending, NULL, 0, &zoo_Named__set_name__sig, _a, _arena);
+}
+
+extern const plumb_op_sig zoo_Animal_mate__sig;
+
+/* Animal::sound */
+static inline int
+zoo_Animal_sound(plumb_client *_c, char **_ret, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_call(_c, &zoo_Animal_interface, 0, &zoo_Named__get_name__sig, _a, _arena);
+}
+
+/* Animal::mate */
+static inline int
+zoo_Animal_mate(plumb_client *_c, plumb_objref *_ret, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_call(_c, &zoo_Animal_interface, 1, &zoo_Animal_mate__sig, _a, _arena);
+}
+
+/* sound, asynchronous: send */
+static inline int
+zoo_Animal_sound_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_begin(_c, &zoo_Animal_interface, 0, &zoo_Named__get_name__sig, _a, _pending);
+}
+
+/* sound, asynchronous: collect */
+static inline int
+zoo_Animal_sound_finish(plumb_pending *_pending, char **_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &zoo_Named__get_name__sig, _a, _arena);
+}
+
+/* mate, asynchronous: send */
+static inline int
+zoo_Animal_mate_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_begin(_c, &zoo_Animal_interface, 1, &zoo_Animal_mate__sig, _a, _pending);
+}
+
+/* mate, asynchronous: collect */
+static inline int
+zoo_Animal_mate_finish(plumb_pending *_pending, plumb_objref *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &zoo_Animal_mate__sig, _a, _arena);
+}
+
+extern const plumb_op_sig zoo_Pet_feed__sig;
+
+/* Pet::feed */
+static inline int
+zoo_Pet_feed(plumb_client *_c, uint16_t grams, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)&grams };
+  return plumb_stub_call(_c, &zoo_Pet_interface, 0, &zoo_Pet_feed__sig, _a, _arena);
+}
+
+/* feed, asynchronous: send */
+static inline int
+zoo_Pet_feed_begin(plumb_client *_c, uint16_t grams,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { (void *)&grams };
+  return plumb_stub_begin(_c, &zoo_Pet_interface, 0, &zoo_Pet_feed__sig, _a, _pending);
+}
+
+/* feed, asynchronous: collect */
+static inline int
+zoo_Pet_feed_finish(plumb_pending *_pending,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_finish(_pending, NULL, 0, &zoo_Pet_feed__sig, _a, _arena);
+}
+
+extern const plumb_op_sig zoo_Worker_work__sig;
+
+/* Worker::work */
+static inline int
+zoo_Worker_work(plumb_client *_c, int32_t hours, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)&hours };
+  return plumb_stub_call(_c, &zoo_Worker_interface, 0, &zoo_Worker_work__sig, _a, _arena);
+}
+
+/* work, asynchronous: send */
+static inline int
+zoo_Worker_work_begin(plumb_client *_c, int32_t hours,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { (void *)&hours };
+  return plumb_stub_begin(_c, &zoo_Worker_interface, 0, &zoo_Worker_work__sig, _a, _pending);
+}
+
+/* work, asynchronous: collect */
+static inline int
+zoo_Worker_work_finish(plumb_pending *_pending,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_finish(_pending, NULL, 0, &zoo_Worker_work__sig, _a, _arena);
+}
+
+extern const plumb_op_sig zoo_Dog_fetch__sig;
+
+/* Dog::fetch */
+static inline int
+zoo_Dog_fetch(plumb_client *_c, const plumb_objref *thing, plumb_objref *found, bool *_ret, plumb_arena *_arena)
+{
+  void *const _a[3] = { (void *)thing, (void *)found, (void *)_ret };
+  return plumb_stub_call(_c, &zoo_Dog_interface, 0, &zoo_Dog_fetch__sig, _a, _arena);
+}
+
+/* fetch, asynchronous: send */
+static inline int
+zoo_Dog_fetch_begin(plumb_client *_c, const plumb_objref *thing,
+    plumb_pending **_pending)
+{
+  void *const _a[3] = { (void *)thing, NULL, NULL };
+  return plumb_stub_begin(_c, &zoo_Dog_interface, 0, &zoo_Dog_fetch__sig, _a, _pending);
+}
+
+/* fetch, asynchronous: collect */
+static inline int
+zoo_Dog_fetch_finish(plumb_pending *_pending, plumb_objref *found, bool *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[3] = { NULL, (void *)found, (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &zoo_Dog_fetch__sig, _a, _arena);
+}
 
 #ifdef __cplusplus
 }

@@ -219,41 +219,41 @@ CosNaming_NamingContext_InvalidName_from_any(const plumb_any *a, CosNaming_Namin
 
 /* client stubs of NamingContext: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* bind (naming.idl:33) */
-int CosNaming_NamingContext_bind(plumb_client *_c, const CosNaming_Name *n, const plumb_objref *obj, plumb_arena *_arena);
+static inline int CosNaming_NamingContext_bind(plumb_client *_c, const CosNaming_Name *n, const plumb_objref *obj, plumb_arena *_arena);
 /* rebind (naming.idl:34) */
-int CosNaming_NamingContext_rebind(plumb_client *_c, const CosNaming_Name *n, const plumb_objref *obj, plumb_arena *_arena);
+static inline int CosNaming_NamingContext_rebind(plumb_client *_c, const CosNaming_Name *n, const plumb_objref *obj, plumb_arena *_arena);
 /* resolve (naming.idl:35) */
-int CosNaming_NamingContext_resolve(plumb_client *_c, const CosNaming_Name *n, plumb_objref *_ret, plumb_arena *_arena);
+static inline int CosNaming_NamingContext_resolve(plumb_client *_c, const CosNaming_Name *n, plumb_objref *_ret, plumb_arena *_arena);
 /* unbind (naming.idl:36) */
-int CosNaming_NamingContext_unbind(plumb_client *_c, const CosNaming_Name *n, plumb_arena *_arena);
+static inline int CosNaming_NamingContext_unbind(plumb_client *_c, const CosNaming_Name *n, plumb_arena *_arena);
 /* new_context (naming.idl:37) */
-int CosNaming_NamingContext_new_context(plumb_client *_c, plumb_objref *_ret, plumb_arena *_arena);
+static inline int CosNaming_NamingContext_new_context(plumb_client *_c, plumb_objref *_ret, plumb_arena *_arena);
 /* list (naming.idl:38) */
-int CosNaming_NamingContext_list(plumb_client *_c, uint32_t how_many, CosNaming_BindingList *bl, plumb_objref *bi, plumb_arena *_arena);
+static inline int CosNaming_NamingContext_list(plumb_client *_c, uint32_t how_many, CosNaming_BindingList *bl, plumb_objref *bi, plumb_arena *_arena);
 /* asynchronous stubs of NamingContext: _begin sends, _finish collects (and releases the pending call) */
-int CosNaming_NamingContext_bind_begin(plumb_client *_c, const CosNaming_Name *n, const plumb_objref *obj,
+static inline int CosNaming_NamingContext_bind_begin(plumb_client *_c, const CosNaming_Name *n, const plumb_objref *obj,
     plumb_pending **_pending);
-int CosNaming_NamingContext_bind_finish(plumb_pending *_pending,
+static inline int CosNaming_NamingContext_bind_finish(plumb_pending *_pending,
     plumb_arena *_arena);
-int CosNaming_NamingContext_rebind_begin(plumb_client *_c, const CosNaming_Name *n, const plumb_objref *obj,
+static inline int CosNaming_NamingContext_rebind_begin(plumb_client *_c, const CosNaming_Name *n, const plumb_objref *obj,
     plumb_pending **_pending);
-int CosNaming_NamingContext_rebind_finish(plumb_pending *_pending,
+static inline int CosNaming_NamingContext_rebind_finish(plumb_pending *_pending,
     plumb_arena *_arena);
-int CosNaming_NamingContext_resolve_begin(plumb_client *_c, const CosNaming_Name *n,
+static inline int CosNaming_NamingContext_resolve_begin(plumb_client *_c, const CosNaming_Name *n,
     plumb_pending **_pending);
-int CosNaming_NamingContext_resolve_finish(plumb_pending *_pending, plumb_objref *_ret,
+static inline int CosNaming_NamingContext_resolve_finish(plumb_pending *_pending, plumb_objref *_ret,
     plumb_arena *_arena);
-int CosNaming_NamingContext_unbind_begin(plumb_client *_c, const CosNaming_Name *n,
+static inline int CosNaming_NamingContext_unbind_begin(plumb_client *_c, const CosNaming_Name *n,
     plumb_pending **_pending);
-int CosNaming_NamingContext_unbind_finish(plumb_pending *_pending,
+static inline int CosNaming_NamingContext_unbind_finish(plumb_pending *_pending,
     plumb_arena *_arena);
-int CosNaming_NamingContext_new_context_begin(plumb_client *_c,
+static inline int CosNaming_NamingContext_new_context_begin(plumb_client *_c,
     plumb_pending **_pending);
-int CosNaming_NamingContext_new_context_finish(plumb_pending *_pending, plumb_objref *_ret,
+static inline int CosNaming_NamingContext_new_context_finish(plumb_pending *_pending, plumb_objref *_ret,
     plumb_arena *_arena);
-int CosNaming_NamingContext_list_begin(plumb_client *_c, uint32_t how_many,
+static inline int CosNaming_NamingContext_list_begin(plumb_client *_c, uint32_t how_many,
     plumb_pending **_pending);
-int CosNaming_NamingContext_list_finish(plumb_pending *_pending, CosNaming_BindingList *bl, plumb_objref *bi,
+static inline int CosNaming_NamingContext_list_finish(plumb_pending *_pending, CosNaming_BindingList *bl, plumb_objref *bi,
     plumb_arena *_arena);
 
 /* server side of NamingContext: fill in the handlers (NULL = PLUMB_ENOOP) */
@@ -292,23 +292,23 @@ int CosNaming_NamingContext_list_reply(struct plumb_deferred *_d, const CosNamin
 
 /* client stubs of BindingIterator: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* next_one (naming.idl:42) */
-int CosNaming_BindingIterator_next_one(plumb_client *_c, CosNaming_Binding *b, bool *_ret, plumb_arena *_arena);
+static inline int CosNaming_BindingIterator_next_one(plumb_client *_c, CosNaming_Binding *b, bool *_ret, plumb_arena *_arena);
 /* next_n (naming.idl:43) */
-int CosNaming_BindingIterator_next_n(plumb_client *_c, uint32_t how_many, CosNaming_BindingList *bl, bool *_ret, plumb_arena *_arena);
+static inline int CosNaming_BindingIterator_next_n(plumb_client *_c, uint32_t how_many, CosNaming_BindingList *bl, bool *_ret, plumb_arena *_arena);
 /* destroy (naming.idl:44) */
-int CosNaming_BindingIterator_destroy(plumb_client *_c, plumb_arena *_arena);
+static inline int CosNaming_BindingIterator_destroy(plumb_client *_c, plumb_arena *_arena);
 /* asynchronous stubs of BindingIterator: _begin sends, _finish collects (and releases the pending call) */
-int CosNaming_BindingIterator_next_one_begin(plumb_client *_c,
+static inline int CosNaming_BindingIterator_next_one_begin(plumb_client *_c,
     plumb_pending **_pending);
-int CosNaming_BindingIterator_next_one_finish(plumb_pending *_pending, CosNaming_Binding *b, bool *_ret,
+static inline int CosNaming_BindingIterator_next_one_finish(plumb_pending *_pending, CosNaming_Binding *b, bool *_ret,
     plumb_arena *_arena);
-int CosNaming_BindingIterator_next_n_begin(plumb_client *_c, uint32_t how_many,
+static inline int CosNaming_BindingIterator_next_n_begin(plumb_client *_c, uint32_t how_many,
     plumb_pending **_pending);
-int CosNaming_BindingIterator_next_n_finish(plumb_pending *_pending, CosNaming_BindingList *bl, bool *_ret,
+static inline int CosNaming_BindingIterator_next_n_finish(plumb_pending *_pending, CosNaming_BindingList *bl, bool *_ret,
     plumb_arena *_arena);
-int CosNaming_BindingIterator_destroy_begin(plumb_client *_c,
+static inline int CosNaming_BindingIterator_destroy_begin(plumb_client *_c,
     plumb_pending **_pending);
-int CosNaming_BindingIterator_destroy_finish(plumb_pending *_pending,
+static inline int CosNaming_BindingIterator_destroy_finish(plumb_pending *_pending,
     plumb_arena *_arena);
 
 /* server side of BindingIterator: fill in the handlers (NULL = PLUMB_ENOOP) */
@@ -327,6 +327,256 @@ struct plumb_deferred;
 int CosNaming_BindingIterator_next_one_reply(struct plumb_deferred *_d, bool _ret, const CosNaming_Binding *b);
 int CosNaming_BindingIterator_next_n_reply(struct plumb_deferred *_d, bool _ret, const CosNaming_BindingList *bl);
 int CosNaming_BindingIterator_destroy_reply(struct plumb_deferred *_d);
+
+/* ---- client stub bodies (declared above): each hands its arguments'
+ * addresses to plumb_stub_call / _begin / _finish (runtime/core/stub.c) ---- */
+
+extern const plumb_op_sig CosNaming_NamingContext_bind__sig;
+
+extern const plumb_op_sig CosNaming_NamingContext_resolve__sig;
+
+extern const plumb_op_sig CosNaming_NamingContext_unbind__sig;
+
+extern const plumb_op_sig CosNaming_NamingContext_new_context__sig;
+
+extern const plumb_op_sig CosNaming_NamingContext_list__sig;
+
+/* NamingContext::bind */
+static inline int
+CosNaming_NamingContext_bind(plumb_client *_c, const CosNaming_Name *n, const plumb_objref *obj, plumb_arena *_arena)
+{
+  void *const _a[2] = { (void *)n, (void *)obj };
+  return plumb_stub_call(_c, &CosNaming_NamingContext_interface, 0, &CosNaming_NamingContext_bind__sig, _a, _arena);
+}
+
+/* NamingContext::rebind */
+static inline int
+CosNaming_NamingContext_rebind(plumb_client *_c, const CosNaming_Name *n, const plumb_objref *obj, plumb_arena *_arena)
+{
+  void *const _a[2] = { (void *)n, (void *)obj };
+  return plumb_stub_call(_c, &CosNaming_NamingContext_interface, 1, &CosNaming_NamingContext_bind__sig, _a, _arena);
+}
+
+/* NamingContext::resolve */
+static inline int
+CosNaming_NamingContext_resolve(plumb_client *_c, const CosNaming_Name *n, plumb_objref *_ret, plumb_arena *_arena)
+{
+  void *const _a[2] = { (void *)n, (void *)_ret };
+  return plumb_stub_call(_c, &CosNaming_NamingContext_interface, 2, &CosNaming_NamingContext_resolve__sig, _a, _arena);
+}
+
+/* NamingContext::unbind */
+static inline int
+CosNaming_NamingContext_unbind(plumb_client *_c, const CosNaming_Name *n, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)n };
+  return plumb_stub_call(_c, &CosNaming_NamingContext_interface, 3, &CosNaming_NamingContext_unbind__sig, _a, _arena);
+}
+
+/* NamingContext::new_context */
+static inline int
+CosNaming_NamingContext_new_context(plumb_client *_c, plumb_objref *_ret, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_call(_c, &CosNaming_NamingContext_interface, 4, &CosNaming_NamingContext_new_context__sig, _a, _arena);
+}
+
+/* NamingContext::list */
+static inline int
+CosNaming_NamingContext_list(plumb_client *_c, uint32_t how_many, CosNaming_BindingList *bl, plumb_objref *bi, plumb_arena *_arena)
+{
+  void *const _a[3] = { (void *)&how_many, (void *)bl, (void *)bi };
+  return plumb_stub_call(_c, &CosNaming_NamingContext_interface, 5, &CosNaming_NamingContext_list__sig, _a, _arena);
+}
+
+/* bind, asynchronous: send */
+static inline int
+CosNaming_NamingContext_bind_begin(plumb_client *_c, const CosNaming_Name *n, const plumb_objref *obj,
+    plumb_pending **_pending)
+{
+  void *const _a[2] = { (void *)n, (void *)obj };
+  return plumb_stub_begin(_c, &CosNaming_NamingContext_interface, 0, &CosNaming_NamingContext_bind__sig, _a, _pending);
+}
+
+/* bind, asynchronous: collect */
+static inline int
+CosNaming_NamingContext_bind_finish(plumb_pending *_pending,
+    plumb_arena *_arena)
+{
+  void *const _a[2] = { NULL, NULL };
+  return plumb_stub_finish(_pending, NULL, 0, &CosNaming_NamingContext_bind__sig, _a, _arena);
+}
+
+/* rebind, asynchronous: send */
+static inline int
+CosNaming_NamingContext_rebind_begin(plumb_client *_c, const CosNaming_Name *n, const plumb_objref *obj,
+    plumb_pending **_pending)
+{
+  void *const _a[2] = { (void *)n, (void *)obj };
+  return plumb_stub_begin(_c, &CosNaming_NamingContext_interface, 1, &CosNaming_NamingContext_bind__sig, _a, _pending);
+}
+
+/* rebind, asynchronous: collect */
+static inline int
+CosNaming_NamingContext_rebind_finish(plumb_pending *_pending,
+    plumb_arena *_arena)
+{
+  void *const _a[2] = { NULL, NULL };
+  return plumb_stub_finish(_pending, NULL, 0, &CosNaming_NamingContext_bind__sig, _a, _arena);
+}
+
+/* resolve, asynchronous: send */
+static inline int
+CosNaming_NamingContext_resolve_begin(plumb_client *_c, const CosNaming_Name *n,
+    plumb_pending **_pending)
+{
+  void *const _a[2] = { (void *)n, NULL };
+  return plumb_stub_begin(_c, &CosNaming_NamingContext_interface, 2, &CosNaming_NamingContext_resolve__sig, _a, _pending);
+}
+
+/* resolve, asynchronous: collect */
+static inline int
+CosNaming_NamingContext_resolve_finish(plumb_pending *_pending, plumb_objref *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[2] = { NULL, (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &CosNaming_NamingContext_resolve__sig, _a, _arena);
+}
+
+/* unbind, asynchronous: send */
+static inline int
+CosNaming_NamingContext_unbind_begin(plumb_client *_c, const CosNaming_Name *n,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { (void *)n };
+  return plumb_stub_begin(_c, &CosNaming_NamingContext_interface, 3, &CosNaming_NamingContext_unbind__sig, _a, _pending);
+}
+
+/* unbind, asynchronous: collect */
+static inline int
+CosNaming_NamingContext_unbind_finish(plumb_pending *_pending,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_finish(_pending, NULL, 0, &CosNaming_NamingContext_unbind__sig, _a, _arena);
+}
+
+/* new_context, asynchronous: send */
+static inline int
+CosNaming_NamingContext_new_context_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_begin(_c, &CosNaming_NamingContext_interface, 4, &CosNaming_NamingContext_new_context__sig, _a, _pending);
+}
+
+/* new_context, asynchronous: collect */
+static inline int
+CosNaming_NamingContext_new_context_finish(plumb_pending *_pending, plumb_objref *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &CosNaming_NamingContext_new_context__sig, _a, _arena);
+}
+
+/* list, asynchronous: send */
+static inline int
+CosNaming_NamingContext_list_begin(plumb_client *_c, uint32_t how_many,
+    plumb_pending **_pending)
+{
+  void *const _a[3] = { (void *)&how_many, NULL, NULL };
+  return plumb_stub_begin(_c, &CosNaming_NamingContext_interface, 5, &CosNaming_NamingContext_list__sig, _a, _pending);
+}
+
+/* list, asynchronous: collect */
+static inline int
+CosNaming_NamingContext_list_finish(plumb_pending *_pending, CosNaming_BindingList *bl, plumb_objref *bi,
+    plumb_arena *_arena)
+{
+  void *const _a[3] = { NULL, (void *)bl, (void *)bi };
+  return plumb_stub_finish(_pending, NULL, 0, &CosNaming_NamingContext_list__sig, _a, _arena);
+}
+
+extern const plumb_op_sig CosNaming_BindingIterator_next_one__sig;
+
+extern const plumb_op_sig CosNaming_BindingIterator_next_n__sig;
+
+extern const plumb_op_sig CosNaming_BindingIterator_destroy__sig;
+
+/* BindingIterator::next_one */
+static inline int
+CosNaming_BindingIterator_next_one(plumb_client *_c, CosNaming_Binding *b, bool *_ret, plumb_arena *_arena)
+{
+  void *const _a[2] = { (void *)b, (void *)_ret };
+  return plumb_stub_call(_c, &CosNaming_BindingIterator_interface, 0, &CosNaming_BindingIterator_next_one__sig, _a, _arena);
+}
+
+/* BindingIterator::next_n */
+static inline int
+CosNaming_BindingIterator_next_n(plumb_client *_c, uint32_t how_many, CosNaming_BindingList *bl, bool *_ret, plumb_arena *_arena)
+{
+  void *const _a[3] = { (void *)&how_many, (void *)bl, (void *)_ret };
+  return plumb_stub_call(_c, &CosNaming_BindingIterator_interface, 1, &CosNaming_BindingIterator_next_n__sig, _a, _arena);
+}
+
+/* BindingIterator::destroy */
+static inline int
+CosNaming_BindingIterator_destroy(plumb_client *_c, plumb_arena *_arena)
+{
+  return plumb_stub_call(_c, &CosNaming_BindingIterator_interface, 2, &CosNaming_BindingIterator_destroy__sig, NULL, _arena);
+}
+
+/* next_one, asynchronous: send */
+static inline int
+CosNaming_BindingIterator_next_one_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  void *const _a[2] = { NULL, NULL };
+  return plumb_stub_begin(_c, &CosNaming_BindingIterator_interface, 0, &CosNaming_BindingIterator_next_one__sig, _a, _pending);
+}
+
+/* next_one, asynchronous: collect */
+static inline int
+CosNaming_BindingIterator_next_one_finish(plumb_pending *_pending, CosNaming_Binding *b, bool *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[2] = { (void *)b, (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &CosNaming_BindingIterator_next_one__sig, _a, _arena);
+}
+
+/* next_n, asynchronous: send */
+static inline int
+CosNaming_BindingIterator_next_n_begin(plumb_client *_c, uint32_t how_many,
+    plumb_pending **_pending)
+{
+  void *const _a[3] = { (void *)&how_many, NULL, NULL };
+  return plumb_stub_begin(_c, &CosNaming_BindingIterator_interface, 1, &CosNaming_BindingIterator_next_n__sig, _a, _pending);
+}
+
+/* next_n, asynchronous: collect */
+static inline int
+CosNaming_BindingIterator_next_n_finish(plumb_pending *_pending, CosNaming_BindingList *bl, bool *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[3] = { NULL, (void *)bl, (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &CosNaming_BindingIterator_next_n__sig, _a, _arena);
+}
+
+/* destroy, asynchronous: send */
+static inline int
+CosNaming_BindingIterator_destroy_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  return plumb_stub_begin(_c, &CosNaming_BindingIterator_interface, 2, &CosNaming_BindingIterator_destroy__sig, NULL, _pending);
+}
+
+/* destroy, asynchronous: collect */
+static inline int
+CosNaming_BindingIterator_destroy_finish(plumb_pending *_pending,
+    plumb_arena *_arena)
+{
+  return plumb_stub_finish(_pending, NULL, 0, &CosNaming_BindingIterator_destroy__sig, NULL, _arena);
+}
 
 #ifdef __cplusplus
 }

@@ -189,23 +189,23 @@ extern const ProtobufCEnumDescriptor outer_inner_Device_State__descriptor;
 
 /* client stubs of Device: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* current (nested.idl:46) */
-int outer_inner_Device_current(plumb_client *_c, outer_inner_Device_State *_ret, plumb_arena *_arena);
+static inline int outer_inner_Device_current(plumb_client *_c, outer_inner_Device_State *_ret, plumb_arena *_arena);
 /* configure (nested.idl:47) */
-int outer_inner_Device_configure(plumb_client *_c, outer_inner_Config *c, plumb_arena *_arena);
+static inline int outer_inner_Device_configure(plumb_client *_c, outer_inner_Config *c, plumb_arena *_arena);
 /* transform (nested.idl:48) */
-int outer_inner_Device_transform(plumb_client *_c, const outer_inner_Vec *v, const char *l, outer_inner_Mat *_ret, plumb_arena *_arena);
+static inline int outer_inner_Device_transform(plumb_client *_c, const outer_inner_Vec *v, const char *l, outer_inner_Mat *_ret, plumb_arena *_arena);
 /* asynchronous stubs of Device: _begin sends, _finish collects (and releases the pending call) */
-int outer_inner_Device_current_begin(plumb_client *_c,
+static inline int outer_inner_Device_current_begin(plumb_client *_c,
     plumb_pending **_pending);
-int outer_inner_Device_current_finish(plumb_pending *_pending, outer_inner_Device_State *_ret,
+static inline int outer_inner_Device_current_finish(plumb_pending *_pending, outer_inner_Device_State *_ret,
     plumb_arena *_arena);
-int outer_inner_Device_configure_begin(plumb_client *_c, const outer_inner_Config *c,
+static inline int outer_inner_Device_configure_begin(plumb_client *_c, const outer_inner_Config *c,
     plumb_pending **_pending);
-int outer_inner_Device_configure_finish(plumb_pending *_pending, outer_inner_Config *c,
+static inline int outer_inner_Device_configure_finish(plumb_pending *_pending, outer_inner_Config *c,
     plumb_arena *_arena);
-int outer_inner_Device_transform_begin(plumb_client *_c, const outer_inner_Vec *v, const char *l,
+static inline int outer_inner_Device_transform_begin(plumb_client *_c, const outer_inner_Vec *v, const char *l,
     plumb_pending **_pending);
-int outer_inner_Device_transform_finish(plumb_pending *_pending, outer_inner_Mat *_ret,
+static inline int outer_inner_Device_transform_finish(plumb_pending *_pending, outer_inner_Mat *_ret,
     plumb_arena *_arena);
 
 /* server side of Device: fill in the handlers (NULL = PLUMB_ENOOP) */
@@ -224,6 +224,93 @@ struct plumb_deferred;
 int outer_inner_Device_current_reply(struct plumb_deferred *_d, outer_inner_Device_State _ret);
 int outer_inner_Device_configure_reply(struct plumb_deferred *_d, const outer_inner_Config *c);
 int outer_inner_Device_transform_reply(struct plumb_deferred *_d, const outer_inner_Mat *_ret);
+
+/* ---- client stub bodies (declared above): each hands its arguments'
+ * addresses to plumb_stub_call / _begin / _finish (runtime/core/stub.c) ---- */
+
+extern const plumb_op_sig outer_inner_Device_current__sig;
+
+extern const plumb_op_sig outer_inner_Device_configure__sig;
+
+extern const plumb_op_sig outer_inner_Device_transform__sig;
+
+/* Device::current */
+static inline int
+outer_inner_Device_current(plumb_client *_c, outer_inner_Device_State *_ret, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_call(_c, &outer_inner_Device_interface, 0, &outer_inner_Device_current__sig, _a, _arena);
+}
+
+/* Device::configure */
+static inline int
+outer_inner_Device_configure(plumb_client *_c, outer_inner_Config *c, plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)c };
+  return plumb_stub_call(_c, &outer_inner_Device_interface, 1, &outer_inner_Device_configure__sig, _a, _arena);
+}
+
+/* Device::transform */
+static inline int
+outer_inner_Device_transform(plumb_client *_c, const outer_inner_Vec *v, const char *l, outer_inner_Mat *_ret, plumb_arena *_arena)
+{
+  void *const _a[3] = { (void *)v, (void *)&l, (void *)_ret };
+  return plumb_stub_call(_c, &outer_inner_Device_interface, 2, &outer_inner_Device_transform__sig, _a, _arena);
+}
+
+/* current, asynchronous: send */
+static inline int
+outer_inner_Device_current_begin(plumb_client *_c,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { NULL };
+  return plumb_stub_begin(_c, &outer_inner_Device_interface, 0, &outer_inner_Device_current__sig, _a, _pending);
+}
+
+/* current, asynchronous: collect */
+static inline int
+outer_inner_Device_current_finish(plumb_pending *_pending, outer_inner_Device_State *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &outer_inner_Device_current__sig, _a, _arena);
+}
+
+/* configure, asynchronous: send */
+static inline int
+outer_inner_Device_configure_begin(plumb_client *_c, const outer_inner_Config *c,
+    plumb_pending **_pending)
+{
+  void *const _a[1] = { (void *)c };
+  return plumb_stub_begin(_c, &outer_inner_Device_interface, 1, &outer_inner_Device_configure__sig, _a, _pending);
+}
+
+/* configure, asynchronous: collect */
+static inline int
+outer_inner_Device_configure_finish(plumb_pending *_pending, outer_inner_Config *c,
+    plumb_arena *_arena)
+{
+  void *const _a[1] = { (void *)c };
+  return plumb_stub_finish(_pending, NULL, 0, &outer_inner_Device_configure__sig, _a, _arena);
+}
+
+/* transform, asynchronous: send */
+static inline int
+outer_inner_Device_transform_begin(plumb_client *_c, const outer_inner_Vec *v, const char *l,
+    plumb_pending **_pending)
+{
+  void *const _a[3] = { (void *)v, (void *)&l, NULL };
+  return plumb_stub_begin(_c, &outer_inner_Device_interface, 2, &outer_inner_Device_transform__sig, _a, _pending);
+}
+
+/* transform, asynchronous: collect */
+static inline int
+outer_inner_Device_transform_finish(plumb_pending *_pending, outer_inner_Mat *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[3] = { NULL, NULL, (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &outer_inner_Device_transform__sig, _a, _arena);
+}
 
 #ifdef __cplusplus
 }

@@ -250,17 +250,17 @@ typedef struct mx_Calc_transpose_blobs_seq {
 
 /* client stubs of Calc: 0 (PLUMB_OK) or a PLUMB_E* status */
 /* transpose (seqseq.idl:24) */
-int mx_Calc_transpose(plumb_client *_c, const mx_Grid *g, mx_Calc_transpose_blobs_seq *blobs, mx_Grid *_ret, plumb_arena *_arena);
+static inline int mx_Calc_transpose(plumb_client *_c, const mx_Grid *g, mx_Calc_transpose_blobs_seq *blobs, mx_Grid *_ret, plumb_arena *_arena);
 /* split (seqseq.idl:25) */
-int mx_Calc_split(plumb_client *_c, const mx_Row *r, mx_Rows *_ret, plumb_arena *_arena);
+static inline int mx_Calc_split(plumb_client *_c, const mx_Row *r, mx_Rows *_ret, plumb_arena *_arena);
 /* asynchronous stubs of Calc: _begin sends, _finish collects (and releases the pending call) */
-int mx_Calc_transpose_begin(plumb_client *_c, const mx_Grid *g,
+static inline int mx_Calc_transpose_begin(plumb_client *_c, const mx_Grid *g,
     plumb_pending **_pending);
-int mx_Calc_transpose_finish(plumb_pending *_pending, mx_Calc_transpose_blobs_seq *blobs, mx_Grid *_ret,
+static inline int mx_Calc_transpose_finish(plumb_pending *_pending, mx_Calc_transpose_blobs_seq *blobs, mx_Grid *_ret,
     plumb_arena *_arena);
-int mx_Calc_split_begin(plumb_client *_c, const mx_Row *r,
+static inline int mx_Calc_split_begin(plumb_client *_c, const mx_Row *r,
     plumb_pending **_pending);
-int mx_Calc_split_finish(plumb_pending *_pending, mx_Rows *_ret,
+static inline int mx_Calc_split_finish(plumb_pending *_pending, mx_Rows *_ret,
     plumb_arena *_arena);
 
 /* server side of Calc: fill in the handlers (NULL = PLUMB_ENOOP) */
@@ -277,6 +277,65 @@ int mx_Calc__serve(plumb_server *server, const char *name,
 struct plumb_deferred;
 int mx_Calc_transpose_reply(struct plumb_deferred *_d, const mx_Grid *_ret, const mx_Calc_transpose_blobs_seq *blobs);
 int mx_Calc_split_reply(struct plumb_deferred *_d, const mx_Rows *_ret);
+
+/* ---- client stub bodies (declared above): each hands its arguments'
+ * addresses to plumb_stub_call / _begin / _finish (runtime/core/stub.c) ---- */
+
+extern const plumb_op_sig mx_Calc_transpose__sig;
+
+extern const plumb_op_sig mx_Calc_split__sig;
+
+/* Calc::transpose */
+static inline int
+mx_Calc_transpose(plumb_client *_c, const mx_Grid *g, mx_Calc_transpose_blobs_seq *blobs, mx_Grid *_ret, plumb_arena *_arena)
+{
+  void *const _a[3] = { (void *)g, (void *)blobs, (void *)_ret };
+  return plumb_stub_call(_c, &mx_Calc_interface, 0, &mx_Calc_transpose__sig, _a, _arena);
+}
+
+/* Calc::split */
+static inline int
+mx_Calc_split(plumb_client *_c, const mx_Row *r, mx_Rows *_ret, plumb_arena *_arena)
+{
+  void *const _a[2] = { (void *)r, (void *)_ret };
+  return plumb_stub_call(_c, &mx_Calc_interface, 1, &mx_Calc_split__sig, _a, _arena);
+}
+
+/* transpose, asynchronous: send */
+static inline int
+mx_Calc_transpose_begin(plumb_client *_c, const mx_Grid *g,
+    plumb_pending **_pending)
+{
+  void *const _a[3] = { (void *)g, NULL, NULL };
+  return plumb_stub_begin(_c, &mx_Calc_interface, 0, &mx_Calc_transpose__sig, _a, _pending);
+}
+
+/* transpose, asynchronous: collect */
+static inline int
+mx_Calc_transpose_finish(plumb_pending *_pending, mx_Calc_transpose_blobs_seq *blobs, mx_Grid *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[3] = { NULL, (void *)blobs, (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &mx_Calc_transpose__sig, _a, _arena);
+}
+
+/* split, asynchronous: send */
+static inline int
+mx_Calc_split_begin(plumb_client *_c, const mx_Row *r,
+    plumb_pending **_pending)
+{
+  void *const _a[2] = { (void *)r, NULL };
+  return plumb_stub_begin(_c, &mx_Calc_interface, 1, &mx_Calc_split__sig, _a, _pending);
+}
+
+/* split, asynchronous: collect */
+static inline int
+mx_Calc_split_finish(plumb_pending *_pending, mx_Rows *_ret,
+    plumb_arena *_arena)
+{
+  void *const _a[2] = { NULL, (void *)_ret };
+  return plumb_stub_finish(_pending, NULL, 0, &mx_Calc_split__sig, _a, _arena);
+}
 
 #ifdef __cplusplus
 }
