@@ -3,7 +3,8 @@
 # costs to compile, beside protoc-c's output for the same messages.
 #
 #   1. scripts/gen_big_idl.py LINES (default 2000): plumbc --proto; the C it
-#      writes compiled with gcc -O2 (each .c on its own, one at a time), and
+#      writes compiled with gcc -O2 (each .c on its own, one at a time; and
+#      once with every static inline stub of the header kept), and
 #      protoc-c's output for plumbc's own .proto compiled the same way (the
 #      plumb custom options are stripped first: protoc-c would need
 #      descriptor.proto's C; the messages and services are unchanged, and
@@ -64,6 +65,12 @@ for f in big-types.c big-client.c big-server.c; do
 done
 echo "plumbc's C: ${total} s CPU"
 plumb_total=$total
+# the client stubs are static inline in big.h: a file compiles the ones it
+# calls; the worst case compiles them all
+read -r t _ < <(measure gcc $cflags -fkeep-inline-functions \
+  -c "$work/p/big-client.c" -o "$work/p/all-stubs.o")
+echo "  worst case, every stub body compiled (-fkeep-inline-functions):" \
+  "${t} s CPU"
 
 # protoc-c on the same schema, without plumb's custom options
 # (protoc-c 1.4 does not take proto3 `optional`: dropped, same fields)
