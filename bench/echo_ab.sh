@@ -17,7 +17,7 @@ case $t in
   pipe) ep="pipe:exec=$B/bench/bench-server pipe:";;
 esac
 if [ $t != pipe ]; then
-BENCH_SERVER_CPU=1 $B/bench/bench-server $ep 2>/tmp/bigq-srv-$$.log >/dev/null & sp=$!
+BENCH_SERVER_CPU=${SRV_CPU:-1} $B/bench/bench-server $ep 2>/tmp/bigq-srv-$$.log >/dev/null & sp=$!
 for i in $(seq 50); do grep -q serving /tmp/bigq-srv-$$.log && break; sleep 0.05; done
 else sp=0; export BENCH_SERVER_CPU=1; fi
 P=(); RW=(); PC=(); RC=(); AL=()
@@ -33,7 +33,7 @@ for r in $(seq $R); do
   o=$(timeout 30 ${MEMCPY_BW:-$B/bench/memcpy_bw} -s $s -c 0 2>&1)
   RW+=($(echo "$o" | grep -o "MBps=[0-9.]*" | cut -d= -f2)); RC+=(-)
   else
-  o=$(timeout 30 $B/bench/raw_pingpong $t -n 200 -t 0.4 -s $s -c cross -e 2>&1)
+  o=$(timeout 30 $B/bench/raw_pingpong $t -n 200 -t 0.4 -s $s -c ${RAW_PLACE:-cross} -e 2>&1)
   RW+=($(echo "$o" | grep -o "MBps=[0-9.]*" | cut -d= -f2)); RC+=($(echo "$o" | awk '{for(i=1;i<=NF;i++){split($i,a,"=");if(a[1]=="client_cpu_us")c=a[2];if(a[1]=="server_cpu_us")s=a[2]}}END{print c+s}'))
   fi
 done

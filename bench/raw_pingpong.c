@@ -5,7 +5,7 @@
  * median and p99 round trip in microseconds and MB/s for echoes.
  *
  *   raw_pingpong MECH [-n COUNT] [-t SECONDS] [-s SIZE] [-e] [-c same|cross]
- *                [-x | -X MASK]
+ *                [-x | -X MASK] [-q DEPTH]
  *
  * -x (pipe, fifo, unix, tcp; up to 16 KiB): the same ping-pong with plumb's
  * system-call pattern - the client polls before each read, the server waits
@@ -14,6 +14,9 @@
  * tell the cost of those calls from everything else plumb does.  -X MASK
  * adds them one at a time: 1 = client poll, 2 = server epoll loop,
  * 4 = SIGPIPE masks (-x = -X 7).
+ * -q DEPTH (mq): the queues' mq_maxmsg (10 by default, the kernel's
+ * msg_max); the bench also runs it at the depth the mq transport picks
+ * under this user's RLIMIT_MSGQUEUE, to compare like with like.
  * Also prints the CPU time (user + system) per round trip of the client
  * (getrusage) and of the server process (/proc/PID/stat, clock ticks).
  * Runs are bounded by COUNT round trips and SECONDS, whichever comes first.
@@ -61,6 +64,7 @@ typedef struct mech {
 
 static char fifo_dir[64];
 static char mq_req[64], mq_rep[64];
+static long mq_depth = 10; /* -q */
 static int sysv_id = -1;
 
 static void
@@ -193,7 +197,7 @@ tcp_setup(chan *cl, chan *sv)
 static int
 mq_setup(chan *cl, chan *sv)
 {
-  struct mq_attr at = { .mq_maxmsg = 10, .mq_msgsize = CHUNK };
+  struct mq_attr at = { .mq_maxmsg = mq_depth, .mq_msgsize = CHUNK };
   snprintf(mq_req, sizeof mq_req, "/plumb-bench-req-%d", (int)getpid());
   snprintf(mq_rep, sizeof mq_rep, "/plumb-bench-rep-%d", (int)getpid());
   cl->wq = sv->rq = mq_open(mq_req, O_RDWR | O_CREAT | O_EXCL, 0600, &at);
@@ -428,7 +432,7 @@ main(int argc, char **argv)
 
   if (argc < 2) {
     fprintf(stderr, "usage: %s MECH [-n COUNT] [-t SEC] [-s SIZE] [-e] "
-                    "[-c same|cross]\n", argv[0]);
+                    "[-c same|cross] [-x | -X MASK] [-q DEPTH]\n", argv[0]);
     return 2;
   }
   for (size_t i = 0; i < sizeof mechs / sizeof mechs[0]; i++)
@@ -439,7 +443,7 @@ main(int argc, char **argv)
     return 2;
   }
   optind = 2;
-  while ((opt = getopt(argc, argv, "n:t:s:ec:xX:")) != -1) {
+  while ((opt = getopt(argc, argv, "n:t:s:ec:xX:q:")) != -1) {
     switch (opt) {
     case 'x': mimic = 7; break;
     case 'X': mimic = atoi(optarg) & 7; break;
@@ -447,6 +451,10 @@ main(int argc, char **argv)
     case 't': seconds = atof(optarg); break;
     case 's': size = (size_t)atol(optarg); break;
     case 'e': echo = 1; break;
+    case 'q':
+      if ((mq_depth = atol(optarg)) < 1)
+        return 2;
+      break;
     case 'c':
       ccpu = 0;
       scpu = strcmp(optarg, "same") == 0 ? 0 : 1;

@@ -185,8 +185,24 @@ class Results:
 STREAMS = ("pipe", "fifo", "unix", "tcp")  # raw_pingpong -x applies
 
 
+def mq_plumb_depth():
+    """The messages per queue the mq transport picks at msgsize 8192
+    (runtime/transport/mq.c, mq_depth: RLIMIT_MSGQUEUE paying for 24
+    connections of two queues, between 2 and 8 and msg_max) - the raw
+    mq echo is also run at it, like with like."""
+    import resource
+    try:
+        mmax = int(open("/proc/sys/fs/mqueue/msg_max").read())
+    except (OSError, ValueError):
+        mmax = 10
+    cur = resource.getrlimit(resource.RLIMIT_MSGQUEUE)[0]
+    d = 8 if cur == resource.RLIM_INFINITY else cur // (2 * 24 * (8192 + 64))
+    d = min(d, 8, mmax)
+    return d if d >= 2 else min(2, mmax)
+
+
 def raw_cmd(b, t, place, size=16, echo=False, secs=0.5, count=20000,
-            mimic=False):
+            mimic=False, depth=None):
     if t == "shm":
         return [b["raw_shm"], "-m", "all", "-c", place, "-n", str(count),
                 "-t", str(secs)]
@@ -196,14 +212,17 @@ def raw_cmd(b, t, place, size=16, echo=False, secs=0.5, count=20000,
         cmd.append("-e")
     if mimic:
         cmd.append("-x")
+    if depth:
+        cmd += ["-q", str(depth)]
     return cmd
 
 
 def raw_run(b, t, place, size=16, echo=False, secs=0.5, count=20000,
-            mimic=False):
+            mimic=False, depth=None):
     """Median/p99/MBps of the raw floor; for shm the best of futex and
     spin-then-futex for this placement (the floor a transport can reach)."""
-    rc, out, err = run(raw_cmd(b, t, place, size, echo, secs, count, mimic),
+    rc, out, err = run(raw_cmd(b, t, place, size, echo, secs, count, mimic,
+                               depth),
                        timeout=30 + 3 * secs)
     rows = []
     for l in out.splitlines():
@@ -253,6 +272,15 @@ def bench_transport(b, a, t, res, rep):
                     raw = raw_run(b, t, place, size, True, secs, count)
                 p, err = plumb_lat(b, srv, op, size, secs, count)
                 case = op if size == 0 else f"echo{size // 1024}k"
+                if t == "mq" and size:
+                    # raw mq again with the transport's queue depth
+                    rq = raw_run(b, t, place, size, True, secs, count,
+                                 depth=mq_plumb_depth())
+                    if rq and p and rq["MBps"]:
+                        res.add("lat", t, place, case, "rawq_MBps",
+                                rq["MBps"])
+                        res.add("lat", t, place, case, "MBps_q_ratio",
+                                p["MBps"] / rq["MBps"])
                 if op == "null" and t in STREAMS:
                     # The raw floor with plumb's system-call pattern.
                     rx = raw_run(b, t, place, 16, False, secs, count, True)
@@ -546,6 +574,15 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
                    " / " +
                    fmt(M("lat", t, CROSS, "echo1024k", "server_faults"), 0))
         L.append("| " + " | ".join(row) + " |")
+    if M("lat", "mq", CROSS, "echo1024k", "rawq_MBps") is not None:
+        L.append(
+            f"\nmq against raw mq at the transport's own queue depth "
+            f"({mq_plumb_depth()} messages of 8 KiB, what this user's "
+            "RLIMIT_MSGQUEUE pays for 24 connections; raw above uses 10): "
+            + ", ".join(
+                f"{s // 1024} KiB raw {fmt(M('lat', 'mq', CROSS, f'echo{s // 1024}k', 'rawq_MBps'), 0)}"
+                f" MB/s, ratio {fmt(M('lat', 'mq', CROSS, f'echo{s // 1024}k', 'MBps_q_ratio'))}"
+                for s in ECHO_SIZES) + ".")
     L.append("\n## Throughput: null calls/s, N client processes (unpinned)\n")
     L.append("| transport | " + " | ".join(f"{p} client{'s' if p > 1 else ''}"
                                            for p in PROCS) + " |")

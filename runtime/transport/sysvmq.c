@@ -50,6 +50,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -110,6 +111,9 @@ enum {
  * 200 us cost the server 1.7 us of CPU per call on one CPU (9.2 against
  * 7.5); every 5 ms gained nothing more. */
 #define SV_LEND_LOOK_NS (1000000LL)
+/* A sender to a full queue yields and retries this long before it sleeps
+ * (sv_send_msg). */
+#define SV_SEND_YIELD_NS (100 * 1000LL)
 #define SV_KEYFILE_MARK "plumb sysvmq key file\n"
 
 /* One received message, header stripped. */
@@ -447,13 +451,19 @@ sv_beacons(int qid, pid_t want, pid_t *first)
   return seen ? 0 : -2;
 }
 
-/* Sends one prepared message (buf = long mtype + text), backing off while
- * the queue is full.  Watches pidfd, *shut and the inbox's close. */
+/* Sends one prepared message (buf = long mtype + text), waiting while the
+ * queue is full: first yielding the CPU and trying again for up to
+ * SV_SEND_YIELD_NS - a reader that is draining the queue makes room within
+ * microseconds, and on one CPU the yield is what lets it run - then
+ * sleeping with a doubling backoff (20 us .. 2 ms).  SysV queues cannot be
+ * polled for room, and a blocking msgsnd() could not be bounded by the
+ * deadline.  Watches pidfd, *shut and the inbox's close. */
 static int
 sv_send_msg(int qid, void *buf, size_t textlen, int pidfd, atomic_int *shut,
             sv_inbox *in, int64_t deadline)
 {
   long backoff_us = 20;
+  int64_t yield_until = 0;
   for (;;) {
     if (shut && atomic_load(shut))
       return PLUMB_ECLOSED;
@@ -478,6 +488,12 @@ sv_send_msg(int qid, void *buf, size_t textlen, int pidfd, atomic_int *shut,
     int64_t now = plumb__now_ns();
     if (deadline != PLUMB_FOREVER && now >= deadline)
       return PLUMB_ETIMEDOUT;
+    if (yield_until == 0)
+      yield_until = now + SV_SEND_YIELD_NS;
+    if (now < yield_until) {
+      sched_yield();
+      continue;
+    }
     int64_t wait = backoff_us * 1000;
     if (deadline != PLUMB_FOREVER && deadline - now < wait)
       wait = deadline - now;
