@@ -237,6 +237,19 @@ def raw_run(b, t, place, size=16, echo=False, secs=0.5, count=20000,
     return min(rows, key=lambda r: r["median_us"])
 
 
+def shm_floor_run(b, place, size, secs, count):
+    """bench/shm_echo_floor: the best an in-place shm echo can do here, and
+    one memcpy of the payload in the same run."""
+    rc, out, err = run([b["shm_floor"], "-s", str(size), "-c", place,
+                        "-n", str(count), "-t", str(secs)],
+                       timeout=30 + 3 * secs)
+    for l in out.splitlines():
+        if l.startswith("shm-echo-floor"):
+            return kv(l)
+    log(f"  shm echo floor size={size}: no result ({err.strip()[:200]})")
+    return None
+
+
 def plumb_lat(b, srv, op, size=0, secs=0.5, count=20000):
     cmd = [b["client"], "lat", srv.cep, op, "-c", str(CLIENT_CPU),
            "-n", str(count), "-t", str(secs), "-P", str(srv.pid())]
@@ -267,7 +280,12 @@ def bench_transport(b, a, t, res, rep):
                     raw = raw_run(b, t, place, 16, False, secs, count) \
                         if op == "null" else None
                 elif t == "shm":
-                    raw = None  # no raw shm echo (raw_shm_futex: 16/8 only)
+                    # the raw echo over shared memory: in place, spinning,
+                    # one copy per direction (bench/shm_echo_floor.c)
+                    raw = shm_floor_run(b, place, size, secs, count)
+                    if raw:
+                        res.add("lat", t, place, f"echo{size // 1024}k",
+                                "memcpy_MBps", raw["memcpy_MBps"])
                 else:
                     raw = raw_run(b, t, place, size, True, secs, count)
                 p, err = plumb_lat(b, srv, op, size, secs, count)
@@ -583,6 +601,16 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
                 f"{s // 1024} KiB raw {fmt(M('lat', 'mq', CROSS, f'echo{s // 1024}k', 'rawq_MBps'), 0)}"
                 f" MB/s, ratio {fmt(M('lat', 'mq', CROSS, f'echo{s // 1024}k', 'MBps_q_ratio'))}"
                 for s in ECHO_SIZES) + ".")
+    if M("lat", "shm", CROSS, "echo1024k", "memcpy_MBps") is not None:
+        L.append(
+            "\nshm's raw is `bench/shm_echo_floor`: the echo with no RPC "
+            "layer and no ring, written and answered in place (one memcpy "
+            "per direction, both sides spinning) - what a perfect loan API "
+            "could reach. One memcpy of the payload in the same run: "
+            + ", ".join(
+                f"{s // 1024} KiB {fmt(M('lat', 'shm', CROSS, f'echo{s // 1024}k', 'memcpy_MBps'), 0)} MB/s"
+                f" (floor / memcpy {fmt(M('lat', 'shm', CROSS, f'echo{s // 1024}k', 'raw_MBps') / M('lat', 'shm', CROSS, f'echo{s // 1024}k', 'memcpy_MBps') if M('lat', 'shm', CROSS, f'echo{s // 1024}k', 'raw_MBps') else None)})"
+                for s in ECHO_SIZES) + ".")
     L.append("\n## Throughput: null calls/s, N client processes (unpinned)\n")
     L.append("| transport | " + " | ".join(f"{p} client{'s' if p > 1 else ''}"
                                            for p in PROCS) + " |")
@@ -720,6 +748,7 @@ def main():
         "marshal": os.path.join(bd, "bench", "bench-marshal"),
         "raw": os.path.join(bd, "bench", "raw_pingpong"),
         "raw_shm": os.path.join(bd, "bench", "raw_shm_futex"),
+        "shm_floor": os.path.join(bd, "bench", "shm_echo_floor"),
         "plumbc": os.path.join(bd, "compiler", "plumbc"),
     }
     b = {k: os.path.abspath(v) for k, v in b.items()}
