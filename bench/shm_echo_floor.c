@@ -30,8 +30,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "bench_util.h"
 
 typedef struct shared {
   _Alignas(64) atomic_uint_fast64_t req;
@@ -39,41 +40,17 @@ typedef struct shared {
   _Alignas(64) unsigned char data[];
 } shared;
 
-static double
-now_us(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
+/* Spins until *w == want; 0, or -1 after `limit_ns`. */
 static int
-cmp(const void *a, const void *b)
+wait_for(atomic_uint_fast64_t *w, uint64_t want, int yield, int64_t limit_ns)
 {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static void
-pin(int cpu)
-{
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof set, &set);
-}
-
-/* Spins until *w == want; 0, or -1 after `limit_us`. */
-static int
-wait_for(atomic_uint_fast64_t *w, uint64_t want, int yield, double limit_us)
-{
-  double end = now_us() + limit_us;
+  int64_t end = bench_now_ns() + limit_ns;
   for (unsigned i = 0;; i++) {
     if (atomic_load_explicit(w, memory_order_acquire) == want)
       return 0;
     if (yield)
       sched_yield();
-    if ((i & 1023) == 1023 && now_us() > end)
+    if ((i & 1023) == 1023 && bench_now_ns() > end)
       return -1;
   }
 }
@@ -106,12 +83,12 @@ main(int argc, char **argv)
   if (sh == MAP_FAILED)
     return 1;
   unsigned char *req = sh->data, *rep = sh->data + size;
-  double limit = (sec + 5) * 1e6;
+  int64_t limit = (int64_t)((sec + 5) * 1e9);
   pid_t kid = fork();
   if (kid < 0)
     return 1;
   if (kid == 0) { /* the server */
-    pin(same ? 0 : 1);
+    bench_pin(same ? 0 : 1);
     for (uint64_t k = 1;; k++) {
       if (wait_for(&sh->req, k, same, limit) != 0 || getppid() == 1)
         _exit(1);
@@ -121,18 +98,18 @@ main(int argc, char **argv)
       atomic_store_explicit(&sh->rep, k, memory_order_release);
     }
   }
-  pin(0);
+  bench_pin(0);
   unsigned char *mine = malloc(size), *other = malloc(size);
-  double *t = malloc(sizeof *t * (size_t)n);
+  int64_t *t = malloc(sizeof *t * (size_t)n);
   if (mine == NULL || other == NULL || t == NULL)
     return 1;
   memset(mine, 7, size);
   memset(other, 3, size);
   unsigned sum = 0;
   long done = 0;
-  double end = now_us() + sec * 1e6;
-  for (uint64_t k = 1; done < n && now_us() < end; k++) {
-    double t0 = now_us();
+  int64_t end = bench_now_ns() + (int64_t)(sec * 1e9);
+  for (uint64_t k = 1; done < n && bench_now_ns() < end; k++) {
+    int64_t t0 = bench_now_ns();
     memcpy(req, mine, size);
     atomic_store_explicit(&sh->req, k, memory_order_release);
     if (wait_for(&sh->rep, k, same, limit) != 0)
@@ -140,33 +117,33 @@ main(int argc, char **argv)
     for (size_t i = 0; i < size; i += 64)
       sum += rep[i];
     if (k > 10) /* warm-up */
-      t[done++] = now_us() - t0;
+      t[done++] = bench_now_ns() - t0;
   }
   /* stop the server */
   req[0] = req[1] = 0xff;
   atomic_fetch_add_explicit(&sh->req, 1, memory_order_release);
   waitpid(kid, NULL, 0);
-  qsort(t, (size_t)done, sizeof *t, cmp);
-  double med = done ? t[done / 2] : 0;
-  double p99 = done ? t[done * 99 / 100] : 0;
+  bench_sort_i64(t, (size_t)done);
+  double med = done ? t[done / 2] / 1e3 : 0;
+  double p99 = done ? t[done * 99 / 100] / 1e3 : 0;
   /* one memcpy of SIZE in this process, cache-warm (memcpy_bw's way) */
   long reps = size >= (8u << 20) ? 1 : (long)((8u << 20) / size);
-  double *m = malloc(sizeof *m * 101);
+  int64_t *m = malloc(sizeof *m * 101);
   if (m == NULL)
     return 1;
   for (int i = 0; i < 10; i++)
     memcpy(other, mine, size);
   for (int s = 0; s < 101; s++) {
-    double t0 = now_us();
+    int64_t t0 = bench_now_ns();
     for (long r = 0; r < reps; r++) {
       memcpy(r & 1 ? mine : other, r & 1 ? other : mine, size);
       __asm__ volatile("" ::: "memory");
     }
-    m[s] = (now_us() - t0) / (double)reps;
+    m[s] = (bench_now_ns() - t0) / reps;
   }
-  qsort(m, 101, sizeof *m, cmp);
+  bench_sort_i64(m, 101);
   double echo_mbps = med > 0 ? 2.0 * (double)size / med : 0;
-  double cp_mbps = (double)size / m[50];
+  double cp_mbps = (double)size / (m[50] / 1e3);
   printf("shm-echo-floor size=%zu placement=%s n=%ld median_us=%.2f "
          "p99_us=%.2f MBps=%.1f memcpy_MBps=%.1f ratio=%.3f check=%u\n",
          size, same ? "same" : "cross", done, med, p99, echo_mbps, cp_mbps,
