@@ -546,11 +546,10 @@ plumb__srv_call_lock_answer(srv_call *c)
   return 1;
 }
 
-void
-plumb__srv_call_unlock_answer(srv_call *c, int st)
+/* After an answer sent with status st (sc->mu held). */
+static void
+srv_call_answered(srv_conn *sc, int st)
 {
-  srv_conn *sc = c->sc;
-
   if (st != PLUMB_OK) {
     /* Logged by the sender.  Only the connection's owner may drop it:
      * shut it down, and the next look at it (now) drops it. */
@@ -559,19 +558,51 @@ plumb__srv_call_unlock_answer(srv_call *c, int st)
   } else if (!plumb__txq_empty(&sc->txq) || sc->tail) {
     srv_conn_kick(sc); /* the owner pushes the queue out */
   }
-  pthread_mutex_unlock(&sc->mu);
 }
+
+void
+plumb__srv_call_unlock_answer(srv_call *c, int st)
+{
+  srv_call_answered(c->sc, st);
+  pthread_mutex_unlock(&c->sc->mu);
+}
+
+static void srv_call_released(srv_worker *w, srv_call *c, int last,
+                              int resume);
 
 void
 plumb__srv_call_release(srv_worker *w, srv_call *c)
 {
   srv_conn *sc = c->sc;
-  plumb_server *s = sc->srv;
-
   int resume = 0;
+
   pthread_mutex_lock(&sc->mu);
   int last = srv_conn_unlink(w, sc, c, &resume);
   pthread_mutex_unlock(&sc->mu);
+  srv_call_released(w, c, last, resume);
+}
+
+void
+plumb__srv_call_unlock_answer_release(srv_worker *w, srv_call *c, int st)
+{
+  srv_conn *sc = c->sc;
+  int resume = 0;
+
+  srv_call_answered(sc, st);
+  int last = srv_conn_unlink(w, sc, c, &resume);
+  pthread_mutex_unlock(&sc->mu);
+  srv_call_released(w, c, last, resume);
+}
+
+/* The rest of a release, sc->mu no longer held: c back to the pool; sc
+ * freed if c was the last call of a dropped connection (last), or read on
+ * if reading it had paused at conn_max_calls (resume). */
+static void
+srv_call_released(srv_worker *w, srv_call *c, int last, int resume)
+{
+  srv_conn *sc = c->sc;
+  plumb_server *s = sc->srv;
+
   plumb__decode_release(&s->dec_pool, c->taken);
   if (c->obj != NULL) /* may run its destroy callback: after the answer */
     plumb__srv_object_put(c->obj);

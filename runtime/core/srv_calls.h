@@ -160,6 +160,10 @@ void plumb__srv_call_unlock_answer(srv_call *c, int st);
 /* The call is over (answered, dropped or completed): returns it to the
  * pool and lets the calls waiting behind it start. */
 void plumb__srv_call_release(struct srv_worker *w, srv_call *c);
+/* plumb__srv_call_unlock_answer and plumb__srv_call_release in one round
+ * of sc->mu (held from plumb__srv_call_lock_answer). */
+void plumb__srv_call_unlock_answer_release(struct srv_worker *w,
+                                           srv_call *c, int st);
 /* Runs a ready call (srv_dispatch.c). */
 void plumb__srv_call_run(struct srv_worker *w, srv_call *c);
 /* Prepares c's answer to outcome st of its handler (rep: the reply message

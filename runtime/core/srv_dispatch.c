@@ -211,15 +211,12 @@ plumb__srv_call_prepare_ref(srv_call *c, int st, const ProtobufCMessage *rep)
   srv_call_prepare(c, st, rep, 1);
 }
 
-int
-plumb__srv_call_send(srv_call *c)
+/* Sends c's prepared answer, sc->mu held; the send's status. */
+static int
+srv_call_send_locked(srv_call *c)
 {
   int st;
 
-  if (c->ans_kind == 0)
-    return PLUMB_OK; /* a oneway */
-  if (!plumb__srv_call_lock_answer(c))
-    return PLUMB_ECLOSED;
   if (c->ans_kind == PLUMB__FRAME_SYSEXC)
     st = plumb__srv_send_sysexc(c->sc, &c->f, c->ans_code, c->ans_minor,
                                 c->ans_completed, c->ans_status, "%s",
@@ -233,18 +230,34 @@ plumb__srv_call_send(srv_call *c)
     st = plumb__srv_send(c->sc, &c->f, c->ans_kind, c->ans_status,
                          c->ans_text, c->ans_text_len, c->ans_body,
                          c->ans_body_len);
+  return st;
+}
+
+int
+plumb__srv_call_send(srv_call *c)
+{
+  if (c->ans_kind == 0)
+    return PLUMB_OK; /* a oneway */
+  if (!plumb__srv_call_lock_answer(c))
+    return PLUMB_ECLOSED;
+  int st = srv_call_send_locked(c);
   plumb__srv_call_unlock_answer(c, st);
   return st;
 }
 
 /* ---- running a call ------------------------------------------------- */
 
-/* Sends c's prepared answer and releases it. */
+/* Sends c's prepared answer and releases it: one round of sc->mu for
+ * both when there is an answer to send. */
 static void
 srv_call_finish(srv_worker *w, srv_call *c)
 {
-  (void)plumb__srv_call_send(c);
-  plumb__srv_call_release(w, c);
+  if (c->ans_kind != 0 && plumb__srv_call_lock_answer(c)) {
+    int st = srv_call_send_locked(c);
+    plumb__srv_call_unlock_answer_release(w, c, st);
+  } else {
+    plumb__srv_call_release(w, c);
+  }
 }
 
 /* The decode failure st as a system exception. */
