@@ -372,6 +372,20 @@ def bench_transport(b, a, t, res, rep):
                     f"{rows[0]['calls_per_s']:10.0f} calls/s")
             else:
                 log(f"  {t} tput p{procs} failed ({err.strip()[-300:]})")
+    if t == "shm":  # the mechanism's own floor with N clients
+        for procs in PROCS:
+            best = None
+            for mode in ("spin", "yield", "futex"):
+                rc, out, err = run([b["raw_shm_tput"], "-p", str(procs),
+                                    "-m", mode, "-t", str(a.secs)],
+                                   timeout=30 + 3 * a.secs)
+                for l in out.splitlines():
+                    if l.startswith("raw-shm-tput"):
+                        v = kv(l)["calls_per_s"]
+                        best = v if best is None or v > best else best
+            if best is not None:
+                res.add("tput", t, "any", f"p{procs}", "raw_calls_per_s",
+                        best)
 
 
 def bench_rss(b, a, t, res, calls, secs):
@@ -619,6 +633,18 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
         L.append("| " + " | ".join([t] + [
             fmt(M("tput", t, "any", f"p{p}", "calls_per_s"), 0)
             for p in PROCS]) + " |")
+    if M("tput", "shm", "any", f"p{PROCS[0]}", "raw_calls_per_s") is not None:
+        L.append(
+            "\nshm's own floor with N clients (`bench/raw_shm_tput`: one "
+            "server process that never sleeps, polling every client's "
+            "sequence word; clients spin, yield or sleep - the best of the "
+            "three; no rings, no RPC): " + ", ".join(
+                f"{p} client{'s' if p > 1 else ''} "
+                f"{fmt(M('tput', 'shm', 'any', f'p{p}', 'raw_calls_per_s'), 0)}"
+                for p in PROCS) +
+            " calls/s. The mechanism itself loses throughput when clients "
+            "outnumber the CPUs: each waiting client must be switched in "
+            "for its reply.")
     L.append("\n## Cost: heap allocations per call and memory\n")
     L.append("Allocations counted by a malloc/calloc/realloc replacement "
              "linked into the bench client (`bench/alloc_count.c`); null and "
@@ -749,6 +775,7 @@ def main():
         "raw": os.path.join(bd, "bench", "raw_pingpong"),
         "raw_shm": os.path.join(bd, "bench", "raw_shm_futex"),
         "shm_floor": os.path.join(bd, "bench", "shm_echo_floor"),
+        "raw_shm_tput": os.path.join(bd, "bench", "raw_shm_tput"),
         "plumbc": os.path.join(bd, "compiler", "plumbc"),
     }
     b = {k: os.path.abspath(v) for k, v in b.items()}
