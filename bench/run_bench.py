@@ -553,7 +553,7 @@ def write_outputs(a, res, info, transports, started, finished, rss_t):
              "alone (`bench/raw_pingpong`, 16 B request / 8 B reply; shm: "
              "`bench/raw_shm_futex`, best of futex and spin-then-futex). "
              "Latencies in µs.\n")
-    L.append("## Null call latency: plumb vs raw (target: ratio ≤ 1.25)\n")
+    L.append("## Null call latency: plumb vs raw (issue 17 target: ratio ≤ 1.15)\n")
     L.append("| transport | raw cross | plumb cross | p99 | ratio | "
              "raw same | plumb same | p99 | ratio | add cross | add same | "
              "raw with plumb's syscalls cross / same |")
