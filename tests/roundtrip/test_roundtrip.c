@@ -563,6 +563,15 @@ test_bounds_unpacked(void)
   CU_ASSERT_EQUAL(rt_Point_validate(&pt), PLUMB_OK);
   CU_ASSERT_EQUAL(rt_Point_validate(NULL), PLUMB_OK);
   {
+    /* a plain message (validate's fast path) of another type is still
+     * refused, with the reason */
+    char why[160];
+    rt_Store_narrow__request other = rt_Store_narrow__request_INIT;
+    CU_ASSERT_EQUAL(plumb_validate(&rt_Point__check, &other.base, 0, why,
+                                   sizeof why), PLUMB_EBADBODY);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "where a"));
+  }
+  {
     /* an over-long tag of field number 0: protobuf-c keeps it as an unknown
      * field (found by fuzz_body); re-sent it would be undecodable */
     static const uint8_t bad[] = { 0x80, 0x80, 0x00, 0x01 };
