@@ -747,6 +747,52 @@ test_shutdown_wakes_send(void)
   CU_ASSERT(leftovers() == 0);
 }
 
+/* A peer that stops reading (a stopped server): a send of a frame larger
+ * than what the mechanism buffers ends at its deadline, not later, and the
+ * wait costs the sender little CPU - whatever the transport does while it
+ * waits for room (sysvmq: yields for 100 us per message, then sleeps). */
+static void
+test_send_deadline_stalled_peer(void)
+{
+  plumb_conn *c = NULL;
+  plumb_peer peer = { 0 };
+  pid_t srv;
+  size_t n = TX_MAX_FRAME;
+  uint8_t *p = calloc(1, n);
+  struct iovec v = { p, n };
+  struct timespec c0, c1;
+
+  CU_ASSERT_FATAL(p != NULL);
+  CU_ASSERT_FATAL(srv_start() >= 0);
+  CU_ASSERT_FATAL(tx_dial(NULL, &c) == PLUMB_OK);
+  srv = tx_server;
+  if (tx_is_pipe() && T->peer(c, &peer) == PLUMB_OK)
+    srv = peer.pid;
+  CU_ASSERT_FATAL(srv > 0);
+  kill(srv, SIGSTOP);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+  int64_t t0 = plumb__now_ns();
+  int rv = T->send(c, &v, 1, plumb__deadline_ms(300));
+  int64_t el = (plumb__now_ns() - t0) / 1000000;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+  int64_t cpu_ms = ((int64_t)(c1.tv_sec - c0.tv_sec) * 1000000000 +
+                    (c1.tv_nsec - c0.tv_nsec)) / 1000000;
+  CU_ASSERT(rv == PLUMB_ETIMEDOUT);
+  if (rv != PLUMB_ETIMEDOUT)
+    fprintf(stderr, "stalled peer: send gave %s\n", plumb_strerror(rv));
+  CU_ASSERT(el >= 250 && el < 2000);
+  /* a busy wait would be ~300 ms of CPU; copying the frame is a few */
+  CU_ASSERT(cpu_ms < 150);
+  if (cpu_ms >= 150)
+    fprintf(stderr, "stalled peer: %lld ms of CPU in a %lld ms wait\n",
+            (long long)cpu_ms, (long long)el);
+  kill(srv, SIGCONT);
+  T->close(c);
+  srv_finish();
+  free(p);
+  CU_ASSERT(leftovers() == 0);
+}
+
 static void
 test_bad_address(void)
 {
@@ -1254,6 +1300,8 @@ static const ptest_case tx_cases[] = {
   { "max_frame enforced on send and receive", test_max_frame },
   { "shutdown wakes a blocked recv", test_shutdown_wakes },
   { "shutdown wakes a blocked send", test_shutdown_wakes_send },
+  { "a send to a peer that stops reading ends at its deadline, cheaply",
+    test_send_deadline_stalled_peer },
   { "malformed addresses", test_bad_address },
   { "a live endpoint is not taken over", test_busy },
   { "mode and group options reach created objects", test_group_option },
