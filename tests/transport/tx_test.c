@@ -715,23 +715,36 @@ blocked_send(void *arg)
   return (void *)rv;
 }
 
+/* Stops (SIGSTOP) the server process of client connection c - the test
+ * server, or a pipe's spawned child - so that it reads nothing; its pid
+ * (SIGCONT it afterwards), or -1. */
+static pid_t
+stop_server(plumb_conn *c)
+{
+  plumb_peer peer = { 0 };
+  pid_t srv = tx_server;
+
+  if (tx_is_pipe() && T->peer(c, &peer) == PLUMB_OK)
+    srv = peer.pid;
+  if (srv <= 0)
+    return -1;
+  kill(srv, SIGSTOP);
+  return srv;
+}
+
 /* A send blocked on a peer that does not read is woken by shutdown(). */
 static void
 test_shutdown_wakes_send(void)
 {
   plumb_conn *c = NULL;
-  plumb_peer peer = { 0 };
   pthread_t th;
   void *res;
   pid_t srv;
 
   CU_ASSERT_FATAL(srv_start() >= 0);
   CU_ASSERT_FATAL(tx_dial(NULL, &c) == PLUMB_OK);
-  srv = tx_server;
-  if (tx_is_pipe() && T->peer(c, &peer) == PLUMB_OK)
-    srv = peer.pid;
+  srv = stop_server(c); /* it reads nothing: the 2 MiB frame must block */
   CU_ASSERT_FATAL(srv > 0);
-  kill(srv, SIGSTOP); /* it reads nothing: the 2 MiB frame must block */
   CU_ASSERT_FATAL(pthread_create(&th, NULL, blocked_send, c) == 0);
   usleep(200000);
   int64_t t0 = plumb__now_ns();
@@ -755,7 +768,6 @@ static void
 test_send_deadline_stalled_peer(void)
 {
   plumb_conn *c = NULL;
-  plumb_peer peer = { 0 };
   pid_t srv;
   size_t n = TX_MAX_FRAME;
   uint8_t *p = calloc(1, n);
@@ -765,11 +777,8 @@ test_send_deadline_stalled_peer(void)
   CU_ASSERT_FATAL(p != NULL);
   CU_ASSERT_FATAL(srv_start() >= 0);
   CU_ASSERT_FATAL(tx_dial(NULL, &c) == PLUMB_OK);
-  srv = tx_server;
-  if (tx_is_pipe() && T->peer(c, &peer) == PLUMB_OK)
-    srv = peer.pid;
+  srv = stop_server(c);
   CU_ASSERT_FATAL(srv > 0);
-  kill(srv, SIGSTOP);
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
   int64_t t0 = plumb__now_ns();
   int rv = T->send(c, &v, 1, plumb__deadline_ms(300));
