@@ -86,7 +86,7 @@ plumb__pend_complete(plumb_client *c, plumb_pending *p, int status)
     if (p != c->reading_for || p->cb != NULL)
       plumb__client_signal(c);
   }
-  pthread_cond_broadcast(&c->cv);
+  plumb__client_wake(c);
 }
 
 /* ---- the completion fd ---------------------------------------------- */
@@ -154,7 +154,7 @@ plumb__client_fd_setup(plumb_client *c)
   c->efd_signalled = 0;
   /* no recv() may run while the transport's fd is asked for */
   while (c->reader_active)
-    pthread_cond_wait(&c->cv, &c->mu);
+    plumb__client_cv_wait(c);
   if (c->cur != NULL && !c->cur->broken)
     plumb__client_fd_conn(c, c->cur, 1);
   if (c->cbq_head != NULL)
@@ -252,7 +252,7 @@ plumb__conn_break(plumb_client *c, client_conn *cc, int status,
       plumb__conn_put(c, cc); /* the "current" reference */
     }
   }
-  pthread_cond_broadcast(&c->cv);
+  plumb__client_wake(c);
 }
 
 static int
@@ -270,7 +270,7 @@ conn_redial(plumb_client *c, int64_t deadline)
   st = c->tr->dial(c->rest, &c->topts, dl, &tc);
   pthread_mutex_lock(&c->mu);
   c->dialing = 0;
-  pthread_cond_broadcast(&c->cv);
+  plumb__client_wake(c);
   if (st == PLUMB_OK && c->closing) {
     c->tr->close(tc);
     return PLUMB_ECLOSED;
@@ -322,11 +322,11 @@ plumb__conn_get(plumb_client *c, int64_t deadline, client_conn **out)
       return c->last_status;
     if (c->dialing) {
       if (deadline == PLUMB_FOREVER) {
-        pthread_cond_wait(&c->cv, &c->mu);
+        plumb__client_cv_wait(c);
       } else {
         struct timespec ts = { (time_t)(deadline / 1000000000),
                                (long)(deadline % 1000000000) };
-        if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT)
+        if (plumb__client_cv_timedwait(c, &ts) == ETIMEDOUT)
           return PLUMB_ETIMEDOUT;
       }
       continue;
@@ -390,7 +390,7 @@ client_read_one(plumb_client *c, int64_t deadline)
                       plumb_strerror(st));
   }
   plumb__conn_put(c, cc);
-  pthread_cond_broadcast(&c->cv);
+  plumb__client_wake(c);
   return st;
 }
 
@@ -424,11 +424,11 @@ plumb__client_wait(plumb_client *c, plumb_pending *p, int64_t until)
       continue;
     }
     if (until == PLUMB_FOREVER) {
-      pthread_cond_wait(&c->cv, &c->mu);
+      plumb__client_cv_wait(c);
     } else {
       struct timespec ts = { (time_t)(until / 1000000000),
                              (long)(until % 1000000000) };
-      (void)pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+      (void)plumb__client_cv_timedwait(c, &ts);
     }
   }
 }

@@ -87,6 +87,8 @@ struct plumb_client {
   pthread_mutex_t send_mu;
   pthread_mutex_t mu; /* guards everything below */
   pthread_cond_t cv;  /* reader role freed, a call completed, users left */
+  int cv_waiters;     /* threads in plumb__client_cv_wait: no broadcast
+                       * while there are none (most calls) */
   client_conn *cur;   /* NULL: no connection (broken, or re-dial failed) */
   uint32_t gen;       /* generation of the last connection */
   int closing;
@@ -171,6 +173,32 @@ void plumb__conn_break(plumb_client *c, client_conn *cc, int status,
 void plumb__client_wait(plumb_client *c, plumb_pending *p, int64_t deadline);
 /* Reads the answers already there if no one else is reading. */
 void plumb__client_read_ready(plumb_client *c);
+/* c->cv, always under c->mu: waits are counted so that a wake-up with
+ * nobody waiting (four per call otherwise) costs nothing. */
+static inline void
+plumb__client_cv_wait(plumb_client *c)
+{
+  c->cv_waiters++;
+  pthread_cond_wait(&c->cv, &c->mu);
+  c->cv_waiters--;
+}
+
+static inline int
+plumb__client_cv_timedwait(plumb_client *c, const struct timespec *ts)
+{
+  c->cv_waiters++;
+  int rc = pthread_cond_timedwait(&c->cv, &c->mu, ts);
+  c->cv_waiters--;
+  return rc;
+}
+
+static inline void
+plumb__client_wake(plumb_client *c)
+{
+  if (c->cv_waiters != 0)
+    pthread_cond_broadcast(&c->cv);
+}
+
 /* Call-id table. */
 void plumb__pend_insert(plumb_client *c, plumb_pending *p);
 void plumb__pend_remove(plumb_client *c, plumb_pending *p);

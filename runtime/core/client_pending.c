@@ -208,7 +208,7 @@ plumb_invoke_finish(plumb_pending *p, ProtobufCMessage **rep,
     if (p->state != PEND_DONE) /* defensive: its deadline passed */
       plumb__pend_complete(c, p, PLUMB_ETIMEDOUT);
     if (--c->users == 0)
-      pthread_cond_broadcast(&c->cv);
+      plumb__client_wake(c);
   }
   st = p->status;
   if (st == PLUMB_ETIMEDOUT)
@@ -256,7 +256,7 @@ plumb_pending_poll(plumb_pending *p)
     plumb__client_read_ready(c);
     n = plumb__pending_expire(c, plumb__now_ns(), ids, ops, EXPIRE_CANCELS);
     if (--c->users == 0)
-      pthread_cond_broadcast(&c->cv);
+      plumb__client_wake(c);
   }
   done = p->state == PEND_DONE;
   pthread_mutex_unlock(&c->mu);
@@ -284,7 +284,7 @@ plumb_pending_wait(plumb_pending *p, int64_t timeout_ms)
     plumb__client_wait(c, p, until);
     n = plumb__pending_expire(c, plumb__now_ns(), ids, ops, EXPIRE_CANCELS);
     if (--c->users == 0)
-      pthread_cond_broadcast(&c->cv);
+      plumb__client_wake(c);
   }
   st = p->state == PEND_DONE ? PLUMB_OK : PLUMB_ETIMEDOUT;
   pthread_mutex_unlock(&c->mu);
@@ -438,7 +438,7 @@ plumb_client_dispatch(plumb_client *c)
   if (c->cbq_head != NULL)
     plumb__client_signal(c);
   if (--c->users == 0)
-    pthread_cond_broadcast(&c->cv);
+    plumb__client_wake(c);
   pthread_mutex_unlock(&c->mu);
   return ran;
 }

@@ -14,8 +14,8 @@
 #include "log.h"
 
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-static atomic_int log_level = PLUMB_LOG_OFF;
-static int log_level_set;                 /* set by the program: env ignored */
+/* The threshold; -1 until log_init ran (log.h's inline check reads it). */
+atomic_int plumb__log_level = -1;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static plumb_log_fn log_fn;               /* guarded by log_mu */
 static void *log_arg;
@@ -26,19 +26,20 @@ log_init(void)
   static const char *const names[] = { "off", "error", "warn", "info",
                                        "debug", "trace" };
   const char *e = getenv("PLUMB_LOG");
+  int level = PLUMB_LOG_OFF, unread = -1;
 
-  if (e == NULL || log_level_set)
-    return;
-  for (int i = 0; i < 6; i++)
+  for (int i = 0; e != NULL && i < 6; i++)
     if (strcmp(e, names[i]) == 0)
-      log_level = i;
+      level = i;
+  /* plumb_log_set_level() may have stored the program's level already */
+  atomic_compare_exchange_strong(&plumb__log_level, &unread, level);
 }
 
 int
-plumb__log_enabled(int level)
+plumb__log_enabled_slow(int level)
 {
   pthread_once(&log_once, log_init);
-  return level <= log_level;
+  return level <= atomic_load(&plumb__log_level);
 }
 
 void
@@ -71,10 +72,9 @@ void
 plumb_log_set_level(int level)
 {
   pthread_once(&log_once, log_init);
-  log_level_set = 1;
-  log_level = level < PLUMB_LOG_OFF     ? PLUMB_LOG_OFF
-              : level > PLUMB_LOG_TRACE ? PLUMB_LOG_TRACE
-                                        : level;
+  atomic_store(&plumb__log_level, level < PLUMB_LOG_OFF     ? PLUMB_LOG_OFF
+                                  : level > PLUMB_LOG_TRACE ? PLUMB_LOG_TRACE
+                                                            : level);
 }
 
 void

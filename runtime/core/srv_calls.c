@@ -11,6 +11,7 @@
  * two-way calls with no oneway between them run in parallel.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -113,7 +114,12 @@ srv_call_get(plumb_server *s)
   c->rep = NULL;
   c->ans_kind = 0;
   c->ans_sc.n = 0; /* no reply fields by reference (bigbytes.h) */
-  memset(&c->call, 0, sizeof(c->call));
+  /* All of it zero but the failure text's tail (256 bytes, written whole by
+   * vsnprintf when a handler fails): an empty string is enough. */
+  memset(&c->call, 0, offsetof(struct plumb_call, fail_msg));
+  c->call.fail_msg[0] = '\0';
+  memset((char *)&c->call + offsetof(struct plumb_call, sys_code), 0,
+         sizeof(c->call) - offsetof(struct plumb_call, sys_code));
   return c;
 }
 

@@ -389,10 +389,14 @@ plumb__srv_call_run(srv_worker *w, srv_call *c)
   }
 
   const srv_object *obj = c->obj;
-  c->call = (struct plumb_call){ .server = s, .obj = obj, .conn = sc,
-                                 .arena = c->arena,
-                                 .max_depth = s->dec_limits.max_depth,
-                                 .sv = c };
+  /* The rest of c->call is as srv_call_get() cleared it: nothing before
+   * the handler writes there. */
+  c->call.server = s;
+  c->call.obj = obj;
+  c->call.conn = sc;
+  c->call.arena = c->arena;
+  c->call.max_depth = s->dec_limits.max_depth;
+  c->call.sv = c;
   pthread_mutex_t *serial = (obj->flags & PLUMB_OBJECT_SERIALIZE)
                                 ? plumb__srv_serial_lock(s, obj->name)
                                 : NULL;

@@ -248,7 +248,8 @@ plumb__sysexc_decode(const plumb__frame *f, plumb_sysexc *info,
 
 /* ---- client side: the last system exception per thread --------------- */
 
-static __thread const void *last_c;
+/* initial-exec: checked on every synchronous call (see client.c tls_cur) */
+static __thread const void *last_c __attribute__((tls_model("initial-exec")));
 static __thread plumb_sysexc last_info;
 
 void
