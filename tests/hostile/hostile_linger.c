@@ -1,12 +1,14 @@
-/* hostile_linger.c - the queue transports' server linger (mq, sysvmq:
- * runtime/transport/linger.c) against clients that would abuse it, a real
- * server process each time.  A worker lingering on one active client must
+/* hostile_linger.c - the server's linger (the queue transports mq and
+ * sysvmq: runtime/transport/linger.c; the sockets unix and tcp:
+ * runtime/core/srv_conn.c, "Lingering") against clients that would abuse
+ * it, a real server process each time.  A worker lingering on one active client must
  * not cost anybody else: while a client calls without pause (it keeps the
  * process's one linger slot on a 2-CPU machine), a second client's calls
  * all succeed within their deadline; a client that makes a call and then
  * stays connected and silent (its queue was lent to a worker, sysvmq) or
  * is killed in the middle of its calls leaves the server serving others
- * and stopping promptly on SIGTERM, with no queue left behind. */
+ * and stopping promptly on SIGTERM - even while a client still calls
+ * without pause - with no queue left behind. */
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,8 +179,13 @@ linger_case(const char *ep)
   CU_ASSERT(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
   worst = good_client(); /* after the killed one */
   CU_ASSERT(worst >= 0 && worst < WORST_US);
-  /* the silent client is still connected: the server stops anyway */
+  /* the silent client is still connected, and another calls without
+   * pause (a worker may be lingering on it): the server stops anyway */
+  pid_t last = hog(0);
+  usleep(200000);
   stop_server();
+  kill(last, SIGKILL);
+  (void)reap(last, 2000);
   kill(quiet, SIGKILL);
   (void)reap(quiet, 2000);
 }
@@ -198,9 +206,27 @@ test_sysvmq(void)
   linger_case(ep);
 }
 
+static void
+test_unix(void)
+{
+  char ep[96];
+  snprintf(ep, sizeof ep, "unix:/tmp/plumb-hlinger-%d.sock", (int)getpid());
+  linger_case(ep);
+}
+
+static void
+test_tcp(void)
+{
+  char ep[64];
+  snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", ptest_free_port(AF_INET, 5));
+  linger_case(ep);
+}
+
 static const ptest_case cases[] = {
   { "mq: busy, silent and killed clients", test_mq },
   { "sysvmq: busy, silent and killed clients", test_sysvmq },
+  { "unix: busy, silent and killed clients", test_unix },
+  { "tcp: busy, silent and killed clients", test_tcp },
   { NULL, NULL },
 };
 
