@@ -27,7 +27,6 @@
 #include "backoff.h"
 #include "decode.h"
 #include "frame.h"
-#include "linger.h"
 #include "plumb/server.h"
 #include "plumb/generated.h"
 #include "srv_calls.h"
@@ -139,7 +138,6 @@ typedef struct srv_conn {
   int64_t retry_ms;       /* write_wait()==ENOTSUP: current retry interval */
   int64_t partial_since;  /* a frame began arriving; 0 = none */
   _Atomic int64_t next_check; /* the timer's next look at it; 0 = none */
-  plumb__linger linger;   /* its lingering's back-off (srv_conn.c) */
   srv_conn_calls calls;   /* its calls in flight (srv_calls.h), under mu */
 } srv_conn;
 
@@ -161,7 +159,6 @@ struct plumb_server {
   int stop_kind; /* SRV_STOP; its address is the stop fd's epoll data */
   int stopfd;
   atomic_int stopping;
-  atomic_uint lingering; /* workers lingering on a connection (srv_conn.c) */
   plumb__decode_limits dec_limits; /* request bodies (decode.h) */
   plumb__decode_pool dec_pool;     /* max_decode_memory */
   plumb__rx_pool rx_pool;          /* max_rx_memory: partial frames */

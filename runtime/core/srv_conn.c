@@ -243,52 +243,6 @@ srv_conn_edge_off(plumb_server *s, srv_conn *sc)
   return PLUMB_ESYS;
 }
 
-/* Lingering (linger.h; transports with rx_linger: unix, tcp).  After the
- * calls read are answered and the socket is drained, the worker may wait
- * for the next request in recv() itself, up to PLUMB__LINGER_NS, instead of
- * parking sc: a client making one call after another then costs the server
- * the raw mechanism's two system calls per call (recv, send) instead of
- * three (epoll_wait too) and no epoll wake-up.  For the wait sc leaves the
- * epoll set's readers (one-shot, no events: an arrival would otherwise wake
- * a second worker only to mark sc dirty), one epoll_ctl when a run of
- * lingering begins; the park that ends the run re-arms it (edge_armed 0),
- * and EPOLL_CTL_MOD reports what came meanwhile.  Bounded: only with
- * nothing of sc in flight (a live call's reply needs sc->mu, held here)
- * or waiting to be written; at most workers - 1 workers of a server
- * linger at once, and at most the process's linger slots (linger.h), so
- * another worker always serves every other connection; never once the
- * server stops; a wait that ends empty makes the next ones rarer (2, 4
- * ... 256 calls without).  Returns recv()'s status; PLUMB_EAGAIN when it
- * did not linger or the wait ended with no whole frame. */
-static int
-srv_conn_linger(plumb_server *s, srv_conn *sc, plumb_buf *rx)
-{
-  if (!sc->tr->rx_linger || sc->calls.live != NULL || sc->tail ||
-      !plumb__txq_empty(&sc->txq) || atomic_load(&s->stopping) ||
-      s->workers < 2)
-    return PLUMB_EAGAIN;
-  if (atomic_fetch_add(&s->lingering, 1) >= s->workers - 1) {
-    atomic_fetch_sub(&s->lingering, 1);
-    return PLUMB_EAGAIN;
-  }
-  if (!plumb__linger_enter(&sc->linger)) {
-    atomic_fetch_sub(&s->lingering, 1);
-    return PLUMB_EAGAIN;
-  }
-  int st = PLUMB_EAGAIN;
-  if (sc->edge_armed) {
-    struct epoll_event ev = { .events = EPOLLONESHOT, .data.ptr = sc };
-    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, sc->fd, &ev) == 0)
-      sc->edge_armed = 0;
-  }
-  if (!sc->edge_armed)
-    st = sc->tr->recv(sc->conn, rx, plumb__now_ns() + PLUMB__LINGER_NS);
-  plumb__linger_leave(&sc->linger, st != PLUMB_ETIMEDOUT &&
-                                       st != PLUMB_EAGAIN);
-  atomic_fetch_sub(&s->lingering, 1);
-  return st == PLUMB_ETIMEDOUT ? PLUMB_EAGAIN : st;
-}
-
 /* Runs the call w read for itself (w->mine) now, before reading sc on:
  * its reply goes out first, so a client making one call at a time waits
  * for no system call of the reader (the next recv() to EAGAIN, shm's
@@ -397,10 +351,11 @@ again:
         break;
     }
     ran = 0;
-    /* A client that never pauses (or a worker lingering on it) would keep
-     * this worker here for ever: once the server stops, it parks sc and
-     * goes back to epoll, where the stop event waits.  What is unread
-     * stays so: dirty is cleared, else parking would take sc back. */
+    /* A client that never pauses (a queue transport's worker lingers on
+     * it, linger.h) would keep this worker here for ever: once the server
+     * stops, it parks sc and goes back to epoll, where the stop event
+     * waits.  What is unread stays so: dirty is cleared, else parking
+     * would take sc back. */
     if (atomic_load_explicit(&s->stopping, memory_order_relaxed)) {
       atomic_store(&sc->dirty, 0);
       break;
@@ -422,14 +377,10 @@ again:
           goto park_write;
       }
       if (rs != PLUMB__RX_WHOLE && !atomic_exchange(&sc->dirty, 0) &&
-          rs == PLUMB__RX_DRAINED && !atomic_load(&sc->hup)) {
-        if ((st = srv_conn_linger(s, sc, &w->rx)) == PLUMB_EAGAIN)
-          break;
-        goto received;
-      }
+          rs == PLUMB__RX_DRAINED && !atomic_load(&sc->hup))
+        break;
     }
     st = sc->tr->recv(sc->conn, &w->rx, PLUMB_NOWAIT);
-received:
     if (after)
       sc->rx_after_miss = st == PLUMB_EAGAIN;
     if (st == PLUMB_EAGAIN)

@@ -212,11 +212,6 @@ struct plumb_transport {
    * Zero (shm: its recv() arms the doorbell; queues that reassemble):
    * recv() to PLUMB_EAGAIN first. */
   int rx_level;
-  /* 1: recv() with a deadline waits in the kernel in one system call that
-   * also reads (blocking sockets: unix, tcp), so the server may linger on
-   * a connection after a reply instead of parking it (srv_conn.c,
-   * "Lingering"; linger.h). */
-  int rx_linger;
   /* Optional (NULL = cannot tell; the server then registers conn_fd()
    * one-shot and re-arms it after each visit).  Non-NULL: conn_fd() may be
    * registered edge-triggered - every arrival of data makes it ready anew,

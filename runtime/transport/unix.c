@@ -377,7 +377,6 @@ const plumb_transport plumb__tran_unix = {
   .write_wait = plumb__fdconn_write_wait,
   .rx_partial = plumb__fdconn_rx_partial,
   .rx_level = 1,
-  .rx_linger = 1,
   .rx_state = plumb__fdconn_rx_state,
   .recv = plumb__fdconn_recv,
   .conn_fd = plumb__fdconn_fd,

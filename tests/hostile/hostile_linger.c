@@ -1,7 +1,8 @@
-/* hostile_linger.c - the server's linger (the queue transports mq and
- * sysvmq: runtime/transport/linger.c; the sockets unix and tcp:
- * runtime/core/srv_conn.c, "Lingering") against clients that would abuse
- * it, a real server process each time.  A worker lingering on one active client must
+/* hostile_linger.c - the queue transports' server linger (mq, sysvmq:
+ * runtime/transport/linger.c) against clients that would abuse it, a real
+ * server process each time; unix and tcp, which do not linger, run the same
+ * cases (a worker reading on while requests keep coming must not cost
+ * anybody else either).  A worker lingering on one active client must
  * not cost anybody else: while a client calls without pause (it keeps the
  * process's one linger slot on a 2-CPU machine), a second client's calls
  * all succeed within their deadline; a client that makes a call and then
