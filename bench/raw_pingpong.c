@@ -13,7 +13,10 @@
  * epoll_ctl, and on pipes/FIFOs both block SIGPIPE around each write - to
  * tell the cost of those calls from everything else plumb does.  -X MASK
  * adds them one at a time: 1 = client poll, 2 = server epoll loop,
- * 4 = SIGPIPE masks (-x = -X 7).
+ * 4 = SIGPIPE masks (-x = -X 7); and on sockets 8 = the client's blocking
+ * read bounded by SO_RCVTIMEO (100 ms, as plumb's stream client bounds
+ * its wait by the call's deadline), 16 = the same on the server's read
+ * (what a server lingering in recv() would pay).
  * -q DEPTH (mq): the queues' mq_maxmsg (10 by default, the kernel's
  * msg_max); the bench also runs it at the depth the mq transport picks
  * under this user's RLIMIT_MSGQUEUE, to compare like with like.
@@ -446,7 +449,7 @@ main(int argc, char **argv)
   while ((opt = getopt(argc, argv, "n:t:s:ec:xX:q:")) != -1) {
     switch (opt) {
     case 'x': mimic = 7; break;
-    case 'X': mimic = atoi(optarg) & 7; break;
+    case 'X': mimic = atoi(optarg) & 31; break;
     case 'n': count = atol(optarg); break;
     case 't': seconds = atof(optarg); break;
     case 's': size = (size_t)atol(optarg); break;
@@ -486,6 +489,19 @@ main(int argc, char **argv)
     if (m->cleanup)
       m->cleanup();
     return 1;
+  }
+  if (mimic & 24) {
+    struct timeval tv = { 0, 100000 };
+    struct stat st;
+    if (fstat(cl.rfd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+      fprintf(stderr, "-X 8/16: socket mechanisms only\n");
+      return 2;
+    }
+    if (((mimic & 8) &&
+         setsockopt(cl.rfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) ||
+        ((mimic & 16) &&
+         setsockopt(sv.rfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0))
+      die("setsockopt SO_RCVTIMEO");
   }
   char *buf = calloc(1, size > reply ? size : reply);
   int64_t *lat = malloc(sizeof(int64_t) * (size_t)count);
