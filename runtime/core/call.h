@@ -27,7 +27,8 @@ struct plumb_call {
   const plumb_type_info *exc_type;
   uint8_t *exc_body;
   size_t exc_len;
-  /* plumb_call_fail(): the status and message the client is to get */
+  /* plumb_call_fail(): the status and message the client is to get
+   * (a new call clears everything but fail_msg's tail: srv_call_get) */
   int fail_status;
   char fail_msg[PLUMB__CALL_FAIL_MAX];
   /* plumb_call_raise_system() (sysexc.c): code (0 = none), minor, and

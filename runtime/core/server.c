@@ -409,6 +409,7 @@ plumb_server_run(plumb_server *s, int handle_signals)
   plumb__log(PLUMB__LOG_INFO, "server stopped");
 free_ws:
   for (unsigned i = 0; i < s->workers; i++) {
+    plumb__srv_calls_worker_done(s, &ws[i]);
     plumb_arena_free(ws[i].arena);
     plumb__buf_free(&ws[i].rx);
     plumb__buf_free(&ws[i].tx);

@@ -194,6 +194,8 @@ typedef struct srv_worker {
   plumb_buf rx;
   plumb_buf tx;
   srv_call *mine; /* a ready call this worker runs next (srv_calls.c) */
+  srv_call *spare; /* the call it released last, kept for its next one
+                    * (srv_calls.c: no pool lock round per call) */
   int id;         /* index in the pool: its SRV_INLINE state */
 } srv_worker;
 

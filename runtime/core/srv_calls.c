@@ -84,18 +84,25 @@ plumb__srv_calls_fini(plumb_server *s)
 
 /* ---- the pool ---------------------------------------------------------- */
 
+/* A cleared call: the worker's spare (w: the calling worker, or NULL), else
+ * one from the pool, else a new one. */
 static srv_call *
-srv_call_get(plumb_server *s)
+srv_call_get(plumb_server *s, srv_worker *w)
 {
   srv_calls *q = &s->calls;
+  srv_call *c = w != NULL ? w->spare : NULL;
 
-  pthread_mutex_lock(&q->mu);
-  srv_call *c = q->pool;
   if (c != NULL) {
-    q->pool = c->next;
-    q->pooled--;
+    w->spare = NULL;
+  } else {
+    pthread_mutex_lock(&q->mu);
+    c = q->pool;
+    if (c != NULL) {
+      q->pool = c->next;
+      q->pooled--;
+    }
+    pthread_mutex_unlock(&q->mu);
   }
-  pthread_mutex_unlock(&q->mu);
   if (c == NULL) {
     if ((c = calloc(1, sizeof(*c))) == NULL)
       return NULL;
@@ -116,6 +123,10 @@ srv_call_get(plumb_server *s)
   c->ans_sc.n = 0; /* no reply fields by reference (bigbytes.h) */
   /* All of it zero but the failure text's tail (256 bytes, written whole by
    * vsnprintf when a handler fails): an empty string is enough. */
+  _Static_assert(offsetof(struct plumb_call, sys_code) ==
+                     offsetof(struct plumb_call, fail_msg) +
+                         sizeof(((struct plumb_call *)0)->fail_msg),
+                 "call.h: sys_code must follow fail_msg (cleared around it)");
   memset(&c->call, 0, offsetof(struct plumb_call, fail_msg));
   c->call.fail_msg[0] = '\0';
   memset((char *)&c->call + offsetof(struct plumb_call, sys_code), 0,
@@ -123,8 +134,10 @@ srv_call_get(plumb_server *s)
   return c;
 }
 
+/* c back: to the calling worker's spare slot if it is free (w: the
+ * calling worker, or NULL), else to the pool, else freed. */
 static void
-srv_call_put(plumb_server *s, srv_call *c)
+srv_call_put(plumb_server *s, srv_call *c, srv_worker *w)
 {
   srv_calls *q = &s->calls;
 
@@ -134,6 +147,10 @@ srv_call_put(plumb_server *s, srv_call *c)
   if (c->tx.cap > SRV_BUF_KEEP)
     plumb__buf_free(&c->tx);
   c->sc = NULL;
+  if (w != NULL && w->spare == NULL) {
+    w->spare = c;
+    return;
+  }
   pthread_mutex_lock(&q->mu);
   if (q->pooled < SRV_CALL_POOL_MAX) {
     c->next = q->pool;
@@ -144,6 +161,16 @@ srv_call_put(plumb_server *s, srv_call *c)
   pthread_mutex_unlock(&q->mu);
   if (c != NULL)
     srv_call_destroy(c);
+}
+
+void
+plumb__srv_calls_worker_done(plumb_server *s, srv_worker *w)
+{
+  if (w->spare != NULL) {
+    srv_call *c = w->spare;
+    w->spare = NULL;
+    srv_call_put(s, c, NULL);
+  }
 }
 
 /* ---- the run queue ----------------------------------------------------- */
@@ -411,7 +438,7 @@ plumb__srv_calls_admit(srv_worker *w, srv_conn *sc, const plumb__frame *f)
 {
   plumb_server *s = w->s;
   srv_conn_calls *cc = &sc->calls;
-  srv_call *c = srv_call_get(s);
+  srv_call *c = srv_call_get(s, w);
 
   if (c == NULL)
     return plumb__srv_send_error(sc, f, PLUMB_ENOMEM,
@@ -504,7 +531,7 @@ plumb__srv_calls_cancel(srv_conn *sc, uint32_t call_id)
   }
   (void)srv_conn_unlink(NULL, sc, c, NULL); /* not closed: not the last */
   atomic_fetch_sub(&sc->srv->calls.live, 1);
-  srv_call_put(sc->srv, c);
+  srv_call_put(sc->srv, c, NULL);
 }
 
 void
@@ -522,7 +549,7 @@ plumb__srv_calls_close(plumb_server *s, srv_conn *sc)
     cc->wait_head = c->next;
     (void)srv_conn_unlink(NULL, sc, c, NULL);
     atomic_fetch_sub(&s->calls.live, 1);
-    srv_call_put(s, c);
+    srv_call_put(s, c, NULL);
   }
   cc->wait_tail = NULL;
   pthread_mutex_unlock(&sc->mu);
@@ -613,7 +640,7 @@ srv_call_released(srv_worker *w, srv_call *c, int last, int resume)
   if (c->obj != NULL) /* may run its destroy callback: after the answer */
     plumb__srv_object_put(c->obj);
   atomic_fetch_sub(&s->calls.live, 1);
-  srv_call_put(s, c);
+  srv_call_put(s, c, w);
   if (last) {
     plumb__srv_conn_free(s, sc);
     return;

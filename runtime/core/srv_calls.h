@@ -126,6 +126,9 @@ void plumb__srv_calls_event(struct srv_worker *w);
 void plumb__srv_calls_run_mine(struct srv_worker *w);
 /* After the workers stopped: releases every call still queued. */
 void plumb__srv_calls_drain(struct plumb_server *s);
+/* A worker's spare call back to the pool (after it stopped). */
+void plumb__srv_calls_worker_done(struct plumb_server *s,
+                                  struct srv_worker *w);
 
 /* config.c: plumb.conf conn_max_calls (n > 0; before plumb_server_run). */
 void plumb__server_set_conn_max_calls(struct plumb_server *s, unsigned n);
