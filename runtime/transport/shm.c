@@ -949,29 +949,55 @@ shm_frame_len(const shm_conn *c, const struct iovec *iov, int iovcnt,
   return *total > c->max_frame ? PLUMB_ETOOBIG : PLUMB_OK;
 }
 
+/* A frame of at most a quarter ring, written whole if the ring has room
+ * for it now: header and pieces copied in, one publish.  PLUMB_EAGAIN (and
+ * nothing written) if there is no room. */
 static int
-shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
-              int64_t deadline)
+shm_put_whole(shm_conn *c, const struct iovec *iov, int iovcnt, size_t total)
 {
-  shm_conn *c = (shm_conn *)pc;
+  uint32_t hdr[2], space, head_seen, need = (uint32_t)total + sizeof(hdr);
+  int rc;
+
+  if ((rc = plumb__shm_ring_writable(&c->tx, need, &space,
+                                     &head_seen)) != 0)
+    return c->tx_err = rc;
+  if (space < need)
+    return PLUMB_EAGAIN;
+  hdr[0] = (uint32_t)total;
+  hdr[1] = (uint32_t)total ^ SHM_FRAME_KEY;
+  plumb__shm_ring_write(&c->tx, hdr, sizeof(hdr));
+  for (int i = 0; i < iovcnt; i++)
+    if (iov[i].iov_len > 0)
+      plumb__shm_ring_write(&c->tx, iov[i].iov_base, iov[i].iov_len);
+  plumb__shm_ring_publish_tail(&c->tx);
+  /* Where we run, for the peer's spin-or-sleep choice. */
+  plumb__shm_note_cpu(&c->chan->side[c->side].cpu, sched_getcpu());
+  return PLUMB_OK;
+}
+
+/* Writes one frame of `total` bytes (checked by shm_frame_len), waiting
+ * for room until the deadline (PLUMB_NOWAIT: PLUMB_EAGAIN at once if it
+ * does not fit whole).  The connection was checked open by the caller. */
+static int
+shm_send_frame(shm_conn *c, const struct iovec *iov, int iovcnt,
+               size_t total, int64_t deadline)
+{
   uint32_t hdr[2], space, head_seen;
-  size_t total = 0, left, off = 0, piece;
+  size_t left, off = 0, piece;
   int src = -1, rc, written = 0, cpu;
 
-  if (shm_frame_len(c, iov, iovcnt, &total) != PLUMB_OK)
-    return PLUMB_ETOOBIG;
-  if (atomic_load(&c->closed))
-    return PLUMB_ECLOSED;
-  shm_call_end(c);
   if (c->tx_err)
     return c->tx_err;
   if ((rc = shm_conn_dead(c, 0)) != PLUMB_OK)
     return rc;
+  left = total + sizeof(hdr);
+  /* A frame of a quarter ring goes in one piece wherever the peer runs. */
+  if (left <= c->tx.size / 4 &&
+      (rc = shm_put_whole(c, iov, iovcnt, total)) != PLUMB_EAGAIN)
+    return rc;
   hdr[0] = (uint32_t)total;
   hdr[1] = (uint32_t)total ^ SHM_FRAME_KEY;
-  left = total + sizeof(hdr);
   cpu = sched_getcpu();
-  /* A frame of a quarter ring goes in one piece wherever the peer runs. */
   piece = left <= c->tx.size / 4 ? left : shm_piece_on(c, &c->tx, cpu);
   if (deadline == PLUMB_NOWAIT) {
     uint32_t need = left < c->tx.size ? (uint32_t)left : c->tx.size;
@@ -1032,6 +1058,21 @@ shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
   return PLUMB_OK;
 }
 
+static int
+shm_conn_send(plumb_conn *pc, const struct iovec *iov, int iovcnt,
+              int64_t deadline)
+{
+  shm_conn *c = (shm_conn *)pc;
+  size_t total = 0;
+
+  if (shm_frame_len(c, iov, iovcnt, &total) != PLUMB_OK)
+    return PLUMB_ETOOBIG;
+  if (atomic_load(&c->closed))
+    return PLUMB_ECLOSED;
+  shm_call_end(c);
+  return shm_send_frame(c, iov, iovcnt, total, deadline);
+}
+
 /* Streams the kept frame (ttail) into the ring: without waiting
  * (PLUMB_EAGAIN once the ring is full) or, for the writer thread, waiting
  * for room as a blocking send() does.  Big frames go in pieces (shm_piece)
@@ -1040,9 +1081,12 @@ static int
 shm_tail_push(shm_conn *c, int block)
 {
   uint32_t space, head_seen;
-  size_t piece = block ? shm_piece(c, &c->tx) : SIZE_MAX;
+  size_t piece;
   int rc;
 
+  if (c->ttail.len == 0) /* nothing kept (its buffer was trimmed then) */
+    return PLUMB_OK;
+  piece = block ? shm_piece(c, &c->tx) : SIZE_MAX;
   while (c->ttoff < c->ttail.len) {
     /* need = the whole ring: always read the head afresh here. */
     if ((rc = plumb__shm_ring_writable(&c->tx, c->tx.size, &space,
@@ -1170,7 +1214,9 @@ shm_conn_try_send(plumb_conn *pc, const struct iovec *iov, int iovcnt)
     return PLUMB_ETOOBIG;
   shm_call_end(c); /* answered, whether it fits the ring now or not */
   if (total + 8 <= c->tx.size) {
-    rc = shm_conn_send(pc, iov, iovcnt, PLUMB_NOWAIT);
+    if (atomic_load(&c->closed))
+      return PLUMB_ECLOSED;
+    rc = shm_send_frame(c, iov, iovcnt, total, PLUMB_NOWAIT);
     if (rc != PLUMB_EAGAIN)
       return rc;
     if ((rc = shm_conn_dead(c, 0)) != PLUMB_OK)
@@ -1252,7 +1298,10 @@ shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
         rc = PLUMB_ETOOBIG;
         break;
       }
-      if (plumb__rx_charge(c->rx_pool, &c->rx_charged,
+      /* A frame the buffer already holds within the free allowance
+       * charges nothing and grows nothing: no call for it. */
+      if ((len > c->part.cap || len > PLUMB__RX_FREE || c->rx_charged) &&
+          plumb__rx_charge(c->rx_pool, &c->rx_charged,
                            plumb__rx_held(&c->part, len)) != PLUMB_OK) {
         rc = PLUMB_EBUSY; /* the server's receive memory is full */
         break;
@@ -1274,7 +1323,8 @@ shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
       c->part.cap = old.cap;
       c->part.len = 0;
       c->rhdr_got = 0;
-      plumb__rx_release(c->rx_pool, &c->rx_charged);
+      if (c->rx_charged)
+        plumb__rx_release(c->rx_pool, &c->rx_charged);
       rc = PLUMB_OK;
       break;
     }
@@ -1289,15 +1339,19 @@ shm_rx_pull(shm_conn *c, plumb_buf *buf, int *more, uint32_t *seen)
     }
     n = c->rlen - c->rgot;
     n = n < avail ? n : avail;
-    if (piece == 0)
-      piece = shm_piece(c, &c->rx);
-    if (n > piece)
-      n = piece;
+    if (n > c->rx.size / 4) { /* a piece is never less than that */
+      if (piece == 0)
+        piece = shm_piece(c, &c->rx);
+      if (n > piece)
+        n = piece;
+    }
     plumb__shm_ring_read(&c->rx, c->part.data + c->rgot, n);
     c->rgot += n;
     avail -= n;
-    /* Big frames free each quarter-ring piece at once. */
-    plumb__shm_ring_release(&c->rx, 1);
+    /* Big frames free each quarter-ring piece at once (a frame complete
+     * now is released below). */
+    if (c->rgot < c->rlen)
+      plumb__shm_ring_release(&c->rx, 1);
   }
   /* A whole small frame: the head may wait for our next wait or send
    * (plumb__shm_ring_release); a partial one frees its space now. */
