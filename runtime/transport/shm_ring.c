@@ -76,34 +76,6 @@ plumb__shm_ring_writable(plumb__shm_ring *r, uint32_t need, uint32_t *space,
 }
 
 void
-plumb__shm_ring_read(plumb__shm_ring *r, void *dst, size_t n)
-{
-  uint32_t off = r->pos & (r->size - 1);
-  size_t first = r->size - off;
-
-  if (first > n)
-    first = n;
-  memcpy(dst, r->data + off, first);
-  if (n > first)
-    memcpy((uint8_t *)dst + first, r->data, n - first);
-  r->pos += (uint32_t)n;
-}
-
-void
-plumb__shm_ring_write(plumb__shm_ring *r, const void *src, size_t n)
-{
-  uint32_t off = r->pos & (r->size - 1);
-  size_t first = r->size - off;
-
-  if (first > n)
-    first = n;
-  memcpy(r->data + off, src, first);
-  if (n > first)
-    memcpy(r->data, (const uint8_t *)src + first, n - first);
-  r->pos += (uint32_t)n;
-}
-
-void
 plumb__shm_ring_publish_head(plumb__shm_ring *r)
 {
   r->pub = r->pos;
