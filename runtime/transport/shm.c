@@ -1253,10 +1253,16 @@ shm_conn_write_wait(plumb_conn *pc, int *fd, uint32_t *events)
   return PLUMB_OK;
 }
 
+/* Bytes of a frame begun and not complete: the header bytes read, and once
+ * the header is whole, the body bytes assembled.  (rgot keeps the length of
+ * the last frame handed over until the next header is whole: it counts
+ * only while rhdr_got says a frame is under way.) */
 static size_t
 shm_conn_rx_partial(plumb_conn *pc)
 {
   shm_conn *c = (shm_conn *)pc;
+  if (c->rhdr_got < sizeof(c->rhdr))
+    return c->rhdr_got;
   return c->rhdr_got + c->rgot;
 }
 

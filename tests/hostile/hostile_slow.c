@@ -5,7 +5,8 @@
  * stop (unix, tcp).  Every case asserts that a well-behaved client's calls
  * all succeed within their deadline meanwhile, and that the server drops
  * the slow peer after its (short, configured) timeout with a WARN naming
- * it.  mq and sysvmq are not covered here: their non-blocking send is the
+ * it; and that a client quiet for longer than that timeout is kept (unix,
+ * shm).  mq and sysvmq are not covered here: their non-blocking send is the
  * queue transports' (issue 11), they use the bounded fallback send. */
 #include <errno.h>
 #include <fcntl.h>
@@ -408,7 +409,50 @@ test_halfframes_tcp(void)
   half_frames(ep, AF_INET, (struct sockaddr *)&sa, sizeof sa);
 }
 
+/* A well-behaved client that goes quiet for longer than frame_timeout_ms
+ * between two calls holds no frame begun, so the server must keep it (a
+ * finished frame was once counted as a partial one on shm: such a client
+ * was dropped as a slowloris peer after its first idle spell). */
+static void
+idle_client(const char *ep)
+{
+  plumb_client *c;
+  plumb_client_opts o = { .timeout_ms = GOOD_DEADLINE_MS };
+  int32_t r = 0;
+
+  CU_ASSERT_EQUAL_FATAL(start_server(ep), 0);
+  CU_ASSERT_EQUAL_FATAL(plumb_client_open(&c, ep, NULL, &o), PLUMB_OK);
+  CU_ASSERT_EQUAL(test_Echo_add(c, 20, 22, &r), PLUMB_OK);
+  CU_ASSERT_EQUAL(r, 42);
+  usleep((FRAME_TIMEOUT_MS + 1000) * 1000);
+  CU_ASSERT(!ptest_file_contains(log_path, "is still incomplete"));
+  CU_ASSERT(!ptest_file_contains(log_path, "dropping client"));
+  r = 0;
+  CU_ASSERT_EQUAL(test_Echo_add(c, 1, 2, &r), PLUMB_OK);
+  CU_ASSERT_EQUAL(r, 3);
+  plumb_client_close(c);
+  stop_server();
+}
+
+static void
+test_idle_shm(void)
+{
+  char ep[96];
+  snprintf(ep, sizeof ep, "shm:/plumb-hslow-%d", (int)getpid());
+  idle_client(ep);
+}
+
+static void
+test_idle_unix(void)
+{
+  char ep[120];
+  snprintf(ep, sizeof ep, "unix:/tmp/plumb-hslow-%d.sock", (int)getpid());
+  idle_client(ep);
+}
+
 static const ptest_case cases[] = {
+  { "idle client kept shm", test_idle_shm },
+  { "idle client kept unix", test_idle_unix },
   { "non-readers unix", test_nonreaders_unix },
   { "non-readers tcp", test_nonreaders_tcp },
   { "non-readers fifo", test_nonreaders_fifo },
