@@ -277,7 +277,7 @@ plumb__client_sendv(plumb_client *c, client_conn *cc, plumb__frame *f,
 int
 plumb__client_start(plumb_client *c, const plumb_operation *o,
                     const ProtobufCMessage *req, plumb_pending **pp,
-                    int64_t deadline, int64_t now)
+                    int64_t deadline, int64_t now, int hold)
 {
   client_tls *t = tls_get();
   plumb_pending *p = *pp;
@@ -354,6 +354,8 @@ plumb__client_start(plumb_client *c, const plumb_operation *o,
   struct iovec body[PLUMB__BIG_IOV];
   int nbody = plumb__scatter_iov(&sc, t->tx.data, body);
   st = plumb__client_sendv(c, cc, &f, 1, body, nbody, deadline, now, 1);
+  if (t->tx.cap > CLIENT_BUF_KEEP)
+    plumb__buf_free(&t->tx);
 
   pthread_mutex_lock(&c->mu);
   if (st != PLUMB_OK) {
@@ -366,11 +368,11 @@ plumb__client_start(plumb_client *c, const plumb_operation *o,
     p->state = PEND_DONE;
   }
   plumb__conn_put(c, cc);
+  if (hold && st == PLUMB_OK && !oneway)
+    return st; /* the caller waits next: mu held, still a user */
   if (--c->users == 0)
     plumb__client_wake(c);
   pthread_mutex_unlock(&c->mu);
-  if (t->tx.cap > CLIENT_BUF_KEEP)
-    plumb__buf_free(&t->tx);
   return st;
 }
 
@@ -686,10 +688,10 @@ plumb_invoke(plumb_client *c, const plumb_interface *iface, uint32_t op,
   memset(&call, 0, sizeof(call));
   call.buf = t->rx;
   t->rx = (plumb_buf){ NULL, 0, 0 };
-  st = plumb__client_start(c, o, req, &callp, deadline, now);
+  st = plumb__client_start(c, o, req, &callp, deadline, now, 1);
   if (st == PLUMB_OK && !oneway) {
-    pthread_mutex_lock(&c->mu);
-    c->users++;
+    /* client_start kept c->mu and our place in c->users: no lock round
+     * between the send and the wait */
     plumb__client_wait(c, &call, deadline);
     if (call.state != PEND_DONE) {
       plumb__pend_complete(c, &call, PLUMB_ETIMEDOUT);

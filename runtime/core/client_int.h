@@ -146,10 +146,13 @@ int plumb__client_sendv(plumb_client *c, client_conn *cc, plumb__frame *f,
 /* Prepares and sends the request for o on *pp (p->id etc. filled in, p
  * in the id table unless oneway).  *pp == NULL (async): a pending is
  * taken from the pool in the same critical section and left in *pp, also
- * when the call then fails (the caller frees it).  Holds nothing. */
+ * when the call then fails (the caller frees it).  Holds nothing, except
+ * with `hold` when a two-way call was sent (PLUMB_OK): then it returns
+ * with c->mu held and the caller still counted in c->users, ready for
+ * plumb__client_wait (the sync path: one lock round per call less). */
 int plumb__client_start(plumb_client *c, const plumb_operation *o,
                         const ProtobufCMessage *req, plumb_pending **pp,
-                        int64_t deadline, int64_t now);
+                        int64_t deadline, int64_t now, int hold);
 /* The calling thread's scratch arena (reset), or NULL. */
 plumb_arena *plumb__client_scratch(void);
 /* The calling thread's receive buffer (sync calls lend it to the reader;

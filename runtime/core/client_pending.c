@@ -171,7 +171,7 @@ plumb_invoke_begin(plumb_client *c, const plumb_interface *iface, uint32_t op,
   /* the pending is taken from the pool inside client_start's critical
    * section: one lock round per begin less */
   p = NULL;
-  st = plumb__client_start(c, o, req, &p, deadline, now);
+  st = plumb__client_start(c, o, req, &p, deadline, now, 0);
   if (st != PLUMB_OK) {
     plumb_pending_free(p);
     return st;
