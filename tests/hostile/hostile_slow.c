@@ -5,8 +5,8 @@
  * stop (unix, tcp).  Every case asserts that a well-behaved client's calls
  * all succeed within their deadline meanwhile, and that the server drops
  * the slow peer after its (short, configured) timeout with a WARN naming
- * it; and that a client quiet for longer than that timeout is kept (unix,
- * shm).  mq and sysvmq are not covered here: their non-blocking send is the
+ * it; and that a client quiet for longer than that timeout is kept (every
+ * transport but pipe, whose server is the client's own child).  mq and sysvmq are not covered here: their non-blocking send is the
  * queue transports' (issue 11), they use the bounded fallback send. */
 #include <errno.h>
 #include <fcntl.h>
@@ -450,9 +450,24 @@ test_idle_unix(void)
   idle_client(ep);
 }
 
+static void
+test_idle_others(void)
+{
+  char ep[120];
+  snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", ptest_free_port(AF_INET, 3));
+  idle_client(ep);
+  snprintf(ep, sizeof ep, "fifo:/tmp/plumb-hslow-%d.fifo", (int)getpid());
+  idle_client(ep);
+  snprintf(ep, sizeof ep, "mq:/plumb-hslow-%d", (int)getpid());
+  idle_client(ep);
+  snprintf(ep, sizeof ep, "sysvmq:/tmp/plumb-hslow-%d.key", (int)getpid());
+  idle_client(ep);
+}
+
 static const ptest_case cases[] = {
   { "idle client kept shm", test_idle_shm },
   { "idle client kept unix", test_idle_unix },
+  { "idle client kept tcp fifo mq sysvmq", test_idle_others },
   { "non-readers unix", test_nonreaders_unix },
   { "non-readers tcp", test_nonreaders_tcp },
   { "non-readers fifo", test_nonreaders_fifo },
