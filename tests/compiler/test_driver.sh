@@ -3,6 +3,9 @@
 # (docs/IDL-MAPPING.md, "Running plumbc"): -M, --depfile, -E, and the
 # messages of bad usage.  Works in a temporary directory it removes.
 set -uo pipefail
+# Output is matched with grep <<<"$var", never echo | grep -q: grep -q stops
+# reading at its first match, echo then dies of SIGPIPE, and pipefail
+# turned a match into a failure now and then.
 plumbc=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 work=$(mktemp -d /tmp/plumbc-driver.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -61,11 +64,11 @@ ok "--depfile FILE / --depfile=FILE write the outputs and the rule (with --proto
 
 # -E: active text only, #line markers, nothing written
 out=$("$plumbc" -E -I inc "sp ace/top.idl") || fail "-E: status $?"
-echo "$out" | grep -q 'this is not IDL' && fail "-E kept an inactive #if"
-echo "$out" | grep -q '#define' && fail "-E kept a directive"
-echo "$out" | grep -qx '#line 3 "inc/base.idl"' || fail "-E markers: $out"
-echo "$out" | grep -qx 'module b { typedef long Num; };' || fail "-E: $out"
-echo "$out" | grep -qx '  interface I { b::Num f(in b::Num a); };' ||
+grep -q 'this is not IDL' <<<"$out" && fail "-E kept an inactive #if"
+grep -q '#define' <<<"$out" && fail "-E kept a directive"
+grep -qx '#line 3 "inc/base.idl"' <<<"$out" || fail "-E markers: $out"
+grep -qx 'module b { typedef long Num; };' <<<"$out" || fail "-E: $out"
+grep -qx '  interface I { b::Num f(in b::Num a); };' <<<"$out" ||
   fail "-E: $out"
 [ ! -e top.h ] || fail "-E generated files"
 ok "-E prints the preprocessed IDL with #line markers"
@@ -78,32 +81,32 @@ grep -q 'plumb_server_listen_service(srv, "top", NULL)' skel/top-impl.c ||
   fail "--impl: no service main()"
 echo "/* mine */" > skel/top-impl.c
 rc=0; msg=$("$plumbc" --impl -I inc -o skel "sp ace/top.idl" 2>&1) || rc=$?
-[ $rc -eq 1 ] && echo "$msg" | grep -qF "skel/top-impl.c exists; not overwriting it" ||
+[ $rc -eq 1 ] && grep -qF "skel/top-impl.c exists; not overwriting it" <<<"$msg" ||
   fail "--impl over an existing file: $rc $msg"
 [ "$(cat skel/top-impl.c)" = "/* mine */" ] || fail "--impl overwrote the file"
 rc=0; msg=$("$plumbc" --impl --proto mid.idl 2>&1) || rc=$?
-[ $rc -eq 1 ] && echo "$msg" | grep -q "one at a time" ||
+[ $rc -eq 1 ] && grep -q "one at a time" <<<"$msg" ||
   fail "--impl --proto: $rc $msg"
 ok "--impl writes FILE-impl.c only and never overwrites an existing one"
 
 # errors: status 1 and a message naming the problem
 rc=0; msg=$("$plumbc" -E nosuch.idl 2>&1) || rc=$?
-[ $rc -eq 1 ] && echo "$msg" | grep -q "cannot open 'nosuch.idl'" ||
+[ $rc -eq 1 ] && grep -q "cannot open 'nosuch.idl'" <<<"$msg" ||
   fail "-E of a missing file: $rc $msg"
 rc=0; msg=$("$plumbc" -M "sp ace/top.idl" 2>&1) || rc=$?
-[ $rc -eq 1 ] && echo "$msg" | grep -q "include file 'base.idl' not found" ||
+[ $rc -eq 1 ] && grep -q "include file 'base.idl' not found" <<<"$msg" ||
   fail "-M without -I: $rc $msg"
 rc=0; msg=$("$plumbc" -M -E mid.idl 2>&1) || rc=$?
-[ $rc -eq 1 ] && echo "$msg" | grep -q "one at a time" ||
+[ $rc -eq 1 ] && grep -q "one at a time" <<<"$msg" ||
   fail "-M -E: $rc $msg"
 rc=0; msg=$("$plumbc" --depfile 2>&1) || rc=$?
-[ $rc -eq 1 ] && echo "$msg" | grep -q "needs a file name" ||
+[ $rc -eq 1 ] && grep -q "needs a file name" <<<"$msg" ||
   fail "--depfile alone: $rc $msg"
 rc=0; msg=$("$plumbc" --depfile no/such/dir/x.d -I inc mid.idl 2>&1) || rc=$?
-[ $rc -eq 1 ] && echo "$msg" | grep -q "cannot write no/such/dir/x.d" ||
+[ $rc -eq 1 ] && grep -q "cannot write no/such/dir/x.d" <<<"$msg" ||
   fail "--depfile into a missing dir: $rc $msg"
 rc=0; msg=$("$plumbc" -M --check-compat a.idl b.idl 2>&1) || rc=$?
-[ $rc -eq 2 ] && echo "$msg" | grep -q "do not combine" ||
+[ $rc -eq 2 ] && grep -q "do not combine" <<<"$msg" ||
   fail "-M --check-compat: $rc $msg"
 ok "errors: status 1 (2 with --check-compat) and a message naming the problem"
 

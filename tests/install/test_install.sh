@@ -74,11 +74,11 @@ ninja -C "$work/consumer" >/dev/null
 ok "downstream project built with dependency('plumb') and the installed plumbc"
 
 out=$(ninja -C "$work/consumer" -n)
-echo "$out" | grep -q "no work to do" || fail "a second build has work to do: $out"
+grep -q "no work to do" <<<"$out" || fail "a second build has work to do: $out"
 # ninja keeps what the depfile said in its own log (and removes the file)
 # (read whole first: grep -q would cut ninja's output and pipefail fail it)
 deps=$(ninja -C "$work/consumer" -t deps)
-echo "$deps" | grep -A3 '^hello.h:' | grep -q 'words.idl' ||
+[[ $(grep -A3 '^hello.h:' <<<"$deps") == *words.idl* ]] ||
   fail "ninja's deps of hello.h name no words.idl: $deps"
 touch "$work/mark"
 sleep 1.1
@@ -86,9 +86,9 @@ touch "$work/consumer-src/words.idl"
 out=$(ninja -C "$work/consumer")
 [ "$work/consumer/hello.h" -nt "$work/mark" ] ||
   fail "hello.h not regenerated after touching words.idl: $out"
-echo "$out" | grep -q 'hello-idl' || fail "ninja did not run hello-idl: $out"
+grep -q 'hello-idl' <<<"$out" || fail "ninja did not run hello-idl: $out"
 out=$(ninja -C "$work/consumer" -n)
-echo "$out" | grep -q "no work to do" || fail "work left after the rebuild: $out"
+grep -q "no work to do" <<<"$out" || fail "work left after the rebuild: $out"
 ok "touching the included words.idl regenerates hello.h (depfile), then nothing to do"
 
 ep="unix:$work/hello.sock"
@@ -109,7 +109,7 @@ out=$("$work/consumer/hello-client-static" "$ep" rude) || rc=$?
 ok "shared and static clients call the server; user exception arrives"
 
 syms=$(nm "$work/consumer/hello-client-static")
-echo "$syms" | grep -q ' plumb__tran_unix$' || fail "unix transport missing"
+grep -q ' plumb__tran_unix$' <<<"$syms" || fail "unix transport missing"
 if echo "$syms" | grep -E 'plumb__tran_(tcp|pipe|fifo|mq|sysvmq|shm)$|(tcp|fifo|sysvmq|shm)_(conn|listen|dial)'; then
   fail "the static client carries code of other transports"
 fi
@@ -118,7 +118,7 @@ ok "static client carries the unix transport and no other (nm)"
 rc=0
 out=$("$work/consumer/hello-client" tcp://127.0.0.1:9 x 2>&1) || rc=$?
 [ $rc -ne 0 ] || fail "tcp endpoint accepted"
-echo "$out" | grep -qF "transport 'tcp' is not built into this libplumb (available: unix)" ||
+grep -qF "transport 'tcp' is not built into this libplumb (available: unix)" <<<"$out" ||
   fail "message: $out"
 ok "tcp endpoint refused: $out"
 
