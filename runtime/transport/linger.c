@@ -7,8 +7,8 @@
 
 static _Atomic int linger_active; /* workers lingering in this process */
 
-static int
-linger_max(void)
+int
+plumb__waiters_max(void)
 {
   static _Atomic int max;
   int m = atomic_load_explicit(&max, memory_order_relaxed);
@@ -28,7 +28,7 @@ plumb__linger_enter(plumb__linger *l)
     l->skip--;
     return 0;
   }
-  if (atomic_fetch_add(&linger_active, 1) < linger_max())
+  if (atomic_fetch_add(&linger_active, 1) < plumb__waiters_max())
     return 1;
   atomic_fetch_sub(&linger_active, 1);
   return 0;

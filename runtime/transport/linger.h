@@ -30,6 +30,10 @@ typedef struct plumb__linger {
   unsigned miss;  /* waits in a row that timed out */
 } plumb__linger;
 
+/* How many workers of a process may wait on one client at once, lingering
+ * here or busy polling a shm ring (shm_io.c, its own count): one CPU fewer
+ * than there are, at least one. */
+int plumb__waiters_max(void);
 /* 1 if the caller may linger now (it then holds one of the process's
  * slots until plumb__linger_leave), 0 if not. */
 int plumb__linger_enter(plumb__linger *l);

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "linger.h"
 #include "rxpool.h"
 #include "shm_int.h"
 #include "shm_ring.h"
@@ -605,15 +606,7 @@ static _Atomic int shm_pollers;
 static int
 shm_poll_enter(void)
 {
-  static _Atomic int max;
-  int m = atomic_load_explicit(&max, memory_order_relaxed);
-
-  if (m == 0) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    m = n > 2 ? (int)n - 1 : 1;
-    atomic_store_explicit(&max, m, memory_order_relaxed);
-  }
-  if (atomic_fetch_add(&shm_pollers, 1) < m)
+  if (atomic_fetch_add(&shm_pollers, 1) < plumb__waiters_max())
     return 1;
   atomic_fetch_sub(&shm_pollers, 1);
   return 0;
